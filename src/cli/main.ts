@@ -1,0 +1,42 @@
+import { Command, CommanderError } from 'commander';
+import { InferoptError } from '../errors.js';
+import { registerCommands } from './commands/index.js';
+
+/** Builds the `inferopt` program. Commands live in ./commands, one file each, thin over the library. */
+export function buildProgram(): Command {
+  const program = new Command('inferopt')
+    .description('Make trained neural networks smaller and faster, and prove every step with measurements.')
+    .option('--verbose', 'print stack traces and extra detail')
+    .exitOverride()
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`inferopt: ${s.split('\n')[0]!.replace(/^error: /, '')} (see --help)\n`),
+    });
+  registerCommands(program);
+  for (const c of program.commands) c.exitOverride().showHelpAfterError(false);
+  return program;
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 bad usage or input, 3 goal not met). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2; // commander already printed its one line
+    }
+    if (e instanceof InferoptError) {
+      process.stderr.write(`inferopt: ${e.message}\n`);
+      if (verbose && e.stack) process.stderr.write(e.stack + '\n');
+      return e.exitCode;
+    }
+    const err = e as Error;
+    process.stderr.write(`inferopt: internal error: ${err?.message ?? String(e)}${verbose ? '' : ' (run with --verbose for details)'}\n`);
+    if (verbose && err?.stack) process.stderr.write(err.stack + '\n');
+    return 1;
+  }
+}

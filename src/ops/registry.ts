@@ -1,0 +1,82 @@
+import type { Node } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import type { TensorType, ValueType } from '../ir/types.js';
+import type { GradRule } from './grad-rule.js';
+
+/**
+ * The op registry: the one place per-op knowledge lives. One entry per (domain, op type), optionally per
+ * opset range: shape/type inference, cost, and the gradient rule used by src/train.
+ */
+
+export interface InferContext {
+  node: Node;
+  /** Types of the node's inputs (undefined for missing optional inputs or unknown types). */
+  inputs: readonly (ValueType | undefined)[];
+  /** The constant value of input i when it is an initializer or a Constant output (for Reshape, Slice…). */
+  constInput(i: number): Tensor | undefined;
+  /** Opset version of the node's domain in the model. */
+  opset: number;
+}
+
+export interface Cost {
+  /** Multiply-accumulates (for Conv/MatMul/Gemm and friends); 0 for elementwise ops. */
+  macs: number;
+  /** Floating-point (or integer) operations: 2·MACs for GEMM-like ops, ~1 per element for elementwise. */
+  flops: number;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+export interface OpDef {
+  domain: string;
+  opType: string;
+  /** Opset range [since, until] this entry covers (inclusive); default: all. */
+  opsets?: [number, number?];
+  /** Output types from input types; undefined entries where inference is not possible. */
+  infer?(ctx: InferContext): (TensorType | ValueType | undefined)[];
+  /** Cost for fully static shapes (inputs and outputs as inferred). */
+  cost?(ctx: InferContext, outputs: readonly (ValueType | undefined)[]): Cost;
+  /** Gradient rule for src/train (see grad-rule.ts). */
+  grad?: GradRule;
+}
+
+const REGISTRY = new Map<string, OpDef[]>();
+
+const key = (domain: string, opType: string) => `${domain === 'ai.onnx' ? '' : domain}::${opType}`;
+
+/** Registers an op definition; registering the same op and opset range twice is a bug and throws. */
+export function registerOp(def: OpDef): void {
+  const k = key(def.domain, def.opType);
+  const list = REGISTRY.get(k) ?? [];
+  const [lo, hi] = def.opsets ?? [1, undefined];
+  for (const d of list) {
+    const [dlo, dhi] = d.opsets ?? [1, undefined];
+    if (lo <= (dhi ?? Infinity) && dlo <= (hi ?? Infinity)) throw new Error(`op ${k} registered twice for overlapping opsets`);
+  }
+  list.push(def);
+  REGISTRY.set(k, list);
+}
+
+/** Finds the definition of an op for an opset (the newest entry whose range covers it). */
+export function getOp(domain: string, opType: string, opset = Infinity): OpDef | undefined {
+  const list = REGISTRY.get(key(domain, opType));
+  if (!list) return undefined;
+  return list.find((d) => {
+    const [lo, hi] = d.opsets ?? [1, undefined];
+    return opset >= lo && opset <= (hi ?? Infinity);
+  }) ?? list[list.length - 1];
+}
+
+/** Attaches a gradient rule to an already registered op (all of its opset entries). */
+export function defineGrad(domain: string, opType: string, grad: GradRule): void {
+  const list = REGISTRY.get(key(domain, opType));
+  if (!list) throw new Error(`defineGrad: op ${key(domain, opType)} is not registered`);
+  for (const d of list) {
+    if (d.grad) throw new Error(`defineGrad: op ${key(domain, opType)} already has a gradient rule`);
+    d.grad = grad;
+  }
+}
+
+export function allOps(): OpDef[] {
+  return [...REGISTRY.values()].flat();
+}

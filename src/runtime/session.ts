@@ -1,0 +1,213 @@
+/**
+ * The only module that talks to ONNX Runtime. onnxruntime-node (native CPU) and onnxruntime-web (wasm, run
+ * in Node) sit behind one interface; inputs and outputs are inferopt Tensors.
+ */
+import { createRequire } from 'node:module';
+import { InputError } from '../errors.js';
+import { DataType, dtypeFromName, dtypeInfo, dtypeName } from '../ir/dtype.js';
+import type { Model } from '../ir/graph.js';
+import { loadModel, modelToBytes } from '../ir/io.js';
+import { Tensor } from '../ir/tensor.js';
+import type { Dim } from '../ir/types.js';
+
+// Both packages share the onnxruntime-common API; typed through the node package.
+type Ort = typeof import('onnxruntime-node');
+type OrtSession = import('onnxruntime-node').InferenceSession;
+type OrtTensor = import('onnxruntime-node').Tensor;
+
+export type Backend = 'node' | 'wasm';
+export type OptLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface SessionOptions {
+  backend?: Backend;
+  /** Intra-op threads (default: 2, this project's reference machine). */
+  threads?: number;
+  interOpThreads?: number;
+  optLevel?: OptLevel;
+  executionMode?: 'sequential' | 'parallel';
+  /** Values for symbolic dimensions, written into the model (ORT node ignores freeDimensionOverrides). */
+  dims?: Record<string, number>;
+  /** Turn ORT's profiler on; the trace file starts with this prefix. */
+  profilePrefix?: string;
+  /** Where ORT should write the model after its own optimizations. */
+  optimizedModelPath?: string;
+  logSeverity?: 0 | 1 | 2 | 3 | 4;
+}
+
+const require = createRequire(import.meta.url);
+let nodeOrt: Ort | undefined;
+let webOrt: Ort | undefined;
+let webThreads = -1;
+
+export function ortModule(backend: Backend): Ort {
+  if (backend === 'node') return (nodeOrt ??= require('onnxruntime-node') as Ort);
+  return (webOrt ??= require('onnxruntime-web') as unknown as Ort);
+}
+
+export function ortVersion(backend: Backend): string {
+  const pkg = backend === 'node' ? 'onnxruntime-node/package.json' : 'onnxruntime-web/package.json';
+  return (require(pkg) as { version: string }).version;
+}
+
+/** A loaded inference session. */
+export class Session {
+  private constructor(
+    readonly backend: Backend,
+    private readonly ort: Ort,
+    private readonly session: OrtSession,
+    /** Time ORT took to create the session (ms). */
+    readonly createMs: number,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  static async create(model: Model | string | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
+    const backend = opts.backend ?? 'node';
+    const ort = ortModule(backend);
+    const threads = opts.threads ?? 2;
+    if (backend === 'wasm' && webThreads !== threads) {
+      ort.env.wasm.numThreads = threads;
+      webThreads = threads;
+    }
+    const source = prepareModel(model, opts.dims);
+    const so: import('onnxruntime-node').InferenceSession.SessionOptions = {
+      graphOptimizationLevel: opts.optLevel ?? 'all',
+      executionMode: opts.executionMode ?? 'sequential',
+      logSeverityLevel: opts.logSeverity ?? 3,
+    };
+    if (backend === 'node') {
+      so.intraOpNumThreads = threads;
+      so.interOpNumThreads = opts.interOpThreads ?? 1;
+    }
+    if (opts.profilePrefix) {
+      so.enableProfiling = true;
+      so.profileFilePrefix = opts.profilePrefix;
+    }
+    if (opts.optimizedModelPath) so.optimizedModelFilePath = opts.optimizedModelPath;
+    const t0 = performance.now();
+    let session: OrtSession;
+    try {
+      session =
+        typeof source === 'string' ? await ort.InferenceSession.create(source, so) : await ort.InferenceSession.create(source, so);
+    } catch (e) {
+      throw new RuntimeError(`ONNX Runtime (${backend}) could not load the model: ${firstLine(e)}`);
+    }
+    return new Session(backend, ort, session, performance.now() - t0);
+  }
+
+  /** Runs the model. Feeds are by input name; returns every output (or those named) as Tensors. */
+  async run(feeds: Record<string, Tensor>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(this.ort, t);
+    let res: Record<string, OrtTensor>;
+    try {
+      res = (outputNames ? await this.session.run(ortFeeds, outputNames as string[]) : await this.session.run(ortFeeds)) as Record<
+        string,
+        OrtTensor
+      >;
+    } catch (e) {
+      throw new RuntimeError(`ONNX Runtime (${this.backend}) failed to run the model: ${firstLine(e)}`);
+    }
+    const out: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(res)) out[name] = fromOrt(t, name);
+    return out;
+  }
+
+  /** Runs once with ORT's own tensors prepared ahead (for benchmarks: no conversion in the timed loop). */
+  prepareFeeds(feeds: Record<string, Tensor>): () => Promise<unknown> {
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(this.ort, t);
+    return () => this.session.run(ortFeeds);
+  }
+
+  /** Stops profiling; returns nothing (ORT writes `<prefix>_<date>.json`; see runtime/profile). */
+  endProfiling(): void {
+    this.session.endProfiling();
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export class RuntimeError extends InputError {}
+
+function firstLine(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split('\n')[0]!.slice(0, 500);
+}
+
+/**
+ * Gives ORT a path (fast: it reads external data itself) or bytes. Symbolic dims to fix are written into
+ * the graph inputs' dim_param, on a copy made through the encoder.
+ */
+function prepareModel(model: Model | string | Uint8Array, dims?: Record<string, number>): string | Uint8Array {
+  const hasDims = dims && Object.keys(dims).length > 0;
+  if (typeof model === 'string' && !hasDims) return model;
+  const m = typeof model === 'string' || model instanceof Uint8Array ? loadModel(model) : model;
+  if (!hasDims) return modelToBytes(m);
+  const saved = m.graph.inputs.map((v) => v.type);
+  try {
+    for (const v of m.graph.inputs) {
+      if (v.type?.kind === 'tensor' && v.type.shape) {
+        v.type = { ...v.type, shape: v.type.shape.map((d: Dim) => (typeof d === 'string' && dims![d] !== undefined ? dims![d]! : d)) };
+      }
+    }
+    return modelToBytes(m);
+  } finally {
+    m.graph.inputs.forEach((v, i) => (v.type = saved[i]));
+  }
+}
+
+const ORT_TYPE: Partial<Record<DataType, string>> = {
+  [DataType.FLOAT]: 'float32',
+  [DataType.DOUBLE]: 'float64',
+  [DataType.FLOAT16]: 'float16',
+  [DataType.INT8]: 'int8',
+  [DataType.UINT8]: 'uint8',
+  [DataType.INT16]: 'int16',
+  [DataType.UINT16]: 'uint16',
+  [DataType.INT32]: 'int32',
+  [DataType.UINT32]: 'uint32',
+  [DataType.INT64]: 'int64',
+  [DataType.UINT64]: 'uint64',
+  [DataType.BOOL]: 'bool',
+  [DataType.STRING]: 'string',
+  [DataType.INT4]: 'int4',
+  [DataType.UINT4]: 'uint4',
+};
+
+export function toOrt(ort: Ort, t: Tensor): OrtTensor {
+  const type = ORT_TYPE[t.dtype];
+  if (!type) throw new RuntimeError(`input '${t.name}': ONNX Runtime (JS) has no tensor type for ${dtypeName(t.dtype)}`);
+  if (t.dtype === DataType.STRING) {
+    const strs = (t.strings ?? []).map((s) => new TextDecoder().decode(s));
+    return new ort.Tensor('string', strs, t.dims);
+  }
+  let data: ArrayBufferView;
+  if (t.dtype === DataType.BOOL) data = t.bytes;
+  else if (t.dtype === DataType.FLOAT16) data = t.view() as Uint16Array;
+  else if (t.dtype === DataType.INT4 || t.dtype === DataType.UINT4) data = t.bytes;
+  else data = t.view();
+  return new ort.Tensor(type as 'float32', data as Float32Array, t.dims);
+}
+
+export function fromOrt(t: OrtTensor, name = ''): Tensor {
+  const dtype = t.type === 'float16' ? DataType.FLOAT16 : dtypeFromName(t.type);
+  const dims = [...t.dims];
+  if (dtype === DataType.STRING) {
+    const enc = new TextEncoder();
+    return new Tensor(dtype, dims, new Uint8Array(), name, (t.data as string[]).map((s) => enc.encode(s)));
+  }
+  const d = t.data as ArrayBufferView;
+  let bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  if (dtype === DataType.BOOL && !(d instanceof Uint8Array)) bytes = Uint8Array.from(t.data as ArrayLike<number>, (x) => (x ? 1 : 0));
+  void dtypeInfo;
+  return new Tensor(dtype, dims, bytes, name);
+}
