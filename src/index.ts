@@ -1,0 +1,6 @@
+// inferopt's library API. Each area adds its exports here (one line each).
+export * from './errors.js';
+export * from './ir/index.js';
+export * from './runtime/index.js';
+export * from './ops/registry.js';
+export * from './passes/pass.js';
