@@ -5,5 +5,5 @@ export * from './graph.js';
 export * from './builder.js';
 export * from './io.js';
 export * from './float16.js';
-export { decodeModel } from './proto/decode.js';
+export { decodeModel, decodeTensor } from './proto/decode.js';
 export { encodeModel } from './proto/encode.js';

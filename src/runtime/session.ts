@@ -144,12 +144,12 @@ function firstLine(e: unknown): string {
 }
 
 /**
- * Gives ORT a path (fast: it reads external data itself) or bytes. Symbolic dims to fix are written into
- * the graph inputs' dim_param, on a copy made through the encoder.
+ * Gives ORT a path (fast: it reads external data itself) or bytes, untouched unless symbolic dims are to be
+ * fixed: those are written into the graph inputs' dim_param, on a copy made through the encoder.
  */
 function prepareModel(model: Model | string | Uint8Array, dims?: Record<string, number>): string | Uint8Array {
   const hasDims = dims && Object.keys(dims).length > 0;
-  if (typeof model === 'string' && !hasDims) return model;
+  if (!hasDims && (typeof model === 'string' || model instanceof Uint8Array)) return model; // ORT gets them as given
   const m = typeof model === 'string' || model instanceof Uint8Array ? loadModel(model) : model;
   if (!hasDims) return modelToBytes(m);
   const saved = m.graph.inputs.map((v) => v.type);

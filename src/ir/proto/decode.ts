@@ -78,6 +78,11 @@ export function decodeModel(bytes: Uint8Array, opts: DecodeOptions = {}): Model 
   return m;
 }
 
+/** Decodes a standalone TensorProto (e.g. the input_N.pb / output_N.pb files of ONNX's backend tests). */
+export function decodeTensor(bytes: Uint8Array, opts: DecodeOptions = {}): Tensor {
+  return new GraphDecoder(opts).tensor(new Reader(bytes));
+}
+
 function decodeStringEntry(r: Reader): { key: string; value: string } {
   let key = '';
   let value = '';
