@@ -1,0 +1,75 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DataType } from '../../ir/dtype.js';
+import { GraphBuilder } from '../../ir/builder.js';
+import type { Model } from '../../ir/graph.js';
+import { randomInputs } from '../../runtime/inputs.js';
+import { Session, type Backend } from '../../runtime/session.js';
+import type { Peak } from './roofline.js';
+
+/**
+ * Measures this machine's ceilings through ONNX Runtime itself: fp32 GEMM GFLOP/s (a 512³ MatMul) and memory
+ * bandwidth (an elementwise Add over 32 MB in, 32 MB out). Cached per CPU model, backend and threads in
+ * ~/.cache/inferopt (or $INFEROPT_CACHE), since it costs a couple of seconds and does not change.
+ */
+export async function measuredPeak(backend: Backend, threads: number, opts: { cacheDir?: string; refresh?: boolean } = {}): Promise<Peak & { cached: boolean }> {
+  const cpu = os.cpus()[0]?.model ?? 'cpu';
+  const key = crypto.createHash('sha256').update(`${cpu}|${os.cpus().length}|${backend}|${threads}|v1`).digest('hex').slice(0, 16);
+  const dir = opts.cacheDir ?? process.env.INFEROPT_CACHE ?? path.join(os.homedir(), '.cache', 'inferopt');
+  const file = path.join(dir, `peak-${key}.json`);
+  if (!opts.refresh) {
+    try {
+      const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Peak;
+      if (p.gflops > 0 && p.gbps > 0) return { ...p, cached: true };
+    } catch {
+      /* not cached yet */
+    }
+  }
+  const n = 512;
+  const gemmMs = await medianRunMs(gemmModel(n), backend, threads, 15);
+  const elems = 8 * 1024 * 1024;
+  const addMs = await medianRunMs(streamModel(elems), backend, threads, 10);
+  const peak: Peak = { gflops: (2 * n ** 3) / (gemmMs * 1e6), gbps: (2 * 4 * elems) / (addMs * 1e6) };
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(file, JSON.stringify({ ...peak, cpu, backend, threads }));
+  } catch {
+    /* an unwritable cache only costs time */
+  }
+  return { ...peak, cached: false };
+}
+
+function gemmModel(n: number): Model {
+  const b = new GraphBuilder();
+  const a = b.input('a', DataType.FLOAT, [n, n]);
+  const c = b.input('b', DataType.FLOAT, [n, n]);
+  b.output(b.op('MatMul', [a, c]), 'y');
+  return b.model({ opset: 17 });
+}
+
+function streamModel(elems: number): Model {
+  const b = new GraphBuilder();
+  const x = b.input('x', DataType.FLOAT, [elems]);
+  b.output(b.op('Add', [x, b.scalar('one', 1)]), 'y');
+  return b.model({ opset: 17 });
+}
+
+async function medianRunMs(model: Model, backend: Backend, threads: number, runs: number): Promise<number> {
+  const s = await Session.create(model, { backend, threads });
+  try {
+    const run = s.prepareFeeds(randomInputs(model));
+    for (let i = 0; i < 3; i++) await run();
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await run();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)]!;
+  } finally {
+    await s.release();
+  }
+}

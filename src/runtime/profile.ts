@@ -1,0 +1,107 @@
+/**
+ * Runs a model under ONNX Runtime's profiler and returns its per-kernel events. ORT writes the trace to
+ * `<prefix>_YYYY-MM-DD_HH-MM-SS_mmm.json` and `endProfiling()` does not say where, so the profile goes in a
+ * fresh temp folder and the one JSON file found there is read and removed.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Model } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import { Session, type SessionOptions } from './session.js';
+
+/** One kernel execution as ORT's profiler records it. */
+export interface KernelEvent {
+  /** The node name ORT ran (after its own fusions: may name a fused node inferopt's graph lacks). */
+  node: string;
+  opType: string;
+  /** Duration in microseconds. */
+  durUs: number;
+  /** Start, µs since the profiler started. */
+  tsUs: number;
+  /** Which run (0-based) the event belongs to, counted from `model_run` events. */
+  run: number;
+  provider?: string;
+}
+
+export interface OrtProfile {
+  kernels: KernelEvent[];
+  /** Wall time of each profiled run (µs), from ORT's `model_run` events. */
+  runsUs: number[];
+  /** The raw trace events (Chrome trace format), for --trace. */
+  raw: unknown[];
+}
+
+interface RawEvent {
+  cat?: string;
+  name?: string;
+  ts?: number;
+  dur?: number;
+  args?: { op_name?: string; provider?: string };
+}
+
+/** Parses ORT's profile JSON (an array of Chrome-trace events) into kernel events grouped by run. */
+export function parseOrtProfile(json: unknown): OrtProfile {
+  if (!Array.isArray(json)) throw new Error('not an ONNX Runtime profile: expected a JSON array of trace events');
+  const events = json as RawEvent[];
+  const runs = events
+    .filter((e) => e.cat === 'Session' && e.name === 'model_run')
+    .map((e) => ({ ts: e.ts ?? 0, end: (e.ts ?? 0) + (e.dur ?? 0) }))
+    .sort((a, b) => a.ts - b.ts);
+  const runOf = (ts: number) => {
+    const i = runs.findIndex((r) => ts >= r.ts && ts <= r.end);
+    return i < 0 ? 0 : i;
+  };
+  const kernels: KernelEvent[] = [];
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time')) continue;
+    kernels.push({
+      node: e.name.slice(0, -'_kernel_time'.length),
+      opType: e.args?.op_name ?? '?',
+      durUs: e.dur ?? 0,
+      tsUs: e.ts ?? 0,
+      run: runOf(e.ts ?? 0),
+      ...(e.args?.provider ? { provider: e.args.provider } : {}),
+    });
+  }
+  return { kernels, runsUs: runs.map((r) => r.end - r.ts), raw: events };
+}
+
+export interface ProfileRunOptions extends Omit<SessionOptions, 'profilePrefix'> {
+  /** Profiled runs after warm-up (default 10). */
+  runs?: number;
+  /** Unprofiled-in-aggregate warm-up runs (default 2); their events are dropped. */
+  warmup?: number;
+}
+
+/** Runs `model` with the profiler on; warm-up runs are dropped from the result. */
+export async function profileModel(model: Model | string, feeds: Record<string, Tensor>, opts: ProfileRunOptions = {}): Promise<OrtProfile> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-profile-'));
+  const runs = opts.runs ?? 10;
+  const warmup = opts.warmup ?? 2;
+  try {
+    const session = await Session.create(model, { ...opts, profilePrefix: path.join(dir, 'ort') });
+    try {
+      const run = session.prepareFeeds(feeds);
+      for (let i = 0; i < warmup + runs; i++) await run();
+      session.endProfiling();
+    } finally {
+      await session.release();
+    }
+    const file = fs.readdirSync(dir).find((f) => f.startsWith('ort_') && f.endsWith('.json'));
+    if (!file) throw new Error(`ONNX Runtime wrote no profile file in ${dir}`);
+    const profile = parseOrtProfile(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')));
+    return dropWarmup(profile, warmup);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function dropWarmup(p: OrtProfile, warmup: number): OrtProfile {
+  if (warmup <= 0 || p.runsUs.length <= warmup) return p;
+  return {
+    kernels: p.kernels.filter((k) => k.run >= warmup).map((k) => ({ ...k, run: k.run - warmup })),
+    runsUs: p.runsUs.slice(warmup),
+    raw: p.raw,
+  };
+}
