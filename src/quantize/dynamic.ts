@@ -1,0 +1,114 @@
+import type { Graph, Value } from '../ir/graph.js';
+import { Node } from '../ir/graph.js';
+import { DataType } from '../ir/dtype.js';
+import { Tensor } from '../ir/tensor.js';
+import type { Pass } from '../passes/pass.js';
+import { matchWeightMatMul, type WeightMatMul } from './matmul-weights.js';
+import type { QType } from './qparams.js';
+import { dropIfUnused, nodeSelected, replaceNode, type NodeFilter } from './select.js';
+import { quantizeTensor } from './weights.js';
+
+/**
+ * Dynamic quantization: MatMul/Gemm weights become int8 once, activations are quantized at run time.
+ *
+ *   target cpu:  A ─ DynamicQuantizeMatMul(A, Wq, w_scale, w_zp, bias) ─ Y        (com.microsoft)
+ *   target std:  A ─ DynamicQuantizeLinear ─ MatMulInteger(·, Wq, a_zp, w_zp) ─ Cast(float)
+ *                  ─ Mul(a_scale · w_scale) [─ Add(bias)] ─ Y                     (standard ONNX only)
+ * ORT fuses the std form back into DynamicQuantizeMatMul; other runtimes run it as written. Weights are
+ * symmetric s8 by default (faster than u8 on the AVX2 CPUs measured in FACTS.md); per-channel scales are
+ * per output column.
+ */
+export interface DynamicConfig extends NodeFilter {
+  perChannel: boolean;
+  weightType: QType;
+  reduceRange: boolean;
+  /** Op types rewritten (MatMul, Gemm). */
+  opTypes: string[];
+}
+
+export const dynamicQuantizePass: Pass<DynamicConfig> = {
+  id: 'quantize-dynamic',
+  doc: 'int8 weights for MatMul/Gemm, activations quantized at run time',
+  params: {
+    perChannel: { default: false, search: [false, true], doc: 'one scale per output column instead of per tensor' },
+    weightType: { default: 'int8', search: ['int8', 'uint8'], doc: 'weight integer type (s8 is faster on AVX2)' },
+    reduceRange: { default: false, doc: '7-bit weights (for CPUs without VNNI that saturate u8·s8 sums)' },
+    opTypes: { default: ['MatMul', 'Gemm'], doc: 'op types to quantize' },
+    include: { default: [], doc: 'only these nodes / op types' },
+    exclude: { default: [], doc: 'never these nodes / op types' },
+  },
+  run(model, ctx, config) {
+    const g = model.graph;
+    let quantized = 0;
+    let skipped = 0;
+    const sharedActivation = new Map<Value, Value[]>();
+    for (const n of [...g.nodes]) {
+      if (!config.opTypes.includes(n.opType) || !nodeSelected(n, config)) continue;
+      const m = matchWeightMatMul(n);
+      if (typeof m === 'string') {
+        skipped++;
+        ctx.explain?.({ pass: 'quantize-dynamic', node: n.name, fired: false, reason: m });
+        continue;
+      }
+      if (ctx.target === 'cpu') rewriteContrib(g, m, config);
+      else rewriteStandard(g, m, config, sharedActivation);
+      dropIfUnused(g, m.weightValue);
+      dropIfUnused(g, m.biasValue ?? null);
+      quantized++;
+    }
+    if (quantized && ctx.target === 'cpu') model.requireOpset('com.microsoft', 1);
+    if (quantized && ctx.target !== 'cpu') model.requireOpset('', 11);
+    return { model, modified: quantized > 0, stats: { quantized, skipped } };
+  },
+};
+
+function quantizeWeight(g: Graph, m: WeightMatMul, config: DynamicConfig) {
+  const q = quantizeTensor(m.weight, { qtype: config.weightType, symmetric: true, reduceRange: config.reduceRange }, config.perChannel ? 1 : undefined);
+  const base = m.weightValue.name;
+  return {
+    data: g.addInitializer(q.data, g.uniqueName(`${base}_quantized`)),
+    scale: g.addInitializer(q.scale, g.uniqueName(`${base}_scale`)),
+    zeroPoint: g.addInitializer(q.zeroPoint, g.uniqueName(`${base}_zero_point`)),
+  };
+}
+
+function rewriteContrib(g: Graph, m: WeightMatMul, config: DynamicConfig): void {
+  const w = quantizeWeight(g, m, config);
+  const bias = m.bias ? g.addInitializer(Tensor.float([m.bias.size], m.bias.toFloat32()), g.uniqueName(`${m.node.name}_bias`)) : null;
+  const inputs = [m.input, w.data, w.scale, w.zeroPoint, ...(bias ? [bias] : [])];
+  const q = new Node('DynamicQuantizeMatMul', inputs, [m.node.outputs[0]!], { name: m.node.name, domain: 'com.microsoft' });
+  replaceNode(g, m.node, [q]);
+}
+
+function rewriteStandard(g: Graph, m: WeightMatMul, config: DynamicConfig, shared: Map<Value, Value[]>): void {
+  const w = quantizeWeight(g, m, config);
+  const name = m.node.name || g.uniqueName('MatMul');
+  const nodes: Node[] = [];
+  // one DynamicQuantizeLinear per activation, shared by every MatMul reading it (Q, K, V projections)
+  let aq = shared.get(m.input);
+  if (!aq) {
+    aq = [g.newValue(`${m.input.name}_quantized`), g.newValue(`${m.input.name}_scale`), g.newValue(`${m.input.name}_zero_point`)];
+    const dql = new Node('DynamicQuantizeLinear', [m.input], aq, { name: g.uniqueName(`${m.input.name}_DynamicQuantizeLinear`) });
+    const producer = m.input.producer;
+    if (producer && producer.graph === g) g.insertAfter(producer, dql);
+    else g.addNode(dql, g.nodes[0]);
+    shared.set(m.input, aq);
+  }
+  const [aData, aScale, aZero] = aq as [Value, Value, Value];
+  const acc = g.newValue(`${name}_int32`);
+  nodes.push(new Node('MatMulInteger', [aData, w.data, aZero, w.zeroPoint], [acc], { name: g.uniqueName(`${name}_MatMulInteger`) }));
+  const accF = g.newValue(`${name}_float`);
+  nodes.push(new Node('Cast', [acc], [accF], { name: g.uniqueName(`${name}_Cast`), attrs: [{ name: 'to', value: { type: 'int', value: DataType.FLOAT } }] }));
+  const scale = g.newValue(`${name}_scale`);
+  nodes.push(new Node('Mul', [aScale, w.scale], [scale], { name: g.uniqueName(`${name}_scale_Mul`) }));
+  const out = m.node.outputs[0]!;
+  if (m.bias) {
+    const scaled = g.newValue(`${name}_scaled`);
+    nodes.push(new Node('Mul', [accF, scale], [scaled], { name: g.uniqueName(`${name}_Mul`) }));
+    const bias = g.addInitializer(Tensor.float([m.bias.size], m.bias.toFloat32()), g.uniqueName(`${name}_bias`));
+    nodes.push(new Node('Add', [scaled, bias], [out], { name: g.uniqueName(`${name}_bias_Add`) }));
+  } else {
+    nodes.push(new Node('Mul', [accF, scale], [out], { name: g.uniqueName(`${name}_Mul`) }));
+  }
+  replaceNode(g, m.node, nodes);
+}
