@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import type { AttrValue, Graph, Node, Value } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import { replaceValue } from '../rewrite/apply.js';
+import type { Pass, PassResult } from './pass.js';
+import { isNondeterministic } from './util.js';
+
+function tensorKey(t: Tensor): string {
+  const h = createHash('sha1');
+  h.update(`${t.dtype}:${t.dims.join('x')}:`);
+  if (t.strings) for (const s of t.strings) h.update(s);
+  else h.update(t.bytes);
+  return h.digest('hex');
+}
+
+function attrKey(a: AttrValue): string | undefined {
+  switch (a.type) {
+    case 'tensor':
+      return `t${tensorKey(a.value)}`;
+    case 'tensors':
+      return `T${a.value.map(tensorKey).join(',')}`;
+    case 'graph':
+    case 'graphs':
+    case 'raw':
+      return undefined; // nodes with subgraphs or unmodelled attributes are never merged
+    default:
+      return JSON.stringify(a);
+  }
+}
+
+/** A key equal for nodes that compute the same thing from the same values; undefined = never merge. */
+function nodeKey(n: Node, ids: Map<Value, number>): string | undefined {
+  if (isNondeterministic(n)) return undefined;
+  const parts = [n.domain, n.opType, n.overload, String(n.outputs.length)];
+  for (const v of n.inputs) parts.push(v ? String(ids.get(v) ?? `?${v.name}`) : '-');
+  for (const name of [...n.attrs.keys()].sort()) {
+    const k = attrKey(n.attrs.get(name)!.value);
+    if (k === undefined) return undefined;
+    parts.push(`${name}=${k}`);
+  }
+  return parts.join('|');
+}
+
+/**
+ * Common-subexpression elimination: identical initializers merge, then identical nodes (same op, attributes
+ * and inputs) merge, in one topological walk so that chains collapse together.
+ */
+function cseGraph(g: Graph): { initializers: number; nodes: number } {
+  const ids = new Map<Value, number>();
+  let next = 0;
+  const id = (v: Value) => {
+    if (!ids.has(v)) ids.set(v, next++);
+    return ids.get(v)!;
+  };
+  let initializers = 0;
+  const byContent = new Map<string, Value>();
+  for (const v of [...g.initializers.values()]) {
+    if (g.inputs.includes(v) || g.isOutput(v)) {
+      id(v);
+      continue;
+    }
+    const k = tensorKey(v.initializer!);
+    const same = byContent.get(k);
+    if (same) {
+      v.replaceAllUsesWith(same);
+      g.removeInitializer(v);
+      initializers++;
+    } else {
+      byContent.set(k, v);
+      id(v);
+    }
+  }
+  let nodes = 0;
+  const seen = new Map<string, Node>();
+  const dead: Node[] = [];
+  for (const n of [...g.nodes]) {
+    const k = nodeKey(n, ids);
+    const prior = k === undefined ? undefined : seen.get(k);
+    if (prior) {
+      n.outputs.forEach((o, i) => replaceValue(g, o, prior.outputs[i]!));
+      if (n.outputs.every((o) => o.uses.length === 0 && !g.isOutput(o))) {
+        dead.push(n);
+        nodes++;
+        continue;
+      }
+    } else if (k !== undefined) seen.set(k, n);
+    for (const o of n.outputs) id(o);
+  }
+  g.removeNodes(dead);
+  return { initializers, nodes };
+}
+
+export const cse: Pass = {
+  id: 'cse',
+  doc: 'merge identical initializers and nodes that compute the same value',
+  params: {},
+  run(model): PassResult {
+    const r = cseGraph(model.graph);
+    const stats: Record<string, number> = {};
+    if (r.nodes) stats.nodesMerged = r.nodes;
+    if (r.initializers) stats.initializersMerged = r.initializers;
+    return { model, modified: r.nodes + r.initializers > 0, stats };
+  },
+};

@@ -1,0 +1,78 @@
+import { DataType } from '../ir/dtype.js';
+import type { Graph, Model, Node, Value } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import { isStaticShape, isTensorType, type Dim } from '../ir/types.js';
+
+/** Small helpers the passes share: what is known about a value, and float tensor arithmetic. */
+
+export function shapeOf(v: Value | null | undefined): Dim[] | undefined {
+  return isTensorType(v?.type) ? v!.type.shape : undefined;
+}
+
+export function staticShapeOf(v: Value | null | undefined): number[] | undefined {
+  const s = shapeOf(v);
+  return isStaticShape(s) ? s : undefined;
+}
+
+export function rankOf(v: Value | null | undefined): number | undefined {
+  const c = v?.constTensor();
+  if (c) return c.rank;
+  return shapeOf(v)?.length;
+}
+
+export function elemTypeOf(v: Value | null | undefined): DataType | undefined {
+  const c = v?.constTensor();
+  if (c) return c.dtype;
+  return isTensorType(v?.type) ? v!.type.elemType : undefined;
+}
+
+/** A float32 constant's values, or undefined when `v` is not a float32 constant. */
+export function floatConst(v: Value | null | undefined): Float32Array | undefined {
+  const t = v?.constTensor();
+  return t && t.dtype === DataType.FLOAT ? t.toFloat32() : undefined;
+}
+
+/** An integer constant's values as numbers. */
+export function intConst(v: Value | null | undefined): number[] | undefined {
+  const t = v?.constTensor();
+  if (!t || (t.dtype !== DataType.INT64 && t.dtype !== DataType.INT32)) return undefined;
+  return t.toNumbers();
+}
+
+/** A scalar-like constant (one element), as a number. */
+export function scalarConst(v: Value | null | undefined): number | undefined {
+  const t = v?.constTensor();
+  if (!t || t.size !== 1 || t.dtype === DataType.STRING) return undefined;
+  return t.toNumbers()[0];
+}
+
+/** The opset of the default domain. */
+export function opsetOf(model: Model): number {
+  return model.opset('') ?? 1;
+}
+
+/** Every graph of the model: the main graph and, recursively, subgraphs. */
+export function* allGraphs(g: Graph): Generator<Graph> {
+  yield g;
+  for (const n of g.nodes) for (const s of n.subgraphs()) yield* allGraphs(s);
+}
+
+/** True for ops whose result differs from run to run (never folded or merged). */
+export function isNondeterministic(n: Node): boolean {
+  return /^Random|^Multinomial$|^Bernoulli$/.test(n.opType);
+}
+
+/** The axes of a reduce node (attribute before opset 18, input after). */
+export function reduceAxes(n: Node): number[] | undefined {
+  return n.attrInts('axes') ?? intConst(n.input(1));
+}
+
+/** Product of numbers. */
+export function product(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a * b, 1);
+}
+
+/** A new float32 tensor with the same dims as `like`. */
+export function floatTensor(dims: number[], data: Float32Array): Tensor {
+  return Tensor.float(dims, data);
+}
