@@ -62,3 +62,10 @@ export class RewriteBuilder {
     return this.gb.init(name, t);
   }
 }
+
+/** A node's attributes in the form `RewriteBuilder.op` takes (to copy them onto a replacement). */
+export function attrsOf(n: Node, without: readonly string[] = []): Record<string, AttrInput> {
+  const out: Record<string, AttrInput> = {};
+  for (const [k, a] of n.attrs) if (!without.includes(k)) out[k] = a.value;
+  return out;
+}
