@@ -10,6 +10,7 @@ export function textTable(header: readonly string[], rows: readonly (readonly (s
 
 export function formatNumber(x: number, digits = 3): string {
   if (!Number.isFinite(x)) return String(x);
+  if (Number.isInteger(x)) return String(x);
   if (x !== 0 && Math.abs(x) < 10 ** -(digits - 1)) return x.toExponential(1);
   const a = Math.abs(x);
   const d = a >= 100 ? 1 : a >= 10 ? Math.max(1, digits - 2) : digits - 1;

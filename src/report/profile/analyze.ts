@@ -90,7 +90,7 @@ export function formatProfile(a: ProfileAnalysis, top = 15): string {
   for (const x of f.fused.slice(0, 10)) out.push(`  fused ${x.opType} '${x.kernel}' <- ${x.from.join(' + ')}`);
   if (f.fused.length > 10) out.push(`  ... ${f.fused.length - 10} more fusions`);
   if (f.inserted.length) out.push(`  inserted: ${summarize(f.inserted.map((i) => i.opType))}`);
-  if (f.removed.length) out.push(`  removed (folded/eliminated): ${f.removed.slice(0, 8).join(', ')}${f.removed.length > 8 ? ` … (${f.removed.length})` : ''}`);
+  if (f.removed.length) out.push(`  removed (folded or eliminated): ${summarize(f.removed.map((n) => n.opType))}`);
   return out.join('\n');
 }
 

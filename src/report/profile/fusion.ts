@@ -25,7 +25,7 @@ export interface FusionReport {
   /** Kernels with no graph node behind them (layout reorders, copies). */
   inserted: { kernel: string; opType: string }[];
   /** Graph nodes that ran in no kernel and joined no fusion (folded or eliminated). */
-  removed: string[];
+  removed: { node: string; opType: string }[];
 }
 
 export function analyzeFusions(graph: Graph, kernels: readonly { node: string; opType: string }[]): FusionReport {
@@ -35,26 +35,30 @@ export function analyzeFusions(graph: Graph, kernels: readonly { node: string; o
   const producerOfValue = new Map<string, Node>();
   for (const n of graph.nodes) for (const o of n.outputs) producerOfValue.set(o.name, n);
   const missing = new Set(graph.nodes.filter((n) => !ran.has(n.name)));
-  const assigned = new Set<Node>();
 
-  const report: FusionReport = { kept: 0, fused: [], inserted: [], removed: [] };
-  const seen = new Set<string>();
-  for (const k of kernels) {
-    if (seen.has(k.node)) continue;
-    seen.add(k.node);
-    if (byName.has(k.node)) {
-      report.kept++;
-      continue;
+  // First every kernel's anchor, so that growing one group never swallows another kernel's anchor.
+  const distinct = [...new Map(kernels.map((k) => [k.node, k])).values()];
+  const anchors = new Map<string, Node>();
+  const assigned = new Set<Node>();
+  for (const k of distinct) {
+    const anchor = byName.get(k.node) ?? findAnchor(k.node, byName, producerOfValue);
+    if (anchor && !assigned.has(anchor)) {
+      anchors.set(k.node, anchor);
+      assigned.add(anchor);
     }
-    const anchor = findAnchor(k.node, byName, producerOfValue);
-    if (!anchor || !missing.has(anchor) || assigned.has(anchor)) {
+  }
+  const report: FusionReport = { kept: 0, fused: [], inserted: [], removed: [] };
+  for (const k of distinct) {
+    const anchor = anchors.get(k.node);
+    if (!anchor) {
       report.inserted.push({ kernel: k.node, opType: k.opType });
       continue;
     }
     const group = growGroup(graph, anchor, missing, assigned);
-    report.fused.push({ kernel: k.node, opType: k.opType, from: group.map((n) => n.name) });
+    if (group.length === 1 && anchor.name === k.node && anchor.opType === k.opType) report.kept++;
+    else report.fused.push({ kernel: k.node, opType: k.opType, from: group.map((n) => n.name || n.opType) });
   }
-  for (const n of missing) if (!assigned.has(n)) report.removed.push(n.name || n.opType);
+  for (const n of missing) if (!assigned.has(n)) report.removed.push({ node: n.name, opType: n.opType });
   return report;
 }
 
@@ -71,7 +75,17 @@ function findAnchor(kernel: string, byName: Map<string, Node>, producerOfValue: 
 /** The anchor plus neighbouring nodes that did not run and whose every link stays inside the group. */
 function growGroup(graph: Graph, anchor: Node, missing: Set<Node>, assigned: Set<Node>): Node[] {
   const group = [anchor];
-  assigned.add(anchor);
+  // ORT fuses one compute op with the cheap ops around it, never two GEMMs or convolutions into one kernel
+  let heavy = HEAVY_OPS.has(anchor.opType) ? 1 : 0;
+  const admit = (n: Node) => {
+    if (HEAVY_OPS.has(n.opType)) {
+      if (heavy > 0) return false;
+      heavy++;
+    }
+    assigned.add(n);
+    group.push(n);
+    return true;
+  };
   const isFoldable = (n: Node) => n.inputs.every((v) => !v || v.isInitializer || v.producer?.opType === 'Constant');
   for (let i = 0; i < group.length; i++) {
     const n = group[i]!;
@@ -80,21 +94,17 @@ function growGroup(graph: Graph, anchor: Node, missing: Set<Node>, assigned: Set
       const p = v?.producer;
       if (!p || !missing.has(p) || assigned.has(p) || p.opType === 'Constant' || isFoldable(p)) continue;
       const consumers = p.outputs.flatMap((o) => graph.consumers(o));
-      if (consumers.every((c) => assigned.has(c))) {
-        assigned.add(p);
-        group.push(p);
-      }
+      if (consumers.every((c) => group.includes(c))) admit(p);
     }
     // downstream: a sole consumer that did not run either
     for (const o of n.outputs) {
       const cs = graph.consumers(o);
       if (cs.length !== 1) continue;
       const c = cs[0]!;
-      if (missing.has(c) && !assigned.has(c) && c.inputs.every((v) => !v || v.isInitializer || !v.producer || assigned.has(v.producer) || v.producer.opType === 'Constant')) {
-        assigned.add(c);
-        group.push(c);
-      }
+      if (missing.has(c) && !assigned.has(c) && c.inputs.every((v) => !v || v.isInitializer || !v.producer || group.includes(v.producer) || v.producer.opType === 'Constant')) admit(c);
     }
   }
   return group;
 }
+
+const HEAVY_OPS = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'MatMulInteger', 'ConvInteger', 'QLinearConv', 'QLinearMatMul', 'Attention', 'MultiHeadAttention']);

@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
+import { loadModel } from '../../ir/io.js';
+import { parseDimFlags, parseIntFlag, collect } from '../flags.js';
+import { parseShapeFlags, randomInputs, resolveDims } from '../../runtime/inputs.js';
+import { profileModel } from '../../runtime/profile.js';
+import type { Backend } from '../../runtime/session.js';
+import { analyzeProfile, formatProfile } from '../../report/profile/analyze.js';
+import { graphNodeCosts } from '../../report/profile/costs.js';
+import { measuredPeak } from '../../report/profile/peak.js';
+import { writeTrace } from '../../report/profile/trace.js';
+
+interface ProfileFlags {
+  backend: string;
+  threads: string;
+  shape: string[];
+  dim: string[];
+  runs: string;
+  warmup: string;
+  trace?: string;
+  top: string;
+  peak: boolean;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('profile')
+    .description("Profile a model with ONNX Runtime's profiler: time per node and op type, roofline, fusions")
+    .argument('<model>', 'ONNX model file')
+    .option('--backend <b>', 'node | wasm', 'node')
+    .option('--threads <n>', 'intra-op threads', '2')
+    .option('--shape <name=dims>', 'input shape, e.g. x=1x3x224x224 (repeatable)', collect, [])
+    .option('--dim <name=n>', 'value of a symbolic dimension, e.g. seq=128 (repeatable)', collect, [])
+    .option('--runs <n>', 'profiled runs', '10')
+    .option('--warmup <n>', 'warm-up runs (not counted)', '2')
+    .option('--top <n>', 'hotspots to list', '15')
+    .option('--no-peak', "skip measuring this machine's peak GFLOP/s and bandwidth")
+    .option('--trace <file>', 'write a Chrome-trace / Perfetto JSON')
+    .option('--json', 'print JSON')
+    .action(async (file: string, flags: ProfileFlags) => {
+      const backend = flags.backend as Backend;
+      if (backend !== 'node' && backend !== 'wasm') throw new InputError(`--backend must be node or wasm, not '${flags.backend}'`);
+      const threads = parseIntFlag('--threads', flags.threads, 1);
+      const model = loadModel(file);
+      const spec = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) };
+      const feeds = randomInputs(model, spec);
+      const dims = resolveDims(model, spec);
+      const profile = await profileModel(file, feeds, {
+        backend,
+        threads,
+        dims,
+        runs: parseIntFlag('--runs', flags.runs, 1),
+        warmup: parseIntFlag('--warmup', flags.warmup, 0),
+      });
+      const peak = flags.peak ? await measuredPeak(backend, threads) : undefined;
+      const costs = graphNodeCosts(model, spec);
+      const analysis = analyzeProfile(model.graph, profile, costs.costOf, peak);
+      if (flags.trace) writeTrace(flags.trace, profile.raw, { model: file, backend, threads });
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({ model: file, backend, threads, ...analysis, costModel: costs.note }, null, 1) + '\n');
+        return;
+      }
+      process.stdout.write(`${file} on ${backend}, ${threads} thread${threads > 1 ? 's' : ''}\n`);
+      process.stdout.write(formatProfile(analysis, parseIntFlag('--top', flags.top, 1)) + '\n');
+      if (costs.note) process.stdout.write(`note: ${costs.note}\n`);
+      if (flags.trace) process.stdout.write(`trace written to ${flags.trace} (open in ui.perfetto.dev or chrome://tracing)\n`);
+    });
+}

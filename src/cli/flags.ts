@@ -1,0 +1,29 @@
+import { InputError } from '../errors.js';
+
+/** commander helper for repeatable options: `--shape a=1x3 --shape b=2`. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** An integer flag at least `min`, or an InputError naming the flag. */
+export function parseIntFlag(flag: string, value: string, min = 0): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new InputError(`${flag} must be an integer ≥ ${min}, not '${value}'`);
+  return n;
+}
+
+/** A positive number flag, or an InputError naming the flag. */
+export function parsePositiveFlag(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${flag} must be a positive number, not '${value}'`);
+  return n;
+}
+
+/** Parses `--dim seq=128` flags into symbolic dimension values. */
+export function parseDimFlags(flags: readonly string[] = []): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of flags) {
+    const m = /^([^=]+)=(\d+)$/.exec(f.trim());
+    if (!m) throw new InputError(`bad --dim '${f}': expected name=value, e.g. seq=128`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}

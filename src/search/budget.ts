@@ -1,0 +1,39 @@
+import { InputError } from '../errors.js';
+
+/** How long the search may run: a number of candidate evaluations, or wall time. */
+export type Budget = { trials: number } | { ms: number };
+
+/** Parses `--budget 20` (trials) or `--budget 5m` / `90s` / `1h` (wall time). */
+export function parseBudget(s: string): Budget {
+  const t = s.trim();
+  if (/^\d+$/.test(t)) {
+    const n = Number(t);
+    if (n < 1) throw new InputError('--budget must be at least 1 trial');
+    return { trials: n };
+  }
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|min|h)$/.exec(t);
+  if (!m) throw new InputError(`bad --budget '${s}': give trials (20) or time (90s, 5m, 1h)`);
+  const unit = m[2] === 's' ? 1000 : m[2] === 'h' ? 3_600_000 : 60_000;
+  const ms = Number(m[1]) * unit;
+  if (ms <= 0) throw new InputError('--budget must be positive');
+  return { ms };
+}
+
+export function describeBudget(b: Budget): string {
+  return 'trials' in b ? `${b.trials} trials` : `${Math.round(b.ms / 1000)} s`;
+}
+
+/** Tracks what the search has spent. */
+export class BudgetClock {
+  private readonly t0 = performance.now();
+  trials = 0;
+  constructor(readonly budget: Budget) {}
+
+  get elapsedMs(): number {
+    return performance.now() - this.t0;
+  }
+
+  spent(): boolean {
+    return 'trials' in this.budget ? this.trials >= this.budget.trials : this.elapsedMs >= this.budget.ms;
+  }
+}

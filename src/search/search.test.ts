@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import type { Pass } from '../passes/pass.js';
+import { checkGoals, parseAccuracyDrop, type Goals, type Measurement } from './goals.js';
+import { parseBudget } from './budget.js';
+import { paretoFront } from './pareto.js';
+import { DEFAULT_SESSION, parseRecipeFile, recipeKey, type Recipe } from './recipe.js';
+import { runSearch, type Evaluator } from './search.js';
+import type { SearchSpace } from './space.js';
+
+const noop = (id: string, params: Pass<any>['params'] = {}): Pass<any> => ({ id, doc: id, params, run: (model) => ({ model, modified: false }) });
+
+const fold = noop('fake-fold');
+const quantA = noop('fake-quant-a', { fallback: { default: false, search: [false, true], doc: 'keep sensitive layers in float' } });
+const quantB = noop('fake-quant-resize');
+
+const space: SearchSpace = {
+  passes: [
+    { pass: quantA, kind: 'quantize', buildCost: 5, speedsUp: ['MatMul'] },
+    { pass: quantB, kind: 'quantize', buildCost: 2, speedsUp: ['Resize'] },
+    { pass: fold, kind: 'graph', buildCost: 1 },
+  ],
+  session: { threads: [1, 2], optLevel: ['basic', 'all'], executionMode: ['sequential'] },
+};
+
+/**
+ * A fake evaluator with known answers: 10 ms at baseline; 1 thread 1.6× slower; level basic 1.05×;
+ * fake-fold 0.9×; fake-quant-a 0.5× but 2 points less accurate, 0.6× and 0.5 points with fallback.
+ */
+class FakeEvaluator implements Evaluator {
+  calls: Recipe[] = [];
+  async evaluate(r: Recipe): Promise<Measurement> {
+    this.calls.push(r);
+    let ms = 10;
+    let acc = 0.9;
+    let size = 4e6;
+    if (r.session.threads === 1) ms *= 1.6;
+    if (r.session.optLevel === 'basic') ms *= 1.05;
+    for (const s of r.steps) {
+      if (s.pass === 'fake-fold') ms *= 0.9;
+      if (s.pass === 'fake-quant-a') {
+        ms *= s.params.fallback ? 0.6 : 0.5;
+        acc -= s.params.fallback ? 0.005 : 0.02;
+        size /= 4;
+      }
+      if (s.pass === 'fake-quant-resize') throw new Error('must have been pruned');
+    }
+    return { latency: { p50: ms, p99: ms * 1.2, mean: ms }, sizeBytes: size, metric: { name: 'accuracy', value: acc, higherIsBetter: true, scale: 'fraction' } };
+  }
+}
+
+const goals = (g: Partial<Goals> = {}): Goals => ({ maxAccuracyDrop: { value: 1, relative: false }, ...g });
+const opts = (g: Partial<Goals> = {}, budget = parseBudget('50')) => ({
+  goals: goals(g),
+  budget,
+  target: 'cpu' as const,
+  baseSession: DEFAULT_SESSION,
+  opShare: { MatMul: 0.7, Resize: 0.02, Add: 0.28 },
+});
+
+describe('search with a fake-fast evaluator', () => {
+  it('explores cheap first, prunes by the profile, refines parameters and picks the fastest accurate recipe', async () => {
+    const ev = new FakeEvaluator();
+    const res = await runSearch(space, ev, opts());
+    expect(res.candidates.map((c) => c.stage)).toEqual(['baseline', 'session', 'session', 'graph', 'quantize', 'refine', 'retune', 'retune']);
+    expect(ev.calls).toHaveLength(res.candidates.length); // nothing evaluated twice
+    expect(res.skipped.map((s) => s.what)).toContain('fake-quant-resize');
+    expect(res.skipped.find((s) => s.what === 'fake-quant-resize')!.reason).toMatch(/Resize take 2\.0% of the baseline time/);
+    const quant = res.candidates.find((c) => c.stage === 'quantize')!;
+    expect(quant.verdict).toBe('dropped');
+    expect(quant.reason).toMatch(/accuracy drop 2 points > 1 points/);
+    expect(res.met).toBe(true);
+    expect(res.chosen.recipe.steps).toEqual([{ pass: 'fake-fold', params: {} }, { pass: 'fake-quant-a', params: { fallback: true } }]);
+    expect(res.chosen.measurement!.latency.p50).toBeCloseTo(10 * 0.9 * 0.6, 9);
+    expect(res.stopped).toMatch(/exhausted/);
+    expect(res.warnings).toEqual([expect.stringMatching(/scores lower than the baseline/)]);
+    // the chosen recipe is on the Pareto front; the 2-point-drop candidate is too (fastest), the baseline is not
+    expect(res.pareto).toContain(res.chosen.id);
+    expect(res.pareto).toContain(quant.id);
+  });
+
+  it('stops when the trial budget is spent', async () => {
+    const ev = new FakeEvaluator();
+    const res = await runSearch(space, ev, opts({}, parseBudget('3')));
+    expect(res.candidates).toHaveLength(4); // baseline + 3 trials
+    expect(res.stopped).toMatch(/budget was spent \(3 candidates/);
+    expect(res.chosen.recipe.steps).toEqual([{ pass: 'fake-fold', params: {} }]);
+  });
+
+  it('stops as soon as a performance target is met', async () => {
+    const res = await runSearch(space, new FakeEvaluator(), opts({ maxLatencyMs: 9.5 }));
+    expect(res.met).toBe(true);
+    expect(res.candidates.at(-1)!.recipe.steps).toEqual([{ pass: 'fake-fold', params: {} }]);
+    expect(res.stopped).toBe(`candidate ${res.chosen.id} met every goal`);
+  });
+
+  it('says which goal failed, by how much, and what would be needed', async () => {
+    const res = await runSearch(space, new FakeEvaluator(), opts({ maxLatencyMs: 1 }));
+    expect(res.met).toBe(false);
+    expect(res.failures).toHaveLength(1);
+    expect(res.failures[0]).toMatch(/^max-latency not met by any candidate that meets the other goals; closest: #\d+ fake-fold → fake-quant-a\(fallback=true\): latency p50 5\.4 ms > 1 ms \(440% over\)/);
+    expect(res.failures[0]).toMatch(/Needed: another 5\.40× speed-up/);
+    // best effort: the fastest accurate candidate
+    expect(res.chosen.measurement!.latency.p50).toBeCloseTo(5.4, 9);
+  });
+
+  it('returns the baseline, and says so, when nothing is faster', async () => {
+    const slow: Evaluator = {
+      evaluate: async (r) => ({ latency: { p50: r.steps.length || r.session.threads !== 2 || r.session.optLevel !== 'all' ? 12 : 10, p99: 12, mean: 10 }, sizeBytes: 1e6, metric: { name: 'acc', value: 0.5, higherIsBetter: true, scale: 'fraction' } }),
+    };
+    const res = await runSearch(space, slow, opts());
+    expect(res.chosen).toBe(res.baseline);
+    expect(res.warnings[0]).toMatch(/no candidate beat the baseline/);
+  });
+
+  it('records failed candidates and carries on', async () => {
+    const flaky: Evaluator = {
+      async evaluate(r) {
+        if (r.steps.some((s) => s.pass === 'fake-fold')) throw new Error('ORT could not load the model\nstack');
+        return new FakeEvaluator().evaluate(r);
+      },
+    };
+    const res = await runSearch(space, flaky, opts());
+    const failed = res.candidates.find((c) => c.verdict === 'failed')!;
+    expect(failed.reason).toBe('failed: ORT could not load the model');
+    expect(res.chosen.recipe.steps).toEqual([{ pass: 'fake-quant-a', params: { fallback: true } }]);
+  });
+});
+
+describe('goals, budget, recipe, pareto', () => {
+  const m = (p50: number, acc: number, size = 1e6): Measurement => ({ latency: { p50, p99: p50, mean: p50 }, sizeBytes: size, metric: { name: 'cer', value: acc, higherIsBetter: false, scale: 'fraction' } });
+  it('checks lower-is-better metrics in points and relative percent', () => {
+    expect(parseAccuracyDrop('1')).toEqual({ value: 1, relative: false });
+    expect(parseAccuracyDrop('2.5%rel')).toEqual({ value: 2.5, relative: true });
+    expect(() => parseAccuracyDrop('2%')).toThrow(/ambiguous/);
+    const pts = checkGoals(goals({ minSpeedup: 2, maxSizeMB: 0.5 }), m(10, 0.1), m(4, 0.105, 0.6e6));
+    expect(pts.map((g) => [g.goal, g.met])).toEqual([['min-speedup', true], ['max-size', false], ['max-accuracy-drop', true]]);
+    expect(pts[2]!.actual).toBeCloseTo(0.5, 9);
+    const rel = checkGoals(goals({ maxAccuracyDrop: { value: 4, relative: true } }), m(10, 0.1), m(4, 0.105));
+    expect(rel[0]!.actual).toBeCloseTo(5, 9);
+    expect(rel[0]!.met).toBe(false);
+  });
+  it('parses budgets and recipe files', () => {
+    expect(parseBudget('20')).toEqual({ trials: 20 });
+    expect(parseBudget('5m')).toEqual({ ms: 300_000 });
+    expect(parseBudget('90s')).toEqual({ ms: 90_000 });
+    expect(() => parseBudget('soon')).toThrow(/bad --budget/);
+    const r: Recipe = { target: 'cpu', steps: [{ pass: 'x', params: { b: 1, a: [2] } }], session: DEFAULT_SESSION };
+    expect(parseRecipeFile(JSON.parse(JSON.stringify({ format: 'inferopt-recipe', version: 1, recipe: r }))).recipe).toEqual(r);
+    expect(recipeKey(r)).toBe(recipeKey({ session: DEFAULT_SESSION, steps: [{ params: { a: [2], b: 1 }, pass: 'x' }], target: 'cpu' }));
+    expect(() => parseRecipeFile({ format: 'inferopt-recipe', version: 1, recipe: { ...r, session: { ...DEFAULT_SESSION, threads: 0 } } })).toThrow(/threads/);
+  });
+  it('finds the Pareto front', () => {
+    const pts = [
+      { latencyMs: 10, drop: 0, sizeBytes: 4 },
+      { latencyMs: 5, drop: 1, sizeBytes: 1 },
+      { latencyMs: 6, drop: 1, sizeBytes: 1 },
+      { latencyMs: 10, drop: 0, sizeBytes: 5 },
+    ];
+    expect(paretoFront(pts)).toEqual([0, 1]);
+  });
+});

@@ -1,0 +1,285 @@
+import type { Target } from '../passes/pass.js';
+import { BudgetClock, type Budget } from './budget.js';
+import { checkGoals, hasPerformanceTarget, metricDrop, type GoalCheck, type Goals, type Measurement } from './goals.js';
+import { paretoFront } from './pareto.js';
+import { describeRecipe, recipeKey, type Recipe, type RecipeStep, type SessionSettings } from './recipe.js';
+import { paramVariations, reachableShare, type SearchablePass, type SearchSpace } from './space.js';
+
+/** Measures one recipe: builds the model, times it, scores it. Implementations cache what they can. */
+export interface Evaluator {
+  evaluate(recipe: Recipe): Promise<Measurement>;
+}
+
+export type Stage = 'baseline' | 'session' | 'graph' | 'quantize' | 'refine' | 'retune';
+
+export interface Candidate {
+  id: number;
+  stage: Stage;
+  recipe: Recipe;
+  label: string;
+  measurement?: Measurement;
+  error?: string;
+  checks?: GoalCheck[];
+  meetsAll: boolean;
+  /** Within the accuracy bound (the constraint every kept step must respect). */
+  accurate: boolean;
+  verdict: 'baseline' | 'improved' | 'kept' | 'dropped' | 'failed';
+  /** Why it was kept or dropped, one line. */
+  reason: string;
+  evalMs: number;
+}
+
+/** A direction considered and not evaluated, with the reason (profile pruning, target, budget). */
+export interface Skipped {
+  what: string;
+  reason: string;
+}
+
+export interface SearchResult {
+  baseline: Candidate;
+  candidates: Candidate[];
+  skipped: Skipped[];
+  /** The candidate returned: the best meeting every goal, else the best effort (see `met`). */
+  chosen: Candidate;
+  met: boolean;
+  /** Candidate ids on the Pareto front (latency, metric drop, size). */
+  pareto: number[];
+  /** Why the search stopped. */
+  stopped: string;
+  /** Plain statements the user must see (chosen is the baseline, slower, less accurate…). */
+  warnings: string[];
+  /** When goals are not met: per failed goal, the closest candidates and what would be needed. */
+  failures: string[];
+  wallMs: number;
+}
+
+export interface SearchOptions {
+  goals: Goals;
+  budget: Budget;
+  target: Target;
+  baseSession: SessionSettings;
+  /** Share of baseline time per op type (from the profile), for pruning. */
+  opShare?: Readonly<Record<string, number>>;
+  /** A pass whose op types take less than this share of the time is not tried (default 0.1). */
+  minShare?: number;
+  /** Latencies within this ratio count as equal; the smaller model wins the tie (default 0.03). */
+  tie?: number;
+  log?: (line: string) => void;
+}
+
+class Stop extends Error {}
+
+/**
+ * The strategy, cheapest first: baseline; ORT session settings on the unchanged graph; graph passes (kept
+ * when they help); each quantization pass with its defaults, skipping those the profile says cannot pay;
+ * parameter variations of the promising ones (one parameter at a time, from the pass's declared search
+ * values); session settings again on the best graph. Every step is kept only if it stays within the accuracy
+ * bound and is faster (or as fast and smaller). Stops when the budget is spent, or — when the user asked for a
+ * performance target — as soon as a candidate meets every goal.
+ */
+export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: SearchOptions): Promise<SearchResult> {
+  const clock = new BudgetClock(opts.budget);
+  const tie = opts.tie ?? 0.03;
+  const minShare = opts.minShare ?? 0.1;
+  const log = opts.log ?? (() => {});
+  const candidates: Candidate[] = [];
+  const skipped: Skipped[] = [];
+  const seen = new Map<string, Candidate>();
+  let stopped = 'the search space was exhausted';
+
+  const baselineRecipe: Recipe = { target: opts.target, steps: [], session: { ...opts.baseSession } };
+  const baseline = await measure(baselineRecipe, 'baseline');
+  if (!baseline.measurement) throw new Error(`the baseline model could not be measured: ${baseline.error}`);
+  const base = baseline.measurement;
+  let best = baseline;
+
+  async function measure(recipe: Recipe, stage: Stage): Promise<Candidate> {
+    const key = recipeKey(recipe);
+    const cached = seen.get(key);
+    if (cached) return cached;
+    if (stage !== 'baseline' && clock.spent()) {
+      stopped = `the budget was spent (${clock.trials} candidates in ${(clock.elapsedMs / 1000).toFixed(1)} s)`;
+      throw new Stop();
+    }
+    const label = describeRecipe(recipe, opts.baseSession);
+    const t0 = performance.now();
+    const c: Candidate = { id: candidates.length, stage, recipe, label, meetsAll: false, accurate: false, verdict: 'failed', reason: '', evalMs: 0 };
+    try {
+      c.measurement = await evaluator.evaluate(recipe);
+    } catch (e) {
+      c.error = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      c.reason = `failed: ${c.error}`;
+    }
+    c.evalMs = performance.now() - t0;
+    if (stage !== 'baseline') clock.trials++;
+    if (c.measurement) {
+      const m = c.measurement;
+      c.checks = checkGoals(opts.goals, stage === 'baseline' ? m : base, m);
+      c.meetsAll = c.checks.every((g) => g.met);
+      c.accurate = c.checks.find((g) => g.goal === 'max-accuracy-drop')!.met;
+    }
+    candidates.push(c);
+    seen.set(key, c);
+    if (stage === 'baseline') {
+      c.verdict = 'baseline';
+      c.reason = 'measured first; every candidate is compared with it';
+    } else if (c.measurement) judge(c);
+    log(`[${c.id}] ${stage}: ${label} — ${c.measurement ? summary(c.measurement) : c.error} → ${c.verdict}${c.reason ? ` (${c.reason})` : ''}`);
+    if (c.meetsAll && hasPerformanceTarget(opts.goals) && stage !== 'baseline') {
+      stopped = `candidate ${c.id} met every goal`;
+      throw new Stop();
+    }
+    return c;
+  }
+
+  /** Compares with the incumbent; the candidate becomes the incumbent when it is better. */
+  function judge(c: Candidate): void {
+    const m = c.measurement!;
+    const b = best.measurement!;
+    const ratio = m.latency.p50 / b.latency.p50;
+    const vsBase = base.latency.p50 / m.latency.p50;
+    const acc = c.checks!.find((g) => g.goal === 'max-accuracy-drop')!;
+    if (!c.accurate) {
+      c.verdict = 'dropped';
+      c.reason = `${acc.detail}; ${vsBase.toFixed(2)}× vs baseline`;
+      return;
+    }
+    const faster = ratio < 1 - tie;
+    const sameSpeedSmaller = ratio <= 1 + tie && m.sizeBytes < b.sizeBytes * 0.95;
+    if (faster || sameSpeedSmaller) {
+      c.verdict = 'improved';
+      c.reason = faster ? `${(1 / ratio).toFixed(2)}× faster than the best so far, ${vsBase.toFixed(2)}× vs baseline` : `as fast and ${((1 - m.sizeBytes / b.sizeBytes) * 100).toFixed(0)}% smaller`;
+      best = c;
+    } else {
+      c.verdict = 'dropped';
+      c.reason = ratio > 1 + tie ? `${ratio.toFixed(2)}× the latency of the best so far` : `no measurable gain (${ratio.toFixed(3)}× latency)`;
+    }
+  }
+
+  const withSession = (r: Recipe, s: Partial<SessionSettings>): Recipe => ({ ...r, session: { ...r.session, ...s } });
+  const withSteps = (r: Recipe, steps: RecipeStep[]): Recipe => ({ ...r, steps });
+  const stepOf = (sp: SearchablePass, extra: Record<string, unknown> = {}): RecipeStep => ({ pass: sp.pass.id, params: { ...(sp.params ?? {}), ...extra } });
+  const applicable = space.passes.filter((sp) => !sp.targets || sp.targets.includes(opts.target));
+  for (const sp of space.passes) if (!applicable.includes(sp)) skipped.push({ what: label(sp), reason: `not available for --target ${opts.target}` });
+
+  async function tuneSession(stage: Stage): Promise<void> {
+    for (const threads of space.session.threads) if (threads !== best.recipe.session.threads) await measure(withSession(best.recipe, { threads }), stage);
+    for (const optLevel of space.session.optLevel) if (optLevel !== best.recipe.session.optLevel) await measure(withSession(best.recipe, { optLevel }), stage);
+    for (const executionMode of space.session.executionMode) if (executionMode !== best.recipe.session.executionMode) await measure(withSession(best.recipe, { executionMode }), stage);
+  }
+
+  try {
+    await tuneSession('session');
+    for (const sp of applicable.filter((p) => p.kind === 'graph').sort((a, b) => a.buildCost - b.buildCost)) {
+      await measure(withSteps(best.recipe, [...best.recipe.steps, stepOf(sp)]), 'graph');
+    }
+    const graphSteps = best.recipe.steps;
+    const quantizers = applicable.filter((p) => p.kind === 'quantize').sort((a, b) => a.buildCost - b.buildCost);
+    const tried: { sp: SearchablePass; c: Candidate }[] = [];
+    for (const sp of quantizers) {
+      const share = reachableShare(sp, opts.opShare);
+      if (share < minShare) {
+        skipped.push({ what: label(sp), reason: `${sp.speedsUp!.join('/')} take ${(share * 100).toFixed(1)}% of the baseline time: at most ${(1 / (1 - share)).toFixed(2)}× to gain` });
+        continue;
+      }
+      tried.push({ sp, c: await measure(withSteps(best.recipe, [...graphSteps, stepOf(sp)]), 'quantize') });
+    }
+    // Refine the most promising quantizers first: fastest first, accurate or not (a variation may fix accuracy).
+    tried.sort((a, b) => (a.c.measurement?.latency.p50 ?? Infinity) - (b.c.measurement?.latency.p50 ?? Infinity));
+    for (const { sp, c } of tried) {
+      if (!c.measurement) continue;
+      if (c.measurement.latency.p50 > base.latency.p50 * (1 + tie) && c.accurate) {
+        skipped.push({ what: `parameter variations of ${label(sp)}`, reason: 'its default was slower than the baseline' });
+        continue;
+      }
+      for (const v of paramVariations(sp)) await measure(withSteps(best.recipe, [...graphSteps, stepOf(sp, { [v.name]: v.value })]), 'refine');
+    }
+    if (best !== baseline && best.recipe.steps.length > 0) await tuneSession('retune');
+  } catch (e) {
+    if (!(e instanceof Stop)) throw e;
+  }
+  return conclude({ baseline, candidates, skipped, stopped, clock, goals: opts.goals, tie });
+}
+
+function label(sp: SearchablePass): string {
+  return sp.variant ? `${sp.pass.id} (${sp.variant})` : sp.pass.id;
+}
+
+function summary(m: Measurement): string {
+  return `p50 ${m.latency.p50.toFixed(2)} ms, ${(m.sizeBytes / 1e6).toFixed(2)} MB, ${m.metric.name} ${m.metric.value.toFixed(4)}`;
+}
+
+interface ConcludeInput {
+  baseline: Candidate;
+  candidates: Candidate[];
+  skipped: Skipped[];
+  stopped: string;
+  clock: BudgetClock;
+  goals: Goals;
+  tie: number;
+}
+
+/** Picks the result (fastest meeting every goal, then smallest) and writes what the user must be told. */
+function conclude(x: ConcludeInput): SearchResult {
+  const measured = x.candidates.filter((c) => c.measurement);
+  const byLatencyThenSize = (a: Candidate, b: Candidate) => {
+    const la = a.measurement!.latency.p50;
+    const lb = b.measurement!.latency.p50;
+    if (Math.abs(la - lb) <= x.tie * Math.min(la, lb)) return a.measurement!.sizeBytes - b.measurement!.sizeBytes || la - lb;
+    return la - lb;
+  };
+  const meeting = measured.filter((c) => c.meetsAll).sort(byLatencyThenSize);
+  const accurate = measured.filter((c) => c.accurate).sort(byLatencyThenSize);
+  const met = meeting.length > 0;
+  const chosen = met ? meeting[0]! : accurate[0] ?? x.baseline;
+  const warnings: string[] = [];
+  const failures: string[] = [];
+  const base = x.baseline.measurement!;
+  const m = chosen.measurement!;
+  if (chosen === x.baseline || chosen.recipe.steps.length === 0 && sameSession(chosen, x.baseline)) {
+    warnings.push('no candidate beat the baseline: the output model is the input model unchanged');
+  } else {
+    if (m.latency.p50 > base.latency.p50) warnings.push(`the chosen model is slower than the baseline (${(m.latency.p50 / base.latency.p50).toFixed(2)}× its p50 latency)`);
+    const drop = metricDrop(base.metric, m.metric, false);
+    if (drop > 0) warnings.push(`the chosen model scores lower than the baseline on ${base.metric.name} (${base.metric.value.toFixed(4)} → ${m.metric.value.toFixed(4)}), within the bound`);
+    if (m.sizeBytes > base.sizeBytes * 1.01) warnings.push(`the chosen model is larger than the baseline (${(m.sizeBytes / 1e6).toFixed(2)} MB vs ${(base.sizeBytes / 1e6).toFixed(2)} MB)`);
+  }
+  if (!met) failures.push(...explainFailures(measured, x.goals));
+  const pareto = paretoFront(measured.map((c) => ({ latencyMs: c.measurement!.latency.p50, drop: metricDrop(base.metric, c.measurement!.metric, false), sizeBytes: c.measurement!.sizeBytes }))).map((i) => measured[i]!.id);
+  return { baseline: x.baseline, candidates: x.candidates, skipped: x.skipped, chosen, met, pareto, stopped: x.stopped, warnings, failures, wallMs: x.clock.elapsedMs };
+}
+
+function sameSession(a: Candidate, b: Candidate): boolean {
+  return recipeKey(a.recipe) === recipeKey(b.recipe);
+}
+
+/** For each goal no candidate met: how close the closest candidates came and what would be needed. */
+function explainFailures(measured: Candidate[], goals: Goals): string[] {
+  const out: string[] = [];
+  const goalIds = measured[0]?.checks?.map((g) => g.goal) ?? [];
+  for (const goal of goalIds) {
+    const meetsOthers = measured.filter((c) => c.checks!.every((g) => g.goal === goal || g.met));
+    if (measured.some((c) => c.checks!.find((g) => g.goal === goal)!.met) && meetsOthers.length === 0) continue;
+    const pool = (meetsOthers.length ? meetsOthers : measured).filter((c) => !c.checks!.find((g) => g.goal === goal)!.met);
+    if (pool.length === 0) continue;
+    pool.sort((a, b) => a.checks!.find((g) => g.goal === goal)!.shortfall - b.checks!.find((g) => g.goal === goal)!.shortfall);
+    const closest = pool.slice(0, 3).map((c) => `#${c.id} ${c.label}: ${c.checks!.find((g) => g.goal === goal)!.detail}`);
+    const top = pool[0]!.checks!.find((g) => g.goal === goal)!;
+    out.push(`${goal} not met${meetsOthers.length ? ' by any candidate that meets the other goals' : ''}; closest: ${closest.join('; ')}. ${needed(goal, top, goals)}`);
+  }
+  if (out.length === 0 && measured.length) out.push('no single candidate met every goal at once, though each goal was met by some candidate');
+  return out;
+}
+
+function needed(goal: GoalCheck['goal'], g: GoalCheck, goals: Goals): string {
+  switch (goal) {
+    case 'max-latency':
+      return `Needed: another ${(g.actual / g.limit).toFixed(2)}× speed-up over the closest candidate, or --max-latency ${Math.ceil(g.actual * 10) / 10}.`;
+    case 'min-speedup':
+      return `Needed: ${(g.limit / g.actual).toFixed(2)}× more speed than the closest candidate, or --min-speedup ${Math.floor(g.actual * 100) / 100}.`;
+    case 'max-size':
+      return `Needed: ${(g.actual / g.limit).toFixed(2)}× smaller (e.g. 4-bit weights or pruning), or --max-size ${Math.ceil(g.actual * 10) / 10}.`;
+    case 'max-accuracy-drop':
+      return `Needed: a looser bound (--max-accuracy-drop ${Math.ceil(g.actual * 100) / 100}${goals.maxAccuracyDrop.relative ? '%rel' : ''}) or a gentler technique (fallback of sensitive layers, QAT).`;
+  }
+}
