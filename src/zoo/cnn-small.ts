@@ -6,10 +6,10 @@
  */
 import { DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
-import { Layers } from './layers.js';
+import { Layers, type WeightOptions } from './layers.js';
 
-export function buildCnnSmall(seed: number): Model {
-  const l = new Layers(seed);
+export function buildCnnSmall(w: WeightOptions): Model {
+  const l = new Layers(w);
   let x = l.input('input', DataType.FLOAT, ['N', 1, 28, 28]);
   const channels = [1, 16, 32];
   for (let i = 1; i < channels.length; i++) {

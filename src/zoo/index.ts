@@ -8,32 +8,38 @@ import { dtypeInfo } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
 import { BERT_CONFIGS, buildBert, type BertOptions } from './bert.js';
 import { buildCnnSmall } from './cnn-small.js';
+import type { WeightOptions } from './layers.js';
 import { buildMlp } from './mlp.js';
 import { buildMobileNetV2 } from './mobilenetv2.js';
 import { buildResNet } from './resnet.js';
 
 export type { BertConfig, BertOptions } from './bert.js';
 export { BERT_CONFIGS } from './bert.js';
+export type { LayerNormForm } from './layers.js';
 
 export interface ZooOptions extends BertOptions {
   /** Seed of the weight generator (default 0). */
   seed?: number;
+  /** Zero-filled weights: the structure only, built fast (for parameter counts and shape checks). */
+  zeroWeights?: boolean;
 }
 
 interface ZooEntry {
   description: string;
-  build(seed: number, opts: ZooOptions): Model;
+  build(w: WeightOptions, opts: BertOptions): Model;
 }
 
+const bert = (name: keyof typeof BERT_CONFIGS) => (w: WeightOptions, o: BertOptions) => buildBert(name, BERT_CONFIGS[name], w, o);
+
 const ZOO = {
-  mlp: { description: 'MLP 784-256-128-10, Gemm+Relu, input [N,784]', build: (seed) => buildMlp(seed) },
-  'cnn-small': { description: '2×(Conv+BN+Relu+MaxPool), 2×Gemm, input [N,1,28,28]', build: (seed) => buildCnnSmall(seed) },
-  resnet18: { description: 'torchvision ResNet-18, BN unfolded, input [N,3,224,224]', build: (seed) => buildResNet(18, seed) },
-  resnet50: { description: 'torchvision ResNet-50, BN unfolded, input [N,3,224,224]', build: (seed) => buildResNet(50, seed) },
-  mobilenetv2: { description: 'torchvision MobileNetV2, depthwise Conv, Clip as ReLU6, input [N,3,224,224]', build: (seed) => buildMobileNetV2(seed) },
-  'bert-tiny': { description: 'BERT 2 layers, d128, 2 heads, ff512 + classifier', build: (seed, o) => buildBert('bert-tiny', BERT_CONFIGS['bert-tiny'], seed, o) },
-  'bert-mini': { description: 'BERT 4 layers, d256, 4 heads, ff1024 + classifier', build: (seed, o) => buildBert('bert-mini', BERT_CONFIGS['bert-mini'], seed, o) },
-  'bert-base': { description: 'BERT 12 layers, d768, 12 heads, ff3072 + classifier', build: (seed, o) => buildBert('bert-base', BERT_CONFIGS['bert-base'], seed, o) },
+  mlp: { description: 'MLP 784-256-128-10, Gemm+Relu, input [N,784]', build: buildMlp },
+  'cnn-small': { description: '2×(Conv+BN+Relu+MaxPool), 2×Gemm, input [N,1,28,28]', build: buildCnnSmall },
+  resnet18: { description: 'torchvision ResNet-18, BN unfolded, input [N,3,224,224]', build: (w) => buildResNet(18, w) },
+  resnet50: { description: 'torchvision ResNet-50, BN unfolded, input [N,3,224,224]', build: (w) => buildResNet(50, w) },
+  mobilenetv2: { description: 'torchvision MobileNetV2, depthwise Conv, Clip as ReLU6, input [N,3,224,224]', build: buildMobileNetV2 },
+  'bert-tiny': { description: 'BERT 2 layers, d128, 2 heads, ff512, + pooler and 2-way classifier', build: bert('bert-tiny') },
+  'bert-mini': { description: 'BERT 4 layers, d256, 4 heads, ff1024, + pooler and 2-way classifier', build: bert('bert-mini') },
+  'bert-base': { description: 'BERT 12 layers, d768, 12 heads, ff3072, + pooler and 2-way classifier', build: bert('bert-base') },
 } satisfies Record<string, ZooEntry>;
 
 export type ZooName = keyof typeof ZOO;
@@ -51,8 +57,11 @@ export function zooDescription(name: ZooName): string {
 export function buildZooModel(name: string, opts: ZooOptions = {}): Model {
   if (!isZooName(name)) throw new InputError(`unknown zoo model '${name}'; choose one of: ${zooNames.join(', ')}`);
   const seed = opts.seed ?? 0;
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new InputError(`seed must be a non-negative integer, got ${seed}`);
-  return ZOO[name].build(seed, opts);
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new InputError(`seed must be an integer in 0..4294967295, not ${seed}`);
+  const model = ZOO[name].build({ seed, zeroWeights: opts.zeroWeights ?? false }, opts);
+  const recipe = { name, seed, layerNorm: opts.layerNorm, reshape: opts.reshape, zeroWeights: opts.zeroWeights || undefined };
+  model.metadata.push({ key: 'inferopt.zoo', value: JSON.stringify(recipe) });
+  return model;
 }
 
 /** Number of floating-point elements held in initializers (weights, biases, BN statistics). */

@@ -31,13 +31,19 @@ export interface ConvSpec {
 
 export type LayerNormForm = 'decomposed' | 'fused';
 
+export interface WeightOptions {
+  seed: number;
+  /** Zero-filled weights: the structure only (fast; outputs are degenerate). */
+  zeroWeights?: boolean;
+}
+
 /** A GraphBuilder plus a seeded weight source and exporter-style layer helpers. */
 export class Layers {
   readonly b = new GraphBuilder();
   readonly w: WeightRng;
 
-  constructor(seed: number) {
-    this.w = new WeightRng(seed);
+  constructor(opts: WeightOptions) {
+    this.w = new WeightRng(opts.seed, opts.zeroWeights);
   }
 
   // ---- values --------------------------------------------------------------------------------------

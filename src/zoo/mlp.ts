@@ -5,12 +5,12 @@
  */
 import { DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
-import { Layers } from './layers.js';
+import { Layers, type WeightOptions } from './layers.js';
 
 export const MLP_SIZES = [784, 256, 128, 10] as const;
 
-export function buildMlp(seed: number): Model {
-  const l = new Layers(seed);
+export function buildMlp(w: WeightOptions): Model {
+  const l = new Layers(w);
   let x = l.input('input', DataType.FLOAT, ['N', MLP_SIZES[0]]);
   for (let i = 0; i < MLP_SIZES.length - 1; i++) {
     const [inF, outF] = [MLP_SIZES[i]!, MLP_SIZES[i + 1]!];

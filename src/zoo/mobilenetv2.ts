@@ -9,7 +9,7 @@
  */
 import { DataType } from '../ir/dtype.js';
 import type { Model, Value } from '../ir/graph.js';
-import { Layers, type ConvSpec } from './layers.js';
+import { Layers, type ConvSpec, type WeightOptions } from './layers.js';
 
 /** torchvision's inverted residual settings: expansion t, output channels c, repeats n, first stride s. */
 const SETTINGS: [t: number, c: number, n: number, s: number][] = [
@@ -39,8 +39,8 @@ function invertedResidual(l: Layers, scope: string, x: Value, inC: number, outC:
   return residual ? l.op(scope, 'Add', [x, y]) : y;
 }
 
-export function buildMobileNetV2(seed: number): Model {
-  const l = new Layers(seed);
+export function buildMobileNetV2(w: WeightOptions): Model {
+  const l = new Layers(w);
   let x = l.input('input', DataType.FLOAT, ['N', 3, 224, 224]);
   x = convBnRelu6(l, 'features.0', x, { inC: 3, outC: 32, kernel: 3, stride: 2, pad: 1 });
   let inC = 32;

@@ -34,11 +34,17 @@ function table(): Float64Array {
   return (normalTable = t);
 }
 
-/** A seeded source of weight tensors: same seed and same call order give the same bytes. */
+/**
+ * A seeded source of weight tensors: same seed and same call order give the same bytes. With `zeros` every
+ * tensor is zero-filled instead (structure only: counting parameters, shape checks — no sampling cost).
+ */
 export class WeightRng {
   private readonly rand: () => number;
 
-  constructor(seed: number) {
+  constructor(
+    seed: number,
+    readonly zeros = false,
+  ) {
     this.rand = rng(seed);
   }
 
@@ -49,8 +55,9 @@ export class WeightRng {
 
   /** float32 tensor ~ mean + std·N(0,1) (truncated at ±3.7σ). */
   normal(dims: number[], std: number, mean = 0): Tensor {
-    const t = table();
     const out = new Float32Array(size(dims));
+    if (this.zeros) return wrap(dims, out);
+    const t = table();
     for (let i = 0; i < out.length; i++) {
       const x = this.rand() * TABLE_SIZE;
       const k = x | 0;
@@ -63,6 +70,7 @@ export class WeightRng {
   /** float32 tensor ~ U(lo, hi). */
   uniformTensor(dims: number[], lo: number, hi: number): Tensor {
     const out = new Float32Array(size(dims));
+    if (this.zeros) return wrap(dims, out);
     for (let i = 0; i < out.length; i++) out[i] = lo + (hi - lo) * this.rand();
     return wrap(dims, out);
   }

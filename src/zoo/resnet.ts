@@ -12,15 +12,15 @@
  */
 import { DataType } from '../ir/dtype.js';
 import type { Model, Value } from '../ir/graph.js';
-import { Layers } from './layers.js';
+import { Layers, type WeightOptions } from './layers.js';
 
 export type ResNetDepth = 18 | 50;
 
 const BLOCKS: Record<ResNetDepth, number[]> = { 18: [2, 2, 2, 2], 50: [3, 4, 6, 3] };
 const RESIDUAL_GAMMA = 0.5;
 
-export function buildResNet(depth: ResNetDepth, seed: number): Model {
-  const l = new Layers(seed);
+export function buildResNet(depth: ResNetDepth, w: WeightOptions): Model {
+  const l = new Layers(w);
   const bottleneck = depth === 50;
   const expansion = bottleneck ? 4 : 1;
   let x = l.input('input', DataType.FLOAT, ['N', 3, 224, 224]);
