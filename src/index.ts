@@ -2,6 +2,7 @@
 export * from './errors.js';
 export * from './ir/index.js';
 export * from './runtime/index.js';
+export * from './util/stats.js';
 export * from './ops/registry.js';
 export * from './passes/pass.js';
 export * from './zoo/index.js';

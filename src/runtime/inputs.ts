@@ -3,35 +3,10 @@ import { DataType, dtypeInfo, dtypeName } from '../ir/dtype.js';
 import type { Model, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Dim } from '../ir/types.js';
+import { gaussian, rng } from '../util/random.js';
 
-/** A small seeded PRNG (mulberry32): same seed, same inputs, on every machine. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal samples from a uniform generator (Box–Muller). */
-export function gaussian(rand: () => number): () => number {
-  let spare: number | null = null;
-  return () => {
-    if (spare !== null) {
-      const s = spare;
-      spare = null;
-      return s;
-    }
-    const u = Math.max(rand(), 1e-12);
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
-}
+// The seeded generators moved to src/util/random.ts; re-exported here for existing imports.
+export { gaussian, rng } from '../util/random.js';
 
 export interface InputSpec {
   /** Shapes by input name (override the model's), e.g. from `--shape x=1x3x224x224`. */

@@ -72,6 +72,10 @@ export class Session {
     const ort = ortModule(backend);
     const threads = opts.threads ?? 2;
     if (backend === 'wasm' && webThreads !== threads) {
+      // onnxruntime-web reads numThreads once, when its wasm module starts; later changes are ignored
+      if (webThreads !== -1) {
+        throw new InputError(`onnxruntime-web already runs with ${webThreads} thread(s) in this process; its thread count cannot change to ${threads}`);
+      }
       ort.env.wasm.numThreads = threads;
       webThreads = threads;
     }

@@ -1,0 +1,181 @@
+import * as fs from 'node:fs';
+import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
+import { decodeTensor } from '../../ir/proto/decode.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult } from '../../runtime/bench.js';
+import { parseShapeFlags } from '../../runtime/inputs.js';
+import type { Backend, OptLevel } from '../../runtime/session.js';
+import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
+
+interface BenchFlags {
+  backend: string;
+  threads: string;
+  warmup: string;
+  runs?: string;
+  seconds?: string;
+  shape: string[];
+  dim: string[];
+  input: string[];
+  optLevel: string;
+  executionMode: string;
+  batch?: string;
+  seed: string;
+  compare?: string;
+  json?: boolean;
+}
+
+const OPT_LEVELS = ['disabled', 'basic', 'extended', 'all'];
+
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description('Measure latency, throughput and memory of a model on ONNX Runtime (or compare two, interleaved)')
+    .argument('<model>', 'ONNX model file')
+    .option('--backend <b>', 'node (native CPU) | wasm (onnxruntime-web in Node)', 'node')
+    .option('--threads <n>', 'intra-op threads', '2')
+    .option('--warmup <n>', 'untimed warm-up runs', '5')
+    .option('--runs <n>', 'timed runs (default 50; rounds with --compare)')
+    .option('--seconds <s>', 'measure for this long instead of a run count')
+    .option('--shape <name=dims>', 'input shape, e.g. x=1x3x224x224 (repeatable)', collect, [])
+    .option('--dim <name=n>', 'value of a symbolic dimension, e.g. seq=128 (repeatable)', collect, [])
+    .option('--input <name=file.pb>', 'use this TensorProto file as an input instead of random data (repeatable)', collect, [])
+    .option('--opt-level <level>', 'ORT graph optimization: disabled | basic | extended | all', 'all')
+    .option('--execution-mode <mode>', 'sequential | parallel', 'sequential')
+    .option('--batch <n>', 'samples per inference for samples/s (default: leading dim of the first input)')
+    .option('--seed <n>', 'seed of the random inputs and of the run order', '0')
+    .option('--compare <other.onnx>', 'benchmark another model side by side and report the B/A ratio of medians')
+    .option('--json', 'print JSON (no progress bar)')
+    .action(async (file: string, flags: BenchFlags) => {
+      const opts = benchOptions(flags);
+      for (const f of [file, flags.compare]) if (f !== undefined && !fs.existsSync(f)) throw new InputError(`${f}: no such file`);
+      const bar = !flags.json && process.stderr.isTTY ? new ProgressBar() : undefined;
+      opts.onProgress = bar && ((fraction) => bar.draw(fraction));
+      try {
+        if (flags.compare) {
+          const r = await compare(file, flags.compare, opts);
+          bar?.clear();
+          process.stdout.write(flags.json ? JSON.stringify(r, null, 1) + '\n' : formatCompare(r));
+        } else {
+          const r = await benchmark(file, opts);
+          bar?.clear();
+          process.stdout.write(flags.json ? JSON.stringify(r, null, 1) + '\n' : formatResult(r));
+        }
+      } finally {
+        bar?.clear();
+      }
+    });
+}
+
+function benchOptions(flags: BenchFlags): BenchOptions {
+  if (flags.runs !== undefined && flags.seconds !== undefined) throw new InputError('give --runs or --seconds, not both');
+  const backend = flags.backend as Backend;
+  if (backend !== 'node' && backend !== 'wasm') throw new InputError(`--backend must be node or wasm, not '${flags.backend}'`);
+  if (!OPT_LEVELS.includes(flags.optLevel)) throw new InputError(`--opt-level must be one of ${OPT_LEVELS.join(', ')}, not '${flags.optLevel}'`);
+  if (flags.executionMode !== 'sequential' && flags.executionMode !== 'parallel') {
+    throw new InputError(`--execution-mode must be sequential or parallel, not '${flags.executionMode}'`);
+  }
+  const opts: BenchOptions = {
+    backend,
+    threads: parseIntFlag('--threads', flags.threads, 1),
+    warmup: parseIntFlag('--warmup', flags.warmup, 0),
+    optLevel: flags.optLevel as OptLevel,
+    executionMode: flags.executionMode,
+    shapes: parseShapeFlags(flags.shape),
+    dims: parseDimFlags(flags.dim),
+    seed: parseIntFlag('--seed', flags.seed, 0),
+  };
+  if (flags.runs !== undefined) opts.runs = parseIntFlag('--runs', flags.runs, 1);
+  if (flags.seconds !== undefined) opts.seconds = parsePositiveFlag('--seconds', flags.seconds);
+  if (flags.batch !== undefined) opts.batch = parseIntFlag('--batch', flags.batch, 1);
+  if (flags.input.length) opts.feeds = readInputFiles(flags.input);
+  return opts;
+}
+
+/** `--input name=file.pb`: ONNX TensorProto files, as in ONNX's test data sets. */
+function readInputFiles(specs: readonly string[]): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  for (const spec of specs) {
+    const m = /^([^=]+)=(.+)$/.exec(spec);
+    if (!m) throw new InputError(`bad --input '${spec}': expected name=file.pb`);
+    const [, name, file] = m as unknown as [string, string, string];
+    if (!fs.existsSync(file)) throw new InputError(`--input ${name}: ${file}: no such file`);
+    try {
+      feeds[name] = decodeTensor(fs.readFileSync(file));
+    } catch (e) {
+      throw new InputError(`--input ${name}: ${file} is not an ONNX TensorProto (${(e as Error).message})`);
+    }
+  }
+  return feeds;
+}
+
+/** ms with precision that suits its size. */
+function ms(x: number): string {
+  return x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(1);
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+function rate(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x.toFixed(2);
+}
+
+function header(r: BenchResult): string {
+  const inputs = r.inputs.map((i) => `${i.name} ${i.type}[${i.shape.join(',')}]`).join(', ');
+  return `${r.backend}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, opt level ${r.optLevel}, ${r.executionMode}; inputs: ${inputs}`;
+}
+
+const STAT_ROWS: [string, (r: BenchResult) => string][] = [
+  ['runtime start-up (ms, once)', (r) => ms(r.runtimeStartMs)],
+  ['session creation (ms)', (r) => ms(r.sessionCreateMs)],
+  ['timed runs', (r) => `${r.latencyMs.n} (+${r.warmup} warm-up)`],
+  ['mean (ms)', (r) => ms(r.latencyMs.mean)],
+  ['p50 (ms)', (r) => ms(r.latencyMs.p50)],
+  ['p90 (ms)', (r) => ms(r.latencyMs.p90)],
+  ['p99 (ms)', (r) => ms(r.latencyMs.p99)],
+  ['min (ms)', (r) => ms(r.latencyMs.min)],
+  ['max (ms)', (r) => ms(r.latencyMs.max)],
+  ['stdev (ms)', (r) => ms(r.latencyMs.stdev)],
+  ['inferences/s', (r) => rate(r.throughput.inferencesPerSec)],
+  ['samples/s', (r) => `${rate(r.throughput.samplesPerSec)} (batch ${r.batch})`],
+  ['session memory (RSS)', (r) => `+${mb(r.memory.sessionRssBytes)}`],
+  ['process peak RSS', (r) => mb(r.memory.peakRssBytes)],
+];
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ')).join('\n') + '\n';
+}
+
+export function formatResult(r: BenchResult): string {
+  return `${r.model}: ${header(r)}\n` + table(STAT_ROWS.map(([label, get]) => [label, get(r)]));
+}
+
+export function formatCompare(c: CompareResult): string {
+  let out = `A: ${c.a.model}\nB: ${c.b.model}\n${header(c.a)}\n`;
+  out += table([['', 'A', 'B'], ...STAT_ROWS.map(([label, get]) => [label, get(c.a), get(c.b)])]);
+  const { ratio, low, high, confidence } = c.ratio;
+  const verdict =
+    high < 1 ? `B is faster (${(1 / ratio).toFixed(2)}× A's speed)` : low > 1 ? `B is slower (${ratio.toFixed(2)}× A's time)` : 'no clear difference';
+  out += `B/A median latency: ${ratio.toFixed(3)} (${Math.round(confidence * 100)}% CI ${low.toFixed(3)}–${high.toFixed(3)}, runs interleaved in random order): ${verdict}\n`;
+  return out;
+}
+
+/** A one-line progress bar on stderr (only created when stderr is a terminal). */
+class ProgressBar {
+  private last = -1;
+  draw(fraction: number): void {
+    const pct = Math.floor(fraction * 100);
+    if (pct === this.last) return;
+    this.last = pct;
+    const width = 30;
+    const full = Math.round(fraction * width);
+    process.stderr.write(`\r[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${pct}%`);
+  }
+  clear(): void {
+    if (this.last >= 0) process.stderr.write('\r\x1b[2K');
+    this.last = -1;
+  }
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../ir/builder.js';
+import { DataType } from '../ir/dtype.js';
+import { Tensor } from '../ir/tensor.js';
+import { benchmark, compare } from './bench.js';
+
+/** x[N,width] → (MatMul → Relu) × depth. */
+function mlp(depth: number, width = 64) {
+  const b = new GraphBuilder();
+  let h = b.input('x', DataType.FLOAT, ['N', width]);
+  for (let i = 0; i < depth; i++) {
+    const w = b.floats('w', [width, width], Array.from({ length: width * width }, (_, k) => Math.sin(k + i) / width));
+    h = b.op('Relu', [b.op('MatMul', [h, w])]);
+  }
+  b.output(h, 'y');
+  return b.model({ opset: 17 });
+}
+
+describe('benchmark', () => {
+  it('returns sane fields for a tiny model', async () => {
+    const progress: number[] = [];
+    const r = await benchmark(mlp(2), { runs: 8, warmup: 2, threads: 1, dims: { N: 4 }, onProgress: (f) => progress.push(f) });
+    expect(r.backend).toBe('node');
+    expect(r.threads).toBe(1);
+    expect(r.inputs).toEqual([{ name: 'x', type: 'float32', shape: [4, 64] }]);
+    expect(r.batch).toBe(4);
+    expect(r.timesMs).toHaveLength(8);
+    expect(r.latencyMs.n).toBe(8);
+    const { min, p50, p90, p99, max, mean, stdev } = r.latencyMs;
+    expect(min).toBeGreaterThan(0);
+    expect(min).toBeLessThanOrEqual(p50);
+    expect(p50).toBeLessThanOrEqual(p90);
+    expect(p90).toBeLessThanOrEqual(p99);
+    expect(p99).toBeLessThanOrEqual(max);
+    expect(mean).toBeGreaterThanOrEqual(min);
+    expect(mean).toBeLessThanOrEqual(max);
+    expect(stdev).toBeGreaterThanOrEqual(0);
+    expect(r.sessionCreateMs).toBeGreaterThan(0);
+    expect(r.throughput.inferencesPerSec).toBeCloseTo(1000 / mean, 6);
+    expect(r.throughput.samplesPerSec).toBeCloseTo(4 * r.throughput.inferencesPerSec, 6);
+    expect(r.memory.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
+    expect(r.memory.sessionRssBytes).toBeGreaterThanOrEqual(0);
+    expect(progress).toHaveLength(8);
+    expect(progress.at(-1)).toBe(1);
+  });
+
+  it('runs for a given time, uses given inputs, and refuses runs together with seconds', async () => {
+    const feeds = { x: Tensor.float([2, 64], new Array(128).fill(0.25)) };
+    const r = await benchmark(mlp(1), { seconds: 0.2, warmup: 1, threads: 1, feeds });
+    expect(r.inputs[0]!.shape).toEqual([2, 64]);
+    expect(r.latencyMs.n).toBeGreaterThanOrEqual(2);
+    expect(r.timesMs.reduce((a, b) => a + b, 0)).toBeLessThan(2000);
+    await expect(benchmark(mlp(1), { runs: 3, seconds: 1 })).rejects.toThrow(/not both/);
+  });
+});
+
+describe('compare', () => {
+  it('interleaves A and B in a seeded random order and reports B/A', async () => {
+    const opts = { runs: 12, warmup: 1, threads: 1, dims: { N: 16 }, seed: 7 };
+    const c = await compare(mlp(1, 64), mlp(4, 512), opts);
+    expect(c.order).toHaveLength(24);
+    // every round runs both, once each, and both orders occur
+    const rounds = Array.from({ length: 12 }, (_, i) => c.order.slice(2 * i, 2 * i + 2).join(''));
+    expect(rounds.every((r) => r === 'AB' || r === 'BA')).toBe(true);
+    expect(rounds).toContain('AB');
+    expect(rounds).toContain('BA');
+    expect(c.a.timesMs).toHaveLength(12);
+    expect(c.b.timesMs).toHaveLength(12);
+    expect(c.ratio.ratio).toBeCloseTo(c.b.latencyMs.p50 / c.a.latencyMs.p50, 10);
+    expect(c.ratio.low).toBeLessThanOrEqual(c.ratio.ratio);
+    expect(c.ratio.high).toBeGreaterThanOrEqual(c.ratio.ratio);
+    expect(c.ratio.confidence).toBe(0.95);
+    // B does 256× the arithmetic of A (16M vs 65k multiply-adds): it must come out slower even on a busy machine
+    expect(c.ratio.ratio).toBeGreaterThan(1.5);
+    // the order depends on the seed only
+    const again = await compare(mlp(1, 64), mlp(1, 64), opts);
+    expect(again.order).toEqual(c.order);
+  });
+});

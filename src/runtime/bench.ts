@@ -1,0 +1,276 @@
+/**
+ * Latency benchmarks on ONNX Runtime: one model (`benchmark`) or two side by side (`compare`, runs
+ * interleaved in a seeded random order per round, so that machine load drifting over time hits both models
+ * alike; the B/A ratio of medians comes with a paired bootstrap 95% interval).
+ */
+import { InputError } from '../errors.js';
+import { GraphBuilder } from '../ir/builder.js';
+import { DataType, dtypeName } from '../ir/dtype.js';
+import { Model } from '../ir/graph.js';
+import { loadModel } from '../ir/io.js';
+import type { Tensor } from '../ir/tensor.js';
+import { rng } from '../util/random.js';
+import { bootstrapMedianRatio, summarize, type RatioInterval, type Summary } from '../util/stats.js';
+import { randomInputs, resolveDims, runtimeInputs } from './inputs.js';
+import { Session, type Backend, type OptLevel, type SessionOptions } from './session.js';
+
+export interface BenchOptions {
+  backend?: Backend;
+  /** Intra-op threads (default 2). */
+  threads?: number;
+  optLevel?: OptLevel;
+  executionMode?: 'sequential' | 'parallel';
+  /** Untimed runs before measuring (default 5). */
+  warmup?: number;
+  /** Timed runs (default 50 unless `seconds` is given). With `compare`, rounds: each model runs once per round. */
+  runs?: number;
+  /** Measure for this many seconds instead of a fixed count (at least 2 runs). */
+  seconds?: number;
+  /** Input shapes by name (override the declared ones). */
+  shapes?: Record<string, number[]>;
+  /** Values for symbolic dimensions; written into the model before the session is made. */
+  dims?: Record<string, number>;
+  /** Seed of the random inputs (default 0). */
+  seed?: number;
+  /** Inputs to use instead of random ones (inputs left out are made up). */
+  feeds?: Record<string, Tensor>;
+  /** Samples per inference for samples/s (default: the first input's leading dim when its rank is ≥ 2). */
+  batch?: number;
+  /** Called after each timed run (or round) with the fraction done, 0..1. */
+  onProgress?: (fraction: number) => void;
+}
+
+export interface BenchResult {
+  /** The file benchmarked, or `<model>` for an in-memory model. */
+  model: string;
+  /**
+   * One-off start-up of the runtime in this process (library load, wasm compile, thread pools), measured
+   * on a one-node model before the real session so that it is not counted as the model's creation time or
+   * memory; 0 when the runtime had already started.
+   */
+  runtimeStartMs: number;
+  backend: Backend;
+  threads: number;
+  optLevel: OptLevel;
+  executionMode: 'sequential' | 'parallel';
+  inputs: { name: string; type: string; shape: number[] }[];
+  batch: number;
+  sessionCreateMs: number;
+  warmup: number;
+  /** Latency of the timed runs (ms). */
+  latencyMs: Summary;
+  throughput: { inferencesPerSec: number; samplesPerSec: number };
+  memory: {
+    /** The process's peak resident set size so far (includes whatever the process did before). */
+    peakRssBytes: number;
+    /** Highest RSS seen while the session was created and warmed up, minus the RSS just before creation. */
+    sessionRssBytes: number;
+  };
+  /** Every timed run's latency (ms), in order. */
+  timesMs: number[];
+}
+
+export interface CompareResult {
+  a: BenchResult;
+  b: BenchResult;
+  /** median(B) / median(A): below 1 means B is faster. */
+  ratio: RatioInterval;
+  /** Which model ran at each timed step, in order (warm-up excluded). */
+  order: ('A' | 'B')[];
+}
+
+const DEFAULT_WARMUP = 5;
+const DEFAULT_RUNS = 50;
+const MIN_TIMED_RUNS = 2;
+
+/** A model with its session, feeds and measurements. */
+interface Contestant {
+  label: string;
+  session: Session;
+  runOnce: () => Promise<unknown>;
+  inputs: BenchResult['inputs'];
+  batch: number;
+  runtimeStartMs: number;
+  sessionRssBytes: number;
+  times: number[];
+}
+
+function checkOptions(opts: BenchOptions): void {
+  if (opts.runs !== undefined && opts.seconds !== undefined) throw new InputError('give either runs or seconds, not both');
+  if (opts.runs !== undefined && (!Number.isInteger(opts.runs) || opts.runs < 1)) throw new InputError(`runs must be a positive integer, not ${opts.runs}`);
+  if (opts.seconds !== undefined && !(opts.seconds > 0)) throw new InputError(`seconds must be positive, not ${opts.seconds}`);
+  if (opts.warmup !== undefined && (!Number.isInteger(opts.warmup) || opts.warmup < 0)) throw new InputError(`warmup must be an integer ≥ 0, not ${opts.warmup}`);
+}
+
+function sessionOptions(opts: BenchOptions, dims: Record<string, number>): SessionOptions {
+  return { backend: opts.backend ?? 'node', threads: opts.threads ?? 2, optLevel: opts.optLevel ?? 'all', executionMode: opts.executionMode ?? 'sequential', dims };
+}
+
+const startedRuntimes = new Set<string>();
+
+/** Starts the backend once per process with a one-node model; returns the time that took (0 if already up). */
+async function startRuntime(opts: SessionOptions): Promise<number> {
+  const key = `${opts.backend}/${opts.threads}`;
+  if (startedRuntimes.has(key)) return 0;
+  const b = new GraphBuilder();
+  b.output(b.op('Identity', [b.input('x', DataType.FLOAT, [1])]), 'y');
+  const t0 = performance.now();
+  const s = await Session.create(b.model({ opset: 13 }), opts);
+  await s.release();
+  startedRuntimes.add(key);
+  return performance.now() - t0;
+}
+
+/**
+ * Loads the model (for its declared inputs), makes the feeds, fixes symbolic dims, creates the session and
+ * warms it up, watching RSS from just before creation to the end of warm-up.
+ */
+async function prepare(source: Model | string | Uint8Array, opts: BenchOptions): Promise<Contestant> {
+  const model = source instanceof Model ? source : loadModel(source);
+  const given = opts.feeds ?? {};
+  const shapes = { ...opts.shapes };
+  for (const [name, t] of Object.entries(given)) shapes[name] = t.dims;
+  const spec = { shapes, dims: opts.dims ?? {}, seed: opts.seed ?? 0 };
+  const feeds = { ...randomInputs(model, spec), ...given };
+  const dims = resolveDims(model, spec);
+  // a path with nothing to fix goes to ORT as a path: session creation then includes ORT's own parsing
+  const sessionSource = typeof source === 'string' && Object.keys(dims).length === 0 ? source : model;
+  const runtimeStartMs = await startRuntime(sessionOptions(opts, {}));
+  const memory = new RssSampler();
+  const rssBefore = memory.now();
+  let session: Session;
+  try {
+    session = await Session.create(sessionSource, sessionOptions(opts, dims));
+  } catch (e) {
+    memory.stop();
+    throw e;
+  }
+  const runOnce = session.prepareFeeds(feeds);
+  try {
+    for (let i = 0; i < (opts.warmup ?? DEFAULT_WARMUP); i++) await runOnce();
+  } catch (e) {
+    await session.release();
+    throw e;
+  } finally {
+    memory.stop();
+  }
+  const inputs = runtimeInputs(model).map((v) => {
+    const t = feeds[v.name]!;
+    return { name: v.name, type: dtypeName(t.dtype), shape: [...t.dims] };
+  });
+  const first = inputs[0]?.shape;
+  const batch = opts.batch ?? (first && first.length >= 2 ? first[0]! : 1);
+  const label = typeof source === 'string' ? source : '<model>';
+  return { label, session, runOnce, inputs, batch, runtimeStartMs, sessionRssBytes: Math.max(0, memory.peak - rssBefore), times: [] };
+}
+
+/** Tracks the highest RSS seen, sampled on a timer and at explicit points. */
+class RssSampler {
+  peak = 0;
+  private timer: NodeJS.Timeout;
+  constructor(intervalMs = 25) {
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+  now(): number {
+    const rss = process.memoryUsage.rss();
+    this.peak = Math.max(this.peak, rss);
+    return rss;
+  }
+  sample(): void {
+    this.now();
+  }
+  stop(): void {
+    clearInterval(this.timer);
+    this.sample();
+  }
+}
+
+async function timeOnce(c: Contestant): Promise<void> {
+  const t0 = performance.now();
+  await c.runOnce();
+  c.times.push(performance.now() - t0);
+}
+
+/** Repeats `step` for `runs` steps or until `seconds` have passed (at least MIN_TIMED_RUNS), reporting progress. */
+async function repeat(step: () => Promise<void>, opts: BenchOptions): Promise<void> {
+  const start = performance.now();
+  if (opts.seconds !== undefined) {
+    const budget = opts.seconds * 1000;
+    for (let i = 0; ; i++) {
+      await step();
+      const elapsed = performance.now() - start;
+      opts.onProgress?.(Math.min(1, elapsed / budget));
+      if (i + 1 >= MIN_TIMED_RUNS && elapsed >= budget) return;
+    }
+  }
+  const runs = opts.runs ?? DEFAULT_RUNS;
+  for (let i = 0; i < runs; i++) {
+    await step();
+    opts.onProgress?.((i + 1) / runs);
+  }
+}
+
+function result(c: Contestant, opts: BenchOptions): BenchResult {
+  const so = sessionOptions(opts, {});
+  const latencyMs = summarize(c.times);
+  const total = c.times.reduce((a, b) => a + b, 0);
+  const inferencesPerSec = total > 0 ? (1000 * c.times.length) / total : 0;
+  return {
+    model: c.label,
+    runtimeStartMs: c.runtimeStartMs,
+    backend: so.backend!,
+    threads: so.threads!,
+    optLevel: so.optLevel!,
+    executionMode: so.executionMode!,
+    inputs: c.inputs,
+    batch: c.batch,
+    sessionCreateMs: c.session.createMs,
+    warmup: opts.warmup ?? DEFAULT_WARMUP,
+    latencyMs,
+    throughput: { inferencesPerSec, samplesPerSec: inferencesPerSec * c.batch },
+    memory: { peakRssBytes: process.resourceUsage().maxRSS * 1024, sessionRssBytes: c.sessionRssBytes },
+    timesMs: c.times,
+  };
+}
+
+/** Benchmarks one model: session creation, warm-up, then timed runs (by count or by time). */
+export async function benchmark(model: Model | string | Uint8Array, opts: BenchOptions = {}): Promise<BenchResult> {
+  checkOptions(opts);
+  const c = await prepare(model, opts);
+  try {
+    await repeat(() => timeOnce(c), opts);
+    return result(c, opts);
+  } finally {
+    await c.session.release();
+  }
+}
+
+/**
+ * Benchmarks A and B side by side: both sessions are created and warmed up (one after the other, so that
+ * each one's memory can be told apart), then each round runs A and B once in a seeded random order
+ * (`opts.seed`), so neither always goes first. The ratio is median(B)/median(A) with a paired bootstrap
+ * interval over rounds.
+ */
+export async function compare(a: Model | string | Uint8Array, b: Model | string | Uint8Array, opts: BenchOptions = {}): Promise<CompareResult> {
+  checkOptions(opts);
+  const ca = await prepare(a, opts);
+  let cb: Contestant | undefined;
+  try {
+    cb = await prepare(b, opts);
+    const coin = rng((opts.seed ?? 0) + 0x5eed);
+    const order: ('A' | 'B')[] = [];
+    await repeat(async () => {
+      const aFirst = coin() < 0.5;
+      for (const which of aFirst ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
+        order.push(which);
+        await timeOnce(which === 'A' ? ca : cb!);
+      }
+    }, opts);
+    const ratio = bootstrapMedianRatio(ca.times, cb.times, { paired: true, seed: opts.seed ?? 0 });
+    return { a: result(ca, opts), b: result(cb, opts), ratio, order };
+  } finally {
+    await ca.session.release();
+    await cb?.session.release();
+  }
+}
