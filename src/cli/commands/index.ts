@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import * as evalCmd from './eval.js';
 import * as profile from './profile.js';
 import * as zoo from './zoo.js';
 import * as bench from './bench.js';
@@ -9,7 +8,6 @@ import * as bench from './bench.js';
  */
 export function registerCommands(program: Command): void {
   void program;
-  evalCmd.register(program);
   bench.register(program);
   profile.register(program);
   zoo.register(program);
