@@ -1,6 +1,6 @@
 import type { Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import type { TensorType, ValueType } from '../ir/types.js';
+import type { Dim, TensorType, ValueType } from '../ir/types.js';
 import type { GradRule } from './grad-rule.js';
 
 /**
@@ -14,6 +14,12 @@ export interface InferContext {
   inputs: readonly (ValueType | undefined)[];
   /** The constant value of input i when it is an initializer or a Constant output (for Reshape, Slice…). */
   constInput(i: number): Tensor | undefined;
+  /**
+   * The known contents of a small numeric input, flat in row-major order: from a constant, or computed by
+   * the upstream ops' `partialValue` (Shape → Gather → Concat chains). An entry may be a symbolic dim name
+   * (Shape of a symbolic input) or null (unknown); undefined when nothing is known.
+   */
+  inputValue(i: number): Dim[] | undefined;
   /** Opset version of the node's domain in the model. */
   opset: number;
 }
@@ -34,8 +40,16 @@ export interface OpDef {
   opsets?: [number, number?];
   /** Output types from input types; undefined entries where inference is not possible. */
   infer?(ctx: InferContext): (TensorType | ValueType | undefined)[];
-  /** Cost for fully static shapes (inputs and outputs as inferred). */
-  cost?(ctx: InferContext, outputs: readonly (ValueType | undefined)[]): Cost;
+  /**
+   * Contents of small integer outputs, when they follow from the inputs' shapes or values (see
+   * InferContext.inputValue). Kept small: only what shape subgraphs need.
+   */
+  partialValue?(ctx: InferContext, outputs: readonly (ValueType | undefined)[]): (Dim[] | undefined)[];
+  /**
+   * Cost for fully static shapes (inputs and outputs as inferred); undefined when it cannot be computed.
+   * Ops without one get the default of src/ops/cost.ts (1 op per output element, bytes in and out).
+   */
+  cost?(ctx: InferContext, outputs: readonly (ValueType | undefined)[]): Cost | undefined;
   /** Gradient rule for src/train (see grad-rule.ts). */
   grad?: GradRule;
 }
@@ -53,6 +67,8 @@ export function registerOp(def: OpDef): void {
     const [dlo, dhi] = d.opsets ?? [1, undefined];
     if (lo <= (dhi ?? Infinity) && dlo <= (hi ?? Infinity)) throw new Error(`op ${k} registered twice for overlapping opsets`);
   }
+  const pending = PENDING_GRADS.get(k);
+  if (pending && !def.grad) def.grad = pending;
   list.push(def);
   REGISTRY.set(k, list);
 }
@@ -67,14 +83,26 @@ export function getOp(domain: string, opType: string, opset = Infinity): OpDef |
   }) ?? list[list.length - 1];
 }
 
-/** Attaches a gradient rule to an already registered op (all of its opset entries). */
+/** Gradient rules defined before their op was registered; attached by `registerOp` (load order is free). */
+const PENDING_GRADS = new Map<string, GradRule>();
+
+/**
+ * Attaches a gradient rule to an op (all of its opset entries). The op may be registered later: the rule
+ * waits and `registerOp` attaches it. Defining two rules for one op throws.
+ */
 export function defineGrad(domain: string, opType: string, grad: GradRule): void {
-  const list = REGISTRY.get(key(domain, opType));
-  if (!list) throw new Error(`defineGrad: op ${key(domain, opType)} is not registered`);
-  for (const d of list) {
-    if (d.grad) throw new Error(`defineGrad: op ${key(domain, opType)} already has a gradient rule`);
+  const k = key(domain, opType);
+  if (PENDING_GRADS.has(k)) throw new Error(`defineGrad: op ${k} already has a gradient rule`);
+  PENDING_GRADS.set(k, grad);
+  for (const d of REGISTRY.get(k) ?? []) {
+    if (d.grad) throw new Error(`defineGrad: op ${k} already has a gradient rule`);
     d.grad = grad;
   }
+}
+
+/** The gradient rule of an op, whether or not its shape/cost entry is registered yet. */
+export function getGrad(domain: string, opType: string): GradRule | undefined {
+  return PENDING_GRADS.get(key(domain, opType));
 }
 
 export function allOps(): OpDef[] {
