@@ -1,0 +1,127 @@
+import type { Graph, Node, Value } from '../ir/graph.js';
+import { isFloatTensor } from './weights.js';
+import { nodeSelected, type NodeFilter } from './select.js';
+
+/**
+ * Where static (QDQ) quantization puts Q/DQ pairs so that ONNX Runtime fuses them into integer kernels
+ * (QLinearConv, QLinearMatMul, QGemm, QLinearAdd, QLinearConcat, QLinearGlobalAveragePool…):
+ *
+ *   DQ(x) ─┐
+ *   DQ(W) ─┼─ Conv ─ [Relu] ─ Q ─ DQ ─ next quantized op
+ *   DQ(b) ─┘
+ *
+ * - weights: quantized constants behind a DequantizeLinear (per channel for Conv by default);
+ * - biases of Conv/Gemm: int32 with scale x_scale·w_scale, which the fused kernels require;
+ * - a Relu/Clip right after a quantized op is left to the Q after it: ORT drops it when the asymmetric
+ *   range starts at 0 (ReluQuantFusion/ClipQuantFusion), so Conv+Relu becomes one QLinearConv;
+ * - ops that only move data (MaxPool, Reshape, Transpose, Flatten…) get a Q/DQ on their output with the
+ *   input's parameters, which ORT removes as redundant, so they run on int8 data;
+ * - Concat inputs and output share one range, making QLinearConcat a copy.
+ */
+
+/** Ops whose float inputs and outputs are quantized; `weights`: inputs holding weights (with channel axis). */
+export const QUANTIZED_OPS: Record<string, { weightInput?: number; biasInput?: number }> = {
+  Conv: { weightInput: 1, biasInput: 2 },
+  MatMul: { weightInput: 1 },
+  Gemm: { weightInput: 1, biasInput: 2 },
+  Add: {},
+  Mul: {},
+  Concat: {},
+  GlobalAveragePool: {},
+  AveragePool: {},
+  Sigmoid: {},
+  LeakyRelu: {},
+};
+
+/** Ops that move or select data without changing values: their output reuses the input's parameters. */
+export const PASS_THROUGH_OPS = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Slice', 'Split', 'Gather', 'Resize', 'DepthToSpace', 'SpaceToDepth']);
+
+/** Activations the Q after them can absorb when the quantized range starts at zero. */
+export const FOLDABLE_ACTIVATIONS = new Set(['Relu', 'Clip']);
+
+export interface StaticPlan {
+  /** Nodes whose inputs/outputs are quantized. */
+  nodes: Node[];
+  /** Activation tensors that get a Q/DQ pair with their own calibrated range. */
+  activations: Set<Value>;
+  /** Pass-through outputs → the tensor whose parameters they reuse. */
+  shared: Map<Value, Value>;
+  /** Constant inputs to quantize: value → channel axis (undefined: per tensor), and whether it is an op weight. */
+  weights: Map<Value, { axis?: number; isWeight: boolean }>;
+  /** Bias constants → [activation input, weight] their scale derives from. */
+  biases: Map<Value, [Value, Value]>;
+  /** Groups of tensors calibrated to one shared range (Concat). */
+  tiedRanges: Value[][];
+}
+
+export interface PlanOptions extends NodeFilter {
+  opTypes: readonly string[];
+  /** Per-channel weights for Conv only ('conv'), for every weighted op ('all') or none. */
+  perChannel: 'conv' | 'all' | 'none';
+  /** Asymmetric activations let Relu/Clip fold into the preceding Q. */
+  symmetricActivations: boolean;
+  /** Whether a non-constant value carries float data (from calibration); default: assume so. */
+  isFloat?: (v: Value) => boolean;
+}
+
+export function planStatic(g: Graph, opts: PlanOptions): StaticPlan {
+  const isFloat = opts.isFloat ?? (() => true);
+  const isFloatValue = (v: Value | null): v is Value => !!v && (v.constTensor() ? isFloatTensor(v.constTensor()) : isFloat(v));
+  const plan: StaticPlan = { nodes: [], activations: new Set(), shared: new Map(), weights: new Map(), biases: new Map(), tiedRanges: [] };
+  for (const n of g.nodes) {
+    const spec = QUANTIZED_OPS[n.opType];
+    if (!spec || (n.domain !== '' && n.domain !== 'ai.onnx') || !opts.opTypes.includes(n.opType) || !nodeSelected(n, opts)) continue;
+    const data = n.inputs.filter((v, i) => v && i !== spec.biasInput);
+    const out = n.outputs[0]!;
+    const quantizedOut = foldActivation(out, opts) ?? out;
+    // every op here computes in its input type, so float inputs mean a float output
+    if (!data.every(isFloatValue)) continue;
+    if (n.opType === 'Gemm' && (n.attrInt('transA', 0) !== 0)) continue;
+    plan.nodes.push(n);
+    n.inputs.forEach((v, i) => {
+      if (!v) return;
+      if (i === spec.biasInput) {
+        if (v.constTensor() && isFloatTensor(v.constTensor()) && spec.weightInput !== undefined) plan.biases.set(v, [n.input(0)!, n.input(spec.weightInput)!]);
+        return;
+      }
+      if (v.constTensor()) plan.weights.set(v, { axis: weightAxis(n, i, opts.perChannel), isWeight: i === spec.weightInput });
+      else plan.activations.add(v);
+    });
+    // a model output stays float: quantizing it adds error and gains nothing
+    if (!g.isOutput(quantizedOut)) plan.activations.add(quantizedOut);
+    if (n.opType === 'Concat') plan.tiedRanges.push([...n.inputs.filter((v): v is Value => !!v && !v.constTensor()), out]);
+  }
+  // pass-through ops inherit parameters from a quantized input, in graph order so chains propagate
+  const quantized = (v: Value) => plan.activations.has(v) || plan.shared.has(v);
+  for (const n of g.nodes) {
+    if (!PASS_THROUGH_OPS.has(n.opType) || !nodeSelected(n, { exclude: opts.exclude })) continue;
+    const x = n.input(0);
+    if (!x || !quantized(x)) continue;
+    for (const o of n.outputs) {
+      if (g.isOutput(o)) continue;
+      // even where a quantized op reads it, the output keeps the input's parameters: ORT then drops the pair
+      plan.activations.delete(o);
+      plan.shared.set(o, plan.shared.get(x) ?? x);
+    }
+  }
+  return plan;
+}
+
+/** Channel axis of a weight constant: Conv out-channels, MatMul/Gemm output columns. */
+function weightAxis(n: Node, input: number, perChannel: PlanOptions['perChannel']): number | undefined {
+  if (perChannel === 'none' || input !== QUANTIZED_OPS[n.opType]?.weightInput) return undefined;
+  if (n.opType === 'Conv') return 0;
+  if (perChannel !== 'all') return undefined;
+  if (n.opType === 'Gemm') return n.attrInt('transB', 0) ? 0 : 1;
+  const rank = n.input(input)!.constTensor()!.rank;
+  return rank === 2 ? 1 : undefined;
+}
+
+/** The Relu/Clip output to quantize instead of `out`, when the activation is its only reader. */
+function foldActivation(out: Value, opts: PlanOptions): Value | undefined {
+  if (opts.symmetricActivations || out.uses.length !== 1 || out.producer?.graph?.isOutput(out)) return undefined;
+  const act = out.uses[0]!.node;
+  if (!FOLDABLE_ACTIVATIONS.has(act.opType) || act.domain !== '' || !nodeSelected(act, { exclude: opts.exclude })) return undefined;
+  if (act.opType === 'Clip' && act.inputs.slice(1).some((v) => v && !v.constTensor())) return undefined;
+  return act.outputs[0];
+}

@@ -1,0 +1,173 @@
+import { InputError } from '../errors.js';
+import { DataType } from '../ir/dtype.js';
+import { Node, type Graph, type Model, type Value } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import type { Pass, PassContext } from '../passes/pass.js';
+import { collectStats, computeRanges, type CalibrateOptions, type CalibrationStats } from './calibrate.js';
+import { computeQParams, qDataType, roundHalfEven, type QParams, type QType } from './qparams.js';
+import type { CalibMethod, Range } from './range-methods.js';
+import { dropIfUnused, type NodeFilter } from './select.js';
+import { planStatic, QUANTIZED_OPS, type StaticPlan } from './static-plan.js';
+import type { CalibrationData } from './stream.js';
+import { quantizeTensor } from './weights.js';
+
+/**
+ * Static quantization in QDQ form (see static-plan.ts for where Q/DQ go). Default S8S8: int8 activations
+ * (asymmetric, so ReLUs fold) and symmetric int8 weights, per channel for Conv. `--target wasm` switches to
+ * uint8 weights and activations: onnxruntime-web has no int8-weight integer Conv kernel.
+ */
+export interface StaticConfig extends NodeFilter {
+  /**
+   * 'auto': uint8 (U8S8) for target cpu — ORT's x86 CPU provider does not fuse int8-activation QDQ Conv into
+   * QLinearConv (measured: the Conv stays float between Q/DQ), while U8S8 fuses — and int8 (S8S8) otherwise.
+   */
+  activationType: QType | 'auto';
+  weightType: QType;
+  perChannel: 'conv' | 'all' | 'none';
+  symmetricActivations: boolean;
+  reduceRange: boolean;
+  calibMethod: CalibMethod;
+  percentile: number;
+  opTypes: string[];
+  /** Calibration feeds; not needed when `stats` are given. */
+  calibration?: CalibrationData;
+  /** Statistics collected before (sensitivity and fallback reuse them). */
+  stats?: CalibrationStats;
+  calibrate?: CalibrateOptions;
+}
+
+export const staticQuantizePass: Pass<StaticConfig> = {
+  id: 'quantize-static',
+  doc: 'int8 weights and activations in QDQ form, ranges calibrated on data',
+  params: {
+    activationType: { default: 'auto', search: ['int8', 'uint8'], doc: 'activation integer type: int8 (S8S8), uint8 (U8S8); auto = uint8 on cpu, int8 elsewhere' },
+    weightType: { default: 'int8', doc: 'weight integer type' },
+    perChannel: { default: 'conv', search: ['conv', 'all', 'none'], doc: 'per-channel weight scales: Conv only, all weighted ops, none' },
+    symmetricActivations: { default: false, search: [false, true], doc: 'symmetric activation ranges (no zero point; ReLUs then stay)' },
+    reduceRange: { default: false, search: [false, true], doc: '7-bit weights for CPUs without VNNI' },
+    calibMethod: { default: 'minmax', search: ['minmax', 'percentile', 'entropy'], doc: 'how ranges are derived from calibration statistics' },
+    percentile: { default: 99.999, search: [99.9, 99.99, 99.999], doc: 'percentile kept by the percentile method' },
+    opTypes: { default: Object.keys(QUANTIZED_OPS), doc: 'op types to quantize' },
+    include: { default: [], doc: 'only these nodes / op types' },
+    exclude: { default: [], doc: 'never these nodes / op types' },
+    calibration: { default: undefined, doc: 'calibration feeds (batches)' },
+    stats: { default: undefined, doc: 'precomputed calibration statistics' },
+    calibrate: { default: undefined, doc: 'calibration options (cache, grouping)' },
+  },
+  async run(model, ctx, config) {
+    const activationType: QType = config.activationType === 'auto' ? (ctx.target === 'std' ? 'int8' : 'uint8') : config.activationType;
+    const cfg = ctx.target === 'wasm' ? { ...config, weightType: 'uint8' as const, activationType: 'uint8' as const } : { ...config, activationType };
+    const g = model.graph;
+    const stats = cfg.stats ?? (await calibrateFor(model, cfg));
+    const ranges = computeRanges(stats, cfg.calibMethod, { symmetric: cfg.symmetricActivations, percentile: cfg.percentile });
+    const plan = planStatic(g, { ...cfg, isFloat: (v) => ranges.has(v.name) });
+    tieRanges(plan, ranges);
+    const count = applyPlan(model, plan, ranges, cfg, ctx);
+    return { model, modified: plan.nodes.length > 0, stats: { quantizedNodes: plan.nodes.length, qdqPairs: count, calibrationBatches: stats.batches } };
+  },
+};
+
+/** Calibrates every tensor the plan could quantize (before knowing which carry float data). */
+export async function calibrateFor(model: Model, cfg: Pick<StaticConfig, 'calibration' | 'calibrate' | 'opTypes' | 'perChannel' | 'symmetricActivations' | 'include' | 'exclude'>): Promise<CalibrationStats> {
+  if (!cfg.calibration) throw new InputError('static quantization needs calibration data (--calib)');
+  const plan = planStatic(model.graph, cfg);
+  // shared (pass-through) outputs too: their statistics tell later planning that they carry float data
+  const names = [...plan.activations, ...plan.shared.keys()].map((v) => v.name);
+  return collectStats(model, cfg.calibration, names, cfg.calibrate);
+}
+
+function tieRanges(plan: StaticPlan, ranges: Map<string, Range>): void {
+  for (const tied of plan.tiedRanges) {
+    const group = tied.map((v) => plan.shared.get(v) ?? v);
+    const rs = group.map((v) => ranges.get(v.name)).filter((r): r is Range => !!r);
+    if (!rs.length) continue;
+    const union = { min: Math.min(...rs.map((r) => r.min)), max: Math.max(...rs.map((r) => r.max)) };
+    for (const v of group) ranges.set(v.name, union);
+  }
+}
+
+function applyPlan(model: Model, plan: StaticPlan, ranges: Map<string, Range>, cfg: StaticConfig & { activationType: QType }, ctx: PassContext): number {
+  const g = model.graph;
+  const domain = (model.opset('') ?? 0) >= 13 ? '' : 'com.microsoft';
+  if (domain) model.requireOpset('com.microsoft', 1);
+  const actSpec = { qtype: cfg.activationType, symmetric: cfg.symmetricActivations };
+  const params = new Map<Value, QParams>();
+  const paramsOf = (v: Value) => params.get(plan.shared.get(v) ?? v);
+  let pairs = 0;
+  for (const v of plan.activations) {
+    const r = ranges.get(v.name);
+    if (!r) continue;
+    params.set(v, computeQParams(r.min, r.max, actSpec));
+  }
+  const qdq = (v: Value, p: QParams) => {
+    insertQdq(g, v, Tensor.float([], [p.scale]), Tensor.fromArray(qDataType(cfg.activationType), [], [p.zeroPoint]), domain);
+    pairs++;
+  };
+  for (const [v, p] of params) qdq(v, p);
+  for (const [v, src] of plan.shared) {
+    const p = params.get(src);
+    if (p) qdq(v, p);
+  }
+  // biases first: their scale needs the weight's scale before the weight is replaced
+  const weightScales = new Map<Value, number[]>();
+  for (const [w, info] of plan.weights) {
+    const t = w.constTensor()!;
+    const spec = info.isWeight
+      ? { qtype: cfg.weightType, symmetric: cfg.weightType === 'int8', reduceRange: cfg.reduceRange }
+      : actSpec;
+    const q = quantizeTensor(t, spec, info.axis);
+    weightScales.set(w, q.params.map((p) => p.scale));
+    constDq(g, w, q.data, q.scale, q.zeroPoint, info.axis, domain);
+  }
+  for (const [b, [x, w]] of plan.biases) {
+    const xs = paramsOf(x)?.scale;
+    const ws = weightScales.get(w);
+    if (xs === undefined || !ws) {
+      ctx.explain?.({ pass: 'quantize-static', node: b.name, fired: false, reason: 'bias kept float: input or weight not quantized' });
+      continue;
+    }
+    const bf = b.constTensor()!.toFloat32();
+    const scales = Array.from(bf, (_, i) => xs * ws[ws.length === 1 ? 0 : i]!);
+    const q = Array.from(bf, (v, i) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, roundHalfEven(v / scales[i]!))));
+    const perChannel = ws.length > 1;
+    constDq(
+      g,
+      b,
+      Tensor.fromArray(DataType.INT32, [bf.length], q),
+      Tensor.float(perChannel ? [bf.length] : [], perChannel ? scales : [scales[0]!]),
+      Tensor.fromArray(DataType.INT32, perChannel ? [bf.length] : [], perChannel ? new Array(bf.length).fill(0) : [0]),
+      perChannel ? 0 : undefined,
+      domain,
+    );
+  }
+  g.topologicalSort();
+  return pairs;
+}
+
+/** v → Q → DQ; every reader of v now reads the DQ output (graph outputs keep v itself). */
+function insertQdq(g: Graph, v: Value, scale: Tensor, zp: Tensor, domain: string): void {
+  const s = g.addInitializer(scale, g.uniqueName(`${v.name}_scale`));
+  const z = g.addInitializer(zp, g.uniqueName(`${v.name}_zero_point`));
+  const vq = g.newValue(`${v.name}_quantized`);
+  const vd = g.newValue(`${v.name}_dequantized`);
+  v.replaceAllUsesWith(vd);
+  const q = new Node('QuantizeLinear', [v, s, z], [vq], { name: g.uniqueName(`${v.name}_QuantizeLinear`), domain });
+  const d = new Node('DequantizeLinear', [vq, s, z], [vd], { name: g.uniqueName(`${v.name}_DequantizeLinear`), domain });
+  if (v.producer && v.producer.graph === g) g.insertAfter(v.producer, q, d);
+  else {
+    g.addNode(q, g.nodes[0]);
+    g.insertAfter(q, d);
+  }
+}
+
+/** Replaces a float constant by DequantizeLinear(quantized constant). */
+function constDq(g: Graph, v: Value, data: Tensor, scale: Tensor, zp: Tensor, axis: number | undefined, domain: string): void {
+  const base = v.name;
+  const inputs = [g.addInitializer(data, g.uniqueName(`${base}_quantized`)), g.addInitializer(scale, g.uniqueName(`${base}_scale`)), g.addInitializer(zp, g.uniqueName(`${base}_zero_point`))];
+  const out = g.newValue(`${base}_dequantized`);
+  const attrs = axis !== undefined && scale.rank > 0 ? [{ name: 'axis', value: { type: 'int' as const, value: axis } }] : [];
+  const dq = new Node('DequantizeLinear', inputs, [out], { name: g.uniqueName(`${base}_DequantizeLinear`), domain, attrs });
+  v.replaceAllUsesWith(out);
+  g.addNode(dq, g.nodes[0]);
+  dropIfUnused(g, v);
+}
