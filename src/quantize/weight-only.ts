@@ -1,0 +1,99 @@
+import { InputError } from '../errors.js';
+import { Node, type Graph, type Value } from '../ir/graph.js';
+import { DataType } from '../ir/dtype.js';
+import { Tensor } from '../ir/tensor.js';
+import type { Pass } from '../passes/pass.js';
+import { quantizeBlockwise, type BlockwiseSpec, type BlockwiseWeight } from './blockwise.js';
+import { collectHessians, gptqQuantize } from './gptq.js';
+import { matchWeightMatMul, type WeightMatMul } from './matmul-weights.js';
+import { dropIfUnused, nodeSelected, replaceNode, type NodeFilter } from './select.js';
+import type { CalibrateOptions } from './calibrate.js';
+import type { CalibrationData } from './stream.js';
+
+/**
+ * Weight-only quantization: MatMul/Gemm weights stored as 4- or 8-bit blocks in com.microsoft MatMulNBits
+ * (weights dequantized inside the kernel; with accuracy_level 4 activations are quantized to int8 on the
+ * fly). Round-to-nearest needs no data; GPTQ quantizes one input row at a time and spreads each rounding
+ * error over the rows not yet quantized, weighted by the layer's input Hessian from calibration data.
+ */
+export interface WeightOnlyConfig extends NodeFilter {
+  bits: 4 | 8;
+  blockSize: number;
+  symmetric: boolean;
+  /** MatMulNBits accuracy_level: 0 = unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute. */
+  accuracyLevel: 0 | 1 | 2 | 3 | 4;
+  algorithm: 'rtn' | 'gptq';
+  /** GPTQ: damping added to the Hessian diagonal, as a fraction of its mean. */
+  dampening: number;
+  calibration?: CalibrationData;
+  calibrate?: CalibrateOptions;
+}
+
+export const weightOnlyQuantizePass: Pass<WeightOnlyConfig> = {
+  id: 'quantize-weight-only',
+  doc: 'block-wise 4/8-bit MatMul weights (MatMulNBits), round-to-nearest or GPTQ',
+  params: {
+    bits: { default: 4, search: [4, 8], doc: 'bits per weight' },
+    blockSize: { default: 32, search: [16, 32, 64, 128], doc: 'weights per scale along K (a power of two ≥ 16)' },
+    symmetric: { default: true, search: [true, false], doc: 'symmetric blocks (no stored zero points)' },
+    accuracyLevel: { default: 0, search: [0, 4], doc: 'MatMulNBits accuracy_level (4: int8 activations inside the kernel)' },
+    algorithm: { default: 'rtn', search: ['rtn', 'gptq'], doc: 'round-to-nearest, or GPTQ with calibration data' },
+    dampening: { default: 0.01, doc: 'GPTQ Hessian dampening (fraction of the mean diagonal)' },
+    include: { default: [], doc: 'only these nodes / op types' },
+    exclude: { default: [], doc: 'never these nodes / op types' },
+    calibration: { default: undefined, doc: 'calibration feeds (GPTQ)' },
+    calibrate: { default: undefined, doc: 'calibration options' },
+  },
+  async run(model, ctx, config) {
+    if (ctx.target !== 'cpu') throw new InputError(`weight-only quantization emits com.microsoft MatMulNBits: use --target cpu (not ${ctx.target})`);
+    if (config.blockSize < 16 || (config.blockSize & (config.blockSize - 1)) !== 0) throw new InputError(`--block-size must be a power of two ≥ 16, got ${config.blockSize}`);
+    if (config.bits !== 4 && config.bits !== 8) throw new InputError(`--bits must be 4 or 8, got ${config.bits}`);
+    const g = model.graph;
+    const spec: BlockwiseSpec = { bits: config.bits, blockSize: config.blockSize, symmetric: config.symmetric };
+    const matches: WeightMatMul[] = [];
+    for (const n of g.nodes) {
+      if ((n.opType !== 'MatMul' && n.opType !== 'Gemm') || !nodeSelected(n, config)) continue;
+      const m = matchWeightMatMul(n);
+      if (typeof m === 'string') ctx.explain?.({ pass: 'quantize-weight-only', node: n.name, fired: false, reason: m });
+      else matches.push(m);
+    }
+    let hessians: Map<string, Float64Array> | undefined;
+    if (config.algorithm === 'gptq') {
+      if (!config.calibration) throw new InputError('GPTQ needs calibration data (--calib)');
+      hessians = await collectHessians(model, config.calibration, matches.map((m) => ({ name: m.input.name, K: m.weight.dims[0]! })), config.calibrate);
+    }
+    for (const m of matches) {
+      const [K, N] = m.weight.dims as [number, number];
+      const H = hessians?.get(m.input.name);
+      const q = H ? gptqQuantize(m.weight.toFloat32(), K, N, H, spec, config.dampening) : quantizeBlockwise(m.weight.toFloat32(), K, N, spec);
+      rewrite(g, m, q, config);
+    }
+    if (matches.length) model.requireOpset('com.microsoft', 1);
+    return { model, modified: matches.length > 0, stats: { quantized: matches.length } };
+  },
+};
+
+function rewrite(g: Graph, m: WeightMatMul, q: BlockwiseWeight, config: WeightOnlyConfig): void {
+  const base = m.weightValue.name;
+  const blob = (config.blockSize * config.bits) / 8;
+  const inputs: (Value | null)[] = [
+    m.input,
+    g.addInitializer(new Tensor(DataType.UINT8, [q.N, q.blocks, blob], q.packed), g.uniqueName(`${base}_Q${config.bits}`)),
+    g.addInitializer(Tensor.float([q.N * q.blocks], q.scales), g.uniqueName(`${base}_scales`)),
+  ];
+  if (q.zeroPoints) inputs.push(g.addInitializer(new Tensor(DataType.UINT8, [q.zeroPoints.length], q.zeroPoints), g.uniqueName(`${base}_zero_points`)));
+  if (m.bias) {
+    while (inputs.length < 5) inputs.push(null); // zero_points and g_idx are optional holes
+    inputs.push(g.addInitializer(Tensor.float([q.N], m.bias.toFloat32()), g.uniqueName(`${m.node.name}_bias`)));
+  }
+  const attrs = [
+    { name: 'K', value: { type: 'int' as const, value: q.K } },
+    { name: 'N', value: { type: 'int' as const, value: q.N } },
+    { name: 'bits', value: { type: 'int' as const, value: config.bits } },
+    { name: 'block_size', value: { type: 'int' as const, value: config.blockSize } },
+    ...(config.accuracyLevel ? [{ name: 'accuracy_level', value: { type: 'int' as const, value: config.accuracyLevel } }] : []),
+  ];
+  replaceNode(g, m.node, [new Node('MatMulNBits', inputs, [m.node.outputs[0]!], { name: m.node.name, domain: 'com.microsoft', attrs })]);
+  dropIfUnused(g, m.weightValue);
+  dropIfUnused(g, m.biasValue ?? null);
+}
