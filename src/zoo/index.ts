@@ -15,7 +15,7 @@ import { buildResNet } from './resnet.js';
 
 export type { BertConfig, BertOptions } from './bert.js';
 export { BERT_CONFIGS } from './bert.js';
-export type { LayerNormForm } from './layers.js';
+export { Layers, type LayerNormForm, type WeightOptions } from './layers.js';
 
 export interface ZooOptions extends BertOptions {
   /** Seed of the weight generator (default 0). */
