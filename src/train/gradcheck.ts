@@ -1,0 +1,103 @@
+import { DataType } from '../ir/dtype.js';
+import type { Model, Value } from '../ir/graph.js';
+import { loadModel, modelToBytes } from '../ir/io.js';
+import type { Tensor } from '../ir/tensor.js';
+import { rng } from '../runtime/inputs.js';
+import { Session } from '../runtime/session.js';
+import { buildBackward } from './backward.js';
+import { GraphEmitter } from './emitter.js';
+import { probeShapes } from './shapes.js';
+import { applyTrainingForms } from './training-graph.js';
+
+/**
+ * Checks gradient rules against central finite differences, both computed by ONNX Runtime. The scalar
+ * probed is L = Σ_outputs Σ y·R with a fixed random R per output, so every output element matters.
+ */
+export interface GradCheckResult {
+  input: string;
+  /** Largest |analytic − numeric| / max(1, |numeric|) over the checked elements. */
+  maxError: number;
+  checked: number;
+  worst?: { index: number; analytic: number; numeric: number };
+}
+
+export interface GradCheckOptions {
+  feeds: Record<string, Tensor>;
+  /** Graph inputs to differentiate (default: every float input). */
+  wrt?: string[];
+  /** Finite-difference step (default 1e-6 for float64, 1e-2 for float32). */
+  eps?: number;
+  /** Elements checked per input (random subset; default 16). */
+  samples?: number;
+  seed?: number;
+  /** Check the training form of the graph (batch statistics for BatchNormalization, …). */
+  training?: boolean;
+  /** Which outputs enter the probed scalar (default: every float output). */
+  outputs?: number[];
+}
+
+export async function gradCheck(model: Model, opts: GradCheckOptions): Promise<GradCheckResult[]> {
+  const seed = opts.seed ?? 7;
+  const m = loadModel(modelToBytes(model));
+  m.requireOpset('', 17);
+  const facts = await probeShapes(m, opts.feeds);
+  const em = new GraphEmitter(m.graph, facts);
+  if (opts.training) {
+    applyTrainingForms(m.graph, em);
+    for (const [v, f] of await probeShapes(m, opts.feeds)) facts.set(v, f);
+  }
+  const rand = rng(seed);
+  const terms: Value[] = [];
+  for (const [k, y] of m.graph.outputs.entries()) {
+    const f = facts.get(y)!;
+    if (opts.outputs && !opts.outputs.includes(k)) continue;
+    if (f.dtype !== DataType.FLOAT && f.dtype !== DataType.DOUBLE) continue;
+    const r = Array.from({ length: f.dims.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1);
+    terms.push(em.op('ReduceSum', [em.op('Mul', [y, em.constant(f.dims, r, y)])], { keepdims: 0 }));
+  }
+  const loss = terms.length === 1 ? terms[0]! : em.op('Sum', terms);
+  em.setShape(loss, [], m.graph.outputs[0]);
+  const wrtNames = opts.wrt ?? m.graph.inputs.filter((v) => [DataType.FLOAT, DataType.DOUBLE].includes(facts.get(v)!.dtype)).map((v) => v.name);
+  const wrt = wrtNames.map((n) => m.graph.inputs.find((v) => v.name === n)!);
+
+  m.graph.outputs = [loss];
+  for (const [v, f] of await probeShapes(m, opts.feeds)) facts.set(v, f);
+  const lossOnly = await Session.create(loadModel(modelToBytes(m)), { threads: 1 });
+  const grads = buildBackward(m.graph, em, loss, wrt);
+  m.graph.outputs = [loss, ...wrt.map((w) => grads.get(w)!)];
+  m.graph.topologicalSort();
+  const withGrads = await Session.create(m, { threads: 1, optLevel: 'basic' });
+  const analytic = await withGrads.run(opts.feeds);
+  const lossAt = async (feeds: Record<string, Tensor>) => Number((await lossOnly.run(feeds))[loss.name]!.view()[0]!);
+
+  const results: GradCheckResult[] = [];
+  for (const w of wrt) {
+    const base = opts.feeds[w.name]!;
+    const isDouble = base.dtype === DataType.DOUBLE;
+    const eps = opts.eps ?? (isDouble ? 1e-6 : 1e-2);
+    const g = analytic[grads.get(w)!.name]!;
+    const gv = isDouble ? (g.view() as Float64Array) : g.toFloat32();
+    const n = base.size;
+    const picks = n <= (opts.samples ?? 16) ? [...Array(n).keys()] : Array.from({ length: opts.samples ?? 16 }, () => Math.floor(rand() * n));
+    let maxError = 0;
+    let worst: GradCheckResult['worst'];
+    for (const j of picks) {
+      const shifted = async (delta: number) => {
+        const t = base.clone();
+        const v = t.view() as Float32Array | Float64Array;
+        v[j] = v[j]! + delta;
+        return lossAt({ ...opts.feeds, [w.name]: t });
+      };
+      const numeric = ((await shifted(eps)) - (await shifted(-eps))) / (2 * eps);
+      const err = Math.abs(gv[j]! - numeric) / Math.max(1, Math.abs(numeric));
+      if (err >= maxError) {
+        maxError = err;
+        worst = { index: j, analytic: gv[j]!, numeric };
+      }
+    }
+    results.push({ input: w.name, maxError, checked: picks.length, worst });
+  }
+  await lossOnly.release();
+  await withGrads.release();
+  return results;
+}
