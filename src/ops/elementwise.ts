@@ -61,7 +61,8 @@ const ARITH: Record<string, Arith> = {
   Mod: (a, b) => (isNum(a) && isNum(b) && b !== 0 ? ((a % b) + b) % b : null),
   Max: (a, b) => (isNum(a) && isNum(b) ? Math.max(a, b) : a === b ? a : null),
   Min: (a, b) => (isNum(a) && isNum(b) ? Math.min(a, b) : a === b ? a : null),
-  Equal: (a, b) => (a === null || b === null ? null : a === b ? 1 : isNum(a) && isNum(b) ? 0 : null),
+  // a symbol comes from Shape, so it is a size (>= 0): never equal to a negative number such as -1
+  Equal: (a, b) => (a === null || b === null ? null : a === b ? 1 : isNum(a) && isNum(b) ? 0 : (isNum(a) && a < 0) || (isNum(b) && b < 0) ? 0 : null),
   Less: (a, b) => (isNum(a) && isNum(b) ? +(a < b) : null),
   Greater: (a, b) => (isNum(a) && isNum(b) ? +(a > b) : null),
   LessOrEqual: (a, b) => (isNum(a) && isNum(b) ? +(a <= b) : null),

@@ -97,6 +97,7 @@ function sliceDim(d: Dim, start: Dim, end: Dim, step: number): Dim {
     if (start === 0 && step === 1 && typeof end === 'string') return end; // x[:seq], seq assumed within bounds
     return null;
   }
+  if (start === 0 && step === 1 && typeof end === 'string') return end; // x[:seq] of a longer table
   if (!isNum(start) || !isNum(end)) return null;
   let s = start < 0 ? start + d : start;
   let e = end < 0 ? end + d : end;
