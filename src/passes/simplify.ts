@@ -1,0 +1,46 @@
+import type { Model } from '../ir/graph.js';
+import { constantToInitializer } from './constant-to-initializer.js';
+import { cse } from './cse.js';
+import { deadCode } from './dead-code.js';
+import { foldConstants } from './fold-constants.js';
+import { fuseAttention } from './fusions/attention.js';
+import { fuseEmbedLayerNorm } from './fusions/embed-layer-norm.js';
+import { fuseBiasGelu, fuseGelu } from './fusions/gelu.js';
+import { fuseLayerNorm } from './fusions/layer-norm.js';
+import { fuseSkipLayerNorm } from './fusions/skip-layer-norm.js';
+import { inferShapesPass } from './infer-shapes.js';
+import { runPasses, type PipelineOptions, type PipelineResult } from './manager.js';
+import type { Pass, PassContext, Target } from './pass.js';
+import { foldIntoConv } from './rules/conv.js';
+import { foldIntoMatMul } from './rules/gemm.js';
+import { eliminateNoops } from './rules/noop.js';
+
+/** Classic simplifications, valid on every target. */
+export const CLEANUP_PASSES: readonly Pass<any>[] = [constantToInitializer, inferShapesPass, foldConstants, eliminateNoops, cse, deadCode, foldIntoConv, foldIntoMatMul];
+
+/**
+ * Transformer fusions in dependency order: LayerNorm first (the others match LayerNormalization), then the
+ * embedding and residual forms, GELU before its bias, Attention last. Each rule declares the targets it
+ * supports; `std` keeps only standard ops.
+ */
+export const FUSION_PASSES: readonly Pass<any>[] = [inferShapesPass, fuseLayerNorm, fuseEmbedLayerNorm, fuseSkipLayerNorm, fuseGelu, fuseBiasGelu, fuseAttention];
+
+/** Every pass and rule `simplify` knows, by id (for --skip validation and docs). */
+export function simplifyPassIds(): string[] {
+  const ids = new Set<string>();
+  for (const p of [...CLEANUP_PASSES, ...FUSION_PASSES]) {
+    ids.add(p.id);
+    for (const r of (p as { rules?: readonly { name: string }[] }).rules ?? []) ids.add(r.name);
+  }
+  return [...ids];
+}
+
+export function simplifyPipeline(target: Target): Pass<any>[] {
+  void target; // rules filter themselves by target
+  return [...CLEANUP_PASSES, ...FUSION_PASSES];
+}
+
+/** Runs the simplify pipeline to a fixed point on `model` (in place). */
+export async function simplifyModel(model: Model, ctx: PassContext, opts: PipelineOptions = {}): Promise<PipelineResult> {
+  return runPasses(model, simplifyPipeline(ctx.target), ctx, opts);
+}
