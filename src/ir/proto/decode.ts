@@ -341,10 +341,12 @@ class GraphDecoder {
           value = { type: 'string', value: textDecoder.decode(s ?? new Uint8Array()) };
           break;
         case 4:
-          value = { type: 'tensor', value: t! };
+          if (!t) throw new Error(`attribute '${name}' is of type TENSOR but holds no tensor`);
+          value = { type: 'tensor', value: t };
           break;
         case 5:
-          value = { type: 'graph', value: sub(gr!) };
+          if (!gr) throw new Error(`attribute '${name}' is of type GRAPH but holds no graph`);
+          value = { type: 'graph', value: sub(gr) };
           break;
         case 6:
           value = { type: 'floats', value: floats };
