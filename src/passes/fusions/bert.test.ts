@@ -1,0 +1,55 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Tensor } from '../../ir/tensor.js';
+import { buildZooModel } from '../../zoo/index.js';
+import { simplifyPipeline } from '../simplify.js';
+import { expectEquivalent, opCounts, runOnCopy, type PassOutcome } from '../testing.js';
+
+// bert-tiny: 2 layers, seq 16 keeps ORT fast; token ids stay inside the 30522-word vocabulary.
+const verifyOpts = { dims: { batch: 2, seq: 16 }, intRange: 30522, atol: 1e-4, rtol: 1e-3, samples: 1 };
+
+describe('transformer fusions on the zoo BERT', () => {
+  let cpu: PassOutcome;
+  beforeAll(async () => {
+    cpu = await runOnCopy(buildZooModel('bert-tiny'), simplifyPipeline('cpu'), 'cpu');
+  });
+
+  it('--target cpu fuses embeddings, attention, skip-layer-norm and bias-GELU; outputs unchanged', async () => {
+    const r = cpu;
+    const ops = opCounts(r.after);
+    expect(ops).toMatchObject({ EmbedLayerNormalization: 1, Attention: 2, SkipLayerNormalization: 4, BiasGelu: 2 });
+    for (const gone of ['Softmax', 'Erf', 'ReduceMean', 'Transpose', 'Reshape', 'Shape', 'LayerNormalization']) expect(ops[gone]).toBeUndefined();
+    expect(r.stats).toMatchObject({ 'fuse-attention': 2, 'fuse-skip-layer-norm': 4, 'fuse-gelu': 2, 'fuse-bias-gelu': 2, 'fuse-layer-norm': 5 });
+    await expectEquivalent(r.before, r.after, verifyOpts);
+  });
+
+  it('honours a masked-out (left-padded) attention mask exactly', async () => {
+    const r = cpu;
+    const S = 16;
+    const ids = Tensor.int64([2, S], Array.from({ length: 2 * S }, (_, i) => (i * 37) % 1000));
+    const mask = Tensor.int64([2, S], Array.from({ length: 2 * S }, (_, i) => (i < S ? 1 : i < S + 5 ? 0 : 1)));
+    const types = Tensor.int64([2, S], new Array(2 * S).fill(0));
+    await expectEquivalent(r.before, r.after, { ...verifyOpts, data: [{ input_ids: ids, attention_mask: mask, token_type_ids: types }] });
+  });
+
+  it('--target std keeps standard ops only (LayerNormalization at opset 17, no contrib ops)', async () => {
+    const m = buildZooModel('bert-tiny');
+    const r = await runOnCopy(m, simplifyPipeline('std'), 'std');
+    expect(r.after.graph.nodes.every((n) => n.domain === '')).toBe(true);
+    expect(opCounts(r.after)).toMatchObject({ LayerNormalization: 5 });
+    // Gelu is standard only from opset 20: the Erf form stays
+    expect(opCounts(r.after).Erf).toBe(2);
+    expect(r.explain.some((e) => e.rule === 'fuse-gelu' && /opset 17 < 20/.test(e.reason ?? ''))).toBe(true);
+    await expectEquivalent(r.before, r.after, verifyOpts);
+  });
+
+  it('--skip leaves a fusion out', async () => {
+    const m = buildZooModel('bert-tiny');
+    const r = await runOnCopy(m, simplifyPipeline('cpu'), 'cpu', ['fuse-attention', 'fuse-bias-gelu']);
+    const ops = opCounts(r.after);
+    expect(ops.Attention).toBeUndefined();
+    expect(ops.BiasGelu).toBeUndefined();
+    expect(ops.Gelu).toBe(2);
+    expect(ops.Softmax).toBe(2);
+    await expectEquivalent(r.before, r.after, verifyOpts);
+  });
+});
