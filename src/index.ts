@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './ir/index.js';
 export * from './runtime/index.js';
 export * from './util/stats.js';
-export * from './ops/registry.js';
+export * from './ops/index.js';
+export * from './inspect/index.js';
 export * from './passes/pass.js';
 export * from './zoo/index.js';
