@@ -1,0 +1,233 @@
+import { InputError } from '../errors.js';
+import type { Model } from '../ir/graph.js';
+import { loadModel } from '../ir/io.js';
+import type { Tensor } from '../ir/tensor.js';
+import { batches, bindInputs } from '../data/dataset.js';
+import type { Box, Dataset, Label } from '../data/types.js';
+import { runtimeInputs } from '../runtime/inputs.js';
+import { Session, type SessionOptions } from '../runtime/session.js';
+import type { BootstrapOptions, Estimate } from './bootstrap.js';
+import { ClassificationScores } from './classification.js';
+import { DetMapScores, pixelCounts, shrinkBox } from './detmap.js';
+import { FidelityScores, isDistribution, sampleFidelity } from './fidelity.js';
+import { checkFeeds, sampleRows } from './model-io.js';
+import { OcrScores, ctcAlphabet, ctcGreedy } from './ocr.js';
+
+export type Task = 'classification' | 'ctc' | 'det-map' | 'tensors' | 'fidelity';
+
+export interface EvaluateOptions extends SessionOptions {
+  /** What the labels mean; default: guessed from the first label (index, string, boxes, tensors). */
+  task?: Task;
+  /** Output to score (default: the model's first). */
+  output?: string;
+  /** CTC character list (PaddleOCR keys file). */
+  keys?: string;
+  /** det-map probability threshold (default 0.3). */
+  threshold?: number;
+  /** det-map: shrink the true boxes as DB detectors shrink their targets (PaddleOCR: 0.4; default: no shrink). */
+  shrinkRatio?: number;
+  /** CTC: drop all spaces before comparing (PaddleOCR's RecMetric default); leading/trailing ones are always trimmed. */
+  ignoreSpaces?: boolean;
+  /** A second model run on the same inputs; its outputs are the reference for fidelity metrics. */
+  reference?: Model | string;
+  batch?: number;
+  /** Called after each batch with the samples done so far. */
+  onProgress?: (done: number) => void;
+  bootstrap?: BootstrapOptions;
+}
+
+export interface EvalResult {
+  task: Task;
+  samples: number;
+  seconds: number;
+  samplesPerSecond: number;
+  /** Task metrics and, with a reference, fidelity metrics prefixed `fidelity.`. */
+  metrics: Record<string, Estimate>;
+  confusion?: number[][];
+  classes?: readonly string[];
+  misses?: { id: string; expected: string; got: string }[];
+  peakRssMB: number;
+}
+
+function guessTask(label: Label | undefined): Task {
+  if (typeof label === 'number') return 'classification';
+  if (typeof label === 'string') return 'ctc';
+  if (label && typeof label === 'object' && 'boxes' in label) return 'det-map';
+  if (label && typeof label === 'object') return 'tensors';
+  throw new InputError('the data has no labels: give --reference <model> to compare against another model');
+}
+
+/** Accumulates one task's per-sample outcomes from batched outputs. */
+interface Scorer {
+  add(out: Tensor, labels: readonly (Label | undefined)[], ids: readonly string[], expected?: readonly (Record<string, Tensor> | undefined)[]): void;
+  estimates(opts: BootstrapOptions): Record<string, Estimate>;
+  extra?(): Partial<EvalResult>;
+}
+
+function classificationScorer(classes: readonly string[] | undefined): Scorer {
+  let scores: ClassificationScores | undefined;
+  return {
+    add(out, labels, ids) {
+      const { values, rowSize } = sampleRows(out, labels.length);
+      const known = classes?.length ?? rowSize;
+      scores ??= new ClassificationScores(Math.max(known, rowSize));
+      labels.forEach((l, i) => {
+        if (typeof l !== 'number') throw new InputError(`sample ${ids[i]}: a classification label must be a class index`);
+        if (l >= rowSize) throw new InputError(`sample ${ids[i]}: label ${l} is out of range for a model with ${rowSize} classes`);
+      });
+      scores.add(values, rowSize, labels as number[]);
+    },
+    estimates: (o) => scores!.estimates(o),
+    extra: () => ({ confusion: scores!.confusion(), classes }),
+  };
+}
+
+function ctcScorer(keys: string | undefined, ignoreSpaces: boolean): Scorer {
+  const norm = (s: string) => (ignoreSpaces ? s.replace(/\s+/g, '') : s.trim());
+  const scores = new OcrScores();
+  let alphabet: string[] | undefined;
+  return {
+    add(out, labels, ids) {
+      if (out.dims.length !== 3) throw new InputError(`a CTC output is [N, T, classes]; '${out.name}' is [${out.dims.join(',')}]`);
+      const [, steps, classes] = out.dims as [number, number, number];
+      if (!keys) throw new InputError('CTC decoding needs the character list: --keys <file> or "eval.keys" in the dataset spec');
+      alphabet ??= ctcAlphabet(keys, classes);
+      const values = out.toFloat32();
+      labels.forEach((l, i) => {
+        if (typeof l !== 'string') throw new InputError(`sample ${ids[i]}: an OCR label must be a string`);
+        const got = ctcGreedy(values, steps, classes, 0, i * steps * classes).map((c) => alphabet![c]!).join('');
+        scores.add(ids[i]!, norm(l), norm(got));
+      });
+    },
+    estimates: (o) => scores.estimates(o),
+    extra: () => ({ misses: scores.misses }),
+  };
+}
+
+function detMapScorer(threshold: number, shrinkRatio: number | undefined, inputDims: () => number[]): Scorer {
+  const scores = new DetMapScores();
+  return {
+    add(out, labels, ids) {
+      const d = out.dims;
+      const [H, W] = [d[d.length - 2]!, d[d.length - 1]!];
+      const [inH, inW] = inputDims().slice(-2) as [number, number];
+      const { values, rowSize } = sampleRows(out, labels.length);
+      if (rowSize !== H * W) throw new InputError(`a detection map is [N, 1, H, W]; '${out.name}' is [${d.join(',')}]`);
+      labels.forEach((l, i) => {
+        if (!l || typeof l !== 'object' || !('boxes' in l)) throw new InputError(`sample ${ids[i]}: a detection label has boxes`);
+        const sx = W / inW;
+        const sy = H / inH;
+        const boxes = (l.boxes as Box[]).map(([x0, y0, x1, y1]): Box => {
+          const b: Box = [x0 * sx, y0 * sy, x1 * sx, y1 * sy];
+          return shrinkRatio ? shrinkBox(b, shrinkRatio) : b;
+        });
+        scores.add(pixelCounts(values, H, W, boxes, threshold, i * rowSize));
+      });
+    },
+    estimates: (o) => scores.estimates(o),
+  };
+}
+
+/** Compares outputs with expected tensors stored with the data (ONNX test sets). */
+function tensorsScorer(): Scorer {
+  const scores = new FidelityScores();
+  return {
+    add(out, labels, ids) {
+      labels.forEach((l, i) => {
+        if (!l || typeof l !== 'object' || 'boxes' in l) throw new InputError(`sample ${ids[i]}: no expected output tensors`);
+        const exp = (l as Record<string, Tensor>)[out.name] ?? Object.values(l as Record<string, Tensor>)[0];
+        if (!exp || exp.size !== out.size) throw new InputError(`sample ${ids[i]}: expected output does not match '${out.name}' [${out.dims.join(',')}]`);
+        const classes = out.dims[out.dims.length - 1] ?? 1;
+        const ref = exp.toFloat32();
+        scores.add(sampleFidelity(out.toFloat32(), ref, classes, isDistribution(ref, classes)));
+      });
+    },
+    estimates: (o) => scores.estimates(o),
+  };
+}
+
+/**
+ * Runs a model over a dataset in batches and scores it: task metrics against labels and, given a reference
+ * model, fidelity against that model's outputs on the same inputs. Every metric comes with a seeded
+ * bootstrap interval. Memory: one batch of inputs and outputs plus a few numbers per sample.
+ */
+export async function evaluate(model: Model | string, data: Dataset, opts: EvaluateOptions = {}): Promise<EvalResult> {
+  const m = typeof model === 'string' ? loadModel(model) : model;
+  const session = await Session.create(typeof model === 'string' ? model : m, opts);
+  const ref = opts.reference ? await Session.create(opts.reference, opts) : undefined;
+  const inputNames = runtimeInputs(m).map((v) => v.name);
+  const outName = opts.output ?? session.outputNames[0]!;
+  if (!session.outputNames.includes(outName)) throw new InputError(`the model has no output '${outName}' (outputs: ${session.outputNames.join(', ')})`);
+  let task = opts.task;
+  let scorer: Scorer | undefined;
+  const fidelity = ref ? new FidelityScores() : undefined;
+  let lastFeeds: Record<string, Tensor> = {};
+  let done = 0;
+  const t0 = performance.now();
+  try {
+    for await (const b of batches(data, opts.batch ?? 1)) {
+      const feeds = bindInputs(b.inputs, inputNames);
+      checkFeeds(m, feeds);
+      lastFeeds = feeds;
+      const out = (await session.run(feeds, [outName]))[outName]!;
+      const hasLabels = b.labels.some((l) => l !== undefined);
+      if (!scorer && (hasLabels || !ref)) {
+        task ??= guessTask(b.labels[0]);
+        scorer = makeScorer(task, opts, data.classes, () => Object.values(lastFeeds)[0]!.dims);
+      }
+      if (scorer && task !== 'fidelity') scorer.add(out, b.labels, b.ids);
+      if (ref && fidelity) {
+        const r = (await ref.run(feeds, [outName]))[outName];
+        if (!r) throw new InputError(`the reference model has no output '${outName}'`);
+        addFidelity(fidelity, out, r, b.ids.length);
+      }
+      done += b.ids.length;
+      opts.onProgress?.(done);
+    }
+  } finally {
+    await session.release();
+    await ref?.release();
+  }
+  if (done === 0) throw new InputError('the data holds no samples (check the path, --limit and the split)');
+  const seconds = (performance.now() - t0) / 1000;
+  const boot = opts.bootstrap ?? {};
+  const metrics: Record<string, Estimate> = scorer && task !== 'fidelity' ? scorer.estimates(boot) : {};
+  if (fidelity) for (const [k, v] of Object.entries(fidelity.estimates(boot))) metrics[`fidelity.${k}`] = v;
+  return {
+    task: task ?? 'fidelity',
+    samples: done,
+    seconds,
+    samplesPerSecond: done / seconds,
+    metrics,
+    ...(scorer && task !== 'fidelity' ? scorer.extra?.() : {}),
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+function makeScorer(task: Task, opts: EvaluateOptions, classes: readonly string[] | undefined, inputDims: () => number[]): Scorer | undefined {
+  switch (task) {
+    case 'classification':
+      return classificationScorer(classes);
+    case 'ctc':
+      return ctcScorer(opts.keys, opts.ignoreSpaces ?? false);
+    case 'det-map':
+      return detMapScorer(opts.threshold ?? 0.3, opts.shrinkRatio, inputDims);
+    case 'tensors':
+      return tensorsScorer();
+    case 'fidelity':
+      if (!opts.reference) throw new InputError('task fidelity needs --reference <model>');
+      return undefined;
+  }
+}
+
+function addFidelity(scores: FidelityScores, out: Tensor, ref: Tensor, samples: number): void {
+  if (ref.size !== out.size) throw new InputError(`the reference's '${ref.name}' is [${ref.dims.join(',')}], the model's is [${out.dims.join(',')}]`);
+  const a = sampleRows(out, samples);
+  const b = sampleRows(ref, samples);
+  const classes = out.dims[out.dims.length - 1] ?? 1;
+  const probs = isDistribution(b.values, classes);
+  for (let i = 0; i < samples; i++) {
+    const s = i * a.rowSize;
+    scores.add(sampleFidelity(a.values.subarray(s, s + a.rowSize), b.values.subarray(s, s + a.rowSize), classes, probs));
+  }
+}
