@@ -2,13 +2,11 @@ import type { Command } from 'commander';
 import * as evalCmd from './eval.js';
 import * as data from './data.js';
 import * as profile from './profile.js';
-import * as optimize from './optimize.js';
 import * as zoo from './zoo.js';
 import * as bench from './bench.js';
 import * as inspect from './inspect.js';
 import * as simplify from './simplify.js';
 import * as verify from './verify.js';
-import * as train from './train.js';
 
 /**
  * Every command registers itself here (one line each; one file per command in this folder).
@@ -20,9 +18,7 @@ export function registerCommands(program: Command): void {
   bench.register(program);
   inspect.register(program);
   profile.register(program);
-  optimize.register(program);
   zoo.register(program);
   simplify.register(program);
   verify.register(program);
-  train.register(program);
 }
