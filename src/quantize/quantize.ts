@@ -1,0 +1,104 @@
+import { InputError } from '../errors.js';
+import type { Model } from '../ir/graph.js';
+import { loadModel, modelToBytes } from '../ir/io.js';
+import { resolveParams, type Pass, type PassContext, type Target } from '../passes/pass.js';
+import { dynamicQuantizePass } from './dynamic.js';
+import { halfPrecisionPass } from './float16.js';
+import type { CalibrateOptions, CalibrationStats } from './calibrate.js';
+import type { CalibMethod } from './range-methods.js';
+import type { QType } from './qparams.js';
+import { staticQuantizePass } from './static.js';
+import type { CalibrationData } from './stream.js';
+import { weightOnlyQuantizePass } from './weight-only.js';
+
+/** One entry point over the quantization passes, as the CLI, sensitivity and fallback use it. */
+export const QUANTIZE_MODES = ['dynamic', 'static', 'weight-only', 'fp16', 'bf16'] as const;
+export type QuantizeMode = (typeof QUANTIZE_MODES)[number];
+
+export interface QuantizeOptions {
+  mode: QuantizeMode;
+  target?: Target;
+  include?: string[];
+  exclude?: string[];
+  /** Per-channel weights: dynamic/static MatMul and Gemm too (static Conv is per channel regardless). */
+  perChannel?: boolean;
+  calibration?: CalibrationData;
+  calibMethod?: CalibMethod;
+  percentile?: number;
+  /** Static: precomputed statistics (skip calibration). */
+  stats?: CalibrationStats;
+  calibrate?: CalibrateOptions;
+  activationType?: QType | 'auto';
+  weightType?: QType;
+  symmetricActivations?: boolean;
+  reduceRange?: boolean;
+  bits?: 4 | 8;
+  blockSize?: number;
+  /** Weight-only: false stores zero points. */
+  symmetric?: boolean;
+  accuracyLevel?: 0 | 1 | 2 | 3 | 4;
+  algorithm?: 'rtn' | 'gptq';
+  log?: (msg: string) => void;
+}
+
+export interface QuantizeResult {
+  model: Model;
+  stats: Record<string, number>;
+}
+
+export function isQuantizeMode(s: string): s is QuantizeMode {
+  return (QUANTIZE_MODES as readonly string[]).includes(s);
+}
+
+/** A deep copy (through the encoder; tensor bytes are shared views until written). */
+export function cloneModel(m: Model): Model {
+  return loadModel(modelToBytes(m));
+}
+
+/** Quantizes `model` in place and returns it. */
+export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<QuantizeResult> {
+  if (!isQuantizeMode(o.mode)) throw new InputError(`unknown quantization mode '${o.mode}' (expected ${QUANTIZE_MODES.join(', ')})`);
+  const ctx: PassContext = { target: o.target ?? 'cpu', log: o.log };
+  const filter = { include: o.include ?? [], exclude: o.exclude ?? [] };
+  const defined = <T extends object>(x: T) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const run = async <C extends object>(pass: Pass<C>, given: Partial<C>) => {
+    const r = await pass.run(model, ctx, resolveParams<C>(pass, defined(given) as Partial<C>));
+    return { model: r.model, stats: r.stats ?? {} };
+  };
+  switch (o.mode) {
+    case 'dynamic':
+      return run(dynamicQuantizePass, { ...filter, perChannel: o.perChannel, weightType: o.weightType, reduceRange: o.reduceRange });
+    case 'static':
+      if (!o.calibration && !o.stats) throw new InputError('static quantization needs calibration data (--calib)');
+      return run(staticQuantizePass, {
+        ...filter,
+        perChannel: o.perChannel === undefined ? undefined : o.perChannel ? 'all' : 'conv',
+        activationType: o.activationType,
+        weightType: o.weightType,
+        symmetricActivations: o.symmetricActivations,
+        reduceRange: o.reduceRange,
+        calibMethod: o.calibMethod,
+        percentile: o.percentile,
+        calibration: o.calibration,
+        stats: o.stats,
+        calibrate: o.calibrate,
+      });
+    case 'weight-only':
+      return run(weightOnlyQuantizePass, {
+        ...filter,
+        bits: o.bits,
+        blockSize: o.blockSize,
+        symmetric: o.symmetric,
+        accuracyLevel: o.accuracyLevel,
+        algorithm: o.algorithm,
+        calibration: o.calibration,
+        calibrate: o.calibrate,
+      });
+    case 'fp16':
+    case 'bf16':
+      if (o.mode === 'bf16' && ctx.target === 'cpu') {
+        throw new InputError("bf16: ONNX Runtime's CPU provider has no bf16 MatMul/Conv kernels; use --target std to write a bf16 model for runtimes that have them");
+      }
+      return run(halfPrecisionPass, { ...filter, precision: o.mode, calibration: o.calibration });
+  }
+}
