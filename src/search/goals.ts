@@ -26,6 +26,8 @@ export interface Measurement {
   latency: LatencyStats;
   sizeBytes: number;
   metric: MetricValue;
+  /** Recipe steps that left the model unchanged (a pass with nothing to do). */
+  inertSteps?: string[];
 }
 
 export interface AccuracyBound {

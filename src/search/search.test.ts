@@ -112,6 +112,25 @@ describe('search with a fake-fast evaluator', () => {
     expect(res.warnings[0]).toMatch(/no candidate beat the baseline/);
   });
 
+  it('re-measures small gains side by side and drops those that do not hold', async () => {
+    const ev = new FakeEvaluator();
+    const confirms: string[] = [];
+    const noisy: Evaluator = {
+      evaluate: (r) => ev.evaluate(r),
+      async confirm(a, b) {
+        confirms.push(b.steps.map((s) => s.pass).join('+'));
+        // fake-fold's 0.9× was noise; anything else holds
+        return b.steps.length === 1 && b.steps[0]!.pass === 'fake-fold' ? { ratio: 1.01, low: 0.97, high: 1.05 } : { ratio: 0.6, low: 0.55, high: 0.65 };
+      },
+    };
+    const res = await runSearch(space, noisy, opts());
+    expect(confirms).toEqual(['fake-fold']); // the quantizer's 1.67× gain needs no confirmation
+    const fold = res.candidates.find((c) => c.stage === 'graph')!;
+    expect(fold.verdict).toBe('dropped');
+    expect(fold.reason).toMatch(/not confirmed side by side: 1\.010× .*\[0\.970, 1\.050\]/);
+    expect(res.chosen.recipe.steps).toEqual([{ pass: 'fake-quant-a', params: { fallback: true } }]);
+  });
+
   it('records failed candidates and carries on', async () => {
     const flaky: Evaluator = {
       async evaluate(r) {

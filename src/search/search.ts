@@ -8,6 +8,12 @@ import { paramVariations, reachableShare, type SearchablePass, type SearchSpace 
 /** Measures one recipe: builds the model, times it, scores it. Implementations cache what they can. */
 export interface Evaluator {
   evaluate(recipe: Recipe): Promise<Measurement>;
+  /**
+   * Optional: times two recipes with the same session settings side by side (interleaved) and returns
+   * median(candidate)/median(incumbent) with a confidence interval. The search uses it to confirm small
+   * gains before it believes them (shared machines are noisy).
+   */
+  confirm?(incumbent: Recipe, candidate: Recipe): Promise<{ ratio: number; low: number; high: number }>;
 }
 
 export type Stage = 'baseline' | 'session' | 'graph' | 'quantize' | 'refine' | 'retune';
@@ -24,6 +30,8 @@ export interface Candidate {
   /** Within the accuracy bound (the constraint every kept step must respect). */
   accurate: boolean;
   verdict: 'baseline' | 'improved' | 'kept' | 'dropped' | 'failed';
+  /** Its apparent gain did not hold when re-measured side by side: never chosen. */
+  refuted?: boolean;
   /** Why it was kept or dropped, one line. */
   reason: string;
   evalMs: number;
@@ -64,6 +72,10 @@ export interface SearchOptions {
   minShare?: number;
   /** Latencies within this ratio count as equal; the smaller model wins the tie (default 0.03). */
   tie?: number;
+  /** Gains smaller than this (ratio) are confirmed with `Evaluator.confirm` when it exists (default 1.25). */
+  confirmBelow?: number;
+  /** Evaluate this recipe only (against the baseline), no search: `optimize --recipe`. */
+  only?: Recipe;
   log?: (line: string) => void;
 }
 
@@ -86,6 +98,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
   const skipped: Skipped[] = [];
   const seen = new Map<string, Candidate>();
   let stopped = 'the search space was exhausted';
+  let forced: Candidate | undefined;
 
   const baselineRecipe: Recipe = { target: opts.target, steps: [], session: { ...opts.baseSession } };
   const baseline = await measure(baselineRecipe, 'baseline');
@@ -123,7 +136,11 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     if (stage === 'baseline') {
       c.verdict = 'baseline';
       c.reason = 'measured first; every candidate is compared with it';
-    } else if (c.measurement) judge(c);
+    } else if (c.measurement) {
+      const before = best;
+      judge(c);
+      if (best === c && evaluator.confirm) await confirmGain(c, before);
+    }
     log(`[${c.id}] ${stage}: ${label} — ${c.measurement ? summary(c.measurement) : c.error} → ${c.verdict}${c.reason ? ` (${c.reason})` : ''}`);
     if (c.meetsAll && hasPerformanceTarget(opts.goals) && stage !== 'baseline') {
       stopped = `candidate ${c.id} met every goal`;
@@ -139,6 +156,12 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     const ratio = m.latency.p50 / b.latency.p50;
     const vsBase = base.latency.p50 / m.latency.p50;
     const acc = c.checks!.find((g) => g.goal === 'max-accuracy-drop')!;
+    const newStep = c.recipe.steps.at(-1);
+    if (newStep && c.recipe.steps.length > best.recipe.steps.length && m.inertSteps?.includes(newStep.pass)) {
+      c.verdict = 'dropped';
+      c.reason = `${newStep.pass} found nothing to change in this model`;
+      return;
+    }
     if (!c.accurate) {
       c.verdict = 'dropped';
       c.reason = `${acc.detail}; ${vsBase.toFixed(2)}× vs baseline`;
@@ -156,6 +179,22 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     }
   }
 
+  /** A gain under `confirmBelow` is re-measured interleaved with the incumbent; kept only if it holds. */
+  async function confirmGain(c: Candidate, before: Candidate): Promise<void> {
+    const claimed = before.measurement!.latency.p50 / c.measurement!.latency.p50;
+    if (claimed >= (opts.confirmBelow ?? 1.25) || recipeKey({ ...c.recipe, steps: [] }) !== recipeKey({ ...before.recipe, steps: [] })) return;
+    if (c.measurement!.sizeBytes < before.measurement!.sizeBytes * 0.95) return; // kept for its size anyway
+    const r = await evaluator.confirm!(before.recipe, c.recipe);
+    if (r.high < 1) {
+      c.reason += `; confirmed side by side: ${r.ratio.toFixed(3)}× the latency [${r.low.toFixed(3)}, ${r.high.toFixed(3)}]`;
+      return;
+    }
+    best = before;
+    c.refuted = true;
+    c.verdict = 'dropped';
+    c.reason = `not confirmed side by side: ${r.ratio.toFixed(3)}× the latency of the best so far [${r.low.toFixed(3)}, ${r.high.toFixed(3)}] (the first measurement was noise)`;
+  }
+
   const withSession = (r: Recipe, s: Partial<SessionSettings>): Recipe => ({ ...r, session: { ...r.session, ...s } });
   const withSteps = (r: Recipe, steps: RecipeStep[]): Recipe => ({ ...r, steps });
   const stepOf = (sp: SearchablePass, extra: Record<string, unknown> = {}): RecipeStep => ({ pass: sp.pass.id, params: { ...(sp.params ?? {}), ...extra } });
@@ -169,6 +208,11 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
   }
 
   try {
+    if (opts.only) {
+      forced = await measure(opts.only, 'graph');
+      stopped = 'the recipe was given (--recipe): no search';
+      throw new Stop();
+    }
     await tuneSession('session');
     for (const sp of applicable.filter((p) => p.kind === 'graph').sort((a, b) => a.buildCost - b.buildCost)) {
       await measure(withSteps(best.recipe, [...best.recipe.steps, stepOf(sp)]), 'graph');
@@ -178,8 +222,10 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     const tried: { sp: SearchablePass; c: Candidate }[] = [];
     for (const sp of quantizers) {
       const share = reachableShare(sp, opts.opShare);
-      if (share < minShare) {
-        skipped.push({ what: label(sp), reason: `${sp.speedsUp!.join('/')} take ${(share * 100).toFixed(1)}% of the baseline time: at most ${(1 / (1 - share)).toFixed(2)}× to gain` });
+      const sizeMatters = sp.reducesSize === true && opts.goals.maxSizeMB !== undefined;
+      if (share < minShare && !sizeMatters) {
+        const why = sp.speedsUp!.length === 0 ? 'it does not speed up this target and no size goal is set' : `${sp.speedsUp!.join('/')} take ${(share * 100).toFixed(1)}% of the baseline time: at most ${(1 / (1 - share)).toFixed(2)}× to gain`;
+        skipped.push({ what: label(sp), reason: why });
         continue;
       }
       tried.push({ sp, c: await measure(withSteps(best.recipe, [...graphSteps, stepOf(sp)]), 'quantize') });
@@ -198,7 +244,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
   } catch (e) {
     if (!(e instanceof Stop)) throw e;
   }
-  return conclude({ baseline, candidates, skipped, stopped, clock, goals: opts.goals, tie });
+  return conclude({ baseline, candidates, skipped, stopped, clock, goals: opts.goals, tie, forced, incumbent: best });
 }
 
 function label(sp: SearchablePass): string {
@@ -217,11 +263,15 @@ interface ConcludeInput {
   clock: BudgetClock;
   goals: Goals;
   tie: number;
+  /** The candidate to return whatever it measured (a given recipe). */
+  forced?: Candidate;
+  /** The search's final incumbent: preferred over candidates only noise-level faster. */
+  incumbent: Candidate;
 }
 
 /** Picks the result (fastest meeting every goal, then smallest) and writes what the user must be told. */
 function conclude(x: ConcludeInput): SearchResult {
-  const measured = x.candidates.filter((c) => c.measurement);
+  const measured = x.candidates.filter((c) => c.measurement && !c.refuted);
   const byLatencyThenSize = (a: Candidate, b: Candidate) => {
     const la = a.measurement!.latency.p50;
     const lb = b.measurement!.latency.p50;
@@ -230,8 +280,12 @@ function conclude(x: ConcludeInput): SearchResult {
   };
   const meeting = measured.filter((c) => c.meetsAll).sort(byLatencyThenSize);
   const accurate = measured.filter((c) => c.accurate).sort(byLatencyThenSize);
-  const met = meeting.length > 0;
-  const chosen = met ? meeting[0]! : accurate[0] ?? x.baseline;
+  const forced = x.forced?.measurement ? x.forced : undefined;
+  const met = forced ? forced.meetsAll : meeting.length > 0;
+  const pool = met ? meeting : accurate;
+  const within = (a: Candidate, b: Candidate) => a.measurement!.latency.p50 <= b.measurement!.latency.p50 * (1 + x.tie) && a.measurement!.sizeBytes <= b.measurement!.sizeBytes * 1.05;
+  const incumbentFits = pool.includes(x.incumbent) && pool.length > 0 && within(x.incumbent, pool[0]!);
+  const chosen = forced ?? (incumbentFits ? x.incumbent : pool[0] ?? x.baseline);
   const warnings: string[] = [];
   const failures: string[] = [];
   const base = x.baseline.measurement!;
@@ -244,7 +298,7 @@ function conclude(x: ConcludeInput): SearchResult {
     if (drop > 0) warnings.push(`the chosen model scores lower than the baseline on ${base.metric.name} (${base.metric.value.toFixed(4)} → ${m.metric.value.toFixed(4)}), within the bound`);
     if (m.sizeBytes > base.sizeBytes * 1.01) warnings.push(`the chosen model is larger than the baseline (${(m.sizeBytes / 1e6).toFixed(2)} MB vs ${(base.sizeBytes / 1e6).toFixed(2)} MB)`);
   }
-  if (!met) failures.push(...explainFailures(measured, x.goals));
+  if (!met) failures.push(...explainFailures(forced ? [forced] : measured, x.goals));
   const pareto = paretoFront(measured.map((c) => ({ latencyMs: c.measurement!.latency.p50, drop: metricDrop(base.metric, c.measurement!.metric, false), sizeBytes: c.measurement!.sizeBytes }))).map((i) => measured[i]!.id);
   return { baseline: x.baseline, candidates: x.candidates, skipped: x.skipped, chosen, met, pareto, stopped: x.stopped, warnings, failures, wallMs: x.clock.elapsedMs };
 }

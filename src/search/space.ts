@@ -15,6 +15,8 @@ export interface SearchablePass {
    * these take less than `minShare` of the time (quantizing a model that is 90% Resize buys nothing).
    */
   speedsUp?: readonly string[];
+  /** Makes the model smaller: tried whenever a size goal is set, even if the profile says it cannot speed up. */
+  reducesSize?: boolean;
   /** Relative cost of building the candidate (cheap first: 1 = a graph rewrite, 10 = calibration). */
   buildCost: number;
   /** Targets the pass supports (default: all). */

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import * as evalCmd from './eval.js';
 import * as data from './data.js';
 import * as profile from './profile.js';
+import * as optimize from './optimize.js';
 import * as zoo from './zoo.js';
 import * as bench from './bench.js';
 import * as inspect from './inspect.js';
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   bench.register(program);
   inspect.register(program);
   profile.register(program);
+  optimize.register(program);
   zoo.register(program);
   simplify.register(program);
   verify.register(program);

@@ -1,0 +1,113 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { GoalError, InputError } from '../../errors.js';
+import { parseShapeFlags } from '../../runtime/inputs.js';
+import type { Target } from '../../passes/pass.js';
+import { parseBudget } from '../../search/budget.js';
+import { DEFAULT_ACCURACY_BOUND, parseAccuracyDrop, type Goals } from '../../search/goals.js';
+import { optimize, type OptimizeOutcome } from '../../search/optimize.js';
+import { parseRecipeFile } from '../../search/recipe.js';
+import { headline } from '../../report/summary.js';
+import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
+
+interface OptimizeFlags {
+  out: string;
+  data?: string;
+  metric?: string;
+  maxLatency?: string;
+  minSpeedup?: string;
+  maxSize?: string;
+  maxAccuracyDrop?: string;
+  target: string;
+  budget: string;
+  recipe?: string;
+  shape: string[];
+  dim: string[];
+  limit?: string;
+  runs?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('optimize')
+    .description('Find the fastest model that meets your goals (quantization, graph passes, ORT settings) and report why')
+    .argument('<model>', 'ONNX model file')
+    .requiredOption('-o, --out <dir>', 'output folder (new, or an earlier inferopt output)')
+    .option('--data <spec>', 'labelled data (dataset spec, folder or file); without it: fidelity to the input model on random inputs')
+    .option('--metric <name>', 'metric the accuracy goal bounds (top1, cer, fidelity.cosine …)')
+    .option('--max-latency <ms>', 'goal: p50 latency at most this (ms)')
+    .option('--min-speedup <x>', 'goal: at least this many times faster than the input model')
+    .option('--max-size <MB>', 'goal: model at most this size (MB)')
+    .option('--max-accuracy-drop <pts>', 'goal: metric drop at most this many points, or N%rel of the baseline (default 1)')
+    .option('--target <t>', 'cpu (ORT contrib ops) | std (standard ONNX) | wasm (onnxruntime-web)', 'cpu')
+    .option('--budget <n|time>', 'candidates to try (20) or wall time (90s, 5m)', '20')
+    .option('--recipe <file>', 're-run a recipe.json instead of searching')
+    .option('--shape <name=dims>', 'input shape (repeatable)', collect, [])
+    .option('--dim <name=n>', 'symbolic dimension value (repeatable)', collect, [])
+    .option('--limit <n>', 'samples scored (data) or random inputs compared (fidelity)')
+    .option('--runs <n>', 'timed runs per candidate (default 30)')
+    .option('--json', 'print results.json to stdout')
+    .action(async (file: string, flags: OptimizeFlags) => {
+      const outcome = await optimize({
+        modelFile: file,
+        outDir: flags.out,
+        goals: parseGoals(flags),
+        budget: parseBudget(flags.budget),
+        target: parseTarget(flags.target),
+        ...(flags.data ? { data: flags.data } : {}),
+        ...(flags.metric ? { metric: flags.metric } : {}),
+        ...(flags.limit ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
+        ...(flags.runs ? { runs: parseIntFlag('--runs', flags.runs, 2) } : {}),
+        ...(flags.recipe ? { recipe: readRecipe(flags.recipe) } : {}),
+        input: { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) },
+        log: flags.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      });
+      finish(outcome, flags.json === true);
+    });
+}
+
+/** Prints the outcome; goals not met → GoalError (exit 3) after everything is written. */
+export function finish(outcome: OptimizeOutcome, json: boolean): void {
+  const r = outcome.results;
+  if (json) process.stdout.write(JSON.stringify(r, null, 1) + '\n');
+  else {
+    process.stdout.write(`${headline(r)}\n`);
+    process.stdout.write(`chosen: ${r.chosen.label}\n`);
+    for (const w of r.warnings) process.stdout.write(`note: ${w}\n`);
+    process.stdout.write(`wrote ${outcome.modelPath}, recipe.json, report.html, report.md, results.json in ${outcome.outDir}\n`);
+    process.stdout.write(`report: ${path.resolve(outcome.outDir, 'report.html')}\n`);
+  }
+  if (!r.met) throw new GoalError(`goals not met — ${r.failures.join(' ')} (report: ${path.join(outcome.outDir, 'report.html')})`);
+}
+
+function parseTarget(t: string): Target {
+  if (t !== 'cpu' && t !== 'std' && t !== 'wasm') throw new InputError(`--target must be cpu, std or wasm, not '${t}'`);
+  return t;
+}
+
+function parseGoals(f: OptimizeFlags): Goals {
+  return {
+    maxAccuracyDrop: f.maxAccuracyDrop ? parseAccuracyDrop(f.maxAccuracyDrop) : DEFAULT_ACCURACY_BOUND,
+    ...(f.maxLatency ? { maxLatencyMs: parsePositiveFlag('--max-latency', f.maxLatency) } : {}),
+    ...(f.minSpeedup ? { minSpeedup: parsePositiveFlag('--min-speedup', f.minSpeedup) } : {}),
+    ...(f.maxSize ? { maxSizeMB: parsePositiveFlag('--max-size', f.maxSize) } : {}),
+  };
+}
+
+function readRecipe(file: string) {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new InputError(`cannot read recipe file ${file}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new InputError(`${file} is not JSON`);
+  }
+  return parseRecipeFile(json, file);
+}

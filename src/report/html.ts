@@ -1,0 +1,97 @@
+import { metricDrop } from '../search/goals.js';
+import type { Candidate } from '../search/search.js';
+import { latencyHistogramSpec, opTypeSpec, paretoSpec, renderSvg, type ParetoPoint } from './plots.js';
+import type { OptimizeResults } from './results.js';
+import { candidateCell, headline, summaryRows } from './summary.js';
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4}.num{text-align:right;font-variant-numeric:tabular-nums}.ok{color:#1a7f37}.bad{color:#b42318;font-weight:600}
+.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.4em .8em;margin:.4em 0}.fail{background:#fdecea;border-left:4px solid #b42318;padding:.4em .8em;margin:.4em 0}
+.chosen td{background:#fdeaea}code,pre{background:#f6f6f6;padding:1px 4px}pre{padding:.6em;overflow:auto}figure{margin:1em 0}`;
+
+/** The self-contained HTML report: no script, no external resource; plots are inline SVG. */
+export async function htmlReport(r: OptimizeResults): Promise<string> {
+  const base = r.baseline.measurement!;
+  const parts: string[] = [];
+  parts.push(`<h1>inferopt optimize: ${esc(r.model.file)}</h1>`);
+  parts.push(`<p class="${r.met ? 'ok' : 'bad'}"><strong>${esc(headline(r))}</strong></p>`);
+  parts.push(`<p>Goals: ${esc(r.goalsText.join('; '))}. Target: ${esc(r.target)}. Budget: ${esc(r.budget)}. Metric: <strong>${esc(r.metric.name)}</strong> — ${esc(r.metric.note)}.</p>`);
+  parts.push(`<p>Chosen recipe: <code>${esc(r.chosen.label)}</code></p>`);
+  parts.push(table(['', 'baseline', 'chosen', 'change'], summaryRows(r)));
+  for (const w of r.warnings) parts.push(`<div class="note">${esc(w)}</div>`);
+  for (const f of r.failures) parts.push(`<div class="fail">Goal not met: ${esc(f)}</div>`);
+  if (r.chosen.checks) parts.push(`<p>${r.chosen.checks.map((g) => `<span class="${g.met ? 'ok' : 'bad'}">${g.met ? '✔' : '✘'} ${esc(g.detail)}</span>`).join(' &nbsp; ')}</p>`);
+
+  parts.push('<h2>Candidates</h2><p>Every candidate measured: latency against the metric, mark size by model size. Numbers are candidate ids in the decision log.</p>');
+  parts.push(`<figure>${await renderSvg(paretoSpec(paretoPoints(r), r.metric.name))}</figure>`);
+
+  const hist = [
+    { model: 'baseline', samples: base.latency.samples ?? [] },
+    { model: 'chosen', samples: r.chosen.measurement!.latency.samples ?? [] },
+  ].filter((s) => s.samples.length > 0);
+  if (hist.length) {
+    parts.push('<h2>Latency distribution</h2>');
+    parts.push(`<figure>${await renderSvg(latencyHistogramSpec(hist))}</figure>`);
+  }
+  if (r.opTypes) {
+    parts.push('<h2>Time per op type</h2><p>ms per run from ONNX Runtime’s profiler (kernel time), baseline and chosen model.</p>');
+    const top = new Set([...r.opTypes.baseline.slice(0, 10), ...r.opTypes.chosen.slice(0, 10)].map((t) => t.opType));
+    const rows = [
+      ...r.opTypes.baseline.filter((t) => top.has(t.opType)).map((t) => ({ model: 'baseline', opType: t.opType, ms: t.ms })),
+      ...r.opTypes.chosen.filter((t) => top.has(t.opType)).map((t) => ({ model: 'chosen', opType: t.opType, ms: t.ms })),
+    ];
+    parts.push(`<figure>${await renderSvg(opTypeSpec(rows))}</figure>`);
+  }
+
+  parts.push(`<h2>Decision log</h2><p>Search stopped because ${esc(r.stopped)}; ${r.candidates.length - 1} candidates in ${(r.searchWallMs / 1000).toFixed(1)} s.</p>`);
+  parts.push(
+    table(
+      ['#', 'stage', 'recipe', 'p50 (speed-up), size, metric', 'verdict', 'why'],
+      r.candidates.map((c) => [String(c.id), c.stage, c.label, candidateCell(c, base), c.id === r.chosen.id ? `${c.verdict}, chosen` : c.verdict, c.reason]),
+      (i) => r.candidates[i]!.id === r.chosen.id,
+    ),
+  );
+  if (r.skipped.length) parts.push(`<p>Not tried:</p><ul>${r.skipped.map((s) => `<li>${esc(s.what)}: ${esc(s.reason)}</li>`).join('')}</ul>`);
+
+  const e = r.environment;
+  parts.push('<h2>Environment</h2>');
+  parts.push(
+    table(['', ''], [
+      ['CPU', `${e.cpu} (${e.cores} cores, ${e.memoryGB} GB)`],
+      ['threads (chosen session)', String(r.chosen.recipe.session.threads)],
+      ['platform', e.platform],
+      ['runtime', `Node ${e.node}; onnxruntime-node ${e.onnxruntime.node ?? '-'}; onnxruntime-web ${e.onnxruntime.web ?? '-'}`],
+      ['inferopt', e.inferopt],
+      ['model', `${r.model.file} (sha256 ${r.model.sha256.slice(0, 16)}…)`],
+      ['written', Object.values(r.outputs).join(', ')],
+    ]),
+  );
+  parts.push(`<h2>Recipe</h2><pre>${esc(JSON.stringify(r.chosen.recipe, null, 2))}</pre>`);
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>inferopt report: ${esc(r.model.file)}</title><style>${CSS}</style></head><body>${parts.join('\n')}<footer><p>Generated by inferopt ${esc(e.inferopt)} at ${esc(r.createdAt)}.</p></footer></body></html>\n`;
+}
+
+function table(header: string[], rows: string[][], highlight?: (i: number) => boolean): string {
+  const num = (s: string) => /^[-+−]?[\d.,]+( ?(ms|MB|%|×|points))?/.test(s) && s.length < 40;
+  const head = `<tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`;
+  const body = rows.map((r, i) => `<tr${highlight?.(i) ? ' class="chosen"' : ''}>${r.map((c) => `<td${num(c) ? ' class="num"' : ''}>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+  return `<table>${head}\n${body}</table>`;
+}
+
+function paretoPoints(r: OptimizeResults): ParetoPoint[] {
+  const pareto = new Set(r.pareto);
+  return r.candidates
+    .filter((c): c is Candidate & { measurement: NonNullable<Candidate['measurement']> } => c.measurement !== undefined)
+    .map((c) => ({
+      id: c.id,
+      label: c.label,
+      latencyMs: c.measurement.latency.p50,
+      metric: c.measurement.metric.value,
+      sizeMB: c.measurement.sizeBytes / 1e6,
+      kind: c.id === r.chosen.id ? 'chosen' : c.id === r.baseline.id ? 'baseline' : pareto.has(c.id) ? 'Pareto front' : c.meetsAll ? 'meets goals' : 'misses a goal',
+    }));
+}
+

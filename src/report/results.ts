@@ -1,0 +1,48 @@
+import type { Goals } from '../search/goals.js';
+import type { Candidate, SearchResult, Skipped } from '../search/search.js';
+import type { OpTypeTime } from './profile/aggregate.js';
+import type { Environment } from './environment.js';
+
+/** results.json: everything the optimize run measured and decided; the HTML and Markdown reports render it. */
+export interface OptimizeResults {
+  format: 'inferopt-results';
+  version: 1;
+  createdAt: string;
+  model: { file: string; sha256: string; sizeBytes: number };
+  target: string;
+  goals: Goals;
+  goalsText: string[];
+  budget: string;
+  /** How the metric was measured (dataset and metric, or fidelity on random inputs). */
+  metric: { name: string; source: 'data' | 'fidelity'; note: string };
+  baseline: Candidate;
+  chosen: Candidate;
+  met: boolean;
+  candidates: Candidate[];
+  pareto: number[];
+  skipped: Skipped[];
+  stopped: string;
+  warnings: string[];
+  failures: string[];
+  searchWallMs: number;
+  /** Per-op-type time (ms per run) of the baseline and the chosen model, from ORT's profiler. */
+  opTypes?: { baseline: OpTypeTime[]; chosen: OpTypeTime[] };
+  environment: Environment;
+  /** Files written, relative to the output folder. */
+  outputs: Record<string, string>;
+}
+
+export function resultsFrom(search: SearchResult): Pick<OptimizeResults, 'baseline' | 'chosen' | 'met' | 'candidates' | 'pareto' | 'skipped' | 'stopped' | 'warnings' | 'failures' | 'searchWallMs'> {
+  return {
+    baseline: search.baseline,
+    chosen: search.chosen,
+    met: search.met,
+    candidates: search.candidates,
+    pareto: search.pareto,
+    skipped: search.skipped,
+    stopped: search.stopped,
+    warnings: search.warnings,
+    failures: search.failures,
+    searchWallMs: search.wallMs,
+  };
+}

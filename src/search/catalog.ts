@@ -1,0 +1,74 @@
+import { InputError } from '../errors.js';
+import type { Pass, Target } from '../passes/pass.js';
+import { simplifyModel } from '../passes/simplify.js';
+import { dynamicQuantizePass } from '../quantize/dynamic.js';
+import { halfPrecisionPass } from '../quantize/float16.js';
+import { staticQuantizePass } from '../quantize/static.js';
+import { weightOnlyQuantizePass } from '../quantize/weight-only.js';
+import type { SearchablePass } from './space.js';
+
+/** What a pass needs at build time that a recipe does not carry (data, caches): the evaluator supplies it. */
+export type BuildNeed = 'calibration';
+
+export interface CatalogEntry extends SearchablePass {
+  needs?: readonly BuildNeed[];
+}
+
+/** `simplify` (cleanups and transformer fusions to a fixed point) as one recipe step. */
+export const simplifyStep: Pass = {
+  id: 'simplify',
+  doc: 'constant folding, no-op/dead-code elimination, CSE, Conv/Gemm folding and transformer fusions, to a fixed point',
+  params: {},
+  async run(model, ctx) {
+    const r = await simplifyModel(model, ctx);
+    const stats: Record<string, number> = {};
+    for (const p of r.passes) for (const [k, v] of Object.entries(p.stats)) stats[`${p.id}.${k}`] = v;
+    return { model: r.model, modified: r.modified, stats };
+  },
+};
+
+const GEMM_OPS = ['MatMul', 'Gemm', 'FusedMatMul', 'Attention', 'MultiHeadAttention', 'FusedGemm'];
+const CONV_OPS = ['Conv', 'FusedConv', 'ConvTranspose'];
+
+/**
+ * The passes the optimizer searches over: where each goes in a recipe, what it speeds up (for pruning by the
+ * profile) and what it needs at build time. Parameter values come from each pass's declared search values.
+ */
+export function searchCatalog(): CatalogEntry[] {
+  return [
+    { pass: simplifyStep, kind: 'graph', buildCost: 1 },
+    { pass: dynamicQuantizePass, kind: 'quantize', buildCost: 2, speedsUp: GEMM_OPS, searchParams: ['perChannel', 'weightType'] },
+    {
+      pass: staticQuantizePass,
+      kind: 'quantize',
+      buildCost: 10,
+      speedsUp: [...CONV_OPS, ...GEMM_OPS],
+      needs: ['calibration'],
+      searchParams: ['calibMethod', 'perChannel', 'activationType', 'symmetricActivations'],
+    },
+    {
+      pass: weightOnlyQuantizePass,
+      kind: 'quantize',
+      buildCost: 3,
+      speedsUp: GEMM_OPS,
+      reducesSize: true,
+      targets: ['cpu'],
+      needs: ['calibration'],
+      searchParams: ['bits', 'blockSize', 'accuracyLevel', 'algorithm'],
+    },
+    // ORT runs fp16 Conv/MatMul on CPU through Cast→fp32→Cast (FACTS.md): no speed-up, half the size.
+    { pass: halfPrecisionPass, kind: 'quantize', buildCost: 2, speedsUp: [], reducesSize: true, needs: ['calibration'], searchParams: [] },
+  ];
+}
+
+/** The catalog entry of a pass a recipe names. */
+export function passById(id: string, catalog: readonly CatalogEntry[] = searchCatalog()): CatalogEntry {
+  const e = catalog.find((c) => c.pass.id === id);
+  if (!e) throw new InputError(`unknown pass '${id}' in the recipe (known: ${[...new Set(catalog.map((c) => c.pass.id))].join(', ')})`);
+  return e;
+}
+
+/** Catalog entries usable for a target. */
+export function forTarget(catalog: readonly CatalogEntry[], target: Target): CatalogEntry[] {
+  return catalog.filter((c) => !c.targets || c.targets.includes(target));
+}

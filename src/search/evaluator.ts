@@ -1,0 +1,110 @@
+import * as crypto from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadModel, modelToBytes } from '../ir/io.js';
+import type { Model } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import { benchmark, compare, type BenchOptions } from '../runtime/bench.js';
+import type { Backend } from '../runtime/session.js';
+import { applyRecipe, type AppliedStep } from './apply.js';
+import type { CatalogEntry } from './catalog.js';
+import type { Measurement, MetricValue } from './goals.js';
+import type { MetricSource } from './metric.js';
+import { graphKey, type Recipe } from './recipe.js';
+import type { Evaluator } from './search.js';
+
+export interface OnnxEvaluatorOptions {
+  /** The input model file: every candidate starts from a fresh load of it. */
+  modelFile: string;
+  catalog: readonly CatalogEntry[];
+  metric: MetricSource;
+  backend: Backend;
+  shapes?: Record<string, number[]>;
+  dims?: Record<string, number>;
+  /** Timed runs per candidate (default 30) after `warmup` (default 3). */
+  runs?: number;
+  warmup?: number;
+  /** Where calibration statistics are cached (keyed by model hash and data). */
+  cacheDir?: string;
+  log?: (msg: string) => void;
+}
+
+interface Built {
+  key: string;
+  model: Model;
+  bytes: Uint8Array;
+  steps: AppliedStep[];
+}
+
+/**
+ * Measures candidates for real: builds the recipe's model, benchmarks it on ONNX Runtime with the recipe's
+ * session settings, scores it with the metric source. The metric and size depend only on the graph, so they
+ * are cached per graph (session-setting candidates cost one benchmark); calibration statistics are cached by
+ * the quantizer on disk; the last built model is kept for the next candidate with the same graph.
+ */
+export class OnnxEvaluator implements Evaluator {
+  /** The last two built models (a candidate and the incumbent it is confirmed against). */
+  private built: Built[] = [];
+  private readonly metrics = new Map<string, MetricValue>();
+  private calibration?: Promise<Record<string, Tensor>[]>;
+  readonly cacheDir: string;
+
+  constructor(private readonly opts: OnnxEvaluatorOptions) {
+    this.cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'inferopt-cache');
+  }
+
+  /** Builds (or reuses) the model of a recipe. */
+  async build(recipe: Recipe): Promise<Built> {
+    const key = graphKey(recipe);
+    const hit = this.built.find((b) => b.key === key);
+    if (hit) return hit;
+    if (this.built.length >= 2) this.built.shift(); // let the oldest go before building the next
+    const { model, steps } = await applyRecipe(loadModel(this.opts.modelFile), recipe, this.opts.catalog, (e) => this.runtimeParams(e));
+    const b = { key, model, bytes: modelToBytes(model), steps };
+    this.built.push(b);
+    return b;
+  }
+
+  private async runtimeParams(entry: CatalogEntry): Promise<Record<string, unknown>> {
+    if (!entry.needs?.includes('calibration')) return {};
+    this.calibration ??= this.opts.metric.calibration();
+    const calibration = await this.calibration;
+    return { calibration, calibrate: { cache: { dir: this.cacheDir, dataKey: `${this.opts.metric.source}:${this.opts.metric.note}:${calibration.length}` } } };
+  }
+
+  private benchOptions(recipe: Recipe, runs = this.opts.runs ?? 30): BenchOptions {
+    return {
+      backend: this.opts.backend,
+      threads: recipe.session.threads,
+      optLevel: recipe.session.optLevel,
+      executionMode: recipe.session.executionMode,
+      warmup: this.opts.warmup ?? 3,
+      runs,
+      ...(this.opts.shapes ? { shapes: this.opts.shapes } : {}),
+      ...(this.opts.dims ? { dims: this.opts.dims } : {}),
+    };
+  }
+
+  /** Interleaved A/B timing of two graphs under the same session settings (bench's `compare`). */
+  async confirm(incumbent: Recipe, candidate: Recipe): Promise<{ ratio: number; low: number; high: number }> {
+    const a = await this.build(incumbent);
+    const b = await this.build(candidate);
+    const r = await compare(a.bytes, b.bytes, this.benchOptions(candidate, Math.max(20, this.opts.runs ?? 30)));
+    return { ratio: r.ratio.ratio, low: r.ratio.low, high: r.ratio.high };
+  }
+
+  async evaluate(recipe: Recipe): Promise<Measurement> {
+    const built = await this.build(recipe);
+    // keyed by the model's bytes: a recipe that builds the same graph as another reuses its score
+    const hash = crypto.createHash('sha1').update(built.bytes).digest('hex');
+    let metric = this.metrics.get(hash);
+    if (!metric) {
+      metric = await this.opts.metric.score(built.model);
+      this.metrics.set(hash, metric);
+    }
+    const b = await benchmark(built.bytes, this.benchOptions(recipe));
+    const l = b.latencyMs;
+    const inertSteps = built.steps.filter((s) => !s.modified).map((s) => s.pass);
+    return { latency: { p50: l.p50, p90: l.p90, p99: l.p99, mean: l.mean, samples: b.timesMs }, sizeBytes: built.bytes.length, metric, ...(inertSteps.length ? { inertSteps } : {}) };
+  }
+}

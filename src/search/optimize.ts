@@ -1,0 +1,148 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../errors.js';
+import type { Model } from '../ir/graph.js';
+import { loadModel, modelSizeOnDisk, saveModel } from '../ir/io.js';
+import type { Target } from '../passes/pass.js';
+import { resolveDims, randomInputs, type InputSpec } from '../runtime/inputs.js';
+import { profileModel } from '../runtime/profile.js';
+import type { Backend } from '../runtime/session.js';
+import { environment } from '../report/environment.js';
+import { htmlReport } from '../report/html.js';
+import { markdownReport } from '../report/markdown.js';
+import { aggregateKernels, type OpTypeTime } from '../report/profile/aggregate.js';
+import { resultsFrom, type OptimizeResults } from '../report/results.js';
+import { describeBudget, type Budget } from './budget.js';
+import { forTarget, searchCatalog, type CatalogEntry } from './catalog.js';
+import { OnnxEvaluator } from './evaluator.js';
+import { describeGoals, type Goals } from './goals.js';
+import { dataMetric, fidelityMetric, type MetricSource } from './metric.js';
+import { OutputDir } from './output-dir.js';
+import { DEFAULT_SESSION, type Recipe, type RecipeFile } from './recipe.js';
+import { runSearch } from './search.js';
+import { defaultSessionSpace } from './space.js';
+import * as os from 'node:os';
+
+export interface OptimizeOptions {
+  modelFile: string;
+  outDir: string;
+  goals: Goals;
+  budget: Budget;
+  target: Target;
+  backend?: Backend;
+  /** Dataset spec or path; without it the metric is fidelity to the baseline on random inputs. */
+  data?: string;
+  metric?: string;
+  /** Samples scored (data) or random inputs compared (fidelity). */
+  limit?: number;
+  input?: InputSpec;
+  /** Re-run this recipe instead of searching. */
+  recipe?: RecipeFile;
+  /** Timed runs per candidate. */
+  runs?: number;
+  catalog?: CatalogEntry[];
+  log?: (line: string) => void;
+}
+
+export interface OptimizeOutcome {
+  results: OptimizeResults;
+  outDir: string;
+  modelPath: string;
+}
+
+/**
+ * `inferopt optimize`: baseline, search (or a given recipe), then the chosen model, recipe.json, results.json
+ * and both reports, written to the output folder in one step. Goals not met: the outcome says so (`met`),
+ * and the caller exits 3 — the folder is written either way.
+ */
+export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
+  const log = o.log ?? (() => {});
+  const modelFile = path.resolve(o.modelFile);
+  if (!fs.existsSync(modelFile)) throw new InputError(`no such model file: ${o.modelFile}`);
+  const out = new OutputDir(o.outDir);
+  try {
+    const baseModel = loadModel(modelFile);
+    const input: InputSpec = o.input ?? {};
+    const dims = resolveDims(baseModel, input);
+    const backend = o.backend ?? (o.target === 'wasm' ? 'wasm' : 'node');
+    const catalog = forTarget(o.catalog ?? searchCatalog(), o.target);
+    const metric: MetricSource = o.data
+      ? await dataMetric(o.data, { ...(o.metric ? { metric: o.metric } : {}), ...(o.limit ? { limit: o.limit } : {}) })
+      : fidelityMetric(baseModel, { input, ...(o.limit ? { samples: o.limit } : {}), ...(o.metric ? { metric: o.metric } : {}) });
+    log(`metric: ${metric.name} — ${metric.note}`);
+    const evaluator = new OnnxEvaluator({ modelFile, catalog, metric, backend, dims, ...(input.shapes ? { shapes: input.shapes } : {}), ...(o.runs ? { runs: o.runs } : {}), log });
+
+    const baseSession = o.recipe ? { ...DEFAULT_SESSION, threads: o.recipe.recipe.session.threads } : DEFAULT_SESSION;
+    const baseProfile = await opTypeTimes(baseModel, input, dims, backend, baseSession.threads);
+    const opShare = Object.fromEntries(baseProfile.map((t) => [t.opType, t.share]));
+    log(`baseline profile: ${baseProfile.slice(0, 5).map((t) => `${t.opType} ${(t.share * 100).toFixed(0)}%`).join(', ')}`);
+
+    const search = await runSearch({ passes: catalog, session: defaultSessionSpace(os.cpus().length, baseSession) }, evaluator, {
+      goals: o.goals,
+      budget: o.budget,
+      target: o.target,
+      baseSession,
+      opShare,
+      log,
+      ...(o.recipe ? { only: { ...o.recipe.recipe, target: o.recipe.recipe.target } } : {}),
+    });
+    if (o.recipe && search.chosen === search.baseline && search.candidates.length > 1 && search.candidates[1]!.error) {
+      throw new InputError(`the recipe could not be applied: ${search.candidates[1]!.error}`);
+    }
+
+    const chosenBuilt = await evaluator.build(search.chosen.recipe);
+    const modelName = `${path.basename(modelFile, '.onnx')}.optimized.onnx`;
+    saveModel(chosenBuilt.model, out.path(modelName));
+    const chosenProfile = await opTypeTimes(chosenBuilt.model, input, dims, backend, search.chosen.recipe.session.threads, search.chosen.recipe);
+
+    const recipeFile: RecipeFile = {
+      format: 'inferopt-recipe',
+      version: 1,
+      recipe: search.chosen.recipe,
+      model: { file: path.basename(modelFile), sha256: sha256File(modelFile) },
+      note: `re-run with: inferopt optimize ${path.basename(modelFile)} --recipe recipe.json -o <dir>${search.chosen.recipe.steps.some((s) => catalog.find((c) => c.pass.id === s.pass)?.needs?.length) ? ' --data <the same data>' : ''}`,
+    };
+    const results: OptimizeResults = {
+      format: 'inferopt-results',
+      version: 1,
+      createdAt: new Date().toISOString(),
+      model: { file: o.modelFile, sha256: recipeFile.model!.sha256, sizeBytes: modelSizeOnDisk(modelFile) },
+      target: o.target,
+      goals: o.goals,
+      goalsText: describeGoals(o.goals),
+      budget: o.recipe ? 'none (recipe given)' : describeBudget(o.budget),
+      metric: { name: metric.name, source: metric.source, note: metric.note },
+      ...resultsFrom(search),
+      opTypes: { baseline: baseProfile, chosen: chosenProfile },
+      environment: environment(),
+      outputs: { model: modelName, recipe: 'recipe.json', results: 'results.json', html: 'report.html', markdown: 'report.md' },
+    };
+    out.write('recipe.json', JSON.stringify(recipeFile, null, 2) + '\n');
+    out.write('results.json', JSON.stringify(results, null, 1) + '\n');
+    out.write('report.md', markdownReport(results));
+    out.write('report.html', await htmlReport(results));
+    out.commit();
+    return { results, outDir: o.outDir, modelPath: path.join(o.outDir, modelName) };
+  } catch (e) {
+    out.abandon();
+    throw e;
+  }
+}
+
+/** Time per op type from ORT's profiler, for pruning the search and the before/after chart. */
+async function opTypeTimes(model: Model, input: InputSpec, dims: Record<string, number>, backend: Backend, threads: number, recipe?: Recipe): Promise<OpTypeTime[]> {
+  const p = await profileModel(model, randomInputs(model, input), {
+    backend,
+    threads,
+    dims,
+    runs: 15,
+    warmup: 3,
+    ...(recipe ? { optLevel: recipe.session.optLevel, executionMode: recipe.session.executionMode } : {}),
+  });
+  return aggregateKernels(p.kernels, p.runsUs, 'median').byOpType;
+}
+
+function sha256File(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
