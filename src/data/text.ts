@@ -87,7 +87,8 @@ export class TextEncoder {
     let json: object;
     let config: object = {};
     if (/tokenizer\.json$/.test(src)) {
-      json = JSON.parse(readFileSync(src, 'utf8')) as object;
+      // the library wants every pipeline stage present; files written by older tools may leave some out
+      json = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...(JSON.parse(readFileSync(src, 'utf8')) as object) };
       const cfg = src.replace(/tokenizer\.json$/, 'tokenizer_config.json');
       if (existsSync(cfg)) config = JSON.parse(readFileSync(cfg, 'utf8')) as object;
     } else {
