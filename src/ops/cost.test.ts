@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DataType } from '../ir/dtype.js';
 import { GraphBuilder } from '../ir/builder.js';
 import { Tensor } from '../ir/tensor.js';
+import { buildZooModel } from '../zoo/index.js';
 import { modelCost } from './index.js';
 
 const F = DataType.FLOAT;
@@ -105,5 +106,12 @@ describe('op cost', () => {
     };
     expect(costOf(build).uncounted).toEqual([{ op: 'MatMul', count: 1 }]);
     expect(costOf(build, { dims: { N: 3 } }).total.macs).toBe(60);
+  });
+
+  it('ResNet-50 at 224×224 comes to the published 4.1 GMACs', () => {
+    const c = modelCost(buildZooModel('resnet50', { zeroWeights: true }), { dims: { N: 1 } });
+    // torchvision's figure for resnet50 is 4.09 GMACs (convolutions and the final Linear)
+    expect(c.total.macs / 1e9).toBeCloseTo(4.09, 2);
+    expect(c.uncounted).toEqual([]);
   });
 });

@@ -154,3 +154,16 @@ describe('inferShapes report', () => {
     expect(shapeOf(m.graph.outputs[0]!.type)).toEqual(['N', 4]);
   });
 });
+
+describe('compareWithOrt', () => {
+  it('reports an inferred shape that differs from what ORT computes', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', F, [2, 3]);
+    b.output(b.op('Transpose', [x]));
+    const m = b.model();
+    const real = analyzeShapes(m);
+    const wrong = { ...real, typeOf: (v: Value): ValueType | undefined => (v.producer ? { kind: 'tensor', elemType: F, shape: [2, 3] } : real.typeOf(v)) };
+    const { mismatches } = await compareWithOrt(m, wrong, randomInputs(m));
+    expect(mismatches).toEqual([{ value: m.graph.outputs[0]!.name, op: 'Transpose', inferred: '1[2,3]', actual: '1[3,2]' }]);
+  });
+});
