@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../cli/main.js';
+import { runCli } from '../../test/unit/run-cli.js';
 import { DataType, GraphBuilder, Tensor, saveModel } from '../ir/index.js';
 import { encodeTensorForTest } from './test-tensor.js';
 import { compareTensors, top1Agreement } from './compare.js';
@@ -17,21 +17,10 @@ function classifier(bias: number[]) {
 }
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  process.exitCode = undefined; // verify sets it to 1 on failure; main() reads it back
+  const r = await runCli(...args);
   process.exitCode = undefined;
-  try {
-    const code = await main(['node', 'inferopt', ...args]);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-    process.exitCode = undefined;
-  }
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 describe('compare', () => {
