@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
-import type { Model } from './graph.js';
+import type { Graph, Model } from './graph.js';
 import { decodeModel, type ExternalRef } from './proto/decode.js';
 import { encodeModel } from './proto/encode.js';
 import { ProtoError } from './proto/wire.js';
@@ -139,8 +139,12 @@ export function saveModel(model: Model, file: string, opts: SaveOptions = {}): {
   const placed: Uint8Array[] = [];
   let offset = 0;
   const where = new Map<Tensor, number>();
+  // Only initializers go to the data file: tensors in node attributes (Constant values) stay inline, since
+  // ONNX Runtime's shape inference cannot read them from external data (a Constant feeding a Reshape's shape
+  // would make the model fail to load).
+  const initializers = initializerTensors(model.graph);
   const placement = (t: Tensor) => {
-    if (t.bytes.length < threshold) return undefined;
+    if (t.bytes.length < threshold || !initializers.has(t)) return undefined;
     let off = where.get(t);
     if (off === undefined) {
       // align each tensor to 64 bytes so that it can be mapped and viewed directly
@@ -158,6 +162,13 @@ export function saveModel(model: Model, file: string, opts: SaveOptions = {}): {
   writeAtomic(dataFile, placed);
   writeAtomic(file, chunks);
   return { bytes: chunks.reduce((s, c) => s + c.length, 0), dataBytes: offset };
+}
+
+/** The initializer tensors of a graph and of its subgraphs. */
+function initializerTensors(g: Graph, out = new Set<Tensor>()): Set<Tensor> {
+  for (const v of g.initializers.values()) out.add(v.initializer!);
+  for (const n of g.nodes) for (const sub of n.subgraphs()) initializerTensors(sub, out);
+  return out;
 }
 
 /** Writes chunks to a temp file beside `file`, then renames it into place. */

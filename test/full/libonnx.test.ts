@@ -37,11 +37,13 @@ function summarize(group: string, results: Map<string, CaseResult>): string {
   const all = [...results.values()];
   const passed = all.filter((r) => r.status === 'passed');
   const identical = passed.filter((r) => r.status === 'passed' && r.byteIdentical).length;
+  const external = passed.filter((r) => r.status === 'passed' && r.externalBytes > 0).length;
   const skipped = new Map<string, number>();
   for (const r of all) if (r.status === 'skipped') skipped.set(r.reason, (skipped.get(r.reason) ?? 0) + 1);
   const failed = all.filter((r) => r.status === 'failed').length;
   const skipText = [...skipped].map(([reason, n]) => `${n} ${reason}`).join(', ') || 'none';
-  let text = `libonnx-testdata/${group}: ${all.length} cases — ${passed.length} passed (${identical} saved byte-identical), `;
+  let text = `libonnx-testdata/${group}: ${all.length} cases — ${passed.length} passed (${identical} saved byte-identical, `;
+  text += `${external} with initializers in external data), `;
   text += `skipped: ${skipText}; ${failed} failed\n`;
   if (process.env['INFEROPT_VERBOSE_SKIPS']) {
     for (const [name, r] of results) if (r.status === 'skipped') text += `  skip ${name}: ${r.reason}: ${r.detail}\n`;

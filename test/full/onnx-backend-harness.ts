@@ -1,6 +1,7 @@
 /**
  * Runs one test case of ONNX's backend test data (model.onnx + test_data_set_N/{input,output}_K.pb) through
- * ONNX Runtime, before and after a load → save round trip through inferopt's IR. The original model decides
+ * ONNX Runtime, before and after a load → save round trip through inferopt's IR (inline, then with every
+ * tensor in an external data file, then that file read back by our loader). The original model decides
  * whether a case counts: if ORT cannot run it, or its outputs do not match the expected ones, the case is
  * skipped (with the reason); only a case that passes on the original and fails after the round trip is a
  * failure, i.e. an IR bug.
@@ -9,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataType, dtypeInfo, dtypeName } from '../../src/ir/dtype.js';
 import type { Model } from '../../src/ir/graph.js';
-import { loadModel, saveModel } from '../../src/ir/io.js';
+import { loadModel, modelToBytes, saveModel } from '../../src/ir/io.js';
 import { decodeTensor } from '../../src/ir/proto/decode.js';
 import type { Tensor } from '../../src/ir/tensor.js';
 import { runtimeInputs } from '../../src/runtime/inputs.js';
@@ -20,7 +21,7 @@ export const RTOL = 1e-3;
 export const ATOL = 1e-5;
 
 export type CaseResult =
-  | { status: 'passed'; byteIdentical: boolean }
+  | { status: 'passed'; byteIdentical: boolean; externalBytes: number }
   | { status: 'skipped'; reason: SkipReason; detail: string }
   | { status: 'failed'; detail: string };
 
@@ -73,8 +74,8 @@ function nonTensorIo(model: Model): string | null {
 }
 
 /** Runs all data sets; returns the first mismatch (or error) as text, or null when every output agrees. */
-async function runAll(modelPath: string, model: Model, sets: DataSet[]): Promise<string | null> {
-  const session = await Session.create(modelPath, ORT_OPTIONS);
+async function runAll(source: string | Uint8Array, model: Model, sets: DataSet[]): Promise<string | null> {
+  const session = await Session.create(source, ORT_OPTIONS);
   try {
     const names = runtimeInputs(model).map((v) => v.name);
     const outNames = model.graph.outputs.map((v) => v.name);
@@ -136,7 +137,7 @@ function message(e: unknown): string {
  * Runs one case: original through ORT, then load → (transform) → save through the IR, then the saved model
  * through ORT. `transform` lets other suites check that a graph transform keeps every model's outputs.
  */
-export async function runCase(caseDir: string, scratchDir: string, transform?: (m: Model) => void): Promise<CaseResult> {
+export async function runCase(caseDir: string, scratchDir: string, transform?: (m: Model) => void | Promise<void>): Promise<CaseResult> {
   const original = path.join(caseDir, 'model.onnx');
   const originalBytes = fs.readFileSync(original);
   let model: Model;
@@ -163,16 +164,26 @@ export async function runCase(caseDir: string, scratchDir: string, transform?: (
   }
 
   const saved = path.join(scratchDir, `${path.basename(path.dirname(caseDir))}-${path.basename(caseDir)}.onnx`);
+  const external = saved.replace(/\.onnx$/, '.external.onnx');
+  let stage = 'load → save';
   try {
-    transform?.(model);
+    await transform?.(model);
     saveModel(model, saved);
-    const reloaded = loadModel(saved);
-    const mismatch = await runAll(saved, reloaded, sets);
-    if (mismatch) return { status: 'failed', detail: `after load → save: ${mismatch}` };
-    return { status: 'passed', byteIdentical: Buffer.compare(originalBytes, fs.readFileSync(saved)) === 0 };
+    let mismatch = await runAll(saved, loadModel(saved), sets);
+    if (mismatch) return { status: 'failed', detail: `after ${stage}: ${mismatch}` };
+    const byteIdentical = Buffer.compare(originalBytes, fs.readFileSync(saved)) === 0;
+    // every initializer in the external data file: ORT reads what our writer wrote, then reads our reader's model
+    stage = 'save with external data';
+    const { dataBytes: externalBytes } = saveModel(model, external, { externalData: { threshold: 1 } });
+    mismatch = await runAll(external, model, sets);
+    if (mismatch) return { status: 'failed', detail: `after ${stage}: ${mismatch}` };
+    stage = 'reload of external data';
+    mismatch = await runAll(modelToBytes(loadModel(external)), model, sets);
+    if (mismatch) return { status: 'failed', detail: `after ${stage}: ${mismatch}` };
+    return { status: 'passed', byteIdentical, externalBytes };
   } catch (e) {
-    return { status: 'failed', detail: `after load → save: ${message(e)}` };
+    return { status: 'failed', detail: `after ${stage}: ${message(e)}` };
   } finally {
-    fs.rmSync(saved, { force: true });
+    for (const f of [saved, external, `${external}.data`]) fs.rmSync(f, { force: true });
   }
 }
