@@ -8,6 +8,7 @@ import './reduce.js';
 import './norm.js';
 import './quantized.js';
 import './contrib.js';
+import './misc.js';
 
 export * from './registry.js';
 export * from './infer.js';

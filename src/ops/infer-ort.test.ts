@@ -172,6 +172,16 @@ const CASES: Case[] = [
     op: 'QLinearConv',
     inputs: [ins([1, 2, 6, 6], U8), scalar(F, 0.1), scalar(U8, 0), fill(I8, [4, 2, 3, 3]), scalar(F, 0.1), scalar(I8, 0), scalar(F, 0.2), scalar(U8, 0), fill(I32, [4], 0)],
   },
+  // recurrent, detection and sampling
+  { name: 'LSTM', op: 'LSTM', inputs: [[5, 2, 3], fill(F, [1, 16, 3], 0.1), fill(F, [1, 16, 4], 0.1)], attrs: { hidden_size: 4 }, outputs: 3 },
+  { name: 'LSTM bidirectional', op: 'LSTM', inputs: [[5, 2, 3], fill(F, [2, 16, 3], 0.1), fill(F, [2, 16, 4], 0.1)], attrs: { hidden_size: 4, direction: 'bidirectional' }, outputs: 3 },
+  { name: 'GRU', op: 'GRU', inputs: [[5, 2, 3], fill(F, [1, 12, 3], 0.1), fill(F, [1, 12, 4], 0.1)], attrs: { hidden_size: 4 }, outputs: 2 }, // (ORT's CPU kernels refuse layout=1)
+  { name: 'RNN', op: 'RNN', inputs: [[5, 2, 3], fill(F, [1, 4, 3], 0.1), fill(F, [1, 4, 4], 0.1)], attrs: { hidden_size: 4 }, outputs: 2 },
+  { name: 'OneHot', op: 'OneHot', inputs: [i64([0, 2, 1, 3], [2, 2]), i64([5], []), f32([0, 1])], attrs: { axis: 1 } },
+  { name: 'RoiAlign', op: 'RoiAlign', inputs: [[1, 3, 8, 8], f32([0, 0, 4, 4, 1, 1, 6, 7], [2, 4]), i64([0, 0])], attrs: { output_height: 3, output_width: 2 } },
+  { name: 'GridSample', op: 'GridSample', inputs: [[1, 2, 5, 6], fill(F, [1, 3, 4, 2], 0.1)] },
+  { name: 'LRN', op: 'LRN', inputs: [[1, 4, 3, 3]], attrs: { size: 3 } },
+  { name: 'EyeLike', op: 'EyeLike', inputs: [[3, 4]], attrs: { dtype: DataType.INT64 } },
   // com.microsoft
   { name: 'ms Gelu', op: 'Gelu', domain: MS, inputs: [[2, 3]] },
   { name: 'ms BiasGelu', op: 'BiasGelu', domain: MS, inputs: [[2, 3, 4], fill(F, [4])] },
