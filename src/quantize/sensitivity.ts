@@ -6,6 +6,7 @@ import { runAll } from './fidelity.js';
 import { sqnr } from './qparams.js';
 import { cloneModel, quantizeModel, type QuantizeOptions } from './quantize.js';
 import { calibrateFor, staticQuantizePass } from './static.js';
+import { QUANTIZED_OPS } from './static-plan.js';
 
 /**
  * Per-node sensitivity: each quantizable node is quantized alone and scored by the SQNR of its own output
@@ -28,7 +29,10 @@ export function quantizedNodeNames(original: Model, quantized: Model): string[] 
   const out: string[] = [];
   for (const n of original.graph.nodes) {
     const q = byName.get(n.name);
-    if (!q || q.opType !== n.opType || q.inputs.some((v) => v?.producer?.opType === 'DequantizeLinear')) out.push(n.name);
+    const replaced = !q || q.opType !== n.opType;
+    // pass-through ops (MaxPool, Flatten…) read DequantizeLinear outputs too, but are not quantized themselves
+    const readsDq = !!q && n.opType in QUANTIZED_OPS && q.inputs.some((v) => v?.producer?.opType === 'DequantizeLinear');
+    if (replaced || readsDq) out.push(n.name);
   }
   return out;
 }

@@ -25,7 +25,7 @@
 import { DataType } from '../ir/dtype.js';
 import type { Model, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { Layers, type LayerNormForm, type WeightOptions } from './layers.js';
+import { Layers, type LayerNormForm, type LayerOptions } from './layers.js';
 
 export interface BertConfig {
   layers: number;
@@ -60,7 +60,7 @@ class BertWriter {
   constructor(
     readonly cfg: BertConfig,
     readonly opts: Required<BertOptions>,
-    weights: WeightOptions,
+    weights: LayerOptions,
   ) {
     this.l = new Layers(weights);
     this.headDim = cfg.hidden / cfg.heads;
@@ -159,7 +159,7 @@ class BertWriter {
   }
 }
 
-export function buildBert(name: string, cfg: BertConfig, weights: WeightOptions, opts: BertOptions = {}): Model {
+export function buildBert(name: string, cfg: BertConfig, weights: LayerOptions, opts: BertOptions = {}): Model {
   const full: Required<BertOptions> = { layerNorm: opts.layerNorm ?? 'decomposed', reshape: opts.reshape ?? 'dynamic' };
   return new BertWriter(cfg, full, weights).build(name);
 }

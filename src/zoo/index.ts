@@ -8,28 +8,33 @@ import { dtypeInfo } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
 import { BERT_CONFIGS, buildBert, type BertOptions } from './bert.js';
 import { buildCnnSmall } from './cnn-small.js';
-import type { WeightOptions } from './layers.js';
+import type { LayerOptions } from './layers.js';
 import { buildMlp } from './mlp.js';
 import { buildMobileNetV2 } from './mobilenetv2.js';
 import { buildResNet } from './resnet.js';
 
 export type { BertConfig, BertOptions } from './bert.js';
 export { BERT_CONFIGS } from './bert.js';
-export { Layers, type LayerNormForm, type WeightOptions } from './layers.js';
+export { Layers, type LayerNormForm, type LayerOptions } from './layers.js';
 
 export interface ZooOptions extends BertOptions {
   /** Seed of the weight generator (default 0). */
   seed?: number;
   /** Zero-filled weights: the structure only, built fast (for parameter counts and shape checks). */
   zeroWeights?: boolean;
+  /**
+   * CNNs: fold BatchNormalization into the Conv before it (torch's default eval export). Off by default, so a
+   * Conv+BN fold pass has work to do; the folded and unfolded models of one seed compute the same function.
+   */
+  foldBatchNorm?: boolean;
 }
 
 interface ZooEntry {
   description: string;
-  build(w: WeightOptions, opts: BertOptions): Model;
+  build(w: LayerOptions, opts: BertOptions): Model;
 }
 
-const bert = (name: keyof typeof BERT_CONFIGS) => (w: WeightOptions, o: BertOptions) => buildBert(name, BERT_CONFIGS[name], w, o);
+const bert = (name: keyof typeof BERT_CONFIGS) => (w: LayerOptions, o: BertOptions) => buildBert(name, BERT_CONFIGS[name], w, o);
 
 const ZOO = {
   mlp: { description: 'MLP 784-256-128-10, Gemm+Relu, input [N,784]', build: buildMlp },
@@ -58,8 +63,9 @@ export function buildZooModel(name: string, opts: ZooOptions = {}): Model {
   if (!isZooName(name)) throw new InputError(`unknown zoo model '${name}'; choose one of: ${zooNames.join(', ')}`);
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new InputError(`seed must be an integer in 0..4294967295, not ${seed}`);
-  const model = ZOO[name].build({ seed, zeroWeights: opts.zeroWeights ?? false }, opts);
-  const recipe = { name, seed, layerNorm: opts.layerNorm, reshape: opts.reshape, zeroWeights: opts.zeroWeights || undefined };
+  const { zeroWeights, foldBatchNorm, layerNorm, reshape } = opts;
+  const model = ZOO[name].build({ seed, zeroWeights, foldBatchNorm }, opts);
+  const recipe = { name, seed, layerNorm, reshape, foldBatchNorm: foldBatchNorm || undefined, zeroWeights: zeroWeights || undefined };
   model.metadata.push({ key: 'inferopt.zoo', value: JSON.stringify(recipe) });
   return model;
 }

@@ -17,7 +17,7 @@ import { GraphBuilder, attr } from '../ir/builder.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Dim } from '../ir/types.js';
 import { tensorType } from '../ir/types.js';
-import { WeightRng } from './random.js';
+import { WeightRng, floatTensor } from './random.js';
 
 export interface ConvSpec {
   inC: number;
@@ -31,19 +31,25 @@ export interface ConvSpec {
 
 export type LayerNormForm = 'decomposed' | 'fused';
 
-export interface WeightOptions {
+export interface LayerOptions {
   seed: number;
   /** Zero-filled weights: the structure only (fast; outputs are degenerate). */
   zeroWeights?: boolean;
+  /** Fold BatchNormalization into the preceding Conv (torch's default eval export) instead of keeping it. */
+  foldBatchNorm?: boolean;
 }
+
+const BN_EPS = 1e-5;
 
 /** A GraphBuilder plus a seeded weight source and exporter-style layer helpers. */
 export class Layers {
   readonly b = new GraphBuilder();
   readonly w: WeightRng;
+  readonly foldBatchNorm: boolean;
 
-  constructor(opts: WeightOptions) {
+  constructor(opts: LayerOptions) {
     this.w = new WeightRng(opts.seed, opts.zeroWeights);
+    this.foldBatchNorm = opts.foldBatchNorm ?? false;
   }
 
   // ---- values --------------------------------------------------------------------------------------
@@ -85,20 +91,9 @@ export class Layers {
 
   /** Conv with He-normal (fan-in) weights; bias only when asked (convs before BN have none). */
   conv(scope: string, x: Value, s: ConvSpec): Value {
-    const group = s.group ?? 1;
-    const k = s.kernel;
-    const fanIn = (s.inC / group) * k * k;
-    const weight = this.param(`${scope}.weight`, this.w.normal([s.outC, s.inC / group, k, k], Math.sqrt(2 / fanIn)));
-    const inputs = [x, weight];
+    const inputs = [x, this.param(`${scope}.weight`, this.convWeight(s))];
     if (s.bias) inputs.push(this.param(`${scope}.bias`, this.w.normal([s.outC], 0.01)));
-    const pad = s.pad ?? 0;
-    return this.op(scope, 'Conv', inputs, {
-      dilations: [1, 1],
-      group,
-      kernel_shape: [k, k],
-      pads: [pad, pad, pad, pad],
-      strides: [s.stride ?? 1, s.stride ?? 1],
-    });
+    return this.convNode(scope, inputs, s);
   }
 
   /**
@@ -107,14 +102,58 @@ export class Layers {
    * branch keeps the variance growth of deep residual stacks in check.
    */
   batchNorm(scope: string, x: Value, channels: number, gammaScale = 1): Value {
-    const scale = this.param(`${scope}.weight`, this.w.uniformTensor([channels], 0.8 * gammaScale, 1.2 * gammaScale));
-    const bias = this.param(`${scope}.bias`, this.w.normal([channels], 0.05));
-    const mean = this.param(`${scope}.running_mean`, this.w.normal([channels], 0.05));
-    const variance = this.param(`${scope}.running_var`, this.w.uniformTensor([channels], 0.8, 1.2));
-    return this.op(scope, 'BatchNormalization', [x, scale, bias, mean, variance], {
-      epsilon: attr.float(1e-5),
-      momentum: attr.float(0.9),
+    const st = this.bnStats(channels, gammaScale);
+    const inputs = [x, ...(['weight', 'bias', 'running_mean', 'running_var'] as const).map((k) => this.param(`${scope}.${k}`, st[k]))];
+    return this.op(scope, 'BatchNormalization', inputs, { epsilon: attr.float(BN_EPS), momentum: attr.float(0.9) });
+  }
+
+  /**
+   * Conv (no bias) → BatchNormalization; with `foldBatchNorm`, one Conv with the BN folded into its weight
+   * and bias, as torch.onnx.export emits eval models by default. Both draw the same random numbers, so the
+   * two forms of one seed compute the same function.
+   */
+  convBn(convScope: string, bnScope: string, x: Value, s: ConvSpec, gammaScale = 1): Value {
+    if (!this.foldBatchNorm) return this.batchNorm(bnScope, this.conv(convScope, x, s), s.outC, gammaScale);
+    const weight = this.convWeight(s);
+    const st = this.bnStats(s.outC, gammaScale);
+    const w = weight.view() as Float32Array;
+    const [gamma, beta, mean, variance] = [st.weight, st.bias, st.running_mean, st.running_var].map((t) => t.view() as Float32Array);
+    const bias = new Float32Array(s.outC);
+    const perChannel = w.length / s.outC;
+    for (let c = 0; c < s.outC; c++) {
+      const k = gamma![c]! / Math.sqrt(variance![c]! + BN_EPS);
+      for (let i = c * perChannel; i < (c + 1) * perChannel; i++) w[i]! *= k;
+      bias[c] = beta![c]! - mean![c]! * k;
+    }
+    const inputs = [x, this.param(`${convScope}.weight`, weight), this.param(`${convScope}.bias`, floatTensor([s.outC], bias))];
+    return this.convNode(convScope, inputs, s);
+  }
+
+  private convWeight(s: ConvSpec): Tensor {
+    const k = s.kernel;
+    const group = s.group ?? 1;
+    return this.w.normal([s.outC, s.inC / group, k, k], Math.sqrt(2 / ((s.inC / group) * k * k)));
+  }
+
+  private convNode(scope: string, inputs: Value[], s: ConvSpec): Value {
+    const pad = s.pad ?? 0;
+    const stride = s.stride ?? 1;
+    return this.op(scope, 'Conv', inputs, {
+      dilations: [1, 1],
+      group: s.group ?? 1,
+      kernel_shape: [s.kernel, s.kernel],
+      pads: [pad, pad, pad, pad],
+      strides: [stride, stride],
     });
+  }
+
+  private bnStats(channels: number, gammaScale: number): Record<'weight' | 'bias' | 'running_mean' | 'running_var', Tensor> {
+    return {
+      weight: this.w.uniformTensor([channels], 0.8 * gammaScale, 1.2 * gammaScale),
+      bias: this.w.normal([channels], 0.05),
+      running_mean: this.w.normal([channels], 0.05),
+      running_var: this.w.uniformTensor([channels], 0.8, 1.2),
+    };
   }
 
   relu(scope: string, x: Value): Value {

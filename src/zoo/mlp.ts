@@ -5,11 +5,11 @@
  */
 import { DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
-import { Layers, type WeightOptions } from './layers.js';
+import { Layers, type LayerOptions } from './layers.js';
 
 export const MLP_SIZES = [784, 256, 128, 10] as const;
 
-export function buildMlp(w: WeightOptions): Model {
+export function buildMlp(w: LayerOptions): Model {
   const l = new Layers(w);
   let x = l.input('input', DataType.FLOAT, ['N', MLP_SIZES[0]]);
   for (let i = 0; i < MLP_SIZES.length - 1; i++) {

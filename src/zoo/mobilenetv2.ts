@@ -1,7 +1,7 @@
 /**
  * `mobilenetv2`: torchvision's MobileNetV2 (width 1.0), input `input` f32[N, 3, 224, 224], output `logits`
  * f32[N, 1000]. Pattern choices, as torch exports it in eval mode without BN folding: every Conv is followed
- * by BatchNormalization; ReLU6 is `Clip(x, 0, 6)` with min/max as Constant inputs; the depthwise 3×3 conv
+ * by BatchNormalization (or folded into it with `foldBatchNorm`); ReLU6 is `Clip(x, 0, 6)` with min/max as Constant inputs; the depthwise 3×3 conv
  * has `group` = channels; inverted residual blocks add `Add(x, branch)` when stride is 1 and widths match,
  * with a linear (activation-free) projection; head: GlobalAveragePool → Flatten → Gemm (dropout vanishes).
  * Names follow the torchvision state dict (`features.3.conv.1.0.weight`); float initializers =
@@ -9,7 +9,7 @@
  */
 import { DataType } from '../ir/dtype.js';
 import type { Model, Value } from '../ir/graph.js';
-import { Layers, type ConvSpec, type WeightOptions } from './layers.js';
+import { Layers, type ConvSpec, type LayerOptions } from './layers.js';
 
 /** torchvision's inverted residual settings: expansion t, output channels c, repeats n, first stride s. */
 const SETTINGS: [t: number, c: number, n: number, s: number][] = [
@@ -24,7 +24,7 @@ const SETTINGS: [t: number, c: number, n: number, s: number][] = [
 
 /** Conv2dNormActivation: Conv (no bias) → BN → ReLU6, at `<scope>.0` / `<scope>.1`. */
 function convBnRelu6(l: Layers, scope: string, x: Value, spec: ConvSpec): Value {
-  return l.relu6(`${scope}.2`, l.batchNorm(`${scope}.1`, l.conv(`${scope}.0`, x, spec), spec.outC));
+  return l.relu6(`${scope}.2`, l.convBn(`${scope}.0`, `${scope}.1`, x, spec));
 }
 
 function invertedResidual(l: Layers, scope: string, x: Value, inC: number, outC: number, stride: number, t: number): Value {
@@ -34,12 +34,11 @@ function invertedResidual(l: Layers, scope: string, x: Value, inC: number, outC:
   let y = x;
   if (t !== 1) y = convBnRelu6(l, `${scope}.conv.${k++}`, y, { inC, outC: hidden, kernel: 1 });
   y = convBnRelu6(l, `${scope}.conv.${k++}`, y, { inC: hidden, outC: hidden, kernel: 3, stride, pad: 1, group: hidden });
-  y = l.conv(`${scope}.conv.${k++}`, y, { inC: hidden, outC, kernel: 1 });
-  y = l.batchNorm(`${scope}.conv.${k}`, y, outC, residual ? 0.5 : 1);
+  y = l.convBn(`${scope}.conv.${k}`, `${scope}.conv.${k + 1}`, y, { inC: hidden, outC, kernel: 1 }, residual ? 0.5 : 1);
   return residual ? l.op(scope, 'Add', [x, y]) : y;
 }
 
-export function buildMobileNetV2(w: WeightOptions): Model {
+export function buildMobileNetV2(w: LayerOptions): Model {
   const l = new Layers(w);
   let x = l.input('input', DataType.FLOAT, ['N', 3, 224, 224]);
   x = convBnRelu6(l, 'features.0', x, { inC: 3, outC: 32, kernel: 3, stride: 2, pad: 1 });

@@ -2,7 +2,8 @@
  * `resnet18`, `resnet50`: torchvision's ResNet (v1.5: the stride sits on the 3×3 conv of a bottleneck),
  * ImageNet shapes: input `input` f32[N, 3, 224, 224], output `logits` f32[N, 1000].
  * Pattern choices: BatchNormalization nodes are kept after every Conv (bias-free convs), as an eval-mode
- * export with BN folding switched off emits them — so a Conv+BN fold pass has work to do; residual joins are
+ * export with BN folding switched off emits them — so a Conv+BN fold pass has work to do (`foldBatchNorm`
+ * gives the folded form torch exports by default: Conv with bias, no BN); residual joins are
  * `Add(branch, identity)` followed by Relu; the projection shortcut is Conv 1×1 + BN (`downsample.0/1`);
  * the head is GlobalAveragePool → Flatten → Gemm. Initializer names follow the torchvision state dict, so
  * float initializers = torchvision's parameter count + the BN running statistics
@@ -12,19 +13,19 @@
  */
 import { DataType } from '../ir/dtype.js';
 import type { Model, Value } from '../ir/graph.js';
-import { Layers, type WeightOptions } from './layers.js';
+import { Layers, type LayerOptions } from './layers.js';
 
 export type ResNetDepth = 18 | 50;
 
 const BLOCKS: Record<ResNetDepth, number[]> = { 18: [2, 2, 2, 2], 50: [3, 4, 6, 3] };
 const RESIDUAL_GAMMA = 0.5;
 
-export function buildResNet(depth: ResNetDepth, w: WeightOptions): Model {
+export function buildResNet(depth: ResNetDepth, w: LayerOptions): Model {
   const l = new Layers(w);
   const bottleneck = depth === 50;
   const expansion = bottleneck ? 4 : 1;
   let x = l.input('input', DataType.FLOAT, ['N', 3, 224, 224]);
-  x = l.relu('relu', l.batchNorm('bn1', l.conv('conv1', x, { inC: 3, outC: 64, kernel: 7, stride: 2, pad: 3 }), 64));
+  x = l.relu('relu', l.convBn('conv1', 'bn1', x, { inC: 3, outC: 64, kernel: 7, stride: 2, pad: 3 }));
   x = l.maxPool('maxpool', x, 3, 2, 1);
   let inC = 64;
   BLOCKS[depth].forEach((count, stage) => {
@@ -36,7 +37,7 @@ export function buildResNet(depth: ResNetDepth, w: WeightOptions): Model {
       const outC = planes * expansion;
       const identity =
         stride !== 1 || inC !== outC
-          ? l.batchNorm(`${scope}.downsample.1`, l.conv(`${scope}.downsample.0`, x, { inC, outC, kernel: 1, stride }), outC)
+          ? l.convBn(`${scope}.downsample.0`, `${scope}.downsample.1`, x, { inC, outC, kernel: 1, stride })
           : x;
       x = l.relu(`${scope}.relu`, l.op(scope, 'Add', [branch, identity]));
       inC = outC;
@@ -48,17 +49,12 @@ export function buildResNet(depth: ResNetDepth, w: WeightOptions): Model {
 }
 
 function basicBranch(l: Layers, scope: string, x: Value, inC: number, planes: number, stride: number): Value {
-  let y = l.conv(`${scope}.conv1`, x, { inC, outC: planes, kernel: 3, stride, pad: 1 });
-  y = l.relu(`${scope}.relu`, l.batchNorm(`${scope}.bn1`, y, planes));
-  y = l.conv(`${scope}.conv2`, y, { inC: planes, outC: planes, kernel: 3, pad: 1 });
-  return l.batchNorm(`${scope}.bn2`, y, planes, RESIDUAL_GAMMA);
+  const y = l.relu(`${scope}.relu`, l.convBn(`${scope}.conv1`, `${scope}.bn1`, x, { inC, outC: planes, kernel: 3, stride, pad: 1 }));
+  return l.convBn(`${scope}.conv2`, `${scope}.bn2`, y, { inC: planes, outC: planes, kernel: 3, pad: 1 }, RESIDUAL_GAMMA);
 }
 
 function bottleneckBranch(l: Layers, scope: string, x: Value, inC: number, planes: number, stride: number): Value {
-  let y = l.conv(`${scope}.conv1`, x, { inC, outC: planes, kernel: 1 });
-  y = l.relu(`${scope}.relu`, l.batchNorm(`${scope}.bn1`, y, planes));
-  y = l.conv(`${scope}.conv2`, y, { inC: planes, outC: planes, kernel: 3, stride, pad: 1 });
-  y = l.relu(`${scope}.relu`, l.batchNorm(`${scope}.bn2`, y, planes));
-  y = l.conv(`${scope}.conv3`, y, { inC: planes, outC: planes * 4, kernel: 1 });
-  return l.batchNorm(`${scope}.bn3`, y, planes * 4, RESIDUAL_GAMMA);
+  let y = l.relu(`${scope}.relu`, l.convBn(`${scope}.conv1`, `${scope}.bn1`, x, { inC, outC: planes, kernel: 1 }));
+  y = l.relu(`${scope}.relu`, l.convBn(`${scope}.conv2`, `${scope}.bn2`, y, { inC: planes, outC: planes, kernel: 3, stride, pad: 1 }));
+  return l.convBn(`${scope}.conv3`, `${scope}.bn3`, y, { inC: planes, outC: planes * 4, kernel: 1 }, RESIDUAL_GAMMA);
 }

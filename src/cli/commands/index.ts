@@ -8,6 +8,7 @@ import * as bench from './bench.js';
 import * as inspect from './inspect.js';
 import * as simplify from './simplify.js';
 import * as verify from './verify.js';
+import * as quantize from './quantize.js';
 
 /**
  * Every command registers itself here (one line each; one file per command in this folder).
@@ -23,4 +24,5 @@ export function registerCommands(program: Command): void {
   zoo.register(program);
   simplify.register(program);
   verify.register(program);
+  quantize.register(program);
 }

@@ -50,6 +50,7 @@ describe('inferopt zoo', () => {
       [['mlp', '-o', path.join(dir, 'x.onnx'), '--seed', 'abc'], /--seed/],
       [['bert-tiny', '-o', path.join(dir, 'x.onnx'), '--layer-norm', 'rms'], /--layer-norm must be one of decomposed, fused, mixed/],
       [['mlp', '-o', path.join(dir, 'x.onnx'), '--reshape', 'constant'], /bert models only/],
+      [['bert-tiny', '-o', path.join(dir, 'x.onnx'), '--fold-bn'], /--fold-bn applies to the models with BatchNormalization, not bert-tiny/],
     ];
     for (const [args, message] of cases) {
       const r = await cli(...args);

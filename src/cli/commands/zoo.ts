@@ -10,6 +10,7 @@ interface ZooFlags {
   list?: boolean;
   layerNorm?: string;
   reshape?: string;
+  foldBn?: boolean;
 }
 
 const LAYER_NORM_FORMS = ['decomposed', 'fused', 'mixed'] as const;
@@ -40,6 +41,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'weight seed', '0')
     .option('--list', 'list the models with parameter counts')
     .option('--layer-norm <form>', `BERT only: ${LAYER_NORM_FORMS.join(' | ')} (default decomposed)`)
+    .option('--fold-bn', 'CNNs only: fold BatchNormalization into Conv, as torch exports eval models')
     .option('--reshape <form>', `BERT only: head reshape ${RESHAPE_FORMS.join(' | ')} (default dynamic)`)
     .action((name: string | undefined, flags: ZooFlags) => {
       if (flags.list || name === undefined) {
@@ -52,8 +54,11 @@ export function register(program: Command): void {
         seed: parseIntFlag('--seed', flags.seed, 0),
         layerNorm: oneOf('--layer-norm', flags.layerNorm, LAYER_NORM_FORMS),
         reshape: oneOf('--reshape', flags.reshape, RESHAPE_FORMS),
+        foldBatchNorm: flags.foldBn,
       };
-      if ((opts.layerNorm || opts.reshape) && !name.startsWith('bert')) throw new InputError('--layer-norm and --reshape apply to the bert models only');
+      const bert = name.startsWith('bert');
+      if ((opts.layerNorm || opts.reshape) && !bert) throw new InputError('--layer-norm and --reshape apply to the bert models only');
+      if (opts.foldBatchNorm && (bert || name === 'mlp')) throw new InputError(`--fold-bn applies to the models with BatchNormalization, not ${name}`);
       const model = buildZooModel(name, opts);
       const { bytes, dataBytes } = saveModel(model, flags.output);
       const size = ((bytes + dataBytes) / 1e6).toFixed(1);

@@ -1,0 +1,212 @@
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
+import { loadModel, modelSizeOnDisk, saveModel } from '../../ir/io.js';
+import type { Model } from '../../ir/graph.js';
+import type { Target } from '../../passes/pass.js';
+import { parseShapeFlags } from '../../runtime/inputs.js';
+import { Session } from '../../runtime/session.js';
+import { calibrationData, datasetEvaluator, takeFeeds } from '../../quantize/data-sources.js';
+import { quantizeWithFallback, type FallbackReport } from '../../quantize/fallback.js';
+import { cloneModel, isQuantizeMode, QUANTIZE_MODES, quantizeModel, type QuantizeOptions } from '../../quantize/quantize.js';
+import type { CalibMethod } from '../../quantize/range-methods.js';
+import { nodeSensitivity, type NodeSensitivity } from '../../quantize/sensitivity.js';
+import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
+
+interface QuantizeFlags {
+  output: string;
+  mode: string;
+  target: string;
+  calib?: string;
+  calibMethod: string;
+  calibLimit: string;
+  calibBatch: string;
+  percentile?: string;
+  cache: boolean;
+  perChannel?: boolean;
+  activationType: string;
+  symmetricActivations?: boolean;
+  reduceRange?: boolean;
+  bits: string;
+  blockSize: string;
+  zeroPoints?: boolean;
+  accuracyLevel: string;
+  algorithm: string;
+  include: string[];
+  exclude: string[];
+  sensitivity?: boolean;
+  maxAccuracyDrop?: string;
+  eval?: string;
+  metric?: string;
+  evalLimit?: string;
+  trials: string;
+  shape: string[];
+  dim: string[];
+  json?: boolean;
+}
+
+const TARGETS: readonly Target[] = ['cpu', 'std', 'wasm'];
+const METHODS: readonly CalibMethod[] = ['minmax', 'percentile', 'entropy'];
+const list = (xs: string[]) => xs.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+
+export function register(program: Command): void {
+  program
+    .command('quantize')
+    .description('Quantize a model: dynamic int8, static int8 (QDQ), weight-only 4/8-bit, fp16/bf16; sensitivity and accuracy-aware fallback')
+    .argument('<model>', 'ONNX model file')
+    .requiredOption('-o, --output <file>', 'where to write the quantized model')
+    .requiredOption('--mode <mode>', QUANTIZE_MODES.join(' | '))
+    .option('--target <t>', 'cpu (ORT contrib ops) | std (standard ONNX only) | wasm (onnxruntime-web)', 'cpu')
+    .option('--calib <data>', 'calibration data: dataset folder, data file, JSON spec, or random:N')
+    .option('--calib-method <m>', METHODS.join(' | '), 'minmax')
+    .option('--calib-limit <n>', 'calibration samples', '100')
+    .option('--calib-batch <n>', 'samples per calibration batch', '1')
+    .option('--percentile <p>', 'percentile kept by --calib-method percentile (default 99.999)')
+    .option('--no-cache', 'do not reuse or write calibration statistics beside the model')
+    .option('--per-channel', 'per-channel weights for MatMul/Gemm too (static Conv always is)')
+    .option('--activation-type <t>', 'static: int8 (S8S8) | uint8 (U8S8) | auto (uint8 on cpu: ORT x86 fuses only U8 Conv)', 'auto')
+    .option('--symmetric-activations', 'static: symmetric activation ranges')
+    .option('--reduce-range', '7-bit weights (CPUs without VNNI)')
+    .option('--bits <n>', 'weight-only: 4 | 8', '4')
+    .option('--block-size <n>', 'weight-only: weights per scale (power of two ≥ 16)', '32')
+    .option('--zero-points', 'weight-only: asymmetric blocks with zero points')
+    .option('--accuracy-level <n>', 'weight-only: MatMulNBits accuracy_level (0-4; 4 = int8 compute)', '0')
+    .option('--algorithm <a>', 'weight-only: rtn | gptq (gptq needs --calib)', 'rtn')
+    .option('--include <nodes>', 'only these node names / op types (comma list, repeatable)', collect, [])
+    .option('--exclude <nodes>', 'never these node names / op types (comma list, repeatable)', collect, [])
+    .option('--sensitivity', 'rank quantized nodes by the error each one introduces alone')
+    .option('--max-accuracy-drop <pct>', 'move sensitive nodes back to float until the metric drops by at most this (needs --eval)')
+    .option('--eval <data>', 'labelled data for --max-accuracy-drop (dataset folder, file or JSON spec)')
+    .option('--metric <name>', 'metric for --max-accuracy-drop (default: the task\'s first, e.g. top1, cer)')
+    .option('--eval-limit <n>', 'evaluation samples')
+    .option('--trials <n>', 'fallback trials after the first quantization', '10')
+    .option('--shape <name=dims>', 'input shape for random data, e.g. x=1x3x224x224 (repeatable)', collect, [])
+    .option('--dim <name=n>', 'symbolic dimension for random data, e.g. seq=128 (repeatable)', collect, [])
+    .option('--json', 'print JSON')
+    .action(async (file: string, flags: QuantizeFlags, cmd: Command) => {
+      const verbose = !!cmd.optsWithGlobals().verbose;
+      const result = await runQuantize(file, flags, verbose);
+      process.stdout.write(flags.json ? JSON.stringify(result, null, 1) + '\n' : formatResult(result));
+    });
+}
+
+interface QuantizeReport {
+  input: string;
+  output: string;
+  mode: string;
+  target: Target;
+  sizeBefore: number;
+  sizeAfter: number;
+  ratio: number;
+  stats: Record<string, number>;
+  opsAfter: Record<string, number>;
+  calibration?: string;
+  sensitivity?: NodeSensitivity[];
+  fallback?: Omit<FallbackReport, 'ranking'>;
+}
+
+function parseOptions(flags: QuantizeFlags): QuantizeOptions {
+  if (!isQuantizeMode(flags.mode)) throw new InputError(`unknown --mode '${flags.mode}' (expected ${QUANTIZE_MODES.join(', ')})`);
+  if (!TARGETS.includes(flags.target as Target)) throw new InputError(`--target must be one of ${TARGETS.join(', ')}`);
+  if (!METHODS.includes(flags.calibMethod as CalibMethod)) throw new InputError(`--calib-method must be one of ${METHODS.join(', ')}`);
+  if (!['int8', 'uint8', 'auto'].includes(flags.activationType)) throw new InputError('--activation-type must be int8, uint8 or auto');
+  if (!['rtn', 'gptq'].includes(flags.algorithm)) throw new InputError('--algorithm must be rtn or gptq');
+  const bits = parseIntFlag('--bits', flags.bits, 1);
+  if (bits !== 4 && bits !== 8) throw new InputError('--bits must be 4 or 8');
+  const accuracyLevel = parseIntFlag('--accuracy-level', flags.accuracyLevel, 0);
+  if (accuracyLevel > 4) throw new InputError('--accuracy-level must be 0-4');
+  if (flags.mode === 'static' && !flags.calib) throw new InputError('--mode static needs calibration data: --calib <data> (or random:N to try it out)');
+  if (flags.algorithm === 'gptq' && !flags.calib) throw new InputError('--algorithm gptq needs calibration data: --calib <data>');
+  if (flags.maxAccuracyDrop !== undefined && !flags.eval) throw new InputError('--max-accuracy-drop needs --eval <data>');
+  return {
+    mode: flags.mode,
+    target: flags.target as Target,
+    include: list(flags.include),
+    exclude: list(flags.exclude),
+    perChannel: flags.perChannel,
+    calibMethod: flags.calibMethod as CalibMethod,
+    percentile: flags.percentile !== undefined ? parsePositiveFlag('--percentile', flags.percentile) : undefined,
+    activationType: flags.activationType as QuantizeOptions['activationType'],
+    symmetricActivations: flags.symmetricActivations,
+    reduceRange: flags.reduceRange,
+    bits,
+    blockSize: parseIntFlag('--block-size', flags.blockSize, 1),
+    symmetric: !flags.zeroPoints,
+    accuracyLevel: accuracyLevel as QuantizeOptions['accuracyLevel'],
+    algorithm: flags.algorithm as 'rtn' | 'gptq',
+  };
+}
+
+async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean): Promise<QuantizeReport> {
+  const options = parseOptions(flags);
+  const out = path.resolve(flags.output);
+  if (out === path.resolve(file)) throw new InputError('-o must differ from the input model (inputs are never overwritten)');
+  const model = loadModel(file);
+  const log = verbose || !flags.json ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
+  const inputSpec = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) };
+  const calibOpts = { limit: parseIntFlag('--calib-limit', flags.calibLimit, 1), batch: parseIntFlag('--calib-batch', flags.calibBatch, 1), inputs: inputSpec };
+  const calib = flags.calib ? await calibrationData(flags.calib, model, calibOpts) : undefined;
+  options.calibration = calib?.data;
+  options.log = log;
+  if (calib && flags.cache) options.calibrate = { cache: { dir: path.join(path.dirname(path.resolve(file)), '.inferopt-cache'), dataKey: calib.key }, log };
+  const report: Partial<QuantizeReport> = { calibration: calib?.description };
+  let result: Model;
+  let stats: Record<string, number> = {};
+  if (flags.maxAccuracyDrop !== undefined) {
+    const maxDrop = Number(flags.maxAccuracyDrop);
+    if (!Number.isFinite(maxDrop) || maxDrop < 0) throw new InputError('--max-accuracy-drop must be a number ≥ 0 (percentage points)');
+    const evalLimit = flags.evalLimit !== undefined ? parseIntFlag('--eval-limit', flags.evalLimit, 1) : undefined;
+    const ev = await datasetEvaluator(flags.eval!, model, { metric: flags.metric, limit: evalLimit, log });
+    const feeds = await takeFeeds((await calibrationData(flags.eval!, model, { limit: 8 })).data, 8);
+    const r = await quantizeWithFallback(model, options, { maxDrop, evaluate: ev.evaluate, higherIsBetter: ev.higherIsBetter, feeds, trials: parseIntFlag('--trials', flags.trials, 0), log });
+    result = r.model;
+    const { ranking, ...rest } = r.report;
+    report.fallback = rest;
+    report.sensitivity = ranking;
+    log?.(`fallback (${ev.metric}): ${r.report.message}`);
+    if (!r.report.met) process.exitCode = 3; // the best model is still written, and the report says why
+  } else {
+    if (flags.sensitivity) {
+      const source = flags.eval ?? flags.calib;
+      const feeds = source ? await takeFeeds((await calibrationData(source, model, { ...calibOpts, limit: 8 })).data, 8) : await takeFeeds((await calibrationData('random:4', model, calibOpts)).data, 4);
+      report.sensitivity = await nodeSensitivity(model, { ...options, calibration: flags.calib ? (await calibrationData(flags.calib, model, calibOpts)).data : undefined }, feeds, verbose ? log : undefined);
+    }
+    const r = await quantizeModel(flags.sensitivity ? cloneModel(model) : model, options);
+    result = r.model;
+    stats = r.stats;
+  }
+  saveModel(result, out);
+  await checkRuns(out, options.target ?? 'cpu');
+  const sizeBefore = modelSizeOnDisk(file);
+  const sizeAfter = modelSizeOnDisk(out);
+  const opsAfter: Record<string, number> = {};
+  for (const n of result.graph.nodes) opsAfter[n.opType] = (opsAfter[n.opType] ?? 0) + 1;
+  return { ...report, input: file, output: out, mode: options.mode, target: options.target ?? 'cpu', sizeBefore, sizeAfter, ratio: sizeBefore / sizeAfter, stats, opsAfter };
+}
+
+/** The written model must load in the runtime it targets (ORT node for cpu/std, onnxruntime-web for wasm). */
+async function checkRuns(file: string, target: Target): Promise<void> {
+  const s = await Session.create(file, { backend: target === 'wasm' ? 'wasm' : 'node' });
+  await s.release();
+}
+
+function formatResult(r: QuantizeReport): string {
+  const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+  const lines = [`${r.mode} (${r.target}): ${r.output}`, `size ${mb(r.sizeBefore)} → ${mb(r.sizeAfter)} (${r.ratio.toFixed(2)}× smaller)`];
+  if (r.calibration) lines.push(`calibration: ${r.calibration}`);
+  if (Object.keys(r.stats).length) lines.push(`stats: ${Object.entries(r.stats).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(`ops: ${Object.entries(r.opsAfter).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (r.sensitivity?.length) {
+    lines.push('sensitivity (most sensitive first; SQNR in dB with only that node quantized):');
+    lines.push('  node                               op                 node out   model out');
+    for (const s of r.sensitivity.slice(0, 20)) lines.push(`  ${s.node.padEnd(34)} ${s.opType.padEnd(18)} ${s.outputSqnr.toFixed(1).padStart(8)} ${s.finalSqnr.toFixed(1).padStart(11)}`);
+    if (r.sensitivity.length > 20) lines.push(`  … ${r.sensitivity.length - 20} more (--json for all)`);
+  }
+  if (r.fallback) {
+    const f = r.fallback;
+    lines.push(`accuracy-aware fallback: ${f.message}`);
+    lines.push(`  baseline ${f.baseline.toFixed(2)}, fully quantized ${f.fullyQuantized.toFixed(2)}, kept ${f.best.toFixed(2)}`);
+    for (const n of f.floatNodes) lines.push(`  float: ${n.node} (${n.opType}) — alone it gives ${n.finalSqnr.toFixed(1)} dB at the output`);
+  }
+  return lines.join('\n') + '\n';
+}

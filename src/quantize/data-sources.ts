@@ -1,0 +1,96 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../errors.js';
+import { feeds as datasetFeeds, loadDatasetSpec, openDataset } from '../data/dataset.js';
+import { evaluate } from '../eval/evaluate.js';
+import { defaultImagePreprocess } from '../eval/model-io.js';
+import type { Model } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import { randomInputs, runtimeInputs, type InputSpec } from '../runtime/inputs.js';
+import type { CalibrationData } from './stream.js';
+
+/**
+ * Where calibration and evaluation data come from for the CLI: a dataset (src/data: folder, data file or
+ * JSON spec) or `random:N` (N seeded random batches — a smoke test of the mechanics, not a calibration).
+ */
+export interface DataRef {
+  data: CalibrationData;
+  /** Identity of the data for the calibration cache. */
+  key: string;
+  description: string;
+}
+
+export async function calibrationData(ref: string, model: Model, opts: { limit?: number; batch?: number; inputs?: InputSpec } = {}): Promise<DataRef> {
+  const random = /^random(?::(\d+))?$/.exec(ref);
+  if (random) {
+    const n = Number(random[1] ?? 16);
+    if (n < 1) throw new InputError('random:N needs N ≥ 1');
+    return { data: randomBatches(model, n, opts.inputs ?? {}), key: `random:${n}:${JSON.stringify(opts.inputs ?? {})}`, description: `${n} random batches` };
+  }
+  const spec = await loadDatasetSpec(ref);
+  const ds = await openDataset(spec, { image: spec.image ?? defaultImagePreprocess(model), ...(opts.limit !== undefined && { limit: opts.limit }) });
+  const inputNames = runtimeInputs(model).map((v) => v.name);
+  let stamp = '';
+  try {
+    const st = fs.statSync(ref);
+    stamp = `${st.size}:${st.mtimeMs}`;
+  } catch {
+    /* a spec object, not a file */
+  }
+  return {
+    data: datasetFeeds(ds, { batch: opts.batch ?? 1, inputNames }),
+    key: `${path.resolve(ref)}:${stamp}:${opts.limit ?? 'all'}:${opts.batch ?? 1}`,
+    description: ds.description,
+  };
+}
+
+async function* randomBatches(model: Model, n: number, spec: InputSpec): AsyncGenerator<Record<string, Tensor>> {
+  for (let i = 0; i < n; i++) yield randomInputs(model, { ...spec, seed: 1000 + i });
+}
+
+/** The first `n` batches of some data, held in memory (for sensitivity rankings). */
+export async function takeFeeds(data: CalibrationData, n: number): Promise<Record<string, Tensor>[]> {
+  const out: Record<string, Tensor>[] = [];
+  for await (const f of data as AsyncIterable<Record<string, Tensor>>) {
+    if (out.length >= n) break;
+    out.push(f);
+  }
+  return out;
+}
+
+/** Metrics that are error rates: a rise is a drop in accuracy. */
+export const lowerIsBetter = (metric: string) => /cer|wer|error|loss|mse|mae/i.test(metric);
+
+/**
+ * A scoring function for the fallback: evaluates a model on a dataset and returns `metric` in percent
+ * for rates (accuracies, CER) so that `--max-accuracy-drop` is in percentage points.
+ */
+export async function datasetEvaluator(ref: string, model: Model, opts: { metric?: string; limit?: number; log?: (m: string) => void }): Promise<{ evaluate: (m: Model) => Promise<number>; metric: string; higherIsBetter: boolean }> {
+  const spec = await loadDatasetSpec(ref);
+  const open = () => openDataset(spec, { image: spec.image ?? defaultImagePreprocess(model), ...(opts.limit !== undefined && { limit: opts.limit }) });
+  let metric = opts.metric;
+  const evaluateModel = async (m: Model) => {
+    const r = await evaluate(m, await open(), { task: spec.eval?.task, output: spec.eval?.output, keys: spec.eval?.keys, threshold: spec.eval?.threshold, shrinkRatio: spec.eval?.shrinkRatio, ignoreSpaces: spec.eval?.ignoreSpaces, bootstrap: { iterations: 1 } });
+    metric ??= Object.keys(r.metrics)[0];
+    const e = metric ? r.metrics[metric] : undefined;
+    if (!e) throw new InputError(`metric '${metric}' is not produced by this data (available: ${Object.keys(r.metrics).join(', ')})`);
+    return e.value;
+  };
+  // learn the metric name from a first evaluation of the float model (cached for the fallback's baseline)
+  const raw = await evaluateModel(model);
+  // rates (accuracy, CER) are scored in percent so that the bound reads in percentage points
+  const scale = raw >= 0 && raw <= 1 ? 100 : 1;
+  const baseline = raw * scale;
+  let first = true;
+  return {
+    metric: metric!,
+    higherIsBetter: !lowerIsBetter(metric!),
+    evaluate: async (m: Model) => {
+      if (first && m === model) {
+        first = false;
+        return baseline;
+      }
+      return (await evaluateModel(m)) * scale;
+    },
+  };
+}
