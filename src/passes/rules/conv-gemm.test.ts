@@ -29,6 +29,18 @@ describe('fold into Conv', () => {
     await expectEquivalent(r.before, r.after);
   });
 
+  it('folds a per-channel Add and BatchNormalization into a grouped ConvTranspose', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [1, 4, 5, 5]);
+    const ct = b.op('ConvTranspose', [x, b.floats('w', [4, 3, 2, 2], vals(48)), b.floats('cb', [6], vals(6, 7))], { group: 2, strides: [2, 2] });
+    const biased = b.op('Add', [ct, b.floats('c', [1, 6, 1, 1], vals(6, 9))]);
+    const bn = b.op('BatchNormalization', [biased, b.floats('g', [6], [1, 2, 0.5, 1.5, 0.7, 1.1]), b.floats('beta', [6], vals(6, 3)), b.floats('mean', [6], vals(6, 4)), b.floats('var', [6], [1, 0.5, 2, 0.25, 0.8, 1.2])]);
+    b.output(bn, 'y');
+    const r = await runOnCopy(b.model(), [foldIntoConv]);
+    expect(opTypes(r.after)).toEqual(['ConvTranspose']);
+    await expectEquivalent(r.before, r.after);
+  });
+
   it('refuses an Add that is not per-channel, and says why', async () => {
     const b = new GraphBuilder();
     const { x, w } = convInput(b);

@@ -85,6 +85,68 @@ const convBatchNorm: RewriteRule = {
   },
 };
 
+/**
+ * BatchNormalization after ConvTranspose: the weight is [C_in, C_out/group, k…], so output channel
+ * o = (i / (C_in/group))·(C_out/group) + j for weight slice [i, j].
+ */
+const convTransposeBatchNorm: RewriteRule = {
+  name: 'fold-convtranspose-batchnorm',
+  doc: 'BatchNormalization(ConvTranspose(x, W, b)) → ConvTranspose(x, W·s, (b − mean)·s + β)',
+  patterns: [P.op('BatchNormalization', [P.op('ConvTranspose', [P.v('x'), P.c('w', (t) => t.dtype === DataType.FLOAT)], { as: 'conv' }), P.c('scale'), P.c('beta'), P.c('mean'), P.c('var')])],
+  check(m) {
+    const conv = m.node('conv');
+    if (conv.input(2) && !conv.input(2)!.constTensor()) return 'the bias is not a constant';
+    if (m.root.outputs.slice(1).some((o) => o.uses.length > 0) || m.root.attrInt('training_mode', 0) !== 0) return 'training mode';
+    const w = m.tensor('w');
+    const channels = w.dims[1]! * conv.attrInt('group', 1);
+    for (const k of ['scale', 'beta', 'mean', 'var']) if (m.tensor(k).size !== channels || m.tensor(k).dtype !== DataType.FLOAT) return `${k} is not float32[${channels}]`;
+    return undefined;
+  },
+  replace(m, b) {
+    const conv = m.node('conv');
+    const wt = m.tensor('w');
+    const group = conv.attrInt('group', 1);
+    const [cin, coutPerGroup] = wt.dims as [number, number];
+    const channels = coutPerGroup * group;
+    const spatial = wt.size / (cin * coutPerGroup);
+    const eps = m.root.attrFloat('epsilon', 1e-5);
+    const [gamma, beta, mean, variance] = ['scale', 'beta', 'mean', 'var'].map((k) => m.tensor(k).toFloat32());
+    const s = Float32Array.from({ length: channels }, (_, c) => gamma![c]! / Math.sqrt(variance![c]! + eps));
+    const w = new Float32Array(wt.toFloat32());
+    for (let i = 0; i < cin; i++) {
+      for (let j = 0; j < coutPerGroup; j++) {
+        const o = Math.floor(i / (cin / group)) * coutPerGroup + j;
+        for (let k = 0; k < spatial; k++) w[(i * coutPerGroup + j) * spatial + k]! *= s[o]!;
+      }
+    }
+    const oldBias = conv.input(2)?.constTensor()?.toFloat32();
+    const bias = Float32Array.from({ length: channels }, (_, c) => ((oldBias?.[c] ?? 0) - mean![c]!) * s[c]! + beta![c]!);
+    const inputs = [m.value('x'), b.init(`${m.value('w').name}_folded`, Tensor.float([...wt.dims], w)), b.init(`${conv.name}_bias`, Tensor.float([channels], bias))];
+    return [b.op('ConvTranspose', inputs, attrsOf(conv)), ...m.root.outputs.slice(1).map(() => null)];
+  },
+};
+
+const convTransposeAdd: RewriteRule = {
+  name: 'fold-convtranspose-add',
+  doc: 'ConvTranspose(x, W, b) + c → ConvTranspose(x, W, b + c) for a per-channel constant c',
+  patterns: [P.op('Add', [P.op('ConvTranspose', [P.v('x'), P.c('w')], { as: 'conv' }), P.c('c')])],
+  check(m) {
+    const conv = m.node('conv');
+    if (conv.input(2) && !conv.input(2)!.constTensor()) return 'the bias is not a constant';
+    const w = m.tensor('w');
+    return perChannel(m.tensor('c'), w.dims[1]! * conv.attrInt('group', 1), w.rank) ? undefined : 'the addend is not per-channel';
+  },
+  replace(m, b) {
+    const conv = m.node('conv');
+    const w = m.tensor('w');
+    const channels = w.dims[1]! * conv.attrInt('group', 1);
+    const c = perChannel(m.tensor('c'), channels, w.rank)!;
+    const old = conv.input(2)?.constTensor()?.toFloat32();
+    const bias = b.init(`${conv.name}_bias`, Tensor.float([channels], c.map((v, k) => v + (old?.[k] ?? 0))));
+    return b.op('ConvTranspose', [m.value('x'), m.value('w'), bias], attrsOf(conv));
+  },
+};
+
 const convAdd: RewriteRule = {
   name: 'fold-conv-add',
   doc: 'Conv(x, W, b) + c → Conv(x, W, b + c) for a per-channel constant c',
@@ -155,6 +217,6 @@ const padConv: RewriteRule = {
   },
 };
 
-export const convRules: readonly RewriteRule[] = [convBatchNorm, convAdd, convMul, padConv];
+export const convRules: readonly RewriteRule[] = [convBatchNorm, convTransposeBatchNorm, convTransposeAdd, convAdd, convMul, padConv];
 
 export const foldIntoConv = rulePass('fold-into-conv', 'fold BatchNormalization, per-channel Add/Mul and zero Pad into Conv', convRules);
