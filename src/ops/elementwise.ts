@@ -90,10 +90,13 @@ function registerBroadcast(opType: string): void {
   });
 }
 
-for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Max', 'Min', 'Mean', 'Sum', 'PRelu', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor']) {
+for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Max', 'Min', 'Mean', 'Sum', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor']) {
   registerBroadcast(op);
 }
 for (const op of BOOL_RESULT) registerBroadcast(op);
+
+// the slope broadcasts to X (from opset 7; before, it ran along the channel axis): Y always has X's shape
+registerOp({ domain: '', opType: 'PRelu', infer: (ctx) => [like(ctx, 0, shapeIn(ctx, 0))], cost: perElementCost(1) });
 
 registerOp({
   domain: '',

@@ -176,3 +176,17 @@ registerOp({
     return gemmCost(ctx, outputs, isNum(n) ? n : undefined);
   },
 });
+
+// determinant of the trailing square matrices: [..., M, M] → [...]
+registerOp({
+  domain: '',
+  opType: 'Det',
+  infer: (ctx) => [like(ctx, 0, shapeIn(ctx, 0)?.slice(0, -2))],
+  cost: (ctx, outputs) => {
+    const x = shapeIn(ctx, 0);
+    const m = x?.[x.length - 1];
+    const batch = x && prodDims(x.slice(0, -2));
+    // LU decomposition: about m³/3 MACs per matrix
+    return gemmCost(ctx, outputs, isNum(m) && isNum(batch) ? Math.round((batch * m ** 3) / 3) : undefined);
+  },
+});
