@@ -22,6 +22,10 @@ const DEFAULT_DIMS: Record<string, number> = { seq: 128, sequence: 128, sequence
 /** Concrete shape for a model input: explicit shape, else declared dims with symbolic ones filled in. */
 export function concreteShape(v: Value, spec: InputSpec = {}): number[] {
   const given = spec.shapes?.[v.name];
+  const declared = v.type?.kind === 'tensor' ? v.type.shape : undefined;
+  if (given && declared && given.length !== declared.length) {
+    throw new InputError(`--shape ${v.name}=${given.join('x')} has rank ${given.length}; the model declares [${declared.map((d) => d ?? '?').join(', ')}]`);
+  }
   if (given) return given;
   if (v.type?.kind !== 'tensor') throw new InputError(`input '${v.name}' is not a tensor; inferopt cannot make data for it`);
   const shape = v.type.shape;
@@ -33,15 +37,32 @@ export function concreteShape(v: Value, spec: InputSpec = {}): number[] {
   });
 }
 
-/** Symbolic dims of the inputs resolved to numbers, for fixing them in the model before a session. */
+/**
+ * Symbolic dims of the inputs resolved to numbers, for fixing them in the model before a session: from
+ * explicitly shaped inputs first (`--shape input_ids=4x32` fixes batch and seq for every input that shares
+ * them), then `dims`, then defaults. An explicit shape that contradicts a `--dim` or another shape is an
+ * InputError.
+ */
 export function resolveDims(model: Model, spec: InputSpec = {}): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const v of runtimeInputs(model)) {
-    if (v.type?.kind !== 'tensor' || !v.type.shape) continue;
-    const shape = concreteShape(v, spec);
-    v.type.shape.forEach((d, i) => {
-      if (typeof d === 'string') out[d] ??= shape[i]!;
+  const from: Record<string, string> = {};
+  const declared = runtimeInputs(model).flatMap((v) => (v.type?.kind === 'tensor' && v.type.shape ? [{ v, shape: v.type.shape }] : []));
+  for (const { v, shape } of declared) {
+    const given = spec.shapes?.[v.name];
+    if (!given) continue;
+    shape.forEach((d, i) => {
+      if (typeof d !== 'string' || given[i] === undefined) return;
+      const other = out[d] ?? spec.dims?.[d];
+      if (other !== undefined && other !== given[i]) {
+        const source = from[d] ?? `--dim ${d}=${other}`;
+        throw new InputError(`--shape ${v.name}=${given.join('x')} gives '${d}' = ${given[i]}, but ${source} gives ${other}`);
+      }
+      out[d] = given[i]!;
+      from[d] ??= `--shape ${v.name}=${given.join('x')}`;
     });
+  }
+  for (const { shape } of declared) {
+    for (const d of shape) if (typeof d === 'string') out[d] ??= spec.dims?.[d] ?? DEFAULT_DIMS[d] ?? 1;
   }
   return out;
 }
@@ -59,9 +80,10 @@ export function randomInputs(model: Model, spec: InputSpec = {}, intRange = 100)
   const rand = rng(spec.seed ?? 0);
   const normal = gaussian(rand);
   const feeds: Record<string, Tensor> = {};
+  const resolved = { ...spec, dims: resolveDims(model, spec) };
   for (const v of runtimeInputs(model)) {
     if (v.type?.kind !== 'tensor') throw new InputError(`input '${v.name}' is not a tensor`);
-    const shape = concreteShape(v, spec);
+    const shape = concreteShape(v, resolved);
     const n = shape.reduce((a, b) => a * b, 1);
     const t = v.type.elemType;
     const isMask = /mask/i.test(v.name);

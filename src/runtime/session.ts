@@ -127,7 +127,10 @@ export class Session {
   prepareFeeds(feeds: Record<string, Tensor>): () => Promise<unknown> {
     const ortFeeds: Record<string, OrtTensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(this.ort, t);
-    return () => this.session.run(ortFeeds);
+    return () =>
+      this.session.run(ortFeeds).catch((e: unknown) => {
+        throw new RuntimeError(`ONNX Runtime (${this.backend}) failed to run the model: ${firstLine(e)}`);
+      });
   }
 
   /** Stops profiling; returns nothing (ORT writes `<prefix>_<date>.json`; see runtime/profile). */

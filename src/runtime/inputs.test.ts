@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../ir/builder.js';
+import { DataType } from '../ir/dtype.js';
+import { parseShapeFlags, randomInputs, resolveDims } from './inputs.js';
+
+/** BERT-like inputs: ids and mask share [batch, seq]; a float input with a fixed last dim. */
+function model() {
+  const b = new GraphBuilder();
+  const ids = b.input('input_ids', DataType.INT64, ['batch', 'seq']);
+  const mask = b.input('attention_mask', DataType.INT64, ['batch', 'seq']);
+  const x = b.input('x', DataType.FLOAT, ['batch', 3]);
+  b.output(b.op('Add', [ids, mask]), 'y');
+  b.output(b.op('Relu', [x]), 'z');
+  return b.model();
+}
+
+describe('random inputs and symbolic dims', () => {
+  it('an explicit shape fixes the dims it names for every input that shares them', () => {
+    const m = model();
+    const spec = { shapes: parseShapeFlags(['input_ids=4x32']) };
+    expect(resolveDims(m, spec)).toEqual({ batch: 4, seq: 32 });
+    const feeds = randomInputs(m, spec);
+    expect(feeds['attention_mask']!.dims).toEqual([4, 32]);
+    expect(feeds['x']!.dims).toEqual([4, 3]);
+  });
+
+  it('uses --dim values, then defaults (seq 128, others 1)', () => {
+    expect(resolveDims(model(), { dims: { batch: 2 } })).toEqual({ batch: 2, seq: 128 });
+    expect(resolveDims(model())).toEqual({ batch: 1, seq: 128 });
+  });
+
+  it('refuses contradictions and wrong ranks with the flags named', () => {
+    const m = model();
+    expect(() => resolveDims(m, { shapes: { input_ids: [4, 32] }, dims: { seq: 64 } })).toThrow(/gives 'seq' = 32, but --dim seq=64/);
+    expect(() => resolveDims(m, { shapes: { input_ids: [4, 32], attention_mask: [4, 16] } })).toThrow(/--shape input_ids=4x32 gives 32/);
+    expect(() => randomInputs(m, { shapes: { x: [1, 3, 3] } })).toThrow(/rank 3; the model declares \[batch, 3\]/);
+    expect(() => parseShapeFlags(['x=1xq'])).toThrow(/bad --shape/);
+  });
+
+  it('is seeded, gives masks ones and ids small non-negative integers', () => {
+    const m = model();
+    const a = randomInputs(m, { seed: 5, dims: { seq: 16 } });
+    const b = randomInputs(m, { seed: 5, dims: { seq: 16 } });
+    const c = randomInputs(m, { seed: 6, dims: { seq: 16 } });
+    expect(a['x']!.bytes).toEqual(b['x']!.bytes);
+    expect(a['x']!.bytes).not.toEqual(c['x']!.bytes);
+    expect(a['attention_mask']!.toNumbers().every((v) => v === 1)).toBe(true);
+    const ids = a['input_ids']!.toNumbers();
+    expect(ids.every((v) => Number.isInteger(v) && v >= 0 && v < 100)).toBe(true);
+    expect(new Set(ids).size).toBeGreaterThan(3);
+  });
+});
