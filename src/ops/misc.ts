@@ -1,7 +1,7 @@
 import { DataType } from '../ir/dtype.js';
 import type { Dim, ValueType } from '../ir/types.js';
 import { registerOp, type Cost, type InferContext } from './registry.js';
-import { elemIn, gemmCost, INT64, isNum, like, movementCost, normAxis, perElementCost, prodDims, shapeIn, tensorOf } from './util.js';
+import { elemIn, gemmCost, INT64, ioBytes, isNum, like, movementCost, normAxis, numel, perElementCost, prodDims, shapeIn, tensorOf } from './util.js';
 
 /**
  * Ops of detection, sequence and other models that the core families do not cover: the recurrent layers
@@ -130,5 +130,54 @@ for (const opType of ['EyeLike', 'RandomNormalLike', 'RandomUniformLike', 'Berno
     opType,
     infer: (ctx) => [tensorOf((ctx.node.attrInt('dtype') as DataType | undefined) ?? elemIn(ctx, 0), shapeIn(ctx, 0))],
     cost: perElementCost(1),
+  });
+}
+
+// ---- losses (training graphs) -----------------------------------------------------------------------------------
+
+/** Loss shape: a scalar for mean/sum reduction, the target's shape (N, d1…) for 'none'. */
+function lossShape(ctx: InferContext, targetInput: number): Dim[] | undefined {
+  return ctx.node.attrString('reduction', 'mean') === 'none' ? shapeIn(ctx, targetInput) : [];
+}
+
+registerOp({ domain: '', opType: 'NegativeLogLikelihoodLoss', infer: (ctx) => [like(ctx, 0, lossShape(ctx, 1))], cost: perElementCost(1) });
+
+registerOp({
+  domain: '',
+  opType: 'SoftmaxCrossEntropyLoss',
+  // loss, and the optional log-probabilities (the scores' shape)
+  infer: (ctx) => [like(ctx, 0, lossShape(ctx, 1)), like(ctx, 0, shapeIn(ctx, 0))],
+  // log-softmax over the scores, then a gather and a reduction: ~4 operations per score element
+  cost: (ctx, outputs) => {
+    const n = numel(ctx.inputs[0]);
+    const io = ioBytes(ctx, outputs);
+    return n !== undefined && io ? { macs: 0, flops: 4 * n, bytesRead: io.read, bytesWritten: io.written } : undefined;
+  },
+});
+
+// ---- data-dependent sizes -------------------------------------------------------------------------------------------
+
+// Y, indices, inverse_indices, counts: sizes depend on the data, except inverse_indices
+registerOp({
+  domain: '',
+  opType: 'Unique',
+  infer: (ctx) => {
+    const x = shapeIn(ctx, 0);
+    const axis = ctx.node.attrInt('axis');
+    const a = axis !== undefined && x ? normAxis(axis, x.length) : undefined;
+    const y = a === undefined ? [null] : x!.map((d, i) => (i === a ? null : d));
+    const inverse = x && [a === undefined ? prodDims(x) : x[a]!];
+    return [like(ctx, 0, y), tensorOf(INT64, [null]), tensorOf(INT64, inverse), tensorOf(INT64, [null])];
+  },
+  cost: movementCost,
+});
+
+// signal windows: a 1-D tensor of the given size, type from output_datatype (default float)
+for (const opType of ['HannWindow', 'HammingWindow', 'BlackmanWindow']) {
+  registerOp({
+    domain: '',
+    opType,
+    infer: (ctx) => [tensorOf((ctx.node.attrInt('output_datatype') ?? DataType.FLOAT) as DataType, [ctx.inputValue(0)?.[0] ?? null])],
+    cost: perElementCost(4),
   });
 }
