@@ -1,7 +1,10 @@
 import { InputError } from '../errors.js';
 
-/** How long the search may run: a number of candidate evaluations, or wall time. */
-export type Budget = { trials: number } | { ms: number };
+/** How long the search may run: candidate evaluations, wall time, or both (whichever runs out first). */
+export interface Budget {
+  trials?: number;
+  ms?: number;
+}
 
 /** Parses `--budget 20` (trials) or `--budget 5m` / `90s` / `1h` (wall time). */
 export function parseBudget(s: string): Budget {
@@ -20,7 +23,8 @@ export function parseBudget(s: string): Budget {
 }
 
 export function describeBudget(b: Budget): string {
-  return 'trials' in b ? `${b.trials} trials` : `${Math.round(b.ms / 1000)} s`;
+  const parts = [b.trials !== undefined ? `${b.trials} trials` : '', b.ms !== undefined ? `${Math.round(b.ms / 1000)} s` : ''].filter(Boolean);
+  return parts.join(' or ') || 'unlimited';
 }
 
 /** Tracks what the search has spent. */
@@ -34,6 +38,7 @@ export class BudgetClock {
   }
 
   spent(): boolean {
-    return 'trials' in this.budget ? this.trials >= this.budget.trials : this.elapsedMs >= this.budget.ms;
+    const b = this.budget;
+    return (b.trials !== undefined && this.trials >= b.trials) || (b.ms !== undefined && this.elapsedMs >= b.ms);
   }
 }

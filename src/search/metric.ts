@@ -1,9 +1,10 @@
 import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
-import { openDataset, split, type DatasetSpec } from '../data/dataset.js';
+import { feeds, openDataset, split, type DatasetSpec } from '../data/dataset.js';
 import type { Dataset, Sample } from '../data/types.js';
 import type { Estimate } from '../eval/bootstrap.js';
 import { evaluate, type EvalResult } from '../eval/evaluate.js';
+import { inferShapes } from '../ops/index.js';
 import { randomInputs, runtimeInputs, type InputSpec } from '../runtime/inputs.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { MetricValue } from './goals.js';
@@ -51,24 +52,27 @@ function pick(r: EvalResult, wanted: string | undefined, note: string): MetricVa
   return metricValue(name, e, note);
 }
 
-async function collectFeeds(ds: AsyncIterable<Sample>, limit: number): Promise<Record<string, Tensor>[]> {
+/** Up to `limit` single-sample feeds, bound to the model's input names. */
+async function collectFeeds(ds: AsyncIterable<Sample>, model: Model, limit: number): Promise<Record<string, Tensor>[]> {
   const out: Record<string, Tensor>[] = [];
-  for await (const s of ds) {
-    out.push(s.inputs);
+  for await (const f of feeds(ds, { inputNames: runtimeInputs(model).map((v) => v.name) })) {
+    out.push(f);
     if (out.length >= limit) break;
   }
   return out;
 }
 
+const TASK_METRIC: Record<string, string> = { classification: 'top1', ctc: 'cer', 'det-map': 'f1' };
+
 /**
  * The metric on a labelled dataset (`--data`): the evaluation part scores, the calibration part (never
  * overlapping) feeds static quantization.
  */
-export async function dataMetric(spec: string | DatasetSpec, opts: { metric?: string; limit?: number; calibrationSamples?: number } = {}): Promise<MetricSource> {
+export async function dataMetric(model: Model, spec: string | DatasetSpec, opts: { metric?: string; limit?: number; calibrationSamples?: number } = {}): Promise<MetricSource> {
   const ds = await openDataset(spec, opts.limit ? { limit: opts.limit } : {});
   const parts = split(ds, { calibrationFraction: 0.2, seed: 0 });
   const evalSpec = ds.spec.eval ?? {};
-  let name = opts.metric;
+  let name = opts.metric ?? (evalSpec.task ? TASK_METRIC[evalSpec.task] : undefined);
   const note = `on ${ds.description} (evaluation part; calibration uses a disjoint part), 95% bootstrap interval`;
   return {
     get name() {
@@ -82,7 +86,7 @@ export async function dataMetric(spec: string | DatasetSpec, opts: { metric?: st
       name = v.name;
       return v;
     },
-    calibration: () => collectFeeds(parts.calibration, opts.calibrationSamples ?? 64),
+    calibration: () => collectFeeds(parts.calibration, model, opts.calibrationSamples ?? 64),
   };
 }
 
@@ -103,6 +107,7 @@ export function randomDataset(model: Model, count: number, spec: InputSpec = {},
  */
 export function fidelityMetric(baseline: Model, opts: { samples?: number; input?: InputSpec; metric?: string } = {}): MetricSource {
   const samples = opts.samples ?? 32;
+  if (baseline.graph.outputs[0]?.type?.kind !== 'tensor' || !baseline.graph.outputs[0].type.shape) inferShapes(baseline, opts.input ?? {});
   const out = baseline.graph.outputs[0]?.type;
   const shape = out?.kind === 'tensor' ? out.shape : undefined;
   const classLike = shape !== undefined && shape.length === 2 && typeof shape[1] === 'number' && shape[1] >= 2;
@@ -117,6 +122,6 @@ export function fidelityMetric(baseline: Model, opts: { samples?: number; input?
       const r = await evaluate(model, randomDataset(baseline, samples, opts.input), { reference: baseline, task: 'fidelity' });
       return pick(r, name, note);
     },
-    calibration: () => collectFeeds(randomDataset(baseline, 32, opts.input, 5000), 32),
+    calibration: () => collectFeeds(randomDataset(baseline, 32, opts.input, 5000), baseline, 32),
   };
 }

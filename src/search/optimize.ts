@@ -68,7 +68,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     const backend = o.backend ?? (o.target === 'wasm' ? 'wasm' : 'node');
     const catalog = forTarget(o.catalog ?? searchCatalog(), o.target);
     const metric: MetricSource = o.data
-      ? await dataMetric(o.data, { ...(o.metric ? { metric: o.metric } : {}), ...(o.limit ? { limit: o.limit } : {}) })
+      ? await dataMetric(baseModel, o.data, { ...(o.metric ? { metric: o.metric } : {}), ...(o.limit ? { limit: o.limit } : {}) })
       : fidelityMetric(baseModel, { input, ...(o.limit ? { samples: o.limit } : {}), ...(o.metric ? { metric: o.metric } : {}) });
     log(`metric: ${metric.name} — ${metric.note}`);
     const evaluator = new OnnxEvaluator({ modelFile, catalog, metric, backend, dims, ...(input.shapes ? { shapes: input.shapes } : {}), ...(o.runs ? { runs: o.runs } : {}), log });

@@ -120,7 +120,8 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     try {
       c.measurement = await evaluator.evaluate(recipe);
     } catch (e) {
-      c.error = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      c.error = msg.length > 240 ? `${msg.slice(0, 237)}...` : msg;
       c.reason = `failed: ${c.error}`;
     }
     c.evalMs = performance.now() - t0;

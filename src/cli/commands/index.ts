@@ -3,6 +3,7 @@ import * as evalCmd from './eval.js';
 import * as data from './data.js';
 import * as profile from './profile.js';
 import * as optimize from './optimize.js';
+import * as demo from './demo.js';
 import * as zoo from './zoo.js';
 import * as bench from './bench.js';
 import * as inspect from './inspect.js';
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   inspect.register(program);
   profile.register(program);
   optimize.register(program);
+  demo.register(program);
   zoo.register(program);
   simplify.register(program);
   verify.register(program);

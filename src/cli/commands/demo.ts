@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
+import { parseBudget } from '../../search/budget.js';
+import { DEFAULT_ACCURACY_BOUND } from '../../search/goals.js';
+import { demoCase, freshDir } from '../../search/demo.js';
+import { optimize } from '../../search/optimize.js';
+import { finish } from './optimize.js';
+import * as fs from 'node:fs';
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('Optimize a shipped model on shipped data end to end and write the report (about 2 minutes)')
+    .option('-o, --out <dir>', 'output folder (must not exist; default ./inferopt-demo, or -2, -3… if taken)')
+    .option('--budget <n|time>', 'candidates or wall time for the search', '100s')
+    .action(async (flags: { out?: string; budget: string }) => {
+      if (flags.out && fs.existsSync(flags.out)) throw new InputError(`-o ${flags.out} exists; the demo writes to a new folder only`);
+      const outDir = flags.out ?? freshDir('inferopt-demo');
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const demo = await demoCase(log);
+      log(`demo: ${demo.description}; goal: the fastest model within ${DEFAULT_ACCURACY_BOUND.value} point of the baseline's accuracy`);
+      try {
+        const budget = parseBudget(flags.budget);
+        const outcome = await optimize({
+          modelFile: demo.model,
+          outDir,
+          goals: { maxAccuracyDrop: DEFAULT_ACCURACY_BOUND },
+          budget: { trials: budget.trials ?? 24, ms: budget.ms ?? 100_000 },
+          target: 'cpu',
+          ...(demo.data ? { data: demo.data } : {}),
+          log,
+        });
+        finish(outcome, false);
+      } finally {
+        demo.cleanup();
+      }
+    });
+}
