@@ -149,9 +149,16 @@ describe('inferShapes report', () => {
     const els = branch('else', 'Neg');
     els.bb.output(els.bb.op('Neg', [x]));
     b.output(b.op('If', [cond], { then_branch: then.g, else_branch: els.g }));
+    // branches that disagree on a dim: that dim is unknown
+    const then2 = branch('then2', 'Relu');
+    then2.bb.output(then2.bb.op('Relu', [x]));
+    const els2 = branch('else2', 'Concat');
+    els2.bb.output(els2.bb.op('Concat', [x, x], { axis: 1 }));
+    b.output(b.op('If', [cond], { then_branch: then2.g, else_branch: els2.g }));
     const m = b.model();
     expect(inferShapes(m)).toEqual({ unknownOps: [], failed: [] });
     expect(shapeOf(m.graph.outputs[0]!.type)).toEqual(['N', 4]);
+    expect(shapeOf(m.graph.outputs[1]!.type)).toEqual(['N', null]);
   });
 });
 

@@ -161,23 +161,34 @@ class Analyzer implements ShapeAnalysis {
     }
   }
 
-  /** If: the then-branch's output types; Loop: carried types, scan outputs with an unknown leading dim. */
+  /** If: the branches' output types (dims that differ become unknown); Loop: carried types, and scan outputs with an unknown leading dim. */
   private controlFlow(node: Node): void {
-    const branch = node.attr('then_branch') ?? node.attr('body');
-    if (branch?.type !== 'graph') return;
-    const body = branch.value;
+    const graphAttr = (name: string) => {
+      const a = node.attr(name);
+      return a?.type === 'graph' ? a.value : undefined;
+    };
     node.outputs.forEach((o, i) => {
       let t: ValueType | undefined;
-      if (node.opType === 'If') t = body.outputs[i] && this.typeOf(body.outputs[i]!);
-      else if (node.opType === 'Loop') {
+      if (node.opType === 'If') {
+        const [a, b] = [graphAttr('then_branch'), graphAttr('else_branch')].map((g) => g?.outputs[i] && this.typeOf(g.outputs[i]!));
+        t = joinTypes(a, b);
+      } else if (node.opType === 'Loop') {
+        const body = graphAttr('body');
         const carried = node.inputs.length - 2;
-        const bt = body.outputs[i + 1] && this.typeOf(body.outputs[i + 1]!);
+        const bt = body?.outputs[i + 1] && this.typeOf(body.outputs[i + 1]!);
         t = i < carried ? bt : isTensorType(bt) && bt.shape ? { ...bt, shape: [null, ...bt.shape] } : undefined;
       }
       const merged = mergeDeclared(t, this.declared(o));
       if (merged) this.types.set(o, merged);
     });
   }
+}
+
+/** A type both branches agree on: same element type, dims kept where equal (unknown elsewhere). */
+function joinTypes(a: ValueType | undefined, b: ValueType | undefined): ValueType | undefined {
+  if (!isTensorType(a) || !isTensorType(b) || a.elemType !== b.elemType) return undefined;
+  if (!a.shape || !b.shape || a.shape.length !== b.shape.length) return { kind: 'tensor', elemType: a.elemType };
+  return { kind: 'tensor', elemType: a.elemType, shape: a.shape.map((d, k) => (d === b.shape![k] ? d : null)) };
 }
 
 /**
