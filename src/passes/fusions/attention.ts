@@ -163,7 +163,7 @@ function concatColumns(parts: Tensor[], rows: number): Float32Array {
 const attention: RewriteRule = {
   name: 'fuse-attention',
   doc: 'BERT self-attention (Q/K/V projections, scaled dot product, mask, softmax) → com.microsoft Attention',
-  targets: ['cpu'],
+  targets: ['cpu', 'wasm'], // both measured to run in onnxruntime-web's wasm build (1.30)
   mayEscape: SHAPE_READ,
   patterns: Kt.flatMap((k) => [attentionPattern(k, 'Div', true), attentionPattern(k, 'Mul', true), attentionPattern(k, 'Div', false), attentionPattern(k, 'Mul', false)]),
   check,

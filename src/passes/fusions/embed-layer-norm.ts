@@ -69,7 +69,7 @@ const int32 = (b: RewriteBuilder, v: Value) => (elemTypeOf(v) === DataType.INT32
 const embedLayerNorm: RewriteRule = {
   name: 'fuse-embed-layer-norm',
   doc: 'word + token-type + position Gathers, Adds and LayerNormalization → com.microsoft EmbedLayerNormalization',
-  targets: ['cpu'],
+  targets: ['cpu', 'wasm'], // both measured to run in onnxruntime-web's wasm build (1.30)
   patterns: PATTERNS,
   check,
   replace(m, b) {
