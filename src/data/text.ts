@@ -76,7 +76,7 @@ function bertTokenizerJson(vocab: readonly string[], lowercase: boolean): object
 }
 
 /** Tokenizer wrapper: texts → fixed-length ids, attention mask and token types as [1, L] tensors. */
-export class TextEncoder {
+export class TextInputEncoder {
   private readonly tokenizer: Tokenizer;
   private readonly padId: number;
   private readonly sepId: number | undefined;

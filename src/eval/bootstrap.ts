@@ -11,7 +11,7 @@ export interface Estimate {
   n: number;
 }
 
-export interface BootstrapOptions {
+export interface ResampleOptions {
   /** Resamples (default 1000). */
   iterations?: number;
   /** Interval coverage (default 0.95). */
@@ -24,7 +24,7 @@ export interface BootstrapOptions {
  * Percentile bootstrap over samples: `stat` gets the indices of a resample (drawn with replacement, same
  * size as the data) and returns the metric on it. Seeded, so the same data gives the same interval.
  */
-export function bootstrap(n: number, stat: (idx: Uint32Array) => number, opts: BootstrapOptions = {}): Estimate {
+export function bootstrap(n: number, stat: (idx: Uint32Array) => number, opts: ResampleOptions = {}): Estimate {
   const confidence = opts.confidence ?? 0.95;
   const all = new Uint32Array(n);
   for (let i = 0; i < n; i++) all[i] = i;
@@ -48,7 +48,7 @@ export function bootstrap(n: number, stat: (idx: Uint32Array) => number, opts: B
 }
 
 /** Mean of per-sample values, with its bootstrap interval. */
-export function bootstrapMean(xs: ArrayLike<number>, opts: BootstrapOptions = {}): Estimate {
+export function bootstrapMean(xs: ArrayLike<number>, opts: ResampleOptions = {}): Estimate {
   return bootstrap(
     xs.length,
     (idx) => {
@@ -61,7 +61,7 @@ export function bootstrapMean(xs: ArrayLike<number>, opts: BootstrapOptions = {}
 }
 
 /** Ratio of sums Σnum/Σden over samples (corpus-level rates such as CER), with its bootstrap interval. */
-export function bootstrapRatio(num: ArrayLike<number>, den: ArrayLike<number>, opts: BootstrapOptions = {}): Estimate {
+export function bootstrapRatio(num: ArrayLike<number>, den: ArrayLike<number>, opts: ResampleOptions = {}): Estimate {
   return bootstrap(
     num.length,
     (idx) => {

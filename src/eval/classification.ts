@@ -1,4 +1,4 @@
-import { bootstrap, type BootstrapOptions, type Estimate } from './bootstrap.js';
+import { bootstrap, type ResampleOptions, type Estimate } from './bootstrap.js';
 
 /** Indices of the k largest values of row `r` of a [rows, cols] score matrix, best first. */
 export function topK(scores: Float32Array, cols: number, r: number, k: number): number[] {
@@ -85,7 +85,7 @@ export class ClassificationScores {
   }
 
   /** Every metric with its bootstrap interval over samples. */
-  estimates(opts: BootstrapOptions = {}): Record<string, Estimate> {
+  estimates(opts: ResampleOptions = {}): Record<string, Estimate> {
     const n = this.n;
     const acc = (hit: (i: number) => boolean) => (idx: Uint32Array) => {
       let s = 0;

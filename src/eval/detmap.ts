@@ -1,5 +1,5 @@
 import type { Box } from '../data/types.js';
-import { bootstrap, type BootstrapOptions, type Estimate } from './bootstrap.js';
+import { bootstrap, type ResampleOptions, type Estimate } from './bootstrap.js';
 
 export interface PixelCounts {
   tp: number;
@@ -56,7 +56,7 @@ export class DetMapScores {
     return this.counts.length;
   }
 
-  estimates(opts: BootstrapOptions = {}): Record<string, Estimate> {
+  estimates(opts: ResampleOptions = {}): Record<string, Estimate> {
     const pooled = (f: (c: PixelCounts) => number) => (idx: Uint32Array) => {
       const s: PixelCounts = { tp: 0, fp: 0, fn: 0 };
       for (const i of idx) {

@@ -6,8 +6,9 @@ import { batches, bindInputs } from '../data/dataset.js';
 import type { Box, Dataset, Label } from '../data/types.js';
 import { runtimeInputs } from '../runtime/inputs.js';
 import { Session, type SessionOptions } from '../runtime/session.js';
-import type { BootstrapOptions, Estimate } from './bootstrap.js';
+import type { ResampleOptions, Estimate } from './bootstrap.js';
 import { ClassificationScores } from './classification.js';
+import { DetBoxScores, mapBoxes, matchBoxes } from './detboxes.js';
 import { DetMapScores, pixelCounts, shrinkBox } from './detmap.js';
 import { FidelityScores, isDistribution, sampleFidelity } from './fidelity.js';
 import { checkFeeds, sampleRows } from './model-io.js';
@@ -33,7 +34,7 @@ export interface EvaluateOptions extends SessionOptions {
   batch?: number;
   /** Called after each batch with the samples done so far. */
   onProgress?: (done: number) => void;
-  bootstrap?: BootstrapOptions;
+  bootstrap?: ResampleOptions;
 }
 
 export interface EvalResult {
@@ -60,7 +61,7 @@ function guessTask(label: Label | undefined): Task {
 /** Accumulates one task's per-sample outcomes from batched outputs. */
 interface Scorer {
   add(out: Tensor, labels: readonly (Label | undefined)[], ids: readonly string[], expected?: readonly (Record<string, Tensor> | undefined)[]): void;
-  estimates(opts: BootstrapOptions): Record<string, Estimate>;
+  estimates(opts: ResampleOptions): Record<string, Estimate>;
   extra?(): Partial<EvalResult>;
 }
 
@@ -106,6 +107,7 @@ function ctcScorer(keys: string | undefined, ignoreSpaces: boolean): Scorer {
 
 function detMapScorer(threshold: number, shrinkRatio: number | undefined, inputDims: () => number[]): Scorer {
   const scores = new DetMapScores();
+  const boxScores = new DetBoxScores();
   return {
     add(out, labels, ids) {
       const d = out.dims;
@@ -117,14 +119,13 @@ function detMapScorer(threshold: number, shrinkRatio: number | undefined, inputD
         if (!l || typeof l !== 'object' || !('boxes' in l)) throw new InputError(`sample ${ids[i]}: a detection label has boxes`);
         const sx = W / inW;
         const sy = H / inH;
-        const boxes = (l.boxes as Box[]).map(([x0, y0, x1, y1]): Box => {
-          const b: Box = [x0 * sx, y0 * sy, x1 * sx, y1 * sy];
-          return shrinkRatio ? shrinkBox(b, shrinkRatio) : b;
-        });
-        scores.add(pixelCounts(values, H, W, boxes, threshold, i * rowSize));
+        const boxes = (l.boxes as Box[]).map(([x0, y0, x1, y1]): Box => [x0 * sx, y0 * sy, x1 * sx, y1 * sy]);
+        const targets = shrinkRatio ? boxes.map((b) => shrinkBox(b, shrinkRatio)) : boxes;
+        scores.add(pixelCounts(values, H, W, targets, threshold, i * rowSize));
+        boxScores.add(matchBoxes(mapBoxes(values, H, W, threshold, { offset: i * rowSize }), boxes));
       });
     },
-    estimates: (o) => scores.estimates(o),
+    estimates: (o) => ({ ...scores.estimates(o), ...boxScores.estimates(o) }),
   };
 }
 

@@ -1,4 +1,4 @@
-import { bootstrapMean, type BootstrapOptions, type Estimate } from './bootstrap.js';
+import { bootstrapMean, type ResampleOptions, type Estimate } from './bootstrap.js';
 
 /** Softmax of x[off .. off+n) into out[0 .. n). */
 function softmaxInto(x: Float32Array, off: number, n: number, out: Float64Array): void {
@@ -102,7 +102,7 @@ export class FidelityScores {
     return this.samples.length;
   }
 
-  estimates(opts: BootstrapOptions = {}): Record<string, Estimate> {
+  estimates(opts: ResampleOptions = {}): Record<string, Estimate> {
     const of = (k: keyof SampleFidelity) => bootstrapMean(this.samples.map((s) => s[k]), opts);
     const worst = this.samples.reduce((m, s) => Math.max(m, s.maxAbsError), 0);
     return {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bootstrap, bootstrapMean } from './bootstrap.js';
 import { ClassificationScores, confusionMatrix, macro, perClass, topK } from './classification.js';
+import { DetBoxScores, iou, mapBoxes, matchBoxes } from './detboxes.js';
 import { DetMapScores, pixelCounts, shrinkBox } from './detmap.js';
 import { sampleFidelity } from './fidelity.js';
 import { OcrScores, chars, ctcGreedy, editDistance } from './ocr.js';
@@ -90,6 +91,34 @@ describe('detection-map metrics', () => {
   it('shrinks boxes by D = area·(1 − r²)/perimeter', () => {
     // 100×20 box, r = 0.4: D = 2000 · 0.84 / 240 = 7
     expect(shrinkBox([0, 0, 100, 20], 0.4)).toEqual([7, 7, 93, 13]);
+  });
+});
+
+describe('detection boxes from a map', () => {
+  it('finds connected components, grows them by D = area·r/perimeter, matches one-to-one at IoU 0.5', () => {
+    // 10×20 map with two blobs: 4×10 at (2..11, 1..4) and a 2×2 speck (dropped: side < 3)
+    const W = 20;
+    const map = new Float32Array(10 * W);
+    for (let y = 1; y < 5; y++) for (let x = 2; x < 12; x++) map[y * W + x] = 0.9;
+    map[8 * W + 17] = map[8 * W + 18] = map[9 * W + 17] = map[9 * W + 18] = 0.9;
+    const boxes = mapBoxes(map, 10, W, 0.3, { unclipRatio: 1.5 });
+    const d = (40 * 1.5) / 28; // area 40, perimeter 28
+    expect(boxes).toHaveLength(1);
+    // d ≈ 2.14: x0 and y0 are clipped at the map's edge
+    expect(boxes[0]![0]).toBe(0);
+    expect(boxes[0]![1]).toBe(0);
+    expect(boxes[0]![2]).toBeCloseTo(12 + d, 9);
+    expect(boxes[0]![3]).toBeCloseTo(5 + d, 9);
+    expect(iou([0, 0, 2, 2], [1, 0, 3, 2])).toBeCloseTo(1 / 3, 12);
+    // two predictions overlapping the same truth: only one may match
+    expect(matchBoxes([[0, 0, 10, 10], [1, 0, 10, 10], [50, 50, 60, 60]], [[0, 0, 10, 10], [100, 100, 110, 110]])).toEqual({ matched: 1, predicted: 3, truth: 2 });
+    const s = new DetBoxScores();
+    s.add({ matched: 1, predicted: 3, truth: 2 });
+    s.add({ matched: 2, predicted: 2, truth: 2 });
+    const e = s.estimates({ iterations: 20 });
+    expect(e.boxPrecision!.value).toBeCloseTo(3 / 5, 12);
+    expect(e.boxRecall!.value).toBeCloseTo(3 / 4, 12);
+    expect(e.boxHmean!.value).toBeCloseTo(6 / 9, 12);
   });
 });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
-import { bootstrap, bootstrapRatio, type BootstrapOptions, type Estimate } from './bootstrap.js';
+import { bootstrap, bootstrapRatio, type ResampleOptions, type Estimate } from './bootstrap.js';
 
 /**
  * Greedy CTC decoding of one sequence: arg-max class per time step, repeats merged, blanks dropped.
@@ -77,7 +77,7 @@ export class OcrScores {
     return this.edits.length;
   }
 
-  estimates(opts: BootstrapOptions = {}): Record<string, Estimate> {
+  estimates(opts: ResampleOptions = {}): Record<string, Estimate> {
     return {
       /** Character error rate: total edits / total reference characters. */
       cer: bootstrapRatio(this.edits, this.lengths, opts),

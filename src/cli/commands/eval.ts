@@ -112,7 +112,7 @@ class Progress {
   }
 }
 
-const RATE_METRICS = /^(top1|top5|macro|exactMatch|cer|pixel|fidelity\.top1)/;
+const RATE_METRICS = /^(top1|top5|macro|exactMatch|cer|pixel|box|fidelity\.top1)/;
 
 function formatEstimate(name: string, e: Estimate): string {
   const pct = RATE_METRICS.test(name);
