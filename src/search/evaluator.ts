@@ -110,14 +110,15 @@ export class OnnxEvaluator implements Evaluator {
       metric = await this.opts.metric.score(built.model);
       this.metrics.set(hash, metric);
     }
-    // the process's first benchmark also pays for ORT's thread pools and caches warming up: not the baseline's fault
-    if (!this.warmedUp) await benchmark(built.bytes, { ...this.benchOptions(recipe, 5), warmup: 5 });
-    this.warmedUp = true;
+    // The process's first benchmark also pays for ORT's thread pools and caches warming up (not the baseline's
+    // fault); it also tells how many runs fit in the time each candidate gets.
+    if (!this.warmedUp) {
+      const w = await benchmark(built.bytes, { ...this.benchOptions(recipe, 5), warmup: 3 });
+      this.runs ??= Math.max(15, Math.min(300, Math.round(((this.opts.seconds ?? 1.5) * 1000) / Math.max(w.latencyMs.p50, 1e-3))));
+      this.warmedUp = true;
+    }
     const b = await benchmark(built.bytes, this.benchOptions(recipe));
     const l = b.latencyMs;
-    if (this.runs === undefined && this.opts.runs === undefined) {
-      this.runs = Math.max(15, Math.min(300, Math.round(((this.opts.seconds ?? 1.5) * 1000) / Math.max(l.p50, 1e-3))));
-    }
     const inertSteps = built.steps.filter((s) => !s.modified).map((s) => s.pass);
     return { latency: { p50: l.p50, p90: l.p90, p99: l.p99, mean: l.mean, samples: b.timesMs }, sizeBytes: built.bytes.length, metric, ...(inertSteps.length ? { inertSteps } : {}) };
   }
