@@ -1,5 +1,4 @@
-import type { Graph, Value } from '../ir/graph.js';
-import { Node } from '../ir/graph.js';
+import { Node, type Graph, type Value } from '../ir/graph.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Pass } from '../passes/pass.js';
@@ -33,7 +32,7 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
     perChannel: { default: false, search: [false, true], doc: 'one scale per output column instead of per tensor' },
     weightType: { default: 'int8', search: ['int8', 'uint8'], doc: 'weight integer type (s8 is faster on AVX2)' },
     reduceRange: { default: false, doc: '7-bit weights (for CPUs without VNNI that saturate u8·s8 sums)' },
-    opTypes: { default: ['MatMul', 'Gemm'], doc: 'op types to quantize' },
+    opTypes: { default: ['MatMul', 'Gemm', 'Attention'], doc: 'op types to quantize (Attention: fused com.microsoft Attention → QAttention)' },
     include: { default: [], doc: 'only these nodes / op types' },
     exclude: { default: [], doc: 'never these nodes / op types' },
   },
@@ -44,6 +43,12 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
     const sharedActivation = new Map<Value, Value[]>();
     for (const n of [...g.nodes]) {
       if (!config.opTypes.includes(n.opType) || !nodeSelected(n, config)) continue;
+      if (n.opType === 'Attention' && n.domain === 'com.microsoft') {
+        const why = ctx.target === 'cpu' ? rewriteAttention(g, n, config, sharedActivation) : 'QAttention needs --target cpu';
+        if (why) ctx.explain?.({ pass: 'quantize-dynamic', node: n.name, fired: false, reason: why });
+        else quantized++;
+        continue;
+      }
       const m = matchWeightMatMul(n);
       if (typeof m === 'string') {
         skipped++;
@@ -80,21 +85,53 @@ function rewriteContrib(g: Graph, m: WeightMatMul, config: DynamicConfig): void 
   replaceNode(g, m.node, [q]);
 }
 
+/** DynamicQuantizeLinear(x) outputs, one per activation (shared by every reader). */
+function quantizedActivation(g: Graph, x: Value, shared: Map<Value, Value[]>): [Value, Value, Value] {
+  let aq = shared.get(x);
+  if (!aq) {
+    aq = [g.newValue(`${x.name}_quantized`), g.newValue(`${x.name}_scale`), g.newValue(`${x.name}_zero_point`)];
+    const dql = new Node('DynamicQuantizeLinear', [x], aq, { name: g.uniqueName(`${x.name}_DynamicQuantizeLinear`) });
+    const producer = x.producer;
+    if (producer && producer.graph === g) g.insertAfter(producer, dql);
+    else g.addNode(dql, g.nodes[0]);
+    shared.set(x, aq);
+  }
+  return aq as [Value, Value, Value];
+}
+
+/**
+ * com.microsoft Attention(x, W[hidden, 3·hidden], bias, mask_index) → DynamicQuantizeLinear(x) +
+ * QAttention(x_q, W_q, bias, x_scale, w_scale, mask_index, x_zp, w_zp): the merged QKV projection in int8.
+ * Returns why it refused, or undefined.
+ */
+function rewriteAttention(g: Graph, n: Node, config: DynamicConfig, shared: Map<Value, Value[]>): string | undefined {
+  const x = n.input(0);
+  const wv = n.input(1);
+  const w = wv?.constTensor();
+  if (!x || !wv || !w || w.dtype !== DataType.FLOAT || w.rank !== 2) return 'Attention weight is not a constant 2-D float tensor';
+  if (n.inputs.slice(4).some((v) => v)) return 'Attention with past / relative position inputs';
+  const allowed = new Set(['num_heads', 'unidirectional', 'mask_filter_value', 'scale']);
+  const extra = [...n.attrs.keys()].find((k) => !allowed.has(k));
+  if (extra) return `Attention attribute '${extra}' has no QAttention equivalent`;
+  if (config.weightType !== 'int8') return 'QAttention here takes int8 weights';
+  const q = quantizeTensor(w, { qtype: 'int8', symmetric: true, reduceRange: config.reduceRange });
+  const [xq, xs, xz] = quantizedActivation(g, x, shared);
+  const base = wv.name;
+  const wq = g.addInitializer(q.data, g.uniqueName(`${base}_quantized`));
+  const ws = g.addInitializer(q.scale, g.uniqueName(`${base}_scale`));
+  const wz = g.addInitializer(q.zeroPoint, g.uniqueName(`${base}_zero_point`));
+  const qa = new Node('QAttention', [xq, wq, n.input(2), xs, ws, n.input(3), xz, wz], [...n.outputs], { name: n.name, domain: 'com.microsoft', attrs: n.attrs.values() });
+  replaceNode(g, n, [qa]);
+  dropIfUnused(g, wv);
+  return undefined;
+}
+
 function rewriteStandard(g: Graph, m: WeightMatMul, config: DynamicConfig, shared: Map<Value, Value[]>): void {
   const w = quantizeWeight(g, m, config);
   const name = m.node.name || g.uniqueName('MatMul');
   const nodes: Node[] = [];
   // one DynamicQuantizeLinear per activation, shared by every MatMul reading it (Q, K, V projections)
-  let aq = shared.get(m.input);
-  if (!aq) {
-    aq = [g.newValue(`${m.input.name}_quantized`), g.newValue(`${m.input.name}_scale`), g.newValue(`${m.input.name}_zero_point`)];
-    const dql = new Node('DynamicQuantizeLinear', [m.input], aq, { name: g.uniqueName(`${m.input.name}_DynamicQuantizeLinear`) });
-    const producer = m.input.producer;
-    if (producer && producer.graph === g) g.insertAfter(producer, dql);
-    else g.addNode(dql, g.nodes[0]);
-    shared.set(m.input, aq);
-  }
-  const [aData, aScale, aZero] = aq as [Value, Value, Value];
+  const [aData, aScale, aZero] = quantizedActivation(g, m.input, shared);
   const acc = g.newValue(`${name}_int32`);
   nodes.push(new Node('MatMulInteger', [aData, w.data, aZero, w.zeroPoint], [acc], { name: g.uniqueName(`${name}_MatMulInteger`) }));
   const accF = g.newValue(`${name}_float`);
