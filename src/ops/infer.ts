@@ -177,10 +177,30 @@ class Analyzer implements ShapeAnalysis {
         const carried = node.inputs.length - 2;
         const bt = body?.outputs[i + 1] && this.typeOf(body.outputs[i + 1]!);
         t = i < carried ? bt : isTensorType(bt) && bt.shape ? { ...bt, shape: [null, ...bt.shape] } : undefined;
+      } else if (node.opType === 'Scan' && this.opsetOf(node) >= 9) {
+        t = this.scanOutput(node, graphAttr('body'), i);
       }
       const merged = mergeDeclared(t, this.declared(o));
       if (merged) this.types.set(o, merged);
     });
+  }
+
+  /** Scan (opset 9+): N final states as the body returns them; scan outputs stacked along their output axis. */
+  private scanOutput(node: Node, body: Graph | undefined, i: number): ValueType | undefined {
+    const bt = body?.outputs[i] && this.typeOf(body.outputs[i]!);
+    const scanInputs = node.attrInt('num_scan_inputs', 0);
+    const states = node.inputs.length - scanInputs;
+    if (i < states) return bt;
+    const first = node.inputs[states];
+    const firstShape = first ? this.typeOf(first) : undefined;
+    const inAxis = node.attrInts('scan_input_axes')?.[0] ?? 0;
+    const seq = isTensorType(firstShape) && firstShape.shape ? (firstShape.shape.at(inAxis) ?? null) : null;
+    if (!isTensorType(bt)) return undefined;
+    if (!bt.shape) return { kind: 'tensor', elemType: bt.elemType };
+    const rank = bt.shape.length + 1;
+    const axis = node.attrInts('scan_output_axes')?.[i - states] ?? 0;
+    const a = axis < 0 ? axis + rank : axis;
+    return { ...bt, shape: [...bt.shape.slice(0, a), seq, ...bt.shape.slice(a)] };
   }
 }
 
