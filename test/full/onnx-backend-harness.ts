@@ -30,6 +30,9 @@ export type SkipReason = 'no test data' | 'sequence/optional/map data' | 'ORT ca
 /** ORT settings: one thread and basic optimizations keep 1,000 small sessions quick on 2 shared cores. */
 const ORT_OPTIONS: SessionOptions = { backend: 'node', threads: 1, optLevel: 'basic', logSeverity: 4 };
 
+/** Initializers at least this big go to the external data file in the external-data round trip. */
+const EXTERNAL_THRESHOLD = 128;
+
 interface DataSet {
   inputs: Tensor[];
   outputs: Tensor[];
@@ -172,9 +175,11 @@ export async function runCase(caseDir: string, scratchDir: string, transform?: (
     let mismatch = await runAll(saved, loadModel(saved), sets);
     if (mismatch) return { status: 'failed', detail: `after ${stage}: ${mismatch}` };
     const byteIdentical = Buffer.compare(originalBytes, fs.readFileSync(saved)) === 0;
-    // every initializer in the external data file: ORT reads what our writer wrote, then reads our reader's model
+    // initializers over 128 bytes in the external data file: ORT reads what our writer wrote, then our reader's
+    // model. Smaller ones stay inline, as shape/axes tensors must: ORT's load-time shape inference cannot read
+    // external data ("Cannot parse data from external tensors").
     stage = 'save with external data';
-    const { dataBytes: externalBytes } = saveModel(model, external, { externalData: { threshold: 1 } });
+    const { dataBytes: externalBytes } = saveModel(model, external, { externalData: { threshold: EXTERNAL_THRESHOLD } });
     mismatch = await runAll(external, model, sets);
     if (mismatch) return { status: 'failed', detail: `after ${stage}: ${mismatch}` };
     stage = 'reload of external data';
