@@ -128,6 +128,10 @@ async function startRuntime(opts: SessionOptions): Promise<number> {
 async function prepare(source: Model | string | Uint8Array, opts: BenchOptions): Promise<Contestant> {
   const model = source instanceof Model ? source : loadModel(source);
   const given = opts.feeds ?? {};
+  const names = runtimeInputs(model).map((v) => v.name);
+  for (const name of [...Object.keys(given), ...Object.keys(opts.shapes ?? {})]) {
+    if (!names.includes(name)) throw new InputError(`the model has no input '${name}' (its inputs: ${names.join(', ') || 'none'})`);
+  }
   const shapes = { ...opts.shapes };
   for (const [name, t] of Object.entries(given)) shapes[name] = t.dims;
   const spec = { shapes, dims: opts.dims ?? {}, seed: opts.seed ?? 0 };

@@ -56,6 +56,8 @@ describe('inferopt bench', () => {
     ['a bad --shape', [modelA, '--shape', 'x=1xq'], /bad --shape/],
     ['a missing --compare model', [modelA, '--compare', path.join(dir, 'nope.onnx')], /nope.onnx: no such file/],
     ['an unknown flag', [modelA, '--fast'], /unknown option '--fast'/],
+    ['a --shape for an input the model lacks', [modelA, '--shape', 'pixels=1x32'], /no input 'pixels' \(its inputs: x\)/],
+    ['an --input file that is not a TensorProto', [modelA, '--input', `x=${notOnnx}`], /not an ONNX TensorProto/],
   ];
   for (const [what, args, message] of bad) {
     it(`exits 2 with one line for ${what}`, async () => {
