@@ -41,6 +41,20 @@ function nodeKey(n: Node, ids: Map<Value, number>): string | undefined {
   return parts.join('|');
 }
 
+/** A cheap key for an initializer: type, shape and 256 bytes sampled across the data. */
+function sampleKey(t: Tensor): string {
+  const b = t.bytes;
+  const step = Math.max(1, Math.floor(b.length / 256));
+  const sample: number[] = [];
+  for (let i = 0; i < b.length && sample.length < 256; i += step) sample.push(b[i]!);
+  return `${t.dtype}:${t.dims.join('x')}:${b.length}:${t.strings ? tensorKey(t) : Buffer.from(sample).toString('base64')}`;
+}
+
+function sameData(a: Tensor, b: Tensor): boolean {
+  if (a.strings || b.strings) return tensorKey(a) === tensorKey(b);
+  return Buffer.from(a.bytes.buffer, a.bytes.byteOffset, a.bytes.byteLength).equals(Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength));
+}
+
 /**
  * Common-subexpression elimination: identical initializers merge, then identical nodes (same op, attributes
  * and inputs) merge, in one topological walk so that chains collapse together.
@@ -53,20 +67,23 @@ function cseGraph(g: Graph): { initializers: number; nodes: number } {
     return ids.get(v)!;
   };
   let initializers = 0;
-  const byContent = new Map<string, Value>();
+  // sampled keys group candidates; only a full byte comparison merges
+  const byContent = new Map<string, Value[]>();
   for (const v of [...g.initializers.values()]) {
     if (g.inputs.includes(v) || g.isOutput(v)) {
       id(v);
       continue;
     }
-    const k = tensorKey(v.initializer!);
-    const same = byContent.get(k);
+    const k = sampleKey(v.initializer!);
+    const group = byContent.get(k) ?? [];
+    const same = group.find((u) => sameData(u.initializer!, v.initializer!));
     if (same) {
       v.replaceAllUsesWith(same);
       g.removeInitializer(v);
       initializers++;
     } else {
-      byContent.set(k, v);
+      group.push(v);
+      byContent.set(k, group);
       id(v);
     }
   }
