@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel, saveModel } from '../src/ir/io.js';
 import { encodeModel } from '../src/ir/proto/encode.js';
+import { peakRssBytes } from '../src/util/memory.js';
 import { rng } from '../src/util/random.js';
 import { bootstrapMedianRatio, summarize } from '../src/util/stats.js';
 import { buildZooModel } from '../src/zoo/index.js';
@@ -33,25 +34,11 @@ function loadSave(src: string, dst: string): void {
 const TASKS = { raw: rawReadWrite, 'load+save': loadSave } as const;
 type Task = keyof typeof TASKS;
 
-/**
- * Peak RSS of this process in bytes. On Linux, VmHWM: `resourceUsage().maxRSS` is inherited across
- * fork + exec, so a child spawned by a big parent would report the parent's size.
- */
-function peakRss(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    /* not Linux */
-  }
-  return process.resourceUsage().maxRSS * 1024;
-}
-
 /** Child-process mode: run one task once, print the peak RSS before and after (bytes) as JSON. */
 function child(task: Task, src: string, dst: string): void {
-  const baseRss = peakRss();
+  const baseRss = peakRssBytes();
   TASKS[task](src, dst);
-  process.stdout.write(JSON.stringify({ baseRss, peakRss: peakRss() }) + '\n');
+  process.stdout.write(JSON.stringify({ baseRss, peakRss: peakRssBytes() }) + '\n');
 }
 
 function flag(name: string, dflt: string): string {

@@ -9,6 +9,7 @@ import { DataType, dtypeName } from '../ir/dtype.js';
 import { Model } from '../ir/graph.js';
 import { loadModel } from '../ir/io.js';
 import type { Tensor } from '../ir/tensor.js';
+import { peakRssBytes } from '../util/memory.js';
 import { rng } from '../util/random.js';
 import { bootstrapMedianRatio, summarize, type RatioInterval, type Summary } from '../util/stats.js';
 import { randomInputs, resolveDims, runtimeInputs } from './inputs.js';
@@ -233,7 +234,7 @@ function result(c: Contestant, opts: BenchOptions): BenchResult {
     warmup: opts.warmup ?? DEFAULT_WARMUP,
     latencyMs,
     throughput: { inferencesPerSec, samplesPerSec: inferencesPerSec * c.batch },
-    memory: { peakRssBytes: process.resourceUsage().maxRSS * 1024, sessionRssBytes: c.sessionRssBytes },
+    memory: { peakRssBytes: peakRssBytes(), sessionRssBytes: c.sessionRssBytes },
     timesMs: c.times,
   };
 }
