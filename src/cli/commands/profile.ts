@@ -54,7 +54,7 @@ export function register(program: Command): void {
         warmup: parseIntFlag('--warmup', flags.warmup, 0),
       });
       const peak = flags.peak ? await measuredPeak(backend, threads) : undefined;
-      const costs = graphNodeCosts(model, spec);
+      const costs = graphNodeCosts(model, { shapes: spec.shapes, dims });
       const analysis = analyzeProfile(model.graph, profile, costs.costOf, peak);
       if (flags.trace) writeTrace(flags.trace, profile.raw, { model: file, backend, threads });
       if (flags.json) {

@@ -1,4 +1,4 @@
-import type { Graph, Node } from '../../ir/graph.js';
+import type { Graph, Node, Value } from '../../ir/graph.js';
 
 /**
  * What ONNX Runtime did to the graph, read from which kernels ran: a kernel named like a graph node ran that
@@ -48,16 +48,18 @@ export function analyzeFusions(graph: Graph, kernels: readonly { node: string; o
     }
   }
   const report: FusionReport = { kept: 0, fused: [], inserted: [], removed: [] };
+  const groups: { kernel: { node: string; opType: string }; group: Group }[] = [];
   for (const k of distinct) {
     const anchor = anchors.get(k.node);
-    if (!anchor) {
-      report.inserted.push({ kernel: k.node, opType: k.opType });
-      continue;
-    }
-    const group = growGroup(graph, anchor, missing, assigned);
-    if (group.length === 1 && anchor.name === k.node && anchor.opType === k.opType) report.kept++;
-    else report.fused.push({ kernel: k.node, opType: k.opType, from: group.map((n) => n.name || n.opType) });
+    if (!anchor) report.inserted.push({ kernel: k.node, opType: k.opType });
+    else if (anchor.name === k.node && anchor.opType === k.opType) report.kept++; // ran as written
+    else groups.push({ kernel: k, group: new Group(graph, anchor, missing, assigned) });
   }
+  // ORT mostly names a fusion after its last node (the output it produces): every group first takes what
+  // feeds it, and only then the consumers left over (MatMul → …/MatMulAddFusion is named after its first).
+  for (const g of groups) g.group.grow('up');
+  for (const g of groups) g.group.grow('down');
+  for (const g of groups) report.fused.push({ kernel: g.kernel.node, opType: g.kernel.opType, from: g.group.nodes.map((n) => n.name || n.opType) });
   for (const n of missing) if (!assigned.has(n)) report.removed.push({ node: n.name, opType: n.opType });
   return report;
 }
@@ -72,39 +74,57 @@ function findAnchor(kernel: string, byName: Map<string, Node>, producerOfValue: 
   return best?.node;
 }
 
-/** The anchor plus neighbouring nodes that did not run and whose every link stays inside the group. */
-function growGroup(graph: Graph, anchor: Node, missing: Set<Node>, assigned: Set<Node>): Node[] {
-  const group = [anchor];
-  // ORT fuses one compute op with the cheap ops around it, never two GEMMs or convolutions into one kernel
-  let heavy = HEAVY_OPS.has(anchor.opType) ? 1 : 0;
-  const admit = (n: Node) => {
-    if (HEAVY_OPS.has(n.opType)) {
-      if (heavy > 0) return false;
-      heavy++;
-    }
-    assigned.add(n);
-    group.push(n);
-    return true;
-  };
-  const isFoldable = (n: Node) => n.inputs.every((v) => !v || v.isInitializer || v.producer?.opType === 'Constant');
-  for (let i = 0; i < group.length; i++) {
-    const n = group[i]!;
-    // upstream: a producer whose outputs all feed the group
-    for (const v of n.inputs) {
-      const p = v?.producer;
-      if (!p || !missing.has(p) || assigned.has(p) || p.opType === 'Constant' || isFoldable(p)) continue;
-      const consumers = p.outputs.flatMap((o) => graph.consumers(o));
-      if (consumers.every((c) => group.includes(c))) admit(p);
-    }
-    // downstream: a sole consumer that did not run either
-    for (const o of n.outputs) {
-      const cs = graph.consumers(o);
-      if (cs.length !== 1) continue;
-      const c = cs[0]!;
-      if (missing.has(c) && !assigned.has(c) && c.inputs.every((v) => !v || v.isInitializer || !v.producer || group.includes(v.producer) || v.producer.opType === 'Constant')) admit(c);
+/** The graph nodes of one fused kernel: the anchor plus neighbours that did not run and link only to it. */
+class Group {
+  readonly nodes: Node[];
+  /** ORT fuses one compute op with the cheap ops around it, never two GEMMs or convolutions into one kernel. */
+  private heavy: number;
+
+  constructor(
+    private readonly graph: Graph,
+    anchor: Node,
+    private readonly missing: Set<Node>,
+    private readonly assigned: Set<Node>,
+  ) {
+    this.nodes = [anchor];
+    this.heavy = HEAVY_OPS.has(anchor.opType) ? 1 : 0;
+  }
+
+  grow(direction: 'up' | 'down'): void {
+    for (let i = 0; i < this.nodes.length; i++) {
+      const n = this.nodes[i]!;
+      if (direction === 'up') for (const v of n.inputs) this.tryProducer(v?.producer ?? null);
+      else for (const o of n.outputs) this.tryConsumer(o);
     }
   }
-  return group;
+
+  private free(n: Node): boolean {
+    return this.missing.has(n) && !this.assigned.has(n) && n.opType !== 'Constant';
+  }
+
+  /** A producer whose outputs all feed the group (not one that only reads constants: that was folded). */
+  private tryProducer(p: Node | null): void {
+    if (!p || !this.free(p)) return;
+    if (p.inputs.every((v) => !v || v.isInitializer || v.producer?.opType === 'Constant')) return;
+    if (p.outputs.flatMap((o) => this.graph.consumers(o)).every((c) => this.nodes.includes(c))) this.admit(p);
+  }
+
+  /** The sole consumer of an output, when its other inputs are constants or the group's. */
+  private tryConsumer(o: Value): void {
+    const cs = this.graph.consumers(o);
+    if (cs.length !== 1 || !this.free(cs[0]!)) return;
+    const c = cs[0]!;
+    if (c.inputs.every((v) => !v || v.isInitializer || !v.producer || this.nodes.includes(v.producer) || v.producer.opType === 'Constant')) this.admit(c);
+  }
+
+  private admit(n: Node): void {
+    if (HEAVY_OPS.has(n.opType)) {
+      if (this.heavy > 0) return;
+      this.heavy++;
+    }
+    this.assigned.add(n);
+    this.nodes.push(n);
+  }
 }
 
 const HEAVY_OPS = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'MatMulInteger', 'ConvInteger', 'QLinearConv', 'QLinearMatMul', 'Attention', 'MultiHeadAttention']);
