@@ -58,6 +58,13 @@ async function interleave(cs: Contestant[], n: number, seed: number): Promise<vo
   }
 }
 
+/** A verdict that respects the interval: a point estimate under load says little on its own. */
+function verdict(r: { ratio: number; low: number; high: number }, strict: boolean): string {
+  const ok = strict ? r.high < 1 : r.high <= 1;
+  const bad = strict ? r.low >= 1 : r.low > 1;
+  return ok ? 'met' : bad ? 'NOT met' : `inconclusive (interval [${r.low.toFixed(3)}, ${r.high.toFixed(3)}] spans 1; median ratio ${r.ratio.toFixed(3)})`;
+}
+
 function report(title: string, cs: Contestant[], baseline: Contestant): void {
   process.stdout.write(`\n${title}\n`);
   process.stdout.write(`${'model @ level'.padEnd(24)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(9)}   vs ${baseline.label}\n`);
@@ -95,7 +102,7 @@ async function main(): Promise<void> {
     await interleave(node, rounds, 7);
     report(`node backend, ${rounds} rounds`, node, node[1]!);
     const goal = bootstrapMedianRatio(node[1]!.times, node[2]!.times, { paired: true, seed: 1 });
-    process.stdout.write(`goal simplified@basic ≤ original@all: ratio ${goal.ratio.toFixed(3)} → ${goal.ratio <= 1 ? 'met' : 'NOT met'}\n`);
+    process.stdout.write(`goal simplified@basic ≤ original@all: ratio ${goal.ratio.toFixed(3)} → ${verdict(goal, false)}\n`);
   } finally {
     for (const c of node) await c.session.release();
   }
@@ -110,7 +117,7 @@ async function main(): Promise<void> {
     await interleave(wasm, wasmRounds, 11);
     report(`wasm backend, ${wasmRounds} rounds`, wasm, wasm[1]!);
     const goal = bootstrapMedianRatio(wasm[1]!.times, wasm[3]!.times, { paired: true, seed: 1 });
-    process.stdout.write(`goal simplified@all faster than original@all on wasm: ratio ${goal.ratio.toFixed(3)} → ${goal.ratio < 1 ? 'met' : 'NOT met'}\n`);
+    process.stdout.write(`goal simplified@all faster than original@all on wasm: ratio ${goal.ratio.toFixed(3)} → ${verdict(goal, true)}\n`);
   } finally {
     for (const c of wasm) await c.session.release();
   }
