@@ -3,6 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel, modelToBytes } from '../ir/io.js';
+import { GraphBuilder } from '../ir/builder.js';
+import { DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
 import { resolveParams, type Target } from '../passes/pass.js';
 import { randomInputs } from '../runtime/inputs.js';
@@ -72,6 +74,17 @@ describe('static QDQ quantization', () => {
     expect(executed.some((t) => t === 'QLinearMatMul' || t === 'QGemm' || t === 'MatMulIntegerToFloat')).toBe(true);
     const [f] = await compareModels(ref, r.model, [randomInputs(ref, { dims: { N: 16 }, seed: 3 })]);
     expect(f!.sqnr).toBeGreaterThan(20);
+  });
+
+  it('a dead channel (weights ≈ 0) with a live bias keeps its bias: the weight scale is raised to fit int32', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [1, 2, 4, 4]);
+    const w = b.floats('w', [2, 2, 1, 1], [0.5, -0.3, 1e-9, -1e-9]);
+    b.output(b.op('Conv', [x, w, b.floats('bias', [2], [0.1, 5])], {}, { name: 'conv' }), 'y');
+    const ref = b.model();
+    const r = await quantize(ref);
+    const [f] = await compareModels(ref, r.model, [randomInputs(ref, { seed: 1 })]);
+    expect(f!.relMaxDiff).toBeLessThan(0.02);
   });
 
   it('refuses to run without calibration data', async () => {

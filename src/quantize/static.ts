@@ -108,14 +108,14 @@ function applyPlan(model: Model, plan: StaticPlan, ranges: Map<string, Range>, c
     const p = params.get(src);
     if (p) qdq(v, p);
   }
-  // biases first: their scale needs the weight's scale before the weight is replaced
   const weightScales = new Map<Value, number[]>();
+  const floors = biasScaleFloors(plan, paramsOf);
   for (const [w, info] of plan.weights) {
     const t = w.constTensor()!;
     const spec = info.isWeight
       ? { qtype: cfg.weightType, symmetric: cfg.weightType === 'int8', reduceRange: cfg.reduceRange }
       : actSpec;
-    const q = quantizeTensor(t, spec, info.axis);
+    const q = quantizeTensor(t, spec, info.axis, floors.get(w));
     weightScales.set(w, q.params.map((p) => p.scale));
     constDq(g, w, q.data, q.scale, q.zeroPoint, info.axis, domain);
   }
@@ -142,6 +142,23 @@ function applyPlan(model: Model, plan: StaticPlan, ranges: Map<string, Range>, c
   }
   g.topologicalSort();
   return pairs;
+}
+
+/**
+ * Smallest weight scale per output channel that keeps the int32 bias (b / (x_scale·w_scale)) in range: a
+ * dead channel (weights ≈ 0 after BatchNorm folding) with a live bias would otherwise overflow and clamp.
+ */
+function biasScaleFloors(plan: StaticPlan, paramsOf: (v: Value) => QParams | undefined): Map<Value, number[]> {
+  const out = new Map<Value, number[]>();
+  const limit = 2 ** 31 - 1;
+  for (const [b, [x, w]] of plan.biases) {
+    const xs = paramsOf(x)?.scale;
+    if (xs === undefined) continue;
+    const floors = Array.from(b.constTensor()!.toFloat32(), (v) => (Math.abs(v) / (xs * limit)) * 1.01);
+    const prev = out.get(w);
+    out.set(w, prev ? floors.map((f, i) => Math.max(f, prev[i] ?? 0)) : floors);
+  }
+  return out;
 }
 
 /** v → Q → DQ; every reader of v now reads the DQ output (graph outputs keep v itself). */

@@ -16,7 +16,7 @@ export interface QuantizedTensor {
  * Quantizes a float tensor, per tensor (`axis` undefined) or with one scale per slice along `axis`
  * (per-channel: Conv weights on axis 0, MatMul weights [K, N] on axis 1).
  */
-export function quantizeTensor(t: Tensor, spec: QSpec, axis?: number): QuantizedTensor {
+export function quantizeTensor(t: Tensor, spec: QSpec, axis?: number, minScales?: readonly number[]): QuantizedTensor {
   const x = t.toFloat32();
   const dims = t.dims;
   const channels = axis === undefined ? 1 : dims[axis]!;
@@ -31,7 +31,13 @@ export function quantizeTensor(t: Tensor, spec: QSpec, axis?: number): Quantized
     if (v > maxs[c]!) maxs[c] = v;
   }
   const params: QParams[] = [];
-  for (let c = 0; c < channels; c++) params.push(computeQParams(x.length ? mins[c]! : 0, x.length ? maxs[c]! : 0, spec));
+  for (let c = 0; c < channels; c++) {
+    const p = computeQParams(x.length ? mins[c]! : 0, x.length ? maxs[c]! : 0, spec);
+    // a floor on the scale (symmetric weights only: zero stays at the zero point), e.g. so an int32 bias fits
+    const floor = channels === 1 ? Math.max(0, ...(minScales ?? [])) : (minScales?.[c] ?? 0);
+    if (floor > p.scale && spec.symmetric) p.scale = floor;
+    params.push(p);
+  }
   const [qmin, qmax] = qLimits(spec);
   const q = spec.qtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
   for (let i = 0; i < x.length; i++) {
