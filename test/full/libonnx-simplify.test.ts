@@ -31,17 +31,9 @@ describe.skipIf(!DATA)('libonnx-testdata: simplify keeps every output', () => {
       const results = new Map<string, CaseResult>();
       for (const dir of cases) results.set(path.basename(dir), await runCase(dir, scratch, simplify));
       const all = [...results.values()];
-      // The harness also saves with *every* tensor external (threshold 1 byte). Simplify turns Constant
-      // nodes into initializers, and ORT's load-time shape inference cannot read external shape/axes
-      // tensors ("Cannot parse data from external tensors"): an ORT limitation, reached only after the
-      // inline save already matched. saveModel's default threshold (1 KiB) keeps such tensors inline.
-      const ortExternal = [...results].filter(([, r]) => r.status === 'failed' && /save with external data: .*Cannot parse data from external tensors/.test(r.detail));
-      const passed = all.filter((r) => r.status === 'passed').length + ortExternal.length;
-      const failures = [...results].filter(([, r]) => r.status === 'failed' && !ortExternal.some(([, x]) => x === r)).map(([name, r]) => `${name}: ${(r as { detail: string }).detail}`);
-      process.stdout.write(
-        `libonnx-testdata/${group} after simplify: ${all.length} cases, ${passed} passed (${ortExternal.length} of them inline only: ORT cannot shape-infer ` +
-          `external constants), ${failures.length} failed, ${all.length - passed - failures.length} skipped (ORT cannot run the original)\n`,
-      );
+      const passed = all.filter((r) => r.status === 'passed').length;
+      const failures = [...results].filter(([, r]) => r.status === 'failed').map(([name, r]) => `${name}: ${(r as { detail: string }).detail}`);
+      process.stdout.write(`libonnx-testdata/${group} after simplify: ${all.length} cases, ${passed} passed, ${failures.length} failed, ${all.length - passed - failures.length} skipped (ORT cannot run the original)\n`);
       expect(failures).toEqual([]);
       expect(passed).toBeGreaterThan(cases.length / 2);
     });
