@@ -8,7 +8,8 @@ import { benchmark, compare, type BenchOptions } from '../runtime/bench.js';
 import type { Backend } from '../runtime/session.js';
 import { applyRecipe, type AppliedStep } from './apply.js';
 import type { CatalogEntry } from './catalog.js';
-import type { Measurement, MetricValue } from './goals.js';
+import type { AccuracyBound, Measurement, MetricValue } from './goals.js';
+import { fallbackStep, supportsFallback } from './fallback.js';
 import type { MetricSource } from './metric.js';
 import { graphKey, type Recipe } from './recipe.js';
 import type { Evaluator } from './search.js';
@@ -71,9 +72,24 @@ export class OnnxEvaluator implements Evaluator {
 
   private async runtimeParams(entry: CatalogEntry): Promise<Record<string, unknown>> {
     if (!entry.needs?.includes('calibration')) return {};
+    return this.calibrationParams();
+  }
+
+  private async calibrationParams(): Promise<{ calibration: Record<string, Tensor>[]; calibrate: { cache: { dir: string; dataKey: string } } }> {
     this.calibration ??= this.opts.metric.calibration();
     const calibration = await this.calibration;
     return { calibration, calibrate: { cache: { dir: this.cacheDir, dataKey: `${this.opts.metric.source}:${this.opts.metric.note}:${calibration.length}` } } };
+  }
+
+  /** Accuracy-aware fallback of the recipe's last (quantize) step; see fallback.ts. */
+  async fallback(recipe: Recipe, baseline: MetricValue, bound: AccuracyBound): Promise<{ recipe: Recipe; note: string } | undefined> {
+    const step = recipe.steps.at(-1);
+    if (!step || !supportsFallback(step)) return undefined;
+    const prefix: Recipe = { ...recipe, steps: recipe.steps.slice(0, -1) };
+    const { model } = await applyRecipe(loadModel(this.opts.modelFile), prefix, this.opts.catalog, (e) => this.runtimeParams(e));
+    const r = await fallbackStep(model, step, recipe.target, (m) => this.opts.metric.score(m), baseline, bound, await this.calibrationParams());
+    const kept = r.floatNodes.length ? `${r.floatNodes.length} most sensitive node(s) kept in float (${r.floatNodes.slice(0, 4).join(', ')}${r.floatNodes.length > 4 ? ', …' : ''})` : 'no node moved back to float';
+    return { recipe: { ...prefix, steps: [...prefix.steps, r.step] }, note: `accuracy-aware fallback: ${kept}` };
   }
 
   /** Set from the first (baseline) measurement unless --runs was given. */

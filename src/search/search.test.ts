@@ -131,6 +131,28 @@ describe('search with a fake-fast evaluator', () => {
     expect(res.chosen.recipe.steps).toEqual([{ pass: 'fake-quant-a', params: { fallback: true } }]);
   });
 
+  it('runs the accuracy-aware fallback when every variant of a quantizer breaks the bound', async () => {
+    const ev = new FakeEvaluator();
+    const withFallback: Evaluator = {
+      async evaluate(r) {
+        const m = await ev.evaluate({ ...r, steps: r.steps.map((s) => (s.params.exclude ? { ...s, params: { fallback: true } } : s)) });
+        return m;
+      },
+      async fallback(r, baseline, bound) {
+        expect(baseline.value).toBeCloseTo(0.9, 9);
+        expect(bound).toEqual({ value: 1, relative: false });
+        const last = r.steps.at(-1)!;
+        return { recipe: { ...r, steps: [...r.steps.slice(0, -1), { pass: last.pass, params: { ...last.params, exclude: ['MatMul_3'] } }] }, note: 'accuracy-aware fallback: 1 node kept in float' };
+      },
+    };
+    const noVariants: SearchSpace = { ...space, passes: space.passes.map((p) => (p.pass === quantA ? { ...p, searchParams: [] } : p)) };
+    const res = await runSearch(noVariants, withFallback, opts());
+    const fb = res.candidates.find((c) => c.stage === 'fallback')!;
+    expect(fb.recipe.steps.at(-1)).toEqual({ pass: 'fake-quant-a', params: { exclude: ['MatMul_3'] } });
+    expect(fb.reason).toMatch(/^accuracy-aware fallback: 1 node kept in float; /);
+    expect(res.chosen).toBe(fb);
+  });
+
   it('records failed candidates and carries on', async () => {
     const flaky: Evaluator = {
       async evaluate(r) {

@@ -1,6 +1,6 @@
 import type { Target } from '../passes/pass.js';
 import { BudgetClock, type Budget } from './budget.js';
-import { checkGoals, hasPerformanceTarget, metricDrop, type GoalCheck, type Goals, type Measurement } from './goals.js';
+import { checkGoals, hasPerformanceTarget, metricDrop, type AccuracyBound, type GoalCheck, type Goals, type Measurement, type MetricValue } from './goals.js';
 import { paretoFront } from './pareto.js';
 import { describeRecipe, recipeKey, type Recipe, type RecipeStep, type SessionSettings } from './recipe.js';
 import { paramVariations, reachableShare, type SearchablePass, type SearchSpace } from './space.js';
@@ -14,9 +14,14 @@ export interface Evaluator {
    * gains before it believes them (shared machines are noisy).
    */
   confirm?(incumbent: Recipe, candidate: Recipe): Promise<{ ratio: number; low: number; high: number }>;
+  /**
+   * Optional: accuracy-aware fallback for a quantized recipe that broke the accuracy bound: the recipe with
+   * the most sensitive nodes kept in float (undefined when its last step has no fallback).
+   */
+  fallback?(recipe: Recipe, baseline: MetricValue, bound: AccuracyBound): Promise<{ recipe: Recipe; note: string } | undefined>;
 }
 
-export type Stage = 'baseline' | 'session' | 'graph' | 'quantize' | 'refine' | 'retune';
+export type Stage = 'baseline' | 'session' | 'graph' | 'quantize' | 'refine' | 'fallback' | 'retune';
 
 export interface Candidate {
   id: number;
@@ -239,7 +244,21 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
         skipped.push({ what: `parameter variations of ${label(sp)}`, reason: 'its default was slower than the baseline' });
         continue;
       }
-      for (const v of paramVariations(sp)) await measure(withSteps(best.recipe, [...graphSteps, stepOf(sp, { [v.name]: v.value })]), 'refine');
+      const variants = [c];
+      for (const v of paramVariations(sp)) variants.push(await measure(withSteps(best.recipe, [...graphSteps, stepOf(sp, { [v.name]: v.value })]), 'refine'));
+      if (evaluator.fallback && !variants.some((v) => v.accurate)) {
+        // the fastest variant that broke the bound, with its most sensitive nodes back in float
+        const fastest = variants.filter((v) => v.measurement).sort((a, b) => a.measurement!.latency.p50 - b.measurement!.latency.p50)[0];
+        if (!fastest) continue;
+        if (clock.spent()) {
+          stopped = `the budget was spent (${clock.trials} candidates in ${(clock.elapsedMs / 1000).toFixed(1)} s)`;
+          throw new Stop();
+        }
+        const fb = await evaluator.fallback(fastest.recipe, base.metric, opts.goals.maxAccuracyDrop);
+        if (!fb) continue;
+        const f = await measure(fb.recipe, 'fallback');
+        f.reason = `${fb.note}; ${f.reason}`;
+      }
     }
     if (best !== baseline && best.recipe.steps.length > 0) await tuneSession('retune');
   } catch (e) {

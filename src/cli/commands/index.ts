@@ -9,6 +9,7 @@ import * as bench from './bench.js';
 import * as inspect from './inspect.js';
 import * as simplify from './simplify.js';
 import * as verify from './verify.js';
+import * as train from './train.js';
 import * as quantize from './quantize.js';
 
 /**
@@ -26,5 +27,6 @@ export function registerCommands(program: Command): void {
   zoo.register(program);
   simplify.register(program);
   verify.register(program);
+  train.register(program);
   quantize.register(program);
 }

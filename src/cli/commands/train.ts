@@ -1,0 +1,144 @@
+import * as fs from 'node:fs';
+import type { Command } from 'commander';
+import { openDataset, split } from '../../data/dataset.js';
+import { InputError } from '../../errors.js';
+import { loadModel, saveModel } from '../../ir/io.js';
+import { collectTensorData } from '../../train/data.js';
+import type { LossSpec } from '../../train/loss.js';
+import type { OptimizerSpec } from '../../train/optimizer.js';
+import { parseSchedule } from '../../train/schedule.js';
+import { train, type EpochStats, type Progress } from '../../train/trainer.js';
+import { collect, parseIntFlag, parsePositiveFlag } from '../flags.js';
+
+interface TrainFlags {
+  data: string;
+  test?: string;
+  output: string;
+  epochs: string;
+  batch: string;
+  lr: string;
+  optimizer: string;
+  momentum: string;
+  nesterov?: boolean;
+  weightDecay: string;
+  schedule: string;
+  warmup: string;
+  clip?: string;
+  labelSmoothing: string;
+  freeze: string[];
+  seed: string;
+  threads: string;
+  checkpoint?: string;
+  resume?: string;
+  log?: string;
+  maxSteps?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('Train an ONNX classifier on ONNX Runtime (backward graph and optimizer built as ONNX); writes a plain inference model')
+    .argument('<model>', 'ONNX model (logits output [batch, classes]; its initializers are the weights)')
+    .requiredOption('--data <spec>', 'training data: a dataset spec (JSON), folder or data file (see `inferopt data`)')
+    .option('--test <spec>', 'held-out data evaluated after every epoch (default: 10% of --data, split by id hash)')
+    .requiredOption('-o, --output <file>', 'where to write the trained inference model')
+    .option('--epochs <n>', 'passes over the training data', '10')
+    .option('--batch <n>', 'batch size (the training graph is built for it; the last partial batch is dropped)', '128')
+    .option('--lr <x>', 'peak learning rate', '0.1')
+    .option('--optimizer <name>', 'sgd | adamw', 'sgd')
+    .option('--momentum <x>', 'SGD momentum', '0.9')
+    .option('--nesterov', 'Nesterov momentum')
+    .option('--weight-decay <x>', 'weight decay (weights of rank ≥ 2 only)', '0')
+    .option('--schedule <s>', 'constant | cosine | step:<steps>:<gamma>', 'cosine')
+    .option('--warmup <steps>', 'linear warm-up steps', '0')
+    .option('--clip <norm>', 'clip the global gradient norm')
+    .option('--label-smoothing <x>', 'label smoothing of the cross-entropy', '0')
+    .option('--freeze <name>', 'keep this weight fixed (repeatable; a trailing * matches a prefix)', collect, [])
+    .option('--seed <n>', 'seed of the shuffle (weights come with the model)', '0')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', '2')
+    .option('--checkpoint <file>', 'save a checkpoint here after every epoch')
+    .option('--resume <file>', 'continue from a checkpoint')
+    .option('--log <file>', 'append one JSON line per epoch here')
+    .option('--max-steps <n>', 'stop after this many steps (smoke runs)')
+    .action(async (file: string, flags: TrainFlags) => {
+      if (!fs.existsSync(file)) throw new InputError(`${file}: no such file`);
+      const model = loadModel(file);
+      const inputNames = model.graph.inputs.filter((v) => !v.initializer).map((v) => v.name);
+      const trainSet = await openDataset(flags.data);
+      const [trainPart, testPart] = flags.test ? [trainSet, await openDataset(flags.test)] : (() => {
+        const s = split(trainSet, { calibrationFraction: 0.1 });
+        return [s.evaluation, s.calibration];
+      })();
+      process.stderr.write('loading data…\r');
+      const data = await collectTensorData(trainPart, inputNames);
+      const test = await collectTensorData(testPart, inputNames);
+      const log = (line: string) => {
+        process.stderr.write('\r\x1b[2K' + line + '\n');
+        if (flags.log) fs.appendFileSync(flags.log, line + '\n');
+      };
+      log(`# ${data.length} training / ${test.length} held-out samples; inferopt train ${process.argv.slice(3).join(' ')}`);
+      const t0 = performance.now();
+      const result = await train(model, {
+        train: data,
+        test,
+        epochs: parseIntFlag('--epochs', flags.epochs, 1),
+        batch: parseIntFlag('--batch', flags.batch, 1),
+        lr: parsePositiveFlag('--lr', flags.lr),
+        loss: lossFrom(flags),
+        optimizer: optimizerFrom(flags),
+        schedule: parseSchedule(flags.schedule, parseIntFlag('--warmup', flags.warmup, 0)),
+        clipNorm: flags.clip ? parsePositiveFlag('--clip', flags.clip) : undefined,
+        frozen: frozenMatcher(flags.freeze),
+        seed: parseIntFlag('--seed', flags.seed, 0),
+        threads: parseIntFlag('--threads', flags.threads, 1),
+        checkpoint: flags.checkpoint,
+        resume: flags.resume,
+        maxSteps: flags.maxSteps ? parseIntFlag('--max-steps', flags.maxSteps, 1) : undefined,
+        onProgress: process.stderr.isTTY ? drawProgress : logProgress,
+        onEpoch: (s) => log(formatEpoch(s, (performance.now() - t0) / 1000)),
+      });
+      saveModel(result.model, flags.output);
+      const last = result.history[result.history.length - 1];
+      log(`# wrote ${flags.output}${last?.testAccuracy !== undefined ? `: held-out accuracy ${(100 * last.testAccuracy).toFixed(2)}%` : ''}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    });
+}
+
+function lossFrom(flags: TrainFlags): LossSpec {
+  const smoothing = Number(flags.labelSmoothing);
+  if (!(smoothing >= 0 && smoothing < 1)) throw new InputError('--label-smoothing must be in [0, 1)');
+  return { kind: 'cross-entropy', labelSmoothing: smoothing };
+}
+
+function optimizerFrom(flags: TrainFlags): OptimizerSpec {
+  const weightDecay = Number(flags.weightDecay);
+  if (!(weightDecay >= 0)) throw new InputError('--weight-decay must be ≥ 0');
+  if (flags.optimizer === 'adamw') return { kind: 'adamw', weightDecay };
+  if (flags.optimizer === 'sgd') return { kind: 'sgd', momentum: Number(flags.momentum), nesterov: !!flags.nesterov, weightDecay };
+  throw new InputError(`--optimizer must be sgd or adamw, not '${flags.optimizer}'`);
+}
+
+function frozenMatcher(patterns: string[]): ((name: string) => boolean) | undefined {
+  if (patterns.length === 0) return undefined;
+  return (name) => patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
+}
+
+function drawProgress(p: Progress): void {
+  const width = 24;
+  const full = Math.round((p.step / p.stepsPerEpoch) * width);
+  process.stderr.write(
+    `\r\x1b[2Kepoch ${p.epoch}/${p.epochs} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${p.step}/${p.stepsPerEpoch} ` +
+      `loss ${p.loss.toFixed(4)} acc ${(100 * p.accuracy).toFixed(2)}% ${p.samplesPerSecond.toFixed(0)} samples/s lr ${p.lr.toPrecision(3)}`,
+  );
+}
+
+/** Without a terminal: one line per tenth of an epoch (logs of long runs show progress and speed). */
+function logProgress(p: Progress): void {
+  const tenth = Math.max(1, Math.floor(p.stepsPerEpoch / 10));
+  if (p.step % tenth !== 0) return;
+  process.stderr.write(`epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${p.loss.toFixed(4)} acc ${(100 * p.accuracy).toFixed(2)}% ${p.samplesPerSecond.toFixed(0)} samples/s\n`);
+}
+
+export function formatEpoch(s: EpochStats, elapsed: number): string {
+  const test = s.testAccuracy !== undefined ? ` test_loss ${s.testLoss!.toFixed(4)} test_acc ${(100 * s.testAccuracy).toFixed(2)}%` : '';
+  return `epoch ${s.epoch} loss ${s.loss.toFixed(4)} train_acc ${(100 * s.trainAccuracy).toFixed(2)}%${test} ${s.samplesPerSecond.toFixed(0)} samples/s ${s.seconds.toFixed(1)} s (elapsed ${elapsed.toFixed(0)} s)`;
+}
