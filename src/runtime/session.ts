@@ -51,13 +51,24 @@ export function ortVersion(backend: Backend): string {
 
 /** A loaded inference session. */
 export class Session {
+  /**
+   * Outputs fetched when the caller names none: the tensor ones. ORT's JS API converts only tensors (the
+   * native binding crashes the process on a sequence or optional output), so the others are never fetched.
+   */
+  private readonly tensorOutputs: string[];
+  private readonly nonTensorOutputs: Set<string>;
+
   private constructor(
     readonly backend: Backend,
     private readonly ort: Ort,
     private readonly session: OrtSession,
     /** Time ORT took to create the session (ms). */
     readonly createMs: number,
-  ) {}
+  ) {
+    const meta = session.outputMetadata ?? [];
+    this.nonTensorOutputs = new Set(meta.filter((m) => !m.isTensor).map((m) => m.name));
+    this.tensorOutputs = session.outputNames.filter((n) => !this.nonTensorOutputs.has(n));
+  }
 
   get inputNames(): readonly string[] {
     return this.session.inputNames;
@@ -102,19 +113,32 @@ export class Session {
     } catch (e) {
       throw new RuntimeError(`ONNX Runtime (${backend}) could not load the model: ${firstLine(e)}`);
     }
-    return new Session(backend, ort, session, performance.now() - t0);
+    const created = new Session(backend, ort, session, performance.now() - t0);
+    if (created.tensorOutputs.length === 0) {
+      await session.release();
+      throw new RuntimeError(
+        `ONNX Runtime's JavaScript API returns tensors only, and no output of this model is a tensor (${[...created.nonTensorOutputs].join(', ')})`,
+      );
+    }
+    return created;
+  }
+
+  /** The outputs to fetch: those asked for (tensors only), else every tensor output. */
+  private fetchList(outputNames?: readonly string[]): string[] {
+    if (!outputNames) return this.tensorOutputs;
+    const bad = outputNames.find((n) => this.nonTensorOutputs.has(n));
+    if (bad) throw new RuntimeError(`output '${bad}' is a sequence, map or optional; ONNX Runtime's JavaScript API returns tensors only`);
+    return [...outputNames];
   }
 
   /** Runs the model. Feeds are by input name; returns every output (or those named) as Tensors. */
   async run(feeds: Record<string, Tensor>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
     const ortFeeds: Record<string, OrtTensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(this.ort, t);
+    const fetch = this.fetchList(outputNames);
     let res: Record<string, OrtTensor>;
     try {
-      res = (outputNames ? await this.session.run(ortFeeds, outputNames as string[]) : await this.session.run(ortFeeds)) as Record<
-        string,
-        OrtTensor
-      >;
+      res = (await this.session.run(ortFeeds, fetch)) as Record<string, OrtTensor>;
     } catch (e) {
       throw new RuntimeError(`ONNX Runtime (${this.backend}) failed to run the model: ${firstLine(e)}`);
     }
@@ -127,8 +151,9 @@ export class Session {
   prepareFeeds(feeds: Record<string, Tensor>): () => Promise<unknown> {
     const ortFeeds: Record<string, OrtTensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(this.ort, t);
+    const fetch = this.fetchList();
     return () =>
-      this.session.run(ortFeeds).catch((e: unknown) => {
+      this.session.run(ortFeeds, fetch).catch((e: unknown) => {
         throw new RuntimeError(`ONNX Runtime (${this.backend}) failed to run the model: ${firstLine(e)}`);
       });
   }
