@@ -9,6 +9,7 @@ import { fuseBiasGelu, fuseGelu } from './fusions/gelu.js';
 import { fuseLayerNorm } from './fusions/layer-norm.js';
 import { fuseSkipLayerNorm } from './fusions/skip-layer-norm.js';
 import { inferShapesPass } from './infer-shapes.js';
+import { upgradeOpsetForGelu } from './upgrade-opset.js';
 import { runPasses, type PipelineOptions, type PipelineResult } from './manager.js';
 import type { Pass, PassContext, Target } from './pass.js';
 import { foldIntoConv } from './rules/conv.js';
@@ -21,9 +22,9 @@ export const CLEANUP_PASSES: readonly Pass<any>[] = [constantToInitializer, infe
 /**
  * Transformer fusions in dependency order: LayerNorm first (the others match LayerNormalization), then the
  * embedding and residual forms, GELU before its bias, Attention last. Each rule declares the targets it
- * supports; `std` keeps only standard ops.
+ * supports; `std` keeps only standard ops (and raises opset 17–19 to 20 when safe, for the standard Gelu).
  */
-export const FUSION_PASSES: readonly Pass<any>[] = [inferShapesPass, fuseLayerNorm, fuseEmbedLayerNorm, fuseSkipLayerNorm, fuseGelu, fuseBiasGelu, fuseAttention];
+export const FUSION_PASSES: readonly Pass<any>[] = [inferShapesPass, upgradeOpsetForGelu, fuseLayerNorm, fuseEmbedLayerNorm, fuseSkipLayerNorm, fuseGelu, fuseBiasGelu, fuseAttention];
 
 /** Every pass and rule `simplify` knows, by id (for --skip validation and docs). */
 export function simplifyPassIds(): string[] {

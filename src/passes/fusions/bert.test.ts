@@ -31,15 +31,21 @@ describe('transformer fusions on the zoo BERT', () => {
     await expectEquivalent(r.before, r.after, { ...verifyOpts, data: [{ input_ids: ids, attention_mask: mask, token_type_ids: types }] });
   });
 
-  it('--target std keeps standard ops only (LayerNormalization at opset 17, no contrib ops)', async () => {
+  it('--target std keeps standard ops only: LayerNormalization, and Gelu after raising opset 17 → 20', async () => {
     const m = buildZooModel('bert-tiny');
     const r = await runOnCopy(m, simplifyPipeline('std'), 'std');
     expect(r.after.graph.nodes.every((n) => n.domain === '')).toBe(true);
-    expect(opCounts(r.after)).toMatchObject({ LayerNormalization: 5 });
-    // Gelu is standard only from opset 20: the Erf form stays
+    expect(r.after.opset('')).toBe(20);
+    expect(opCounts(r.after)).toMatchObject({ LayerNormalization: 5, Gelu: 2 });
+    expect(opCounts(r.after).Erf).toBeUndefined();
+    await expectEquivalent(r.before, r.after, verifyOpts);
+  });
+
+  it('--target std without the opset upgrade leaves the Erf GELU and says why', async () => {
+    const r = await runOnCopy(buildZooModel('bert-tiny'), simplifyPipeline('std'), 'std', ['upgrade-opset']);
+    expect(r.after.opset('')).toBe(17);
     expect(opCounts(r.after).Erf).toBe(2);
     expect(r.explain.some((e) => e.rule === 'fuse-gelu' && /opset 17 < 20/.test(e.reason ?? ''))).toBe(true);
-    await expectEquivalent(r.before, r.after, verifyOpts);
   });
 
   it('--skip leaves a fusion out', async () => {
