@@ -1,0 +1,23 @@
+// Passes, the rewrite engine and the simplify pipeline (library exports).
+export * from './pass.js';
+export * from './manager.js';
+export * from './simplify.js';
+export * from './summary.js';
+export { constantToInitializer, initializerToConstant } from './constant-to-initializer.js';
+export { cse } from './cse.js';
+export { deadCode } from './dead-code.js';
+export { foldConstants } from './fold-constants.js';
+export { inferShapesPass } from './infer-shapes.js';
+export { upgradeOpsetForGelu } from './upgrade-opset.js';
+export { eliminateNoops } from './rules/noop.js';
+export { foldIntoConv } from './rules/conv.js';
+export { foldIntoMatMul } from './rules/gemm.js';
+export { fuseAttention } from './fusions/attention.js';
+export { fuseEmbedLayerNorm } from './fusions/embed-layer-norm.js';
+export { fuseBiasGelu, fuseGelu } from './fusions/gelu.js';
+export { fuseLayerNorm } from './fusions/layer-norm.js';
+export { fuseSkipLayerNorm } from './fusions/skip-layer-norm.js';
+export { P, COMMUTATIVE, type Pattern, type OpPattern } from '../rewrite/pattern.js';
+export { Match, matchPattern } from '../rewrite/match.js';
+export { RewriteBuilder, attrsOf, type RewriteRule, type RuleContext } from '../rewrite/rule.js';
+export { rulePass, applyRules, replaceValue } from '../rewrite/apply.js';
