@@ -27,6 +27,8 @@ export interface OptimizeResults {
   searchWallMs: number;
   /** Per-op-type time (ms per run) of the baseline and the chosen model, from ORT's profiler. */
   opTypes?: { baseline: OpTypeTime[]; chosen: OpTypeTime[] };
+  /** Baseline vs chosen timed interleaved at the end (same session settings only): speed-up with its 95% CI. */
+  sideBySide?: { speedup: number; low: number; high: number };
   environment: Environment;
   /** Files written, relative to the output folder. */
   outputs: Record<string, string>;

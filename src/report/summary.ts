@@ -34,7 +34,9 @@ export function headline(r: OptimizeResults): string {
   const b = r.baseline.measurement!;
   const c = r.chosen.measurement!;
   const status = r.met ? 'all goals met' : 'GOALS NOT MET';
-  return `${status}: ${(b.latency.p50 / c.latency.p50).toFixed(2)}× faster (p50 ${ms(b.latency.p50)} → ${ms(c.latency.p50)}), ${mb(b.sizeBytes)} → ${mb(c.sizeBytes)}, ${b.metric.name} ${formatMetric(b.metric)} → ${formatMetric(c.metric)}; ${r.candidates.length - 1} candidates in ${(r.searchWallMs / 1000).toFixed(1)} s`;
+  const s = r.sideBySide;
+  const confirmed = s ? `; side by side ${s.speedup.toFixed(2)}× [${s.low.toFixed(2)}, ${s.high.toFixed(2)}]` : '';
+  return `${status}: ${(b.latency.p50 / c.latency.p50).toFixed(2)}× faster (p50 ${ms(b.latency.p50)} → ${ms(c.latency.p50)}${confirmed}), ${mb(b.sizeBytes)} → ${mb(c.sizeBytes)}, ${b.metric.name} ${formatMetric(b.metric)} → ${formatMetric(c.metric)}; ${r.candidates.length - 1} candidates in ${(r.searchWallMs / 1000).toFixed(1)} s`;
 }
 
 /** A candidate's result, one short cell. */

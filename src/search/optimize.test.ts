@@ -58,6 +58,10 @@ describe('inferopt optimize', () => {
     expect((await runCli('optimize', model, '--recipe', path.join(c, 'recipe.json'), '-o', d, ...fast)).code).toBe(0);
     const m = loadModel(path.join(c, 'tiny.optimized.onnx'));
     expect(m.graph.nodes.filter((n) => n.opType === 'DynamicQuantizeMatMul')).toHaveLength(2);
+    // same session settings as the baseline: the headline speed-up was re-measured side by side
+    const side = JSON.parse(fs.readFileSync(path.join(c, 'results.json'), 'utf8')).sideBySide;
+    expect(side.low).toBeLessThanOrEqual(side.speedup);
+    expect(side.high).toBeGreaterThanOrEqual(side.speedup);
     expect(fs.readFileSync(path.join(d, 'tiny.optimized.onnx'))).toEqual(fs.readFileSync(path.join(c, 'tiny.optimized.onnx')));
   });
 
