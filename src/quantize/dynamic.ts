@@ -6,6 +6,7 @@ import { matchWeightMatMul, type WeightMatMul } from './matmul-weights.js';
 import type { QType } from './qparams.js';
 import { dropIfUnused, nodeSelected, replaceNode, type NodeFilter } from './select.js';
 import { quantizeTensor } from './weights.js';
+import { upgradeOpset } from './opset-upgrade.js';
 
 /**
  * Dynamic quantization: MatMul/Gemm weights become int8 once, activations are quantized at run time.
@@ -62,7 +63,8 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
       quantized++;
     }
     if (quantized && ctx.target === 'cpu') model.requireOpset('com.microsoft', 1);
-    if (quantized && ctx.target !== 'cpu') model.requireOpset('', 11);
+    // DynamicQuantizeLinear is opset 11: older models are upgraded op by op, never just relabelled
+    if (quantized && ctx.target !== 'cpu' && upgradeOpset(model, 11)) ctx.log?.('quantize-dynamic: raised the model to opset 11');
     return { model, modified: quantized > 0, stats: { quantized, skipped } };
   },
 };

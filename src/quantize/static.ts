@@ -10,6 +10,7 @@ import { dropIfUnused, type NodeFilter } from './select.js';
 import { planStatic, QUANTIZED_OPS, type StaticPlan } from './static-plan.js';
 import type { CalibrationData } from './stream.js';
 import { quantizeTensor } from './weights.js';
+import { upgradeOpset } from './opset-upgrade.js';
 
 /**
  * Static quantization in QDQ form (see static-plan.ts for where Q/DQ go). Default S8S8: int8 activations
@@ -88,6 +89,7 @@ function tieRanges(plan: StaticPlan, ranges: Map<string, Range>): void {
 
 function applyPlan(model: Model, plan: StaticPlan, ranges: Map<string, Range>, cfg: StaticConfig & { activationType: QType }, ctx: PassContext): number {
   const g = model.graph;
+  if (plan.nodes.length && upgradeOpset(model, 10)) ctx.log?.('quantize-static: raised the model to opset 10 (QuantizeLinear, QLinearConv)');
   const domain = (model.opset('') ?? 0) >= 13 ? '' : 'com.microsoft';
   if (domain) model.requireOpset('com.microsoft', 1);
   const actSpec = { qtype: cfg.activationType, symmetric: cfg.symmetricActivations };
