@@ -8,5 +8,8 @@ export * from './inspect/index.js';
 export * from './passes/index.js';
 export * from './verify/index.js';
 export * from './zoo/index.js';
+export * from './quantize/index.js';
 export * from './data/index.js';
 export * from './eval/index.js';
+export * from './search/index.js';
+export * from './report/index.js';
