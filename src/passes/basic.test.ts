@@ -4,6 +4,7 @@ import { constantToInitializer } from './constant-to-initializer.js';
 import { cse } from './cse.js';
 import { deadCode } from './dead-code.js';
 import { foldConstants } from './fold-constants.js';
+import { inferShapesPass } from './infer-shapes.js';
 import { eliminateNoops } from './rules/noop.js';
 import { expectEquivalent, opTypes, runOnCopy } from './testing.js';
 
@@ -61,11 +62,22 @@ describe('simplification passes', () => {
     const y = b.op('Add', [b.op('Reshape', [b.op('Mul', [x, wt]), shape]), red]);
     b.output(y, 'y');
     b.output(b.op('Add', [big, b.op('ReduceSum', [x], { keepdims: 0 })]), 'z'); // big itself is needed: kept
-    const r = await runOnCopy(b.model(), [foldConstants, deadCode]);
+    const r = await runOnCopy(b.model(), [inferShapesPass, foldConstants, deadCode]);
     expect(opTypes(r.after)).toEqual(['ConstantOfShape', 'Mul', 'Reshape', 'Add', 'ReduceSum', 'Add']);
     const explained = r.explain.filter((e) => !e.fired).map((e) => e.reason).join('\n');
     expect(explained).toMatch(/over the limit/);
     await expectEquivalent(r.before, r.after);
+  });
+
+  it('fold-constants never evaluates an inflating op whose output is unknown or huge', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [2]);
+    const huge = b.op('ConstantOfShape', [b.ints('s', [100000, 100000])], { value: Tensor.float([1], [1]) }); // 40 GB if run
+    b.output(b.op('Add', [x, b.op('ReduceSum', [huge], { keepdims: 0 })]), 'y');
+    for (const passes of [[foldConstants], [inferShapesPass, foldConstants]]) {
+      const r = await runOnCopy(b.model(), passes); // size unknown, then known to be huge
+      expect(opTypes(r.after)).toEqual(['ConstantOfShape', 'ReduceSum', 'Add']);
+    }
   });
 
   it('eliminate-noops removes Identity, Dropout, same-type Cast, same-shape Reshape and cancelling Transposes', async () => {

@@ -36,6 +36,24 @@ function shapeAnswer(n: Node): Tensor | undefined {
   return Tensor.int64([dims.length], dims);
 }
 
+/** Ops whose output can be far larger than their inputs: never evaluated without a known output size. */
+const INFLATING = new Set(['ConstantOfShape', 'Expand', 'Tile', 'Range', 'Resize', 'Upsample', 'Pad', 'OneHot', 'EyeLike']);
+/** No result bigger than this is ever computed for folding (the model would not want it either). */
+const MAX_EVAL_BYTES = 64 * 2 ** 20;
+
+/** True when evaluating `n` could allocate an unreasonable tensor (known to be huge, or unknown and inflating). */
+function tooBigToEvaluate(n: Node): boolean {
+  for (const o of n.outputs) {
+    const shape = staticShapeOf(o);
+    if (!shape) {
+      if (INFLATING.has(n.opType)) return true;
+      continue;
+    }
+    if (shape.reduce((a, b) => a * b, 1) * 8 > MAX_EVAL_BYTES) return true;
+  }
+  return false;
+}
+
 /** Nodes whose inputs are all constants (or results of such nodes), in graph order. */
 function constantNodes(g: Graph): Node[] {
   const constant = new Set<Value>(g.initializers.values());
@@ -47,7 +65,7 @@ function constantNodes(g: Graph): Node[] {
       constant.add(n.outputs[0]);
       continue;
     }
-    if (!isFoldable(n) || n.outputs.some((o) => g.isOutput(o))) continue;
+    if (!isFoldable(n) || n.outputs.some((o) => g.isOutput(o)) || tooBigToEvaluate(n)) continue;
     if (!n.inputs.every((v) => v === null || constant.has(v))) continue;
     out.push(n);
     for (const o of n.outputs) constant.add(o);
@@ -105,9 +123,10 @@ async function evaluate(model: Model, nodes: Node[], wanted: Value[]): Promise<M
 }
 
 /**
- * Constant folding: Shape/Size of fully known shapes, and every node computed only from constants,
- * evaluated by ONNX Runtime in one session. A size limit keeps folding from inflating the model
- * (ConstantOfShape/Expand/Tile of a small input into a big tensor stays a node).
+ * Constant folding (main graph): Shape/Size of fully known shapes, and every node computed only from
+ * constants, evaluated by ONNX Runtime in one session. A size limit keeps folding from inflating the model
+ * (ConstantOfShape/Expand/Tile of a small input into a big tensor stays a node); ops that can inflate are
+ * evaluated only when shape inference has bounded their output (≤ 64 MiB).
  */
 export const foldConstants: Pass<FoldConfig> = {
   id: 'fold-constants',
