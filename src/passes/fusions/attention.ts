@@ -24,7 +24,8 @@ import { elemTypeOf, intConst, rankOf, scalarConst, shapeOf } from '../util.js';
  *
  *   mask ─ Unsqueeze(1) ─ Unsqueeze(2) ─ Cast(float) ─ Sub(1, ·) ─ Mul(filter)   (filter: −10000 or float min)
  *
- * It becomes Attention's mask_index (the raw mask as int32, [B,S]) with mask_filter_value = filter.
+ * It becomes Attention's mask_index (the raw mask as int32, [B,S]) with mask_filter_value = filter; like
+ * ORT's own fusion this assumes a 0/1 mask (ORT attends where mask > 0).
  * Replacement: Attention(x, [Wq|Wk|Wv], [bq|bk|bv], mask_index) with num_heads and scale.
  */
 
@@ -74,15 +75,20 @@ export function rawMask(mask: Value): { raw: Value; filter: number } | string {
   return 'the mask is not (1 − Cast(Unsqueeze(Unsqueeze(mask)))) · filter';
 }
 
-/** Heads from the inferred shape of the Q reshape ([B,S,N,d]) or from a constant/Concat target. */
-function headsOf(reshape: Node): number | undefined {
+/**
+ * Heads from the Q reshape [B,S,N,d]: its inferred shape, or a constant / Concat target. Any split of H into
+ * N consecutive chunks is what Attention's num_heads means, so N·d must be H (d may be -1 or unknown).
+ */
+function headsOf(reshape: Node, hidden: number): number | undefined {
+  const fits = (n: number | null | undefined, d: number | null | undefined) =>
+    typeof n === 'number' && n > 0 && hidden % n === 0 && (d === -1 || d === null || d === undefined || n * d === hidden) ? n : undefined;
   const s = shapeOf(reshape.outputs[0]);
-  if (s && s.length === 4 && typeof s[2] === 'number') return s[2];
+  if (s && s.length === 4 && typeof s[2] === 'number') return fits(s[2], typeof s[3] === 'number' ? s[3] : null);
   const target = reshape.input(1)!;
   const c = intConst(target);
-  if (c && c.length === 4 && c[2]! > 0) return c[2];
+  if (c && c.length === 4) return fits(c[2], c[3]);
   const concat = target.producer;
-  if (concat?.opType === 'Concat' && concat.inputs.length === 4) return intConst(concat.input(2))?.[0];
+  if (concat?.opType === 'Concat' && concat.inputs.length === 4) return fits(intConst(concat.input(2))?.[0], intConst(concat.input(3))?.[0]);
   return undefined;
 }
 
@@ -133,9 +139,9 @@ function check(m: Match): string | undefined {
   const softmax = m.node('softmax');
   const axis = softmax.attrInt('axis', -1);
   if (axis !== -1 && axis !== 3) return `Softmax over axis ${axis}, want the last`;
-  const heads = headsOf(m.node('rq'));
-  if (!heads || hidden % heads) return `the head count is unknown (or does not divide ${hidden})`;
-  for (const r of ['rk', 'rv']) if (headsOf(m.node(r)) !== heads) return `${r} splits into a different number of heads`;
+  const heads = headsOf(m.node('rq'), hidden);
+  if (!heads) return `the head split of ${hidden} is unknown or inconsistent`;
+  for (const r of ['rk', 'rv']) if (headsOf(m.node(r), hidden) !== heads) return `${r} splits into a different number of heads`;
   const out = shapeOf(m.root.outputs[0]);
   if (out && (out.length !== 3 || (typeof out[2] === 'number' && out[2] !== hidden))) return `the output reshape gives [${out}], want [B,S,${hidden}]`;
   if (scalarConst(m.value('scale')) === undefined) return 'the score scale is not a scalar constant';
@@ -169,7 +175,7 @@ const attention: RewriteRule = {
   check,
   replace(m, b) {
     const hidden = m.tensor('wq').dims[0]!;
-    const heads = headsOf(m.node('rq'))!;
+    const heads = headsOf(m.node('rq'), hidden)!;
     const w = b.init(`${m.root.name}_qkv_weight`, Tensor.float([hidden, 3 * hidden], concatColumns(['wq', 'wk', 'wv'].map((k) => m.tensor(k)), hidden)));
     const bias = b.init(`${m.root.name}_qkv_bias`, Tensor.float([3 * hidden], concatColumns(['bq', 'bk', 'bv'].map((k) => m.tensor(k)), 1)));
     const s = scalarConst(m.value('scale'))!;
