@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { loadModel, saveModel } from '../../ir/io.js';
 import type { PassContext, Target } from '../../passes/pass.js';
-import { simplifyModel, simplifyPassIds } from '../../passes/simplify.js';
+import { CLEANUP_PASSES, FUSION_PASSES, simplifyModel, simplifyPassIds } from '../../passes/simplify.js';
 import { opDiffRows, summarizeModel } from '../../passes/summary.js';
 import { textTable } from '../../report/text-table.js';
 import { collect } from '../flags.js';
@@ -50,6 +50,21 @@ function formatExplain(rules: Map<string, RuleReport>): string {
   return lines.join('\n');
 }
 
+/** Help text from the passes' own declarations: id, doc, parameters, and the rules inside rule passes. */
+function passHelp(): string {
+  const lines = ['', 'Passes (run in this order, repeated until nothing changes; any id works with --skip):'];
+  const seen = new Set<string>();
+  for (const p of [...CLEANUP_PASSES, ...FUSION_PASSES]) {
+    if (seen.has(p.id)) continue;
+    seen.add(p.id);
+    lines.push(`  ${p.id.padEnd(24)} ${p.doc}`);
+    for (const [k, spec] of Object.entries(p.params) as [string, { default: unknown; doc: string }][]) lines.push(`    ${k} = ${String(spec.default)}: ${spec.doc}`);
+    const rules = (p as unknown as { rules?: readonly { name: string; doc: string; targets?: readonly string[] }[] }).rules ?? [];
+    for (const r of rules) lines.push(`    ${r.name}: ${r.doc}${r.targets ? ` [${r.targets.join(', ')}]` : ''}`);
+  }
+  return lines.join('\n');
+}
+
 export function register(program: Command): void {
   program
     .command('simplify')
@@ -60,6 +75,7 @@ export function register(program: Command): void {
     .option('--skip <ids>', 'passes or rules to skip, comma-separated (repeatable), e.g. fuse-attention', collect, [])
     .option('--explain', 'list the rules that fired and why others refused')
     .option('--json', 'print JSON')
+    .addHelpText('after', passHelp)
     .action(async (file: string, flags: SimplifyFlags) => {
       const target = flags.target as Target;
       if (!TARGETS.includes(target)) throw new InputError(`--target must be one of ${TARGETS.join(', ')}, not '${flags.target}'`);
