@@ -98,6 +98,21 @@ describe('text, npy/npz and ONNX test-set sources', () => {
     expect(s[0]!.inputs.attention_mask!.toNumbers()).toEqual([1, 1, 1, 1, 1, 1, 0, 0]);
   });
 
+  it('shuffles a JSONL text file exactly (indexed by line offsets), blank lines skipped', async () => {
+    const dir = tempDir();
+    const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ text: `t${i}`, label: i < 30 ? 'a' : 'b' }));
+    lines.splice(5, 0, '   ');
+    writeFileSync(join(dir, 't.jsonl'), lines.join('\n') + '\n');
+    const spec = { source: { type: 'text' as const, path: join(dir, 't.jsonl') }, text: { tokenizer: 'bert-base-uncased', maxLength: 4 } };
+    const first = await all(await openDataset(spec, { shuffleSeed: 9, shuffleBuffer: 4, limit: 12 }));
+    // the b's sit at the end of the file: a bounded-buffer shuffle could not reach them this early
+    expect(first.some((x) => x.label === 1)).toBe(true);
+    const everything = await all(await openDataset(spec, { shuffleSeed: 9 }));
+    expect(everything.map((x) => x.id).sort()).toEqual((await all(await openDataset(spec))).map((x) => x.id).sort());
+    expect(everything).toHaveLength(40);
+    expect(everything.map((x) => x.id)).toContain('t.jsonl:41');
+  });
+
   it('reads rows of .npy and of stored and deflated .npz with labels', async () => {
     const dir = tempDir();
     const x = Float32Array.from({ length: 12 }, (_, i) => i);

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataType } from '../ir/dtype.js';
-import { TextInputEncoder } from './text.js';
+import { TextInputEncoder, clipWords } from './text.js';
 import { tempDir } from './test-fixtures.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'hello', 'world', '##s', 'un', '##aff', '##able', '!'];
@@ -50,6 +50,15 @@ describe('WordPiece text encoder', () => {
     expect(Object.keys(e)).toEqual(['ids', 'mask']);
     expect(e.ids!.dtype).toBe(DataType.INT32);
     expect(e.ids!.toNumbers()).toEqual([2, 4, 1, 3, 0]);
+  });
+
+  it('clipping long texts before tokenizing leaves the encoding unchanged', () => {
+    const t = new TextInputEncoder({ tokenizer: 'bert-base-uncased', maxLength: 16 });
+    const long = Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? 'strawberries,' : 'like')).join('  \n ');
+    const full = t.ids(long).ids.slice(0, 15);
+    expect(t.encode(long).input_ids!.toNumbers()).toEqual([...full, 102]);
+    expect(clipWords('a b  c d', 1)).toBe('a b  c d'); // 2·1 + 16 words kept: all of these
+    expect(clipWords(Array(40).fill('w').join(' '), 1).split(' ')).toHaveLength(18);
   });
 
   it('names a missing tokenizer file', () => {

@@ -119,7 +119,7 @@ export class TextInputEncoder {
    */
   encode(text: string, pair?: string): Record<string, Tensor> {
     const L = this.maxLength;
-    let { ids, typeIds } = this.ids(text, pair);
+    let { ids, typeIds } = this.ids(clipWords(text, L), pair === undefined ? undefined : clipWords(pair, L));
     if (ids.length > L) {
       const keepSep = this.sepId !== undefined && ids[ids.length - 1] === this.sepId;
       ids = ids.slice(0, L);
@@ -145,4 +145,16 @@ export class TextInputEncoder {
     put(names.types, 'token_type_ids', typeIds);
     return out;
   }
+}
+
+/**
+ * The text up to its (2L + 16)-th whitespace-separated word. Every word yields at least one token, so
+ * tokens past the first L come from later words only: cutting there changes nothing after truncation to L,
+ * and spares tokenizing whole emails (some hold megabytes of attachments) to keep 128 tokens.
+ */
+export function clipWords(text: string, maxTokens: number): string {
+  const keep = 2 * maxTokens + 16;
+  const re = /\S+/g;
+  for (let n = 0; re.exec(text); n++) if (n + 1 === keep) return text.slice(0, re.lastIndex);
+  return text;
 }

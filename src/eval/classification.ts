@@ -57,6 +57,32 @@ export function macro(confusion: number[][], field: 'precision' | 'recall' | 'f1
   return present.length ? present.reduce((a, s) => a + s[field], 0) / present.length : NaN;
 }
 
+/**
+ * Macro precision/recall/F1 from per-class counts of the given samples: O(samples + classes), so that a
+ * bootstrap over a model with thousands of outputs stays cheap. Same convention as `macro`.
+ */
+export function macroFromCounts(preds: ArrayLike<number>, labels: ArrayLike<number>, classes: number, idx: ArrayLike<number>, field: 'precision' | 'recall' | 'f1'): number {
+  const tp = new Int32Array(classes);
+  const predicted = new Int32Array(classes);
+  const support = new Int32Array(classes);
+  for (let k = 0; k < idx.length; k++) {
+    const i = idx[k]!;
+    predicted[preds[i]!]!++;
+    support[labels[i]!]!++;
+    if (preds[i] === labels[i]) tp[labels[i]!]!++;
+  }
+  let sum = 0;
+  let present = 0;
+  for (let c = 0; c < classes; c++) {
+    if (!support[c] && !predicted[c]) continue;
+    present++;
+    const p = predicted[c] ? tp[c]! / predicted[c]! : 0;
+    const r = support[c] ? tp[c]! / support[c]! : 0;
+    sum += field === 'precision' ? p : field === 'recall' ? r : p + r ? (2 * p * r) / (p + r) : 0;
+  }
+  return present ? sum / present : NaN;
+}
+
 /** Per-sample outcomes of a classifier, accumulated batch by batch (a few numbers per sample). */
 export class ClassificationScores {
   readonly labels: number[] = [];
@@ -93,10 +119,11 @@ export class ClassificationScores {
       return s / idx.length;
     };
     const byConfusion = (field: 'precision' | 'recall' | 'f1') => (idx: Uint32Array) =>
-      macro(confusionMatrix(this.top1, this.labels, this.classes, idx), field);
+      macroFromCounts(this.top1, this.labels, this.classes, idx, field);
     return {
       top1: bootstrap(n, acc((i) => this.top1[i] === this.labels[i]), opts),
-      top5: bootstrap(n, acc((i) => this.inTop5[i] === 1), opts),
+      // with five classes or fewer every label is in the top 5: not worth a line
+      ...(this.classes > 5 && { top5: bootstrap(n, acc((i) => this.inTop5[i] === 1), opts) }),
       macroF1: bootstrap(n, byConfusion('f1'), opts),
       macroPrecision: bootstrap(n, byConfusion('precision'), opts),
       macroRecall: bootstrap(n, byConfusion('recall'), opts),

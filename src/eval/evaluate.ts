@@ -79,7 +79,8 @@ function classificationScorer(classes: readonly string[] | undefined): Scorer {
       scores.add(values, rowSize, labels as number[]);
     },
     estimates: (o) => scores!.estimates(o),
-    extra: () => ({ confusion: scores!.confusion(), classes }),
+    // a confusion matrix is for reading: past 100 classes it would only be large
+    extra: () => (scores!.classes <= 100 ? { confusion: scores!.confusion(), classes } : { classes }),
   };
 }
 
@@ -157,7 +158,7 @@ export async function evaluate(model: Model | string, data: Dataset, opts: Evalu
   const session = await Session.create(typeof model === 'string' ? model : m, opts);
   const ref = opts.reference ? await Session.create(opts.reference, opts) : undefined;
   const inputNames = runtimeInputs(m).map((v) => v.name);
-  const outName = opts.output ?? session.outputNames[0]!;
+  const outName = opts.output ?? defaultOutput(m, session.outputNames, opts.task);
   if (!session.outputNames.includes(outName)) throw new InputError(`the model has no output '${outName}' (outputs: ${session.outputNames.join(', ')})`);
   let task = opts.task;
   let scorer: Scorer | undefined;
@@ -231,4 +232,16 @@ function addFidelity(scores: FidelityScores, out: Tensor, ref: Tensor, samples: 
     const s = i * a.rowSize;
     scores.add(sampleFidelity(a.values.subarray(s, s + a.rowSize), b.values.subarray(s, s + a.rowSize), classes, probs));
   }
+}
+
+/**
+ * The output scored when none is named: for classification the first output of shape [N, classes] (encoders
+ * often put last_hidden_state first and logits after), otherwise the first output.
+ */
+function defaultOutput(m: Model, names: readonly string[], task: Task | undefined): string {
+  if (task === undefined || task === 'classification') {
+    const rank2 = m.graph.outputs.find((v) => v.type?.kind === 'tensor' && v.type.shape?.length === 2 && names.includes(v.name));
+    if (rank2) return rank2.name;
+  }
+  return names[0]!;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bootstrap, bootstrapMean } from './bootstrap.js';
-import { ClassificationScores, confusionMatrix, macro, perClass, topK } from './classification.js';
+import { ClassificationScores, confusionMatrix, macro, macroFromCounts, perClass, topK } from './classification.js';
 import { DetBoxScores, iou, mapBoxes, matchBoxes } from './detboxes.js';
 import { DetMapScores, pixelCounts, shrinkBox } from './detmap.js';
 import { sampleFidelity } from './fidelity.js';
@@ -30,6 +30,7 @@ describe('classification metrics', () => {
     expect(pc.map((c) => c.f1)[0]).toBeCloseTo(0.8, 12);
     expect(macro(m, 'f1')).toBeCloseTo((0.8 + 0.5 + 2 / 3) / 3, 12);
     expect(macro(m, 'precision')).toBeCloseTo(2 / 3, 12);
+    for (const f of ['precision', 'recall', 'f1'] as const) expect(macroFromCounts(preds, labels, 3, [0, 1, 2, 3, 4, 5], f)).toBeCloseTo(macro(m, f), 12);
   });
 
   it('accumulates scores and reports top-1/top-5 with intervals around them', () => {

@@ -1,4 +1,4 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { InputError } from '../../errors.js';
@@ -90,4 +90,46 @@ export function classIndex(value: unknown, classes: readonly string[] | undefine
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 0) throw new InputError(`${where}: label ${JSON.stringify(value)} is not a class index (give classes in the spec)`);
   return n;
+}
+
+/** Byte ranges and 1-based line numbers of a plain text file's non-blank lines, found in one streaming pass. */
+export interface LineIndex {
+  starts: number[];
+  ends: number[];
+  lines: number[];
+}
+
+export async function indexLines(file: string): Promise<LineIndex> {
+  const idx: LineIndex = { starts: [], ends: [], lines: [] };
+  let pos = 0;
+  let start = 0;
+  let line = 1;
+  let blank = true;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let i = 0; i < chunk.length; i++, pos++) {
+      const b = chunk[i]!;
+      if (b === 0x0a) {
+        if (!blank) idx.starts.push(start), idx.ends.push(pos), idx.lines.push(line);
+        start = pos + 1;
+        line++;
+        blank = true;
+      } else if (b !== 0x20 && b !== 0x09 && b !== 0x0d) blank = false;
+    }
+  }
+  if (!blank) idx.starts.push(start), idx.ends.push(pos), idx.lines.push(line);
+  return idx;
+}
+
+/** One JSONL row read by its byte range. */
+export function readJsonRow(file: string, fd: number, start: number, end: number, line: number): Row {
+  const buf = Buffer.alloc(end - start);
+  readSync(fd, buf, 0, buf.length, start);
+  let v: unknown;
+  try {
+    v = JSON.parse(buf.toString('utf8'));
+  } catch {
+    throw new InputError(`${file}:${line}: not valid JSON`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${file}:${line}: each line must be a JSON object`);
+  return { line, fields: v as Record<string, unknown> };
 }

@@ -1,7 +1,8 @@
+import { closeSync, openSync } from 'node:fs';
 import { dirname, isAbsolute, join, basename } from 'node:path';
 import { InputError } from '../../errors.js';
 import type { Box, DataRecord, Label, RecordSource } from '../types.js';
-import { classIndex, readRows, type Row } from './lines.js';
+import { classIndex, indexLines, readJsonRow, readRows, type Row } from './lines.js';
 
 const IMAGE_FIELDS = ['image', 'path', 'file', 'filename'];
 
@@ -70,7 +71,8 @@ export async function imageListSource(file: string, classes?: readonly string[])
 
 /**
  * Labelled texts from JSONL (`{"text": "…", "label": "spam"}`, optional `text_pair`) or CSV, streamed: only
- * the label set is scanned ahead (when labels are names and no classes are given).
+ * the label set is scanned ahead (when labels are names and no classes are given). A plain (not gzipped)
+ * JSONL file is also indexed by line offsets, so a seeded shuffle is an exact permutation that holds no text.
  */
 export async function textListSource(file: string, classes?: readonly string[]): Promise<RecordSource> {
   let names = classes;
@@ -85,19 +87,34 @@ export async function textListSource(file: string, classes?: readonly string[]):
     if (seen.size && !numeric) names = [...seen].sort();
   }
   const base = basename(file);
-  return {
+  const toRecord = (r: Row): DataRecord => {
+    const where = `${file}:${r.line}`;
+    const text = r.fields.text;
+    if (typeof text !== 'string') throw new InputError(`${where}: no 'text' field`);
+    const rec: DataRecord = { id: typeof r.fields.id === 'string' ? r.fields.id : `${base}:${r.line}`, text };
+    if (typeof r.fields.text_pair === 'string') rec.textPair = r.fields.text_pair;
+    if (r.fields.label !== undefined) rec.label = classIndex(r.fields.label, names, where);
+    return rec;
+  };
+  const source: RecordSource = {
     description: `text list ${base}`,
     classes: names,
     async *stream() {
-      for await (const r of readRows(file)) {
-        const where = `${file}:${r.line}`;
-        const text = r.fields.text;
-        if (typeof text !== 'string') throw new InputError(`${where}: no 'text' field`);
-        const rec: DataRecord = { id: typeof r.fields.id === 'string' ? r.fields.id : `${base}:${r.line}`, text };
-        if (typeof r.fields.text_pair === 'string') rec.textPair = r.fields.text_pair;
-        if (r.fields.label !== undefined) rec.label = classIndex(r.fields.label, names, where);
-        yield rec;
-      }
+      for await (const r of readRows(file)) yield toRecord(r);
     },
   };
+  if (/\.jsonl$/i.test(file)) {
+    const lines = await indexLines(file);
+    // ids need the id field when lines carry one, so reading an id means reading its line
+    const row = (i: number) => {
+      const fd = openSync(file, 'r');
+      try {
+        return readJsonRow(file, fd, lines.starts[i]!, lines.ends[i]!, lines.lines[i]!);
+      } finally {
+        closeSync(fd);
+      }
+    };
+    source.indexed = { length: lines.starts.length, idAt: (i) => toRecord(row(i)).id, at: async (i) => toRecord(row(i)) };
+  }
+  return source;
 }
