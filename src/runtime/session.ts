@@ -49,6 +49,9 @@ export function ortVersion(backend: Backend): string {
   return (require(pkg) as { version: string }).version;
 }
 
+/** Run failures reach the caller as RuntimeErrors; ORT's own log line would be a second line on stderr. */
+const QUIET_RUN = { logSeverityLevel: 4 } as const;
+
 /** A loaded inference session. */
 export class Session {
   /**
@@ -94,7 +97,8 @@ export class Session {
     const so: import('onnxruntime-node').InferenceSession.SessionOptions = {
       graphOptimizationLevel: opts.optLevel ?? 'all',
       executionMode: opts.executionMode ?? 'sequential',
-      logSeverityLevel: opts.logSeverity ?? 3,
+      // errors reach the caller in the RuntimeError; ORT's own log lines would add a second stderr line
+      logSeverityLevel: opts.logSeverity ?? 4,
     };
     if (backend === 'node') {
       so.intraOpNumThreads = threads;
@@ -138,7 +142,7 @@ export class Session {
     const fetch = this.fetchList(outputNames);
     let res: Record<string, OrtTensor>;
     try {
-      res = (await this.session.run(ortFeeds, fetch)) as Record<string, OrtTensor>;
+      res = (await this.session.run(ortFeeds, fetch, QUIET_RUN)) as Record<string, OrtTensor>;
     } catch (e) {
       throw new RuntimeError(`ONNX Runtime (${this.backend}) failed to run the model: ${firstLine(e)}`);
     }
@@ -153,7 +157,7 @@ export class Session {
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(this.ort, t);
     const fetch = this.fetchList();
     return () =>
-      this.session.run(ortFeeds, fetch).catch((e: unknown) => {
+      this.session.run(ortFeeds, fetch, QUIET_RUN).catch((e: unknown) => {
         throw new RuntimeError(`ONNX Runtime (${this.backend}) failed to run the model: ${firstLine(e)}`);
       });
   }

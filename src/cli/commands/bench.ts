@@ -48,6 +48,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON (no progress bar)')
     .action(async (file: string, flags: BenchFlags) => {
       const opts = benchOptions(flags);
+      if (opts.backend === 'wasm') guardWasmWorkerErrors();
       for (const f of [file, flags.compare]) if (f !== undefined && !fs.existsSync(f)) throw new InputError(`${f}: no such file`);
       const bar = !flags.json && process.stderr.isTTY ? new ProgressBar() : undefined;
       opts.onProgress = bar && ((fraction) => bar.draw(fraction));
@@ -161,6 +162,24 @@ export function formatCompare(c: CompareResult): string {
     high < 1 ? `B is faster (${(1 / ratio).toFixed(2)}× A's speed)` : low > 1 ? `B is slower (${ratio.toFixed(2)}× A's time)` : 'no clear difference';
   out += `B/A median latency: ${ratio.toFixed(3)} (${Math.round(confidence * 100)}% CI ${low.toFixed(3)}–${high.toFixed(3)}, runs interleaved in random order): ${verdict}\n`;
   return out;
+}
+
+/**
+ * onnxruntime-web (multi-threaded) reports a kernel error that happens in a worker thread twice: as the
+ * failed run, and then by rethrowing it from emscripten's `worker.onerror` as an uncaught exception (the
+ * value is a wasm pointer, a number), which would end the process with a dump: exit 2 instead. (Emscripten
+ * still writes its own "worker sent an error!" line to stderr first; it writes with fs.writeSync(2, …).)
+ */
+function guardWasmWorkerErrors(): void {
+  process.on('uncaughtException', (e) => {
+    if (typeof e !== 'number') {
+      process.stderr.write(`inferopt: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(1);
+    }
+    // already reported as the failed run when the exit code is set; otherwise say what happened
+    if (!process.exitCode) process.stderr.write('inferopt: onnxruntime-web: a worker thread failed inside a kernel (run with --threads 1 to see its error)\n');
+    process.exit(2);
+  });
 }
 
 /** A one-line progress bar on stderr (only created when stderr is a terminal). */
