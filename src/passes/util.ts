@@ -1,9 +1,8 @@
 import { DataType } from '../ir/dtype.js';
 import type { Graph, Model, Node, Value } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
 import { isStaticShape, isTensorType, type Dim } from '../ir/types.js';
 
-/** Small helpers the passes share: what is known about a value, and float tensor arithmetic. */
+/** Small helpers the passes share: what is known about a value (type, shape, constant contents). */
 
 export function shapeOf(v: Value | null | undefined): Dim[] | undefined {
   return isTensorType(v?.type) ? v!.type.shape : undefined;
@@ -24,12 +23,6 @@ export function elemTypeOf(v: Value | null | undefined): DataType | undefined {
   const c = v?.constTensor();
   if (c) return c.dtype;
   return isTensorType(v?.type) ? v!.type.elemType : undefined;
-}
-
-/** A float32 constant's values, or undefined when `v` is not a float32 constant. */
-export function floatConst(v: Value | null | undefined): Float32Array | undefined {
-  const t = v?.constTensor();
-  return t && t.dtype === DataType.FLOAT ? t.toFloat32() : undefined;
 }
 
 /** An integer constant's values as numbers. */
@@ -65,14 +58,4 @@ export function isNondeterministic(n: Node): boolean {
 /** The axes of a reduce node (attribute before opset 18, input after). */
 export function reduceAxes(n: Node): number[] | undefined {
   return n.attrInts('axes') ?? intConst(n.input(1));
-}
-
-/** Product of numbers. */
-export function product(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a * b, 1);
-}
-
-/** A new float32 tensor with the same dims as `like`. */
-export function floatTensor(dims: number[], data: Float32Array): Tensor {
-  return Tensor.float(dims, data);
 }
