@@ -83,7 +83,8 @@ export function sampleFidelity(cand: Float32Array, ref: Float32Array, classes: n
   const denom = Math.sqrt(nc) * Math.sqrt(nr);
   return {
     top1Agreement: agree / rows,
-    kl: kl / rows,
+    // probabilities that do not sum to exactly 1 (float rounding) can push KL a hair below 0
+    kl: Math.max(0, kl / rows),
     cosine: denom > 0 ? dot / denom : nc === nr ? 1 : 0,
     maxAbsError: maxAbs,
     meanAbsError: n ? sumAbs / n : 0,
