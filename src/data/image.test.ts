@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { DataType } from '../ir/dtype.js';
-import { imageToTensor } from './image.js';
+import { imageToTensor, loadPreprocessBeside, savePreprocessBeside, type ImagePreprocess } from './image.js';
 import { tempDir } from './test-fixtures.js';
 
 /** A 4×2 (w×h) RGB image: left half (x<2) red 200, right half green 100. */
@@ -57,5 +57,14 @@ describe('image preprocessing', () => {
     // shorter side 2 → 4×2, centre 2×2 crop holds x = 1..2: red then green
     expect(Array.from(cc.tensor.toFloat32().subarray(0, 2))).toEqual([200, 0]);
     expect(cc.transform.offsetX).toBe(-1);
+  });
+
+  it('saves preprocessing beside a model and reads it back; refuses a bad one', () => {
+    const model = join(tempDir(), 'net.onnx');
+    const file = savePreprocessBeside(model, { size: [48, 320], resize: 'fit-height', normalize: 'symmetric' });
+    expect(file).toBe(model.replace(/\.onnx$/, '.preprocess.json'));
+    expect(loadPreprocessBeside(model)).toEqual({ size: [48, 320], resize: 'fit-height', normalize: 'symmetric' });
+    expect(loadPreprocessBeside(join(tempDir(), 'other.onnx'))).toBeUndefined();
+    expect(() => savePreprocessBeside(model, { resize: 'squash' } as unknown as ImagePreprocess)).toThrow(/resize must be one of/);
   });
 });

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { InputError } from '../errors.js';
 import { DataType } from '../ir/dtype.js';
@@ -191,4 +192,27 @@ export async function imageToTensor(
     sourceHeight: size.height,
   };
   return { tensor, transform };
+}
+
+/** Where a model's image preprocessing is kept: `model.onnx` → `model.preprocess.json`, beside it. */
+export const preprocessFileFor = (modelPath: string) => `${modelPath.replace(/\.onnx$/i, '')}.preprocess.json`;
+
+/** Saves image preprocessing beside a model, so that later evaluations of it (and its optimized copies) reuse it. */
+export function savePreprocessBeside(modelPath: string, p: ImagePreprocess): string {
+  const file = preprocessFileFor(modelPath);
+  writeFileSync(file, JSON.stringify(checkImagePreprocess(p), null, 2) + '\n');
+  return file;
+}
+
+/** The preprocessing saved beside a model, if any. */
+export function loadPreprocessBeside(modelPath: string): ImagePreprocess | undefined {
+  const file = preprocessFileFor(modelPath);
+  if (!existsSync(file)) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new InputError(`${file}: not valid JSON`);
+  }
+  return checkImagePreprocess(v, file);
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { loadModel } from '../../ir/io.js';
 import { loadDatasetSpec, openDataset } from '../../data/dataset.js';
+import { loadPreprocessBeside } from '../../data/image.js';
 import type { Estimate } from '../../eval/bootstrap.js';
 import { evaluate, type EvalResult, type Task } from '../../eval/evaluate.js';
 import { defaultImagePreprocess } from '../../eval/model-io.js';
@@ -64,7 +65,7 @@ async function runEval(file: string, flags: EvalFlags): Promise<EvalResult> {
   const model = loadModel(file);
   const spec = await loadDatasetSpec(flags.data);
   const ds = await openDataset(spec, {
-    image: spec.image ?? defaultImagePreprocess(model),
+    image: spec.image ?? loadPreprocessBeside(file) ?? defaultImagePreprocess(model),
     ...(flags.limit !== undefined && { limit: parseIntFlag('--limit', flags.limit, 1) }),
     ...(flags.shuffle !== undefined && { shuffleSeed: parseIntFlag('--shuffle', flags.shuffle) }),
     ...(flags.part && { part: flags.part as 'calibration' | 'evaluation' }),
