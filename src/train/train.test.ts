@@ -84,7 +84,7 @@ describe('training loop (ONNX Runtime does forward, backward and update)', () =>
     expect(r.graph.params).not.toContain('fc1.weight');
   });
 
-  it('SGD with momentum/Nesterov and AdamW match a reference update on a linear MSE model', async () => {
+  it('SGD with momentum/Nesterov, AdamW and gradient clipping match a reference update on a linear MSE model', async () => {
     // y = x·W, loss = mean((y − t)²): the gradient is 2/(B·O)·xᵀ(y − t), the updates follow PyTorch's formulas
     const x = [1, 2, -1, 0.5, 0, 1];
     const t = [0.5, -1, 2, 1];
@@ -106,8 +106,8 @@ describe('training loop (ONNX Runtime does forward, backward and update)', () =>
       return g;
     };
     const targets = Tensor.float([2, 2], t);
-    const run = async (optimizer: OptimizerSpec, steps: number) => {
-      const g = await buildTrainingGraph(build(), { loss: { kind: 'mse' }, optimizer, sample: { x: Tensor.float([2, 3], x), targets } });
+    const run = async (optimizer: OptimizerSpec, steps: number, clipNorm?: number) => {
+      const g = await buildTrainingGraph(build(), { loss: { kind: 'mse' }, optimizer, sample: { x: Tensor.float([2, 3], x), targets }, clipNorm });
       const s = await Session.create(g.model, { threads: 1 });
       const feeds: Record<string, Tensor> = { x: Tensor.float([2, 3], x), targets, lr: Tensor.float([], [0.1]) };
       for (const c of g.carried) feeds[c.input] = c.init === 'param' ? Tensor.float([3, 2], w0) : Tensor.float(c.dims, new Array(6).fill(0));
@@ -142,6 +142,12 @@ describe('training loop (ONNX Runtime does forward, backward and update)', () =>
     }
     const adam = await run({ kind: 'adamw', weightDecay: 0.01 }, 3);
     adam.forEach((wi, i) => expect(wi).toBeCloseTo(w[i]!, 5));
+    // global-norm clipping: the step is g·min(1, c/‖g‖)
+    const g0 = grad(w0);
+    const norm = Math.sqrt(g0.reduce((a, v) => a + v * v, 0));
+    const clipped = await run({ kind: 'sgd' }, 1, 0.05);
+    expect(norm).toBeGreaterThan(0.05);
+    clipped.forEach((wi, i) => expect(wi).toBeCloseTo(w0[i]! - (0.1 * g0[i]! * 0.05) / norm, 5));
   });
 
   it('refuses a model with an op that has no gradient rule, naming op and node', async () => {
