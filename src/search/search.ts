@@ -77,7 +77,7 @@ export interface SearchOptions {
   minShare?: number;
   /** Latencies within this ratio count as equal; the smaller model wins the tie (default 0.03). */
   tie?: number;
-  /** Gains smaller than this (ratio) are confirmed with `Evaluator.confirm` when it exists (default 1.25). */
+  /** Gains smaller than this (ratio) are confirmed with `Evaluator.confirm` when it exists (default 1.5). */
   confirmBelow?: number;
   /** Evaluate this recipe only (against the baseline), no search: `optimize --recipe`. */
   only?: Recipe;
@@ -188,7 +188,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
   /** A gain under `confirmBelow` is re-measured interleaved with the incumbent; kept only if it holds. */
   async function confirmGain(c: Candidate, before: Candidate): Promise<void> {
     const claimed = before.measurement!.latency.p50 / c.measurement!.latency.p50;
-    if (claimed >= (opts.confirmBelow ?? 1.25) || recipeKey({ ...c.recipe, steps: [] }) !== recipeKey({ ...before.recipe, steps: [] })) return;
+    if (claimed >= (opts.confirmBelow ?? 1.5) || recipeKey({ ...c.recipe, steps: [] }) !== recipeKey({ ...before.recipe, steps: [] })) return;
     if (c.measurement!.sizeBytes < before.measurement!.sizeBytes * 0.95) return; // kept for its size anyway
     const r = await evaluator.confirm!(before.recipe, c.recipe);
     if (r.high < 1) {
