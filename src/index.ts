@@ -13,3 +13,4 @@ export * from './data/index.js';
 export * from './eval/index.js';
 export * from './search/index.js';
 export * from './report/index.js';
+export * from './train/index.js';
