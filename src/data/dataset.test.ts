@@ -100,6 +100,20 @@ describe('batches and feeds', () => {
     expect(f[0]!.pixels!.dims).toEqual([4, 1, 2, 3]);
   });
 
+  it('reads a dataset spec written in YAML (file or dataset.yaml in a folder) like its JSON twin', async () => {
+    const dir = tempDir();
+    writeIdxPair(dir, 20, 2, 2, 4, false);
+    writeFileSync(join(dir, 'spec.yaml'), '# a YAML spec\nsource:\n  type: idx\n  path: toy-images-idx3-ubyte\nlimit: 5\n');
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ source: { type: 'idx', path: 'toy-images-idx3-ubyte' }, limit: 5 }));
+    const fromYaml = await ids(await openDataset(join(dir, 'spec.yaml')));
+    expect(fromYaml).toHaveLength(5);
+    expect(fromYaml).toEqual(await ids(await openDataset(join(dir, 'spec.json'))));
+    writeFileSync(join(dir, 'dataset.yaml'), 'source: {type: idx, path: toy-images-idx3-ubyte}\nlimit: 3\n');
+    expect(await ids(await openDataset(dir))).toHaveLength(3);
+    writeFileSync(join(dir, 'bad.yaml'), 'source: [unclosed\n');
+    await expect(openDataset(join(dir, 'bad.yaml'))).rejects.toThrow(/not valid YAML/);
+  });
+
   it('refuses samples of different shapes in one batch, and feeds that miss a model input', async () => {
     const dir = tempDir();
     const sharp = (await import('sharp')).default;

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { InputError } from '../errors.js';
 import { Tensor } from '../ir/tensor.js';
 import { checkImagePreprocess, imageToTensor, type ImagePreprocess } from './image.js';
@@ -37,7 +38,9 @@ export interface DatasetSpec extends Selection {
   eval?: EvalSpec;
 }
 
-const SPEC_FILE = 'dataset.json';
+/** Spec files looked for inside a dataset folder, in order. */
+const SPEC_FILES = ['dataset.json', 'dataset.yaml', 'dataset.yml'];
+const isSpecFile = (p: string) => /\.(json|ya?ml)$/i.test(p);
 
 function rebase(spec: DatasetSpec, dir: string): DatasetSpec {
   const abs = (p: string) => (isAbsolute(p) ? p : join(dir, p));
@@ -68,13 +71,19 @@ export async function loadDatasetSpec(pathOrSpec: string | DatasetSpec): Promise
   if (typeof pathOrSpec !== 'string') return checkSpec(pathOrSpec, 'dataset spec');
   const path = resolve(pathOrSpec);
   if (!existsSync(path)) throw new InputError(`data not found: ${pathOrSpec}`);
-  const specFile = statSync(path).isDirectory() ? (existsSync(join(path, SPEC_FILE)) ? join(path, SPEC_FILE) : undefined) : path.endsWith('.json') ? path : undefined;
+  const specFile = statSync(path).isDirectory()
+    ? SPEC_FILES.map((f) => join(path, f)).find((f) => existsSync(f))
+    : isSpecFile(path)
+      ? path
+      : undefined;
   if (specFile) {
+    const yaml = !specFile.toLowerCase().endsWith('.json');
     let v: unknown;
     try {
-      v = JSON.parse(readFileSync(specFile, 'utf8'));
+      const text = readFileSync(specFile, 'utf8');
+      v = yaml ? parseYaml(text) : JSON.parse(text);
     } catch (e) {
-      throw new InputError(`${specFile}: not valid JSON (${(e as Error).message})`);
+      throw new InputError(`${specFile}: not valid ${yaml ? 'YAML' : 'JSON'} (${(e as Error).message.split('\n')[0]})`);
     }
     return rebase(checkSpec(v, specFile), dirname(specFile));
   }
