@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
 import { modelToBytes, writeAtomic } from '../ir/io.js';
 import { StreamingHistogram, type HistogramState } from './histogram.js';
@@ -42,7 +43,8 @@ export async function collectStats(model: Model, data: CalibrationData, names: r
     data,
     names,
     (name, t) => {
-      if (t.dtype === 1 || t.dtype === 10) tensors.get(name)!.update(t.toFloat32());
+      // non-float tensors (shapes, ids) get no statistics: later planning reads that as "not float"
+      if (t.dtype === DataType.FLOAT || t.dtype === DataType.FLOAT16) tensors.get(name)!.update(t.toFloat32());
     },
     opts,
   );

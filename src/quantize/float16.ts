@@ -90,7 +90,8 @@ export const halfPrecisionPass: Pass<HalfConfig> = {
     // values read inside subgraphs stay fp32: their producers too
     for (const n of g.nodes) for (const s of n.subgraphs()) for (const v of outerReads(s)) if (v.producer?.graph === g) keep(v.producer, 'read by a subgraph');
     const converted = convert(g, half, fp32, isFloat, config.keepIOTypes);
-    ctx.log?.(`convert-half: ${g.nodes.length - fp32.size} nodes in ${config.precision}, ${fp32.size} in fp32 (${Object.entries(reasons).map(([k, c]) => `${k}: ${c}`).join(', ')})`);
+    const why = Object.entries(reasons).map(([k, c]) => `${k}: ${c}`).join(', ');
+    ctx.log?.(`convert-half: ${g.nodes.length - fp32.size} nodes in ${config.precision}, ${fp32.size} in fp32${why ? ` (${why})` : ''}`);
     return { model, modified: converted > 0, stats: { halfNodes: g.nodes.length - fp32.size, fp32Nodes: fp32.size, casts: g.nodes.filter((n) => n.opType === 'Cast').length } };
   },
 };

@@ -1,14 +1,15 @@
 /**
- * A streaming histogram over [-R, R] with a fixed number of bins. When a batch holds a value beyond R, R
- * is multiplied by a power of two and neighbouring bins are merged exactly (no interpolation), so memory is
- * constant and the counts never depend on how the data was split into batches, only on the final R.
+ * A streaming histogram over [-R, R] with a fixed number of bins, R always a power of two. When a batch
+ * holds a value beyond R, R doubles (as often as needed) and neighbouring bins merge exactly, so memory is
+ * constant and the final histogram is the one a single pass over all the data would build: R ends as the
+ * smallest power of two ≥ max |x| whatever the batches were, and merged counts equal direct counts.
  */
 export const HISTOGRAM_BINS = 2048;
 
 export interface HistogramState {
   min: number;
   max: number;
-  /** Half-width of the histogram's range (a power-of-two multiple of the first batch's max |x|). */
+  /** Half-width of the histogram's range: the smallest power of two ≥ max |x| seen. */
   R: number;
   count: number;
   bins: number[];
@@ -38,7 +39,7 @@ export class StreamingHistogram {
     this.min = Math.min(this.min, lo);
     this.max = Math.max(this.max, hi);
     const absMax = Math.max(-lo, hi);
-    if (this.R === 0) this.R = absMax > 0 ? absMax : 0;
+    if (this.R === 0) this.R = absMax > 0 ? 2 ** Math.ceil(Math.log2(absMax)) : 0;
     else if (absMax > this.R) this.grow(Math.ceil(Math.log2(absMax / this.R) - 1e-12));
     const half = this.size / 2;
     if (this.R === 0) {
