@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import type { Graph, Model } from './graph.js';
 import { decodeModel, type ExternalRef } from './proto/decode.js';
 import { encodeModel } from './proto/encode.js';
-import { ProtoError } from './proto/wire.js';
+import { ProtoError, concatChunks } from './proto/wire.js';
 import type { Tensor } from './tensor.js';
 
 /** Protobuf messages cannot exceed 2 GiB; models past this size are saved with external data. */
@@ -105,14 +105,7 @@ export function modelToBytes(model: Model): Uint8Array {
   const chunks = encodeModel(model);
   const total = chunks.reduce((s, c) => s + c.length, 0);
   if (total > PROTOBUF_LIMIT) throw new Error(`model is ${total} bytes, over the 2 GiB protobuf limit; save it to a path with external data`);
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return concatChunks(chunks);
 }
 
 /**

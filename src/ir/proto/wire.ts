@@ -371,17 +371,20 @@ export class Writer {
 
   /** The whole message as one contiguous array (copies). */
   toBytes(): Uint8Array {
-    const chunks = this.finish();
-    if (chunks.length === 1) return chunks[0]!;
-    const total = chunks.reduce((s, c) => s + c.length, 0);
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const c of chunks) {
-      out.set(c, o);
-      o += c.length;
-    }
-    return out;
+    return concatChunks(this.finish());
   }
+}
+
+/** Joins chunks into one array (no copy when there is only one). */
+export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
 }
 
 export { textDecoder, textEncoder };
