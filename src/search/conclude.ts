@@ -48,7 +48,8 @@ export function conclude(x: ConcludeInput): SearchResult {
     if (m.sizeBytes > base.sizeBytes * 1.01) warnings.push(`the chosen model is larger than the baseline (${(m.sizeBytes / 1e6).toFixed(2)} MB vs ${(base.sizeBytes / 1e6).toFixed(2)} MB)`);
   }
   if (!met) failures.push(...explainFailures(forced ? [forced] : measured, x.goals));
-  const pareto = paretoFront(measured.map((c) => ({ latencyMs: c.measurement!.latency.p50, drop: metricDrop(base.metric, c.measurement!.metric, false), sizeBytes: c.measurement!.sizeBytes }))).map((i) => measured[i]!.id);
+  // the trade-off front among usable candidates: a broken model is not a trade-off, however small it is
+  const pareto = paretoFront(accurate.map((c) => ({ latencyMs: c.measurement!.latency.p50, drop: metricDrop(base.metric, c.measurement!.metric, false), sizeBytes: c.measurement!.sizeBytes }))).map((i) => accurate[i]!.id);
   return { baseline: x.baseline, candidates: x.candidates, skipped: x.skipped, chosen, met, pareto, stopped: x.stopped, warnings, failures, wallMs: x.clock.elapsedMs };
 }
 

@@ -55,7 +55,7 @@ export interface SearchResult {
   /** The candidate returned: the best meeting every goal, else the best effort (see `met`). */
   chosen: Candidate;
   met: boolean;
-  /** Candidate ids on the Pareto front (latency, metric drop, size). */
+  /** Ids of the candidates within the accuracy bound on the Pareto front (latency, metric drop, size). */
   pareto: number[];
   /** Why the search stopped. */
   stopped: string;
