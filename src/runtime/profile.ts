@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { Session, type SessionOptions } from './session.js';
@@ -76,6 +77,8 @@ export interface ProfileRunOptions extends Omit<SessionOptions, 'profilePrefix'>
 
 /** Runs `model` with the profiler on; warm-up runs are dropped from the result. */
 export async function profileModel(model: Model | string, feeds: Record<string, Tensor>, opts: ProfileRunOptions = {}): Promise<OrtProfile> {
+  // onnxruntime-web writes no profile file: it prints the events to the console, mixed with everything else
+  if (opts.backend === 'wasm') throw new InputError("ONNX Runtime's profiler writes no trace file on the wasm backend (onnxruntime-web prints it to the console): profile with --backend node");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-profile-'));
   const runs = opts.runs ?? 10;
   const warmup = opts.warmup ?? 2;

@@ -78,7 +78,10 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     const opShare = Object.fromEntries(baseProfile.map((t) => [t.opType, t.share]));
     log(`baseline profile: ${baseProfile.slice(0, 5).map((t) => `${t.opType} ${(t.share * 100).toFixed(0)}%`).join(', ')}`);
 
-    const search = await runSearch({ passes: catalog, session: defaultSessionSpace(os.cpus().length, baseSession) }, evaluator, {
+    const sessionSpace = defaultSessionSpace(os.cpus().length, baseSession);
+    // onnxruntime-web fixes its thread count once per process: the thread count is not searchable there
+    if (backend === 'wasm') sessionSpace.threads = [baseSession.threads];
+    const search = await runSearch({ passes: catalog, session: sessionSpace }, evaluator, {
       goals: o.goals,
       budget: o.budget,
       target: o.target,
@@ -142,8 +145,10 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
 
 /** Time per op type from ORT's profiler, for pruning the search and the before/after chart. */
 async function opTypeTimes(model: Model, input: InputSpec, dims: Record<string, number>, backend: Backend, threads: number, recipe?: Recipe): Promise<OpTypeTime[]> {
+  // always the native backend: onnxruntime-web has no profile file; op-type shares are close enough to prune by
+  void backend;
   const p = await profileModel(model, randomInputs(model, input), {
-    backend,
+    backend: 'node',
     threads,
     dims,
     runs: 15,

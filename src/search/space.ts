@@ -30,7 +30,7 @@ export interface SearchablePass {
 }
 
 export interface SessionSpace {
-  threads: readonly number[];
+  threads: number[];
   optLevel: readonly OptLevel[];
   executionMode: readonly SessionSettings['executionMode'][];
 }
