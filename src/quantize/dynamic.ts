@@ -33,7 +33,10 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
     perChannel: { default: false, search: [false, true], doc: 'one scale per output column instead of per tensor' },
     weightType: { default: 'int8', search: ['int8', 'uint8'], doc: 'weight integer type (s8 is faster on AVX2)' },
     reduceRange: { default: false, doc: '7-bit weights (for CPUs without VNNI that saturate u8·s8 sums)' },
-    opTypes: { default: ['MatMul', 'Gemm', 'Attention'], doc: 'op types to quantize (Attention: fused com.microsoft Attention → QAttention)' },
+    opTypes: {
+      default: ['MatMul', 'Gemm', 'Attention', 'EmbedLayerNormalization'],
+      doc: 'op types to quantize (fused com.microsoft Attention → QAttention, EmbedLayerNormalization → QEmbedLayerNormalization)',
+    },
     include: { default: [], doc: 'only these nodes / op types' },
     exclude: { default: [], doc: 'never these nodes / op types' },
   },
@@ -44,8 +47,10 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
     const sharedActivation = new Map<Value, Value[]>();
     for (const n of [...g.nodes]) {
       if (!config.opTypes.includes(n.opType) || !nodeSelected(n, config)) continue;
-      if (n.opType === 'Attention' && n.domain === 'com.microsoft') {
-        const why = ctx.target === 'cpu' ? rewriteAttention(g, n, config, sharedActivation) : 'QAttention needs --target cpu';
+      const contrib = n.domain === 'com.microsoft';
+      if (contrib && (n.opType === 'Attention' || n.opType === 'EmbedLayerNormalization')) {
+        const rewrite = n.opType === 'Attention' ? () => rewriteAttention(g, n, config, sharedActivation) : () => rewriteEmbedLayerNorm(g, n);
+        const why = ctx.target === 'cpu' ? rewrite() : `the quantized ${n.opType} is a com.microsoft op: needs --target cpu`;
         if (why) ctx.explain?.({ pass: 'quantize-dynamic', node: n.name, fired: false, reason: why });
         else quantized++;
         continue;
@@ -125,6 +130,38 @@ function rewriteAttention(g: Graph, n: Node, config: DynamicConfig, shared: Map<
   const qa = new Node('QAttention', [xq, wq, n.input(2), xs, ws, n.input(3), xz, wz], [...n.outputs], { name: n.name, domain: 'com.microsoft', attrs: n.attrs.values() });
   replaceNode(g, n, [qa]);
   dropIfUnused(g, wv);
+  return undefined;
+}
+
+/**
+ * com.microsoft EmbedLayerNormalization → QEmbedLayerNormalization: the embedding tables (BERT-base's
+ * largest weights), gamma and beta stored as uint8 with a per-tensor scale and zero point, as ORT's own
+ * quantizer does. Returns why it refused, or undefined.
+ */
+function rewriteEmbedLayerNorm(g: Graph, n: Node): string | undefined {
+  if (n.input(8) || (n.outputs[2] && (n.outputs[2].uses.length || g.isOutput(n.outputs[2])))) return 'EmbedLayerNormalization with position_ids or embedding_sum';
+  const tables = [2, 3, 4, 5, 6].map((i) => n.input(i));
+  const consts = tables.map((v) => v?.constTensor());
+  if ([0, 1, 3, 4].some((k) => !consts[k] || consts[k]!.dtype !== DataType.FLOAT)) return 'embedding tables or LayerNorm parameters are not float constants';
+  if (tables[2] && consts[2]?.dtype !== DataType.FLOAT) return 'segment embedding is not a float constant';
+  const quant: (Value | null)[][] = [[], [], []]; // data, scale, zero point per table (in QEmbedLayerNormalization order)
+  tables.forEach((v, k) => {
+    if (!v) {
+      for (const list of quant) list.push(null);
+      return;
+    }
+    const q = quantizeTensor(consts[k]!, { qtype: 'uint8', symmetric: false });
+    quant[0]!.push(g.addInitializer(q.data, g.uniqueName(`${v.name}_quantized`)));
+    quant[1]!.push(g.addInitializer(q.scale, g.uniqueName(`${v.name}_scale`)));
+    quant[2]!.push(g.addInitializer(q.zeroPoint, g.uniqueName(`${v.name}_zero_point`)));
+  });
+  const [data, scales, zeros] = quant as [(Value | null)[], (Value | null)[], (Value | null)[]];
+  // inputs: ids, segment ids, word, position, segment, gamma, beta, mask, then the five scales, then the five zero points
+  const inputs = [n.input(0), n.input(1), ...data, n.input(7), ...scales, ...zeros];
+  const attrs = [...n.attrs.values()].filter((a) => a.name === 'epsilon');
+  const q = new Node('QEmbedLayerNormalization', inputs, n.outputs.slice(0, 2), { name: n.name, domain: 'com.microsoft', attrs });
+  replaceNode(g, n, [q]);
+  for (const v of tables) dropIfUnused(g, v);
   return undefined;
 }
 

@@ -14,7 +14,7 @@ import { buildZooModel } from '../../src/zoo/index.js';
 const ops = (m: Model) => m.graph.nodes.map((n) => n.opType);
 
 describe('dynamic quantization of fused BERT', () => {
-  it('fused BERT: Attention becomes QAttention, every projection int8, outputs close', async () => {
+  it('fused BERT: Attention → QAttention, EmbedLayerNormalization → QEmbedLayerNormalization, every projection int8, outputs close', async () => {
     const ref = buildZooModel('bert-tiny', { seed: 0 });
     await simplifyModel(ref, { target: 'cpu' });
     expect(ops(ref)).toContain('Attention');
@@ -22,6 +22,8 @@ describe('dynamic quantization of fused BERT', () => {
     const types = ops(r.model);
     expect(types.filter((t) => t === 'QAttention')).toHaveLength(2);
     expect(types).not.toContain('Attention');
+    expect(types).toContain('QEmbedLayerNormalization'); // the embedding tables are uint8 too
+    expect(types).not.toContain('EmbedLayerNormalization');
     expect(types).not.toContain('MatMul');
     const fs = await compareModels(ref, r.model, [randomInputs(ref, { dims: { batch: 2, seq: 16 }, seed: 1 })]);
     expect(fs.find((f) => f.name === 'last_hidden_state')!.sqnr).toBeGreaterThan(35);
