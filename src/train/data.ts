@@ -14,13 +14,12 @@ export async function collectTensorData(samples: AsyncIterable<Sample>, inputNam
   for await (const s of samples) {
     if (typeof s.label !== 'number') throw new InputError(`sample ${s.id}: training needs a class index label`);
     const names = Object.keys(s.inputs);
-    for (const [k, name] of inputNames.entries()) {
+    for (const name of inputNames) {
       // a single-input model takes the sample's only tensor whatever its key ('' for images without `input`)
       const t = s.inputs[name] ?? (inputNames.length === 1 && names.length === 1 ? s.inputs[names[0]!] : undefined);
       if (!t) throw new InputError(`sample ${s.id} has no tensor for model input '${name}' (it has ${names.join(', ') || 'none'})`);
       meta[name] ??= { dtype: t.dtype, itemShape: t.dims.slice(1) };
       (rows[name] ??= []).push(t.bytes);
-      void k;
     }
     labels.push(s.label);
   }

@@ -11,12 +11,13 @@ import type { ValueFacts } from './emitter.js';
  */
 export async function probeShapes(model: Model, feeds: Record<string, Tensor>): Promise<Map<Value, ValueFacts>> {
   const copy = loadModel(modelToBytes(model));
-  const names: string[] = [];
-  for (const n of copy.graph.nodes) for (const o of n.outputs) if (o.name && !copy.graph.outputs.includes(o)) {
-    o.type = undefined;
-    copy.graph.outputs.push(o);
+  for (const n of copy.graph.nodes) {
+    for (const o of n.outputs) {
+      if (!o.name || copy.graph.outputs.includes(o)) continue;
+      o.type = undefined; // ORT infers it; a stale declared type would only get in the way
+      copy.graph.outputs.push(o);
+    }
   }
-  for (const o of copy.graph.outputs) names.push(o.name);
   const session = await Session.create(copy, { optLevel: 'disabled', threads: 1 });
   const wanted = Object.fromEntries(Object.entries(feeds).filter(([k]) => session.inputNames.includes(k)));
   const out = await session.run(wanted);
@@ -31,6 +32,5 @@ export async function probeShapes(model: Model, feeds: Record<string, Tensor>): 
     const t = out[name] ?? feeds[name] ?? v.initializer;
     if (t) facts.set(v, { dims: [...t.dims], dtype: t.dtype });
   }
-  void names;
   return facts;
 }
