@@ -5,7 +5,7 @@
  * on the evaluation side with bootstrap 95% intervals. Goal: rec CER change ≤ 0.5 points. With --fallback,
  * rec is re-quantized with --max-accuracy-drop 0.5 (CER points) to show which layers the fallback keeps float.
  *
- *   npx tsx bench/quantize-ocr.ts [--lines 300] [--pages 16] [--calib 32] [--method minmax] [--fallback]
+ *   npx tsx bench/quantize-ocr.ts [--lines 300] [--pages 16] [--calib 32] [--method minmax] [--tasks cls,rec,det] [--fallback]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -43,7 +43,7 @@ const pct = (e: Estimate) => `${(e.value * 100).toFixed(2)}% [${(e.low * 100).to
 async function main(): Promise<void> {
   console.log(`rendering ${lines} lines and ${pages} pages…`);
   const set = await renderOcrSet({ outDir: dir, count: lines, pages, seed: 11 });
-  for (const task of ['cls', 'rec', 'det'] as const) {
+  for (const task of flag('tasks', 'cls,rec,det').split(',') as (keyof typeof MODELS)[]) {
     const spec = await loadDatasetSpec(set.files[task]);
     const original = loadModel(path.join(paddleOcrAssets(), MODELS[task]));
     const image = spec.image ?? defaultImagePreprocess(original);
