@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { paddleOcrAssets, renderOcrSet } from '../data/render-ocr.js';
+import type { InputSpec } from '../runtime/inputs.js';
 
 /** The model and data `inferopt demo` optimizes. */
 export interface DemoCase {
@@ -10,6 +11,8 @@ export interface DemoCase {
   /** Dataset spec; absent: fidelity on random inputs. */
   data?: string;
   description: string;
+  /** Input shapes for timing (the CNN is timed on batches of 32, as a server would run it). */
+  input?: InputSpec;
   /** Removes temporary data made for the demo. */
   cleanup(): void;
 }
@@ -26,7 +29,13 @@ export async function demoCase(log: (line: string) => void = () => {}): Promise<
   const cnn = path.join(repoRoot, 'models/fashion-mnist/model.onnx');
   const fmnist = path.join(repoRoot, 'data/fashion-mnist-1k/dataset.json');
   if (fs.existsSync(cnn) && fs.existsSync(fmnist)) {
-    return { model: cnn, data: fmnist, description: 'the Fashion-MNIST CNN trained by inferopt (models/fashion-mnist), 1,000 test images', cleanup: () => {} };
+    return {
+      model: cnn,
+      data: fmnist,
+      description: 'the Fashion-MNIST CNN trained by inferopt (models/fashion-mnist), 1,000 test images, timed on batches of 32',
+      input: { shapes: { image: [32, 1, 28, 28] } },
+      cleanup: () => {},
+    };
   }
   const cls = path.join(paddleOcrAssets(), 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-demo-data-'));

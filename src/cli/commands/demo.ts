@@ -28,6 +28,7 @@ export function register(program: Command): void {
           budget: { trials: budget.trials ?? 24, ms: budget.ms ?? 100_000 },
           target: 'cpu',
           ...(demo.data ? { data: demo.data } : {}),
+          ...(demo.input ? { input: demo.input } : {}),
           log,
         });
         finish(outcome, false);
