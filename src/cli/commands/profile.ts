@@ -20,6 +20,7 @@ interface ProfileFlags {
   trace?: string;
   top: string;
   peak: boolean;
+  refreshPeak?: boolean;
   json?: boolean;
 }
 
@@ -36,6 +37,7 @@ export function register(program: Command): void {
     .option('--warmup <n>', 'warm-up runs (not counted)', '2')
     .option('--top <n>', 'hotspots to list', '15')
     .option('--no-peak', "skip measuring this machine's peak GFLOP/s and bandwidth")
+    .option('--refresh-peak', 'measure the peak again instead of using the cached value (e.g. after a busy run)')
     .option('--trace <file>', 'write a Chrome-trace / Perfetto JSON')
     .option('--json', 'print JSON')
     .action(async (file: string, flags: ProfileFlags) => {
@@ -53,7 +55,7 @@ export function register(program: Command): void {
         runs: parseIntFlag('--runs', flags.runs, 1),
         warmup: parseIntFlag('--warmup', flags.warmup, 0),
       });
-      const peak = flags.peak ? await measuredPeak(backend, threads) : undefined;
+      const peak = flags.peak ? await measuredPeak(backend, threads, { refresh: flags.refreshPeak === true }) : undefined;
       const costs = graphNodeCosts(model, { shapes: spec.shapes, dims });
       const analysis = analyzeProfile(model.graph, profile, costs.costOf, peak);
       if (flags.trace) writeTrace(flags.trace, profile.raw, { model: file, backend, threads });
