@@ -35,8 +35,11 @@ export function headline(r: OptimizeResults): string {
   const c = r.chosen.measurement!;
   const status = r.met ? 'all goals met' : 'GOALS NOT MET';
   const s = r.sideBySide;
-  const confirmed = s ? `; side by side ${s.speedup.toFixed(2)}× [${s.low.toFixed(2)}, ${s.high.toFixed(2)}]` : '';
-  return `${status}: ${(b.latency.p50 / c.latency.p50).toFixed(2)}× faster (p50 ${ms(b.latency.p50)} → ${ms(c.latency.p50)}${confirmed}), ${mb(b.sizeBytes)} → ${mb(c.sizeBytes)}, ${b.metric.name} ${formatMetric(b.metric)} → ${formatMetric(c.metric)}; ${r.candidates.length - 1} candidates in ${(r.searchWallMs / 1000).toFixed(1)} s`;
+  // the interleaved side-by-side timing is the trustworthy figure; the search's separate runs come second
+  const speed = s
+    ? `${s.speedup.toFixed(2)}× faster side by side [95% ${s.low.toFixed(2)}–${s.high.toFixed(2)}] (timed apart: p50 ${ms(b.latency.p50)} → ${ms(c.latency.p50)})`
+    : `${(b.latency.p50 / c.latency.p50).toFixed(2)}× faster (p50 ${ms(b.latency.p50)} → ${ms(c.latency.p50)})`;
+  return `${status}: ${speed}, ${mb(b.sizeBytes)} → ${mb(c.sizeBytes)}, ${b.metric.name} ${formatMetric(b.metric)} → ${formatMetric(c.metric)}; ${r.candidates.length - 1} candidates in ${(r.searchWallMs / 1000).toFixed(1)} s`;
 }
 
 /** A candidate's result, one short cell. */

@@ -76,4 +76,11 @@ describe('compare', () => {
     const again = await compare(mlp(1, 64), mlp(1, 64), opts);
     expect(again.order).toEqual(c.order);
   });
+
+  it('gives B its own session settings when asked (A keeps the shared ones)', async () => {
+    const opts = { runs: 3, warmup: 1, threads: 1, optLevel: 'all' as const, dims: { N: 4 } };
+    const c = await compare(mlp(1, 64), mlp(1, 64), opts, { threads: 2, optLevel: 'basic' });
+    expect([c.a.threads, c.a.optLevel]).toEqual([1, 'all']);
+    expect([c.b.threads, c.b.optLevel]).toEqual([2, 'basic']);
+  });
 });

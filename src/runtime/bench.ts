@@ -257,12 +257,21 @@ export async function benchmark(model: Model | string | Uint8Array, opts: BenchO
  * (`opts.seed`), so neither always goes first. The ratio is median(B)/median(A) with a paired bootstrap
  * interval over rounds.
  */
-export async function compare(a: Model | string | Uint8Array, b: Model | string | Uint8Array, opts: BenchOptions = {}): Promise<CompareResult> {
+/** Session settings that may differ between the two sides of a comparison (the inputs never do). */
+export type SessionSettingsOverride = Pick<BenchOptions, 'threads' | 'optLevel' | 'executionMode'>;
+
+export async function compare(
+  a: Model | string | Uint8Array,
+  b: Model | string | Uint8Array,
+  opts: BenchOptions = {},
+  /** Session settings for B alone (e.g. another thread count): A runs with `opts`, B with `opts` + these. */
+  bSettings: SessionSettingsOverride = {},
+): Promise<CompareResult> {
   checkOptions(opts);
   const ca = await prepare(a, opts);
   let cb: Contestant | undefined;
   try {
-    cb = await prepare(b, opts);
+    cb = await prepare(b, { ...opts, ...bSettings });
     const coin = rng((opts.seed ?? 0) + 0x5eed);
     const order: ('A' | 'B')[] = [];
     await repeat(async () => {
@@ -273,7 +282,7 @@ export async function compare(a: Model | string | Uint8Array, b: Model | string 
       }
     }, opts);
     const ratio = bootstrapMedianRatio(ca.times, cb.times, { paired: true, seed: opts.seed ?? 0 });
-    return { a: result(ca, opts), b: result(cb, opts), ratio, order };
+    return { a: result(ca, opts), b: result(cb, { ...opts, ...bSettings }), ratio, order };
   } finally {
     await ca.session.release();
     await cb?.session.release();

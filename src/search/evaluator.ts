@@ -109,11 +109,16 @@ export class OnnxEvaluator implements Evaluator {
     };
   }
 
-  /** Interleaved A/B timing of two graphs under the same session settings (bench's `compare`). */
+  /**
+   * Interleaved A/B timing of two recipes (bench's `compare`), each with its own session settings, so that a
+   * change of thread count or optimization level is judged side by side like a change of graph.
+   */
   async confirm(incumbent: Recipe, candidate: Recipe): Promise<{ ratio: number; low: number; high: number }> {
     const a = await this.build(incumbent);
     const b = await this.build(candidate);
-    const r = await compare(a.bytes, b.bytes, this.benchOptions(candidate, Math.max(20, this.opts.runs ?? this.runs ?? 30)));
+    const runs = Math.max(20, this.opts.runs ?? this.runs ?? 30);
+    const { threads, optLevel, executionMode } = this.benchOptions(candidate, runs);
+    const r = await compare(a.bytes, b.bytes, this.benchOptions(incumbent, runs), { threads, optLevel, executionMode });
     return { ratio: r.ratio.ratio, low: r.ratio.low, high: r.ratio.high };
   }
 

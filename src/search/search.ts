@@ -9,7 +9,7 @@ import { paramVariations, reachableShare, type SearchablePass, type SearchSpace 
 export interface Evaluator {
   evaluate(recipe: Recipe): Promise<Measurement>;
   /**
-   * Optional: times two recipes with the same session settings side by side (interleaved) and returns
+   * Optional: times two recipes (each with its own session settings) side by side, interleaved, and returns
    * median(candidate)/median(incumbent) with a confidence interval. The search uses it to confirm small
    * gains before it believes them (shared machines are noisy).
    */
@@ -188,7 +188,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
   /** A gain under `confirmBelow` is re-measured interleaved with the incumbent; kept only if it holds. */
   async function confirmGain(c: Candidate, before: Candidate): Promise<void> {
     const claimed = before.measurement!.latency.p50 / c.measurement!.latency.p50;
-    if (claimed >= (opts.confirmBelow ?? 1.5) || recipeKey({ ...c.recipe, steps: [] }) !== recipeKey({ ...before.recipe, steps: [] })) return;
+    if (claimed >= (opts.confirmBelow ?? 1.5)) return;
     if (c.measurement!.sizeBytes < before.measurement!.sizeBytes * 0.95) return; // kept for its size anyway
     const r = await evaluator.confirm!(before.recipe, c.recipe);
     if (r.high < 1) {
