@@ -5,7 +5,7 @@ import { loadModel, modelToBytes } from '../ir/io.js';
 import type { Model } from '../ir/graph.js';
 import { randomInputs } from '../runtime/inputs.js';
 import { compareModels } from './fidelity.js';
-import { upgradeOpset } from './opset-upgrade.js';
+import { upgradeOpset, wouldUpgrade } from './opset-upgrade.js';
 
 function opset9(withUpsample: boolean): Model {
   const b = new GraphBuilder();
@@ -33,6 +33,12 @@ describe('opset upgrade for quantization', () => {
       for (const f of fs) expect(f.maxAbsDiff).toBe(0);
     });
   }
+
+  it('says in advance which targets are reachable', () => {
+    expect(wouldUpgrade(opset9(true), 11)).toBe(false);
+    expect(wouldUpgrade(opset9(true), 10)).toBe(true);
+    expect(wouldUpgrade(opset9(false), 11)).toBe(true);
+  });
 
   it('refuses an op whose meaning changed in a way it does not rewrite', () => {
     expect(() => upgradeOpset(opset9(true), 11)).toThrow(/Resize .* changed meaning at opset 11/);

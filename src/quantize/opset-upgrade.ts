@@ -33,6 +33,19 @@ export function upgradeOpset(model: Model, target: 10 | 11): boolean {
   return true;
 }
 
+/** Whether `upgradeOpset(model, target)` would succeed (no op it refuses on the way). */
+export function wouldUpgrade(model: Model, target: 10 | 11): boolean {
+  const from = model.opset('') ?? 1;
+  if (from < 9) return false;
+  for (let v = from + 1; v <= target; v++) {
+    const refused = REFUSED[v] ?? [];
+    // Upsample becomes Resize at 10, which 11 then refuses
+    const renamed = v === 11 && from < 10 ? ['Upsample'] : [];
+    if (model.graph.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && (refused.includes(n.opType) || renamed.includes(n.opType)))) return false;
+  }
+  return true;
+}
+
 function attrToInput(g: Graph, n: Node, attr: string, tensor: (vals: number[]) => Tensor, index: number): void {
   const a = n.attr(attr);
   if (!a) return;

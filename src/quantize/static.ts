@@ -10,7 +10,7 @@ import { dropIfUnused, type NodeFilter } from './select.js';
 import { planStatic, QUANTIZED_OPS, type StaticPlan } from './static-plan.js';
 import type { CalibrationData } from './stream.js';
 import { quantizeTensor } from './weights.js';
-import { upgradeOpset } from './opset-upgrade.js';
+import { upgradeOpset, wouldUpgrade } from './opset-upgrade.js';
 
 /**
  * Static quantization in QDQ form (see static-plan.ts for where Q/DQ go). Default S8S8: int8 activations
@@ -89,7 +89,7 @@ function tieRanges(plan: StaticPlan, ranges: Map<string, Range>): void {
 
 function applyPlan(model: Model, plan: StaticPlan, ranges: Map<string, Range>, cfg: StaticConfig & { activationType: QType }, ctx: PassContext): number {
   const g = model.graph;
-  if (plan.nodes.length && upgradeOpset(model, 10)) ctx.log?.('quantize-static: raised the model to opset 10 (QuantizeLinear, QLinearConv)');
+  if (plan.nodes.length) raiseOpset(model, ctx);
   const domain = (model.opset('') ?? 0) >= 13 ? '' : 'com.microsoft';
   if (domain) model.requireOpset('com.microsoft', 1);
   const actSpec = { qtype: cfg.activationType, symmetric: cfg.symmetricActivations };
@@ -144,6 +144,18 @@ function applyPlan(model: Model, plan: StaticPlan, ranges: Map<string, Range>, c
   }
   g.topologicalSort();
   return pairs;
+}
+
+/**
+ * QLinearConv needs opset 10. 11 is preferred: ORT's own WeightBiasQuantization transformer inserts Round
+ * (opset 11) next to a float Conv between quantized neighbours, which an opset-10 model cannot load.
+ */
+function raiseOpset(model: Model, ctx: PassContext): void {
+  const from = model.opset('') ?? 1;
+  if (from >= 11) return;
+  // an op that changed meaning at 11 (Resize…) keeps the model at 10
+  const target = wouldUpgrade(model, 11) ? 11 : 10;
+  if (upgradeOpset(model, target)) ctx.log?.(`quantize-static: raised the model from opset ${from} to ${target}`);
 }
 
 /**
