@@ -220,10 +220,19 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       throw new Stop();
     }
     await tuneSession('session');
+    const graphCandidates: Candidate[] = [];
     for (const sp of applicable.filter((p) => p.kind === 'graph').sort((a, b) => a.buildCost - b.buildCost)) {
-      await measure(withSteps(best.recipe, [...best.recipe.steps, stepOf(sp)]), 'graph');
+      graphCandidates.push(await measure(withSteps(best.recipe, [...best.recipe.steps, stepOf(sp)]), 'graph'));
     }
-    const graphSteps = best.recipe.steps;
+    // Quantizers build on the graph passes that changed the graph and kept accuracy, even those dropped for
+    // bringing no speed to the float model: folding BatchNorm into Conv is what lets ORT fuse the QDQ Conv
+    // into QLinearConv (ORT's own quantizer pre-processes the same way).
+    let graphSteps = best.recipe.steps;
+    for (const c of graphCandidates) {
+      const step = c.recipe.steps[c.recipe.steps.length - 1]!;
+      const changed = c.measurement && !(c.measurement.inertSteps ?? []).includes(step.pass);
+      if (c.accurate && changed && !graphSteps.some((s) => s.pass === step.pass)) graphSteps = [...graphSteps, step];
+    }
     const quantizers = applicable.filter((p) => p.kind === 'quantize').sort((a, b) => a.buildCost - b.buildCost);
     const tried: { sp: SearchablePass; c: Candidate }[] = [];
     for (const sp of quantizers) {
