@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel, saveModel } from '../../ir/io.js';
 import { cnnModel, mlpModel } from '../../quantize/fixtures.js';
-import { main } from '../main.js';
+import { runCli } from '../../../test/unit/run-cli.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-quantize-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -13,18 +13,10 @@ const cnn = path.join(dir, 'cnn.onnx');
 saveModel(mlpModel(), mlp);
 saveModel(cnnModel(), cnn);
 
+/** Runs `inferopt quantize …` in-process. */
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(['node', 'inferopt', 'quantize', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+  const r = await runCli('quantize', ...args);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 describe('inferopt quantize', () => {

@@ -1,27 +1,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { modelToBytes } from '../../ir/io.js';
 import { buildZooModel } from '../../zoo/index.js';
-import { main } from '../main.js';
+import { runCli } from '../../../test/unit/run-cli.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-zoo-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** Runs the CLI, capturing stdout and stderr. */
+/** Runs `inferopt zoo …` in-process. */
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(['node', 'inferopt', 'zoo', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+  const r = await runCli('zoo', ...args);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 describe('inferopt zoo', () => {
