@@ -12,7 +12,8 @@ import type { Peak } from './roofline.js';
 /**
  * Measures this machine's ceilings through ONNX Runtime itself: fp32 GEMM GFLOP/s (a 512³ MatMul) and memory
  * bandwidth (a ReduceSum reading 64 MB; an op that writes as much as it reads would time the allocation too). Cached per CPU model, backend and threads in
- * ~/.cache/inferopt (or $INFEROPT_CACHE), since it costs a couple of seconds and does not change.
+ * ~/.cache/inferopt (or $INFEROPT_CACHE), since it costs a couple of seconds and does not change; the cache keeps
+ * the highest figures measured and is not written while the load average exceeds 3/4 of the cores.
  */
 export async function measuredPeak(backend: Backend, threads: number, opts: { cacheDir?: string; refresh?: boolean } = {}): Promise<Peak & { cached: boolean }> {
   const cpu = os.cpus()[0]?.model ?? 'cpu';
@@ -31,14 +32,31 @@ export async function measuredPeak(backend: Backend, threads: number, opts: { ca
   const gemmMs = await fastestRunMs(gemmModel(n), backend, threads, 15);
   const elems = 16 * 1024 * 1024;
   const readMs = await fastestRunMs(streamModel(elems), backend, threads, 10);
-  const peak: Peak = { gflops: (2 * n ** 3) / (gemmMs * 1e6), gbps: (4 * elems) / (readMs * 1e6) };
+  const measured: Peak = { gflops: (2 * n ** 3) / (gemmMs * 1e6), gbps: (4 * elems) / (readMs * 1e6) };
+  // A ceiling only goes up: a measurement taken while other work shared the cores reads low, so the cache keeps
+  // the best figure seen, and a measurement made on a busy machine is used once but not remembered.
+  let previous: Peak | undefined;
   try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(file, JSON.stringify({ ...peak, cpu, backend, threads }));
+    previous = JSON.parse(fs.readFileSync(file, 'utf8')) as Peak;
   } catch {
-    /* an unwritable cache only costs time */
+    /* nothing cached */
+  }
+  const peak = mergePeak(previous, measured);
+  const busy = os.loadavg()[0]! > os.cpus().length * 0.75;
+  if (!busy) {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(file, JSON.stringify({ ...peak, cpu, backend, threads }));
+    } catch {
+      /* an unwritable cache only costs time */
+    }
   }
   return { ...peak, cached: false };
+}
+
+/** The cached ceilings after a new measurement: the higher of each (a busy machine only ever reads low). */
+export function mergePeak(previous: Peak | undefined, measured: Peak): Peak {
+  return { gflops: Math.max(measured.gflops, previous?.gflops ?? 0), gbps: Math.max(measured.gbps, previous?.gbps ?? 0) };
 }
 
 function gemmModel(n: number): Model {
