@@ -134,6 +134,21 @@ registerOp({
   cost: perElementCost(8),
 });
 
+// QEmbedLayerNormalization (written by dynamic quantization): the same as above with uint8 tables and their
+// scales/zero points appended; the output is float. Inputs: input_ids, segment_ids, word_embedding_quant,
+// position_embedding_quant, segment_embedding_quant, gamma_quant, beta_quant, mask, then scales and zero points.
+registerOp({
+  domain: MS,
+  opType: 'QEmbedLayerNormalization',
+  infer: (ctx) => {
+    const ids = shapeIn(ctx, 0);
+    const hidden = shapeIn(ctx, 2)?.[1] ?? null;
+    const out = ids && [...ids, hidden];
+    return [tensorOf(FLOAT, out), tensorOf(DataType.INT32, ids && [ids[0]!])];
+  },
+  cost: perElementCost(9),
+});
+
 registerOp({ domain: '', opType: 'SimplifiedLayerNormalization', infer: (ctx) => [like(ctx, 0, shapeIn(ctx, 0))], cost: perElementCost(4) });
 
 // ---- GELU family and friends ------------------------------------------------------------------------------------

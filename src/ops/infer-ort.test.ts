@@ -200,6 +200,18 @@ const CASES: Case[] = [
     inputs: [ins([2, 6], I32), fill(I32, [2, 6], 0), fill(F, [100, 8], 0.01), fill(F, [16, 8], 0.01), fill(F, [2, 8], 0.01), fill(F, [8]), fill(F, [8], 0), fill(I32, [2, 6], 1)],
     outputs: 2,
   },
+  {
+    // tables, gamma and beta in uint8, then their scales (float) and zero points (uint8), as dynamic quantization writes it
+    name: 'ms QEmbedLayerNorm',
+    op: 'QEmbedLayerNormalization',
+    domain: MS,
+    inputs: [
+      ins([2, 6], I32), fill(I32, [2, 6], 0), fill(U8, [100, 8], 130), fill(U8, [16, 8], 128), fill(U8, [2, 8], 128), fill(U8, [8], 200), fill(U8, [8], 128), fill(I32, [2, 6], 1),
+      scalar(F, 0.01), scalar(F, 0.01), scalar(F, 0.01), scalar(F, 0.01), scalar(F, 0.01),
+      scalar(U8, 128), scalar(U8, 128), scalar(U8, 128), scalar(U8, 128), scalar(U8, 128),
+    ],
+    outputs: 2,
+  },
   { name: 'ms DynamicQuantizeMatMul', op: 'DynamicQuantizeMatMul', domain: MS, inputs: [[2, 3, 4], fill(I8, [4, 5]), scalar(F, 0.1), scalar(I8, 0), fill(F, [5], 0)] },
   {
     name: 'ms MatMulIntegerToFloat',
