@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import type { Backend } from '../runtime/session.js';
 
 /** commander helper for repeatable options: `--shape a=1x3 --shape b=2`. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -26,4 +27,10 @@ export function parseDimFlags(flags: readonly string[] = []): Record<string, num
     out[m[1]!] = Number(m[2]);
   }
   return out;
+}
+
+/** `--backend node|wasm`, or an InputError. */
+export function parseBackendFlag(value: string): Backend {
+  if (value !== 'node' && value !== 'wasm') throw new InputError(`--backend must be node or wasm, not '${value}'`);
+  return value;
 }

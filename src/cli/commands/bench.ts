@@ -6,7 +6,7 @@ import type { Tensor } from '../../ir/tensor.js';
 import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult } from '../../runtime/bench.js';
 import { parseShapeFlags } from '../../runtime/inputs.js';
 import type { Backend, OptLevel } from '../../runtime/session.js';
-import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
+import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
 
 interface BenchFlags {
   backend: string;
@@ -70,8 +70,7 @@ export function register(program: Command): void {
 
 function benchOptions(flags: BenchFlags): BenchOptions {
   if (flags.runs !== undefined && flags.seconds !== undefined) throw new InputError('give --runs or --seconds, not both');
-  const backend = flags.backend as Backend;
-  if (backend !== 'node' && backend !== 'wasm') throw new InputError(`--backend must be node or wasm, not '${flags.backend}'`);
+  const backend = parseBackendFlag(flags.backend);
   if (!OPT_LEVELS.includes(flags.optLevel)) throw new InputError(`--opt-level must be one of ${OPT_LEVELS.join(', ')}, not '${flags.optLevel}'`);
   if (flags.executionMode !== 'sequential' && flags.executionMode !== 'parallel') {
     throw new InputError(`--execution-mode must be sequential or parallel, not '${flags.executionMode}'`);

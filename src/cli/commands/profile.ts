@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { InputError } from '../../errors.js';
 import { loadModel } from '../../ir/io.js';
-import { parseDimFlags, parseIntFlag, collect } from '../flags.js';
+import { collect, parseBackendFlag, parseDimFlags, parseIntFlag } from '../flags.js';
 import { parseShapeFlags, randomInputs, resolveDims } from '../../runtime/inputs.js';
 import { profileModel } from '../../runtime/profile.js';
-import type { Backend } from '../../runtime/session.js';
 import { analyzeProfile, formatProfile } from '../../report/profile/analyze.js';
 import { graphNodeCosts } from '../../report/profile/costs.js';
 import { measuredPeak } from '../../report/profile/peak.js';
@@ -41,8 +39,7 @@ export function register(program: Command): void {
     .option('--trace <file>', 'write a Chrome-trace / Perfetto JSON')
     .option('--json', 'print JSON')
     .action(async (file: string, flags: ProfileFlags) => {
-      const backend = flags.backend as Backend;
-      if (backend !== 'node' && backend !== 'wasm') throw new InputError(`--backend must be node or wasm, not '${flags.backend}'`);
+      const backend = parseBackendFlag(flags.backend);
       const threads = parseIntFlag('--threads', flags.threads, 1);
       const model = loadModel(file);
       const spec = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) };
