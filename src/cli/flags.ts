@@ -7,7 +7,7 @@ export const collect = (value: string, previous: string[] = []): string[] => [..
 /** An integer flag at least `min`, or an InputError naming the flag. */
 export function parseIntFlag(flag: string, value: string, min = 0): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InputError(`${flag} must be an integer ≥ ${min}, not '${value}'`);
+  if (!Number.isSafeInteger(n) || n < min) throw new InputError(`${flag} must be an integer ≥ ${min}, not '${value}'`);
   return n;
 }
 

@@ -132,8 +132,8 @@ export const foldConstants: Pass<FoldConfig> = {
   id: 'fold-constants',
   doc: 'evaluate constant subgraphs and shapes that are known, unless the result would inflate the model',
   params: {
-    smallBytes: { default: 64 * 1024, doc: 'results up to this size are always folded' },
-    inflateRatio: { default: 1, search: [1, 2], doc: 'larger results fold only up to this multiple of the constants they come from' },
+    smallBytes: { type: 'integer', min: 0, default: 64 * 1024, doc: 'results up to this size are always folded' },
+    inflateRatio: { type: 'number', min: 0, max: 1e6, default: 1, search: [1, 2], doc: 'larger results fold only up to this multiple of the constants they come from' },
   },
   async run(model: Model, ctx: PassContext, cfg: FoldConfig): Promise<PassResult> {
     const g = model.graph;

@@ -1,10 +1,11 @@
 import type { Model } from '../ir/graph.js';
+import { validateParams, type ParamConstraints, type ParamSource } from './params.js';
 
 /**
  * A pass: an explicit id, declared parameters (default, optional search values, one-line doc — help text
  * and the optimizer's search space come from them) and `run`.
  */
-export interface ParamSpec<T> {
+export interface ParamSpec<T> extends ParamConstraints {
   default: T;
   /** Values the optimizer may try. */
   search?: readonly T[];
@@ -38,11 +39,17 @@ export interface Pass<C extends object = Record<string, never>> {
   run(model: Model, ctx: PassContext, config: C): PassResult | Promise<PassResult>;
 }
 
-/** The defaults of a pass's declared parameters, overridden by `given`. */
-export function resolveParams<C extends object>(pass: Pass<C>, given: Partial<C> = {}): C {
+/**
+ * The defaults of a pass's declared parameters, overridden by the values `given` defines — after checking every given value
+ * against its declaration (type, range, choices): the one place recipes, CLI flags and library calls are
+ * validated. Bad values are an InputError naming `where` (default: the pass id).
+ */
+export function resolveParams<C extends object>(pass: Pass<C>, given: Partial<C> = {}, where?: ParamSource): C {
+  validateParams(pass.params as Record<string, ParamConstraints>, given, where ?? { source: pass.id });
   const out: Record<string, unknown> = {};
   for (const [k, spec] of Object.entries(pass.params) as [string, ParamSpec<unknown>][]) {
-    out[k] = k in given ? (given as Record<string, unknown>)[k] : spec.default;
+    const v = (given as Record<string, unknown>)[k];
+    out[k] = v !== undefined ? v : spec.default;
   }
   return out as C;
 }

@@ -30,15 +30,16 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
   id: 'quantize-dynamic',
   doc: 'int8 weights for MatMul/Gemm, activations quantized at run time',
   params: {
-    perChannel: { default: false, search: [false, true], doc: 'one scale per output column instead of per tensor' },
-    weightType: { default: 'int8', search: ['int8', 'uint8'], doc: 'weight integer type (s8 is faster on AVX2)' },
-    reduceRange: { default: false, doc: '7-bit weights (for CPUs without VNNI that saturate u8·s8 sums)' },
+    perChannel: { type: 'boolean', default: false, search: [false, true], doc: 'one scale per output column instead of per tensor' },
+    weightType: { type: 'string', choices: ['int8', 'uint8'], default: 'int8', search: ['int8', 'uint8'], doc: 'weight integer type (s8 is faster on AVX2)' },
+    reduceRange: { type: 'boolean', default: false, doc: '7-bit weights (for CPUs without VNNI that saturate u8·s8 sums)' },
     opTypes: {
+      type: 'string[]',
       default: ['MatMul', 'Gemm', 'Attention', 'EmbedLayerNormalization'],
       doc: 'op types to quantize (fused com.microsoft Attention → QAttention, EmbedLayerNormalization → QEmbedLayerNormalization)',
     },
-    include: { default: [], doc: 'only these nodes / op types' },
-    exclude: { default: [], doc: 'never these nodes / op types' },
+    include: { type: 'string[]', default: [], doc: 'only these nodes / op types' },
+    exclude: { type: 'string[]', default: [], doc: 'never these nodes / op types' },
   },
   run(model, ctx, config) {
     const g = model.graph;

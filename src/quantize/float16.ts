@@ -49,14 +49,14 @@ export const halfPrecisionPass: Pass<HalfConfig> = {
   id: 'convert-half',
   doc: 'fp16 (or bf16) weights and activations, fp32 kept where the range or the op needs it',
   params: {
-    precision: { default: 'fp16', search: ['fp16', 'bf16'], doc: 'half type' },
-    keepIOTypes: { default: true, doc: 'graph inputs and outputs stay float32' },
-    blockOps: { default: Object.keys(HALF_BLOCK_LIST), doc: 'op types that stay float32' },
-    headroom: { default: 2, doc: 'activations must stay below max/headroom on calibration data' },
-    include: { default: [], doc: 'only these nodes / op types' },
-    exclude: { default: [], doc: 'never these nodes / op types' },
-    calibration: { default: undefined, doc: 'feeds to measure activation ranges (default: one random batch)' },
-    stream: { default: undefined, doc: 'streaming options' },
+    precision: { type: 'string', choices: ['fp16', 'bf16'], default: 'fp16', search: ['fp16', 'bf16'], doc: 'half type' },
+    keepIOTypes: { type: 'boolean', default: true, doc: 'graph inputs and outputs stay float32' },
+    blockOps: { type: 'string[]', default: Object.keys(HALF_BLOCK_LIST), doc: 'op types that stay float32' },
+    headroom: { type: 'number', min: 0, max: 1e6, default: 2, doc: 'activations must stay below max/headroom on calibration data (0: no range check)' },
+    include: { type: 'string[]', default: [], doc: 'only these nodes / op types' },
+    exclude: { type: 'string[]', default: [], doc: 'never these nodes / op types' },
+    calibration: { type: 'object', default: undefined, doc: 'feeds to measure activation ranges (default: one random batch)' },
+    stream: { type: 'object', default: undefined, doc: 'streaming options' },
   },
   async run(model, ctx, config) {
     const g = model.graph;

@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { loadModel, modelToBytes } from '../ir/io.js';
+import type { ParamSource } from '../passes/params.js';
 import { resolveParams, type Pass, type PassContext, type Target } from '../passes/pass.js';
 import { dynamicQuantizePass } from './dynamic.js';
 import { halfPrecisionPass } from './float16.js';
@@ -55,50 +56,60 @@ export function cloneModel(m: Model): Model {
   return loadModel(modelToBytes(m));
 }
 
-/** Quantizes `model` in place and returns it. */
-export async function quantizeModel(model: Model, o: QuantizeOptions): Promise<QuantizeResult> {
-  if (!isQuantizeMode(o.mode)) throw new InputError(`unknown quantization mode '${o.mode}' (expected ${QUANTIZE_MODES.join(', ')})`);
-  const ctx: PassContext = { target: o.target ?? 'cpu', log: o.log };
-  const filter = { include: o.include ?? [], exclude: o.exclude ?? [] };
-  const defined = <T extends object>(x: T) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const run = async <C extends object>(pass: Pass<C>, given: Partial<C>) => {
-    const r = await pass.run(model, ctx, resolveParams<C>(pass, defined(given) as Partial<C>));
-    return { model: r.model, stats: r.stats ?? {} };
-  };
+/** The pass a mode runs and the parameters the options give it (undefined: the pass's default). */
+function passFor(o: QuantizeOptions): { pass: Pass<any>; given: Record<string, unknown> } {
+  const filter = { include: o.include, exclude: o.exclude };
   switch (o.mode) {
     case 'dynamic':
-      return run(dynamicQuantizePass, { ...filter, perChannel: o.perChannel, weightType: o.weightType, reduceRange: o.reduceRange });
+      return { pass: dynamicQuantizePass, given: { ...filter, perChannel: o.perChannel, weightType: o.weightType, reduceRange: o.reduceRange } };
     case 'static':
-      if (!o.calibration && !o.stats) throw new InputError('static quantization needs calibration data (--calib)');
-      return run(staticQuantizePass, {
-        ...filter,
-        perChannel: o.perChannel === undefined ? undefined : o.perChannel ? 'all' : 'conv',
-        activationType: o.activationType,
-        weightType: o.weightType,
-        symmetricActivations: o.symmetricActivations,
-        reduceRange: o.reduceRange,
-        calibMethod: o.calibMethod,
-        percentile: o.percentile,
-        calibration: o.calibration,
-        stats: o.stats,
-        calibrate: o.calibrate,
-      });
+      return {
+        pass: staticQuantizePass,
+        given: {
+          ...filter,
+          // a boolean picks Conv-only or all; anything else goes to the validator as given
+          perChannel: o.perChannel === true ? 'all' : o.perChannel === false ? 'conv' : o.perChannel,
+          activationType: o.activationType,
+          weightType: o.weightType,
+          symmetricActivations: o.symmetricActivations,
+          reduceRange: o.reduceRange,
+          calibMethod: o.calibMethod,
+          percentile: o.percentile,
+          calibration: o.calibration,
+          stats: o.stats,
+          calibrate: o.calibrate,
+        },
+      };
     case 'weight-only':
-      return run(weightOnlyQuantizePass, {
-        ...filter,
-        bits: o.bits,
-        blockSize: o.blockSize,
-        symmetric: o.symmetric,
-        accuracyLevel: o.accuracyLevel,
-        algorithm: o.algorithm,
-        calibration: o.calibration,
-        calibrate: o.calibrate,
-      });
+      return {
+        pass: weightOnlyQuantizePass,
+        given: { ...filter, bits: o.bits, blockSize: o.blockSize, symmetric: o.symmetric, accuracyLevel: o.accuracyLevel, algorithm: o.algorithm, calibration: o.calibration, calibrate: o.calibrate },
+      };
     case 'fp16':
     case 'bf16':
-      if (o.mode === 'bf16' && ctx.target === 'cpu') {
-        throw new InputError("bf16: ONNX Runtime's CPU provider has no bf16 MatMul/Conv kernels; use --target std to write a bf16 model for runtimes that have them");
-      }
-      return run(halfPrecisionPass, { ...filter, precision: o.mode, calibration: o.calibration });
+      return { pass: halfPrecisionPass, given: { ...filter, precision: o.mode, calibration: o.calibration } };
   }
+}
+
+/**
+ * Checks the options against the declared parameters of the pass the mode runs (the same check
+ * `quantizeModel` makes), without touching a model: the CLI calls it before loading anything.
+ */
+export function checkQuantizeOptions(o: QuantizeOptions, where?: ParamSource): void {
+  if (!isQuantizeMode(o.mode)) throw new InputError(`unknown quantization mode '${String(o.mode)}' (expected ${QUANTIZE_MODES.join(', ')})`);
+  const { pass, given } = passFor(o);
+  resolveParams(pass, given, where ?? { source: `quantize --mode ${o.mode}` });
+}
+
+/** Quantizes `model` in place and returns it. */
+export async function quantizeModel(model: Model, o: QuantizeOptions, where?: ParamSource): Promise<QuantizeResult> {
+  if (!isQuantizeMode(o.mode)) throw new InputError(`unknown quantization mode '${String(o.mode)}' (expected ${QUANTIZE_MODES.join(', ')})`);
+  const ctx: PassContext = { target: o.target ?? 'cpu', log: o.log };
+  if (o.mode === 'static' && !o.calibration && !o.stats) throw new InputError('static quantization needs calibration data (--calib)');
+  if (o.mode === 'bf16' && ctx.target === 'cpu') {
+    throw new InputError("bf16: ONNX Runtime's CPU provider has no bf16 MatMul/Conv kernels; use --target std to write a bf16 model for runtimes that have them");
+  }
+  const { pass, given } = passFor(o);
+  const r = await pass.run(model, ctx, resolveParams(pass, given, where ?? { source: `quantize --mode ${o.mode}` }));
+  return { model: r.model, stats: r.stats ?? {} };
 }

@@ -33,21 +33,19 @@ export const weightOnlyQuantizePass: Pass<WeightOnlyConfig> = {
   id: 'quantize-weight-only',
   doc: 'block-wise 4/8-bit MatMul weights (MatMulNBits), round-to-nearest or GPTQ',
   params: {
-    bits: { default: 4, search: [4, 8], doc: 'bits per weight' },
-    blockSize: { default: 32, search: [16, 32, 64, 128], doc: 'weights per scale along K (a power of two ≥ 16)' },
-    symmetric: { default: true, search: [true, false], doc: 'symmetric blocks (no stored zero points)' },
-    accuracyLevel: { default: 0, search: [0, 4], doc: 'MatMulNBits accuracy_level (4: int8 activations inside the kernel)' },
-    algorithm: { default: 'rtn', search: ['rtn', 'gptq'], doc: 'round-to-nearest, or GPTQ with calibration data' },
-    dampening: { default: 0.01, doc: 'GPTQ Hessian dampening (fraction of the mean diagonal)' },
-    include: { default: [], doc: 'only these nodes / op types' },
-    exclude: { default: [], doc: 'never these nodes / op types' },
-    calibration: { default: undefined, doc: 'calibration feeds (GPTQ)' },
-    calibrate: { default: undefined, doc: 'calibration options' },
+    bits: { type: 'integer', choices: [4, 8], default: 4, search: [4, 8], doc: 'bits per weight' },
+    blockSize: { type: 'integer', powerOfTwo: true, min: 16, max: 1 << 16, default: 32, search: [16, 32, 64, 128], doc: 'weights per scale along K (a power of two ≥ 16)' },
+    symmetric: { type: 'boolean', default: true, search: [true, false], doc: 'symmetric blocks (no stored zero points)' },
+    accuracyLevel: { type: 'integer', choices: [0, 1, 2, 3, 4], default: 0, search: [0, 4], doc: 'MatMulNBits accuracy_level (4: int8 activations inside the kernel)' },
+    algorithm: { type: 'string', choices: ['rtn', 'gptq'], default: 'rtn', search: ['rtn', 'gptq'], doc: 'round-to-nearest, or GPTQ with calibration data' },
+    dampening: { type: 'number', min: 0, max: 1, default: 0.01, doc: 'GPTQ Hessian dampening (fraction of the mean diagonal)' },
+    include: { type: 'string[]', default: [], doc: 'only these nodes / op types' },
+    exclude: { type: 'string[]', default: [], doc: 'never these nodes / op types' },
+    calibration: { type: 'object', default: undefined, doc: 'calibration feeds (GPTQ)' },
+    calibrate: { type: 'object', default: undefined, doc: 'calibration options' },
   },
   async run(model, ctx, config) {
     if (ctx.target !== 'cpu') throw new InputError(`weight-only quantization emits com.microsoft MatMulNBits: use --target cpu (not ${ctx.target})`);
-    if (config.blockSize < 16 || (config.blockSize & (config.blockSize - 1)) !== 0) throw new InputError(`--block-size must be a power of two ≥ 16, got ${config.blockSize}`);
-    if (config.bits !== 4 && config.bits !== 8) throw new InputError(`--bits must be 4 or 8, got ${config.bits}`);
     const g = model.graph;
     const spec: BlockwiseSpec = { bits: config.bits, blockSize: config.blockSize, symmetric: config.symmetric };
     const matches: WeightMatMul[] = [];

@@ -1,5 +1,5 @@
-import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
+import { validateParams, type ParamConstraints } from '../passes/params.js';
 import { resolveParams, type PassContext } from '../passes/pass.js';
 import { passById, type CatalogEntry } from './catalog.js';
 import type { Recipe } from './recipe.js';
@@ -9,6 +9,17 @@ export interface AppliedStep {
   modified: boolean;
   ms: number;
   stats: Record<string, number>;
+}
+
+/**
+ * Checks every step of a recipe against the declared parameters of its pass (the validator resolveParams
+ * uses, with run-time data refused: a recipe is a file), so a bad recipe fails before anything is built.
+ */
+export function checkRecipeSteps(recipe: Recipe, catalog: readonly CatalogEntry[]): void {
+  for (const step of recipe.steps) {
+    const entry = passById(step.pass, catalog);
+    validateParams(entry.pass.params as Record<string, ParamConstraints>, step.params, { source: `recipe step ${step.pass}`, serialized: true });
+  }
 }
 
 /**
@@ -25,12 +36,10 @@ export async function applyRecipe(
   const ctx: PassContext = { target: recipe.target, ...(log ? { log } : {}) };
   const steps: AppliedStep[] = [];
   let current = model;
+  checkRecipeSteps(recipe, catalog);
   for (const step of recipe.steps) {
     const entry = passById(step.pass, catalog);
-    for (const k of Object.keys(step.params)) {
-      if (!(k in entry.pass.params)) throw new InputError(`recipe step ${step.pass}: unknown parameter '${k}' (known: ${Object.keys(entry.pass.params).join(', ')})`);
-    }
-    const config = resolveParams(entry.pass, { ...step.params, ...(await runtime(entry)) });
+    const config = resolveParams(entry.pass, { ...step.params, ...(await runtime(entry)) }, { source: `recipe step ${step.pass}` });
     const t0 = performance.now();
     const res = await entry.pass.run(current, ctx, config);
     current = res.model;

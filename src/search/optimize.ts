@@ -13,6 +13,7 @@ import { htmlReport } from '../report/html.js';
 import { markdownReport } from '../report/markdown.js';
 import { aggregateKernels, type OpTypeTime } from '../report/profile/aggregate.js';
 import { resultsFrom, type OptimizeResults } from '../report/results.js';
+import { checkRecipeSteps } from './apply.js';
 import { describeBudget, type Budget } from './budget.js';
 import { forTarget, searchCatalog, type CatalogEntry } from './catalog.js';
 import { OnnxEvaluator } from './evaluator.js';
@@ -39,6 +40,8 @@ export interface OptimizeOptions {
   input?: InputSpec;
   /** Re-run this recipe instead of searching. */
   recipe?: RecipeFile;
+  /** Apply the recipe although it records another model (sha256): by default that is refused. */
+  allowOtherModel?: boolean;
   /** Timed runs per candidate. */
   runs?: number;
   catalog?: CatalogEntry[];
@@ -60,6 +63,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   const log = o.log ?? (() => {});
   const modelFile = path.resolve(o.modelFile);
   if (!fs.existsSync(modelFile)) throw new InputError(`no such model file: ${o.modelFile}`);
+  if (o.recipe) checkRecipeFor(o.recipe, modelFile, forTarget(o.catalog ?? searchCatalog(), o.target), o.allowOtherModel === true);
   const out = new OutputDir(o.outDir);
   try {
     const baseModel = loadModel(modelFile);
@@ -139,6 +143,21 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   } catch (e) {
     out.abandon();
     throw e;
+  }
+}
+
+/**
+ * A recipe to re-run: its steps must satisfy their passes' declared parameters, and the model it records must
+ * be this one (same sha256) unless the caller allows another — before any folder is made.
+ */
+function checkRecipeFor(recipe: RecipeFile, modelFile: string, catalog: readonly CatalogEntry[], allowOtherModel: boolean): void {
+  checkRecipeSteps(recipe.recipe, catalog);
+  if (!recipe.model || allowOtherModel) return;
+  const actual = sha256File(modelFile);
+  if (actual !== recipe.model.sha256) {
+    throw new InputError(
+      `the recipe was made for ${JSON.stringify(recipe.model.file)} (sha256 ${recipe.model.sha256.slice(0, 12)}…), not this model (sha256 ${actual.slice(0, 12)}…); pass --other-model to apply it anyway`,
+    );
   }
 }
 

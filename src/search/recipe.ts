@@ -86,8 +86,15 @@ export function parseRecipeFile(json: unknown, source = 'recipe'): RecipeFile {
   if (!Array.isArray(r!.steps)) bad('"steps" must be an array');
   for (const s of r!.steps!) {
     if (!s || typeof s.pass !== 'string') bad('every step needs a "pass" id');
-    if (s.params !== undefined && (typeof s.params !== 'object' || Array.isArray(s.params))) bad(`step ${s.pass}: "params" must be an object`);
+    if (s.params !== undefined && (s.params === null || typeof s.params !== 'object' || Array.isArray(s.params))) bad(`step ${s.pass}: "params" must be an object`);
   }
+  if (f.model !== undefined) {
+    const m = f.model as Partial<NonNullable<RecipeFile['model']>> | null;
+    if (!m || typeof m !== 'object' || typeof m.file !== 'string' || typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) {
+      bad('"model" must be { "file": name, "sha256": 64 hex digits }');
+    }
+  }
+  if (f.note !== undefined && typeof f.note !== 'string') bad('"note" must be a string');
   const sess = r!.session as Partial<SessionSettings> | undefined;
   if (!sess || !Number.isInteger(sess.threads) || sess.threads! < 1) bad('"session.threads" must be a positive integer');
   if (!OPT_LEVELS.includes(sess!.optLevel!)) bad(`bad session.optLevel '${String(sess!.optLevel)}'`);
@@ -96,7 +103,7 @@ export function parseRecipeFile(json: unknown, source = 'recipe'): RecipeFile {
     format: 'inferopt-recipe',
     version: 1,
     recipe: { target: r!.target!, steps: r!.steps!.map((s) => ({ pass: s.pass, params: s.params ?? {} })), session: { ...sess! } as SessionSettings },
-    ...(f.model ? { model: f.model } : {}),
+    ...(f.model ? { model: { file: f.model.file, sha256: f.model.sha256 } } : {}),
     ...(f.note ? { note: f.note } : {}),
   };
 }

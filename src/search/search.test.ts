@@ -10,7 +10,7 @@ import type { SearchSpace } from './space.js';
 const noop = (id: string, params: Pass<any>['params'] = {}): Pass<any> => ({ id, doc: id, params, run: (model) => ({ model, modified: false }) });
 
 const fold = noop('fake-fold');
-const quantA = noop('fake-quant-a', { fallback: { default: false, search: [false, true], doc: 'keep sensitive layers in float' } });
+const quantA = noop('fake-quant-a', { fallback: { type: 'boolean', default: false, search: [false, true], doc: 'keep sensitive layers in float' } });
 const quantB = noop('fake-quant-resize');
 
 const space: SearchSpace = {

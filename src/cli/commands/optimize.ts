@@ -22,6 +22,7 @@ interface OptimizeFlags {
   target: string;
   budget: string;
   recipe?: string;
+  otherModel?: boolean;
   shape: string[];
   dim: string[];
   limit?: string;
@@ -44,6 +45,7 @@ export function register(program: Command): void {
     .option('--target <t>', 'cpu (ORT contrib ops) | std (standard ONNX) | wasm (onnxruntime-web)', 'cpu')
     .option('--budget <n|time>', 'candidates to try (20) or wall time (90s, 5m)', '20')
     .option('--recipe <file>', 're-run a recipe.json instead of searching')
+    .option('--other-model', 'with --recipe: apply it although it records another model (sha256)')
     .option('--shape <name=dims>', 'input shape (repeatable)', collect, [])
     .option('--dim <name=n>', 'symbolic dimension value (repeatable)', collect, [])
     .option('--limit <n>', 'samples scored (data) or random inputs compared (fidelity)')
@@ -60,7 +62,7 @@ export function register(program: Command): void {
         ...(flags.metric ? { metric: flags.metric } : {}),
         ...(flags.limit ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
         ...(flags.runs ? { runs: parseIntFlag('--runs', flags.runs, 2) } : {}),
-        ...(flags.recipe ? { recipe: readRecipe(flags.recipe) } : {}),
+        ...(flags.recipe ? { recipe: readRecipe(flags.recipe), allowOtherModel: flags.otherModel === true } : {}),
         input: { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) },
         log: flags.json ? undefined : (line) => process.stderr.write(`${line}\n`),
       });

@@ -8,10 +8,11 @@ import { parseShapeFlags } from '../../runtime/inputs.js';
 import { Session } from '../../runtime/session.js';
 import { calibrationData, datasetEvaluator, takeFeeds } from '../../quantize/data-sources.js';
 import { quantizeWithFallback, type FallbackReport } from '../../quantize/fallback.js';
-import { cloneModel, isQuantizeMode, QUANTIZE_MODES, quantizeModel, type QuantizeOptions } from '../../quantize/quantize.js';
-import type { CalibMethod } from '../../quantize/range-methods.js';
+import { checkQuantizeOptions, cloneModel, isQuantizeMode, QUANTIZE_MODES, quantizeModel, type QuantizeOptions } from '../../quantize/quantize.js';
+import { flagName, type ParamSource } from '../../passes/params.js';
+import { staticQuantizePass } from '../../quantize/static.js';
 import { nodeSensitivity, type NodeSensitivity } from '../../quantize/sensitivity.js';
-import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
+import { collect, parseDimFlags, parseIntFlag } from '../flags.js';
 
 interface QuantizeFlags {
   output: string;
@@ -46,7 +47,6 @@ interface QuantizeFlags {
 }
 
 const TARGETS: readonly Target[] = ['cpu', 'std', 'wasm'];
-const METHODS: readonly CalibMethod[] = ['minmax', 'percentile', 'entropy'];
 const list = (xs: string[]) => xs.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
 
 export function register(program: Command): void {
@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .requiredOption('--mode <mode>', QUANTIZE_MODES.join(' | '))
     .option('--target <t>', 'cpu (ORT contrib ops) | std (standard ONNX only) | wasm (onnxruntime-web)', 'cpu')
     .option('--calib <data>', 'calibration data: dataset folder, data file, JSON spec, or random:N')
-    .option('--calib-method <m>', METHODS.join(' | '), 'minmax')
+    .option('--calib-method <m>', staticQuantizePass.params.calibMethod.choices!.join(' | '), 'minmax')
     .option('--calib-limit <n>', 'calibration samples', '100')
     .option('--calib-batch <n>', 'samples per calibration batch', '1')
     .option('--percentile <p>', 'percentile kept by --calib-method percentile (default 99.999)')
@@ -105,37 +105,38 @@ interface QuantizeReport {
   fallback?: Omit<FallbackReport, 'ranking'>;
 }
 
+/** A numeric flag as a number, or the text itself (the parameter check then names what was typed). */
+const numeric = (s: string): number | string => (/^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(s) ? Number(s) : s);
+
 function parseOptions(flags: QuantizeFlags): QuantizeOptions {
   if (!isQuantizeMode(flags.mode)) throw new InputError(`unknown --mode '${flags.mode}' (expected ${QUANTIZE_MODES.join(', ')})`);
   if (!TARGETS.includes(flags.target as Target)) throw new InputError(`--target must be one of ${TARGETS.join(', ')}`);
-  if (!METHODS.includes(flags.calibMethod as CalibMethod)) throw new InputError(`--calib-method must be one of ${METHODS.join(', ')}`);
-  if (!['int8', 'uint8', 'auto'].includes(flags.activationType)) throw new InputError('--activation-type must be int8, uint8 or auto');
-  if (!['rtn', 'gptq'].includes(flags.algorithm)) throw new InputError('--algorithm must be rtn or gptq');
-  const bits = parseIntFlag('--bits', flags.bits, 1);
-  if (bits !== 4 && bits !== 8) throw new InputError('--bits must be 4 or 8');
-  const accuracyLevel = parseIntFlag('--accuracy-level', flags.accuracyLevel, 0);
-  if (accuracyLevel > 4) throw new InputError('--accuracy-level must be 0-4');
   if (flags.mode === 'static' && !flags.calib) throw new InputError('--mode static needs calibration data: --calib <data> (or random:N to try it out)');
   if (flags.algorithm === 'gptq' && !flags.calib) throw new InputError('--algorithm gptq needs calibration data: --calib <data>');
   if (flags.maxAccuracyDrop !== undefined && !flags.eval) throw new InputError('--max-accuracy-drop needs --eval <data>');
-  return {
+  // values are checked against the passes' declared parameters (one validator for flags, recipes and library calls)
+  const options = {
     mode: flags.mode,
     target: flags.target as Target,
     include: list(flags.include),
     exclude: list(flags.exclude),
     perChannel: flags.perChannel,
-    calibMethod: flags.calibMethod as CalibMethod,
-    percentile: flags.percentile !== undefined ? parsePositiveFlag('--percentile', flags.percentile) : undefined,
-    activationType: flags.activationType as QuantizeOptions['activationType'],
+    calibMethod: flags.calibMethod,
+    percentile: flags.percentile !== undefined ? numeric(flags.percentile) : undefined,
+    activationType: flags.activationType,
     symmetricActivations: flags.symmetricActivations,
     reduceRange: flags.reduceRange,
-    bits,
-    blockSize: parseIntFlag('--block-size', flags.blockSize, 1),
+    bits: numeric(flags.bits),
+    blockSize: numeric(flags.blockSize),
     symmetric: !flags.zeroPoints,
-    accuracyLevel: accuracyLevel as QuantizeOptions['accuracyLevel'],
-    algorithm: flags.algorithm as 'rtn' | 'gptq',
-  };
+    accuracyLevel: numeric(flags.accuracyLevel),
+    algorithm: flags.algorithm,
+  } as QuantizeOptions;
+  checkQuantizeOptions(options, FLAG_NAMES);
+  return options;
 }
+
+const FLAG_NAMES: ParamSource = { source: 'quantize', label: (p) => (p === 'symmetric' ? '--zero-points' : flagName(p)) };
 
 async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean): Promise<QuantizeReport> {
   const options = parseOptions(flags);
@@ -171,7 +172,7 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
       const feeds = source ? await takeFeeds((await calibrationData(source, model, { ...calibOpts, limit: 8 })).data, 8) : await takeFeeds((await calibrationData('random:4', model, calibOpts)).data, 4);
       report.sensitivity = await nodeSensitivity(model, { ...options, calibration: flags.calib ? (await calibrationData(flags.calib, model, calibOpts)).data : undefined }, feeds, verbose ? log : undefined);
     }
-    const r = await quantizeModel(flags.sensitivity ? cloneModel(model) : model, options);
+    const r = await quantizeModel(flags.sensitivity ? cloneModel(model) : model, options, FLAG_NAMES);
     result = r.model;
     stats = r.stats;
   }
