@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DataType, GraphBuilder, Tensor, attr } from '../ir/index.js';
+import { DataType, Graph, GraphBuilder, Tensor, attr } from '../ir/index.js';
 import { constantToInitializer } from './constant-to-initializer.js';
 import { cse } from './cse.js';
 import { deadCode } from './dead-code.js';
@@ -106,5 +106,52 @@ describe('simplification passes', () => {
     const r = await runOnCopy(b.model(), [eliminateNoops]);
     expect(opTypes(r.after)).toEqual(['Identity']);
     expect(r.explain.some((e) => !e.fired && /cannot be renamed/.test(e.reason ?? ''))).toBe(true);
+  });
+});
+
+describe('simplification inside If branches', () => {
+  // Silero VAD: a branch that returns an outer value through Identity. Removing that Identity made the branch
+  // return the outer value directly, which ONNX Runtime refuses ("an outer scope value being returned directly").
+  it('keeps an Identity that returns an outer value from a branch, removes one over a branch value', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [2, 3]);
+    const cond = b.input('c', DataType.BOOL, []);
+    const outer = b.op('Relu', [x]);
+    const then = new Graph('then');
+    const tb = new GraphBuilder(then);
+    tb.output(tb.op('Identity', [outer]), 'then_out');
+    const els = new Graph('else');
+    const eb = new GraphBuilder(els);
+    eb.output(eb.op('Identity', [eb.op('Neg', [outer])]), 'else_out');
+    b.output(b.op('If', [cond], { then_branch: then, else_branch: els }), 'y');
+    const r = await runOnCopy(b.model(), [eliminateNoops]);
+    const [thenAfter, elseAfter] = r.after.graph.nodes.find((n) => n.opType === 'If')!.subgraphs();
+    expect(thenAfter!.nodes.map((n) => n.opType)).toEqual(['Identity']);
+    expect(elseAfter!.nodes.map((n) => n.opType)).toEqual(['Neg']);
+    for (const c of [0, 1]) await expectEquivalent(r.before, r.after, { values: { c: c as number } });
+  });
+});
+
+describe('folding and CSE inside If branches', () => {
+  it('folds constant work and merges duplicate nodes inside a branch; equivalent on both branches', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [2, 3]);
+    const cond = b.input('c', DataType.BOOL, []);
+    const w = b.floats('w', [3], [1, 2, 3]);
+    const then = new Graph('then');
+    const tb = new GraphBuilder(then);
+    const k = tb.op('Mul', [w, tb.floats('two', [3], [2, 2, 2])]); // constant: folded
+    const a1 = tb.op('Exp', [tb.op('Add', [x, k])]);
+    const a2 = tb.op('Exp', [tb.op('Add', [x, k])]); // duplicate: merged
+    tb.output(tb.op('Sub', [a1, a2]), 'then_out');
+    const els = new Graph('else');
+    const eb = new GraphBuilder(els);
+    eb.output(eb.op('Neg', [x]), 'else_out');
+    b.output(b.op('If', [cond], { then_branch: then, else_branch: els }), 'y');
+    const r = await runOnCopy(b.model(), [foldConstants, cse, deadCode]);
+    const [thenAfter] = r.after.graph.nodes.find((n) => n.opType === 'If')!.subgraphs();
+    expect(thenAfter!.nodes.map((n) => n.opType)).toEqual(['Add', 'Exp', 'Sub']);
+    expect(r.stats).toMatchObject({ folded: 1, nodesMerged: 2 });
+    for (const c of [0, 1]) await expectEquivalent(r.before, r.after, { values: { c } });
   });
 });

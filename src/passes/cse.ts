@@ -3,7 +3,7 @@ import type { AttrValue, Graph, Node, Value } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { replaceValue } from '../rewrite/apply.js';
 import type { Pass, PassResult } from './pass.js';
-import { isNondeterministic } from './util.js';
+import { allGraphs, isNondeterministic } from './util.js';
 
 function tensorKey(t: Tensor): string {
   const h = createHash('sha1');
@@ -56,7 +56,7 @@ function sameData(a: Tensor, b: Tensor): boolean {
 }
 
 /**
- * Common-subexpression elimination: identical initializers merge, then identical nodes (same op, attributes
+ * Common-subexpression elimination (in each graph; a subgraph's nodes merge among themselves): identical initializers merge, then identical nodes (same op, attributes
  * and inputs) merge, in one topological walk so that chains collapse together.
  */
 function cseGraph(g: Graph): { initializers: number; nodes: number } {
@@ -112,7 +112,12 @@ export const cse: Pass = {
   doc: 'merge identical initializers and nodes that compute the same value',
   params: {},
   run(model): PassResult {
-    const r = cseGraph(model.graph);
+    const r = { nodes: 0, initializers: 0 };
+    for (const g of [...allGraphs(model.graph)]) {
+      const one = cseGraph(g);
+      r.nodes += one.nodes;
+      r.initializers += one.initializers;
+    }
     const stats: Record<string, number> = {};
     if (r.nodes) stats.nodesMerged = r.nodes;
     if (r.initializers) stats.initializersMerged = r.initializers;

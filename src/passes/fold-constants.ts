@@ -56,9 +56,10 @@ function tooBigToEvaluate(n: Node): boolean {
 
 /** Nodes whose inputs are all constants (or results of such nodes), in graph order. */
 function constantNodes(g: Graph): Node[] {
-  const constant = new Set<Value>(g.initializers.values());
+  const constant = new Set<Value>();
+  // a subgraph also reads the initializers of the graphs around it;
   // an initializer that is also a graph input can be overridden at run time: not a constant
-  for (const v of g.inputs) constant.delete(v);
+  for (let h: Graph | null = g; h; h = h.parent) for (const v of h.initializers.values()) if (!h.inputs.includes(v)) constant.add(v);
   const out: Node[] = [];
   for (const n of g.nodes) {
     if (n.opType === 'Constant' && n.outputs[0]?.constTensor()) {
@@ -123,7 +124,7 @@ async function evaluate(model: Model, nodes: Node[], wanted: Value[]): Promise<M
 }
 
 /**
- * Constant folding (main graph): Shape/Size of fully known shapes, and every node computed only from
+ * Constant folding (the main graph and every If/Loop/Scan body): Shape/Size of fully known shapes, and every node computed only from
  * constants, evaluated by ONNX Runtime in one session. A size limit keeps folding from inflating the model
  * (ConstantOfShape/Expand/Tile of a small input into a big tensor stays a node); ops that can inflate are
  * evaluated only when shape inference has bounded their output (≤ 64 MiB).
@@ -136,37 +137,45 @@ export const foldConstants: Pass<FoldConfig> = {
     inflateRatio: { type: 'number', min: 0, max: 1e6, default: 1, search: [1, 2], doc: 'larger results fold only up to this multiple of the constants they come from' },
   },
   async run(model: Model, ctx: PassContext, cfg: FoldConfig): Promise<PassResult> {
-    const g = model.graph;
-    let folded = 0;
-    for (const n of [...g.nodes]) {
-      const t = shapeAnswer(n);
-      if (!t || g.isOutput(n.outputs[0]!)) continue;
-      replaceValue(g, n.outputs[0]!, g.addInitializer(t, g.uniqueName(`${n.outputs[0]!.name}_folded`)));
-      folded++;
-    }
-    const nodes = constantNodes(g);
-    const inSet = new Set(nodes);
-    // values needed outside the constant region
-    const frontier = nodes.flatMap((n) => n.outputs.filter((o) => o.uses.some((u) => !inSet.has(u.node))));
-    if (frontier.length > 0) {
-      let results: Map<Value, Tensor> | undefined;
-      try {
-        results = await evaluate(model, nodes, frontier);
-      } catch (e) {
-        ctx.explain?.({ pass: this.id, fired: false, reason: `ONNX Runtime could not evaluate the constant subgraph: ${(e as Error).message}` });
-      }
-      const memo = new Map<Value, Set<Value>>();
-      for (const [v, t] of results ?? []) {
-        if (!t || t.dtype === DataType.STRING) continue;
-        const limit = Math.max(cfg.smallBytes, cfg.inflateRatio * sourceBytes(v, inSet, memo));
-        if (t.byteLength > limit) {
-          ctx.explain?.({ pass: this.id, node: v.producer?.name, fired: false, reason: `result '${v.name}' is ${t.byteLength} bytes, over the limit ${limit}` });
-          continue;
-        }
-        replaceValue(g, v, g.addInitializer(new Tensor(t.dtype, t.dims, new Uint8Array(t.bytes)), g.uniqueName(`${v.name}_folded`)));
-        folded++;
-      }
+    let folded = await foldGraph(model, model.graph, ctx, cfg, this.id, true);
+    for (const n of [...model.graph.allNodes()]) {
+      // a Loop/Scan body runs once per iteration: a loop-carried value may change shape from one to the next
+      for (const s of n.subgraphs()) folded += await foldGraph(model, s, ctx, cfg, this.id, n.opType === 'If');
     }
     return { model, modified: folded > 0, stats: folded ? { folded } : {} };
   },
 };
+
+async function foldGraph(model: Model, g: Graph, ctx: PassContext, cfg: FoldConfig, pass: string, foldShapes: boolean): Promise<number> {
+  let folded = 0;
+  for (const n of foldShapes ? [...g.nodes] : []) {
+    const t = shapeAnswer(n);
+    if (!t || g.isOutput(n.outputs[0]!)) continue;
+    replaceValue(g, n.outputs[0]!, g.addInitializer(t, g.uniqueName(`${n.outputs[0]!.name}_folded`)));
+    folded++;
+  }
+  const nodes = constantNodes(g);
+  const inSet = new Set(nodes);
+  // values needed outside the constant region
+  const frontier = nodes.flatMap((n) => n.outputs.filter((o) => o.uses.some((u) => !inSet.has(u.node))));
+  if (frontier.length > 0) {
+    let results: Map<Value, Tensor> | undefined;
+    try {
+      results = await evaluate(model, nodes, frontier);
+    } catch (e) {
+      ctx.explain?.({ pass, fired: false, reason: `ONNX Runtime could not evaluate the constant subgraph: ${(e as Error).message}` });
+    }
+    const memo = new Map<Value, Set<Value>>();
+    for (const [v, t] of results ?? []) {
+      if (!t || t.dtype === DataType.STRING) continue;
+      const limit = Math.max(cfg.smallBytes, cfg.inflateRatio * sourceBytes(v, inSet, memo));
+      if (t.byteLength > limit) {
+        ctx.explain?.({ pass, node: v.producer?.name, fired: false, reason: `result '${v.name}' is ${t.byteLength} bytes, over the limit ${limit}` });
+        continue;
+      }
+      replaceValue(g, v, g.addInitializer(new Tensor(t.dtype, t.dims, new Uint8Array(t.bytes)), g.uniqueName(`${v.name}_folded`)));
+      folded++;
+    }
+  }
+  return folded;
+}

@@ -1,5 +1,7 @@
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/proto/encode.js';
+import { constantNodeTensor } from './constant-to-initializer.js';
+import { allGraphs } from './util.js';
 
 /** What a model is made of: nodes by op, parameter count, serialized size. */
 export interface ModelSummary {
@@ -18,9 +20,10 @@ export function summarizeModel(model: Model): ModelSummary {
   for (const n of model.graph.allNodes()) {
     nodes++;
     byOp[n.qualifiedType] = (byOp[n.qualifiedType] ?? 0) + 1;
-    if (n.opType === 'Constant') params += n.attrTensor('value')?.size ?? 0;
+    if (n.opType === 'Constant') params += constantNodeTensor(n)?.size ?? 0;
   }
-  for (const v of model.graph.initializers.values()) params += v.initializer!.size;
+  // subgraphs (If/Loop/Scan bodies) hold initializers too: Silero VAD keeps nearly all its weights there
+  for (const g of allGraphs(model.graph)) for (const v of g.initializers.values()) params += v.initializer!.size;
   const bytes = encodeModel(model).reduce((s, c) => s + c.length, 0);
   return { nodes, byOp, params, bytes };
 }

@@ -24,9 +24,13 @@ function indexRules(rules: readonly RewriteRule[], ctx: PassContext): Map<string
   return index;
 }
 
-/** True when `v` may be renamed to take over a graph output's name. */
+/**
+ * True when `v` may be renamed to take over a graph output's name: it is computed by a node of `g` itself. A
+ * value of an enclosing graph cannot: a subgraph output must be computed inside the subgraph (ONNX Runtime
+ * refuses "an outer scope value being returned directly"), and renaming it would rename the outer value.
+ */
 export function canTakeOutputName(g: Graph, v: Value): boolean {
-  return v.producer !== null && !v.isInitializer && !g.inputs.includes(v) && !g.outputs.includes(v);
+  return v.producer !== null && v.producer.graph === g && !v.isInitializer && !g.inputs.includes(v) && !g.outputs.includes(v);
 }
 
 /** Reason an intermediate of the match is needed outside it, or undefined. */

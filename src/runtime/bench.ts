@@ -12,7 +12,7 @@ import type { Tensor } from '../ir/tensor.js';
 import { peakRssBytes } from '../util/memory.js';
 import { rng } from '../util/random.js';
 import { bootstrapMedianRatio, summarize, type RatioInterval, type Summary } from '../util/stats.js';
-import { randomInputs, resolveDims, runtimeInputs } from './inputs.js';
+import { randomInputs, resolveDims, runtimeInputs, type InputValue } from './inputs.js';
 import { Session, type Backend, type OptLevel, type SessionOptions } from './session.js';
 
 export interface BenchOptions {
@@ -35,6 +35,8 @@ export interface BenchOptions {
   seed?: number;
   /** Inputs to use instead of random ones (inputs left out are made up). */
   feeds?: Record<string, Tensor>;
+  /** Values for inputs (`--input sr=16000`): a number fills the input's shape; see InputSpec.values. */
+  values?: Record<string, InputValue>;
   /** Samples per inference for samples/s (default: the first input's leading dim when its rank is ≥ 2). */
   batch?: number;
   /** Called after each timed run (or round) with the fraction done, 0..1. */
@@ -135,8 +137,8 @@ async function prepare(source: Model | string | Uint8Array, opts: BenchOptions):
   }
   const shapes = { ...opts.shapes };
   for (const [name, t] of Object.entries(given)) shapes[name] = t.dims;
-  const spec = { shapes, dims: opts.dims ?? {}, seed: opts.seed ?? 0 };
-  const feeds = { ...randomInputs(model, spec), ...given };
+  const spec = { shapes, dims: opts.dims ?? {}, seed: opts.seed ?? 0, values: { ...opts.values, ...given } };
+  const feeds = randomInputs(model, spec);
   const dims = resolveDims(model, spec);
   // a path with nothing to fix goes to ORT as a path: session creation then includes ORT's own parsing
   const sessionSource = typeof source === 'string' && Object.keys(dims).length === 0 ? source : model;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../ir/dtype.js';
-import { parseShapeFlags, randomInputs, resolveDims } from './inputs.js';
+import { Tensor } from '../ir/tensor.js';
+import { parseInputFlags, parseShapeFlags, randomInputs, resolveDims } from './inputs.js';
 
 /** BERT-like inputs: ids and mask share [batch, seq]; a float input with a fixed last dim. */
 function model() {
@@ -48,5 +49,41 @@ describe('random inputs and symbolic dims', () => {
     const ids = a['input_ids']!.toNumbers();
     expect(ids.every((v) => Number.isInteger(v) && v >= 0 && v < 100)).toBe(true);
     expect(new Set(ids).size).toBeGreaterThan(3);
+  });
+});
+
+describe('--input values', () => {
+  /** Silero-like: audio with symbolic length, a scalar int64 sample rate, a state with fixed dims. */
+  function vad() {
+    const b = new GraphBuilder();
+    const x = b.input('input', DataType.FLOAT, ['batch', 'n']);
+    const sr = b.input('sr', DataType.INT64, []);
+    const state = b.input('state', DataType.FLOAT, [2, 'batch', 4]);
+    b.output(b.op('Relu', [x]), 'y');
+    b.output(b.op('Identity', [sr]), 's');
+    b.output(b.op('Relu', [state]), 't');
+    return b.model();
+  }
+
+  it('refuses to make up a scalar integer and names the flag that gives it', () => {
+    expect(() => randomInputs(vad(), { shapes: { input: [1, 512] } })).toThrow(/'sr' is a scalar int64 .*cannot sensibly randomize: give its value with --input sr=VALUE or --input sr=file\.pb/);
+  });
+
+  it('fills a given number into the input (typed as the model declares), a given tensor fixes its dims', () => {
+    const state = Tensor.float([2, 3, 4], new Array(24).fill(0.5));
+    const values = parseInputFlags(['sr=16000']);
+    const feeds = randomInputs(vad(), { values: { ...values, state }, shapes: { input: [3, 512] } });
+    expect(feeds['sr']!.dtype).toBe(DataType.INT64);
+    expect(feeds['sr']!.dims).toEqual([]);
+    expect(feeds['sr']!.toNumbers()).toEqual([16000]);
+    expect(feeds['state']).toBe(state);
+    expect(resolveDims(vad(), { values: { state } })).toMatchObject({ batch: 3 });
+  });
+
+  it('rejects values that do not fit: unknown input, fraction for an integer, bad flag, missing file', () => {
+    expect(() => randomInputs(vad(), { values: { rate: 1, sr: 1 } })).toThrow(/no input 'rate'/);
+    expect(() => randomInputs(vad(), { values: { sr: 1.5 } })).toThrow(/int64, give an integer/);
+    expect(() => parseInputFlags(['sr'])).toThrow(/expected name=number or name=file\.pb/);
+    expect(() => parseInputFlags(['sr=/nonexistent/x.pb'])).toThrow(/not a number and no such file/);
   });
 });

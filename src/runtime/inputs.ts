@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { InputError } from '../errors.js';
+import { decodeTensor } from '../ir/proto/decode.js';
 import { DataType, dtypeInfo, dtypeName } from '../ir/dtype.js';
 import type { Model, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
@@ -14,14 +16,23 @@ export interface InputSpec {
   /** Values for symbolic dims (batch, seq…); unnamed symbolic dims default to 1. */
   dims?: Record<string, number>;
   seed?: number;
+  /**
+   * Values by input name, used instead of random data (`--input sr=16000`, `--input state=state.pb`): a number
+   * fills the input's shape (a scalar input gets just it); a tensor is used as it is and fixes its dims.
+   */
+  values?: Record<string, InputValue>;
 }
+
+/** A value given for an input: one number (fills the shape) or a whole tensor. */
+export type InputValue = number | Tensor;
 
 /** Default sizes for common symbolic dimension names. */
 const DEFAULT_DIMS: Record<string, number> = { seq: 128, sequence: 128, sequence_length: 128, seq_len: 128 };
 
 /** Concrete shape for a model input: explicit shape, else declared dims with symbolic ones filled in. */
 export function concreteShape(v: Value, spec: InputSpec = {}): number[] {
-  const given = spec.shapes?.[v.name];
+  const value = spec.values?.[v.name];
+  const given = spec.shapes?.[v.name] ?? (typeof value === 'object' ? [...value.dims] : undefined);
   const declared = v.type?.kind === 'tensor' ? v.type.shape : undefined;
   if (given && declared && given.length !== declared.length) {
     throw new InputError(`--shape ${v.name}=${given.join('x')} has rank ${given.length}; the model declares [${declared.map((d) => d ?? '?').join(', ')}]`);
@@ -48,14 +59,15 @@ export function resolveDims(model: Model, spec: InputSpec = {}): Record<string, 
   const from: Record<string, string> = {};
   const declared = runtimeInputs(model).flatMap((v) => (v.type?.kind === 'tensor' && v.type.shape ? [{ v, shape: v.type.shape }] : []));
   for (const { v, shape } of declared) {
-    const given = spec.shapes?.[v.name];
+    const value = spec.values?.[v.name];
+    const given = spec.shapes?.[v.name] ?? (typeof value === 'object' ? [...value.dims] : undefined);
     if (!given) continue;
     shape.forEach((d, i) => {
       if (typeof d !== 'string' || given[i] === undefined) return;
       const other = out[d] ?? spec.dims?.[d];
       if (other !== undefined && other !== given[i]) {
         const source = from[d] ?? `--dim ${d}=${other}`;
-        throw new InputError(`--shape ${v.name}=${given.join('x')} gives '${d}' = ${given[i]}, but ${source} gives ${other}`);
+        throw new InputError(`${spec.shapes?.[v.name] ? '--shape' : '--input'} ${v.name}=${given.join('x')} gives '${d}' = ${given[i]}, but ${source} gives ${other}`);
       }
       out[d] = given[i]!;
       from[d] ??= `--shape ${v.name}=${given.join('x')}`;
@@ -73,17 +85,51 @@ export function runtimeInputs(model: Model): Value[] {
 }
 
 /**
+ * Why an input cannot sensibly get random data, or undefined. A scalar integer is a setting (a sample rate, a
+ * count, a step), not data: any random value is as likely to be wrong as right, so the user must give it.
+ */
+export function unrandomizable(v: Value): string | undefined {
+  if (v.type?.kind !== 'tensor' || !v.type.shape) return undefined;
+  const t = v.type.elemType;
+  const int = !dtypeInfo(t).isFloat && t !== DataType.BOOL && t !== DataType.STRING;
+  if (int && v.type.shape.length === 0) return `input '${v.name}' is a scalar ${dtypeName(t)} (a setting such as a sample rate or a count, not data), which inferopt cannot sensibly randomize: give its value with --input ${v.name}=VALUE or --input ${v.name}=file.pb`;
+  return undefined;
+}
+
+/** One given value as the input's tensor (a number fills the concrete shape, converted to the input's type). */
+function givenTensor(v: Value, value: InputValue, shape: number[]): Tensor {
+  const t = v.type?.kind === 'tensor' ? v.type.elemType : DataType.FLOAT;
+  if (typeof value === 'number') {
+    if (!dtypeInfo(t).isFloat && !Number.isInteger(value)) throw new InputError(`--input ${v.name}=${value}: the input is ${dtypeName(t)}, give an integer`);
+    return Tensor.fromArray(t, shape, new Array(shape.reduce((a, b) => a * b, 1)).fill(value), v.name);
+  }
+  if (value.dtype !== t) throw new InputError(`--input ${v.name}: the file holds ${dtypeName(value.dtype)}, the model's input is ${dtypeName(t)}`);
+  return value;
+}
+
+/**
  * Random inputs by declared type and shape, seeded. Floats ~ N(0,1); integer inputs get small non-negative
  * values (0..rangeHint-1), which is right for token ids and indices; `attention_mask`-like inputs get ones.
+ * Inputs with a value in `spec.values` get that value; a scalar integer without one is refused (InputError).
  */
 export function randomInputs(model: Model, spec: InputSpec = {}, intRange = 100): Record<string, Tensor> {
   const rand = rng(spec.seed ?? 0);
   const normal = gaussian(rand);
   const feeds: Record<string, Tensor> = {};
   const resolved = { ...spec, dims: resolveDims(model, spec) };
+  for (const name of Object.keys(spec.values ?? {})) {
+    if (!runtimeInputs(model).some((v) => v.name === name)) throw new InputError(`--input ${name}: the model has no input '${name}' (inputs: ${runtimeInputs(model).map((v) => v.name).join(', ')})`);
+  }
   for (const v of runtimeInputs(model)) {
     if (v.type?.kind !== 'tensor') throw new InputError(`input '${v.name}' is not a tensor`);
     const shape = concreteShape(v, resolved);
+    const value = spec.values?.[v.name];
+    if (value !== undefined) {
+      feeds[v.name] = givenTensor(v, value, shape);
+      continue;
+    }
+    const refusal = unrandomizable(v);
+    if (refusal) throw new InputError(refusal);
     const n = shape.reduce((a, b) => a * b, 1);
     const t = v.type.elemType;
     const isMask = /mask/i.test(v.name);
@@ -99,6 +145,32 @@ export function randomInputs(model: Model, spec: InputSpec = {}, intRange = 100)
     feeds[v.name] = Tensor.fromArray(t, shape, data, v.name);
   }
   return feeds;
+}
+
+export const INPUT_FLAG_HELP = 'value of an input instead of random data: a number filling its shape (sr=16000) or an ONNX TensorProto file (state=state.pb) (repeatable)';
+
+/**
+ * Parses `--input name=value` flags: a number (`sr=16000`, filling the input's shape) or an ONNX TensorProto
+ * file (`state=state.pb`, as in ONNX's test data sets).
+ */
+export function parseInputFlags(flags: readonly string[] = []): Record<string, InputValue> {
+  const out: Record<string, InputValue> = {};
+  for (const f of flags) {
+    const m = /^([^=]+)=(.+)$/.exec(f.trim());
+    if (!m) throw new InputError(`bad --input '${f}': expected name=number or name=file.pb`);
+    const [, name, v] = m as unknown as [string, string, string];
+    if (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(v)) {
+      out[name] = Number(v);
+      continue;
+    }
+    if (!fs.existsSync(v)) throw new InputError(`--input ${name}=${v}: not a number and no such file`);
+    try {
+      out[name] = decodeTensor(fs.readFileSync(v));
+    } catch (e) {
+      throw new InputError(`--input ${name}: ${v} is not an ONNX TensorProto (${(e as Error).message})`);
+    }
+  }
+  return out;
 }
 
 /** Parses `name=1x3x224x224` shape flags. */

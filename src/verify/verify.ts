@@ -45,7 +45,7 @@ export async function verifyModels(reference: ModelSource, candidate: ModelSourc
   const tol: Tolerance = { atol: opts.atol ?? 1e-4, rtol: opts.rtol ?? 1e-3 };
   const refModel = asModel(reference);
   const candModel = asModel(candidate);
-  const spec: InputSpec = { shapes: opts.shapes, dims: opts.dims };
+  const spec: InputSpec = { shapes: opts.shapes, dims: opts.dims, values: opts.values };
   const dims = resolveDims(refModel, spec);
   const backend = opts.backend ?? 'node';
   const ref = await Session.create(refModel, { backend, optLevel: opts.refOptLevel ?? 'disabled', dims });

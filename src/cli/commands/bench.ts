@@ -1,10 +1,8 @@
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
-import { decodeTensor } from '../../ir/proto/decode.js';
-import type { Tensor } from '../../ir/tensor.js';
 import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult } from '../../runtime/bench.js';
-import { parseShapeFlags } from '../../runtime/inputs.js';
+import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
 import type { Backend, OptLevel } from '../../runtime/session.js';
 import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
 
@@ -39,7 +37,7 @@ export function register(program: Command): void {
     .option('--seconds <s>', 'measure for this long instead of a run count')
     .option('--shape <name=dims>', 'input shape, e.g. x=1x3x224x224 (repeatable)', collect, [])
     .option('--dim <name=n>', 'value of a symbolic dimension, e.g. seq=128 (repeatable)', collect, [])
-    .option('--input <name=file.pb>', 'use this TensorProto file as an input instead of random data (repeatable)', collect, [])
+    .option('--input <name=value>', INPUT_FLAG_HELP, collect, [])
     .option('--opt-level <level>', 'ORT graph optimization: disabled | basic | extended | all', 'all')
     .option('--execution-mode <mode>', 'sequential | parallel', 'sequential')
     .option('--batch <n>', 'samples per inference for samples/s (default: leading dim of the first input)')
@@ -88,25 +86,8 @@ function benchOptions(flags: BenchFlags): BenchOptions {
   if (flags.runs !== undefined) opts.runs = parseIntFlag('--runs', flags.runs, 1);
   if (flags.seconds !== undefined) opts.seconds = parsePositiveFlag('--seconds', flags.seconds);
   if (flags.batch !== undefined) opts.batch = parseIntFlag('--batch', flags.batch, 1);
-  if (flags.input.length) opts.feeds = readInputFiles(flags.input);
+  if (flags.input.length) opts.values = parseInputFlags(flags.input);
   return opts;
-}
-
-/** `--input name=file.pb`: ONNX TensorProto files, as in ONNX's test data sets. */
-function readInputFiles(specs: readonly string[]): Record<string, Tensor> {
-  const feeds: Record<string, Tensor> = {};
-  for (const spec of specs) {
-    const m = /^([^=]+)=(.+)$/.exec(spec);
-    if (!m) throw new InputError(`bad --input '${spec}': expected name=file.pb`);
-    const [, name, file] = m as unknown as [string, string, string];
-    if (!fs.existsSync(file)) throw new InputError(`--input ${name}: ${file}: no such file`);
-    try {
-      feeds[name] = decodeTensor(fs.readFileSync(file));
-    } catch (e) {
-      throw new InputError(`--input ${name}: ${file} is not an ONNX TensorProto (${(e as Error).message})`);
-    }
-  }
-  return feeds;
 }
 
 /** ms with precision that suits its size. */

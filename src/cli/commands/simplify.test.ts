@@ -33,6 +33,28 @@ describe('inferopt simplify', () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  // Silero VAD (npm @ricky0123/vad-web): nearly all the work and weights sit in If branches (one per sample
+  // rate); a branch returned an outer value through an Identity that simplify removed, and ORT refused the result.
+  for (const [name, chunk] of [['silero_vad_legacy', 1536], ['silero_vad_v5', 512]] as const) {
+    it(`simplifies ${name} (If branches) into a model ORT runs, equivalent at 16 and 8 kHz`, async () => {
+      const src = `node_modules/@ricky0123/vad-web/dist/${name}.onnx`;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-simplify-'));
+      const out = path.join(dir, `${name}.onnx`);
+      const res = await cli(['simplify', src, '-o', out, '--json']);
+      expect(res.code).toBe(0);
+      const report = JSON.parse(res.out);
+      // the weights live in the branches: the summary counts them (it printed 545597 → 1)
+      expect(report.before.params).toBeGreaterThan(400_000);
+      expect(report.after.params).toBeGreaterThan(0.8 * report.before.params);
+      expect(report.after.nodes).toBeLessThan(report.before.nodes);
+      for (const sr of [16000, 8000]) {
+        const v = await verifyModels(src, out, { samples: 2, values: { sr }, shapes: { input: [1, sr === 16000 ? chunk : chunk / 2] }, atol: 1e-5, rtol: 1e-4 });
+        expect(v.failures).toEqual([]);
+      }
+      fs.rmSync(dir, { recursive: true });
+    });
+  }
+
   it('refuses to write over its input, unknown --skip ids and targets (exit 2)', async () => {
     const same = await cli(['simplify', CLS, '-o', `./${CLS}`]);
     expect(same.code).toBe(2);

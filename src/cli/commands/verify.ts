@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { loadModel } from '../../ir/io.js';
-import { parseShapeFlags } from '../../runtime/inputs.js';
+import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
 import { textTable } from '../../report/text-table.js';
 import { loadTestSets } from '../../verify/data.js';
 import { verifyModels, type VerifyReport } from '../../verify/verify.js';
@@ -15,6 +15,7 @@ interface VerifyFlags {
   seed: string;
   shape: string[];
   dim: string[];
+  input: string[];
   intRange: string;
   json?: boolean;
 }
@@ -48,6 +49,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the random inputs', '0')
     .option('--shape <name=dims>', 'input shape, e.g. x=1x3x224x224 (repeatable)', collect, [])
     .option('--dim <name=n>', 'value of a symbolic dimension, e.g. seq=128 (repeatable)', collect, [])
+    .option('--input <name=value>', INPUT_FLAG_HELP, collect, [])
     .option('--int-range <n>', 'integer inputs (token ids) are drawn from 0..n-1', '100')
     .option('--json', 'print JSON')
     .action(async (refFile: string, candFile: string, flags: VerifyFlags) => {
@@ -61,6 +63,7 @@ export function register(program: Command): void {
         seed: parseIntFlag('--seed', flags.seed, 0),
         shapes: parseShapeFlags(flags.shape),
         dims: parseDimFlags(flags.dim),
+        values: parseInputFlags(flags.input),
         intRange: parseIntFlag('--int-range', flags.intRange, 1),
       });
       if (flags.json) process.stdout.write(JSON.stringify({ reference: refFile, candidate: candFile, ...report }, null, 1) + '\n');
