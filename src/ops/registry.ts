@@ -2,6 +2,7 @@ import type { Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { Dim, TensorType, ValueType } from '../ir/types.js';
 import type { GradRule } from './grad-rule.js';
+import type { PruneRule } from './prune-rule.js';
 
 /**
  * The op registry: the one place per-op knowledge lives. One entry per (domain, op type), optionally per
@@ -107,4 +108,21 @@ export function getGrad(domain: string, opType: string): GradRule | undefined {
 
 export function allOps(): OpDef[] {
   return [...REGISTRY.values()].flat();
+}
+
+/** Pruning rules (src/ops/prune), keyed like ops; see prune-rule.ts. */
+const PRUNE_RULES = new Map<string, PruneRule>();
+
+/** Defines how an op carries and couples channels for structured pruning; defining one twice throws. */
+export function definePrune(domain: string, opTypes: string | readonly string[], rule: PruneRule): void {
+  for (const opType of typeof opTypes === 'string' ? [opTypes] : opTypes) {
+    const k = key(domain, opType);
+    if (PRUNE_RULES.has(k)) throw new Error(`definePrune: op ${k} already has a pruning rule`);
+    PRUNE_RULES.set(k, rule);
+  }
+}
+
+/** The pruning rule of an op, if one is defined. */
+export function getPruneRule(domain: string, opType: string): PruneRule | undefined {
+  return PRUNE_RULES.get(key(domain, opType));
 }
