@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { InferoptError } from '../errors.js';
 import { registerCommands } from './commands/index.js';
+import { guardOutput } from './terminal.js';
 
 /** Builds the `inferopt` program. Commands live in ./commands, one file each, thin over the library. */
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   const program = buildProgram();
+  const unguard = guardOutput(); // control characters from models and data never reach the terminal raw
   try {
     await program.parseAsync(argv as string[]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -30,13 +32,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 2; // commander already printed its one line
     }
     if (e instanceof InferoptError) {
-      process.stderr.write(`inferopt: ${e.message}\n`);
+      process.stderr.write(`inferopt: ${oneLine(e.message)}\n`);
       if (verbose && e.stack) process.stderr.write(e.stack + '\n');
       return e.exitCode;
     }
     const err = e as Error;
-    process.stderr.write(`inferopt: internal error: ${err?.message ?? String(e)}${verbose ? '' : ' (run with --verbose for details)'}\n`);
+    process.stderr.write(`inferopt: internal error: ${oneLine(err?.message ?? String(e))}${verbose ? '' : ' (run with --verbose for details)'}\n`);
     if (verbose && err?.stack) process.stderr.write(err.stack + '\n');
     return 1;
+  } finally {
+    unguard();
   }
 }
+
+/** An error message as one line: newlines that came in with names (files, nodes) are shown, not obeyed. */
+const oneLine = (s: string): string => s.replace(/\r?\n/g, '\\n');

@@ -2,10 +2,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../errors.js';
+import { validateParams, type ParamConstraints } from '../util/validate.js';
 import { Tensor } from '../ir/tensor.js';
 import { checkImagePreprocess, imageToTensor, type ImagePreprocess } from './image.js';
 import { mapOrdered, selectRecords, splitPart, type Selection } from './select.js';
-import { inferSource, openSource, type SourceSpec } from './sources/index.js';
+import { inferSource, openSource, SOURCE_TYPES, type SourceSpec } from './sources/index.js';
 import { TextInputEncoder, type TextPreprocess } from './text.js';
 import type { Batch, Box, DataRecord, Dataset, Label, RecordSource, Sample } from './types.js';
 
@@ -52,14 +53,66 @@ function rebase(spec: DatasetSpec, dir: string): DatasetSpec {
   return out;
 }
 
+/** The keys of each section of a dataset spec, declared once: every spec is checked against them (one line, exit 2). */
+const SPEC_KEYS: Record<string, ParamConstraints> = {
+  source: { type: 'object' },
+  image: { type: 'object' },
+  text: { type: 'object' },
+  eval: { type: 'object' },
+  input: { type: 'string' },
+  limit: { type: 'integer', min: 1 },
+  shuffleSeed: { type: 'integer' },
+  shuffleBuffer: { type: 'integer', min: 1, max: 1 << 20 },
+  part: { type: 'string', choices: ['calibration', 'evaluation'] },
+  calibrationFraction: { type: 'number', min: 0, max: 1 },
+  splitSeed: { type: 'integer' },
+};
+const SOURCE_KEYS: Record<string, ParamConstraints> = {
+  type: { type: 'string', choices: SOURCE_TYPES },
+  path: { type: 'string' },
+  labels: { type: 'string' },
+  classes: { type: 'string[]' },
+  bodyOnly: { type: 'boolean' },
+};
+const TEXT_KEYS: Record<string, ParamConstraints> = {
+  tokenizer: { type: 'string' },
+  maxLength: { type: 'integer', min: 1, max: 1 << 16 },
+  lowercase: { type: 'boolean' },
+  names: { type: 'object' },
+  dtype: { type: 'string', choices: ['int64', 'int32'] },
+};
+const EVAL_KEYS: Record<string, ParamConstraints> = {
+  task: { type: 'string', choices: ['classification', 'ctc', 'det-map', 'tensors', 'fidelity'] },
+  output: { type: 'string' },
+  keys: { type: 'string' },
+  threshold: { type: 'number', min: 0, max: 1 },
+  shrinkRatio: { type: 'number', min: 0, max: 1 },
+  ignoreSpaces: { type: 'boolean' },
+  metrics: { type: 'string[]' },
+};
+
+function checkSection(v: unknown, keys: Record<string, ParamConstraints>, where: string): void {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${where}: must be an object`);
+  validateParams(keys, v, { source: where, noun: 'key', serialized: false });
+}
+
+/** Checks a dataset spec against its declared keys (types, ranges, choices): bad values are one InputError line. */
 function checkSpec(v: unknown, where: string): DatasetSpec {
-  if (!v || typeof v !== 'object') throw new InputError(`${where}: a dataset spec is a JSON object`);
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InputError(`${where}: a dataset spec is a JSON object`);
   const s = v as DatasetSpec;
   if (!s.source || typeof s.source !== 'object' || typeof s.source.type !== 'string') {
     throw new InputError(`${where}: 'source' with a 'type' is required`);
   }
+  checkSection(s, SPEC_KEYS, where);
+  checkSection(s.source, SOURCE_KEYS, `${where}: source`);
+  if (s.source.path === '') throw new InputError(`${where}: source.path is empty`);
   if (s.image) checkImagePreprocess(s.image, `${where}: image`);
-  if (s.text && typeof s.text.tokenizer !== 'string') throw new InputError(`${where}: text.tokenizer is required`);
+  if (s.text !== undefined) {
+    checkSection(s.text, TEXT_KEYS, `${where}: text`);
+    if (typeof s.text.tokenizer !== 'string') throw new InputError(`${where}: text.tokenizer is required`);
+    if (s.text.names !== undefined) checkSection(s.text.names, { ids: { type: 'string' }, mask: { type: 'string', nullable: true }, types: { type: 'string', nullable: true } }, `${where}: text.names`);
+  }
+  if (s.eval !== undefined) checkSection(s.eval, EVAL_KEYS, `${where}: eval`);
   return s;
 }
 

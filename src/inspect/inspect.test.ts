@@ -75,7 +75,7 @@ describe('inferopt inspect', () => {
     expect(code).toBe(0);
     const r = JSON.parse(stdout) as InspectReport & { model: string };
     expect(Object.keys(r)).toEqual([
-      'model', 'irVersion', 'opsets', 'producer', 'inputs', 'outputs', 'nodes', 'ops', 'parameters', 'sizeOnDisk', 'compute', 'unknownOps', 'inferenceFailures',
+      'model', 'valid', 'irVersion', 'opsets', 'producer', 'inputs', 'outputs', 'nodes', 'ops', 'parameters', 'sizeOnDisk', 'compute', 'unknownOps', 'inferenceFailures',
     ]);
     expect(r.sizeOnDisk).toBe(onDisk);
     expect(r.producer).toEqual({ name: 'test', version: '1.0' });

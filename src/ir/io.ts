@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
+import { assertValidModel } from './check.js';
 import type { Graph, Model } from './graph.js';
 import { decodeModel, type ExternalRef } from './proto/decode.js';
 import { encodeModel } from './proto/encode.js';
@@ -15,6 +16,11 @@ export interface LoadOptions {
   baseDir?: string;
   /** External data given in memory, by location (as in the browser or from a zip). */
   externalData?: Map<string, Uint8Array>;
+  /**
+   * Refuse graphs the checker finds invalid (cycles, undefined or twice-defined values, bad opsets, negative
+   * dims): an InputError naming the first problems. Default true; `inspect` turns it off to list them all.
+   */
+  check?: boolean;
 }
 
 /** Loads a model from a path or from bytes. External data is read relative to the model's folder. */
@@ -53,8 +59,9 @@ export function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): 
     }
     return data.subarray(ref.offset, end);
   };
+  let model: Model;
   try {
-    return decodeModel(bytes, { externalData });
+    model = decodeModel(bytes, { externalData });
   } catch (e) {
     if (e instanceof InputError) throw e;
     if (e instanceof ProtoError || e instanceof RangeError) {
@@ -63,6 +70,8 @@ export function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): 
     const msg = (e as Error).message;
     throw new InputError(`${label}: ${msg.startsWith('not an ONNX') ? msg : `not a valid ONNX file (${msg})`}`);
   }
+  if (opts.check !== false) assertValidModel(model, label);
+  return model;
 }
 
 /**

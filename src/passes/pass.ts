@@ -1,5 +1,5 @@
 import type { Model } from '../ir/graph.js';
-import { validateParams, type ParamConstraints, type ParamSource } from './params.js';
+import { validateParams, type ParamConstraints, type ParamSource } from '../util/validate.js';
 
 /**
  * A pass: an explicit id, declared parameters (default, optional search values, one-line doc — help text

@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { loadModel, modelToBytes } from '../ir/io.js';
-import type { ParamSource } from '../passes/params.js';
+import type { ParamSource } from '../util/validate.js';
 import { resolveParams, type Pass, type PassContext, type Target } from '../passes/pass.js';
 import { dynamicQuantizePass } from './dynamic.js';
 import { halfPrecisionPass } from './float16.js';

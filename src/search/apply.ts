@@ -1,5 +1,5 @@
 import type { Model } from '../ir/graph.js';
-import { validateParams, type ParamConstraints } from '../passes/params.js';
+import { validateParams, type ParamConstraints } from '../util/validate.js';
 import { resolveParams, type PassContext } from '../passes/pass.js';
 import { passById, type CatalogEntry } from './catalog.js';
 import type { Recipe } from './recipe.js';

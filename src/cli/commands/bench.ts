@@ -5,6 +5,7 @@ import { benchmark, compare, type BenchOptions, type BenchResult, type CompareRe
 import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
 import type { Backend, OptLevel } from '../../runtime/session.js';
 import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
+import { clearLine, liveLine } from '../terminal.js';
 
 interface BenchFlags {
   backend: string;
@@ -171,10 +172,10 @@ class ProgressBar {
     this.last = pct;
     const width = 30;
     const full = Math.round(fraction * width);
-    process.stderr.write(`\r[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${pct}%`);
+    liveLine(`[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${pct}%`);
   }
   clear(): void {
-    if (this.last >= 0) process.stderr.write('\r\x1b[2K');
+    if (this.last >= 0) clearLine();
     this.last = -1;
   }
 }

@@ -4,6 +4,7 @@ import { writeIdxSubset, writeSpamAssassinJsonl } from '../../data/convert.js';
 import { openDataset } from '../../data/dataset.js';
 import { renderOcrSet } from '../../data/render-ocr.js';
 import { parseIntFlag } from '../flags.js';
+import { clearLine, liveLine, stderrIsTerminal } from '../terminal.js';
 
 export function register(program: Command): void {
   const data = program.command('data').description('Make, convert and inspect datasets');
@@ -17,16 +18,15 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed (same seed, same set)', '0')
     .option('--keys <file>', 'character list the text must come from (default: PaddleOCR ppocr_keys_v1.txt)')
     .action(async (flags: { out: string; count: string; pages?: string; seed: string; keys?: string }) => {
-      const tty = process.stderr.isTTY;
       const r = await renderOcrSet({
         outDir: flags.out,
         count: parseIntFlag('--count', flags.count, 1),
         pages: flags.pages !== undefined ? parseIntFlag('--pages', flags.pages, 1) : undefined,
         seed: parseIntFlag('--seed', flags.seed),
         keys: flags.keys,
-        onProgress: tty ? (d, t) => process.stderr.write(`\rrendering ${d}/${t}`) : undefined,
+        onProgress: stderrIsTerminal() ? (d, t) => liveLine(`rendering ${d}/${t}`) : undefined,
       });
-      if (tty) process.stderr.write('\r\x1b[2K');
+      clearLine();
       process.stdout.write(
         `${r.lines} lines, ${r.pages} pages in ${flags.out} (fonts: ${r.fonts.join(', ')}${r.cjk ? '' : '; no CJK font, Latin text only'})\n` +
           `dataset specs: ${r.files.rec} (rec), ${r.files.cls} (cls), ${r.files.det} (det)\n`,

@@ -9,6 +9,7 @@ import { evaluate, type EvalResult, type Task } from '../../eval/evaluate.js';
 import { defaultImagePreprocess } from '../../eval/model-io.js';
 import type { Backend } from '../../runtime/session.js';
 import { collect, parseIntFlag } from '../flags.js';
+import { clearLine, liveLine } from '../terminal.js';
 
 interface EvalFlags {
   data: string;
@@ -106,10 +107,10 @@ class Progress {
     const rate = done / ((now - this.start) / 1000);
     const width = 30;
     const bar = this.total ? `[${'#'.repeat(Math.round((done / this.total) * width)).padEnd(width, '.')}] ${done}/${this.total}` : `${done} samples`;
-    process.stderr.write(`\r${bar}  ${rate.toFixed(1)}/s`);
+    liveLine(`${bar}  ${rate.toFixed(1)}/s`);
   }
   clear(): void {
-    process.stderr.write('\r\x1b[2K');
+    clearLine();
   }
 }
 

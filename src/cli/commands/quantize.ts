@@ -9,7 +9,7 @@ import { Session } from '../../runtime/session.js';
 import { calibrationData, datasetEvaluator, takeFeeds } from '../../quantize/data-sources.js';
 import { quantizeWithFallback, type FallbackReport } from '../../quantize/fallback.js';
 import { checkQuantizeOptions, cloneModel, isQuantizeMode, QUANTIZE_MODES, quantizeModel, type QuantizeOptions } from '../../quantize/quantize.js';
-import { flagName, type ParamSource } from '../../passes/params.js';
+import { flagName, type ParamSource } from '../../util/validate.js';
 import { staticQuantizePass } from '../../quantize/static.js';
 import { nodeSensitivity, type NodeSensitivity } from '../../quantize/sensitivity.js';
 import { collect, parseDimFlags, parseIntFlag } from '../flags.js';

@@ -9,6 +9,7 @@ import type { OptimizerSpec } from '../../train/optimizer.js';
 import { parseSchedule } from '../../train/schedule.js';
 import { train, type EpochStats, type Progress } from '../../train/trainer.js';
 import { collect, parseIntFlag, parsePositiveFlag } from '../flags.js';
+import { clearLine, liveLine, stderrIsTerminal } from '../terminal.js';
 
 interface TrainFlags {
   data: string;
@@ -69,11 +70,12 @@ export function register(program: Command): void {
         const s = split(trainSet, { calibrationFraction: 0.1 });
         return [s.evaluation, s.calibration];
       })();
-      process.stderr.write('loading data…\r');
+      liveLine('loading data…');
       const data = await collectTensorData(trainPart, inputNames);
       const test = await collectTensorData(testPart, inputNames);
       const log = (line: string) => {
-        process.stderr.write('\r\x1b[2K' + line + '\n');
+        clearLine();
+        process.stderr.write(line + '\n');
         if (flags.log) fs.appendFileSync(flags.log, line + '\n');
       };
       log(`# ${data.length} training / ${test.length} held-out samples; inferopt train ${process.argv.slice(3).join(' ')}`);
@@ -94,7 +96,7 @@ export function register(program: Command): void {
         checkpoint: flags.checkpoint,
         resume: flags.resume,
         maxSteps: flags.maxSteps ? parseIntFlag('--max-steps', flags.maxSteps, 1) : undefined,
-        onProgress: process.stderr.isTTY ? drawProgress : logProgress,
+        onProgress: stderrIsTerminal() ? drawProgress : logProgress,
         onEpoch: (s) => log(formatEpoch(s, (performance.now() - t0) / 1000)),
       });
       saveModel(result.model, flags.output);
@@ -125,8 +127,8 @@ function frozenMatcher(patterns: string[]): ((name: string) => boolean) | undefi
 function drawProgress(p: Progress): void {
   const width = 24;
   const full = Math.round((p.step / p.stepsPerEpoch) * width);
-  process.stderr.write(
-    `\r\x1b[2Kepoch ${p.epoch}/${p.epochs} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${p.step}/${p.stepsPerEpoch} ` +
+  liveLine(
+    `epoch ${p.epoch}/${p.epochs} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${p.step}/${p.stepsPerEpoch} ` +
       `loss ${p.loss.toFixed(4)} acc ${(100 * p.accuracy).toFixed(2)}% ${p.samplesPerSecond.toFixed(0)} samples/s lr ${p.lr.toPrecision(3)}`,
   );
 }

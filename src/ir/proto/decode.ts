@@ -95,6 +95,33 @@ function decodeStringEntry(r: Reader): { key: string; value: string } {
   return { key, value };
 }
 
+const EXTERNAL_KEYS = new Set(['location', 'offset', 'length', 'checksum']);
+
+/**
+ * The external_data entries of a tensor, checked as ONNX Runtime checks them: a location, and offset/length
+ * as plain decimal integers (ORT refuses `"1.5"`, so accepting it would write models ORT cannot load); the
+ * length, when given, must be the tensor's size.
+ */
+function externalRef(entries: Record<string, string>, tensor: string, expected: number): ExternalRef {
+  const bad = (why: string): never => {
+    throw new Error(`tensor '${tensor}': external data ${why}`);
+  };
+  for (const k of Object.keys(entries)) if (!EXTERNAL_KEYS.has(k)) bad(`has an unknown key '${k.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}'`);
+  const location = entries['location'];
+  if (location === undefined || location === '') bad('without a location');
+  const int = (key: string): number | undefined => {
+    const v = entries[key];
+    if (v === undefined) return undefined;
+    const n = /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n)) bad(`${key} '${v.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}' is not a non-negative integer`);
+    return n;
+  };
+  const offset = int('offset') ?? 0;
+  const length = int('length') ?? expected;
+  if (length !== expected) bad(`length ${length} does not match the tensor's ${expected} bytes`);
+  return { location: location!, offset, length };
+}
+
 interface RawNode {
   node: Node;
   inputNames: string[];
@@ -397,7 +424,7 @@ class GraphDecoder {
     const doubleData: number[] = [];
     const uint64Data: number[] = [];
     const stringData: Uint8Array[] = [];
-    const external: Record<string, string> = {};
+    const external: Record<string, string> = Object.create(null) as Record<string, string>;
     let dataLocation = 0;
     const unknown: Uint8Array[] = [];
     while (!r.done) {
@@ -432,7 +459,7 @@ class GraphDecoder {
           r.repeated(wt, (x) => x.double(), doubleData);
           break;
         case 11:
-          r.repeated(wt, (x) => x.uvarint(), uint64Data);
+          r.repeated(wt, (x) => x.uint64(), uint64Data);
           break;
         case 12:
           docString = r.string();
@@ -457,12 +484,7 @@ class GraphDecoder {
       if (!this.opts.externalData) {
         throw new Error(`tensor '${name}' has external data; load the model from a path (or give its data)`);
       }
-      const location = external['location'];
-      if (location === undefined) throw new Error(`tensor '${name}': external data without a location`);
-      const ref: ExternalRef = { location, offset: Number(external['offset'] ?? 0) };
-      if (external['length'] !== undefined) ref.length = Number(external['length']);
-      else ref.length = byteSize(dtype, count);
-      bytes = this.opts.externalData(ref, name);
+      bytes = this.opts.externalData(externalRef(external, name, byteSize(dtype, count)), name);
     } else if (dtype === DataType.STRING) {
       bytes = new Uint8Array();
       strings = stringData;

@@ -17,6 +17,8 @@ export class ProtoError extends Error {}
 
 export class Reader {
   pos: number;
+  /** Wire type of the field whose tag was read last and whose value is not read yet (-1: none). */
+  private fieldWt = -1;
   constructor(
     readonly buf: Uint8Array,
     start = 0,
@@ -57,6 +59,7 @@ export class Reader {
 
   /** Reads an int64 varint as a number (two's complement; values beyond 2^53 lose precision). */
   int64(): number {
+    this.expect(WireType.Varint);
     const start = this.pos;
     const u = this.uvarint();
     if (this.pos - start < 10) return u; // positive: fewer than 10 bytes
@@ -79,7 +82,18 @@ export class Reader {
     return this.int64() | 0;
   }
 
+  /** An unsigned 64-bit varint field (uint64_data). */
+  uint64(): number {
+    this.expect(WireType.Varint);
+    return this.uvarint();
+  }
+
   fixed32(): number {
+    this.expect(WireType.Fixed32);
+    return this.rawFixed32();
+  }
+
+  private rawFixed32(): number {
     if (this.pos + 4 > this.end) throw new ProtoError('truncated fixed32');
     const b = this.buf;
     const p = this.pos;
@@ -88,6 +102,7 @@ export class Reader {
   }
 
   float(): number {
+    this.expect(WireType.Fixed32);
     if (this.pos + 4 > this.end) throw new ProtoError('truncated float');
     const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 4).getFloat32(0, true);
     this.pos += 4;
@@ -95,6 +110,7 @@ export class Reader {
   }
 
   double(): number {
+    this.expect(WireType.Fixed64);
     if (this.pos + 8 > this.end) throw new ProtoError('truncated double');
     const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8).getFloat64(0, true);
     this.pos += 8;
@@ -102,13 +118,15 @@ export class Reader {
   }
 
   fixed64(): number {
-    const lo = this.fixed32();
-    const hi = this.fixed32();
+    this.expect(WireType.Fixed64);
+    const lo = this.rawFixed32();
+    const hi = this.rawFixed32();
     return hi * TWO_32 + lo;
   }
 
   /** A length-delimited field as a view (no copy). */
   bytes(): Uint8Array {
+    this.expect(WireType.Bytes);
     const len = this.uvarint();
     if (this.pos + len > this.end) throw new ProtoError('truncated length-delimited field');
     const v = this.buf.subarray(this.pos, this.pos + len);
@@ -122,6 +140,7 @@ export class Reader {
 
   /** A sub-reader over a length-delimited field. */
   sub(): Reader {
+    this.expect(WireType.Bytes);
     const len = this.uvarint();
     if (this.pos + len > this.end) throw new ProtoError('truncated embedded message');
     const r = new Reader(this.buf, this.pos, this.pos + len);
@@ -134,11 +153,25 @@ export class Reader {
     const t = this.uvarint();
     const field = Math.floor(t / 8);
     if (field === 0) throw new ProtoError('invalid field number 0');
-    return [field, (t & 7) as WireType];
+    const wt = t & 7;
+    // 3/4 are proto2 groups (never in ONNX), 6/7 do not exist
+    if (wt !== WireType.Varint && wt !== WireType.Fixed64 && wt !== WireType.Bytes && wt !== WireType.Fixed32) throw new ProtoError(`invalid wire type ${wt} (field ${field})`);
+    this.fieldWt = wt;
+    return [field, wt as WireType];
+  }
+
+  /**
+   * A field's value must be read as the wire type its tag declares: a known field number with another wire
+   * type (a bit flip in the tag) would otherwise be read as garbage of the right field.
+   */
+  private expect(wt: WireType): void {
+    if (this.fieldWt !== -1 && this.fieldWt !== wt) throw new ProtoError(`field encoded with wire type ${this.fieldWt}, expected ${wt as number}`);
+    this.fieldWt = -1;
   }
 
   /** Skips a field's value and returns the raw bytes of tag + value (for lossless pass-through). */
   skip(wt: WireType, tagStart: number): Uint8Array {
+    this.fieldWt = -1;
     switch (wt) {
       case WireType.Varint:
         this.uvarint();

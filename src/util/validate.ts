@@ -1,12 +1,12 @@
 import { InputError } from '../errors.js';
 
 /**
- * What a pass parameter's value may be. The declaration on the pass is the single source: recipes, CLI flags
- * and library calls are all checked against it here, by `resolveParams` (as Olive checks a pass config
- * against its `PassConfigParam`s before running).
+ * What a pass parameter's (or a dataset spec key's) value may be. The declaration on the pass is the single
+ * source: recipes, CLI flags and library calls are all checked against it here, by `resolveParams` (as Olive
+ * checks a pass config against its `PassConfigParam`s before running); dataset specs use the same checks.
  * `object` is run-time data (calibration feeds, caches, statistics): library calls only, never in a recipe.
  */
-export type ParamType = 'boolean' | 'integer' | 'number' | 'string' | 'string[]' | 'object';
+export type ParamType = 'boolean' | 'integer' | 'number' | 'string' | 'string[]' | 'number[]' | 'object';
 
 export interface ParamConstraints {
   type: ParamType;
@@ -17,6 +17,8 @@ export interface ParamConstraints {
   max?: number;
   /** An integer power of two (checked with exact integer maths, not 32-bit operators). */
   powerOfTwo?: boolean;
+  /** `null` is a value too (e.g. "the model has no such input"). */
+  nullable?: boolean;
 }
 
 /** Where values come from, for the error line: `recipe step quantize-dynamic`, and how a parameter is named (`--block-size`). */
@@ -25,6 +27,8 @@ export interface ParamSource {
   label?: (param: string) => string;
   /** Values from a file (JSON): run-time objects are refused. */
   serialized?: boolean;
+  /** What a name is called in the unknown-name error (default `parameter`; dataset specs say `key`). */
+  noun?: string;
 }
 
 /** True for 1, 2, 4, … 2^52: exact for every safe integer (no `x & (x - 1)`, which truncates to 32 bits). */
@@ -50,14 +54,12 @@ export function showValue(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}…` : s;
 }
 
-const article = (t: ParamType): string =>
-  ({ boolean: 'true or false', integer: 'an integer', number: 'a number', string: 'a string', 'string[]': 'a list of strings', object: 'an object' })[t];
-
 /** Why `value` does not satisfy `spec`, or undefined when it does. */
 export function paramProblem(value: unknown, spec: ParamConstraints, serialized = false): string | undefined {
+  if (value === null && spec.nullable) return undefined;
   switch (spec.type) {
     case 'boolean':
-      if (typeof value !== 'boolean') return `must be ${article(spec.type)}`;
+      if (typeof value !== 'boolean') return 'must be true or false';
       break;
     case 'integer':
       if (typeof value !== 'number' || !Number.isSafeInteger(value)) return 'must be an integer';
@@ -70,6 +72,9 @@ export function paramProblem(value: unknown, spec: ParamConstraints, serialized 
       break;
     case 'string[]':
       if (!Array.isArray(value) || !value.every((x) => typeof x === 'string')) return 'must be a list of strings';
+      break;
+    case 'number[]':
+      if (!Array.isArray(value) || !value.every((x) => typeof x === 'number' && Number.isFinite(x))) return 'must be a list of numbers';
       break;
     case 'object':
       if (serialized) return 'is run-time data and cannot be given here';
@@ -97,7 +102,7 @@ export function validateParams(specs: Readonly<Record<string, ParamConstraints>>
   for (const [k, v] of Object.entries(given)) {
     if (v === undefined) continue;
     const spec = Object.prototype.hasOwnProperty.call(specs, k) ? specs[k] : undefined;
-    if (!spec) throw new InputError(`${where.source}: unknown parameter '${showValue(k).slice(1, -1)}' (known: ${Object.keys(specs).join(', ')})`);
+    if (!spec) throw new InputError(`${where.source}: unknown ${where.noun ?? 'parameter'} '${showValue(k).slice(1, -1)}' (known: ${Object.keys(specs).join(', ')})`);
     const why = paramProblem(v, spec, where.serialized);
     if (why) throw new InputError(`${where.source}: ${label(k)} ${why}, not ${showValue(v)}`);
   }

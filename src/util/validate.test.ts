@@ -8,9 +8,9 @@ import { weightOnlyQuantizePass } from '../quantize/weight-only.js';
 import { checkRecipeSteps } from '../search/apply.js';
 import { searchCatalog } from '../search/catalog.js';
 import { parseRecipeFile, type Recipe } from '../search/recipe.js';
-import { foldConstants } from './fold-constants.js';
-import { flagName, isPowerOfTwo, paramProblem, type ParamConstraints } from './params.js';
-import { resolveParams, type Pass } from './pass.js';
+import { foldConstants } from '../passes/fold-constants.js';
+import { flagName, isPowerOfTwo, paramProblem, type ParamConstraints } from './validate.js';
+import { resolveParams, type Pass } from '../passes/pass.js';
 
 const passes: Pass<any>[] = [dynamicQuantizePass, staticQuantizePass, weightOnlyQuantizePass, halfPrecisionPass, foldConstants];
 const recipe = (pass: string, params: Record<string, unknown>): Recipe => ({ target: 'cpu', steps: [{ pass, params }], session: { threads: 1, optLevel: 'all', executionMode: 'sequential' } });
