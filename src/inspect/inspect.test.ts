@@ -54,6 +54,12 @@ describe('inspectModel', () => {
     expect(given.flops).toBe(2 * 4 * 10 * 8 * 16 + 2 * 4 * 10 * 16);
   });
 
+  it('does not cost a page 1 pixel high: an unsized non-batch dim leaves compute uncomputed, with the hint', () => {
+    const r = inspectModel(loadModel(CLS));
+    expect(r.compute).toEqual({ error: expect.stringMatching(/^input 'x' \[p2o\.DynamicDimension\.0, 3, p2o\.DynamicDimension\.1, p2o\.DynamicDimension\.2\]: dim 'p2o\.DynamicDimension\.1' \(axis 2\) has no size and would be costed at 1 \(and 1 more unsized dim\); give it with --dim p2o\.DynamicDimension\.1=N or --shape x=1x3xNxN$/) });
+    expect((inspectModel(loadModel(CLS), { dims: { 'p2o.DynamicDimension.1': 48, 'p2o.DynamicDimension.2': 192 } }).compute as ComputeSummary).inputShapes).toEqual({ x: [1, 3, 48, 192] });
+  });
+
   it('reports unknown ops and a compute error for an input without a shape', () => {
     const b = new GraphBuilder();
     const x = b.input('x', DataType.FLOAT);

@@ -4,7 +4,7 @@ import type { Graph, Model, Value } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { formatType, isTensorType, type Dim } from '../ir/types.js';
 import { analyzeShapes, modelCost, type InferReport, type OpTypeCost } from '../ops/index.js';
-import { concreteShape, runtimeInputs } from '../runtime/inputs.js';
+import { concreteShape, requireSizedDims, runtimeInputs } from '../runtime/inputs.js';
 
 /**
  * What `inferopt inspect` reports about a model: its interface, opsets, op histogram, parameters (initializers
@@ -136,6 +136,7 @@ function parameterStats(g: Graph): InspectReport['parameters'] {
 function computeSummary(model: Model, opts: InspectOptions): { compute: InspectReport['compute']; inference: InferReport } {
   const inputShapes: Record<string, number[]> = {};
   try {
+    requireSizedDims(model, { shapes: opts.shapes, dims: opts.dims }, { what: 'costed' });
     for (const v of runtimeInputs(model)) inputShapes[v.name] = concreteShape(v, { shapes: opts.shapes, dims: opts.dims });
   } catch (e) {
     if (!(e instanceof InputError)) throw e;

@@ -2,7 +2,7 @@ import { metricDrop } from '../search/goals.js';
 import type { Candidate } from '../search/search.js';
 import { latencyHistogramSpec, opTypeSpec, paretoSpec, renderSvg, type ParetoPoint } from './plots.js';
 import type { OptimizeResults } from './results.js';
-import { candidateCell, headline, summaryRows } from './summary.js';
+import { candidateCell, headline, summaryRows, timingLine } from './summary.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -20,6 +20,7 @@ export async function htmlReport(r: OptimizeResults): Promise<string> {
   parts.push(`<h1>inferopt optimize: ${esc(r.model.file)}</h1>`);
   parts.push(`<p class="${r.met ? 'ok' : 'bad'}"><strong>${esc(headline(r))}</strong></p>`);
   parts.push(`<p>Goals: ${esc(r.goalsText.join('; '))}. Target: ${esc(r.target)}. Budget: ${esc(r.budget)}. Metric: <strong>${esc(r.metric.name)}</strong> — ${esc(r.metric.note)}.</p>`);
+  parts.push(`<p>${esc(timingLine(r))}.</p>`);
   parts.push(`<p>Chosen recipe: <code>${esc(r.chosen.label)}</code></p>`);
   parts.push(table(['', 'baseline', 'chosen', 'change'], summaryRows(r)));
   for (const w of r.warnings) parts.push(`<div class="note">${esc(w)}</div>`);

@@ -1,5 +1,5 @@
 import type { OptimizeResults } from './results.js';
-import { candidateCell, headline, summaryRows } from './summary.js';
+import { candidateCell, headline, summaryRows, timingLine } from './summary.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const table = (header: string[], rows: string[][]) =>
@@ -10,7 +10,7 @@ export function markdownReport(r: OptimizeResults): string {
   const out: string[] = [];
   const base = r.baseline.measurement!;
   out.push(`# inferopt optimize: ${r.model.file}`, '', `**${headline(r)}**`, '');
-  out.push(`Goals: ${r.goalsText.join('; ')}. Target: ${r.target}. Budget: ${r.budget}. Metric: ${r.metric.name} — ${r.metric.note}.`, '');
+  out.push(`Goals: ${r.goalsText.join('; ')}. Target: ${r.target}. Budget: ${r.budget}. Metric: ${r.metric.name} — ${r.metric.note}.`, '', `${timingLine(r)}.`, '');
   out.push(`Chosen recipe: \`${r.chosen.label}\``, '');
   out.push(table(['', 'baseline', 'chosen', 'change'], summaryRows(r)), '');
   for (const w of r.warnings) out.push(`> **Note:** ${w}`);

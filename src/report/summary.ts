@@ -48,3 +48,10 @@ export function candidateCell(c: Candidate, base: Measurement): string {
   const m = c.measurement;
   return `${ms(m.latency.p50)} (${(base.latency.p50 / m.latency.p50).toFixed(2)}×), ${mb(m.sizeBytes)}, ${formatMetric({ ...m.metric, lo: undefined, hi: undefined })}`;
 }
+
+/** One line: the inputs every latency figure was timed on, and the thread counts. */
+export function timingLine(r: OptimizeResults): string {
+  const t = r.timing;
+  const threads = t.threads.baseline === t.threads.chosen ? `${t.threads.chosen} thread${t.threads.chosen === 1 ? '' : 's'} (baseline and chosen)` : `baseline ${t.threads.baseline} thread${t.threads.baseline === 1 ? '' : 's'}, chosen ${t.threads.chosen}`;
+  return `Timed on ${t.note}; ${threads}, ${t.backend} backend`;
+}

@@ -84,3 +84,27 @@ describe('compare', () => {
     expect([c.b.threads, c.b.optLevel]).toEqual([2, 'basic']);
   });
 });
+
+describe('the timed inputs', () => {
+  /** x[N, W] → Relu: W is a workload size (a line's width), not a batch. */
+  function widthModel() {
+    const b = new GraphBuilder();
+    b.output(b.op('Relu', [b.input('x', DataType.FLOAT, ['N', 'W'])]), 'y');
+    return b.model({ opset: 17 });
+  }
+
+  it('refuses a non-batch dim nothing sizes instead of timing it at 1', async () => {
+    await expect(benchmark(widthModel(), { runs: 2 })).rejects.toThrow(/dim 'W' \(axis 1\) has no size and would be timed at 1; give it with --dim W=N or --shape x=1xN/);
+    const r = await benchmark(widthModel(), { runs: 2, warmup: 0, dims: { W: 300 } });
+    expect(r.inputs[0]!.shape).toEqual([1, 300]);
+  });
+
+  it('cycles through several input sets, keeps dims that vary symbolic, and reports each shape', async () => {
+    const set = (w: number) => ({ x: Tensor.float([1, w], new Array(w).fill(1)) });
+    const r = await benchmark(widthModel(), { runs: 6, warmup: 0, threads: 1, feedSets: [set(320), set(320), set(160)] });
+    expect(r.shapes).toEqual([{ shapes: 'x=1x320', count: 2 }, { shapes: 'x=1x160', count: 1 }]);
+    expect(r.inputs[0]!.shape).toEqual([1, 320]);
+    expect(r.timesMs).toHaveLength(6);
+    await expect(benchmark(widthModel(), { runs: 1, feeds: set(8), feedSets: [set(8)] })).rejects.toThrow(/not both/);
+  });
+});

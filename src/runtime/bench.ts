@@ -12,7 +12,7 @@ import type { Tensor } from '../ir/tensor.js';
 import { peakRssBytes } from '../util/memory.js';
 import { rng } from '../util/random.js';
 import { bootstrapMedianRatio, summarize, type RatioInterval, type Summary } from '../util/stats.js';
-import { randomInputs, resolveDims, runtimeInputs, type InputValue } from './inputs.js';
+import { randomInputs, requireSizedDims, resolveDims, runtimeInputs, type InputValue } from './inputs.js';
 import { Session, type Backend, type OptLevel, type SessionOptions } from './session.js';
 
 export interface BenchOptions {
@@ -37,6 +37,11 @@ export interface BenchOptions {
   feeds?: Record<string, Tensor>;
   /** Values for inputs (`--input sr=16000`): a number fills the input's shape; see InputSpec.values. */
   values?: Record<string, InputValue>;
+  /**
+   * Several input sets, used in turn (run i uses set i mod n): real batches drawn from a dataset. Dims equal
+   * in every set are fixed in the model; dims that vary stay symbolic. Inputs left out are made up.
+   */
+  feedSets?: Record<string, Tensor>[];
   /** Samples per inference for samples/s (default: the first input's leading dim when its rank is ≥ 2). */
   batch?: number;
   /** Called after each timed run (or round) with the fraction done, 0..1. */
@@ -56,7 +61,10 @@ export interface BenchResult {
   threads: number;
   optLevel: OptLevel;
   executionMode: 'sequential' | 'parallel';
+  /** The inputs timed (the first set's, with `feedSets`). */
   inputs: { name: string; type: string; shape: number[] }[];
+  /** With several input sets: each distinct set of shapes (`x=1x3x48x320`) and how many sets had it. */
+  shapes?: { shapes: string; count: number }[];
   batch: number;
   sessionCreateMs: number;
   warmup: number;
@@ -92,6 +100,7 @@ interface Contestant {
   session: Session;
   runOnce: () => Promise<unknown>;
   inputs: BenchResult['inputs'];
+  shapes?: BenchResult['shapes'];
   batch: number;
   runtimeStartMs: number;
   sessionRssBytes: number;
@@ -130,16 +139,23 @@ async function startRuntime(opts: SessionOptions): Promise<number> {
  */
 async function prepare(source: Model | string | Uint8Array, opts: BenchOptions): Promise<Contestant> {
   const model = source instanceof Model ? source : loadModel(source);
-  const given = opts.feeds ?? {};
+  const sets = opts.feedSets?.length ? opts.feedSets : [opts.feeds ?? {}];
+  if (opts.feedSets?.length && opts.feeds) throw new InputError('give either feeds or feedSets, not both');
   const names = runtimeInputs(model).map((v) => v.name);
-  for (const name of [...Object.keys(given), ...Object.keys(opts.shapes ?? {})]) {
+  for (const name of [...new Set(sets.flatMap((f) => Object.keys(f))), ...Object.keys(opts.shapes ?? {})]) {
     if (!names.includes(name)) throw new InputError(`the model has no input '${name}' (its inputs: ${names.join(', ') || 'none'})`);
   }
-  const shapes = { ...opts.shapes };
-  for (const [name, t] of Object.entries(given)) shapes[name] = t.dims;
-  const spec = { shapes, dims: opts.dims ?? {}, seed: opts.seed ?? 0, values: { ...opts.values, ...given } };
-  const feeds = randomInputs(model, spec);
-  const dims = resolveDims(model, spec);
+  // dims that differ between input sets stay symbolic in the session; the rest are fixed
+  const specs = sets.map((given) => {
+    const shapes = { ...opts.shapes };
+    for (const [name, t] of Object.entries(given)) shapes[name] = t.dims;
+    return { shapes, dims: opts.dims ?? {}, seed: opts.seed ?? 0, values: { ...opts.values, ...given } };
+  });
+  requireSizedDims(model, specs[0]!);
+  const allFeeds = specs.map((spec) => randomInputs(model, spec));
+  const perSet = specs.map((spec) => resolveDims(model, spec));
+  const dims: Record<string, number> = {};
+  for (const [k, v] of Object.entries(perSet[0]!)) if (perSet.every((d) => d[k] === v)) dims[k] = v;
   // a path with nothing to fix goes to ORT as a path: session creation then includes ORT's own parsing
   const sessionSource = typeof source === 'string' && Object.keys(dims).length === 0 ? source : model;
   const runtimeStartMs = await startRuntime(sessionOptions(opts, {}));
@@ -152,23 +168,43 @@ async function prepare(source: Model | string | Uint8Array, opts: BenchOptions):
     memory.stop();
     throw e;
   }
-  const runOnce = session.prepareFeeds(feeds);
+  const runners = allFeeds.map((f) => session.prepareFeeds(f));
+  let next = 0;
+  const runOnce = () => runners[next++ % runners.length]!();
   try {
-    for (let i = 0; i < (opts.warmup ?? DEFAULT_WARMUP); i++) await runOnce();
+    for (let i = 0; i < Math.max(opts.warmup ?? DEFAULT_WARMUP, runners.length > 1 ? runners.length : 0); i++) await runOnce();
   } catch (e) {
     await session.release();
     throw e;
   } finally {
     memory.stop();
   }
+  next = 0; // every contestant starts the timed runs on the same set
+  const feeds = allFeeds[0]!;
   const inputs = runtimeInputs(model).map((v) => {
     const t = feeds[v.name]!;
     return { name: v.name, type: dtypeName(t.dtype), shape: [...t.dims] };
   });
+  let shapes: BenchResult['shapes'];
+  if (allFeeds.length > 1) {
+    const counts = new Map<string, number>();
+    for (const f of allFeeds) {
+      const key = shapesText(f);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    shapes = [...counts].map(([k, count]) => ({ shapes: k, count }));
+  }
   const first = inputs[0]?.shape;
   const batch = opts.batch ?? (first && first.length >= 2 ? first[0]! : 1);
   const label = typeof source === 'string' ? source : '<model>';
-  return { label, session, runOnce, inputs, batch, runtimeStartMs, sessionRssBytes: Math.max(0, memory.peak - rssBefore), times: [] };
+  return { label, session, runOnce, inputs, ...(shapes ? { shapes } : {}), batch, runtimeStartMs, sessionRssBytes: Math.max(0, memory.peak - rssBefore), times: [] };
+}
+
+/** `x=1x3x48x320, mask=1x128`: the shapes of one input set, as the flags write them. */
+export function shapesText(feeds: Record<string, Pick<Tensor, 'dims'>>): string {
+  return Object.entries(feeds)
+    .map(([name, t]) => `${name}=${t.dims.length ? t.dims.join('x') : 'scalar'}`)
+    .join(', ');
 }
 
 /** Tracks the highest RSS seen, sampled on a timer and at explicit points. */
@@ -231,6 +267,7 @@ function result(c: Contestant, opts: BenchOptions): BenchResult {
     optLevel: so.optLevel!,
     executionMode: so.executionMode!,
     inputs: c.inputs,
+    ...(c.shapes ? { shapes: c.shapes } : {}),
     batch: c.batch,
     sessionCreateMs: c.session.createMs,
     warmup: opts.warmup ?? DEFAULT_WARMUP,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
-import { parseInputFlags, parseShapeFlags, randomInputs, resolveDims } from './inputs.js';
+import { parseInputFlags, parseShapeFlags, randomInputs, requireSizedDims, resolveDims, unsizedDims } from './inputs.js';
 
 /** BERT-like inputs: ids and mask share [batch, seq]; a float input with a fixed last dim. */
 function model() {
@@ -85,5 +85,30 @@ describe('--input values', () => {
     expect(() => randomInputs(vad(), { values: { sr: 1.5 } })).toThrow(/int64, give an integer/);
     expect(() => parseInputFlags(['sr'])).toThrow(/expected name=number or name=file\.pb/);
     expect(() => parseInputFlags(['sr=/nonexistent/x.pb'])).toThrow(/not a number and no such file/);
+  });
+});
+
+describe('unsized symbolic dims are refused, never timed at 1', () => {
+  /** A text-line recogniser's input: [N, 3, 48, W] — W is the line's width, set by the workload. */
+  function lineModel() {
+    const b = new GraphBuilder();
+    b.output(b.op('Relu', [b.input('x', DataType.FLOAT, ['N', 3, 48, 'W'])]), 'y');
+    return b.model();
+  }
+
+  it('names the dim and the flags that size it; the batch position defaults to 1 quietly', () => {
+    expect(unsizedDims(lineModel())).toEqual([{ input: 'x', axis: 3, dim: 'W', declared: '[N, 3, 48, W]' }]);
+    expect(() => requireSizedDims(lineModel())).toThrow(/^input 'x' \[N, 3, 48, W\]: dim 'W' \(axis 3\) has no size and would be timed at 1; give it with --dim W=N or --shape x=1x3x48xN$/);
+    expect(() => requireSizedDims(lineModel(), {}, { dataFlag: true, what: 'profiled' })).toThrow(/would be profiled at 1; .*, or --data to time the real inputs$/);
+    expect(unsizedDims(lineModel(), { dims: { W: 320 } })).toEqual([]);
+    expect(unsizedDims(lineModel(), { shapes: { x: [1, 3, 48, 320] } })).toEqual([]);
+    // seq has a known default (128), batch is axis 0: the BERT-like model above needs nothing
+    expect(unsizedDims(model())).toEqual([]);
+  });
+
+  it('counts unnamed dims too', () => {
+    const b = new GraphBuilder();
+    b.output(b.op('Relu', [b.input('audio', DataType.FLOAT, [1, undefined as unknown as number])]), 'y');
+    expect(() => requireSizedDims(b.model())).toThrow(/input 'audio' \[1, \?\]: an unnamed dim \(axis 1\) has no size.*--shape audio=1xN/);
   });
 });

@@ -79,6 +79,58 @@ export function resolveDims(model: Model, spec: InputSpec = {}): Record<string, 
   return out;
 }
 
+/** A dim of a model input that nothing sizes and that would silently become 1 (see `unsizedDims`). */
+export interface UnsizedDim {
+  input: string;
+  axis: number;
+  /** The symbolic name, or undefined for an unnamed dim. */
+  dim?: string;
+  /** The declared shape, for the message: `[N, 3, 48, W]`. */
+  declared: string;
+}
+
+/**
+ * Symbolic (or unnamed) dims outside the batch position (axis 0) that no `--shape`, `--dim` or known default
+ * (`seq` → 128) sizes: timing a model with them set to 1 measures a workload nobody runs (a text recogniser
+ * 48 pixels wide by 1, a detector on a 1×1 page).
+ */
+export function unsizedDims(model: Model, spec: InputSpec = {}): UnsizedDim[] {
+  // an input is sized by its --shape or by a whole tensor given for it (--input state=state.pb)
+  const sized = (v: Value) => spec.shapes?.[v.name] !== undefined || typeof spec.values?.[v.name] === 'object';
+  const fromShapes = new Set<string>();
+  for (const v of runtimeInputs(model)) {
+    if (sized(v) && v.type?.kind === 'tensor' && v.type.shape) v.type.shape.forEach((d) => typeof d === 'string' && fromShapes.add(d));
+  }
+  const out: UnsizedDim[] = [];
+  for (const v of runtimeInputs(model)) {
+    if (sized(v) || v.type?.kind !== 'tensor' || !v.type.shape) continue;
+    const shape = v.type.shape;
+    const declared = `[${shape.map((d) => (typeof d === 'number' && d > 0 ? String(d) : typeof d === 'string' ? d : '?')).join(', ')}]`;
+    shape.forEach((d, axis) => {
+      if (axis === 0 || (typeof d === 'number' && d > 0)) return;
+      if (typeof d === 'string' && (spec.dims?.[d] !== undefined || DEFAULT_DIMS[d] !== undefined || fromShapes.has(d))) return;
+      out.push({ input: v.name, axis, ...(typeof d === 'string' ? { dim: d } : {}), declared });
+    });
+  }
+  return out;
+}
+
+/**
+ * Refuses (InputError, one line) to time or cost a model whose non-batch symbolic dims nothing sizes, naming
+ * the first such dim and the flags that give it. `what`: what would happen at 1 ("timed"); `dataFlag`: the
+ * command also takes `--data`.
+ */
+export function requireSizedDims(model: Model, spec: InputSpec = {}, opts: { what?: string; dataFlag?: boolean } = {}): void {
+  const what = opts.what ?? 'timed';
+  const u = unsizedDims(model, spec);
+  if (u.length === 0) return;
+  const f = u[0]!;
+  const example = `${f.input}=${f.declared.slice(1, -1).split(', ').map((d, i) => (i === 0 && !/^\d+$/.test(d) ? '1' : /^\d+$/.test(d) ? d : 'N')).join('x')}`;
+  const dimFlag = f.dim ? `--dim ${f.dim}=N or ` : '';
+  const more = u.length > 1 ? ` (and ${u.length - 1} more unsized dim${u.length > 2 ? 's' : ''})` : '';
+  throw new InputError(`input '${f.input}' ${f.declared}: ${f.dim ? `dim '${f.dim}'` : 'an unnamed dim'} (axis ${f.axis}) has no size and would be ${what} at 1${more}; give it with ${dimFlag}--shape ${example}${opts.dataFlag ? ', or --data to time the real inputs' : ''}`);
+}
+
 /** Graph inputs that are not initializers (old IR versions list initializers as inputs too). */
 export function runtimeInputs(model: Model): Value[] {
   return model.graph.inputs.filter((v) => !v.isInitializer);

@@ -22,6 +22,8 @@ export interface OnnxEvaluatorOptions {
   backend: Backend;
   shapes?: Record<string, number[]>;
   dims?: Record<string, number>;
+  /** The input sets every candidate is timed on, in turn (see search/workload.ts); overrides shapes/dims. */
+  feedSets?: Record<string, Tensor>[];
   /**
    * Timed runs per candidate after `warmup` (default 3). Default: enough for about `seconds` (1.5 s) at the
    * baseline's speed, 15 to 300 — a fixed count is too few for a 0.2 ms model and too many for a 200 ms one.
@@ -104,8 +106,9 @@ export class OnnxEvaluator implements Evaluator {
       executionMode: recipe.session.executionMode,
       warmup: this.opts.warmup ?? 3,
       runs,
-      ...(this.opts.shapes ? { shapes: this.opts.shapes } : {}),
-      ...(this.opts.dims ? { dims: this.opts.dims } : {}),
+      ...(this.opts.feedSets
+        ? { feedSets: this.opts.feedSets }
+        : { ...(this.opts.shapes ? { shapes: this.opts.shapes } : {}), ...(this.opts.dims ? { dims: this.opts.dims } : {}) }),
     };
   }
 

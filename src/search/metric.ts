@@ -18,6 +18,8 @@ export interface MetricSource {
   score(model: Model): Promise<MetricValue>;
   /** Feeds for calibration, disjoint from the samples scored. */
   calibration(): Promise<Record<string, Tensor>[]>;
+  /** With data: up to `count` real batches of `batch` samples, the inputs latency is timed on. */
+  timingFeeds?(batch: number, count: number): Promise<Record<string, Tensor>[]>;
 }
 
 const LOWER_IS_BETTER = new Set(['cer', 'kl', 'meanAbsError', 'maxAbsError', 'maxAbsErrorWorst']);
@@ -52,10 +54,10 @@ function pick(r: EvalResult, wanted: string | undefined, note: string): MetricVa
   return metricValue(name, e, note);
 }
 
-/** Up to `limit` single-sample feeds, bound to the model's input names. */
-async function collectFeeds(ds: AsyncIterable<Sample>, model: Model, limit: number): Promise<Record<string, Tensor>[]> {
+/** Up to `limit` feeds of `batch` samples each, bound to the model's input names. */
+async function collectFeeds(ds: AsyncIterable<Sample>, model: Model, limit: number, batch = 1): Promise<Record<string, Tensor>[]> {
   const out: Record<string, Tensor>[] = [];
-  for await (const f of feeds(ds, { inputNames: runtimeInputs(model).map((v) => v.name) })) {
+  for await (const f of feeds(ds, { batch, inputNames: runtimeInputs(model).map((v) => v.name) })) {
     out.push(f);
     if (out.length >= limit) break;
   }
@@ -87,6 +89,7 @@ export async function dataMetric(model: Model, spec: string | DatasetSpec, opts:
       return v;
     },
     calibration: () => collectFeeds(parts.calibration, model, opts.calibrationSamples ?? 64),
+    timingFeeds: (batch, count) => collectFeeds(parts.evaluation, model, count, batch),
   };
 }
 

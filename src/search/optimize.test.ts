@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataType, GraphBuilder, loadModel, saveModel } from '../ir/index.js';
 import { rng } from '../runtime/inputs.js';
 import { runCli } from '../../test/unit/run-cli.js';
+import { npyBytes, zipBytes } from '../data/test-fixtures.js';
 
 /** A small classifier: x[1,64] → MatMul → Relu → MatMul → Softmax over 10 classes. */
 function tinyClassifier(file: string): void {
@@ -86,5 +87,64 @@ describe('inferopt optimize', () => {
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/not an earlier inferopt output/);
     expect(fs.readFileSync(path.join(mine, 'notes.txt'), 'utf8')).toBe('keep me');
+  });
+});
+
+describe('optimize times what the workload runs', () => {
+  /** A recogniser-shaped classifier: x[N, 3, 8, W] (W symbolic, like a text line's width) → 2 classes. */
+  function lineClassifier(file: string): void {
+    const r = rng(5);
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, ['N', 3, 8, 'W']);
+    const pooled = b.op('Flatten', [b.op('GlobalAveragePool', [x])]);
+    const logits = b.op('MatMul', [pooled, b.floats('w', [3, 2], Array.from({ length: 6 }, () => r() - 0.5))]);
+    b.output(b.op('Softmax', [logits], { axis: -1 }), 'probs');
+    saveModel(b.model({ opset: 17 }), file);
+  }
+
+  it('with --data, times real batches at the data’s size (never W=1) and says so in results.json and the reports', async () => {
+    const m = path.join(dir, 'line.onnx');
+    lineClassifier(m);
+    const n = 24;
+    const r = rng(9);
+    const xs = new Float32Array(n * 3 * 8 * 40).map(() => r());
+    const labels = new BigInt64Array(n).map((_, i) => BigInt(i % 2));
+    const npz = path.join(dir, 'lines.npz');
+    fs.writeFileSync(npz, zipBytes({ 'x.npy': npyBytes('<f4', [n, 3, 8, 40], xs), 'label.npy': npyBytes('<i8', [n], labels) }, false));
+    const out = path.join(dir, 'line-opt');
+    const res = await runCli('optimize', m, '--data', npz, '-o', out, '--budget', '2', '--runs', '5');
+    expect(res.stderr).toMatch(/timed on x=1x3x8x40: 8 batches of 1 drawn from/);
+    expect(res.code).toBe(0);
+    const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    expect(results.timing.source).toBe('data');
+    expect(results.timing.shapes).toEqual([{ shapes: 'x=1x3x8x40', count: 8 }]);
+    expect(results.timing.threads.baseline).toBe(2);
+    expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/Timed on x=1x3x8x40: 8 batches of 1 drawn from .*lines\.npz \(real inputs\); .*thread/);
+    expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/Timed on x=1x3x8x40/);
+
+    // a declared batch takes real batches of that size from the data
+    const out2 = path.join(dir, 'line-opt-4');
+    const res2 = await runCli('optimize', m, '--data', npz, '-o', out2, '--budget', '1', '--runs', '5', '--dim', 'N=4');
+    expect(res2.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(out2, 'results.json'), 'utf8')).timing.shapes).toEqual([{ shapes: 'x=4x3x8x40', count: 4 }]);
+  });
+
+  it('without data, refuses an unsized width in one line, and times a declared one', async () => {
+    const m = path.join(dir, 'line2.onnx');
+    lineClassifier(m);
+    const bad = await runCli('optimize', m, '-o', path.join(dir, 'no-w'), ...fast);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe("inferopt: input 'x' [N, 3, 8, W]: dim 'W' (axis 3) has no size and would be timed at 1; give it with --dim W=N or --shape x=1x3x8xN, or --data to time the real inputs");
+    expect(fs.existsSync(path.join(dir, 'no-w'))).toBe(false);
+    for (const cmd of [['bench', m], ['profile', m, '--no-peak']]) {
+      const r = await runCli(...cmd);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/dim 'W' \(axis 3\) has no size/);
+    }
+    const ok = await runCli('optimize', m, '-o', path.join(dir, 'w32'), '--dim', 'W=32', '--budget', '1', ...fast);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'w32', 'results.json'), 'utf8')).timing).toMatchObject({ source: 'declared', shapes: [{ shapes: 'x=1x3x8x32', count: 1 }] });
+    const prof = await runCli('profile', m, '--no-peak', '--dim', 'W=32', '--runs', '2', '--json');
+    expect(JSON.parse(prof.stdout).inputs).toEqual([{ name: 'x', shape: [1, 3, 8, 32] }]);
   });
 });

@@ -5,7 +5,7 @@ import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { loadModel, modelSizeOnDisk, saveModel } from '../ir/io.js';
 import type { Target } from '../passes/pass.js';
-import { resolveDims, randomInputs, type InputSpec } from '../runtime/inputs.js';
+import { requireSizedDims, type InputSpec } from '../runtime/inputs.js';
 import { profileModel } from '../runtime/profile.js';
 import type { Backend } from '../runtime/session.js';
 import { environment } from '../report/environment.js';
@@ -23,6 +23,7 @@ import { OutputDir } from './output-dir.js';
 import { DEFAULT_SESSION, type Recipe, type RecipeFile } from './recipe.js';
 import { runSearch } from './search.js';
 import { defaultSessionSpace } from './space.js';
+import { timingWorkload, type Workload } from './workload.js';
 import * as os from 'node:os';
 
 export interface OptimizeOptions {
@@ -68,17 +69,21 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   try {
     const baseModel = loadModel(modelFile);
     const input: InputSpec = o.input ?? {};
-    const dims = resolveDims(baseModel, input);
     const backend = o.backend ?? (o.target === 'wasm' ? 'wasm' : 'node');
     const catalog = forTarget(o.catalog ?? searchCatalog(), o.target);
+    // without data, a size nothing gives (a line's width, a page's height) is refused before any work
+    if (!o.data) requireSizedDims(baseModel, input, { dataFlag: true });
     const metric: MetricSource = o.data
       ? await dataMetric(baseModel, o.data, { ...(o.metric ? { metric: o.metric } : {}), ...(o.limit ? { limit: o.limit } : {}) })
       : fidelityMetric(baseModel, { input, ...(o.limit ? { samples: o.limit } : {}), ...(o.metric ? { metric: o.metric } : {}) });
     log(`metric: ${metric.name} — ${metric.note}`);
-    const evaluator = new OnnxEvaluator({ modelFile, catalog, metric, backend, dims, ...(input.shapes ? { shapes: input.shapes } : {}), ...(o.runs ? { runs: o.runs } : {}), log });
+    // latency is timed on what the user runs: the data's own inputs, else the declared shapes (never a default 1)
+    const workload = await timingWorkload(baseModel, input, metric, o.data);
+    log(`timed on ${workload.note}`);
+    const evaluator = new OnnxEvaluator({ modelFile, catalog, metric, backend, feedSets: workload.feeds, ...(o.runs ? { runs: o.runs } : {}), log });
 
     const baseSession = o.recipe ? { ...DEFAULT_SESSION, threads: o.recipe.recipe.session.threads } : DEFAULT_SESSION;
-    const baseProfile = await opTypeTimes(baseModel, input, dims, backend, baseSession.threads);
+    const baseProfile = await opTypeTimes(baseModel, workload, baseSession.threads);
     const opShare = Object.fromEntries(baseProfile.map((t) => [t.opType, t.share]));
     log(`baseline profile: ${baseProfile.slice(0, 5).map((t) => `${t.opType} ${(t.share * 100).toFixed(0)}%`).join(', ')}`);
 
@@ -109,7 +114,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     const chosenBuilt = await evaluator.build(search.chosen.recipe);
     const modelName = `${path.basename(modelFile, '.onnx')}.optimized.onnx`;
     saveModel(chosenBuilt.model, out.path(modelName));
-    const chosenProfile = await opTypeTimes(chosenBuilt.model, input, dims, backend, search.chosen.recipe.session.threads, search.chosen.recipe);
+    const chosenProfile = await opTypeTimes(chosenBuilt.model, workload, search.chosen.recipe.session.threads, search.chosen.recipe);
 
     const recipeFile: RecipeFile = {
       format: 'inferopt-recipe',
@@ -129,6 +134,13 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       budget: o.recipe ? 'none (recipe given)' : describeBudget(o.budget),
       metric: { name: metric.name, source: metric.source, note: metric.note },
       ...resultsFrom(search),
+      timing: {
+        source: workload.source,
+        shapes: workload.shapes,
+        note: workload.note,
+        threads: { baseline: search.baseline.recipe.session.threads, chosen: search.chosen.recipe.session.threads },
+        backend,
+      },
       opTypes: { baseline: baseProfile, chosen: chosenProfile },
       ...(sideBySide ? { sideBySide } : {}),
       environment: environment(),
@@ -162,13 +174,12 @@ function checkRecipeFor(recipe: RecipeFile, modelFile: string, catalog: readonly
 }
 
 /** Time per op type from ORT's profiler, for pruning the search and the before/after chart. */
-async function opTypeTimes(model: Model, input: InputSpec, dims: Record<string, number>, backend: Backend, threads: number, recipe?: Recipe): Promise<OpTypeTime[]> {
+async function opTypeTimes(model: Model, workload: Workload, threads: number, recipe?: Recipe): Promise<OpTypeTime[]> {
   // always the native backend: onnxruntime-web has no profile file; op-type shares are close enough to prune by
-  void backend;
-  const p = await profileModel(model, randomInputs(model, input), {
+  const p = await profileModel(model, workload.feeds[0]!, {
     backend: 'node',
     threads,
-    dims,
+    dims: workload.dims,
     runs: 15,
     warmup: 3,
     ...(recipe ? { optLevel: recipe.session.optLevel, executionMode: recipe.session.executionMode } : {}),

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadModel } from '../../ir/io.js';
 import { collect, parseBackendFlag, parseDimFlags, parseIntFlag } from '../flags.js';
-import { parseShapeFlags, randomInputs, resolveDims } from '../../runtime/inputs.js';
+import { parseShapeFlags, randomInputs, requireSizedDims, resolveDims } from '../../runtime/inputs.js';
+import { shapesText } from '../../runtime/bench.js';
 import { profileModel } from '../../runtime/profile.js';
 import { analyzeProfile, formatProfile } from '../../report/profile/analyze.js';
 import { graphNodeCosts } from '../../report/profile/costs.js';
@@ -43,7 +44,9 @@ export function register(program: Command): void {
       const threads = parseIntFlag('--threads', flags.threads, 1);
       const model = loadModel(file);
       const spec = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) };
+      requireSizedDims(model, spec, { what: 'profiled' });
       const feeds = randomInputs(model, spec);
+      const inputs = shapesText(feeds);
       const dims = resolveDims(model, spec);
       const profile = await profileModel(file, feeds, {
         backend,
@@ -57,10 +60,10 @@ export function register(program: Command): void {
       const analysis = analyzeProfile(model.graph, profile, costs.costOf, peak);
       if (flags.trace) writeTrace(flags.trace, profile.raw, { model: file, backend, threads });
       if (flags.json) {
-        process.stdout.write(JSON.stringify({ model: file, backend, threads, ...analysis, costModel: costs.note }, null, 1) + '\n');
+        process.stdout.write(JSON.stringify({ model: file, backend, threads, inputs: Object.entries(feeds).map(([name, t]) => ({ name, shape: [...t.dims] })), ...analysis, costModel: costs.note }, null, 1) + '\n');
         return;
       }
-      process.stdout.write(`${file} on ${backend}, ${threads} thread${threads > 1 ? 's' : ''}\n`);
+      process.stdout.write(`${file} on ${backend}, ${threads} thread${threads > 1 ? 's' : ''}; inputs ${inputs} (random values)\n`);
       process.stdout.write(formatProfile(analysis, parseIntFlag('--top', flags.top, 1)) + '\n');
       if (costs.note) process.stdout.write(`note: ${costs.note}\n`);
       if (flags.trace) process.stdout.write(`trace written to ${flags.trace} (open in ui.perfetto.dev or chrome://tracing)\n`);
