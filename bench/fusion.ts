@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const simplified = async (target: 'cpu' | 'wasm') => {
     const m = buildZooModel(modelName);
     const t0 = performance.now();
-    const res = await simplifyModel(m, { target });
+    const res = await simplifyModel(m, { target }, { inPlace: true });
     const fused = Object.fromEntries(Object.entries(summarizeModel(m).byOp).filter(([op]) => op.startsWith('com.microsoft') || op === 'LayerNormalization'));
     process.stdout.write(`simplify --target ${target}: ${Math.round(performance.now() - t0)} ms, ${res.rounds} rounds, ${original.graph.nodes.length} → ${m.graph.nodes.length} nodes ${JSON.stringify(fused)}\n`);
     return modelToBytes(m);

@@ -25,7 +25,7 @@ const seq = Number(flag('seq', '32'));
 
 async function child(n: number): Promise<void> {
   const model = buildZooModel('bert-base', { seed: 0 });
-  await simplifyModel(model, { target: 'cpu' });
+  await simplifyModel(model, { target: 'cpu' }, { inPlace: true });
   const before = process.resourceUsage().maxRSS * 1024;
   async function* data() {
     for (let i = 0; i < n; i++) yield randomInputs(model, { dims: { batch: 1, seq }, seed: i }, 30000);

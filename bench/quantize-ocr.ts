@@ -21,7 +21,7 @@ import { simplifyModel } from '../src/passes/simplify.js';
 import { runtimeInputs } from '../src/runtime/inputs.js';
 import { takeFeeds } from '../src/quantize/data-sources.js';
 import { quantizeWithFallback } from '../src/quantize/fallback.js';
-import { cloneModel, quantizeModel, type QuantizeMode } from '../src/quantize/quantize.js';
+import { quantizeModel, type QuantizeMode } from '../src/quantize/quantize.js';
 import type { CalibMethod } from '../src/quantize/range-methods.js';
 
 const args = process.argv.slice(2);
@@ -55,8 +55,7 @@ async function main(): Promise<void> {
       const r = await evaluate(m, await evalSet(), { task: spec.eval?.task, keys: spec.eval?.keys, threshold: spec.eval?.threshold, bootstrap: { iterations: 500 } });
       return { r, e: r.metrics[METRIC[task]]! };
     };
-    const simplified = cloneModel(original);
-    await simplifyModel(simplified, { target: 'cpu' });
+    const simplified = (await simplifyModel(original, { target: 'cpu' })).model;
     const inputNames = runtimeInputs(original).map((v) => v.name);
     const base = await score(original);
     console.log(`\n== ${task} (${MODELS[task]}), ${base.r.samples} evaluation samples, metric ${METRIC[task]} ==`);
@@ -64,7 +63,7 @@ async function main(): Promise<void> {
     for (const mode of ['static', 'fp16'] as QuantizeMode[]) {
       const calibration = datasetFeeds(await calibSet(), { inputNames });
       const t0 = performance.now();
-      const q = await quantizeModel(cloneModel(simplified), { mode, target: 'cpu', calibration, calibMethod: method });
+      const q = await quantizeModel(simplified, { mode, target: 'cpu', calibration, calibMethod: method });
       const s = await score(q.model);
       const change = (s.e.value - base.e.value) * 100;
       console.log(`  ${(mode === 'static' ? `int8 (${method})` : mode).padEnd(15)} ${pct(s.e)}  change ${change >= 0 ? '+' : ''}${change.toFixed(2)} points  (quantized in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);

@@ -21,7 +21,7 @@ import { saveModel } from '../src/ir/io.js';
 import { simplifyModel } from '../src/passes/simplify.js';
 import { compare, type CompareResult } from '../src/runtime/bench.js';
 import { randomInputs } from '../src/runtime/inputs.js';
-import { cloneModel, quantizeModel, type QuantizeOptions } from '../src/quantize/quantize.js';
+import { quantizeModel, type QuantizeOptions } from '../src/quantize/quantize.js';
 import { feedsOf } from '../src/quantize/stream.js';
 import { buildZooModel } from '../src/zoo/index.js';
 
@@ -45,7 +45,7 @@ function sizeOf(m: Model, name: string): number {
 
 async function simplified(name: string): Promise<Model> {
   const m = buildZooModel(name, { seed: 0 });
-  await simplifyModel(m, { target: 'cpu' });
+  await simplifyModel(m, { target: 'cpu' }, { inPlace: true });
   return m;
 }
 
@@ -58,7 +58,7 @@ function printCompare(label: string, c: CompareResult): void {
 
 async function quantized(m: Model, o: QuantizeOptions): Promise<Model> {
   const t0 = performance.now();
-  const r = await quantizeModel(cloneModel(m), o);
+  const r = await quantizeModel(m, o);
   console.log(`  quantized (${o.mode}) in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${JSON.stringify(r.stats)}`);
   return r.model;
 }

@@ -3,13 +3,12 @@ import * as path from 'node:path';
 import { InputError } from '../errors.js';
 import { assertValidModel } from './check.js';
 import type { Graph, Model } from './graph.js';
-import { decodeModel, type ExternalRef } from './proto/decode.js';
+import { PROTOBUF_LIMIT, decodeModelBytes, externalSlice } from './bytes.js';
+import type { ExternalRef } from './proto/decode.js';
 import { encodeModel } from './proto/encode.js';
-import { ProtoError, concatChunks } from './proto/wire.js';
 import type { Tensor } from './tensor.js';
 
-/** Protobuf messages cannot exceed 2 GiB; models past this size are saved with external data. */
-export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+export { PROTOBUF_LIMIT, modelFromBytes, modelToBytes } from './bytes.js';
 
 export interface LoadOptions {
   /** Folder that external data locations are relative to (defaults to the model file's folder). */
@@ -51,25 +50,9 @@ export function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): 
       data = fs.readFileSync(file);
       files.set(ref.location, data);
     }
-    const end = ref.offset + (ref.length ?? 0);
-    if (end > data.length) {
-      throw new InputError(
-        `${label}: external data '${ref.location}' is ${data.length} bytes; tensor '${tensorName}' needs bytes ${ref.offset}..${end}`,
-      );
-    }
-    return data.subarray(ref.offset, end);
+    return externalSlice(label, data, ref, tensorName);
   };
-  let model: Model;
-  try {
-    model = decodeModel(bytes, { externalData });
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    if (e instanceof ProtoError || e instanceof RangeError) {
-      throw new InputError(`${label}: not a valid ONNX file (${(e as Error).message})`);
-    }
-    const msg = (e as Error).message;
-    throw new InputError(`${label}: ${msg.startsWith('not an ONNX') ? msg : `not a valid ONNX file (${msg})`}`);
-  }
+  const model = decodeModelBytes(bytes, label, externalData);
   if (opts.check !== false) assertValidModel(model, label);
   return model;
 }
@@ -107,14 +90,6 @@ export interface SaveOptions {
    * `<model>.data`) and size threshold in bytes (default 1024). Chosen automatically past 2 GiB.
    */
   externalData?: boolean | { location?: string; threshold?: number };
-}
-
-/** Serializes a model to bytes (inline tensors only). */
-export function modelToBytes(model: Model): Uint8Array {
-  const chunks = encodeModel(model);
-  const total = chunks.reduce((s, c) => s + c.length, 0);
-  if (total > PROTOBUF_LIMIT) throw new Error(`model is ${total} bytes, over the 2 GiB protobuf limit; save it to a path with external data`);
-  return concatChunks(chunks);
 }
 
 /**

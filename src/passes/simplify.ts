@@ -1,3 +1,4 @@
+import { cloneModel } from '../ir/clone.js';
 import type { Model } from '../ir/graph.js';
 import { constantToInitializer } from './constant-to-initializer.js';
 import { cse } from './cse.js';
@@ -41,7 +42,16 @@ export function simplifyPipeline(target: Target): Pass<any>[] {
   return [...CLEANUP_PASSES, ...FUSION_PASSES];
 }
 
-/** Runs the simplify pipeline to a fixed point on `model` (in place). */
-export async function simplifyModel(model: Model, ctx: PassContext, opts: PipelineOptions = {}): Promise<PipelineResult> {
-  return runPasses(model, simplifyPipeline(ctx.target), ctx, opts);
+export interface SimplifyOptions extends PipelineOptions {
+  /** Change `model` itself instead of a copy (saves the copy's memory when the caller no longer needs it). */
+  inPlace?: boolean;
+}
+
+/**
+ * Runs the simplify pipeline to a fixed point and returns the simplified model in `result.model`. `model`
+ * is left as it was unless `inPlace` is set. `ctx` defaults to the `cpu` target.
+ */
+export async function simplifyModel(model: Model, ctx: PassContext = { target: 'cpu' }, opts: SimplifyOptions = {}): Promise<PipelineResult> {
+  const { inPlace, ...pipeline } = opts;
+  return runPasses(inPlace ? model : cloneModel(model), simplifyPipeline(ctx.target ?? 'cpu'), { ...ctx, target: ctx.target ?? 'cpu' }, pipeline);
 }

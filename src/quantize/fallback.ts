@@ -1,6 +1,6 @@
 import type { Model } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { cloneModel, quantizeModel, type QuantizeOptions } from './quantize.js';
+import { quantizeModel, type QuantizeOptions } from './quantize.js';
 import { nodeSensitivity, withStaticStats, type NodeSensitivity } from './sensitivity.js';
 
 /**
@@ -52,7 +52,7 @@ export async function quantizeWithFallback(model: Model, options: QuantizeOption
   const dropOf = (score: number) => sign * (baseline - score);
   const o = await withStaticStats(model, options);
   const baseline = await f.evaluate(model);
-  const quantize = async (floatNodes: string[]) => (await quantizeModel(cloneModel(model), { ...o, exclude: [...(o.exclude ?? []), ...floatNodes] })).model;
+  const quantize = async (floatNodes: string[]) => (await quantizeModel(model, { ...o, inPlace: false, exclude: [...(o.exclude ?? []), ...floatNodes] })).model;
   let bestModel = await quantize([]);
   const fullyQuantized = await f.evaluate(bestModel);
   let best = { score: fullyQuantized, floatCount: 0 };

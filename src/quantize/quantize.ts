@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
-import { loadModel, modelToBytes } from '../ir/io.js';
+import { cloneModel } from '../ir/clone.js';
 import type { ParamSource } from '../util/validate.js';
 import { resolveParams, type Pass, type PassContext, type Target } from '../passes/pass.js';
 import { dynamicQuantizePass } from './dynamic.js';
@@ -40,6 +40,8 @@ export interface QuantizeOptions {
   accuracyLevel?: 0 | 1 | 2 | 3 | 4;
   algorithm?: 'rtn' | 'gptq';
   log?: (msg: string) => void;
+  /** Change the input model itself instead of a copy (saves the copy's memory). */
+  inPlace?: boolean;
 }
 
 export interface QuantizeResult {
@@ -51,10 +53,7 @@ export function isQuantizeMode(s: string): s is QuantizeMode {
   return (QUANTIZE_MODES as readonly string[]).includes(s);
 }
 
-/** A deep copy (through the encoder; tensor bytes are shared views until written). */
-export function cloneModel(m: Model): Model {
-  return loadModel(modelToBytes(m));
-}
+export { cloneModel };
 
 /** The pass a mode runs and the parameters the options give it (undefined: the pass's default). */
 function passFor(o: QuantizeOptions): { pass: Pass<any>; given: Record<string, unknown> } {
@@ -101,8 +100,8 @@ export function checkQuantizeOptions(o: QuantizeOptions, where?: ParamSource): v
   resolveParams(pass, given, where ?? { source: `quantize --mode ${o.mode}` });
 }
 
-/** Quantizes `model` in place and returns it. */
-export async function quantizeModel(model: Model, o: QuantizeOptions, where?: ParamSource): Promise<QuantizeResult> {
+/** Quantizes a copy of `input` (or `input` itself with `inPlace`) and returns it in `result.model`. */
+export async function quantizeModel(input: Model, o: QuantizeOptions, where?: ParamSource): Promise<QuantizeResult> {
   if (!isQuantizeMode(o.mode)) throw new InputError(`unknown quantization mode '${String(o.mode)}' (expected ${QUANTIZE_MODES.join(', ')})`);
   const ctx: PassContext = { target: o.target ?? 'cpu', log: o.log };
   if (o.mode === 'static' && !o.calibration && !o.stats) throw new InputError('static quantization needs calibration data (--calib)');
@@ -110,6 +109,8 @@ export async function quantizeModel(model: Model, o: QuantizeOptions, where?: Pa
     throw new InputError("bf16: ONNX Runtime's CPU provider has no bf16 MatMul/Conv kernels; use --target std to write a bf16 model for runtimes that have them");
   }
   const { pass, given } = passFor(o);
-  const r = await pass.run(model, ctx, resolveParams(pass, given, where ?? { source: `quantize --mode ${o.mode}` }));
+  const params = resolveParams(pass, given, where ?? { source: `quantize --mode ${o.mode}` });
+  const model = o.inPlace ? input : cloneModel(input);
+  const r = await pass.run(model, ctx, params);
   return { model: r.model, stats: r.stats ?? {} };
 }

@@ -4,7 +4,7 @@ import { resolveParams } from '../passes/pass.js';
 import { Session } from '../runtime/session.js';
 import { runAll } from './fidelity.js';
 import { sqnr } from './qparams.js';
-import { cloneModel, quantizeModel, type QuantizeOptions } from './quantize.js';
+import { quantizeModel, type QuantizeOptions } from './quantize.js';
 import { calibrateFor, staticQuantizePass } from './static.js';
 import { QUANTIZED_OPS } from './static-plan.js';
 
@@ -47,7 +47,7 @@ export async function withStaticStats(model: Model, o: QuantizeOptions): Promise
 export async function nodeSensitivity(model: Model, options: QuantizeOptions, feeds: readonly Record<string, Tensor>[], log?: (m: string) => void): Promise<NodeSensitivity[]> {
   // calibration data is read once: static statistics are collected up front, GPTQ is ranked as RTN
   const o = await withStaticStats(model, options.mode === 'weight-only' ? { ...options, algorithm: 'rtn' } : options);
-  const full = await quantizeModel(cloneModel(model), o);
+  const full = await quantizeModel(model, { ...o, inPlace: false });
   const candidates = quantizedNodeNames(model, full.model);
   const finalName = model.graph.outputs[0]!.name;
   const nodeOutput = new Map(candidates.map((c) => [c, model.graph.nodes.find((n) => n.name === c)!.outputs[0]!.name]));
@@ -55,7 +55,7 @@ export async function nodeSensitivity(model: Model, options: QuantizeOptions, fe
   const result: NodeSensitivity[] = [];
   let k = 0;
   for (const name of candidates) {
-    const q = await quantizeModel(cloneModel(model), { ...o, include: [name], exclude: [] });
+    const q = await quantizeModel(model, { ...o, inPlace: false, include: [name], exclude: [] });
     const out = nodeOutput.get(name)!;
     const got = await runWithOutputs(q.model, [finalName, out], feeds);
     result.push({

@@ -20,7 +20,7 @@ export const simplifyStep: Pass = {
   doc: 'constant folding, no-op/dead-code elimination, CSE, Conv/Gemm folding and transformer fusions, to a fixed point',
   params: {},
   async run(model, ctx) {
-    const r = await simplifyModel(model, ctx);
+    const r = await simplifyModel(model, ctx, { inPlace: true });
     const stats: Record<string, number> = {};
     for (const p of r.passes) for (const [k, v] of Object.entries(p.stats)) stats[`${p.id}.${k}`] = v;
     return { model: r.model, modified: r.modified, stats };

@@ -8,7 +8,7 @@ import { parseShapeFlags } from '../../runtime/inputs.js';
 import { Session } from '../../runtime/session.js';
 import { calibrationData, datasetEvaluator, takeFeeds } from '../../quantize/data-sources.js';
 import { quantizeWithFallback, type FallbackReport } from '../../quantize/fallback.js';
-import { checkQuantizeOptions, cloneModel, isQuantizeMode, QUANTIZE_MODES, quantizeModel, type QuantizeOptions } from '../../quantize/quantize.js';
+import { checkQuantizeOptions, isQuantizeMode, QUANTIZE_MODES, quantizeModel, type QuantizeOptions } from '../../quantize/quantize.js';
 import { flagName, type ParamSource } from '../../util/validate.js';
 import { staticQuantizePass } from '../../quantize/static.js';
 import { nodeSensitivity, type NodeSensitivity } from '../../quantize/sensitivity.js';
@@ -172,7 +172,7 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
       const feeds = source ? await takeFeeds((await calibrationData(source, model, { ...calibOpts, limit: 8 })).data, 8) : await takeFeeds((await calibrationData('random:4', model, calibOpts)).data, 4);
       report.sensitivity = await nodeSensitivity(model, { ...options, calibration: flags.calib ? (await calibrationData(flags.calib, model, calibOpts)).data : undefined }, feeds, verbose ? log : undefined);
     }
-    const r = await quantizeModel(flags.sensitivity ? cloneModel(model) : model, options, FLAG_NAMES);
+    const r = await quantizeModel(model, { ...options, inPlace: !flags.sensitivity }, FLAG_NAMES);
     result = r.model;
     stats = r.stats;
   }

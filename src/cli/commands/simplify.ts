@@ -87,7 +87,7 @@ export function register(program: Command): void {
       const before = summarizeModel(model);
       const explain = explainCollector();
       const t0 = performance.now();
-      const result = await simplifyModel(model, { target, skip, explain: explain.ctx });
+      const result = await simplifyModel(model, { target, skip, explain: explain.ctx }, { inPlace: true });
       const ms = performance.now() - t0;
       const after = summarizeModel(result.model);
       saveModel(result.model, flags.output);
