@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { InferoptError } from '../errors.js';
 import { registerCommands } from './commands/index.js';
@@ -7,6 +8,7 @@ import { guardOutput } from './terminal.js';
 export function buildProgram(): Command {
   const program = new Command('inferopt')
     .description('Make trained neural networks smaller and faster, and prove every step with measurements.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('--verbose', 'print stack traces and extra detail')
     .exitOverride()
     .configureOutput({
@@ -16,6 +18,10 @@ export function buildProgram(): Command {
   registerCommands(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError(false);
   return program;
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 bad usage or input, 3 goal not met). */

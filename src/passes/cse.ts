@@ -1,16 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { AttrValue, Graph, Node, Value } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { replaceValue } from '../rewrite/apply.js';
+import { bytesEqual, contentHash } from '../util/hash.js';
 import type { Pass, PassResult } from './pass.js';
 import { allGraphs, isNondeterministic } from './util.js';
 
 function tensorKey(t: Tensor): string {
-  const h = createHash('sha1');
-  h.update(`${t.dtype}:${t.dims.join('x')}:`);
-  if (t.strings) for (const s of t.strings) h.update(s);
-  else h.update(t.bytes);
-  return h.digest('hex');
+  return contentHash([`${t.dtype}:${t.dims.join('x')}:`, ...(t.strings ?? [t.bytes])]);
 }
 
 function attrKey(a: AttrValue): string | undefined {
@@ -47,12 +43,12 @@ function sampleKey(t: Tensor): string {
   const step = Math.max(1, Math.floor(b.length / 256));
   const sample: number[] = [];
   for (let i = 0; i < b.length && sample.length < 256; i += step) sample.push(b[i]!);
-  return `${t.dtype}:${t.dims.join('x')}:${b.length}:${t.strings ? tensorKey(t) : Buffer.from(sample).toString('base64')}`;
+  return `${t.dtype}:${t.dims.join('x')}:${b.length}:${t.strings ? tensorKey(t) : sample.map((x) => x.toString(16).padStart(2, '0')).join('')}`;
 }
 
 function sameData(a: Tensor, b: Tensor): boolean {
   if (a.strings || b.strings) return tensorKey(a) === tensorKey(b);
-  return Buffer.from(a.bytes.buffer, a.bytes.byteOffset, a.bytes.byteLength).equals(Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength));
+  return bytesEqual(a.bytes, b.bytes);
 }
 
 /**

@@ -1,10 +1,7 @@
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
-import { modelToBytes, writeAtomic } from '../ir/io.js';
-import { StreamingHistogram, type HistogramState } from './histogram.js';
+import { cachePath, readCache, writeCache } from './calib-cache.js';
+import { StreamingHistogram } from './histogram.js';
 import { rangeFrom, type CalibMethod, type Range, type RangeOptions } from './range-methods.js';
 import { streamActivations, type CalibrationData, type StreamOptions } from './stream.js';
 
@@ -28,11 +25,11 @@ export interface CalibrateOptions extends StreamOptions {
 }
 
 export async function collectStats(model: Model, data: CalibrationData, names: readonly string[], opts: CalibrateOptions = {}): Promise<CalibrationStats> {
-  const cacheFile = opts.cache ? cachePath(model, opts.cache) : undefined;
+  const cacheFile = opts.cache ? cachePath(model, opts.cache) : undefined; // undefined in a browser bundle
   if (cacheFile) {
     const hit = readCache(cacheFile, names);
     if (hit) {
-      opts.log?.(`calibration: reusing ${path.basename(cacheFile)}`);
+      opts.log?.(`calibration: reusing ${cacheFile.slice(cacheFile.lastIndexOf('/') + 1)}`);
       return hit;
     }
   }
@@ -58,39 +55,4 @@ export function computeRanges(stats: CalibrationStats, method: CalibMethod, opts
   const out = new Map<string, Range>();
   for (const [name, h] of stats.tensors) if (h.count > 0) out.set(name, rangeFrom(h, method, opts));
   return out;
-}
-
-// ---- cache ------------------------------------------------------------------------------------------
-
-const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex').slice(0, 16);
-
-function cachePath(model: Model, cache: { dir: string; dataKey: string; modelKey?: string }): string {
-  const modelKey = cache.modelKey ?? sha(modelToBytes(model));
-  return path.join(cache.dir, `calib-${modelKey}-${sha(cache.dataKey)}.json`);
-}
-
-interface CacheFile {
-  version: 1;
-  batches: number;
-  tensors: Record<string, HistogramState>;
-}
-
-function readCache(file: string, names: readonly string[]): CalibrationStats | undefined {
-  let parsed: CacheFile;
-  try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as CacheFile;
-  } catch {
-    return undefined;
-  }
-  if (parsed.version !== 1 || !names.every((n) => n in parsed.tensors)) return undefined;
-  const tensors = new Map<string, StreamingHistogram>();
-  for (const n of names) tensors.set(n, StreamingHistogram.fromJSON(parsed.tensors[n]!));
-  return { batches: parsed.batches, tensors };
-}
-
-function writeCache(file: string, stats: CalibrationStats): void {
-  const body: CacheFile = { version: 1, batches: stats.batches, tensors: {} };
-  for (const [n, h] of stats.tensors) body.tensors[n] = h.toJSON();
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  writeAtomic(file, [new TextEncoder().encode(JSON.stringify(body))]);
 }

@@ -9,11 +9,11 @@ import { DataType, dtypeName } from '../ir/dtype.js';
 import { Model } from '../ir/graph.js';
 import { loadModel } from '../ir/io.js';
 import type { Tensor } from '../ir/tensor.js';
-import { peakRssBytes } from '../util/memory.js';
+import { peakRssBytes, rssBytes } from '../util/memory.js';
 import { rng } from '../util/random.js';
 import { bootstrapMedianRatio, summarize, type RatioInterval, type Summary } from '../util/stats.js';
 import { randomInputs, requireSizedDims, resolveDims, runtimeInputs, type InputValue } from './inputs.js';
-import { Session, type Backend, type OptLevel, type SessionOptions } from './session.js';
+import { DEFAULT_BACKEND, Session, type Backend, type OptLevel, type SessionOptions } from './session.js';
 
 export interface BenchOptions {
   backend?: Backend;
@@ -115,7 +115,7 @@ function checkOptions(opts: BenchOptions): void {
 }
 
 function sessionOptions(opts: BenchOptions, dims: Record<string, number>): SessionOptions {
-  return { backend: opts.backend ?? 'node', threads: opts.threads ?? 2, optLevel: opts.optLevel ?? 'all', executionMode: opts.executionMode ?? 'sequential', dims };
+  return { backend: opts.backend ?? DEFAULT_BACKEND, threads: opts.threads ?? 2, optLevel: opts.optLevel ?? 'all', executionMode: opts.executionMode ?? 'sequential', dims };
 }
 
 const startedRuntimes = new Set<string>();
@@ -210,13 +210,13 @@ export function shapesText(feeds: Record<string, Pick<Tensor, 'dims'>>): string 
 /** Tracks the highest RSS seen, sampled on a timer and at explicit points. */
 class RssSampler {
   peak = 0;
-  private timer: NodeJS.Timeout;
+  private timer: ReturnType<typeof setInterval>;
   constructor(intervalMs = 25) {
     this.timer = setInterval(() => this.sample(), intervalMs);
-    this.timer.unref();
+    (this.timer as { unref?: () => void }).unref?.();
   }
   now(): number {
-    const rss = process.memoryUsage.rss();
+    const rss = rssBytes();
     this.peak = Math.max(this.peak, rss);
     return rss;
   }

@@ -2,7 +2,6 @@
  * The only module that talks to ONNX Runtime. onnxruntime-node (native CPU) and onnxruntime-web (wasm, run
  * in Node) sit behind one interface; inputs and outputs are inferopt Tensors.
  */
-import { createRequire } from 'node:module';
 import { InputError } from '../errors.js';
 import { DataType, dtypeFromName, dtypeInfo, dtypeName } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
@@ -10,12 +9,13 @@ import { loadModel, modelToBytes } from '../ir/io.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Dim } from '../ir/types.js';
 
+import { DEFAULT_BACKEND, loadOrt, ortPackageVersion, type Backend, type Ort } from './ort.js';
+
 // Both packages share the onnxruntime-common API; typed through the node package.
-type Ort = typeof import('onnxruntime-node');
 type OrtSession = import('onnxruntime-node').InferenceSession;
 type OrtTensor = import('onnxruntime-node').Tensor;
 
-export type Backend = 'node' | 'wasm';
+export { DEFAULT_BACKEND, type Backend };
 export type OptLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
 export interface SessionOptions {
@@ -34,19 +34,14 @@ export interface SessionOptions {
   logSeverity?: 0 | 1 | 2 | 3 | 4;
 }
 
-const require = createRequire(import.meta.url);
-let nodeOrt: Ort | undefined;
-let webOrt: Ort | undefined;
 let webThreads = -1;
 
 export function ortModule(backend: Backend): Ort {
-  if (backend === 'node') return (nodeOrt ??= require('onnxruntime-node') as Ort);
-  return (webOrt ??= require('onnxruntime-web') as unknown as Ort);
+  return loadOrt(backend);
 }
 
 export function ortVersion(backend: Backend): string {
-  const pkg = backend === 'node' ? 'onnxruntime-node/package.json' : 'onnxruntime-web/package.json';
-  return (require(pkg) as { version: string }).version;
+  return ortPackageVersion(backend);
 }
 
 /** Run failures reach the caller as RuntimeErrors; ORT's own log line would be a second line on stderr. */
@@ -82,7 +77,7 @@ export class Session {
   }
 
   static async create(model: Model | string | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
-    const backend = opts.backend ?? 'node';
+    const backend = opts.backend ?? DEFAULT_BACKEND;
     const ort = ortModule(backend);
     const threads = opts.threads ?? 2;
     if (backend === 'wasm' && webThreads !== threads) {

@@ -1,5 +1,10 @@
 import * as fs from 'node:fs';
 
+/** This process's resident set size now, in bytes (0 where it cannot be read: see ./memory.browser.ts). */
+export function rssBytes(): number {
+  return process.memoryUsage.rss();
+}
+
 /**
  * This process's peak resident set size in bytes. On Linux it reads VmHWM from /proc/self/status:
  * `process.resourceUsage().maxRSS` survives fork + exec, so a process started by a big parent (a test

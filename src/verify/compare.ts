@@ -1,5 +1,6 @@
 import { DataType } from '../ir/dtype.js';
 import type { Tensor } from '../ir/tensor.js';
+import { bytesEqual } from '../util/hash.js';
 
 /** How far a candidate output is from the reference one. */
 export interface OutputDiff {
@@ -32,7 +33,7 @@ function stringsEqual(a: Tensor, b: Tensor): number {
   const sa = a.strings ?? [];
   const sb = b.strings ?? [];
   let bad = 0;
-  for (let i = 0; i < sa.length; i++) if (Buffer.compare(Buffer.from(sa[i]!), Buffer.from(sb[i] ?? new Uint8Array())) !== 0) bad++;
+  for (let i = 0; i < sa.length; i++) if (!bytesEqual(sa[i]!, sb[i] ?? new Uint8Array())) bad++;
   return bad;
 }
 

@@ -3,7 +3,7 @@ import type { Model } from '../ir/graph.js';
 import { loadModel } from '../ir/io.js';
 import type { Tensor } from '../ir/tensor.js';
 import { randomInputs, resolveDims, type InputSpec } from '../runtime/inputs.js';
-import { Session, type Backend, type OptLevel } from '../runtime/session.js';
+import { DEFAULT_BACKEND, Session, type Backend, type OptLevel } from '../runtime/session.js';
 import { compareTensors, mergeDiff, type OutputDiff, type Tolerance } from './compare.js';
 
 export interface VerifyOptions extends InputSpec {
@@ -47,7 +47,7 @@ export async function verifyModels(reference: ModelSource, candidate: ModelSourc
   const candModel = asModel(candidate);
   const spec: InputSpec = { shapes: opts.shapes, dims: opts.dims, values: opts.values };
   const dims = resolveDims(refModel, spec);
-  const backend = opts.backend ?? 'node';
+  const backend = opts.backend ?? DEFAULT_BACKEND;
   const ref = await Session.create(refModel, { backend, optLevel: opts.refOptLevel ?? 'disabled', dims });
   const cand = await Session.create(candModel, { backend, optLevel: opts.candOptLevel ?? 'disabled', dims: resolveDims(candModel, spec) });
   try {
