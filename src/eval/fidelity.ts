@@ -1,97 +1,49 @@
-import { bootstrapMean, type ResampleOptions, type Estimate } from './bootstrap.js';
+import { compareArrays } from '../verify/compare.js';
+import { bootstrap, bootstrapMean, type ResampleOptions, type Estimate } from './bootstrap.js';
 
-/** Softmax of x[off .. off+n) into out[0 .. n). */
-function softmaxInto(x: Float32Array, off: number, n: number, out: Float64Array): void {
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) max = Math.max(max, x[off + i]!);
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += out[i] = Math.exp(x[off + i]! - max);
-  for (let i = 0; i < n; i++) out[i]! /= sum;
-}
+export { isDistribution } from '../verify/compare.js';
 
-/** True when every row along the last axis is already a distribution (non-negative, sums to 1). */
-export function isDistribution(x: Float32Array, classes: number): boolean {
-  for (let r = 0; r < x.length / classes; r++) {
-    let s = 0;
-    for (let c = 0; c < classes; c++) {
-      const v = x[r * classes + c]!;
-      if (v < 0) return false;
-      s += v;
-    }
-    if (Math.abs(s - 1) > 1e-3) return false;
-  }
-  return true;
-}
-
-/** How one sample's output differs from the reference's. */
+/** How one sample's output differs from the reference's (computed by src/verify/compare). */
 export interface SampleFidelity {
-  /** Share of rows (last axis = classes) whose arg-max agrees. */
-  top1Agreement: number;
-  /** KL(reference ‖ candidate) over the last axis, averaged over rows (softmax first unless already probabilities). */
-  kl: number;
+  /** Class outputs only: share of rows (last axis = classes) whose arg-max agrees. */
+  top1Agreement?: number;
+  /** Class outputs only: KL(reference ‖ candidate) over the last axis, averaged over rows. */
+  kl?: number;
   cosine: number;
   maxAbsError: number;
   meanAbsError: number;
+  /** Smallest and largest finite reference value: with the other samples', the output's own scale. */
+  refMin: number;
+  refMax: number;
 }
 
 /**
- * Compares one sample's candidate output with the reference's (same length; rows of `classes` values).
- * `probabilities` says whether rows are distributions already (else logits: softmax is applied for KL).
+ * Compares one sample's candidate output with the reference's (same length; rows of `classes` values; class
+ * metrics only when classes ≥ 2). `probabilities` says whether rows are distributions already (else logits).
  */
 export function sampleFidelity(cand: Float32Array, ref: Float32Array, classes: number, probabilities: boolean): SampleFidelity {
-  const n = ref.length;
-  let dot = 0;
-  let nc = 0;
-  let nr = 0;
-  let maxAbs = 0;
-  let sumAbs = 0;
-  for (let i = 0; i < n; i++) {
-    const a = cand[i]!;
-    const b = ref[i]!;
-    dot += a * b;
-    nc += a * a;
-    nr += b * b;
-    const d = Math.abs(a - b);
-    if (d > maxAbs || Number.isNaN(d)) maxAbs = d;
-    sumAbs += d;
+  const d = compareArrays(ref, cand, { classes, probabilities });
+  let refMin = Infinity;
+  let refMax = -Infinity;
+  for (const x of ref) {
+    if (!Number.isFinite(x)) continue;
+    if (x < refMin) refMin = x;
+    if (x > refMax) refMax = x;
   }
-  const rows = Math.max(1, Math.floor(n / classes));
-  let agree = 0;
-  let kl = 0;
-  const p = new Float64Array(classes);
-  const q = new Float64Array(classes);
-  for (let r = 0; r < rows; r++) {
-    const off = r * classes;
-    let ba = 0;
-    let bb = 0;
-    for (let c = 1; c < classes; c++) {
-      if (cand[off + c]! > cand[off + ba]!) ba = c;
-      if (ref[off + c]! > ref[off + bb]!) bb = c;
-    }
-    if (ba === bb) agree++;
-    if (probabilities) {
-      for (let c = 0; c < classes; c++) {
-        p[c] = ref[off + c]!;
-        q[c] = cand[off + c]!;
-      }
-    } else {
-      softmaxInto(ref, off, classes, p);
-      softmaxInto(cand, off, classes, q);
-    }
-    for (let c = 0; c < classes; c++) if (p[c]! > 0) kl += p[c]! * Math.log(p[c]! / Math.max(q[c]!, 1e-12));
-  }
-  const denom = Math.sqrt(nc) * Math.sqrt(nr);
   return {
-    top1Agreement: agree / rows,
-    // probabilities that do not sum to exactly 1 (float rounding) can push KL a hair below 0
-    kl: Math.max(0, kl / rows),
-    cosine: denom > 0 ? dot / denom : nc === nr ? 1 : 0,
-    maxAbsError: maxAbs,
-    meanAbsError: n ? sumAbs / n : 0,
+    ...(d.top1 !== undefined ? { top1Agreement: d.top1, kl: d.kl! } : {}),
+    cosine: d.cosine,
+    maxAbsError: d.maxAbs,
+    meanAbsError: d.meanAbs,
+    refMin,
+    refMax,
   };
 }
 
-/** Per-sample fidelity, accumulated; every metric is a mean over samples with its interval. */
+/**
+ * Per-sample fidelity, accumulated; every metric is a mean over samples with its interval, except the error
+ * against the output's own scale, which is the worst case (bootstrapped as a maximum).
+ */
 export class FidelityScores {
   readonly samples: SampleFidelity[] = [];
 
@@ -103,17 +55,36 @@ export class FidelityScores {
     return this.samples.length;
   }
 
+  /**
+   * The reference output's own scale over all samples: its range (max − min), else its largest magnitude,
+   * else 1. A probability that stays in 0..1 has scale ~1; a regression output its spread.
+   */
+  scale(): number {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const s of this.samples) {
+      lo = Math.min(lo, s.refMin);
+      hi = Math.max(hi, s.refMax);
+    }
+    if (!(hi >= lo)) return 1;
+    return hi > lo ? hi - lo : Math.abs(hi) || 1;
+  }
+
   estimates(opts: ResampleOptions = {}): Record<string, Estimate> {
-    const of = (k: keyof SampleFidelity) => bootstrapMean(this.samples.map((s) => s[k]), opts);
-    const worst = this.samples.reduce((m, s) => Math.max(m, s.maxAbsError), 0);
+    const of = (k: 'cosine' | 'maxAbsError' | 'meanAbsError' | 'top1Agreement' | 'kl') => bootstrapMean(this.samples.map((s) => s[k] ?? NaN), opts);
+    const worst = this.samples.reduce((m, s) => (s.maxAbsError > m || Number.isNaN(s.maxAbsError) ? s.maxAbsError : m), 0);
+    const scale = this.scale();
+    const errors = this.samples.map((s) => (Number.isNaN(s.maxAbsError) ? Infinity : s.maxAbsError / scale));
+    const classes = this.samples.length > 0 && this.samples.every((s) => s.top1Agreement !== undefined);
     return {
-      top1Agreement: of('top1Agreement'),
-      kl: of('kl'),
+      ...(classes ? { top1Agreement: of('top1Agreement'), kl: of('kl') } : {}),
       cosine: of('cosine'),
       meanAbsError: of('meanAbsError'),
       /** Mean of per-sample maxima; the single worst element is reported as `maxAbsErrorWorst`. */
       maxAbsError: of('maxAbsError'),
       maxAbsErrorWorst: { value: worst, low: worst, high: worst, confidence: 1, n: this.n },
+      /** Worst |candidate − reference| over every element of every sample, as a fraction of the output's scale. */
+      maxRelError: bootstrap(errors.length, (idx) => idx.reduce((m, i) => Math.max(m, errors[i]!), 0), opts),
     };
   }
 }

@@ -3,7 +3,7 @@ import { bootstrap, bootstrapMean } from './bootstrap.js';
 import { ClassificationScores, confusionMatrix, macro, macroFromCounts, perClass, topK } from './classification.js';
 import { DetBoxScores, iou, mapBoxes, matchBoxes } from './detboxes.js';
 import { DetMapScores, pixelCounts, shrinkBox } from './detmap.js';
-import { sampleFidelity } from './fidelity.js';
+import { FidelityScores, sampleFidelity } from './fidelity.js';
 import { OcrScores, chars, ctcGreedy, editDistance } from './ocr.js';
 
 describe('classification metrics', () => {
@@ -127,7 +127,33 @@ describe('fidelity metrics', () => {
   it('identical outputs: full agreement, zero KL and error, cosine 1', () => {
     const a = Float32Array.from([1, 2, 3, -1, 0, 1]);
     const f = sampleFidelity(a, a, 3, false);
-    expect(f).toEqual({ top1Agreement: 1, kl: 0, cosine: 1, maxAbsError: 0, meanAbsError: 0 });
+    expect(f).toMatchObject({ top1Agreement: 1, kl: 0, cosine: 1, maxAbsError: 0, meanAbsError: 0 });
+  });
+
+  it('an all-NaN candidate is infinitely wrong by every measure, never error 0 or cosine 1', () => {
+    const ref = Float32Array.from([0.2, 0.8, 0.6, 0.4]);
+    const nan = Float32Array.from([NaN, NaN, NaN, NaN]);
+    const f = sampleFidelity(nan, ref, 2, true);
+    expect(f.maxAbsError).toBe(Infinity);
+    expect(f.meanAbsError).toBe(Infinity);
+    expect(f.cosine).toBe(0);
+    expect(f.kl).toBe(Infinity);
+    expect(f.top1Agreement).toBe(0);
+    const scores = new FidelityScores();
+    scores.add(f);
+    expect(scores.estimates().maxRelError!.value).toBe(Infinity);
+    // NaN where the reference has NaN too is agreement
+    expect(sampleFidelity(Float32Array.from([NaN, 1]), Float32Array.from([NaN, 1]), 1, false).maxAbsError).toBe(0);
+  });
+
+  it('scalar outputs: no class metrics (top-1 of one value always agrees), error against the outputs\' range', () => {
+    const scores = new FidelityScores();
+    const pairs = [[0.001, 0.01], [1.0, 0.98], [0.5, 0.6]];
+    for (const [r, c] of pairs) scores.add(sampleFidelity(Float32Array.of(c!), Float32Array.of(r!), 1, false));
+    const e = scores.estimates();
+    expect(e.top1Agreement).toBeUndefined();
+    expect(e.cosine!.value).toBe(1); // why cosine cannot be the proxy for a single number
+    expect(e.maxRelError!.value).toBeCloseTo(0.1 / 0.999, 6); // worst error 0.1 over the reference range 0.001..1
   });
 
   it('KL of probabilities, agreement and errors against hand values', () => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
-import { feeds as datasetFeeds, loadDatasetSpec, openDataset } from '../data/dataset.js';
+import { feeds as datasetFeeds, loadDatasetSpec, openDataset, split } from '../data/dataset.js';
 import { evaluate } from '../eval/evaluate.js';
 import { defaultImagePreprocess } from '../eval/model-io.js';
 import type { Model } from '../ir/graph.js';
@@ -62,35 +62,43 @@ export async function takeFeeds(data: CalibrationData, n: number): Promise<Recor
 export const lowerIsBetter = (metric: string) => /cer|wer|error|loss|mse|mae/i.test(metric);
 
 /**
- * A scoring function for the fallback: evaluates a model on a dataset and returns `metric` in percent
- * for rates (accuracies, CER) so that `--max-accuracy-drop` is in percentage points.
+ * Scoring functions for the fallback on two disjoint parts of a dataset (split by hashed sample id):
+ * `select` scores the trials and `feeds` feed the sensitivity ranking (the decisions), `report` measures the
+ * baseline and the chosen model (the figures reported). Rates (accuracies, CER) are in percent so that
+ * `--max-accuracy-drop` is in percentage points.
  */
-export async function datasetEvaluator(ref: string, model: Model, opts: { metric?: string; limit?: number; log?: (m: string) => void }): Promise<{ evaluate: (m: Model) => Promise<number>; metric: string; higherIsBetter: boolean }> {
+export async function datasetEvaluator(
+  ref: string,
+  model: Model,
+  opts: { metric?: string; limit?: number; log?: (m: string) => void },
+): Promise<{ select: (m: Model) => Promise<number>; report: (m: Model) => Promise<number>; feeds: (n: number) => Promise<Record<string, Tensor>[]>; metric: string; higherIsBetter: boolean }> {
   const spec = await loadDatasetSpec(ref);
-  const open = () => openDataset(spec, { image: spec.image ?? defaultImagePreprocess(model), ...(opts.limit !== undefined && { limit: opts.limit }) });
+  const open = async () => split(await openDataset(spec, { image: spec.image ?? defaultImagePreprocess(model), ...(opts.limit !== undefined && { limit: opts.limit }) }), { calibrationFraction: 0.5, seed: 17 });
   let metric = opts.metric;
-  const evaluateModel = async (m: Model) => {
-    const r = await evaluate(m, await open(), { task: spec.eval?.task, output: spec.eval?.output, keys: spec.eval?.keys, threshold: spec.eval?.threshold, shrinkRatio: spec.eval?.shrinkRatio, ignoreSpaces: spec.eval?.ignoreSpaces, bootstrap: { iterations: 1 } });
+  const evaluateOn = async (m: Model, part: 'calibration' | 'evaluation') => {
+    const r = await evaluate(m, (await open())[part], { task: spec.eval?.task, output: spec.eval?.output, keys: spec.eval?.keys, threshold: spec.eval?.threshold, shrinkRatio: spec.eval?.shrinkRatio, ignoreSpaces: spec.eval?.ignoreSpaces, bootstrap: { iterations: 1 } });
     metric ??= Object.keys(r.metrics)[0];
     const e = metric ? r.metrics[metric] : undefined;
     if (!e) throw new InputError(`metric '${metric}' is not produced by this data (available: ${Object.keys(r.metrics).join(', ')})`);
     return e.value;
   };
-  // learn the metric name from a first evaluation of the float model (cached for the fallback's baseline)
-  const raw = await evaluateModel(model);
+  // learn the metric name and its scale from a first evaluation of the float model (kept for the baselines)
+  const raw = await evaluateOn(model, 'calibration');
   // rates (accuracy, CER) are scored in percent so that the bound reads in percentage points
   const scale = raw >= 0 && raw <= 1 ? 100 : 1;
-  const baseline = raw * scale;
-  let first = true;
+  const cache = { calibration: new Map<Model, number>([[model, raw * scale]]), evaluation: new Map<Model, number>() };
+  const scorer = (part: 'calibration' | 'evaluation') => async (m: Model) => {
+    const known = cache[part].get(m);
+    if (known !== undefined) return known;
+    const v = (await evaluateOn(m, part)) * scale;
+    if (m === model) cache[part].set(m, v);
+    return v;
+  };
   return {
     metric: metric!,
     higherIsBetter: !lowerIsBetter(metric!),
-    evaluate: async (m: Model) => {
-      if (first && m === model) {
-        first = false;
-        return baseline;
-      }
-      return (await evaluateModel(m)) * scale;
-    },
+    select: scorer('calibration'),
+    report: scorer('evaluation'),
+    feeds: async (n) => takeFeeds(datasetFeeds((await open()).calibration, { inputNames: runtimeInputs(model).map((v) => v.name) }), n),
   };
 }

@@ -17,7 +17,7 @@ const evalFeeds = (m: Model) => [0, 1, 2, 3].map((seed) => randomInputs(m, { dim
 /** Metric: top-1 agreement with the float model, in percent. */
 const agreement = (ref: Model) => async (m: Model) => {
   const fs = await compareModels(ref, m, evalFeeds(ref));
-  return 100 * fs[0]!.top1Agreement!;
+  return 100 * fs[0]!.top1!;
 };
 
 describe('sensitivity and accuracy-aware fallback', () => {
@@ -37,6 +37,24 @@ describe('sensitivity and accuracy-aware fallback', () => {
     expect(report.floatNodes.map((n) => n.node)).toEqual(['fc2']);
     expect(model.graph.nodes.find((n) => n.name === 'fc2')!.opType).toBe('Gemm');
     expect(model.graph.nodes.filter((n) => n.opType === 'DynamicQuantizeMatMul')).toHaveLength(2);
+  });
+
+  it('decides on one split and reports the drop measured on a disjoint one', async () => {
+    const m = fragile();
+    const heldOut = [0, 1, 2, 3].map((seed) => randomInputs(m, { dims: { N: 64 }, seed: 900 + seed }));
+    const seen: Model[] = [];
+    const report = async (x: Model) => {
+      seen.push(x);
+      return 100 * (await compareModels(m, x, heldOut))[0]!.top1!;
+    };
+    const r = await quantizeWithFallback(m, { mode: 'dynamic' }, { maxDrop: 6, evaluate: agreement(m), report, feeds: evalFeeds(m).slice(0, 1) });
+    // the held-out data grades only the baseline and the model chosen, never a trial
+    expect(seen).toEqual([m, r.model]);
+    expect(r.report.best).toBe(await report(r.model));
+    expect(r.report.drop).toBeCloseTo(r.report.baseline - r.report.best, 9);
+    expect(r.report.selection!.best).toBe(Math.max(...r.report.trials.map((t) => t.score)));
+    expect(r.report.best).not.toBe(r.report.selection!.best); // other data, another figure
+    expect(r.report.message).toMatch(/on held-out data/);
   });
 
   it('an unreachable bound is reported as not met and the best model is kept', async () => {

@@ -63,18 +63,3 @@ export function quantizeValue(x: number, p: QParams, qmin: number, qmax: number)
   const q = roundHalfEven(x / p.scale) + p.zeroPoint;
   return q < qmin ? qmin : q > qmax ? qmax : q;
 }
-
-/** Signal-to-quantization-noise ratio in dB of `approx` against `ref` (Infinity when identical). */
-export function sqnr(ref: ArrayLike<number>, approx: ArrayLike<number>): number {
-  let signal = 0;
-  let noise = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const r = ref[i]!;
-    const d = r - approx[i]!;
-    signal += r * r;
-    noise += d * d;
-  }
-  if (noise === 0) return Infinity;
-  if (!Number.isFinite(noise)) return -Infinity;
-  return 10 * Math.log10(signal / noise);
-}

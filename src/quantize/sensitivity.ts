@@ -3,7 +3,7 @@ import type { Tensor } from '../ir/tensor.js';
 import { resolveParams } from '../passes/pass.js';
 import { Session } from '../runtime/session.js';
 import { runAll } from './fidelity.js';
-import { sqnr } from './qparams.js';
+import { compareArrays } from '../verify/compare.js';
 import { quantizeModel, type QuantizeOptions } from './quantize.js';
 import { calibrateFor, staticQuantizePass } from './static.js';
 import { QUANTIZED_OPS } from './static-plan.js';
@@ -61,8 +61,8 @@ export async function nodeSensitivity(model: Model, options: QuantizeOptions, fe
     result.push({
       node: name,
       opType: model.graph.nodes.find((n) => n.name === name)!.opType,
-      outputSqnr: sqnr(flat(ref, out), flat(got, out)),
-      finalSqnr: sqnr(flat(ref, finalName), flat(got, finalName)),
+      outputSqnr: compareArrays(flat(ref, out), flat(got, out)).sqnr,
+      finalSqnr: compareArrays(flat(ref, finalName), flat(got, finalName)).sqnr,
     });
     log?.(`sensitivity ${++k}/${candidates.length}: ${name}`);
   }

@@ -6,7 +6,7 @@ import { randomInputs } from '../runtime/inputs.js';
 import { dequantizeBlockwise, quantizeBlockwise } from './blockwise.js';
 import { compareModels } from './fidelity.js';
 import { mlpModel } from './fixtures.js';
-import { sqnr } from './qparams.js';
+import { compareArrays } from '../verify/compare.js';
 import { feedsOf } from './stream.js';
 import { weightOnlyQuantizePass, type WeightOnlyConfig } from './weight-only.js';
 
@@ -28,7 +28,7 @@ describe('weight-only quantization (MatMulNBits)', () => {
     for (const symmetric of [true, false]) {
       const spec = { bits: 4 as const, blockSize: 16, symmetric };
       const back = dequantizeBlockwise(quantizeBlockwise(w, K, N, spec), spec);
-      expect(sqnr(w, back)).toBeGreaterThan(12);
+      expect(compareArrays(w, back).sqnr).toBeGreaterThan(12);
     }
   });
 

@@ -89,10 +89,14 @@ export class OnnxEvaluator implements Evaluator {
     if (!step || !supportsFallback(step)) return undefined;
     const prefix: Recipe = { ...recipe, steps: recipe.steps.slice(0, -1) };
     const { model } = await applyRecipe(loadModel(this.opts.modelFile), prefix, this.opts.catalog, (e) => this.runtimeParams(e));
-    const r = await fallbackStep(model, step, recipe.target, (m) => this.opts.metric.score(m), baseline, bound, await this.calibrationParams());
+    // the baseline on the selection samples, once: the fallback's decisions compare with it
+    this.selectBaseline ??= this.opts.metric.select(loadModel(this.opts.modelFile));
+    const r = await fallbackStep(model, step, recipe.target, (m) => this.opts.metric.select(m), await this.selectBaseline, bound, await this.calibrationParams());
     const kept = r.floatNodes.length ? `${r.floatNodes.length} most sensitive node(s) kept in float (${r.floatNodes.slice(0, 4).join(', ')}${r.floatNodes.length > 4 ? ', …' : ''})` : 'no node moved back to float';
     return { recipe: { ...prefix, steps: [...prefix.steps, r.step] }, note: `accuracy-aware fallback: ${kept}` };
   }
+
+  private selectBaseline?: Promise<MetricValue>;
 
   /** Set from the first (baseline) measurement unless --runs was given. */
   private runs?: number;

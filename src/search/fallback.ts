@@ -35,7 +35,7 @@ export async function fallbackStep(
   prefixModel: Model,
   step: RecipeStep,
   target: QuantizeOptions['target'],
-  score: (m: Model) => Promise<MetricValue>,
+  select: (m: Model) => Promise<MetricValue>,
   baseline: MetricValue,
   bound: AccuracyBound,
   runtime: { calibration: Record<string, Tensor>[]; calibrate?: QuantizeOptions['calibrate'] },
@@ -45,7 +45,8 @@ export async function fallbackStep(
   const maxDrop = bound.relative ? (bound.value / 100) * Math.abs(baseline.value) * points : bound.value;
   const { report } = await quantizeWithFallback(prefixModel, { ...optionsOf(step, target), calibration: runtime.calibration, ...(runtime.calibrate ? { calibrate: runtime.calibrate } : {}) }, {
     maxDrop,
-    evaluate: async (m) => (await score(m)).value * points,
+    // decisions on the selection samples; the search then reports the candidate on the disjoint scored ones
+    evaluate: async (m) => (await select(m)).value * points,
     higherIsBetter: baseline.higherIsBetter,
     trials,
     feeds: runtime.calibration.slice(0, 8),

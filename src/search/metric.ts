@@ -16,13 +16,19 @@ export interface MetricSource {
   readonly source: 'data' | 'fidelity';
   readonly note: string;
   score(model: Model): Promise<MetricValue>;
+  /**
+   * The same metric on samples disjoint from `score`'s, for decisions made inside a candidate (the
+   * accuracy-aware fallback's trials), so that the figure reported by `score` is not graded on the data that
+   * chose it.
+   */
+  select(model: Model): Promise<MetricValue>;
   /** Feeds for calibration, disjoint from the samples scored. */
   calibration(): Promise<Record<string, Tensor>[]>;
   /** With data: up to `count` real batches of `batch` samples, the inputs latency is timed on. */
   timingFeeds?(batch: number, count: number): Promise<Record<string, Tensor>[]>;
 }
 
-const LOWER_IS_BETTER = new Set(['cer', 'kl', 'meanAbsError', 'maxAbsError', 'maxAbsErrorWorst']);
+const LOWER_IS_BETTER = new Set(['cer', 'kl', 'meanAbsError', 'maxAbsError', 'maxAbsErrorWorst', 'maxRelError']);
 const RAW_SCALE = new Set(['kl', 'meanAbsError', 'maxAbsError', 'maxAbsErrorWorst']);
 
 /** Direction and scale of a metric from src/eval by its name (`fidelity.` prefix ignored). */
@@ -76,18 +82,21 @@ export async function dataMetric(model: Model, spec: string | DatasetSpec, opts:
   const evalSpec = ds.spec.eval ?? {};
   let name = opts.metric ?? (evalSpec.task ? TASK_METRIC[evalSpec.task] : undefined);
   const note = `on ${ds.description} (evaluation part; calibration uses a disjoint part), 95% bootstrap interval`;
+  const scoreOn = async (model: Model, part: Dataset) => {
+    const r = await evaluate(model, part, { ...(evalSpec.task ? { task: evalSpec.task } : {}), ...(evalSpec.keys ? { keys: evalSpec.keys } : {}), ...(evalSpec.output ? { output: evalSpec.output } : {}), ...(evalSpec.threshold ? { threshold: evalSpec.threshold } : {}), batch: 8 });
+    const v = pick(r, name, note);
+    name = v.name;
+    return v;
+  };
   return {
     get name() {
       return name ?? 'metric';
     },
     source: 'data',
     note,
-    async score(model) {
-      const r = await evaluate(model, parts.evaluation, { ...(evalSpec.task ? { task: evalSpec.task } : {}), ...(evalSpec.keys ? { keys: evalSpec.keys } : {}), ...(evalSpec.output ? { output: evalSpec.output } : {}), ...(evalSpec.threshold ? { threshold: evalSpec.threshold } : {}), batch: 8 });
-      const v = pick(r, name, note);
-      name = v.name;
-      return v;
-    },
+    score: (model) => scoreOn(model, parts.evaluation),
+    // the calibration part: disjoint from the evaluation part that `score` reports on
+    select: (model) => scoreOn(model, parts.calibration),
     calibration: () => collectFeeds(parts.calibration, model, opts.calibrationSamples ?? 64),
     timingFeeds: (batch, count) => collectFeeds(parts.evaluation, model, count, batch),
   };
@@ -104,27 +113,42 @@ export function randomDataset(model: Model, count: number, spec: InputSpec = {},
   };
 }
 
+/** Outputs with at most this many values per sample are scalars or small regressions, not feature maps. */
+const SMALL_OUTPUT = 16;
+
 /**
- * Without data: fidelity to the baseline model on seeded random inputs. Top-1 agreement when the output looks
- * like class scores (last dimension ≥ 2 and one row per sample), else cosine similarity of the outputs.
+ * The proxy for an output without labels: top-1 agreement for class scores ([N, classes ≥ 2]); the worst
+ * error against the output's own scale for scalar and small regression outputs (a cosine of one number per
+ * sample is always 1, so it could not fail: openWakeWord's hello_deepa lost 0.1 of its 0..1 score to 4-bit
+ * weights with cosine 1.0); cosine similarity for large outputs (embeddings, feature maps), where the angle
+ * between the vectors means something.
+ */
+export function proxyMetricFor(shape: readonly (number | string | null)[] | undefined): string {
+  if (shape && shape.length === 2 && typeof shape[1] === 'number' && shape[1] >= 2) return 'fidelity.top1Agreement';
+  const perSample = shape?.slice(1).reduce<number | undefined>((n, d) => (n !== undefined && typeof d === 'number' && d > 0 ? n * d : undefined), 1);
+  if (shape && (shape.length <= 1 || (perSample !== undefined && perSample <= SMALL_OUTPUT))) return 'fidelity.maxRelError';
+  return 'fidelity.cosine';
+}
+
+/**
+ * Without data: fidelity to the baseline model on seeded random inputs, by the proxy that fits the output
+ * (proxyMetricFor).
  */
 export function fidelityMetric(baseline: Model, opts: { samples?: number; input?: InputSpec; metric?: string } = {}): MetricSource {
   const samples = opts.samples ?? 32;
   if (baseline.graph.outputs[0]?.type?.kind !== 'tensor' || !baseline.graph.outputs[0].type.shape) inferShapes(baseline, opts.input ?? {});
   const out = baseline.graph.outputs[0]?.type;
   const shape = out?.kind === 'tensor' ? out.shape : undefined;
-  const classLike = shape !== undefined && shape.length === 2 && typeof shape[1] === 'number' && shape[1] >= 2;
-  const name = opts.metric ?? (classLike ? 'fidelity.top1Agreement' : 'fidelity.cosine');
+  const name = opts.metric ?? proxyMetricFor(shape);
   const note = `fidelity to the baseline model on ${samples} seeded random inputs (no --data given): the candidate's output compared with the baseline's, not accuracy on real labels`;
   if (runtimeInputs(baseline).length === 0) throw new InputError('the model has no inputs to feed');
   return {
     name,
     source: 'fidelity',
     note,
-    async score(model) {
-      const r = await evaluate(model, randomDataset(baseline, samples, opts.input), { reference: baseline, task: 'fidelity' });
-      return pick(r, name, note);
-    },
+    score: async (model) => pick(await evaluate(model, randomDataset(baseline, samples, opts.input), { reference: baseline, task: 'fidelity' }), name, note),
+    // other seeds: inputs disjoint from those scored (1000…) and from calibration's (5000…)
+    select: async (model) => pick(await evaluate(model, randomDataset(baseline, samples, opts.input, 3000), { reference: baseline, task: 'fidelity' }), name, note),
     calibration: () => collectFeeds(randomDataset(baseline, 32, opts.input, 5000), baseline, 32),
   };
 }

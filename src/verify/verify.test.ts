@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../test/unit/run-cli.js';
 import { DataType, GraphBuilder, Tensor, saveModel } from '../ir/index.js';
 import { encodeTensorForTest } from './test-tensor.js';
-import { compareTensors, top1Agreement } from './compare.js';
+import { compareModels } from '../quantize/fidelity.js';
+import { compareArrays, compareTensors, top1Agreement } from './compare.js';
 import { verifyModels } from './verify.js';
 
 function classifier(bias: number[]) {
@@ -34,6 +35,29 @@ describe('compare', () => {
     expect(d.top1).toBe(0.5);
     expect(d.cosine).toBeLessThan(1);
     expect(top1Agreement(Float32Array.from([0, 1, 1, 0]), Float32Array.from([0, 1, 0, 1]), 2)).toBe(0.5);
+  });
+
+  it('is NaN-aware: an all-NaN candidate is infinitely far by every measure; NaN on both sides agrees', async () => {
+    const d = compareArrays([0.5, -2, 3], [NaN, NaN, NaN]);
+    expect(d).toMatchObject({ maxAbs: Infinity, relMaxDiff: Infinity, meanAbs: Infinity, sqnr: -Infinity, cosine: 0, mismatches: 3, nanCand: 3 });
+    expect(compareArrays([NaN, 1, Infinity], [NaN, 1, Infinity])).toMatchObject({ maxAbs: 0, mismatches: 0, sqnr: Infinity, cosine: 1 });
+    // through the models: the quantization fidelity check reported error 0 for an all-NaN output
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [4, 3]);
+    b.output(b.op('Relu', [x]), 'y');
+    const nanModel = new GraphBuilder();
+    const x2 = nanModel.input('x', DataType.FLOAT, [4, 3]);
+    nanModel.output(nanModel.op('Sqrt', [nanModel.op('Sub', [nanModel.op('Neg', [nanModel.op('Abs', [x2])]), nanModel.floats('one', [1], [1])])]), 'y');
+    const [f] = await compareModels(b.model(), nanModel.model(), [{ x: Tensor.float([4, 3], Array.from({ length: 12 }, (_, i) => i - 6)) }]);
+    expect(f).toMatchObject({ maxAbs: Infinity, relMaxDiff: Infinity, sqnr: -Infinity, cosine: 0, nanCand: 12 });
+  });
+
+  it('class outputs: top-1, top-5 and KL; a scale-relative max error for every output', () => {
+    const d = compareArrays([0, 1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1, 0], { classes: 7 });
+    expect(d.top1).toBe(0);
+    expect(d.top5).toBe(0); // class 6 ranks last in the candidate
+    expect(d.kl).toBeGreaterThan(1);
+    expect(compareArrays([10, -20], [11, -20]).relMaxDiff).toBeCloseTo(1 / 20, 9);
   });
 
   it('flags NaN on one side and shape mismatches', () => {

@@ -158,8 +158,9 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
     if (!Number.isFinite(maxDrop) || maxDrop < 0) throw new InputError('--max-accuracy-drop must be a number ≥ 0 (percentage points)');
     const evalLimit = flags.evalLimit !== undefined ? parseIntFlag('--eval-limit', flags.evalLimit, 1) : undefined;
     const ev = await datasetEvaluator(flags.eval!, model, { metric: flags.metric, limit: evalLimit, log });
-    const feeds = await takeFeeds((await calibrationData(flags.eval!, model, { limit: 8 })).data, 8);
-    const r = await quantizeWithFallback(model, options, { maxDrop, evaluate: ev.evaluate, higherIsBetter: ev.higherIsBetter, feeds, trials: parseIntFlag('--trials', flags.trials, 0), log });
+    // decisions (sensitivity ranking, trials) on one half of --eval, the reported drop on the other
+    const feeds = await ev.feeds(8);
+    const r = await quantizeWithFallback(model, options, { maxDrop, evaluate: ev.select, report: ev.report, higherIsBetter: ev.higherIsBetter, feeds, trials: parseIntFlag('--trials', flags.trials, 0), log });
     result = r.model;
     const { ranking, ...rest } = r.report;
     report.fallback = rest;
