@@ -7,7 +7,8 @@ export class InferoptError extends Error {
     message: string,
     readonly exitCode: number = 1,
   ) {
-    super(message);
+    // one line, always: names that carry line breaks (files, nodes, keys) are shown escaped, not obeyed
+    super(message.replace(/\r\n|[\r\n\u2028\u2029]/g, (c) => (c === '\n' || c === '\r\n' ? '\\n' : c === '\r' ? '\\r' : '\\u' + c.charCodeAt(0).toString(16))));
     this.name = new.target.name;
   }
 }

@@ -24,8 +24,8 @@ export function checkModel(model: Model, limit = 100): GraphProblem[] {
   const imported = new Map<string, number>();
   for (const o of model.opsetImports) {
     const domain = o.domain === 'ai.onnx' ? '' : o.domain;
-    if (imported.has(domain)) add({ graph: 'model', kind: 'opset', message: `opset of domain '${domain || 'ai.onnx'}' imported twice` });
-    if (!Number.isSafeInteger(o.version) || o.version < 1) add({ graph: 'model', kind: 'opset', message: `opset version ${o.version} for domain '${domain || 'ai.onnx'}' (must be ≥ 1)` });
+    if (imported.has(domain)) add({ graph: 'model', kind: 'opset', message: `opset of domain ${q(domain || 'ai.onnx')} imported twice` });
+    if (!Number.isSafeInteger(o.version) || o.version < 1) add({ graph: 'model', kind: 'opset', message: `opset version ${o.version} for domain ${q(domain || 'ai.onnx')} (must be ≥ 1)` });
     imported.set(domain, o.version);
   }
   checkGraph(model.graph, 'main', new Set(), imported, add);
@@ -35,7 +35,7 @@ export function checkModel(model: Model, limit = 100): GraphProblem[] {
 function checkGraph(g: Graph, where: string, outer: ReadonlySet<string>, imported: ReadonlyMap<string, number>, add: (p: GraphProblem) => void): void {
   const defined = new Set<string>();
   const define = (name: string, what: string) => {
-    if (defined.has(name)) add({ graph: where, kind: 'duplicate', message: `'${name}' is defined twice (${what})` });
+    if (defined.has(name)) add({ graph: where, kind: 'duplicate', message: `${q(name)} is defined twice (${what})` });
     defined.add(name);
   };
   const visible = (name: string) => defined.has(name) || outer.has(name);
@@ -47,19 +47,19 @@ function checkGraph(g: Graph, where: string, outer: ReadonlySet<string>, importe
   for (const [name, v] of g.initializers) {
     if (!g.inputs.includes(v)) define(name, 'initializer');
     const t = v.initializer;
-    if (t && t.dims.some((d) => !Number.isSafeInteger(d) || d < 0)) add({ graph: where, kind: 'shape', message: `initializer '${name}' has dims [${t.dims.join(',')}]` });
+    if (t && t.dims.some((d) => !Number.isSafeInteger(d) || d < 0)) add({ graph: where, kind: 'shape', message: `initializer ${q(name)} has dims [${t.dims.join(',')}]` });
   }
   // every name a node of this graph produces, to tell a use-before-definition (a cycle or a misordered
   // list) from a use of nothing
   const producedHere = new Set<string>();
   for (const n of g.nodes) for (const o of n.outputs) if (o.name) producedHere.add(o.name);
   for (const [i, n] of g.nodes.entries()) {
-    const label = `node ${n.name ? `'${n.name}'` : `#${i}`} (${n.opType})`;
-    if (!imported.has(n.domain === 'ai.onnx' ? '' : n.domain)) add({ graph: where, kind: 'opset', message: `${label} is in domain '${n.domain}', which the model does not import` });
+    const label = `node ${n.name ? q(n.name) : `#${i}`} (${q(n.opType).slice(1, -1)})`;
+    if (!imported.has(n.domain === 'ai.onnx' ? '' : n.domain)) add({ graph: where, kind: 'opset', message: `${label} is in domain ${q(n.domain)}, which the model does not import` });
     for (const v of n.inputs) {
       if (!v || visible(v.name)) continue;
-      if (producedHere.has(v.name)) add({ graph: where, kind: 'order', message: `${label} uses '${v.name}' before the node that computes it (a cycle, or nodes out of topological order)` });
-      else add({ graph: where, kind: 'undefined', message: `${label} uses '${v.name}', which nothing defines` });
+      if (producedHere.has(v.name)) add({ graph: where, kind: 'order', message: `${label} uses ${q(v.name)} before the node that computes it (a cycle, or nodes out of topological order)` });
+      else add({ graph: where, kind: 'undefined', message: `${label} uses ${q(v.name)}, which is not defined before it (in this graph or an enclosing one)` });
     }
     // subgraphs see what is defined so far, in this graph and around it
     const subs = n.subgraphs();
@@ -67,7 +67,7 @@ function checkGraph(g: Graph, where: string, outer: ReadonlySet<string>, importe
       const scope = new Set([...outer, ...defined]);
       for (const [k, a] of n.attrs) {
         const graphs = a.value.type === 'graph' ? [a.value.value] : a.value.type === 'graphs' ? a.value.value : [];
-        for (const [j, sg] of graphs.entries()) checkGraph(sg, `${where}/${n.name || `#${i}`}:${k}${graphs.length > 1 ? `[${j}]` : ''}`, scope, imported, add);
+        for (const [j, sg] of graphs.entries()) checkGraph(sg, `${where}/${n.name ? q(n.name).slice(1, -1) : `#${i}`}:${q(k).slice(1, -1)}${graphs.length > 1 ? `[${j}]` : ''}`, scope, imported, add);
       }
     }
     for (const o of n.outputs) if (o.name) define(o.name, `output of ${label}`);
@@ -75,17 +75,23 @@ function checkGraph(g: Graph, where: string, outer: ReadonlySet<string>, importe
   const listed = new Set<string>();
   for (const v of g.outputs) {
     if (!v.name) add({ graph: where, kind: 'name', message: 'a graph output has no name' });
-    if (listed.has(v.name)) add({ graph: where, kind: 'output', message: `graph output '${v.name}' is listed twice` });
+    if (listed.has(v.name)) add({ graph: where, kind: 'output', message: `graph output ${q(v.name)} is listed twice` });
     listed.add(v.name);
-    if (!visible(v.name)) add({ graph: where, kind: 'undefined', message: `graph output '${v.name}' is not computed by any node, input or initializer` });
+    if (!visible(v.name)) add({ graph: where, kind: 'undefined', message: `graph output ${q(v.name)} is not computed by any node, input or initializer` });
     checkDims(v, where, add);
   }
   for (const v of g.valueInfo.values()) checkDims(v, where, add);
 }
 
+/** A name from the model, quoted, with line breaks and other control characters escaped and long names cut. */
+function q(name: string): string {
+  const s = JSON.stringify(name.length > 80 ? `${name.slice(0, 77)}…` : name).slice(1, -1).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `'${s}'`;
+}
+
 function checkDims(v: Value, where: string, add: (p: GraphProblem) => void): void {
   const bad = negativeDim(v.type);
-  if (bad !== undefined) add({ graph: where, kind: 'shape', message: `'${v.name}' has dimension ${bad}` });
+  if (bad !== undefined) add({ graph: where, kind: 'shape', message: `${q(v.name)} has dimension ${bad}` });
 }
 
 function negativeDim(t: ValueType | undefined): number | undefined {

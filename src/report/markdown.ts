@@ -1,22 +1,37 @@
 import type { OptimizeResults } from './results.js';
 import { candidateCell, headline, summaryRows, timingLine } from './summary.js';
 
-const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/**
+ * Text as Markdown shows it literally: file, node, op and metric names are the user's, and a renderer passes
+ * raw HTML through (`x"><img src=x onerror=…>.onnx`) and obeys line breaks (a newline in a file name would
+ * start a heading). So HTML characters become entities, Markdown punctuation is backslash-escaped, line
+ * breaks become spaces and other control characters are dropped. Everything interpolated goes through it.
+ */
+export function md(s: string): string {
+  return s
+    .replace(/\r\n|[\r\n\u2028\u2029]/g, ' ')
+    .replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/[\\`*_[\]{}|~#!]/g, '\\$&');
+}
 const table = (header: string[], rows: string[][]) =>
-  [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+  [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(md).join(' | ')} |`)].join('\n');
 
 /** The Markdown report, for CI logs and pull requests. */
 export function markdownReport(r: OptimizeResults): string {
   const out: string[] = [];
   const base = r.baseline.measurement!;
-  out.push(`# inferopt optimize: ${r.model.file}`, '', `**${headline(r)}**`, '');
-  out.push(`Goals: ${r.goalsText.join('; ')}. Target: ${r.target}. Budget: ${r.budget}. Metric: ${r.metric.name} — ${r.metric.note}.`, '', `${timingLine(r)}.`, '');
-  out.push(`Chosen recipe: \`${r.chosen.label}\``, '');
+  out.push(`# inferopt optimize: ${md(r.model.file)}`, '', `**${md(headline(r))}**`, '');
+  out.push(`Goals: ${md(r.goalsText.join('; '))}. Target: ${md(r.target)}. Budget: ${md(r.budget)}. Metric: ${md(r.metric.name)} — ${md(r.metric.note)}.`, '', `${md(timingLine(r))}.`, '');
+  out.push(`Chosen recipe: ${md(r.chosen.label)}`, '');
   out.push(table(['', 'baseline', 'chosen', 'change'], summaryRows(r)), '');
-  for (const w of r.warnings) out.push(`> **Note:** ${w}`);
-  for (const f of r.failures) out.push(`> **Goal not met:** ${f}`);
+  for (const w of r.warnings) out.push(`> **Note:** ${md(w)}`);
+  for (const f of r.failures) out.push(`> **Goal not met:** ${md(f)}`);
   if (r.warnings.length || r.failures.length) out.push('');
-  out.push('## Decision log', '', `Search stopped because ${r.stopped}.`, '');
+  out.push('## Decision log', '', `Search stopped because ${md(r.stopped)}.`, '');
   out.push(
     table(
       ['#', 'stage', 'recipe', 'result (p50, speed-up, size, metric)', 'verdict', 'why'],
@@ -26,7 +41,7 @@ export function markdownReport(r: OptimizeResults): string {
   );
   if (r.skipped.length) {
     out.push('Not tried:', '');
-    for (const s of r.skipped) out.push(`- ${s.what}: ${s.reason}`);
+    for (const s of r.skipped) out.push(`- ${md(s.what)}: ${md(s.reason)}`);
     out.push('');
   }
   if (r.opTypes) {
@@ -37,7 +52,7 @@ export function markdownReport(r: OptimizeResults): string {
     out.push(table(['op type', 'baseline', 'chosen'], types.slice(0, 15).map((t) => [t, before.has(t) ? before.get(t)!.toFixed(3) : '-', chosen.has(t) ? chosen.get(t)!.toFixed(3) : '-'])), '');
   }
   const e = r.environment;
-  out.push('## Environment', '', `${e.cpu}, ${e.cores} cores, ${e.memoryGB} GB; ${e.platform}; Node ${e.node}; onnxruntime-node ${e.onnxruntime.node ?? '-'}, onnxruntime-web ${e.onnxruntime.web ?? '-'}; inferopt ${e.inferopt}; ${r.chosen.recipe.session.threads} threads.`, '');
-  out.push(`Files: ${Object.values(r.outputs).join(', ')}.`, '');
+  out.push('## Environment', '', md(`${e.cpu}, ${e.cores} cores, ${e.memoryGB} GB; ${e.platform}; Node ${e.node}; onnxruntime-node ${e.onnxruntime.node ?? '-'}, onnxruntime-web ${e.onnxruntime.web ?? '-'}; inferopt ${e.inferopt}; ${r.chosen.recipe.session.threads} threads.`), '');
+  out.push(`Files: ${md(Object.values(r.outputs).join(', '))}.`, '');
   return out.join('\n');
 }

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
-import type { Model } from '../ir/graph.js';
+import type { Graph, Model, Node } from '../ir/graph.js';
+import { loadModel } from '../ir/io.js';
 import type { Tensor } from '../ir/tensor.js';
 import { Session, type SessionOptions } from './session.js';
 
@@ -79,11 +80,13 @@ export interface ProfileRunOptions extends Omit<SessionOptions, 'profilePrefix'>
 export async function profileModel(model: Model | string, feeds: Record<string, Tensor>, opts: ProfileRunOptions = {}): Promise<OrtProfile> {
   // onnxruntime-web writes no profile file: it prints the events to the console, mixed with everything else
   if (opts.backend === 'wasm') throw new InputError("ONNX Runtime's profiler writes no trace file on the wasm backend (onnxruntime-web prints it to the console): profile with --backend node");
+  const m = typeof model === 'string' ? loadModel(model) : model;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-profile-'));
   const runs = opts.runs ?? 10;
   const warmup = opts.warmup ?? 2;
+  const restore = standInNames(m);
   try {
-    const session = await Session.create(model, { ...opts, profilePrefix: path.join(dir, 'ort') });
+    const session = await Session.create(m, { ...opts, profilePrefix: path.join(dir, 'ort') });
     try {
       const run = session.prepareFeeds(feeds);
       for (let i = 0; i < warmup + runs; i++) await run();
@@ -94,10 +97,50 @@ export async function profileModel(model: Model | string, feeds: Record<string, 
     const file = fs.readdirSync(dir).find((f) => f.startsWith('ort_') && f.endsWith('.json'));
     if (!file) throw new Error(`ONNX Runtime wrote no profile file in ${dir}`);
     const profile = parseOrtProfile(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')));
-    return dropWarmup(profile, warmup);
+    return dropWarmup(restore.events(profile), warmup);
   } finally {
+    restore.names();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Characters ORT's profiler copies into its JSON without escaping (it writes node names raw). */
+const UNSAFE_IN_PROFILE = /["\\\u0000-\u001f\u007f]/;
+const STAND_IN = /inferopt_profiled_node_\d+/g;
+
+/**
+ * ORT writes node names into the profile JSON unescaped, so a name with `"`, `\` or a control character
+ * makes the whole file unreadable. Such nodes (in every graph) run under stand-in names for the profiled
+ * session; `events` maps the names in the parsed profile back (also inside names ORT derives from them, as
+ * for fused nodes) and `names` puts the original names back on the model.
+ */
+function standInNames(model: Model): { names(): void; events(p: OrtProfile): OrtProfile } {
+  const renamed: { node: Node; name: string }[] = [];
+  const visit = (g: Graph) => {
+    for (const n of g.nodes) {
+      if (UNSAFE_IN_PROFILE.test(n.name)) renamed.push({ node: n, name: n.name });
+      for (const sg of n.subgraphs()) visit(sg);
+    }
+  };
+  visit(model.graph);
+  const original = new Map<string, string>();
+  renamed.forEach((r, i) => {
+    const standIn = `inferopt_profiled_node_${i}`;
+    original.set(standIn, r.name);
+    r.node.name = standIn;
+  });
+  const back = (s: string) => (original.size ? s.replace(STAND_IN, (x) => original.get(x) ?? x) : s);
+  return {
+    names: () => renamed.forEach((r) => (r.node.name = r.name)),
+    events: (p) =>
+      original.size
+        ? {
+            ...p,
+            kernels: p.kernels.map((k) => ({ ...k, node: back(k.node) })),
+            raw: (p.raw as { name?: unknown }[]).map((e) => (typeof e?.name === 'string' ? { ...e, name: back(e.name) } : e)),
+          }
+        : p,
+  };
 }
 
 function dropWarmup(p: OrtProfile, warmup: number): OrtProfile {

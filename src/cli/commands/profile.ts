@@ -48,7 +48,7 @@ export function register(program: Command): void {
       const feeds = randomInputs(model, spec);
       const inputs = shapesText(feeds);
       const dims = resolveDims(model, spec);
-      const profile = await profileModel(file, feeds, {
+      const profile = await profileModel(model, feeds, {
         backend,
         threads,
         dims,
