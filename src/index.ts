@@ -127,3 +127,6 @@ export {
   type GradCheckOptions,
   type GradCheckResult,
 } from './train/index.js';
+
+// Video pipelines: spec, stages, tracker, scheduler, runner, metrics, rendered videos.
+export * from './pipeline/index.js';

@@ -3,6 +3,7 @@ import { InputError } from '../../errors.js';
 import { writeIdxSubset, writeSpamAssassinJsonl } from '../../data/convert.js';
 import { openDataset } from '../../data/dataset.js';
 import { renderOcrSet } from '../../data/render-ocr.js';
+import { renderVideo } from '../../pipeline/video.js';
 import { parseIntFlag } from '../flags.js';
 import { clearLine, liveLine, stderrIsTerminal } from '../terminal.js';
 
@@ -31,6 +32,29 @@ export function register(program: Command): void {
         `${r.lines} lines, ${r.pages} pages in ${flags.out} (fonts: ${r.fonts.join(', ')}${r.cjk ? '' : '; no CJK font, Latin text only'})\n` +
           `dataset specs: ${r.files.rec} (rec), ${r.files.cls} (cls), ${r.files.det} (det)\n`,
       );
+    });
+
+  data
+    .command('render-video')
+    .description('Render moving text (camera pan and zoom over signs, a scrolling ticker, pop-up captions) as frames with per-frame truth: boxes, texts, track ids')
+    .requiredOption('-o, --out <dir>', 'output folder (frame PNGs, truth.jsonl, video.json)')
+    .option('--frames <n>', 'frames to render', '300')
+    .option('--size <WxH>', 'frame size', '640x360')
+    .option('--seed <n>', 'random seed (same seed, same video)', '0')
+    .action(async (flags: { out: string; frames: string; size: string; seed: string }) => {
+      const m = /^(\d+)x(\d+)$/.exec(flags.size);
+      if (!m || Number(m[1]) < 64 || Number(m[2]) < 64) throw new InputError(`bad --size '${flags.size}': give WxH, e.g. 640x360`);
+      const tty = process.stderr.isTTY;
+      const r = await renderVideo({
+        outDir: flags.out,
+        frames: parseIntFlag('--frames', flags.frames, 1),
+        width: Number(m[1]),
+        height: Number(m[2]),
+        seed: parseIntFlag('--seed', flags.seed),
+        onProgress: tty ? (d, t) => process.stderr.write(`\rrendering ${d}/${t}`) : undefined,
+      });
+      if (tty) process.stderr.write('\r\x1b[2K');
+      process.stdout.write(`${r.frames} frames ${r.width}×${r.height} in ${flags.out}: ${r.tracks} texts, ${r.appearances} scored appearances; truth in ${r.truthFile}\n`);
     });
 
   data

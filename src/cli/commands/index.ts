@@ -11,6 +11,7 @@ import * as simplify from './simplify.js';
 import * as verify from './verify.js';
 import * as train from './train.js';
 import * as quantize from './quantize.js';
+import * as pipeline from './pipeline.js';
 
 /**
  * Every command registers itself here (one line each; one file per command in this folder).
@@ -29,4 +30,5 @@ export function registerCommands(program: Command): void {
   verify.register(program);
   train.register(program);
   quantize.register(program);
+  pipeline.register(program);
 }

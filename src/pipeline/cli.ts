@@ -1,0 +1,60 @@
+
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import { OutputDir } from '../search/output-dir.js';
+import { environment } from '../report/environment.js';
+import { pipelineReport, runHeadline } from './report.js';
+import { loadFrameSet, runPipeline, type PipelineRun } from './run.js';
+import { loadPipelineSpec } from './spec.js';
+
+/** `33ms`, `33`, `0.033s` → milliseconds. */
+export function parseBudgetMs(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s)?$/.exec(s.trim());
+  if (!m || !(Number(m[1]) > 0)) throw new InputError(`bad --budget '${s}': give milliseconds, e.g. 33ms`);
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+}
+
+/** The run's figures without per-frame detail (results.json, --json). */
+export function runSummary(r: PipelineRun) {
+  return {
+    latency: r.latency,
+    ...(r.accuracy ? { accuracy: { ...r.accuracy, perFrame: undefined } } : {}),
+    shapes: r.shapes,
+  };
+}
+
+export function runText(r: PipelineRun, label = 'pipeline'): string {
+  const lines = [`${label}: ${runHeadline(r)}`];
+  lines.push('per stage (mean ms/frame, p99, frames run): ' + r.latency.stages.map((s) => `${s.stage} ${s.mean.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.ranIn}`).join('; '));
+  return lines.join('\n') + '\n';
+}
+
+export async function runPipelineCommand(o: { specFile: string; framesDir: string; budgetMs?: number; limit?: number; warmup?: number; outDir?: string; progress?: boolean }): Promise<{ run: PipelineRun; summary: unknown; text: string }> {
+  const spec = loadPipelineSpec(o.specFile);
+  const out = o.outDir ? new OutputDir(o.outDir) : undefined;
+  try {
+    const set = await loadFrameSet(o.framesDir, o.limit);
+    const n = set.frames.length;
+    const run = await runPipeline(spec, set, {
+      ...(o.budgetMs !== undefined ? { budgetMs: o.budgetMs } : {}),
+      ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
+      ...(o.progress ? { onFrame: (f) => process.stderr.write(`\rframe ${f.index + 1}/${n}`) } : {}),
+    });
+    if (o.progress) process.stderr.write('\r\x1b[2K');
+    if (!run.accuracy) process.stderr.write(`inferopt: no truth.jsonl in ${o.framesDir}: latency only\n`);
+    const summary = { format: 'inferopt-results', kind: 'pipeline-run', spec: o.specFile, frames: o.framesDir, budgetMs: o.budgetMs, ...runSummary(run), environment: environment() };
+    let text = runText(run);
+    if (out) {
+      out.write('results.json', JSON.stringify(summary, null, 1) + '\n');
+      out.write('frames.jsonl', run.frames.map((f) => JSON.stringify(f)).join('\n') + '\n');
+      out.write('report.html', await pipelineReport({ title: `inferopt pipeline run: ${o.specFile}`, runs: [{ label: spec.name ?? 'pipeline', run }], ...(o.budgetMs !== undefined ? { budgetMs: o.budgetMs } : {}), framesDir: o.framesDir }));
+      out.commit();
+      text += `report: ${join(o.outDir!, 'report.html')}\n`;
+    }
+    return { run, summary, text };
+  } catch (e) {
+    out?.abandon();
+    throw e;
+  }
+}
+

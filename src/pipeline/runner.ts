@@ -1,0 +1,133 @@
+import type { Tensor } from '../ir/tensor.js';
+import type { Rect } from './geometry.js';
+import type { Frame } from './image.js';
+import { FrameScheduler } from './scheduler.js';
+import { resolveOrder, outputStage, type PipelineSpec, type StageSpec } from './spec.js';
+import { CropStage, createStage, type FrameContext, type Span, type StageOutput, type StageRunner } from './stages.js';
+
+/** What the pipeline reports for one region of one frame. */
+export interface OutputItem {
+  box: Rect;
+  text: string;
+  score: number;
+  trackId?: number;
+}
+
+export interface FrameResult {
+  index: number;
+  /** Frame start to result (ms). */
+  latencyMs: number;
+  spans: Span[];
+  items: OutputItem[];
+}
+
+export interface PipelineOptions {
+  /** Overrides the spec's schedule.budgetMs. */
+  budgetMs?: number;
+  /** Record model input shapes per stage (for optimizing each model at the shapes it really sees). */
+  recordShapes?: boolean;
+  /** Keep up to this many model inputs per stage (calibration data for quantization). */
+  captureInputs?: number;
+}
+
+/**
+ * A pipeline ready to run: sessions open, stages in dependency order. Feed it frames in order with
+ * `process`; it keeps the per-video state (tracks) until `reset`.
+ */
+export class Pipeline {
+  readonly scheduler: FrameScheduler;
+  readonly shapes = new Map<string, Map<string, number>>();
+  readonly captured = new Map<string, Tensor[]>();
+  private index = 0;
+
+  private constructor(
+    readonly spec: PipelineSpec,
+    private readonly order: StageSpec[],
+    private readonly runners: Map<string, StageRunner>,
+    private readonly opts: PipelineOptions,
+  ) {
+    this.scheduler = new FrameScheduler(opts.budgetMs ?? spec.schedule?.budgetMs);
+  }
+
+  static async create(spec: PipelineSpec, opts: PipelineOptions = {}): Promise<Pipeline> {
+    const { order } = resolveOrder(spec);
+    const runners = new Map<string, StageRunner>();
+    try {
+      for (const st of order) runners.set(st.id, await createStage(spec, st));
+    } catch (e) {
+      for (const r of runners.values()) await r.close();
+      throw e;
+    }
+    // a deferring crop stage reserves room for the crop stages after it on the same regions
+    const crops = order.filter((s) => runners.get(s.id) instanceof CropStage);
+    crops.forEach((s, i) => {
+      (runners.get(s.id) as CropStage).downstream = crops.slice(i + 1).map((d) => ({ stage: d.id, batch: (d.type === 'model' && d.batch) || 6 }));
+    });
+    return new Pipeline(spec, order, runners, opts);
+  }
+
+  /** Runs one frame through every stage. */
+  async process(frame: Frame): Promise<FrameResult> {
+    const values = new Map<string, Frame | StageOutput>([['frame', frame]]);
+    const ctx: FrameContext = {
+      index: this.index,
+      frame,
+      t0: performance.now(),
+      spans: [],
+      scheduler: this.scheduler,
+      ...(this.opts.recordShapes ? { shapes: this.shapes } : {}),
+      ...(this.opts.captureInputs ? { capture: (stage: string, t: Tensor) => this.capture(stage, t) } : {}),
+    };
+    this.scheduler.startFrame();
+    for (const st of this.order) values.set(st.id, await this.runners.get(st.id)!.run(values.get(st.input), ctx));
+    const out = (values.get(outputStage(this.spec)) as StageOutput) ?? [];
+    const latencyMs = performance.now() - ctx.t0;
+    this.index++;
+    return {
+      index: ctx.index,
+      latencyMs,
+      spans: ctx.spans,
+      items: out.map((it) => ({ box: it.box, text: it.text ?? '', score: it.textScore ?? it.score, ...(it.track ? { trackId: it.track.id } : {}) })),
+    };
+  }
+
+  private capture(stage: string, t: Tensor): void {
+    const list = this.captured.get(stage) ?? [];
+    if (list.length >= (this.opts.captureInputs ?? 0)) return;
+    list.push(t);
+    this.captured.set(stage, list);
+  }
+
+  /** Starts a new video: tracks forgotten, frame counter at 0 (learnt stage costs kept). */
+  reset(): void {
+    this.index = 0;
+    for (const r of this.runners.values()) r.reset();
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.runners.values()) await r.close();
+  }
+}
+
+export interface RunResult {
+  frames: FrameResult[];
+  wallMs: number;
+}
+
+/**
+ * Runs a pipeline over decoded frames, back to back: `warmup` frames first (sessions planned, stage costs
+ * learnt), then the pipeline is reset and every frame is timed.
+ */
+export async function runFrames(p: Pipeline, frames: readonly Frame[], opts: { warmup?: number; onFrame?: (r: FrameResult) => void } = {}): Promise<RunResult> {
+  const warm = Math.min(opts.warmup ?? 3, frames.length);
+  for (let i = 0; i < warm; i++) await p.process(frames[i]!);
+  p.reset();
+  const out: FrameResult[] = [];
+  const t0 = performance.now();
+  for (const f of frames) {
+    const r = await p.process(f);
+    out.push(r);
+    opts.onFrame?.(r);
+  }
+  return { frames: out, wallMs: performance.now() - t0 };
+}

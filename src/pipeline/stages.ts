@@ -1,0 +1,344 @@
+import { readFileSync } from 'node:fs';
+import { InputError } from '../errors.js';
+import { DataType } from '../ir/dtype.js';
+import { Tensor } from '../ir/tensor.js';
+import { Session } from '../runtime/session.js';
+import { ctcAlphabet } from '../eval/ocr.js';
+import { dbPostprocess, type Region } from './db.js';
+import { boxIou, quadBounds, rectQuad, type Quad, type Rect } from './geometry.js';
+import { cropSize, cropToTensor, resizeToTensor, type Frame } from './image.js';
+import type { FrameScheduler } from './scheduler.js';
+import { Tracker, type Track } from './tracker.js';
+import { resolveSpecPath, type ModelStageSpec, type PipelineSpec, type StageSpec, type TrackerStageSpec } from './spec.js';
+
+/** A region as it flows between stages; `track` is set downstream of a tracker (its state persists). */
+export interface Item {
+  box: Rect;
+  quad: Quad;
+  score: number;
+  track?: Track;
+  text?: string;
+  textScore?: number;
+  flipped?: boolean;
+}
+
+/** One timed piece of a frame's work, in ms from the frame's start. */
+export interface Span {
+  stage: string;
+  part: 'pre' | 'model' | 'post' | 'track';
+  start: number;
+  end: number;
+  items?: number;
+}
+
+export interface FrameContext {
+  index: number;
+  frame: Frame;
+  t0: number;
+  spans: Span[];
+  scheduler: FrameScheduler;
+  /** Model input shapes seen, per stage (for optimizing each model at its real shapes). */
+  shapes?: Map<string, Map<string, number>>;
+  /** Model inputs kept for calibration, per stage. */
+  capture?: (stage: string, t: Tensor) => void;
+}
+
+export type StageOutput = Item[] | undefined;
+
+export interface StageRunner {
+  readonly spec: StageSpec;
+  run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput>;
+  /** Forget per-video state (tracks). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const f32Tensor = (data: Float32Array, dims: number[]) => new Tensor(DataType.FLOAT, dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+
+function timed<T>(ctx: FrameContext, stage: string, part: Span['part'], items: number | undefined, f: () => T): T {
+  const s = performance.now();
+  const r = f();
+  ctx.spans.push({ stage, part, start: s - ctx.t0, end: performance.now() - ctx.t0, ...(items !== undefined ? { items } : {}) });
+  return r;
+}
+
+async function timedAsync<T>(ctx: FrameContext, stage: string, part: Span['part'], items: number | undefined, f: () => Promise<T>): Promise<T> {
+  const s = performance.now();
+  const r = await f();
+  ctx.spans.push({ stage, part, start: s - ctx.t0, end: performance.now() - ctx.t0, ...(items !== undefined ? { items } : {}) });
+  return r;
+}
+
+function noteShape(ctx: FrameContext, stage: string, dims: number[]): void {
+  if (!ctx.shapes) return;
+  let m = ctx.shapes.get(stage);
+  if (!m) ctx.shapes.set(stage, (m = new Map()));
+  const k = dims.join('x');
+  m.set(k, (m.get(k) ?? 0) + 1);
+}
+
+async function openSession(spec: PipelineSpec, st: ModelStageSpec): Promise<Session> {
+  const file = resolveSpecPath(spec, st.model);
+  try {
+    readFileSync(file, { flag: 'r' }).subarray(0, 0);
+  } catch {
+    throw new InputError(`stage '${st.id}': model not found: ${file}`);
+  }
+  return Session.create(file, { threads: st.threads ?? 2, optLevel: st.optLevel ?? 'all' });
+}
+
+/** A detector: frame → resize/normalise → model → DB (or NMS) post-processing → regions. */
+class DetectorStage implements StageRunner {
+  constructor(
+    readonly spec: ModelStageSpec,
+    private readonly session: Session,
+  ) {}
+
+  static async create(p: PipelineSpec, st: ModelStageSpec): Promise<DetectorStage> {
+    return new DetectorStage(st, await openSession(p, st));
+  }
+
+  /** The detector's input size for a frame (PaddleOCR DetResizeForTest, limit_type max, then × scale). */
+  inputSize(f: Frame): { width: number; height: number } {
+    const pre = this.spec.pre as Extract<ModelStageSpec['pre'], { op: 'resize' }>;
+    const m = pre.multiple ?? 32;
+    const limit = pre.limitSide ?? 960;
+    const ratio = Math.min(1, limit / Math.max(f.width, f.height)) * (pre.scale ?? 1);
+    const round = (v: number) => Math.max(m, Math.round((v * ratio) / m) * m);
+    return { width: round(f.width), height: round(f.height) };
+  }
+
+  due(index: number): boolean {
+    return index % (this.spec.interval ?? 1) === 0;
+  }
+
+  async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
+    if (!this.due(ctx.index)) return undefined;
+    const f = input as Frame;
+    const pre = this.spec.pre as Extract<ModelStageSpec['pre'], { op: 'resize' }>;
+    const { width, height } = this.inputSize(f);
+    const x = timed(ctx, this.spec.id, 'pre', undefined, () => f32Tensor(resizeToTensor(f, width, height, pre.normalize ?? 'imagenet', pre.color ?? 'bgr'), [1, 3, height, width]));
+    noteShape(ctx, this.spec.id, x.dims);
+    ctx.capture?.(this.spec.id, x);
+    const out = await timedAsync(ctx, this.spec.id, 'model', 1, () => this.session.run({ [this.session.inputNames[0]!]: x }));
+    const y = Object.values(out)[0]!;
+    return timed(ctx, this.spec.id, 'post', undefined, () => this.post(y, f, width, height));
+  }
+
+  private post(y: Tensor, f: Frame, width: number, height: number): Item[] {
+    const post = this.spec.post;
+    const data = y.toFloat32();
+    if (post.op === 'db') {
+      const mh = y.dims[y.dims.length - 2]!;
+      const mw = y.dims[y.dims.length - 1]!;
+      return dbPostprocess(data, mh, mw, { ...post, scaleX: f.width / mw, scaleY: f.height / mh, frameWidth: f.width, frameHeight: f.height });
+    }
+    if (post.op === 'nms') {
+      // rows of [x0, y0, x1, y1, score, …] in model input pixels
+      const cols = y.dims[y.dims.length - 1]!;
+      const rows = data.length / cols;
+      const cand: Region[] = [];
+      for (let r = 0; r < rows; r++) {
+        const o = r * cols;
+        const score = data[o + 4]!;
+        if (score < (post.scoreThreshold ?? 0.3)) continue;
+        const box: Rect = [(data[o]! * f.width) / width, (data[o + 1]! * f.height) / height, (data[o + 2]! * f.width) / width, (data[o + 3]! * f.height) / height];
+        cand.push({ box, quad: rectQuad(box), score });
+      }
+      return nms(cand, post.iouThreshold ?? 0.5);
+    }
+    throw new InputError(`stage '${this.spec.id}': post-processing '${post.op}' does not apply to a detector`);
+  }
+
+  reset(): void {}
+
+  close(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/** Greedy non-maximum suppression: highest score first, drop boxes overlapping a kept one above `iou`. */
+export function nms<T extends { box: Rect; score: number }>(boxes: readonly T[], iou: number): T[] {
+  const sorted = [...boxes].sort((a, b) => b.score - a.score);
+  const kept: T[] = [];
+  for (const b of sorted) if (kept.every((k) => boxIou(k.box, b.box) <= iou)) kept.push(b);
+  return kept;
+}
+
+class TrackerStage implements StageRunner {
+  tracker: Tracker;
+
+  constructor(readonly spec: TrackerStageSpec) {
+    this.tracker = new Tracker(spec.options);
+  }
+
+  async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
+    const dets = input as StageOutput;
+    const tracks = timed(ctx, this.spec.id, 'track', dets?.length, () => this.tracker.step(dets as Region[] | undefined));
+    return tracks.map((t) => ({ box: t.box, quad: t.quad, score: t.score, track: t, ...(t.text !== undefined ? { text: t.text, textScore: t.textScore } : {}), ...(t.flipped ? { flipped: true } : {}) }));
+  }
+
+  reset(): void {
+    this.tracker = new Tracker(this.spec.options);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** A model on crops of regions: the angle classifier (flips) or the CTC recogniser (texts). */
+class CropStage implements StageRunner {
+  private alphabet?: string[];
+  /** Crop stages after this one whose per-item cost the scheduler reserves when deferring. */
+  downstream: { stage: string; batch: number }[] = [];
+
+  constructor(
+    readonly spec: ModelStageSpec,
+    private readonly session: Session,
+    private readonly keysFile?: string,
+  ) {}
+
+  static async create(p: PipelineSpec, st: ModelStageSpec): Promise<CropStage> {
+    const keys = st.post.op === 'ctc' ? resolveSpecPath(p, st.post.keys) : undefined;
+    return new CropStage(st, await openSession(p, st), keys);
+  }
+
+  private get policy() {
+    return this.spec.policy ?? 'every-frame';
+  }
+
+  /** Whether a region needs this stage now, and how urgently (lower first). */
+  private due(it: Item, frame: number): number | undefined {
+    const t = it.track;
+    if (!t || this.policy === 'every-frame') return 0;
+    const isRec = this.spec.post.op === 'ctc';
+    const last = isRec ? t.recognizedAt : t.flipped === undefined ? undefined : 0;
+    if (last === undefined) return 0; // never seen: first
+    if (this.policy === 'once') return undefined;
+    if (!isRec) return undefined;
+    const b = t.recognizedBox!;
+    const [w0, h0] = [b[2] - b[0], b[3] - b[1]];
+    const [w1, h1] = [it.box[2] - it.box[0], it.box[3] - it.box[1]];
+    const change = Math.max(Math.abs(w1 - w0) / Math.max(1, w0), Math.abs(h1 - h0) / Math.max(1, h0));
+    if (change < (this.spec.changeThreshold ?? 0.15)) return undefined;
+    return 1 + 1 / (1 + frame - t.recognizedAt!); // changed ones after new ones, the longest-waiting first
+  }
+
+  async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
+    const items = (input as StageOutput) ?? [];
+    const dueList = items
+      .map((it) => ({ it, p: this.due(it, ctx.index) }))
+      .filter((d): d is { it: Item; p: number } => d.p !== undefined)
+      .sort((a, b) => a.p - b.p || (a.it.track?.id ?? 0) - (b.it.track?.id ?? 0));
+    const batch = this.spec.batch ?? 6;
+    // every-frame work is the pipeline's definition and always runs; tracked work may wait for room
+    const n = this.policy === 'every-frame' ? dueList.length : ctx.scheduler.fit(this.spec.id, dueList.length, batch, this.downstream);
+    const work = dueList.slice(0, n).map((d) => d.it);
+    if (work.length) await this.process(work, ctx);
+    if (this.spec.post.op === 'ctc') {
+      // without tracks, a region has a text only when recognised in this frame
+      return items
+        .filter((it) => it.track || work.includes(it))
+        .map((it) => (it.track ? { ...it, text: it.track.text, textScore: it.track.textScore } : it))
+        .filter((it) => it.text !== undefined && it.text !== '');
+    }
+    return items.map((it) => (it.track ? { ...it, flipped: it.track.flipped ?? false } : it));
+  }
+
+  private async process(work: Item[], ctx: FrameContext): Promise<void> {
+    const pre = this.spec.pre as Extract<ModelStageSpec['pre'], { op: 'crop' }>;
+    const batch = this.spec.batch ?? 6;
+    const h = pre.height;
+    const widthOf = (it: Item) => {
+      const s = cropSize(it.quad);
+      const ratio = s.height >= 1.5 * s.width ? s.height / Math.max(1, s.width) : s.width / Math.max(1, s.height);
+      return pre.width ?? Math.min(pre.maxWidth ?? 3200, Math.max(1, Math.ceil(h * ratio)));
+    };
+    // similar widths together (PaddleOCR sorts crops by aspect ratio before batching)
+    const sorted = [...work].sort((a, b) => widthOf(a) - widthOf(b));
+    for (let i = 0; i < sorted.length; i += batch) {
+      const chunk = sorted.slice(i, i + batch);
+      const started = performance.now();
+      const m = pre.widthMultiple ?? 1;
+      const widths = chunk.map(widthOf);
+      const stride = pre.width ?? Math.ceil(Math.max(pre.minWidth ?? 1, ...widths) / m) * m;
+      const x = timed(ctx, this.spec.id, 'pre', chunk.length, () => {
+        const data = new Float32Array(chunk.length * 3 * h * stride);
+        chunk.forEach((it, k) => {
+          const flip = this.spec.post.op === 'ctc' ? (it.track?.flipped ?? it.flipped ?? false) : false;
+          cropToTensor(ctx.frame, it.quad, Math.min(widths[k]!, stride), h, stride, pre.normalize ?? 'symmetric', pre.color ?? 'bgr', flip, data, k * 3 * h * stride);
+        });
+        return f32Tensor(data, [chunk.length, 3, h, stride]);
+      });
+      noteShape(ctx, this.spec.id, x.dims);
+      ctx.capture?.(this.spec.id, x);
+      const out = await timedAsync(ctx, this.spec.id, 'model', chunk.length, () => this.session.run({ [this.session.inputNames[0]!]: x }));
+      const y = Object.values(out)[0]!;
+      timed(ctx, this.spec.id, 'post', chunk.length, () => this.post(y, chunk, ctx.index));
+      ctx.scheduler.observe(this.spec.id, chunk.length, performance.now() - started);
+    }
+  }
+
+  private post(y: Tensor, chunk: Item[], frame: number): void {
+    const post = this.spec.post;
+    const data = y.toFloat32();
+    if (post.op === 'angle') {
+      const classes = y.dims[1]!;
+      chunk.forEach((it, k) => {
+        const p180 = data[k * classes + 1]!;
+        const flipped = p180 > data[k * classes]! && p180 >= (post.threshold ?? 0.9);
+        if (it.track) it.track.flipped = flipped;
+        else it.flipped = flipped;
+      });
+      return;
+    }
+    if (post.op !== 'ctc') throw new InputError(`stage '${this.spec.id}': post-processing '${post.op}' does not apply to crops`);
+    const [, steps, classes] = y.dims as [number, number, number];
+    this.alphabet ??= ctcAlphabet(this.keysFile!, classes);
+    chunk.forEach((it, k) => {
+      const { text, score } = ctcDecode(data, steps, classes, this.alphabet!, k * steps * classes);
+      const kept = score >= (post.dropScore ?? 0.5) ? text : '';
+      if (it.track) {
+        it.track.text = kept;
+        it.track.textScore = score;
+        it.track.recognizedBox = [...it.box];
+        it.track.recognizedAt = frame;
+      }
+      it.text = kept;
+      it.textScore = score;
+    });
+  }
+
+  reset(): void {}
+
+  close(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/** Greedy CTC decoding with PaddleOCR's score: the mean of the kept characters' probabilities. */
+export function ctcDecode(probs: Float32Array, steps: number, classes: number, alphabet: readonly string[], offset = 0): { text: string; score: number } {
+  let prev = -1;
+  let text = '';
+  let sum = 0;
+  let n = 0;
+  for (let t = 0; t < steps; t++) {
+    const base = offset + t * classes;
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (probs[base + c]! > probs[base + best]!) best = c;
+    if (best !== prev && best !== 0) {
+      text += alphabet[best] ?? '';
+      sum += probs[base + best]!;
+      n++;
+    }
+    prev = best;
+  }
+  return { text, score: n ? sum / n : 0 };
+}
+
+export async function createStage(p: PipelineSpec, st: StageSpec): Promise<StageRunner> {
+  if (st.type === 'tracker') return new TrackerStage(st);
+  if (st.pre.op === 'resize') return DetectorStage.create(p, st);
+  return CropStage.create(p, st);
+}
+
+export { DetectorStage, CropStage, TrackerStage, quadBounds };

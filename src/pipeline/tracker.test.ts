@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { rng } from '../util/random.js';
+import type { Region } from './db.js';
+import type { FrameTruth } from './frames.js';
+import { rectQuad, type Rect } from './geometry.js';
+import { scoreAccuracy } from './metrics.js';
+import type { FrameResult } from './runner.js';
+import { FrameScheduler } from './scheduler.js';
+import { Tracker, type TrackerOptions } from './tracker.js';
+
+/** Three texts: one moving right, one moving left and down, one growing (a zoom). */
+function trajectories(frames: number): FrameTruth[] {
+  return Array.from({ length: frames }, (_, f) => ({
+    frame: f,
+    file: '',
+    items: [
+      { id: 1, text: 'a', box: [20 + 5 * f, 40, 120 + 5 * f, 70] as Rect },
+      { id: 2, text: 'b', box: [500 - 4 * f, 150 + f, 580 - 4 * f, 175 + f] as Rect },
+      { id: 3, text: 'c', box: [300 - 0.6 * f, 300 - 0.15 * f, 360 + 0.6 * f, 320 + 0.15 * f] as Rect },
+    ],
+  }));
+}
+
+/** Runs the tracker on noisy detections of the truth (every `interval` frames) and scores its ids. */
+function track(truth: FrameTruth[], opts: TrackerOptions, interval = 1, score = (_id: number, _f: number) => 0.9) {
+  const rand = rng(7);
+  const t = new Tracker(opts);
+  const results: FrameResult[] = truth.map((ft, f) => {
+    const dets: Region[] | undefined = f % interval === 0
+      ? ft.items.map((it) => {
+          const box = it.box.map((v) => v + (rand() - 0.5) * 2) as Rect;
+          return { box, quad: rectQuad(box), score: score(it.id, f) };
+        })
+      : undefined;
+    const tracks = t.step(dets);
+    return { index: f, latencyMs: 0, spans: [], items: tracks.map((tr) => ({ box: tr.box, text: '', score: tr.score, trackId: tr.id })) };
+  });
+  return scoreAccuracy(results, truth);
+}
+
+describe('tracker', () => {
+  it('keeps one id per text when the detector runs every frame', () => {
+    const a = track(trajectories(120), {});
+    expect(a.idSwitches).toBe(0);
+    expect(a.truthTracks).toBe(3);
+  });
+
+  it('carries boxes on its motion model between detector runs (every 5th frame)', () => {
+    const a = track(trajectories(120), {}, 5);
+    expect(a.idSwitches).toBe(0);
+    // every text found in every frame: the coasted boxes stay within IoU 0.5 of the truth
+    // the tracks carry no text, so every truth is a text miss; but each is matched by box in every frame
+    expect(a.counts.fn).toBe(3 * 120);
+    expect(a.counts.fp).toBe(3 * 120);
+  });
+
+  it('recovers a text through a stretch of weak detections (ByteTrack), and the ID-switch count sees the difference', () => {
+    const weak = (id: number, f: number) => (id === 3 && f >= 30 && f < 45 ? 0.45 : 0.9);
+    const byte = track(trajectories(90), { lowScore: 0.3, maxAge: 2 }, 1, weak);
+    expect(byte.idSwitches).toBe(0);
+    const sort = track(trajectories(90), { lowScore: 1, maxAge: 2 }, 1, weak);
+    expect(sort.idSwitches).toBe(1);
+  });
+
+  it('a long detector interval needs the motion model and the distance round: without them the fast texts get new ids', () => {
+    const full = track(trajectories(120), { maxAge: 0 }, 8);
+    expect(full.idSwitches).toBe(0);
+    // IoU alone: after 8 frames the young track (velocity unknown) no longer overlaps its text enough
+    const iouOnly = track(trajectories(120), { maxAge: 0, maxSpeed: 0 }, 8);
+    expect(iouOnly.idSwitches).toBeGreaterThan(0);
+  });
+});
+
+describe('frame scheduler', () => {
+  /**
+   * A fake pipeline on a fake clock: a detector of 10 ms every 3rd frame, a 0.5 ms tracker, three new
+   * texts every 4th frame, each costing 1 ms per call + 3 ms per crop to recognise (batches of 4).
+   */
+  function simulate(budget: number | undefined, frames = 300) {
+    let clock = 0;
+    const s = new FrameScheduler(budget, 0.85, () => clock);
+    const queue: number[] = [];
+    const waits: number[] = [];
+    const times: number[] = [];
+    for (let f = 0; f < frames; f++) {
+      s.startFrame();
+      if (f % 3 === 0) clock += 10;
+      clock += 0.5;
+      if (f % 4 === 0) queue.push(f, f, f);
+      const k = s.fit('rec', queue.length, 4);
+      const work = queue.splice(0, k);
+      for (let i = 0; i < work.length; i += 4) {
+        const n = Math.min(4, work.length - i);
+        const cost = 1 + 3 * n;
+        clock += cost;
+        s.observe('rec', n, cost);
+      }
+      for (const w of work) waits.push(f - w);
+      times.push(s.elapsed());
+    }
+    return { times, queue, waits };
+  }
+
+  it('keeps every frame within the budget once stage costs are known, and still does all the work', () => {
+    const r = simulate(20);
+    // frame 0 runs before any cost is known; from then on no frame is over
+    expect(r.times.slice(1).every((t) => t <= 20)).toBe(true);
+    expect(r.queue.length).toBeLessThanOrEqual(3);
+    expect(Math.max(...r.waits)).toBeLessThanOrEqual(3);
+  });
+
+  it('without a budget the same load misses deadlines (the test can fail)', () => {
+    const r = simulate(undefined);
+    expect(r.times.filter((t) => t > 20).length).toBeGreaterThan(20);
+  });
+});
