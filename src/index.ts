@@ -3,7 +3,8 @@
  * reports and training. Browser bundles get ./browser.ts through the package's `browser` export condition.
  */
 export * from './core.js';
-export { loadModel, saveModel, modelToBytes, modelFromBytes, modelSizeOnDisk, type LoadOptions, type SaveOptions } from './ir/io.js';
+export { loadModel, saveModel, stageModel, modelToBytes, modelFromBytes, modelSizeOnDisk, type LoadOptions, type SaveOptions, type StagedModel } from './ir/io.js';
+export { saveModelProven, proveModelFile, ProofError, type Proof, type ProveOptions } from './runtime/prove.js';
 export { profileModel, parseOrtProfile, type OrtProfile, type KernelEvent, type ProfileRunOptions } from './runtime/profile.js';
 export { loadTestSets, readTestSet } from './verify/index.js';
 

@@ -24,6 +24,7 @@ export function parseDimFlags(flags: readonly string[] = []): Record<string, num
   for (const f of flags) {
     const m = /^([^=]+)=(\d+)$/.exec(f.trim());
     if (!m) throw new InputError(`bad --dim '${f}': expected name=value, e.g. seq=128`);
+    if (!Number.isSafeInteger(Number(m[2]))) throw new InputError(`bad --dim '${f}': the value is too large to count`);
     out[m[1]!] = Number(m[2]);
   }
   return out;

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
 import { assertValidModel } from './check.js';
+import { checkOutputFile, fsStep, makeFolders, markInput, Staging, writeFileSafe } from '../util/files.js';
 import type { Graph, Model } from './graph.js';
 import { PROTOBUF_LIMIT, decodeModelBytes, externalSlice } from './bytes.js';
 import type { ExternalRef } from './proto/decode.js';
@@ -20,6 +21,11 @@ export interface LoadOptions {
    * dims): an InputError naming the first problems. Default true; `inspect` turns it off to list them all.
    */
   check?: boolean;
+  /**
+   * Record the model file and its external data as inputs that nothing in this process may write over
+   * (default true; training checkpoints, which a run replaces as it goes, pass false).
+   */
+  markInput?: boolean;
 }
 
 /** Loads a model from a path or from bytes. External data is read relative to the model's folder. */
@@ -29,32 +35,105 @@ export function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): 
   let label = '<bytes>';
   if (typeof source === 'string') {
     label = source;
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(source);
-    } catch {
-      throw new InputError(`${source}: no such file`);
-    }
-    if (st.isDirectory()) throw new InputError(`${source}: is a folder, not an ONNX file`);
-    bytes = fs.readFileSync(source);
+    bytes = readModelFile(source);
+    if (opts.markInput !== false) markInput(source);
     baseDir ??= path.dirname(source);
   } else bytes = source;
-  const files = new Map<string, Uint8Array>();
+  const files = new Map<string, ExternalFile>();
   const externalData = (ref: ExternalRef, tensorName: string): Uint8Array => {
-    let data = opts.externalData?.get(ref.location) ?? files.get(ref.location);
-    if (!data) {
+    const { offset, length = 0 } = ref;
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new InputError(`${label}: tensor '${tensorName}': external data offset ${offset} / length ${length} must be whole numbers ≥ 0`);
+    }
+    const given = opts.externalData?.get(ref.location);
+    if (given) return externalSlice(label, given, ref, tensorName);
+    let f = files.get(ref.location);
+    if (!f) {
       if (baseDir === undefined) {
         throw new InputError(`${label}: tensor '${tensorName}' has external data '${ref.location}' but no folder to read it from`);
       }
-      const file = resolveExternalPath(baseDir, ref.location, tensorName);
-      data = fs.readFileSync(file);
-      files.set(ref.location, data);
+      f = openExternal(resolveExternalPath(baseDir, ref.location, tensorName), ref.location, tensorName);
+      files.set(ref.location, f);
+      if (opts.markInput !== false) markInput(f.file);
     }
-    return externalSlice(label, data, ref, tensorName);
+    if (offset + length > f.size) {
+      throw new InputError(`${label}: external data '${ref.location}' is ${f.size} bytes; tensor '${tensorName}' needs bytes ${offset}..${offset + length}`);
+    }
+    return readRange(f, offset, length);
   };
-  const model = decodeModelBytes(bytes, label, externalData);
+  let model: Model;
+  try {
+    model = decodeModelBytes(bytes, label, externalData);
+  } finally {
+    for (const f of files.values()) fs.closeSync(f.fd);
+  }
   if (opts.check !== false) assertValidModel(model, label);
   return model;
+}
+
+interface ExternalFile {
+  file: string;
+  fd: number;
+  size: number;
+}
+
+/**
+ * Opens an external data file for range reads: a regular file only (a FIFO would block the open, a device
+ * could be endless), checked before the open and again on the descriptor; never read whole.
+ */
+function openExternal(file: string, location: string, tensorName: string): ExternalFile {
+  const refuse = (why: string) => new InputError(`tensor '${tensorName}': external data '${location}' ${why}; refusing to read it`);
+  let st = fs.statSync(file);
+  if (!st.isFile()) throw refuse('is not a regular file');
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  st = fs.fstatSync(fd);
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw refuse('is not a regular file');
+  }
+  return { file, fd, size: st.size };
+}
+
+/** Reads bytes offset..offset+length of an open file (offsets past 2 GiB are fine). */
+function readRange(f: ExternalFile, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(f.fd, out, done, Math.min(length - done, 1 << 30), offset + done);
+    if (n === 0) throw new InputError(`external data ${f.file} ended early (truncated while reading?)`);
+    done += n;
+  }
+  return out;
+}
+
+/** The bytes of a model file: a regular file (not a FIFO or device), under the 2 GiB protobuf limit. */
+function readModelFile(file: string): Uint8Array {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    throw new InputError(`${file}: no such file`);
+  }
+  if (st.isDirectory()) throw new InputError(`${file}: is a folder, not an ONNX file`);
+  if (!st.isFile()) throw new InputError(`${file}: not a regular file (a device, FIFO or socket); refusing to read it`);
+  if (st.size > PROTOBUF_LIMIT) throw new InputError(`${file}: ${st.size} bytes, over the 2 GiB limit of an ONNX file (big weights belong in external data)`);
+  return fsStep(`cannot read ${file}`, () => {
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (!fs.fstatSync(fd).isFile()) throw new InputError(`${file}: not a regular file; refusing to read it`);
+      const out = new Uint8Array(size);
+      let done = 0;
+      while (done < size) {
+        const n = fs.readSync(fd, out, done, size - done, done);
+        if (n === 0) break;
+        done += n;
+      }
+      return done === size ? out : out.subarray(0, done);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 }
 
 /**
@@ -90,55 +169,114 @@ export interface SaveOptions {
    * `<model>.data`) and size threshold in bytes (default 1024). Chosen automatically past 2 GiB.
    */
   externalData?: boolean | { location?: string; threshold?: number };
+  /** How errors name the target (default "output"; the CLI says "-o"). */
+  flag?: string;
 }
 
 /**
- * Saves a model to `file` atomically (temp file + rename). Never writes over the data a model was
- * loaded from while it is still being read: the new files are complete before they replace anything.
+ * Saves a model to `file`: staged beside it, flushed, then renamed into place (external data first). Refuses
+ * to write over an input — the file a model was loaded from, its external data — and over anything but a
+ * regular file. Returns the sizes written.
  */
 export function saveModel(model: Model, file: string, opts: SaveOptions = {}): { bytes: number; dataBytes: number } {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  let ext = opts.externalData;
-  if (!ext) {
-    const chunks = encodeModel(model);
-    const total = chunks.reduce((s, c) => s + c.length, 0);
-    if (total <= PROTOBUF_LIMIT) {
-      writeAtomic(file, chunks);
-      return { bytes: total, dataBytes: 0 };
-    }
-    ext = true; // too big for one protobuf message
+  const staged = stageModel(model, file, opts);
+  try {
+    staged.commit();
+  } catch (e) {
+    staged.abandon();
+    throw e;
   }
-  const cfg = typeof ext === 'object' ? ext : {};
-  const location = cfg.location ?? `${path.basename(file)}.data`;
-  if (path.isAbsolute(location) || location.includes('..')) throw new InputError(`external data location '${location}' must be a plain file name`);
-  const threshold = cfg.threshold ?? 1024;
-  const placed: Uint8Array[] = [];
-  let offset = 0;
-  const where = new Map<Tensor, number>();
-  // Only initializers go to the data file: tensors in node attributes (Constant values) stay inline, since
-  // ONNX Runtime's shape inference cannot read them from external data (a Constant feeding a Reshape's shape
-  // would make the model fail to load).
-  const initializers = initializerTensors(model.graph);
-  const placement = (t: Tensor) => {
-    if (t.bytes.length < threshold || !initializers.has(t)) return undefined;
-    let off = where.get(t);
-    if (off === undefined) {
-      // align each tensor to 64 bytes so that it can be mapped and viewed directly
-      const pad = (64 - (offset % 64)) % 64;
-      if (pad) placed.push(new Uint8Array(pad));
-      off = offset + pad;
-      placed.push(t.bytes);
-      offset = off + t.bytes.length;
-      where.set(t, off);
+  return { bytes: staged.bytes, dataBytes: staged.dataBytes };
+}
+
+/** A model written to a staging folder beside its target: check `path` (load it, run it), then commit or abandon. */
+export interface StagedModel {
+  /** The final path (absolute). */
+  file: string;
+  /** The staged model file; its external data file sits beside it under its final name. */
+  path: string;
+  bytes: number;
+  dataBytes: number;
+  /** The external data file's final path, if there is one. */
+  dataFile?: string;
+  commit(): void;
+  abandon(): void;
+}
+
+/** Writes a model to a staging folder beside `file` (checked like saveModel); nothing is in place until commit. */
+export function stageModel(model: Model, file: string, opts: SaveOptions = {}): StagedModel {
+  const flag = opts.flag ?? 'output';
+  const target = checkOutputFile(file, flag);
+  const dir = path.dirname(target.file);
+  const name = path.basename(target.file);
+  let ext = opts.externalData;
+  let chunks: Uint8Array[] | undefined;
+  if (!ext) {
+    chunks = encodeModel(model);
+    if (chunks.reduce((s, c) => s + c.length, 0) > PROTOBUF_LIMIT) {
+      chunks = undefined;
+      ext = true; // too big for one protobuf message
     }
-    return { location, offset: off };
+  }
+  let placed: Uint8Array[] = [];
+  let location: string | undefined;
+  let dataBytes = 0;
+  if (!chunks) {
+    const cfg = typeof ext === 'object' ? ext : {};
+    location = cfg.location ?? `${name}.data`;
+    if (path.isAbsolute(location) || location.includes('/') || location.includes('\\') || location === '..' || location === '.') {
+      throw new InputError(`external data location '${location}' must be a plain file name`);
+    }
+    const threshold = cfg.threshold ?? 1024;
+    let offset = 0;
+    const where = new Map<Tensor, number>();
+    // Only initializers go to the data file: tensors in node attributes (Constant values) stay inline, since
+    // ONNX Runtime's shape inference cannot read them from external data (a Constant feeding a Reshape's shape
+    // would make the model fail to load).
+    const initializers = initializerTensors(model.graph);
+    const placement = (t: Tensor) => {
+      if (t.bytes.length < threshold || !initializers.has(t)) return undefined;
+      let off = where.get(t);
+      if (off === undefined) {
+        // align each tensor to 64 bytes so that it can be mapped and viewed directly
+        const pad = (64 - (offset % 64)) % 64;
+        if (pad) placed.push(new Uint8Array(pad));
+        off = offset + pad;
+        placed.push(t.bytes);
+        offset = off + t.bytes.length;
+        where.set(t, off);
+      }
+      return { location: location!, offset: off };
+    };
+    chunks = encodeModel(model, { placement });
+    dataBytes = offset;
+  }
+  const dataTarget = location !== undefined ? checkOutputFile(path.join(dir, location), `${flag} ${file}: its external data`) : undefined;
+  makeFolders(dir, `${flag} ${file}`);
+  const staging = new Staging(dir, name);
+  try {
+    if (location !== undefined) staging.write(location, placed, dataTarget?.replacesMode);
+    placed = [];
+    staging.write(name, chunks, target.replacesMode);
+  } catch (e) {
+    staging.abandon();
+    throw e;
+  }
+  const bytes = chunks.reduce((s, c) => s + c.length, 0);
+  return {
+    file: target.file,
+    path: staging.path(name),
+    bytes,
+    dataBytes,
+    ...(dataTarget ? { dataFile: dataTarget.file } : {}),
+    commit: () => {
+      // the inputs may have changed since the check (a long proof run): check again, data file first
+      if (dataTarget) checkOutputFile(dataTarget.file, `${flag} ${file}: its external data`);
+      checkOutputFile(target.file, flag);
+      staging.commit([...(location !== undefined ? [[location, dataTarget!.file] as const] : []), [name, target.file] as const]);
+    },
+    abandon: () => staging.abandon(),
   };
-  const chunks = encodeModel(model, { placement });
-  const dataFile = path.join(dir, location);
-  writeAtomic(dataFile, placed);
-  writeAtomic(file, chunks);
-  return { bytes: chunks.reduce((s, c) => s + c.length, 0), dataBytes: offset };
 }
 
 /** The initializer tensors of a graph and of its subgraphs. */
@@ -148,26 +286,9 @@ function initializerTensors(g: Graph, out = new Set<Tensor>()): Set<Tensor> {
   return out;
 }
 
-/** Writes chunks to a temp file beside `file`, then renames it into place. */
-export function writeAtomic(file: string, chunks: readonly Uint8Array[]): void {
-  const tmp = `${file}.${process.pid}.${Date.now().toString(36)}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    for (const c of chunks) {
-      let rest = c;
-      while (rest.length) rest = rest.subarray(fs.writeSync(fd, rest));
-    }
-    fs.closeSync(fd);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+/** Writes chunks to `file` safely (checked, staged, flushed, renamed into place); see util/files. */
+export function writeAtomic(file: string, chunks: readonly Uint8Array[], flag = 'output'): void {
+  writeFileSafe(file, chunks, flag);
 }
 
 /** Size on disk of a model file plus the external data files it references. */

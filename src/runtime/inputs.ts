@@ -5,6 +5,7 @@ import { DataType, dtypeInfo, dtypeName } from '../ir/dtype.js';
 import type { Model, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Dim } from '../ir/types.js';
+import { checkGeneratedSize } from '../util/limits.js';
 import { gaussian, rng } from '../util/random.js';
 
 // The seeded generators moved to src/util/random.ts; re-exported here for existing imports.
@@ -172,9 +173,24 @@ export function randomInputs(model: Model, spec: InputSpec = {}, intRange = 100)
   for (const name of Object.keys(spec.values ?? {})) {
     if (!runtimeInputs(model).some((v) => v.name === name)) throw new InputError(`--input ${name}: the model has no input '${name}' (inputs: ${runtimeInputs(model).map((v) => v.name).join(', ')})`);
   }
-  for (const v of runtimeInputs(model)) {
+  // sizes first, for every input together, before anything is allocated
+  let total = 0;
+  const shapes = runtimeInputs(model).map((v) => {
     if (v.type?.kind !== 'tensor') throw new InputError(`input '${v.name}' is not a tensor`);
     const shape = concreteShape(v, resolved);
+    const bad = shape.find((d) => !Number.isSafeInteger(d) || d < 0);
+    if (bad !== undefined) throw new InputError(`input '${v.name}': dimension ${bad} is not a size inferopt can make data for`);
+    const n = shape.reduce((a, b) => a * b, 1);
+    // a number[] of n (8 bytes each) is built, then the tensor's own bytes
+    const perElement = 8 + Math.max(1, Math.ceil(dtypeInfo(v.type.elemType).bits / 8));
+    checkGeneratedSize(`input '${v.name}' [${shape.join('x')}]`, n, perElement);
+    total += n * perElement;
+    return shape;
+  });
+  checkGeneratedSize(`the generated inputs together (${runtimeInputs(model).length})`, total, 1);
+  for (const [i, v] of runtimeInputs(model).entries()) {
+    if (v.type?.kind !== 'tensor') throw new InputError(`input '${v.name}' is not a tensor`);
+    const shape = shapes[i]!;
     const value = spec.values?.[v.name];
     if (value !== undefined) {
       feeds[v.name] = givenTensor(v, value, shape);
@@ -231,7 +247,9 @@ export function parseShapeFlags(flags: readonly string[] = []): Record<string, n
   for (const f of flags) {
     const m = /^([^=]+)=(\d+(?:[x,]\d+)*)$/.exec(f.trim());
     if (!m) throw new InputError(`bad --shape '${f}': expected name=1x3x224x224`);
-    out[m[1]!] = m[2]!.split(/[x,]/).map(Number);
+    const dims = m[2]!.split(/[x,]/).map(Number);
+    if (dims.some((d) => !Number.isSafeInteger(d))) throw new InputError(`bad --shape '${f}': a dimension is too large to count`);
+    out[m[1]!] = dims;
   }
   return out;
 }

@@ -40,6 +40,11 @@ export function ortModule(backend: Backend): Ort {
   return loadOrt(backend);
 }
 
+/** Threads onnxruntime-web runs with in this process (fixed at its first session), or undefined before that. */
+export function wasmThreads(): number | undefined {
+  return webThreads === -1 ? undefined : webThreads;
+}
+
 export function ortVersion(backend: Backend): string {
   return ortPackageVersion(backend);
 }

@@ -36,7 +36,7 @@ describe('inferopt optimize', () => {
     const r1 = await runCli('optimize', model, '-o', a, '--budget', '6', ...fast);
     expect(r1.stderr).toMatch(/metric: fidelity\.top1Agreement/);
     expect(r1.code).toBe(0);
-    expect(fs.readdirSync(a).sort()).toEqual(['recipe.json', 'report.html', 'report.md', 'results.json', 'tiny.optimized.onnx']);
+    expect(fs.readdirSync(a).sort()).toEqual(['.inferopt-manifest.json', 'recipe.json', 'report.html', 'report.md', 'results.json', 'tiny.optimized.onnx']);
     const results = JSON.parse(fs.readFileSync(path.join(a, 'results.json'), 'utf8'));
     expect(results.candidates.length).toBeGreaterThanOrEqual(5); // baseline + the 6-trial budget, or fewer if exhausted
     expect(results.candidates.length).toBeLessThanOrEqual(7);
@@ -76,17 +76,20 @@ describe('inferopt optimize', () => {
     expect(fs.readFileSync(path.join(e, 'report.html'), 'utf8')).toMatch(/Goal not met: max-latency not met/);
   });
 
-  it('refuses bad goals and an output folder it did not write', async () => {
+  it('refuses bad goals and files in the output folder it did not write', async () => {
     const r = await runCli('optimize', model, '-o', path.join(dir, 'x'), '--max-accuracy-drop', '2%');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/ambiguous/);
     const mine = path.join(dir, 'mine');
     fs.mkdirSync(mine);
     fs.writeFileSync(path.join(mine, 'notes.txt'), 'keep me');
+    fs.writeFileSync(path.join(mine, 'report.md'), 'my own report');
     const r2 = await runCli('optimize', model, '-o', mine, ...fast);
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toMatch(/not an earlier inferopt output/);
+    expect(r2.stderr).toMatch(/will not replace files it does not own \(report\.md was not written by inferopt\)/);
     expect(fs.readFileSync(path.join(mine, 'notes.txt'), 'utf8')).toBe('keep me');
+    expect(fs.readFileSync(path.join(mine, 'report.md'), 'utf8')).toBe('my own report');
+    expect(fs.readdirSync(mine).sort()).toEqual(['notes.txt', 'report.md']); // nothing staged is left behind
   });
 });
 

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
-import { loadModel, modelSizeOnDisk, saveModel } from '../ir/io.js';
+import { loadModel, modelSizeOnDisk } from '../ir/io.js';
+import { saveModelProven } from '../runtime/prove.js';
 import type { Target } from '../passes/pass.js';
 import { requireSizedDims, type InputSpec } from '../runtime/inputs.js';
 import { profileModel } from '../runtime/profile.js';
@@ -19,7 +20,7 @@ import { forTarget, searchCatalog, type CatalogEntry } from './catalog.js';
 import { OnnxEvaluator } from './evaluator.js';
 import { describeGoals, type Goals } from './goals.js';
 import { dataMetric, fidelityMetric, type MetricSource } from './metric.js';
-import { OutputDir } from './output-dir.js';
+import { OutputDir } from '../util/output-dir.js';
 import { DEFAULT_SESSION, type Recipe, type RecipeFile } from './recipe.js';
 import { runSearch } from './search.js';
 import { defaultSessionSpace } from './space.js';
@@ -65,9 +66,10 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   const modelFile = path.resolve(o.modelFile);
   if (!fs.existsSync(modelFile)) throw new InputError(`no such model file: ${o.modelFile}`);
   if (o.recipe) checkRecipeFor(o.recipe, modelFile, forTarget(o.catalog ?? searchCatalog(), o.target), o.allowOtherModel === true);
-  const out = new OutputDir(o.outDir);
+  const baseModel = loadModel(modelFile);
+  const modelName = `${path.basename(modelFile, '.onnx')}.optimized.onnx`;
+  const out = new OutputDir(o.outDir, { names: [modelName, `${modelName}.data`, 'recipe.json', 'results.json', 'report.md', 'report.html'] });
   try {
-    const baseModel = loadModel(modelFile);
     const input: InputSpec = o.input ?? {};
     const backend = o.backend ?? (o.target === 'wasm' ? 'wasm' : 'node');
     const catalog = forTarget(o.catalog ?? searchCatalog(), o.target);
@@ -112,8 +114,9 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       if (sideBySide.low <= 1) search.warnings.push(`timed side by side with the baseline, the chosen model's speed-up is not significant (${sideBySide.speedup.toFixed(2)}×, 95% interval ${sideBySide.low.toFixed(2)}–${sideBySide.high.toFixed(2)}): the search's separate measurements were noisy`);
     }
     const chosenBuilt = await evaluator.build(search.chosen.recipe);
-    const modelName = `${path.basename(modelFile, '.onnx')}.optimized.onnx`;
-    saveModel(chosenBuilt.model, out.path(modelName));
+    // loaded and run once on the first timed input set before it is in place
+    const proof = await saveModelProven(chosenBuilt.model, out.path(modelName), { backend, feeds: workload.feeds[0], reference: modelFile });
+    if (proof.proof.note) search.warnings.push(`the written model was ${proof.proof.note}`);
     const chosenProfile = await opTypeTimes(chosenBuilt.model, workload, search.chosen.recipe.session.threads, search.chosen.recipe);
 
     const recipeFile: RecipeFile = {

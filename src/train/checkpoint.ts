@@ -26,12 +26,13 @@ export function saveCheckpoint(file: string, state: CheckpointState): void {
     { key: 'inferopt.step', value: String(state.step) },
     { key: 'inferopt.config', value: state.config },
   ];
-  saveModel(m, file);
+  saveModel(m, file, { flag: '--checkpoint' });
 }
 
 export function loadCheckpoint(file: string): CheckpointState {
   if (!existsSync(file)) throw new InputError(`checkpoint not found: ${file}`);
-  const m = loadModel(file);
+  // a checkpoint is replaced as the run goes on: it is not recorded as an input that must stay untouched
+  const m = loadModel(file, { markInput: false });
   const meta = new Map(m.metadata.map((e) => [e.key, e.value]));
   if (!meta.has('inferopt.step')) throw new InputError(`${file} is not an inferopt training checkpoint`);
   const tensors = new Map<string, Tensor>();

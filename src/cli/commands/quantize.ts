@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
-import { loadModel, modelSizeOnDisk, saveModel } from '../../ir/io.js';
+import { loadModel, modelSizeOnDisk } from '../../ir/io.js';
+import { saveModelProven } from '../../runtime/prove.js';
+import { checkOutputFile } from '../../util/files.js';
 import type { Model } from '../../ir/graph.js';
 import type { Target } from '../../passes/pass.js';
 import { parseShapeFlags } from '../../runtime/inputs.js';
@@ -143,6 +145,7 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
   const out = path.resolve(flags.output);
   if (out === path.resolve(file)) throw new InputError('-o must differ from the input model (inputs are never overwritten)');
   const model = loadModel(file);
+  checkOutputFile(flags.output, '-o'); // after the load: the model and its external data are inputs now
   const log = verbose || !flags.json ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
   const inputSpec = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) };
   const calibOpts = { limit: parseIntFlag('--calib-limit', flags.calibLimit, 1), batch: parseIntFlag('--calib-batch', flags.calibBatch, 1), inputs: inputSpec };
@@ -177,19 +180,14 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
     result = r.model;
     stats = r.stats;
   }
-  saveModel(result, out);
-  await checkRuns(out, options.target ?? 'cpu');
+  // loaded and run once in the runtime it targets (ORT node for cpu/std, onnxruntime-web for wasm) before it is in place
+  const { proof } = await saveModelProven(result, out, { flag: '-o', reference: file, input: inputSpec, backend: options.target === 'wasm' ? 'wasm' : 'node' });
+  if (proof.note) process.stderr.write(`inferopt: note: ${flags.output} ${proof.note}\n`);
   const sizeBefore = modelSizeOnDisk(file);
   const sizeAfter = modelSizeOnDisk(out);
   const opsAfter: Record<string, number> = {};
   for (const n of result.graph.nodes) opsAfter[n.opType] = (opsAfter[n.opType] ?? 0) + 1;
   return { ...report, input: file, output: out, mode: options.mode, target: options.target ?? 'cpu', sizeBefore, sizeAfter, ratio: sizeBefore / sizeAfter, stats, opsAfter };
-}
-
-/** The written model must load in the runtime it targets (ORT node for cpu/std, onnxruntime-web for wasm). */
-async function checkRuns(file: string, target: Target): Promise<void> {
-  const s = await Session.create(file, { backend: target === 'wasm' ? 'wasm' : 'node' });
-  await s.release();
 }
 
 function formatResult(r: QuantizeReport): string {

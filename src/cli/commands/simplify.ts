@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
-import { loadModel, saveModel } from '../../ir/io.js';
+import { loadModel } from '../../ir/io.js';
+import { saveModelProven } from '../../runtime/prove.js';
+import { checkOutputFile } from '../../util/files.js';
 import type { PassContext, Target } from '../../passes/pass.js';
 import { CLEANUP_PASSES, FUSION_PASSES, simplifyModel, simplifyPassIds } from '../../passes/simplify.js';
 import { opDiffRows, summarizeModel } from '../../passes/summary.js';
@@ -84,13 +86,15 @@ export function register(program: Command): void {
       const known = new Set(simplifyPassIds());
       for (const s of skip) if (!known.has(s)) throw new InputError(`--skip ${s}: no such pass or rule; known: ${[...known].join(', ')}`);
       const model = loadModel(file);
+      checkOutputFile(flags.output, '-o'); // after the load: the model and its external data are inputs now
       const before = summarizeModel(model);
       const explain = explainCollector();
       const t0 = performance.now();
       const result = await simplifyModel(model, { target, skip, explain: explain.ctx }, { inPlace: true });
       const ms = performance.now() - t0;
       const after = summarizeModel(result.model);
-      saveModel(result.model, flags.output);
+      const { proof } = await saveModelProven(result.model, flags.output, { flag: '-o', reference: file, backend: target === 'wasm' ? 'wasm' : 'node' });
+      if (proof.note) process.stderr.write(`inferopt: note: ${flags.output} ${proof.note}\n`);
       const rules: Record<string, number> = {};
       // rule passes count firings under the rule's name
       for (const p of result.passes) for (const [k, v] of Object.entries(p.stats)) if (known.has(k)) rules[k] = (rules[k] ?? 0) + v;

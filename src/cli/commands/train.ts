@@ -2,7 +2,10 @@ import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { openDataset, split } from '../../data/dataset.js';
 import { InputError } from '../../errors.js';
-import { loadModel, saveModel } from '../../ir/io.js';
+import { loadModel } from '../../ir/io.js';
+import { saveModelProven } from '../../runtime/prove.js';
+import { checkOutputFile, markInput, openAppend } from '../../util/files.js';
+import * as path from 'node:path';
 import { collectTensorData } from '../../train/data.js';
 import type { LossSpec } from '../../train/loss.js';
 import type { OptimizerSpec } from '../../train/optimizer.js';
@@ -64,44 +67,56 @@ export function register(program: Command): void {
     .action(async (file: string, flags: TrainFlags) => {
       if (!fs.existsSync(file)) throw new InputError(`${file}: no such file`);
       const model = loadModel(file);
-      const inputNames = model.graph.inputs.filter((v) => !v.initializer).map((v) => v.name);
-      const trainSet = await openDataset(flags.data);
-      const [trainPart, testPart] = flags.test ? [trainSet, await openDataset(flags.test)] : (() => {
-        const s = split(trainSet, { calibrationFraction: 0.1 });
-        return [s.evaluation, s.calibration];
-      })();
-      liveLine('loading data…');
-      const data = await collectTensorData(trainPart, inputNames);
-      const test = await collectTensorData(testPart, inputNames);
-      const log = (line: string) => {
-        clearLine();
-        process.stderr.write(line + '\n');
-        if (flags.log) fs.appendFileSync(flags.log, line + '\n');
-      };
-      log(`# ${data.length} training / ${test.length} held-out samples; inferopt train ${process.argv.slice(3).join(' ')}`);
-      const t0 = performance.now();
-      const result = await train(model, {
-        train: data,
-        test,
-        epochs: parseIntFlag('--epochs', flags.epochs, 1),
-        batch: parseIntFlag('--batch', flags.batch, 1),
-        lr: parsePositiveFlag('--lr', flags.lr),
-        loss: lossFrom(flags),
-        optimizer: optimizerFrom(flags),
-        schedule: parseSchedule(flags.schedule, parseIntFlag('--warmup', flags.warmup, 0)),
-        clipNorm: flags.clip ? parsePositiveFlag('--clip', flags.clip) : undefined,
-        frozen: frozenMatcher(flags.freeze),
-        seed: parseIntFlag('--seed', flags.seed, 0),
-        threads: parseIntFlag('--threads', flags.threads, 1),
-        checkpoint: flags.checkpoint,
-        resume: flags.resume,
-        maxSteps: flags.maxSteps ? parseIntFlag('--max-steps', flags.maxSteps, 1) : undefined,
-        onProgress: stderrIsTerminal() ? drawProgress : logProgress,
-        onEpoch: (s) => log(formatEpoch(s, (performance.now() - t0) / 1000)),
-      });
-      saveModel(result.model, flags.output);
-      const last = result.history[result.history.length - 1];
-      log(`# wrote ${flags.output}${last?.testAccuracy !== undefined ? `: held-out accuracy ${(100 * last.testAccuracy).toFixed(2)}%` : ''}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      for (const d of [flags.data, flags.test]) if (d) markInput(d);
+      // every file this run writes is checked before the (long) run: never an input, a device or a folder
+      checkOutputFile(flags.output, '-o');
+      if (flags.checkpoint) checkOutputFile(flags.checkpoint, '--checkpoint');
+      const written = [flags.output, flags.checkpoint, flags.log].filter((f): f is string => !!f).map((f) => path.resolve(f));
+      if (new Set(written).size < written.length) throw new InputError('-o, --checkpoint and --log must be different files');
+      const logFd = flags.log ? openAppend(flags.log, '--log') : undefined;
+      try {
+        const inputNames = model.graph.inputs.filter((v) => !v.initializer).map((v) => v.name);
+        const trainSet = await openDataset(flags.data);
+        const [trainPart, testPart] = flags.test ? [trainSet, await openDataset(flags.test)] : (() => {
+          const s = split(trainSet, { calibrationFraction: 0.1 });
+          return [s.evaluation, s.calibration];
+        })();
+        liveLine('loading data…');
+        const data = await collectTensorData(trainPart, inputNames);
+        const test = await collectTensorData(testPart, inputNames);
+        const log = (line: string) => {
+          clearLine();
+          process.stderr.write(line + '\n');
+          if (logFd !== undefined) fs.writeSync(logFd, line + '\n');
+        };
+        log(`# ${data.length} training / ${test.length} held-out samples; inferopt train ${process.argv.slice(3).join(' ')}`);
+        const t0 = performance.now();
+        const result = await train(model, {
+          train: data,
+          test,
+          epochs: parseIntFlag('--epochs', flags.epochs, 1),
+          batch: parseIntFlag('--batch', flags.batch, 1),
+          lr: parsePositiveFlag('--lr', flags.lr),
+          loss: lossFrom(flags),
+          optimizer: optimizerFrom(flags),
+          schedule: parseSchedule(flags.schedule, parseIntFlag('--warmup', flags.warmup, 0)),
+          clipNorm: flags.clip ? parsePositiveFlag('--clip', flags.clip) : undefined,
+          frozen: frozenMatcher(flags.freeze),
+          seed: parseIntFlag('--seed', flags.seed, 0),
+          threads: parseIntFlag('--threads', flags.threads, 1),
+          checkpoint: flags.checkpoint,
+          resume: flags.resume,
+          maxSteps: flags.maxSteps ? parseIntFlag('--max-steps', flags.maxSteps, 1) : undefined,
+          onProgress: stderrIsTerminal() ? drawProgress : logProgress,
+          onEpoch: (s) => log(formatEpoch(s, (performance.now() - t0) / 1000)),
+        });
+        const { proof } = await saveModelProven(result.model, flags.output, { flag: '-o', reference: file });
+        if (proof.note) process.stderr.write(`inferopt: note: ${flags.output} ${proof.note}\n`);
+        const last = result.history[result.history.length - 1];
+        log(`# wrote ${flags.output}${last?.testAccuracy !== undefined ? `: held-out accuracy ${(100 * last.testAccuracy).toFixed(2)}%` : ''}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      } finally {
+        if (logFd !== undefined) fs.closeSync(logFd);
+      }
     });
 }
 

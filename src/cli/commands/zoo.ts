@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
-import { saveModel } from '../../ir/io.js';
+import { saveModelProven } from '../../runtime/prove.js';
+import { checkOutputFile } from '../../util/files.js';
 import { buildZooModel, countParameters, isZooName, zooDescription, zooNames, type ZooOptions } from '../../zoo/index.js';
 import { parseIntFlag } from '../flags.js';
 
@@ -43,7 +44,7 @@ export function register(program: Command): void {
     .option('--layer-norm <form>', `BERT only: ${LAYER_NORM_FORMS.join(' | ')} (default decomposed)`)
     .option('--fold-bn', 'CNNs only: fold BatchNormalization into Conv, as torch exports eval models')
     .option('--reshape <form>', `BERT only: head reshape ${RESHAPE_FORMS.join(' | ')} (default dynamic)`)
-    .action((name: string | undefined, flags: ZooFlags) => {
+    .action(async (name: string | undefined, flags: ZooFlags) => {
       if (flags.list || name === undefined) {
         process.stdout.write(zooTable() + '\n');
         return;
@@ -59,8 +60,9 @@ export function register(program: Command): void {
       const bert = name.startsWith('bert');
       if ((opts.layerNorm || opts.reshape) && !bert) throw new InputError('--layer-norm and --reshape apply to the bert models only');
       if (opts.foldBatchNorm && (bert || name === 'mlp')) throw new InputError(`--fold-bn applies to the models with BatchNormalization, not ${name}`);
+      checkOutputFile(flags.output, '-o');
       const model = buildZooModel(name, opts);
-      const { bytes, dataBytes } = saveModel(model, flags.output);
+      const { bytes, dataBytes } = await saveModelProven(model, flags.output, { flag: '-o' });
       const size = ((bytes + dataBytes) / 1e6).toFixed(1);
       const params = (countParameters(model) / 1e6).toFixed(2);
       process.stdout.write(`wrote ${flags.output}: ${name}, ${params} M parameters, ${size} MB, seed ${opts.seed}\n`);

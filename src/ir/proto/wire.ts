@@ -3,6 +3,7 @@
  * input) and a chunked writer whose large byte fields are referenced, never copied, until they reach disk.
  */
 
+import { MAX_NESTING } from '../../util/limits.js';
 export const enum WireType {
   Varint = 0,
   Fixed64 = 1,
@@ -23,6 +24,8 @@ export class Reader {
     readonly buf: Uint8Array,
     start = 0,
     readonly end = buf.length,
+    /** How many messages enclose this one (the model is 0). */
+    readonly depth = 0,
   ) {
     this.pos = start;
   }
@@ -143,7 +146,8 @@ export class Reader {
     this.expect(WireType.Bytes);
     const len = this.uvarint();
     if (this.pos + len > this.end) throw new ProtoError('truncated embedded message');
-    const r = new Reader(this.buf, this.pos, this.pos + len);
+    if (this.depth >= MAX_NESTING) throw new ProtoError(`messages nested more than ${MAX_NESTING} levels deep (the limit of protobuf's parser and of inferopt)`);
+    const r = new Reader(this.buf, this.pos, this.pos + len, this.depth + 1);
     this.pos += len;
     return r;
   }

@@ -6,5 +6,5 @@ import { writeAtomic } from '../../ir/io.js';
  */
 export function writeTrace(file: string, rawEvents: readonly unknown[], metadata: Record<string, unknown> = {}): void {
   const json = JSON.stringify({ traceEvents: rawEvents, displayTimeUnit: 'ms', otherData: { producer: 'inferopt profile', ...metadata } });
-  writeAtomic(file, [new TextEncoder().encode(json)]);
+  writeAtomic(file, [new TextEncoder().encode(json)], '--trace');
 }

@@ -1,0 +1,111 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addModel } from '../../test/unit/model-bytes.js';
+import { InputError } from '../errors.js';
+import { loadModel, saveModel } from '../ir/io.js';
+import { checkOutputFile, writeFileSafe } from './files.js';
+import { OutputDir } from './output-dir.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-files-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const refused = (f: () => unknown, re: RegExp) => {
+  expect(f).toThrow(InputError);
+  expect(f).toThrow(re);
+};
+
+describe('output files', () => {
+  it('refuses devices, FIFOs, folders, empty names, /proc and paths under a file', () => {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    refused(() => checkOutputFile(fifo), /FIFO.*regular files only/);
+    refused(() => checkOutputFile('/dev/null'), /under \/dev/);
+    refused(() => checkOutputFile(dir), /is a folder/);
+    refused(() => checkOutputFile(''), /give a file name/);
+    refused(() => checkOutputFile('-'), /standard output/);
+    refused(() => checkOutputFile('/proc/self/x.onnx'), /under \/proc/);
+    fs.writeFileSync(path.join(dir, 'plain'), 'x');
+    refused(() => checkOutputFile(path.join(dir, 'plain', 'm.onnx')), /is a file, not a folder|part of the path is a file/);
+    expect(checkOutputFile(path.join(dir, 'new', 'deeper', 'm.onnx')).file).toBe(path.join(dir, 'new', 'deeper', 'm.onnx'));
+  });
+
+  it('refuses a device node made with mknod (when allowed to make one)', () => {
+    const dev = path.join(dir, 'null-dev');
+    try {
+      execFileSync('mknod', [dev, 'c', '1', '3'], { stdio: 'ignore' });
+    } catch {
+      return; // not root: no device to test with
+    }
+    refused(() => saveModel(loadModel(addModel(4, Float32Array.of(1, 2, 3, 4))), dev), /is a device; inferopt writes regular files only/);
+    expect(fs.statSync(dev).isCharacterDevice()).toBe(true);
+  });
+
+  it('never writes over a model it loaded, through a symlink, a hard link, or its external data', () => {
+    const m = path.join(dir, 'in.onnx');
+    fs.writeFileSync(path.join(dir, 'w.bin'), Buffer.from(Float32Array.of(1, 2, 3, 4).buffer));
+    fs.writeFileSync(m, addModel(4, { location: 'w.bin', offset: 0, length: 16 }));
+    fs.symlinkSync(m, path.join(dir, 'link.onnx'));
+    fs.linkSync(m, path.join(dir, 'hard.onnx'));
+    const before = fs.readFileSync(m);
+    const model = loadModel(m);
+    for (const target of [m, path.join(dir, 'link.onnx'), path.join(dir, 'hard.onnx'), path.join(dir, 'w.bin')]) {
+      refused(() => saveModel(model, target), /is an input of this run/);
+    }
+    expect(fs.readFileSync(m)).toEqual(before);
+    expect(fs.readFileSync(path.join(dir, 'w.bin')).length).toBe(16);
+  });
+
+  it('writes with ordinary permissions, keeps the mode of a replaced file, and leaves no temp files', () => {
+    const old = process.umask(0o022);
+    try {
+      const f = path.join(dir, 'perm', 'a.txt');
+      writeFileSafe(f, ['one']);
+      expect(fs.statSync(f).mode & 0o777).toBe(0o644);
+      expect(fs.statSync(path.dirname(f)).mode & 0o777).toBe(0o755);
+      fs.chmodSync(f, 0o600);
+      writeFileSafe(f, ['two']);
+      expect(fs.readFileSync(f, 'utf8')).toBe('two');
+      expect(fs.statSync(f).mode & 0o777).toBe(0o600);
+      expect(fs.readdirSync(path.dirname(f))).toEqual(['a.txt']);
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it('maps a read-only folder to one line', () => {
+    const ro = path.join(dir, 'ro');
+    fs.mkdirSync(ro, { mode: 0o555 });
+    if (process.getuid?.() === 0) {
+      // root writes anywhere; a read-only mount is the case to test, and /proc/sys is one
+      refused(() => checkOutputFile('/proc/sys/x.onnx'), /under \/proc/);
+      return;
+    }
+    refused(() => checkOutputFile(path.join(ro, 'x.onnx')), /cannot write in/);
+  });
+});
+
+describe('output folders', () => {
+  it('replaces only files it recorded, never inputs or user files', () => {
+    const out = path.join(dir, 'out');
+    const a = new OutputDir(out, { names: ['r.txt'] });
+    a.write('r.txt', 'first');
+    a.commit();
+    fs.writeFileSync(path.join(out, 'NOTES.md'), 'mine');
+    const b = new OutputDir(out, { names: ['r.txt'] });
+    b.write('r.txt', 'second');
+    b.commit();
+    expect(fs.readFileSync(path.join(out, 'r.txt'), 'utf8')).toBe('second');
+    expect(fs.readFileSync(path.join(out, 'NOTES.md'), 'utf8')).toBe('mine');
+    refused(() => new OutputDir(out, { names: ['NOTES.md'] }), /NOTES\.md was not written by inferopt/);
+    fs.writeFileSync(path.join(out, 'r.txt'), 'edited by hand');
+    refused(() => new OutputDir(out, { names: ['r.txt'] }), /r\.txt changed since inferopt wrote it/);
+    expect(fs.readdirSync(out).sort()).toEqual(['.inferopt-manifest.json', 'NOTES.md', 'r.txt']);
+    expect(fs.statSync(out).mode & 0o077).not.toBe(0); // not a private 0700 folder
+  });
+});
