@@ -8,7 +8,8 @@ import type { PassContext, Target } from '../../passes/pass.js';
 import { CLEANUP_PASSES, FUSION_PASSES, simplifyModel, simplifyPassIds } from '../../passes/simplify.js';
 import { opDiffRows, summarizeModel } from '../../passes/summary.js';
 import { textTable } from '../../report/text-table.js';
-import { collect } from '../flags.js';
+import { collect, parseDimFlags } from '../flags.js';
+import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags, type InputSpec } from '../../runtime/inputs.js';
 
 interface SimplifyFlags {
   output: string;
@@ -16,6 +17,9 @@ interface SimplifyFlags {
   skip: string[];
   explain?: boolean;
   json?: boolean;
+  shape: string[];
+  dim: string[];
+  input: string[];
 }
 
 const TARGETS: readonly Target[] = ['cpu', 'std', 'wasm'];
@@ -77,6 +81,9 @@ export function register(program: Command): void {
     .option('--skip <ids>', 'passes or rules to skip, comma-separated (repeatable), e.g. fuse-attention', collect, [])
     .option('--explain', 'list the rules that fired and why others refused')
     .option('--json', 'print JSON')
+    .option('--shape <name=dims>', 'input shape for the check run of the written model (repeatable)', collect, [])
+    .option('--dim <name=n>', 'symbolic dimension for the check run (repeatable)', collect, [])
+    .option('--input <name=value>', `for the check run: ${INPUT_FLAG_HELP}`, collect, [])
     .addHelpText('after', passHelp)
     .action(async (file: string, flags: SimplifyFlags) => {
       const target = flags.target as Target;
@@ -85,6 +92,8 @@ export function register(program: Command): void {
       const skip = new Set(flags.skip.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean));
       const known = new Set(simplifyPassIds());
       for (const s of skip) if (!known.has(s)) throw new InputError(`--skip ${s}: no such pass or rule; known: ${[...known].join(', ')}`);
+      // the written model is loaded and run once on these inputs before it is put in place
+      const input: InputSpec = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim), ...(flags.input.length ? { values: parseInputFlags(flags.input) } : {}) };
       const model = loadModel(file);
       checkOutputFile(flags.output, '-o'); // after the load: the model and its external data are inputs now
       const before = summarizeModel(model);
@@ -93,7 +102,7 @@ export function register(program: Command): void {
       const result = await simplifyModel(model, { target, skip, explain: explain.ctx }, { inPlace: true });
       const ms = performance.now() - t0;
       const after = summarizeModel(result.model);
-      const { proof } = await saveModelProven(result.model, flags.output, { flag: '-o', reference: file, backend: target === 'wasm' ? 'wasm' : 'node' });
+      const { proof } = await saveModelProven(result.model, flags.output, { flag: '-o', reference: file, input, backend: target === 'wasm' ? 'wasm' : 'node' });
       if (proof.note) process.stderr.write(`inferopt: note: ${flags.output} ${proof.note}\n`);
       const rules: Record<string, number> = {};
       // rule passes count firings under the rule's name
