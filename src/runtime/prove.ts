@@ -50,7 +50,13 @@ export async function proveModelFile(file: string, model: Model, opts: ProveOpti
   try {
     session = await Session.create(file, { backend, threads: threadsFor(backend) });
   } catch (e) {
-    throw new ProofError(`the model inferopt made does not load in ONNX Runtime (${backend}): ${firstLine(e).replace(/^ONNX Runtime \(\w+\) could not load the model: /, '')}`);
+    const why = firstLine(e).replace(/^ONNX Runtime \(\w+\) could not load the model: /, '');
+    // an input ONNX Runtime cannot load either is bad input (exit 2), not a bug in what inferopt made
+    const refWhy = opts.reference !== undefined ? await referenceLoadFails(opts.reference, backend) : undefined;
+    if (refWhy !== undefined) {
+      throw new InputError(`${typeof opts.reference === 'string' ? opts.reference : 'the input model'}: ONNX Runtime (${backend}) cannot load it (${refWhy}), nor the model made from it; nothing was written`);
+    }
+    throw new ProofError(`the model inferopt made does not load in ONNX Runtime (${backend}): ${why}`);
   }
   try {
     let feeds = opts.feeds;
@@ -83,6 +89,17 @@ export async function proveModelFile(file: string, model: Model, opts: ProveOpti
 
 /** One thread on node; onnxruntime-web keeps the count its first session had (default 2). */
 const threadsFor = (backend: Backend) => (backend === 'wasm' ? (wasmThreads() ?? 2) : 1);
+
+/** Why ONNX Runtime cannot load the reference model, or undefined when it can. */
+async function referenceLoadFails(reference: string | Model, backend: Backend): Promise<string | undefined> {
+  try {
+    const s = await Session.create(reference, { backend, threads: threadsFor(backend) });
+    await s.release();
+    return undefined;
+  } catch (e) {
+    return firstLine(e).replace(/^ONNX Runtime \(\w+\) could not load the model: /, '');
+  }
+}
 
 /** Why the reference model fails on generated inputs, or undefined when it runs. */
 async function referenceFails(reference: string | Model, input: InputSpec | Record<string, Tensor>, backend: Backend): Promise<string | undefined> {
