@@ -1,4 +1,4 @@
-import { metricDrop } from '../search/goals.js';
+import { metricDrop, speedupOf } from '../search/goals.js';
 import type { Candidate } from '../search/search.js';
 import { latencyHistogramSpec, opTypeSpec, paretoSpec, renderSvg, type ParetoPoint } from './plots.js';
 import type { OptimizeResults } from './results.js';
@@ -27,19 +27,22 @@ export async function htmlReport(r: OptimizeResults): Promise<string> {
   for (const f of r.failures) parts.push(`<div class="fail">Goal not met: ${esc(f)}</div>`);
   if (r.chosen.checks) parts.push(`<p>${r.chosen.checks.map((g) => `<span class="${g.met ? 'ok' : 'bad'}">${g.met ? '✔' : '✘'} ${esc(g.detail)}</span>`).join(' &nbsp; ')}</p>`);
 
-  parts.push('<h2>Candidates</h2><p>Every candidate measured: latency against the metric, mark size by model size. Numbers are candidate ids in the decision log.</p>');
+  parts.push("<h2>Candidates</h2><p>Every candidate measured: latency (the baseline's p50 over the candidate's speed-up timed side by side with it) against the metric, mark size by model size. Numbers are candidate ids in the decision log.</p>");
   parts.push(`<figure>${await renderSvg(paretoSpec(paretoPoints(r), r.metric.name))}</figure>`);
 
+  // the final side-by-side run when there is one: the same runs as the headline and the table
+  const lb = r.sideBySide?.baseline ?? base.latency;
+  const lc = r.sideBySide?.chosen ?? r.chosen.measurement!.latency;
   const hist = [
-    { model: 'baseline', samples: base.latency.samples ?? [] },
-    { model: 'chosen', samples: r.chosen.measurement!.latency.samples ?? [] },
+    { model: 'baseline', samples: lb.samples ?? [] },
+    { model: 'chosen', samples: r.chosen.id === r.baseline.id ? [] : (lc.samples ?? []) },
   ].filter((s) => s.samples.length > 0);
   if (hist.length) {
     // a few runs that lost the CPU to another process would squash the plot: cut at 3× the slower p90
-    const cut = 3 * Math.max(base.latency.p90 ?? base.latency.p99, r.chosen.measurement!.latency.p90 ?? r.chosen.measurement!.latency.p99);
+    const cut = 3 * Math.max(lb.p90 ?? lb.p99, lc.p90 ?? lc.p99);
     const hidden = hist.reduce((n, s) => n + s.samples.filter((x) => x > cut).length, 0);
     for (const s of hist) s.samples = s.samples.filter((x) => x <= cut);
-    parts.push(`<h2>Latency distribution</h2><p>Per-run latency of each model (${hist.map((s) => `${s.samples.length} runs`).join(' and ')})${hidden ? `; ${hidden} runs above ${cut.toFixed(2)} ms not drawn` : ''}.</p>`);
+    parts.push(`<h2>Latency distribution</h2><p>Per-run latency of each model${r.sideBySide ? ', from the final side-by-side run' : ''} (${hist.map((s) => `${s.samples.length} runs`).join(' and ')})${hidden ? `; ${hidden} runs above ${cut.toFixed(2)} ms not drawn` : ''}.</p>`);
     parts.push(`<figure>${await renderSvg(latencyHistogramSpec(hist))}</figure>`);
   }
   if (r.opTypes) {
@@ -55,7 +58,7 @@ export async function htmlReport(r: OptimizeResults): Promise<string> {
   parts.push(`<h2>Decision log</h2><p>Search stopped because ${esc(r.stopped)}; ${r.candidates.length - 1} candidates in ${(r.searchWallMs / 1000).toFixed(1)} s.</p>`);
   parts.push(
     table(
-      ['#', 'stage', 'recipe', 'p50 (speed-up), size, metric', 'verdict', 'why'],
+      ['#', 'stage', 'recipe', 'p50 (speed-up vs baseline, timed side by side with it [95%]), size, metric', 'verdict', 'why'],
       r.candidates.map((c) => [String(c.id), c.stage, c.label, candidateCell(c, base), c.id === r.chosen.id ? `${c.verdict}, chosen` : c.verdict, c.reason]),
       (i) => r.candidates[i]!.id === r.chosen.id,
     ),
@@ -87,13 +90,14 @@ function table(header: string[], rows: string[][], highlight?: (i: number) => bo
 }
 
 function paretoPoints(r: OptimizeResults): ParetoPoint[] {
+  const base = r.baseline.measurement!;
   const pareto = new Set(r.pareto);
   return r.candidates
     .filter((c): c is Candidate & { measurement: NonNullable<Candidate['measurement']> } => c.measurement !== undefined)
     .map((c) => ({
       id: c.id,
       label: c.label,
-      latencyMs: c.measurement.latency.p50,
+      latencyMs: base.latency.p50 / speedupOf(base, c.measurement),
       metric: c.measurement.metric.value,
       sizeMB: c.measurement.sizeBytes / 1e6,
       kind: c.id === r.chosen.id ? 'chosen' : c.id === r.baseline.id ? 'baseline' : pareto.has(c.id) ? 'Pareto front' : c.meetsAll ? 'meets goals' : 'misses a goal',

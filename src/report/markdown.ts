@@ -34,7 +34,7 @@ export function markdownReport(r: OptimizeResults): string {
   out.push('## Decision log', '', `Search stopped because ${md(r.stopped)}.`, '');
   out.push(
     table(
-      ['#', 'stage', 'recipe', 'result (p50, speed-up, size, metric)', 'verdict', 'why'],
+      ['#', 'stage', 'recipe', 'result (p50 (speed-up vs baseline, timed side by side with it [95%]), size, metric)', 'verdict', 'why'],
       r.candidates.map((c) => [String(c.id), c.stage, c.label, candidateCell(c, base), c.id === r.chosen.id ? `${c.verdict}, chosen` : c.verdict, c.reason]),
     ),
     '',

@@ -1,4 +1,4 @@
-import type { Goals } from '../search/goals.js';
+import type { Goals, LatencyStats } from '../search/goals.js';
 import type { Candidate, SearchResult, Skipped } from '../search/search.js';
 import type { OpTypeTime } from './profile/aggregate.js';
 import type { Environment } from './environment.js';
@@ -32,8 +32,12 @@ export interface OptimizeResults {
   timing: { source: 'data' | 'declared' | 'random'; shapes: { shapes: string; count: number }[]; note: string; threads: { baseline: number; chosen: number }; backend: string };
   /** Per-op-type time (ms per run) of the baseline and the chosen model, from ORT's profiler. */
   opTypes?: { baseline: OpTypeTime[]; chosen: OpTypeTime[] };
-  /** Baseline vs chosen timed interleaved at the end (same session settings only): speed-up with its 95% CI. */
-  sideBySide?: { speedup: number; low: number; high: number };
+  /**
+   * Baseline vs chosen timed interleaved at the end (each with its own session settings, on the inputs in
+   * `timing`): the speed-up with its 95% interval and each side's latency from that one run. The headline,
+   * the summary table and this field are the same measurement; `bench --compare` reproduces it.
+   */
+  sideBySide?: { speedup: number; low: number; high: number; runs: number; baseline: LatencyStats; chosen: LatencyStats };
   environment: Environment;
   /** Files written, relative to the output folder. */
   outputs: Record<string, string>;

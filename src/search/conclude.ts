@@ -1,5 +1,5 @@
 import type { BudgetClock } from './budget.js';
-import { metricDrop, type GoalCheck, type Goals } from './goals.js';
+import { metricDrop, speedupOf, type GoalCheck, type Goals } from './goals.js';
 import { paretoFront } from './pareto.js';
 import { recipeKey } from './recipe.js';
 import type { Candidate, SearchResult, Skipped } from './search.js';
@@ -21,35 +21,41 @@ export interface ConcludeInput {
 /** Picks the result (fastest meeting every goal, then smallest) and writes what the user must be told. */
 export function conclude(x: ConcludeInput): SearchResult {
   const measured = x.candidates.filter((c) => c.measurement && !c.refuted);
-  const byLatencyThenSize = (a: Candidate, b: Candidate) => {
-    const la = a.measurement!.latency.p50;
-    const lb = b.measurement!.latency.p50;
-    if (Math.abs(la - lb) <= x.tie * Math.min(la, lb)) return a.measurement!.sizeBytes - b.measurement!.sizeBytes || la - lb;
-    return la - lb;
+  const base = x.baseline.measurement!;
+  // paired figures: each candidate's speed-up was timed side by side with the baseline
+  const speed = (c: Candidate) => speedupOf(base, c.measurement!);
+  const simpler = (a: Candidate, b: Candidate) => a.recipe.steps.length - b.recipe.steps.length || (recipeKey(a.recipe) < recipeKey(b.recipe) ? -1 : 1);
+  const fasterThenSmaller = (a: Candidate, b: Candidate) => {
+    const sa = speed(a);
+    const sb = speed(b);
+    if (Math.abs(sa - sb) <= x.tie * Math.min(sa, sb)) return a.measurement!.sizeBytes - b.measurement!.sizeBytes || simpler(a, b);
+    return sb - sa;
   };
-  const meeting = measured.filter((c) => c.meetsAll).sort(byLatencyThenSize);
-  const accurate = measured.filter((c) => c.accurate).sort(byLatencyThenSize);
+  const meeting = measured.filter((c) => c.meetsAll).sort(fasterThenSmaller);
+  const accurate = measured.filter((c) => c.accurate).sort(fasterThenSmaller);
   const forced = x.forced?.measurement ? x.forced : undefined;
   const met = forced ? forced.meetsAll : meeting.length > 0;
   const pool = met ? meeting : accurate;
-  const within = (a: Candidate, b: Candidate) => a.measurement!.latency.p50 <= b.measurement!.latency.p50 * (1 + x.tie) && a.measurement!.sizeBytes <= b.measurement!.sizeBytes * 1.05;
-  const incumbentFits = pool.includes(x.incumbent) && pool.length > 0 && within(x.incumbent, pool[0]!);
+  // the incumbent's every step was confirmed side by side: it stands unless the pool holds something the
+  // paired figures put clearly ahead of it (its interval above the incumbent's)
+  const clearlyAhead = (a: Candidate, b: Candidate) => (a.measurement!.vsBaseline?.low ?? speed(a)) > (b.measurement!.vsBaseline?.high ?? speed(b)) * (1 + x.tie);
+  const incumbentFits = pool.includes(x.incumbent) && !clearlyAhead(pool[0]!, x.incumbent);
   const chosen = forced ?? (incumbentFits ? x.incumbent : pool[0] ?? x.baseline);
   const warnings: string[] = [];
   const failures: string[] = [];
-  const base = x.baseline.measurement!;
   const m = chosen.measurement!;
   if (chosen === x.baseline || chosen.recipe.steps.length === 0 && sameSession(chosen, x.baseline)) {
     warnings.push('no candidate beat the baseline: the output model is the input model unchanged');
   } else {
-    if (m.latency.p50 > base.latency.p50) warnings.push(`the chosen model is slower than the baseline (${(m.latency.p50 / base.latency.p50).toFixed(2)}× its p50 latency)`);
+    if (speed(chosen) < 1) warnings.push(`the chosen model is slower than the baseline (${(1 / speed(chosen)).toFixed(2)}× its p50 latency, timed side by side)`);
     const drop = metricDrop(base.metric, m.metric, false);
     if (drop > 0) warnings.push(`the chosen model scores lower than the baseline on ${base.metric.name} (${base.metric.value.toFixed(4)} → ${m.metric.value.toFixed(4)}), within the bound`);
     if (m.sizeBytes > base.sizeBytes * 1.01) warnings.push(`the chosen model is larger than the baseline (${(m.sizeBytes / 1e6).toFixed(2)} MB vs ${(base.sizeBytes / 1e6).toFixed(2)} MB)`);
   }
   if (!met) failures.push(...explainFailures(forced ? [forced] : measured, x.goals));
   // the trade-off front among usable candidates: a broken model is not a trade-off, however small it is
-  const pareto = paretoFront(accurate.map((c) => ({ latencyMs: c.measurement!.latency.p50, drop: metricDrop(base.metric, c.measurement!.metric, false), sizeBytes: c.measurement!.sizeBytes }))).map((i) => accurate[i]!.id);
+  // on paired figures: the baseline's latency over each candidate's side-by-side speed-up
+  const pareto = paretoFront(accurate.map((c) => ({ latencyMs: base.latency.p50 / speed(c), drop: metricDrop(base.metric, c.measurement!.metric, false), sizeBytes: c.measurement!.sizeBytes }))).map((i) => accurate[i]!.id);
   return { baseline: x.baseline, candidates: x.candidates, skipped: x.skipped, chosen, met, pareto, stopped: x.stopped, warnings, failures, wallMs: x.clock.elapsedMs };
 }
 

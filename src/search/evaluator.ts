@@ -11,8 +11,8 @@ import type { CatalogEntry } from './catalog.js';
 import type { AccuracyBound, Measurement, MetricValue } from './goals.js';
 import { fallbackStep, supportsFallback } from './fallback.js';
 import type { MetricSource } from './metric.js';
-import { graphKey, type Recipe } from './recipe.js';
-import type { Evaluator } from './search.js';
+import { graphKey, recipeKey, type Recipe } from './recipe.js';
+import type { Evaluator, SideBySide } from './search.js';
 
 export interface OnnxEvaluatorOptions {
   /** The input model file: every candidate starts from a fresh load of it. */
@@ -60,9 +60,13 @@ export class OnnxEvaluator implements Evaluator {
     this.cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'inferopt-cache');
   }
 
+  /** The baseline's build, kept for the whole search: every candidate is timed side by side with it. */
+  private pinned?: Built;
+
   /** Builds (or reuses) the model of a recipe. */
   async build(recipe: Recipe): Promise<Built> {
     const key = graphKey(recipe);
+    if (this.pinned?.key === key) return this.pinned;
     const hit = this.built.find((b) => b.key === key);
     if (hit) return hit;
     if (this.built.length >= 2) this.built.shift(); // let the oldest go before building the next
@@ -120,16 +124,25 @@ export class OnnxEvaluator implements Evaluator {
    * Interleaved A/B timing of two recipes (bench's `compare`), each with its own session settings, so that a
    * change of thread count or optimization level is judged side by side like a change of graph.
    */
-  async confirm(incumbent: Recipe, candidate: Recipe): Promise<{ ratio: number; low: number; high: number }> {
-    const a = await this.build(incumbent);
-    const b = await this.build(candidate);
+  async confirm(incumbent: Recipe, candidate: Recipe): Promise<SideBySide> {
     const runs = Math.max(20, this.opts.runs ?? this.runs ?? 30);
-    const { threads, optLevel, executionMode } = this.benchOptions(candidate, runs);
-    const r = await compare(a.bytes, b.bytes, this.benchOptions(incumbent, runs), { threads, optLevel, executionMode });
-    return { ratio: r.ratio.ratio, low: r.ratio.low, high: r.ratio.high };
+    return this.sideBySide(incumbent, candidate, runs);
   }
 
-  async evaluate(recipe: Recipe): Promise<Measurement> {
+  private async sideBySide(a: Recipe, b: Recipe, runs: number): Promise<SideBySide> {
+    const ba = await this.build(a);
+    const bb = await this.build(b);
+    const { threads, optLevel, executionMode } = this.benchOptions(b, runs);
+    const r = await compare(ba.bytes, bb.bytes, this.benchOptions(a, runs), { threads, optLevel, executionMode });
+    const stats = (x: typeof r.a) => ({ p50: x.latencyMs.p50, p90: x.latencyMs.p90, p99: x.latencyMs.p99, mean: x.latencyMs.mean, samples: x.timesMs });
+    return { ratio: r.ratio.ratio, low: r.ratio.low, high: r.ratio.high, runs: r.a.timesMs.length, a: stats(r.a), b: stats(r.b) };
+  }
+
+  /**
+   * Builds and scores the recipe, and times it: the baseline alone (it also sets the run count), every other
+   * recipe side by side with `baseline` (interleaved, one process), so its speed-up is a paired figure.
+   */
+  async evaluate(recipe: Recipe, baseline?: Recipe): Promise<Measurement> {
     const built = await this.build(recipe);
     // keyed by the model's bytes: a recipe that builds the same graph as another reuses its score
     const hash = crypto.createHash('sha1').update(built.bytes).digest('hex');
@@ -145,9 +158,16 @@ export class OnnxEvaluator implements Evaluator {
       this.runs ??= Math.max(15, Math.min(300, Math.round(((this.opts.seconds ?? 1.5) * 1000) / Math.max(w.latencyMs.p50, 1e-3))));
       this.warmedUp = true;
     }
-    const b = await benchmark(built.bytes, this.benchOptions(recipe));
-    const l = b.latencyMs;
     const inertSteps = built.steps.filter((s) => !s.modified).map((s) => s.pass);
-    return { latency: { p50: l.p50, p90: l.p90, p99: l.p99, mean: l.mean, samples: b.timesMs }, sizeBytes: built.bytes.length, metric, ...(inertSteps.length ? { inertSteps } : {}) };
+    const common = { sizeBytes: built.bytes.length, metric, ...(inertSteps.length ? { inertSteps } : {}) };
+    if (baseline && recipeKey(baseline) !== recipeKey(recipe)) {
+      this.pinned ??= await this.build(baseline);
+      const r = await this.sideBySide(baseline, recipe, this.opts.runs ?? this.runs ?? 15);
+      return { latency: r.b!, ...common, vsBaseline: { speedup: 1 / r.ratio, low: 1 / r.high, high: 1 / r.low } };
+    }
+    const b = await benchmark(built.bytes, this.benchOptions(recipe));
+    if (!baseline) this.pinned ??= built;
+    const l = b.latencyMs;
+    return { latency: { p50: l.p50, p90: l.p90, p99: l.p99, mean: l.mean, samples: b.timesMs }, ...common };
   }
 }

@@ -28,6 +28,24 @@ export interface Measurement {
   metric: MetricValue;
   /** Recipe steps that left the model unchanged (a pass with nothing to do). */
   inertSteps?: string[];
+  /**
+   * Speed-up over the baseline timed side by side with it (runs interleaved in one process, median ratio
+   * with its 95% interval): the paired figure every decision and the Pareto front use. Absent for the
+   * baseline itself and for evaluators that time candidates alone.
+   */
+  vsBaseline?: SpeedupInterval;
+}
+
+/** A speed-up (baseline time / candidate time, medians) with its 95% interval. */
+export interface SpeedupInterval {
+  speedup: number;
+  low: number;
+  high: number;
+}
+
+/** The candidate's speed-up over the baseline: the paired figure when there is one, else the ratio of p50s. */
+export function speedupOf(baseline: Measurement, m: Measurement): number {
+  return m.vsBaseline?.speedup ?? baseline.latency.p50 / m.latency.p50;
 }
 
 export interface AccuracyBound {
@@ -89,7 +107,7 @@ export function checkGoals(goals: Goals, baseline: Measurement, m: Measurement):
   };
   if (goals.maxLatencyMs !== undefined) upper('max-latency', 'latency p50', m.latency.p50, goals.maxLatencyMs, ' ms');
   if (goals.minSpeedup !== undefined) {
-    const speedup = baseline.latency.p50 / m.latency.p50;
+    const speedup = speedupOf(baseline, m);
     const met = speedup >= goals.minSpeedup;
     const shortfall = met ? 0 : (goals.minSpeedup - speedup) / goals.minSpeedup;
     out.push({ goal: 'min-speedup', met, actual: speedup, limit: goals.minSpeedup, unit: '×', shortfall, detail: `speed-up ${fmt(speedup)}× ${met ? '≥' : '<'} ${fmt(goals.minSpeedup)}×` });

@@ -6,6 +6,7 @@ import { DataType, GraphBuilder, loadModel, saveModel } from '../ir/index.js';
 import { rng } from '../runtime/inputs.js';
 import { runCli } from '../../test/unit/run-cli.js';
 import { npyBytes, zipBytes } from '../data/test-fixtures.js';
+import { ms } from '../report/summary.js';
 
 /** A small classifier: x[1,64] → MatMul → Relu → MatMul → Softmax over 10 classes. */
 function tinyClassifier(file: string): void {
@@ -63,6 +64,14 @@ describe('inferopt optimize', () => {
     const side = JSON.parse(fs.readFileSync(path.join(c, 'results.json'), 'utf8')).sideBySide;
     expect(side.low).toBeLessThanOrEqual(side.speedup);
     expect(side.high).toBeGreaterThanOrEqual(side.speedup);
+    // one truth per figure: the headline, the table and results.json show that same side-by-side run
+    const speed = `${side.speedup.toFixed(2)}× faster`;
+    const md = fs.readFileSync(path.join(c, 'report.md'), 'utf8');
+    expect(md).toContain(`| latency p50 (side by side) | ${ms(side.baseline.p50)} | ${ms(side.chosen.p50)} | ${speed} [95% ${side.low.toFixed(2)}–${side.high.toFixed(2)}] |`);
+    expect(md).toContain(`| latency p99 (side by side) | ${ms(side.baseline.p99)} | ${ms(side.chosen.p99)} |`);
+    expect(md).toMatch(new RegExp(`^\\*\\*all goals met: ${speed.replace('.', '\\.')} side by side .*p50 ${ms(side.baseline.p50)} → ${ms(side.chosen.p50)}, ${side.runs} interleaved runs each`, 'm'));
+    expect(side.baseline.samples).toHaveLength(side.runs);
+    expect(side.chosen.p50 / side.baseline.p50).toBeCloseTo(1 / side.speedup, 6);
     expect(fs.readFileSync(path.join(d, 'tiny.optimized.onnx'))).toEqual(fs.readFileSync(path.join(c, 'tiny.optimized.onnx')));
   });
 

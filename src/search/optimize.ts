@@ -109,7 +109,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     let sideBySide: OptimizeResults['sideBySide'];
     if (search.chosen !== search.baseline && search.chosen.measurement) {
       const r = await evaluator.confirm(search.baseline.recipe, search.chosen.recipe);
-      sideBySide = { speedup: 1 / r.ratio, low: 1 / r.high, high: 1 / r.low };
+      sideBySide = { speedup: 1 / r.ratio, low: 1 / r.high, high: 1 / r.low, runs: r.runs!, baseline: r.a!, chosen: r.b! };
       log(`side by side: ${sideBySide.speedup.toFixed(2)}× faster [${sideBySide.low.toFixed(2)}, ${sideBySide.high.toFixed(2)}]`);
       if (sideBySide.low <= 1) search.warnings.push(`timed side by side with the baseline, the chosen model's speed-up is not significant (${sideBySide.speedup.toFixed(2)}×, 95% interval ${sideBySide.low.toFixed(2)}–${sideBySide.high.toFixed(2)}): the search's separate measurements were noisy`);
     }

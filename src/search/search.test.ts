@@ -125,12 +125,51 @@ describe('search with a fake-fast evaluator', () => {
       },
     };
     const res = await runSearch(space, noisy, opts());
-    expect(confirms).toEqual(['fake-fold']); // the quantizer's 1.67× gain needs no confirmation
+    // every accepted gain is confirmed, large ones too (the quantizer's 1.67×)
+    expect(confirms[0]).toBe('fake-fold');
+    expect(confirms).toContain('fake-fold+fake-quant-a');
     const fold = res.candidates.find((c) => c.stage === 'graph')!;
     expect(fold.verdict).toBe('dropped');
     expect(fold.reason).toMatch(/not confirmed side by side: 1\.010× .*\[0\.970, 1\.050\]/);
     // the fold brought no speed on its own, but it changed the graph and kept accuracy: quantizers build on it
     expect(res.chosen.recipe.steps.map((s) => s.pass)).toEqual(['fake-fold', 'fake-quant-a']);
+  });
+
+  it('believes no gain, however large, that does not hold side by side: the simpler recipe stays', async () => {
+    const ev = new FakeEvaluator();
+    const noisy: Evaluator = {
+      evaluate: async (r) => ({ ...(await ev.evaluate(r)), sizeBytes: 4e6 }), // no size gain to keep it for
+      // timed apart, fake-quant-a looked 2× faster; interleaved with the incumbent it is not
+      confirm: async (_a, b) => (b.steps.some((s) => s.pass === 'fake-quant-a') ? { ratio: 0.98, low: 0.9, high: 1.07 } : { ratio: 0.9, low: 0.88, high: 0.92 }),
+    };
+    const res = await runSearch(space, noisy, opts());
+    const quant = res.candidates.filter((c) => c.recipe.steps.some((s) => s.pass === 'fake-quant-a') && c.accurate);
+    expect(quant.length).toBeGreaterThan(0);
+    for (const c of quant) expect(c.verdict).toBe('dropped');
+    expect(res.chosen.recipe.steps.map((s) => s.pass)).toEqual(['fake-fold']);
+  });
+
+  it('decides on paired figures (speed-up timed side by side with the baseline), not on latencies timed apart', async () => {
+    // timed apart, every candidate's p50 drifts (a busy machine); the paired speed-ups are what is true:
+    // only fake-fold is faster (1.2×), and fake-quant-a is slower (0.8×) though its p50 alone reads 2 ms
+    const evaluate = async (r: Recipe, baseline?: Recipe): Promise<Measurement> => {
+      const quant = r.steps.some((s) => s.pass === 'fake-quant-a');
+      const fold = r.steps.some((s) => s.pass === 'fake-fold');
+      const speedup = r.steps.length === 0 ? 1 : quant ? 0.8 : fold ? 1.2 : 1;
+      const alone = quant ? 2 : 10;
+      return {
+        latency: { p50: alone, p99: alone, mean: alone },
+        sizeBytes: quant ? 1e6 : 4e6,
+        metric: { name: 'acc', value: 0.9, higherIsBetter: true, scale: 'fraction' },
+        ...(baseline ? { vsBaseline: { speedup: r.session.threads === 2 && r.session.optLevel === 'all' ? speedup : 0.7, low: speedup * 0.97, high: speedup * 1.03 } } : {}),
+      };
+    };
+    const res = await runSearch(space, { evaluate, confirm: async () => ({ ratio: 0.83, low: 0.8, high: 0.86 }) }, opts());
+    expect(res.chosen.recipe.steps.map((s) => s.pass)).toEqual(['fake-fold']);
+    // the Pareto front uses the paired figures: timed apart, the quantized model (2 ms, smaller) would
+    // dominate fake-fold; side by side it is slower, and fake-fold is on the front
+    expect(res.pareto).toContain(res.chosen.id);
+    expect(res.pareto).not.toContain(res.baseline.id);
   });
 
   it('runs the accuracy-aware fallback when every variant of a quantizer breaks the bound', async () => {

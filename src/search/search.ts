@@ -1,19 +1,35 @@
 import type { Target } from '../passes/pass.js';
 import { BudgetClock, type Budget } from './budget.js';
-import { checkGoals, hasPerformanceTarget, type AccuracyBound, type GoalCheck, type Goals, type Measurement, type MetricValue } from './goals.js';
+import { checkGoals, hasPerformanceTarget, speedupOf, type AccuracyBound, type GoalCheck, type Goals, type LatencyStats, type Measurement, type MetricValue } from './goals.js';
 import { conclude } from './conclude.js';
 import { describeRecipe, recipeKey, type Recipe, type RecipeStep, type SessionSettings } from './recipe.js';
 import { paramVariations, reachableShare, type SearchablePass, type SearchSpace } from './space.js';
 
+/** Two recipes timed side by side: median(candidate)/median(incumbent) with its 95% interval, and each side's figures. */
+export interface SideBySide {
+  ratio: number;
+  low: number;
+  high: number;
+  /** Rounds (each runs both once, in a random order). */
+  runs?: number;
+  /** The incumbent's and the candidate's latency in this run. */
+  a?: LatencyStats;
+  b?: LatencyStats;
+}
+
 /** Measures one recipe: builds the model, times it, scores it. Implementations cache what they can. */
 export interface Evaluator {
-  evaluate(recipe: Recipe): Promise<Measurement>;
+  /**
+   * Measures `recipe`. With `baseline` (every candidate after the baseline itself), an evaluator that can
+   * times the two side by side and returns the paired speed-up in `vsBaseline`.
+   */
+  evaluate(recipe: Recipe, baseline?: Recipe): Promise<Measurement>;
   /**
    * Optional: times two recipes (each with its own session settings) side by side, interleaved, and returns
-   * median(candidate)/median(incumbent) with a confidence interval. The search uses it to confirm small
-   * gains before it believes them (shared machines are noisy).
+   * median(candidate)/median(incumbent) with a confidence interval. The search confirms every gain with it
+   * before it believes it (shared machines are noisy).
    */
-  confirm?(incumbent: Recipe, candidate: Recipe): Promise<{ ratio: number; low: number; high: number }>;
+  confirm?(incumbent: Recipe, candidate: Recipe): Promise<SideBySide>;
   /**
    * Optional: accuracy-aware fallback for a quantized recipe that broke the accuracy bound: the recipe with
    * the most sensitive nodes kept in float (undefined when its last step has no fallback).
@@ -77,7 +93,10 @@ export interface SearchOptions {
   minShare?: number;
   /** Latencies within this ratio count as equal; the smaller model wins the tie (default 0.03). */
   tie?: number;
-  /** Gains smaller than this (ratio) are confirmed with `Evaluator.confirm` when it exists (default 1.5). */
+  /**
+   * Gains smaller than this (ratio) are confirmed side by side with the incumbent before they are believed
+   * (default: every gain). A gain over the baseline itself is confirmed by its paired measurement.
+   */
   confirmBelow?: number;
   /** Evaluate this recipe only (against the baseline), no search: `optimize --recipe`. */
   only?: Recipe;
@@ -123,7 +142,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     const t0 = performance.now();
     const c: Candidate = { id: candidates.length, stage, recipe, label, meetsAll: false, accurate: false, verdict: 'failed', reason: '', evalMs: 0 };
     try {
-      c.measurement = await evaluator.evaluate(recipe);
+      c.measurement = await evaluator.evaluate(recipe, stage === 'baseline' ? undefined : baselineRecipe);
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
       c.error = msg.length > 240 ? `${msg.slice(0, 237)}...` : msg;
@@ -145,7 +164,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     } else if (c.measurement) {
       const before = best;
       judge(c);
-      if (best === c && evaluator.confirm) await confirmGain(c, before);
+      if (best === c) await confirmGain(c, before);
     }
     log(`[${c.id}] ${stage}: ${label} — ${c.measurement ? summary(c.measurement) : c.error} → ${c.verdict}${c.reason ? ` (${c.reason})` : ''}`);
     if (c.meetsAll && hasPerformanceTarget(opts.goals) && stage !== 'baseline') {
@@ -159,8 +178,9 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
   function judge(c: Candidate): void {
     const m = c.measurement!;
     const b = best.measurement!;
-    const ratio = m.latency.p50 / b.latency.p50;
-    const vsBase = base.latency.p50 / m.latency.p50;
+    // paired figures: each candidate's speed-up was timed side by side with the baseline
+    const vsBase = speedupOf(base, m);
+    const ratio = speedupOf(base, b) / vsBase;
     const acc = c.checks!.find((g) => g.goal === 'max-accuracy-drop')!;
     const newStep = c.recipe.steps.at(-1);
     if (newStep && c.recipe.steps.length > best.recipe.steps.length && m.inertSteps?.includes(newStep.pass)) {
@@ -185,20 +205,37 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     }
   }
 
-  /** A gain under `confirmBelow` is re-measured interleaved with the incumbent; kept only if it holds. */
+  /**
+   * Every gain is confirmed side by side before it is believed: against the baseline, the candidate's own
+   * paired measurement; against another incumbent, a fresh interleaved run of the two. A speed gain whose
+   * interval does not exclude "no faster" leaves the incumbent (the simpler recipe) in place; a size gain
+   * stands unless the candidate is measurably slower.
+   */
   async function confirmGain(c: Candidate, before: Candidate): Promise<void> {
-    const claimed = before.measurement!.latency.p50 / c.measurement!.latency.p50;
-    if (claimed >= (opts.confirmBelow ?? 1.5)) return;
-    if (c.measurement!.sizeBytes < before.measurement!.sizeBytes * 0.95) return; // kept for its size anyway
-    const r = await evaluator.confirm!(before.recipe, c.recipe);
-    if (r.high < 1) {
-      c.reason += `; confirmed side by side: ${r.ratio.toFixed(3)}× the latency [${r.low.toFixed(3)}, ${r.high.toFixed(3)}]`;
+    const claimed = speedupOf(base, c.measurement!) / speedupOf(base, before.measurement!);
+    if (claimed >= (opts.confirmBelow ?? Infinity)) return;
+    const smaller = c.measurement!.sizeBytes < before.measurement!.sizeBytes * 0.95;
+    let r: SideBySide | undefined;
+    if (before === baseline && c.measurement!.vsBaseline) {
+      const v = c.measurement!.vsBaseline;
+      r = { ratio: 1 / v.speedup, low: 1 / v.high, high: 1 / v.low };
+    } else if (evaluator.confirm) {
+      r = await evaluator.confirm(before.recipe, c.recipe);
+    }
+    if (!r) return;
+    const held = smaller ? r.low <= 1 + tie : r.high < 1;
+    const figure = `${r.ratio.toFixed(3)}× the latency [${r.low.toFixed(3)}, ${r.high.toFixed(3)}]`;
+    if (held) {
+      const speedHeld = r.high < 1;
+      c.reason += speedHeld ? `; confirmed side by side${before === baseline ? ' with the baseline' : ''}: ${figure}` : `; kept for its size: side by side ${figure} (no significant speed difference)`;
       return;
     }
     best = before;
     c.refuted = true;
     c.verdict = 'dropped';
-    c.reason = `not confirmed side by side: ${r.ratio.toFixed(3)}× the latency of the best so far [${r.low.toFixed(3)}, ${r.high.toFixed(3)}] (the first measurement was noise)`;
+    c.reason = smaller
+      ? `smaller, but slower side by side with the best so far: ${figure}`
+      : `not confirmed side by side: ${figure} of the best so far — not a significant gain, the simpler recipe stays`;
   }
 
   const withSession = (r: Recipe, s: Partial<SessionSettings>): Recipe => ({ ...r, session: { ...r.session, ...s } });
@@ -246,10 +283,11 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       tried.push({ sp, c: await measure(withSteps(best.recipe, [...graphSteps, stepOf(sp)]), 'quantize') });
     }
     // Refine the most promising quantizers first: fastest first, accurate or not (a variation may fix accuracy).
-    tried.sort((a, b) => (a.c.measurement?.latency.p50 ?? Infinity) - (b.c.measurement?.latency.p50 ?? Infinity));
+    const speed = (c: Candidate) => (c.measurement ? speedupOf(base, c.measurement) : 0);
+    tried.sort((a, b) => speed(b.c) - speed(a.c));
     for (const { sp, c } of tried) {
       if (!c.measurement) continue;
-      if (c.measurement.latency.p50 > base.latency.p50 * (1 + tie) && c.accurate) {
+      if (speed(c) < 1 / (1 + tie) && c.accurate) {
         skipped.push({ what: `parameter variations of ${label(sp)}`, reason: 'its default was slower than the baseline' });
         continue;
       }
@@ -257,7 +295,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       for (const v of paramVariations(sp)) variants.push(await measure(withSteps(best.recipe, [...graphSteps, stepOf(sp, { [v.name]: v.value })]), 'refine'));
       if (evaluator.fallback && !variants.some((v) => v.accurate)) {
         // the fastest variant that broke the bound, with its most sensitive nodes back in float
-        const fastest = variants.filter((v) => v.measurement).sort((a, b) => a.measurement!.latency.p50 - b.measurement!.latency.p50)[0];
+        const fastest = variants.filter((v) => v.measurement).sort((a, b) => speed(b) - speed(a))[0];
         if (!fastest) continue;
         if (clock.spent()) {
           stopped = `the budget was spent (${clock.trials} candidates in ${(clock.elapsedMs / 1000).toFixed(1)} s)`;
@@ -281,5 +319,6 @@ function label(sp: SearchablePass): string {
 }
 
 function summary(m: Measurement): string {
-  return `p50 ${m.latency.p50.toFixed(2)} ms, ${(m.sizeBytes / 1e6).toFixed(2)} MB, ${m.metric.name} ${m.metric.value.toFixed(4)}`;
+  const paired = m.vsBaseline ? ` (${m.vsBaseline.speedup.toFixed(2)}× vs baseline side by side [${m.vsBaseline.low.toFixed(2)}, ${m.vsBaseline.high.toFixed(2)}])` : '';
+  return `p50 ${m.latency.p50.toFixed(2)} ms${paired}, ${(m.sizeBytes / 1e6).toFixed(2)} MB, ${m.metric.name} ${m.metric.value.toFixed(4)}`;
 }
