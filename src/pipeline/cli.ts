@@ -1,7 +1,7 @@
 
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { OutputDir } from '../search/output-dir.js';
+import { OutputDir } from '../util/output-dir.js';
 import { environment } from '../report/environment.js';
 import { pipelineReport, runHeadline } from './report.js';
 import { loadFrameSet, runPipeline, type PipelineRun } from './run.js';
@@ -31,7 +31,7 @@ export function runText(r: PipelineRun, label = 'pipeline'): string {
 
 export async function runPipelineCommand(o: { specFile: string; framesDir: string; budgetMs?: number; limit?: number; warmup?: number; outDir?: string; progress?: boolean }): Promise<{ run: PipelineRun; summary: unknown; text: string }> {
   const spec = loadPipelineSpec(o.specFile);
-  const out = o.outDir ? new OutputDir(o.outDir) : undefined;
+  const out = o.outDir ? new OutputDir(o.outDir, { names: ['results.json', 'frames.jsonl', 'report.html'] }) : undefined;
   try {
     const set = await loadFrameSet(o.framesDir, o.limit);
     const n = set.frames.length;
