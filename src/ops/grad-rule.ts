@@ -56,6 +56,11 @@ export interface TrainingForm {
 }
 
 export interface GradRule {
+  /**
+   * The op's integer outputs carry a gradient: quantized values stand for floats (straight-through
+   * estimation for fake quantization). Without it, integer outputs end every gradient path.
+   */
+  integerOutputGrads?: boolean;
   /** Forward inputs/outputs the backward pass reads (what training keeps alive between passes). */
   saves?: { inputs?: readonly number[]; outputs?: readonly number[] };
   /** One builder per positional input (null = not differentiable). */

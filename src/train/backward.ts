@@ -27,8 +27,12 @@ export function buildBackward(graph: Graph, em: GraphEmitter, loss: Value, wrt: 
   const forward = [...graph.nodes];
   const needs = new Set<Value>(wrt);
   for (const n of forward) {
-    if (n.inputs.some((v) => v && needs.has(v))) for (const o of n.outputs) if (FLOATS.has(em.dtype(o))) needs.add(o);
+    if (!n.inputs.some((v) => v && needs.has(v))) continue;
+    const straight = !!gradRuleOf(n)?.integerOutputGrads;
+    for (const o of n.outputs) if (straight || FLOATS.has(em.dtype(o))) needs.add(o);
   }
+  // a gradient is a float tensor, also for the integer values of a straight-through op
+  const gradLike = (v: Value) => (FLOATS.has(em.dtype(v)) ? v : undefined);
   if (!needs.has(loss)) throw new InputError(`the loss '${loss.name}' does not depend on any trainable weight`);
 
   const parts = new Map<Value, Value[]>();
@@ -39,7 +43,7 @@ export function buildBackward(graph: Graph, em: GraphEmitter, loss: Value, wrt: 
     if (hit) return hit;
     const list = parts.get(v);
     if (!list || list.length === 0) return null;
-    const g = list.length === 1 ? list[0]! : em.setShape(em.op('Sum', list), em.shape(v), v);
+    const g = list.length === 1 ? list[0]! : em.setShape(em.op('Sum', list), em.shape(v), gradLike(v));
     summed.set(v, g);
     return g;
   };
@@ -58,7 +62,7 @@ export function buildBackward(graph: Graph, em: GraphEmitter, loss: Value, wrt: 
       if (!want || !build) return;
       const x = node.inputs[i]!;
       const g = build();
-      if (!em.facts.has(g)) em.setShape(g, em.shape(x), x);
+      if (!em.facts.has(g)) em.setShape(g, em.shape(x), gradLike(x));
       add(x, g);
     });
   }

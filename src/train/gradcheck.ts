@@ -19,6 +19,8 @@ export interface GradCheckResult {
   maxError: number;
   checked: number;
   worst?: { index: number; analytic: number; numeric: number };
+  /** The whole analytic gradient of the probed scalar (its weights R: `rng(seed)`, `2·u − 1` per output element). */
+  analytic: Float32Array | Float64Array;
 }
 
 export interface GradCheckOptions {
@@ -34,10 +36,17 @@ export interface GradCheckOptions {
   training?: boolean;
   /** Which outputs enter the probed scalar (default: every float output). */
   outputs?: number[];
+  /**
+   * Take the finite differences of this model instead (same inputs and outputs): a straight-through rule is
+   * checked against the function whose gradient it stands for (fake quantization against a clamp).
+   */
+  surrogate?: Model;
+  /** Check only these elements of every input (default: a random subset). */
+  elements?: number[];
 }
 
-export async function gradCheck(model: Model, opts: GradCheckOptions): Promise<GradCheckResult[]> {
-  const seed = opts.seed ?? 7;
+/** The model with its outputs replaced by the probed scalar L = Σ y·R (R seeded, so the same for a surrogate). */
+async function withProbeLoss(model: Model, opts: GradCheckOptions, seed: number) {
   const m = loadModel(modelToBytes(model));
   m.requireOpset('', 17);
   const facts = await probeShapes(m, opts.feeds);
@@ -57,18 +66,26 @@ export async function gradCheck(model: Model, opts: GradCheckOptions): Promise<G
   }
   const loss = terms.length === 1 ? terms[0]! : em.op('Sum', terms);
   em.setShape(loss, [], m.graph.outputs[0]);
+  m.graph.outputs = [loss];
+  for (const [v, f] of await probeShapes(m, opts.feeds)) facts.set(v, f);
+  return { m, em, facts, loss, rand };
+}
+
+export async function gradCheck(model: Model, opts: GradCheckOptions): Promise<GradCheckResult[]> {
+  const seed = opts.seed ?? 7;
+  const { m, em, facts, loss, rand } = await withProbeLoss(model, opts, seed);
   const wrtNames = opts.wrt ?? m.graph.inputs.filter((v) => [DataType.FLOAT, DataType.DOUBLE].includes(facts.get(v)!.dtype)).map((v) => v.name);
   const wrt = wrtNames.map((n) => m.graph.inputs.find((v) => v.name === n)!);
 
-  m.graph.outputs = [loss];
-  for (const [v, f] of await probeShapes(m, opts.feeds)) facts.set(v, f);
-  const lossOnly = await Session.create(loadModel(modelToBytes(m)), { threads: 1 });
+  const numericModel = opts.surrogate ? (await withProbeLoss(opts.surrogate, opts, seed)).m : m;
+  const lossOnly = await Session.create(loadModel(modelToBytes(numericModel)), { threads: 1 });
+  const lossName = numericModel.graph.outputs[0]!.name;
   const grads = buildBackward(m.graph, em, loss, wrt);
   m.graph.outputs = [loss, ...wrt.map((w) => grads.get(w)!)];
   m.graph.topologicalSort();
   const withGrads = await Session.create(m, { threads: 1, optLevel: 'basic' });
   const analytic = await withGrads.run(opts.feeds);
-  const lossAt = async (feeds: Record<string, Tensor>) => Number((await lossOnly.run(feeds))[loss.name]!.view()[0]!);
+  const lossAt = async (feeds: Record<string, Tensor>) => Number((await lossOnly.run(feeds))[lossName]!.view()[0]!);
 
   const results: GradCheckResult[] = [];
   for (const w of wrt) {
@@ -78,7 +95,7 @@ export async function gradCheck(model: Model, opts: GradCheckOptions): Promise<G
     const g = analytic[grads.get(w)!.name]!;
     const gv = isDouble ? (g.view() as Float64Array) : g.toFloat32();
     const n = base.size;
-    const picks = n <= (opts.samples ?? 16) ? [...Array(n).keys()] : Array.from({ length: opts.samples ?? 16 }, () => Math.floor(rand() * n));
+    const picks = opts.elements ?? (n <= (opts.samples ?? 16) ? [...Array(n).keys()] : Array.from({ length: opts.samples ?? 16 }, () => Math.floor(rand() * n)));
     let maxError = 0;
     let worst: GradCheckResult['worst'];
     for (const j of picks) {
@@ -95,7 +112,7 @@ export async function gradCheck(model: Model, opts: GradCheckOptions): Promise<G
         worst = { index: j, analytic: gv[j]!, numeric };
       }
     }
-    results.push({ input: w.name, maxError, checked: picks.length, worst });
+    results.push({ input: w.name, maxError, checked: picks.length, worst, analytic: gv });
   }
   await lossOnly.release();
   await withGrads.release();

@@ -63,8 +63,21 @@ export interface TrainOptions {
   resume?: string;
   /** Stop after this many steps in total (for tests and benchmarks). */
   maxSteps?: number;
+  /** Initializers that train although they are scalars (see TrainingGraphOptions). */
+  extraParams?: readonly string[];
+  /**
+   * Early stopping on the held-out split (`test`): stop when its accuracy has not improved for this many
+   * evaluations, and return the weights of the best one.
+   */
+  patience?: number;
+  /** Evaluate on `test` every this many steps as well as after every epoch (short QAT/distillation runs). */
+  evalEvery?: number;
+  /** Extra inputs of the training graph computed per batch (distillation: the teacher's outputs). */
+  batchFeeds?: (batch: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
   onProgress?(p: Progress): void;
   onEpoch?(s: EpochStats): void;
+  /** After each evaluation inside an epoch (`evalEvery`). */
+  onEval?(e: { step: number; testAccuracy: number; testLoss: number }): void;
 }
 
 export interface TrainResult {
@@ -72,6 +85,10 @@ export interface TrainResult {
   model: Model;
   history: EpochStats[];
   graph: TrainingGraph;
+  /** Optimizer steps taken. */
+  steps: number;
+  /** With `patience`: the held-out accuracy of the returned weights (the best evaluation). */
+  best?: number;
 }
 
 /** Copies rows `order[from..from+n)` of every input into batch tensors. */
@@ -111,7 +128,8 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
   if (stepsPerEpoch === 0) throw new InputError(`the training set (${opts.train.length}) is smaller than one batch (${batch})`);
   const optimizer = opts.optimizer ?? { kind: 'sgd', momentum: 0.9 };
   const sample = gatherBatch(opts.train, permutation(opts.train.length, seed), 0, batch);
-  const graph = await buildTrainingGraph(forward, { loss: opts.loss ?? { kind: 'cross-entropy' }, optimizer, sample, frozen: opts.frozen, clipNorm: opts.clipNorm });
+  if (opts.batchFeeds) Object.assign(sample, await opts.batchFeeds(sample));
+  const graph = await buildTrainingGraph(forward, { loss: opts.loss ?? { kind: 'cross-entropy' }, optimizer, sample, frozen: opts.frozen, clipNorm: opts.clipNorm, extraParams: opts.extraParams });
   const session = await Session.create(graph.model, { threads: opts.threads ?? 2, optLevel: 'all' });
 
   const config = JSON.stringify({ batch, optimizer, loss: opts.loss, seed, params: graph.params });
@@ -132,6 +150,22 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
 
   const evaluator = opts.test ? await evalSession(forward, graph, opts.threads ?? 2) : undefined;
   const history: EpochStats[] = [];
+  // early stopping: the best held-out accuracy so far, its weights, and evaluations since it improved
+  let best: { accuracy: number; tensors: Map<string, Tensor> } | undefined;
+  let since = 0;
+  let stop = false;
+  const judge = async (): Promise<{ testAccuracy: number; testLoss: number } | undefined> => {
+    if (!evaluator || !opts.test) return undefined;
+    const r = await evaluator(opts.test, carried);
+    if (opts.patience !== undefined) {
+      if (!best || r.testAccuracy > best.accuracy) {
+        best = { accuracy: r.testAccuracy, tensors: new Map(carried) };
+        since = 0;
+      } else if (++since >= opts.patience) stop = true;
+    }
+    return r;
+  };
+  if (opts.patience !== undefined) await judge();
   const totalSteps = stepsPerEpoch * opts.epochs;
   for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
     const order = permutation(opts.train.length, seed * 7919 + epoch + 1);
@@ -143,7 +177,8 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
       if (opts.maxSteps !== undefined && step >= opts.maxSteps) break;
       const lr = learningRate(opts.lr, opts.schedule ?? { kind: 'constant' }, step, totalSteps);
       const [b1, b2] = adamBiasCorrections(optimizer, step + 1);
-      const feeds: Record<string, Tensor> = { ...gatherBatch(opts.train, order, s * batch, batch), [STEP_INPUTS.lr]: Tensor.float([], [lr]) };
+      const data = gatherBatch(opts.train, order, s * batch, batch);
+      const feeds: Record<string, Tensor> = { ...data, ...(await opts.batchFeeds?.(data)), [STEP_INPUTS.lr]: Tensor.float([], [lr]) };
       if (optimizer.kind === 'adamw') Object.assign(feeds, { [STEP_INPUTS.bias1]: Tensor.float([], [b1]), [STEP_INPUTS.bias2]: Tensor.float([], [b2]) });
       for (const [k, t] of carried) feeds[k] = t;
       const out = await session.run(feeds);
@@ -157,17 +192,23 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
         epoch: epoch + 1, epochs: opts.epochs, step: s + 1, stepsPerEpoch,
         loss: lossSum / seen, accuracy: correct / seen, samplesPerSecond: seen / ((performance.now() - t0) / 1000), lr,
       });
+      if (opts.evalEvery && (step + 1) % opts.evalEvery === 0 && s + 1 < stepsPerEpoch) {
+        const r = await judge();
+        if (r) opts.onEval?.({ step: step + 1, ...r });
+        if (stop) break;
+      }
     }
     const seconds = (performance.now() - t0) / 1000;
     const stats: EpochStats = { epoch: epoch + 1, loss: lossSum / Math.max(1, seen), trainAccuracy: correct / Math.max(1, seen), samplesPerSecond: seen / seconds, seconds };
-    if (evaluator && opts.test) Object.assign(stats, await evaluator(opts.test, carried));
+    if (!stop) Object.assign(stats, await judge());
     history.push(stats);
     opts.onEpoch?.(stats);
     if (opts.checkpoint) saveCheckpoint(opts.checkpoint, { tensors: carried, epoch: epoch + 1, step, config });
-    if (opts.maxSteps !== undefined && step >= opts.maxSteps) break;
+    if (stop || (opts.maxSteps !== undefined && step >= opts.maxSteps)) break;
   }
   await session.release();
-  return { model: withWeights(forward, carried), history, graph };
+  const final = best ? best.tensors : carried;
+  return { model: withWeights(forward, final), history, graph, steps: step, best: best?.accuracy };
 }
 
 /** The forward model with new initializer values (weights and running statistics). */

@@ -26,6 +26,8 @@ export interface TrainingGraphOptions {
   frozen?: (name: string) => boolean;
   /** Clip the global gradient norm to this value. */
   clipNorm?: number;
+  /** Initializers that train although they are not weights by `isWeight` (scalars: LSQ activation scales). */
+  extraParams?: readonly string[];
 }
 
 export interface TrainingGraph {
@@ -56,7 +58,8 @@ export async function buildTrainingGraph(forward: Model, opts: TrainingGraphOpti
   const graph = model.graph;
   const em = new GraphEmitter(graph, await probeShapes(model, opts.sample));
   // only the model's own weights train: constants added below (loss, training forms) never do
-  const candidates = new Set([...graph.initializers.values()].filter(isWeight));
+  const extra = new Set(opts.extraParams ?? []);
+  const candidates = new Set([...graph.initializers.values()].filter((v) => isWeight(v) || extra.has(v.name)));
 
   const stateUpdates = applyTrainingForms(graph, em);
   const { loss, correct, inputs: lossInputs } = appendLoss(em, opts.loss, graph.outputs);

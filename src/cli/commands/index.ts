@@ -12,6 +12,7 @@ import * as verify from './verify.js';
 import * as train from './train.js';
 import * as quantize from './quantize.js';
 import * as pipeline from './pipeline.js';
+import * as qat from './qat.js';
 
 /**
  * Every command registers itself here (one line each; one file per command in this folder).
@@ -31,4 +32,5 @@ export function registerCommands(program: Command): void {
   train.register(program);
   quantize.register(program);
   pipeline.register(program);
+  qat.register(program);
 }

@@ -39,31 +39,16 @@ interface TrainFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('train')
     .description('Train an ONNX classifier on ONNX Runtime (backward graph and optimizer built as ONNX); writes a plain inference model')
     .argument('<model>', 'ONNX model (logits output [batch, classes]; its initializers are the weights)')
     .requiredOption('--data <spec>', 'training data: a dataset spec (JSON), folder or data file (see `inferopt data`)')
     .option('--test <spec>', 'held-out data evaluated after every epoch (default: 10% of --data, split by id hash)')
     .requiredOption('-o, --output <file>', 'where to write the trained inference model')
-    .option('--epochs <n>', 'passes over the training data', '10')
-    .option('--batch <n>', 'batch size (the training graph is built for it; the last partial batch is dropped)', '128')
-    .option('--lr <x>', 'peak learning rate', '0.1')
-    .option('--optimizer <name>', 'sgd | adamw', 'sgd')
-    .option('--momentum <x>', 'SGD momentum', '0.9')
-    .option('--nesterov', 'Nesterov momentum')
-    .option('--weight-decay <x>', 'weight decay (weights of rank ≥ 2 only)', '0')
-    .option('--schedule <s>', 'constant | cosine | step:<steps>:<gamma>', 'cosine')
-    .option('--warmup <steps>', 'linear warm-up steps', '0')
+    .option('--label-smoothing <x>', 'label smoothing of the cross-entropy', '0');
+  addTrainingFlags(cmd, { epochs: '10', batch: '128', lr: '0.1', optimizer: 'sgd' })
     .option('--clip <norm>', 'clip the global gradient norm')
-    .option('--label-smoothing <x>', 'label smoothing of the cross-entropy', '0')
-    .option('--freeze <name>', 'keep this weight fixed (repeatable; a trailing * matches a prefix)', collect, [])
-    .option('--seed <n>', 'seed of the shuffle (weights come with the model)', '0')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', '2')
-    .option('--checkpoint <file>', 'save a checkpoint here after every epoch')
-    .option('--resume <file>', 'continue from a checkpoint')
-    .option('--log <file>', 'append one JSON line per epoch here')
-    .option('--max-steps <n>', 'stop after this many steps (smoke runs)')
     .action(async (file: string, flags: TrainFlags) => {
       if (!fs.existsSync(file)) throw new InputError(`${file}: no such file`);
       const model = loadModel(file);
@@ -92,21 +77,11 @@ export function register(program: Command): void {
         log(`# ${data.length} training / ${test.length} held-out samples; inferopt train ${process.argv.slice(3).join(' ')}`);
         const t0 = performance.now();
         const result = await train(model, {
+          ...trainOptionsFrom(flags),
           train: data,
           test,
-          epochs: parseIntFlag('--epochs', flags.epochs, 1),
-          batch: parseIntFlag('--batch', flags.batch, 1),
-          lr: parsePositiveFlag('--lr', flags.lr),
           loss: lossFrom(flags),
-          optimizer: optimizerFrom(flags),
-          schedule: parseSchedule(flags.schedule, parseIntFlag('--warmup', flags.warmup, 0)),
           clipNorm: flags.clip ? parsePositiveFlag('--clip', flags.clip) : undefined,
-          frozen: frozenMatcher(flags.freeze),
-          seed: parseIntFlag('--seed', flags.seed, 0),
-          threads: parseIntFlag('--threads', flags.threads, 1),
-          checkpoint: flags.checkpoint,
-          resume: flags.resume,
-          maxSteps: flags.maxSteps ? parseIntFlag('--max-steps', flags.maxSteps, 1) : undefined,
           onProgress: stderrIsTerminal() ? drawProgress : logProgress,
           onEpoch: (s) => log(formatEpoch(s, (performance.now() - t0) / 1000)),
         });
@@ -126,7 +101,47 @@ function lossFrom(flags: TrainFlags): LossSpec {
   return { kind: 'cross-entropy', labelSmoothing: smoothing };
 }
 
-function optimizerFrom(flags: TrainFlags): OptimizerSpec {
+/** The training flags `train`, `qat` and `distill` share (defaults differ: fine-tunes use lower rates). */
+export function addTrainingFlags(cmd: Command, d: { epochs: string; batch: string; lr: string; optimizer: string }): Command {
+  return cmd
+    .option('--epochs <n>', 'passes over the training data', d.epochs)
+    .option('--batch <n>', 'batch size (the training graph is built for it; the last partial batch is dropped)', d.batch)
+    .option('--lr <x>', 'peak learning rate', d.lr)
+    .option('--optimizer <name>', 'sgd | adamw', d.optimizer)
+    .option('--momentum <x>', 'SGD momentum', '0.9')
+    .option('--nesterov', 'Nesterov momentum')
+    .option('--weight-decay <x>', 'weight decay (weights of rank ≥ 2 only)', '0')
+    .option('--schedule <s>', 'constant | cosine | step:<steps>:<gamma>', 'cosine')
+    .option('--warmup <steps>', 'linear warm-up steps', '0')
+    .option('--freeze <name>', 'keep this weight fixed (repeatable; a trailing * matches a prefix)', collect, [])
+    .option('--seed <n>', 'seed of the shuffle (weights come with the model)', '0')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', '2')
+    .option('--checkpoint <file>', 'save a checkpoint here after every epoch')
+    .option('--resume <file>', 'continue from a checkpoint')
+    .option('--log <file>', 'append the progress lines here')
+    .option('--max-steps <n>', 'stop after this many steps (smoke runs)');
+}
+
+export type TrainingFlags = Pick<TrainFlags, 'epochs' | 'batch' | 'lr' | 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay' | 'schedule' | 'warmup' | 'freeze' | 'seed' | 'threads' | 'checkpoint' | 'resume' | 'log' | 'maxSteps'>;
+
+/** The TrainOptions those flags set (data, loss and callbacks are the command's). */
+export function trainOptionsFrom(flags: TrainingFlags) {
+  return {
+    epochs: parseIntFlag('--epochs', flags.epochs, 1),
+    batch: parseIntFlag('--batch', flags.batch, 1),
+    lr: parsePositiveFlag('--lr', flags.lr),
+    optimizer: optimizerFrom(flags),
+    schedule: parseSchedule(flags.schedule, parseIntFlag('--warmup', flags.warmup, 0)),
+    frozen: frozenMatcher(flags.freeze),
+    seed: parseIntFlag('--seed', flags.seed, 0),
+    threads: parseIntFlag('--threads', flags.threads, 1),
+    checkpoint: flags.checkpoint,
+    resume: flags.resume,
+    maxSteps: flags.maxSteps ? parseIntFlag('--max-steps', flags.maxSteps, 1) : undefined,
+  };
+}
+
+export function optimizerFrom(flags: Pick<TrainFlags, 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay'>): OptimizerSpec {
   const weightDecay = Number(flags.weightDecay);
   if (!(weightDecay >= 0)) throw new InputError('--weight-decay must be ≥ 0');
   if (flags.optimizer === 'adamw') return { kind: 'adamw', weightDecay };
@@ -134,12 +149,12 @@ function optimizerFrom(flags: TrainFlags): OptimizerSpec {
   throw new InputError(`--optimizer must be sgd or adamw, not '${flags.optimizer}'`);
 }
 
-function frozenMatcher(patterns: string[]): ((name: string) => boolean) | undefined {
+export function frozenMatcher(patterns: string[]): ((name: string) => boolean) | undefined {
   if (patterns.length === 0) return undefined;
   return (name) => patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
 }
 
-function drawProgress(p: Progress): void {
+export function drawProgress(p: Progress): void {
   const width = 24;
   const full = Math.round((p.step / p.stepsPerEpoch) * width);
   liveLine(
@@ -149,7 +164,7 @@ function drawProgress(p: Progress): void {
 }
 
 /** Without a terminal: one line per tenth of an epoch (logs of long runs show progress and speed). */
-function logProgress(p: Progress): void {
+export function logProgress(p: Progress): void {
   const tenth = Math.max(1, Math.floor(p.stepsPerEpoch / 10));
   if (p.step % tenth !== 0) return;
   process.stderr.write(`epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${p.loss.toFixed(4)} acc ${(100 * p.accuracy).toFixed(2)}% ${p.samplesPerSecond.toFixed(0)} samples/s\n`);

@@ -9,3 +9,4 @@ import './linear.js';
 import './conv.js';
 import './pool.js';
 import './norm.js';
+import './quantize.js';

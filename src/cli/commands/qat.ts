@@ -1,0 +1,212 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { openDataset } from '../../data/dataset.js';
+import { InputError } from '../../errors.js';
+import type { Estimate } from '../../eval/bootstrap.js';
+import { evaluate } from '../../eval/evaluate.js';
+import type { Model } from '../../ir/graph.js';
+import { loadModel, modelToBytes, saveModel } from '../../ir/io.js';
+import type { Target } from '../../passes/pass.js';
+import { calibrationData } from '../../quantize/data-sources.js';
+import type { CalibMethod } from '../../quantize/range-methods.js';
+import type { StaticConfig } from '../../quantize/static.js';
+import { compare } from '../../runtime/bench.js';
+import { runtimeInputs } from '../../runtime/inputs.js';
+import { collectTensorData } from '../../train/data.js';
+import { quantizationAwareTraining, type QatResult } from '../../train/qat.js';
+import type { TensorData } from '../../train/trainer.js';
+import { parseIntFlag } from '../flags.js';
+import { addTrainingFlags, drawProgress, formatEpoch, logProgress, trainOptionsFrom, type TrainingFlags } from './train.js';
+
+interface QatFlags extends TrainingFlags {
+  trainData: string;
+  data: string;
+  output: string;
+  ptqOutput?: string;
+  heldOut?: string;
+  trainLimit?: string;
+  calib?: string;
+  calibLimit: string;
+  calibMethod: string;
+  perChannel?: boolean;
+  perTensor?: boolean;
+  activationType: string;
+  symmetricActivations?: boolean;
+  target: string;
+  lsq?: boolean;
+  patience: string;
+  evalEvery?: string;
+  evalLimit?: string;
+  benchRuns: string;
+  json?: boolean;
+}
+
+/** Rows of a TensorData: every `k`-th sample is held out (deterministic, no overlap). */
+function holdOut(d: TensorData, every: number): [TensorData, TensorData] {
+  const pick = (keep: (i: number) => boolean): TensorData => {
+    const idx = Array.from({ length: d.length }, (_, i) => i).filter(keep);
+    const inputs: TensorData['inputs'] = {};
+    for (const [name, { data, dtype, itemShape }] of Object.entries(d.inputs)) {
+      const row = itemShape.reduce((a, b) => a * b, 1);
+      const out = new (data.constructor as new (n: number) => typeof data)(idx.length * row);
+      idx.forEach((r, i) => (out as Float32Array).set((data as Float32Array).subarray(r * row, (r + 1) * row), i * row));
+      inputs[name] = { data: out, dtype, itemShape };
+    }
+    return { inputs, labels: Int32Array.from(idx, (i) => d.labels[i]!), length: idx.length };
+  };
+  return [pick((i) => i % every !== every - 1), pick((i) => i % every === every - 1)];
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('qat')
+    .description('Quantization-aware training: fake-quantize where static quantization puts Q/DQ, fine-tune, export to the same QDQ format; PTQ and QAT side by side')
+    .argument('<model>', 'float ONNX classifier (logits [batch, classes]); BatchNormalization is folded first')
+    .requiredOption('--train-data <spec>', 'training data (dataset spec, folder or data file)')
+    .requiredOption('--data <spec>', 'labelled evaluation data: PTQ and QAT are scored on it side by side')
+    .requiredOption('-o, --output <file>', 'where to write the QAT model (QDQ, as static quantization writes it)')
+    .option('--ptq-output <file>', 'also write the PTQ model it is compared with')
+    .option('--held-out <spec>', 'held-out data for early stopping (default: every 10th training sample, not trained on)')
+    .option('--train-limit <n>', 'train on the first n samples of --train-data')
+    .option('--calib <spec>', 'calibration data (default: --train-data)')
+    .option('--calib-limit <n>', 'calibration samples', '200')
+    .option('--calib-method <m>', 'minmax | percentile | entropy', 'minmax')
+    .option('--per-channel', 'per-channel weights for MatMul/Gemm too (Conv always is)')
+    .option('--per-tensor', 'per-tensor weights everywhere (Conv too)')
+    .option('--activation-type <t>', 'int8 | uint8 | auto', 'auto')
+    .option('--symmetric-activations', 'symmetric activation ranges')
+    .option('--target <t>', 'cpu | std | wasm', 'cpu')
+    .option('--lsq', 'learn the quantization scales too (LSQ, as log-scales)')
+    .option('--patience <n>', 'early stop after this many held-out evaluations without improvement (the best weights are kept)', '3')
+    .option('--eval-every <steps>', 'also evaluate the held-out split every this many steps');
+  addTrainingFlags(cmd, { epochs: '1', batch: '64', lr: '1e-4', optimizer: 'adamw' })
+    .option('--eval-limit <n>', 'score on the first n samples of --data')
+    .option('--bench-runs <n>', 'rounds of the side-by-side latency comparison (0: skip)', '100')
+    .option('--json', 'print the report as JSON')
+    .action(async (file: string, flags: QatFlags) => {
+      const report = await runQat(file, flags);
+      process.stdout.write(flags.json ? JSON.stringify(report, null, 1) + '\n' : formatReport(report));
+    });
+}
+
+export interface QatReport {
+  model: string;
+  output: string;
+  quantization: Record<string, unknown>;
+  metric: string;
+  float: Estimate;
+  ptq: Estimate;
+  qat: Estimate;
+  evalSamples: number;
+  /** Seconds: PTQ (calibration + quantization); QAT (training and export on top of PTQ). */
+  ptqSeconds: number;
+  qatSeconds: number;
+  trainSamples: number;
+  steps: number;
+  samplesSeen: number;
+  epochs: number;
+  bestHeldOut?: number;
+  latency?: { ptqMs: number; qatMs: number; ratio: { value: number; low: number; high: number }; threads: number; batch: number; rounds: number };
+}
+
+async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
+  if (!fs.existsSync(file)) throw new InputError(`${file}: no such file`);
+  if (path.resolve(flags.output) === path.resolve(file)) throw new InputError('-o must differ from the input model (inputs are never overwritten)');
+  if (flags.perChannel && flags.perTensor) throw new InputError('--per-channel and --per-tensor exclude each other');
+  if (!['minmax', 'percentile', 'entropy'].includes(flags.calibMethod)) throw new InputError('--calib-method must be minmax, percentile or entropy');
+  if (!['int8', 'uint8', 'auto'].includes(flags.activationType)) throw new InputError('--activation-type must be int8, uint8 or auto');
+  if (!['cpu', 'std', 'wasm'].includes(flags.target)) throw new InputError('--target must be cpu, std or wasm');
+  const model = loadModel(file);
+  const common = trainOptionsFrom(flags);
+  const threads = common.threads;
+  const log = (line: string) => {
+    process.stderr.write('\r\x1b[2K' + line + '\n');
+    if (flags.log) fs.appendFileSync(flags.log, line + '\n');
+  };
+  const inputNames = runtimeInputs(model).map((v) => v.name);
+  const trainDs = await openDataset(flags.trainData, flags.trainLimit ? { limit: parseIntFlag('--train-limit', flags.trainLimit, 1) } : {});
+  process.stderr.write('loading data…\r');
+  let trainSet = await collectTensorData(trainDs, inputNames);
+  let heldOut: TensorData;
+  if (flags.heldOut) heldOut = await collectTensorData(await openDataset(flags.heldOut), inputNames);
+  else [trainSet, heldOut] = holdOut(trainSet, 10);
+  const calib = await calibrationData(flags.calib ?? flags.trainData, model, { limit: parseIntFlag('--calib-limit', flags.calibLimit, 1), batch: 1 });
+  const quantize: Partial<StaticConfig> = {
+    perChannel: flags.perTensor ? 'none' : flags.perChannel ? 'all' : 'conv',
+    activationType: flags.activationType as StaticConfig['activationType'],
+    symmetricActivations: !!flags.symmetricActivations,
+    calibMethod: flags.calibMethod as CalibMethod,
+  };
+  log(`# ${trainSet.length} training / ${heldOut.length} held-out samples; inferopt qat ${process.argv.slice(3).join(' ')}`);
+  const t0 = performance.now();
+  const r: QatResult = await quantizationAwareTraining(model, {
+    calibration: calib.data,
+    quantize,
+    target: flags.target as Target,
+    lsq: !!flags.lsq,
+    ...common,
+    train: trainSet,
+    test: heldOut,
+    patience: parseIntFlag('--patience', flags.patience, 1),
+    evalEvery: flags.evalEvery ? parseIntFlag('--eval-every', flags.evalEvery, 1) : undefined,
+    onProgress: process.stderr.isTTY ? drawProgress : logProgress,
+    onEpoch: (s) => log(formatEpoch(s, (performance.now() - t0) / 1000)),
+    onEval: (e) => log(`step ${e.step} test_loss ${e.testLoss.toFixed(4)} test_acc ${(100 * e.testAccuracy).toFixed(2)}%`),
+    log,
+  });
+  saveModel(r.qat, flags.output);
+  if (flags.ptqOutput) saveModel(r.ptq, flags.ptqOutput);
+
+  const evalSet = () => openDataset(flags.data, flags.evalLimit ? { limit: parseIntFlag('--eval-limit', flags.evalLimit, 1) } : {});
+  const score = async (m: Model) => {
+    const e = await evaluate(m, await evalSet(), { threads, batch: 100 });
+    return { metric: e.metrics.top1 ?? Object.values(e.metrics)[0]!, n: e.samples };
+  };
+  const [fl, ptq, qat] = [await score(r.float), await score(r.ptq), await score(r.qat)];
+  const report: QatReport = {
+    model: file,
+    output: flags.output,
+    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq },
+    metric: 'top1',
+    float: fl.metric,
+    ptq: ptq.metric,
+    qat: qat.metric,
+    evalSamples: qat.n,
+    ptqSeconds: r.ptqSeconds,
+    qatSeconds: r.qatSeconds,
+    trainSamples: trainSet.length,
+    steps: r.training.steps,
+    samplesSeen: r.samples,
+    epochs: r.training.history.length,
+    bestHeldOut: r.training.best,
+  };
+  const rounds = parseIntFlag('--bench-runs', flags.benchRuns, 0);
+  if (rounds > 0) {
+    const c = await compare(modelToBytes(r.ptq), modelToBytes(r.qat), { threads, runs: rounds, warmup: 10 });
+    report.latency = { ptqMs: c.a.latencyMs.p50, qatMs: c.b.latencyMs.p50, ratio: { value: c.ratio.ratio, low: c.ratio.low, high: c.ratio.high }, threads, batch: c.a.batch, rounds };
+  }
+  return report;
+}
+
+const pct = (e: Estimate) => `${(100 * e.value).toFixed(2)}% [${(100 * e.low).toFixed(2)}–${(100 * e.high).toFixed(2)}]`;
+
+function formatReport(r: QatReport): string {
+  const drop = (e: Estimate) => `${(100 * (r.float.value - e.value)).toFixed(2)} pts`;
+  const lines = [
+    `QAT model: ${r.output}`,
+    `quantization: ${Object.entries(r.quantization).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    '',
+    `                 ${r.metric} (95% CI, ${r.evalSamples} samples)   drop vs float   build time`,
+    `float (BN folded) ${pct(r.float)}`,
+    `PTQ               ${pct(r.ptq)}   ${drop(r.ptq)}   ${r.ptqSeconds.toFixed(1)} s (calibration)`,
+    `QAT               ${pct(r.qat)}   ${drop(r.qat)}   ${(r.ptqSeconds + r.qatSeconds).toFixed(1)} s (PTQ + ${r.qatSeconds.toFixed(1)} s training)`,
+    '',
+    `QAT required: ${r.trainSamples} labelled training samples, ${r.steps} steps (${r.samplesSeen} samples seen, ${r.epochs} epoch(s)), ${(r.qatSeconds / 60).toFixed(1)} min on ${r.latency?.threads ?? ''} threads; best held-out accuracy ${r.bestHeldOut !== undefined ? (100 * r.bestHeldOut).toFixed(2) + '%' : '–'}`,
+  ];
+  if (r.latency) {
+    const l = r.latency;
+    lines.push(`latency (batch ${l.batch}, ${l.threads} threads, ${l.rounds} interleaved rounds): PTQ ${l.ptqMs.toFixed(3)} ms, QAT ${l.qatMs.toFixed(3)} ms, QAT/PTQ ${l.ratio.value.toFixed(3)} [${l.ratio.low.toFixed(3)}–${l.ratio.high.toFixed(3)}]`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,187 @@
+import { InputError } from '../errors.js';
+import { DataType } from '../ir/dtype.js';
+import { Node, type Graph, type Model, type Value } from '../ir/graph.js';
+import { loadModel, modelToBytes } from '../ir/io.js';
+import { Tensor } from '../ir/tensor.js';
+import { roundHalfEven } from './qparams.js';
+import { dropIfUnused } from './select.js';
+
+/**
+ * Quantization-aware training on top of static quantization. The trainable model is the PTQ model itself
+ * with its quantized constants turned back into float weights:
+ *
+ *   PTQ:  DQ(W_int8, s, z) ─ Conv ─ …          QAT:  Q(W_float, s, z) ─ DQ ─ Conv ─ …
+ *         DQ(b_int32, sx·sw, 0) ─┘                    b_float ───────────────┘
+ *
+ * so fake quantization sits exactly where the static planner put Q/DQ (activation pairs stay as they are),
+ * with the ranges PTQ calibrated. The gradient rules of QuantizeLinear/DequantizeLinear (src/ops/grad/quantize.ts)
+ * make the pairs straight-through estimators. `exportQat` rounds the trained weights with the (trained) scales
+ * and writes the int32 biases back: the result is node for node the PTQ model's graph, with other numbers.
+ * With `lsq`, scales train too (LSQ) as log-scales (s = exp(ℓ) stays positive under Adam's steps).
+ */
+export interface QatPlan {
+  /** The trainable forward model (standard ONNX; runs in ONNX Runtime as is). */
+  model: Model;
+  weights: { float: string; quantized: string; quantizer: string }[];
+  biases: { float: string; quantized: string; scale: string; zeroPoint: string; xScale: string; wScale: string; perChannel: boolean }[];
+  /** LSQ: trainable log-scale initializer → the scale initializer name it becomes at export. */
+  logScales: { log: string; scale: string; exp: string }[];
+  /** Initializers that must stay fixed in training (scales without LSQ). */
+  frozen: string[];
+  /** Initializers that train although they are scalars (LSQ log-scales of activations). */
+  extraParams: string[];
+}
+
+const BASE = (name: string) => name.replace(/_quantized$/, '');
+
+/** A per-axis parameter (or scalar) value for element i of a tensor of `dims` quantized along `axis`. */
+function paramAt(values: Float32Array | number[], dims: readonly number[], axis: number | undefined, i: number): number {
+  if (values.length === 1 || axis === undefined) return values[0]!;
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  return values[Math.floor(i / inner) % dims[axis]!]!;
+}
+
+function axisOf(n: Node, rank: number): number | undefined {
+  const scale = n.input(1)!;
+  const st = scale.initializer ?? scale.constTensor();
+  if (st && st.size <= 1) return undefined;
+  return (n.attrInt('axis', 1)! + rank) % rank;
+}
+
+export function prepareQat(ptq: Model, opts: { lsq?: boolean } = {}): QatPlan {
+  const model = loadModel(modelToBytes(ptq));
+  const g = model.graph;
+  const plan: QatPlan = { model, weights: [], biases: [], logScales: [], frozen: [], extraParams: [] };
+  const dqs = g.nodes.filter((n) => n.opType === 'DequantizeLinear' && n.domain === '' && n.input(0)?.initializer);
+  if (!dqs.length && !g.nodes.some((n) => n.opType === 'QuantizeLinear')) throw new InputError('the model has no QuantizeLinear/DequantizeLinear nodes: quantize it statically first');
+  // biases first: they read the scales of their op's input and weight DQs, which stay
+  for (const dq of dqs) {
+    const q = dq.input(0)!;
+    if (q.initializer!.dtype !== DataType.INT32) continue;
+    const user = dq.outputs[0]!.uses[0]?.node;
+    const dqX = user?.input(0)?.producer;
+    const dqW = user?.input(1)?.producer;
+    if (!user || dqX?.opType !== 'DequantizeLinear' || dqW?.opType !== 'DequantizeLinear') continue;
+    const t = q.initializer!;
+    const s = dq.input(1)!.initializer!.toFloat32();
+    const ints = t.toFloat32();
+    const axis = axisOf(dq, t.rank);
+    const values = Float32Array.from(ints, (v, i) => v * paramAt(s, t.dims, axis, i));
+    const floatName = g.uniqueName(BASE(q.name));
+    const fv = g.addInitializer(Tensor.float([...t.dims], values), floatName);
+    plan.biases.push({ float: floatName, quantized: q.name, scale: dq.input(1)!.name, zeroPoint: dq.input(2)?.name ?? '', xScale: dqX.input(1)!.name, wScale: dqW.input(1)!.name, perChannel: axis !== undefined });
+    dq.outputs[0]!.replaceAllUsesWith(fv);
+    g.removeNode(dq);
+    for (const v of [q, ...dq.inputs]) dropIfUnused(g, v);
+  }
+  for (const dq of g.nodes.filter((n) => dqs.includes(n))) {
+    const q = dq.input(0)!;
+    const t = q.initializer!;
+    const s = dq.input(1)!.initializer!.toFloat32();
+    const z = dq.input(2)?.initializer?.toFloat32() ?? [0];
+    const ints = t.toFloat32();
+    const axis = axisOf(dq, t.rank);
+    const values = Float32Array.from(ints, (v, i) => (v - paramAt(z, t.dims, axis, i)) * paramAt(s, t.dims, axis, i));
+    const floatName = g.uniqueName(BASE(q.name));
+    const fv = g.addInitializer(Tensor.float([...t.dims], values), floatName);
+    const qv = g.newValue(`${floatName}_fake_quantized`);
+    const quantizer = new Node('QuantizeLinear', [fv, dq.input(1), dq.input(2)], [qv], { name: g.uniqueName(`${floatName}_QuantizeLinear`), attrs: dq.attrs.values() });
+    g.addNode(quantizer, dq);
+    dq.setInput(0, qv);
+    g.removeInitializer(q);
+    plan.weights.push({ float: floatName, quantized: q.name, quantizer: quantizer.name });
+  }
+  const scales = new Set<Value>();
+  for (const n of g.nodes) if ((n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear') && n.input(1)?.initializer) scales.add(n.input(1)!);
+  if (opts.lsq) learnableScales(g, [...scales], plan);
+  else plan.frozen.push(...[...scales].map((v) => v.name));
+  g.topologicalSort();
+  return plan;
+}
+
+/**
+ * Replaces every scale initializer by exp(log-scale). Activation scales with the same value and zero point
+ * (pass-through ops and Concat share them: ORT then runs those on int8) share one log-scale, so they stay tied.
+ */
+function learnableScales(g: Graph, scales: Value[], plan: QatPlan): void {
+  const groups = new Map<string, Value[]>();
+  for (const s of scales) {
+    const t = s.initializer!;
+    const readers = s.uses.map((u) => u.node);
+    const zp = readers[0]?.input(2)?.initializer;
+    const key = t.size === 1 ? `${t.toFloat32()[0]}|${zp ? zp.dtype + ':' + zp.toFloat32()[0] : ''}` : `tensor:${s.name}`;
+    (groups.get(key) ?? groups.set(key, []).get(key)!).push(s);
+  }
+  for (const group of groups.values()) {
+    const first = group[0]!;
+    const t = first.initializer!;
+    const log = g.addInitializer(Tensor.float([...t.dims], Array.from(t.toFloat32(), Math.log)), g.uniqueName(`${first.name}_log`));
+    for (const s of group) {
+      const out = g.newValue(`${s.name}_learned`);
+      const exp = new Node('Exp', [log], [out], { name: g.uniqueName(`${s.name}_Exp`) });
+      g.addNode(exp, g.nodes[0]);
+      s.replaceAllUsesWith(out);
+      g.removeInitializer(s);
+      plan.logScales.push({ log: log.name, scale: s.name, exp: exp.name });
+    }
+    if (t.size <= 1) plan.extraParams.push(log.name);
+  }
+}
+
+/** The trained model back in PTQ's QDQ form: integer weights and int32 biases from the trained floats. */
+export function exportQat(trained: Model, plan: QatPlan): Model {
+  const m = loadModel(modelToBytes(trained));
+  const g = m.graph;
+  const init = (name: string) => {
+    const v = g.initializers.get(name);
+    if (!v) throw new Error(`QAT export: initializer '${name}' is missing from the trained model`);
+    return v;
+  };
+  const nodeByName = new Map(g.nodes.map((n) => [n.name, n]));
+  for (const { log, scale, exp } of plan.logScales) {
+    const node = nodeByName.get(exp)!;
+    const sv = g.addInitializer(Tensor.float([...init(log).initializer!.dims], Array.from(init(log).initializer!.toFloat32(), Math.exp)), scale);
+    node.outputs[0]!.replaceAllUsesWith(sv);
+    g.removeNode(node);
+  }
+  for (const { log } of plan.logScales) dropIfUnused(g, g.initializers.get(log) ?? null);
+  for (const w of plan.weights) {
+    const qn = nodeByName.get(w.quantizer)!;
+    const wf = init(w.float);
+    const t = wf.initializer!;
+    const s = qn.input(1)!.initializer!.toFloat32();
+    const zt = qn.input(2)?.initializer;
+    const z = zt?.toFloat32() ?? [0];
+    const dtype = zt?.dtype ?? DataType.UINT8;
+    const [qmin, qmax] = dtype === DataType.INT8 ? [-128, 127] : [0, 255];
+    const axis = axisOf(qn, t.rank);
+    const x = t.toFloat32();
+    const ints = Array.from(x, (v, i) => Math.min(qmax, Math.max(qmin, roundHalfEven(Math.fround(v / paramAt(s, t.dims, axis, i))) + paramAt(z, t.dims, axis, i))));
+    const qv = g.addInitializer(Tensor.fromArray(dtype, [...t.dims], ints), w.quantized);
+    qn.outputs[0]!.replaceAllUsesWith(qv);
+    g.removeNode(qn);
+    dropIfUnused(g, wf);
+  }
+  for (const b of plan.biases) {
+    const bv = init(b.float);
+    const values = bv.initializer!.toFloat32();
+    const xs = init(b.xScale).initializer!.toFloat32()[0]!;
+    const ws = init(b.wScale).initializer!.toFloat32();
+    const scales = Array.from(values, (_, i) => xs * ws[ws.length === 1 ? 0 : i]!);
+    const ints = Array.from(values, (v, i) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, roundHalfEven(v / scales[i]!))));
+    const n = values.length;
+    const inputs = [
+      g.addInitializer(Tensor.fromArray(DataType.INT32, [n], ints), b.quantized),
+      g.addInitializer(Tensor.float(b.perChannel ? [n] : [], b.perChannel ? scales : [scales[0]!]), b.scale),
+      g.addInitializer(Tensor.fromArray(DataType.INT32, b.perChannel ? [n] : [], b.perChannel ? new Array<number>(n).fill(0) : [0]), b.zeroPoint || g.uniqueName(`${b.float}_zero_point`)),
+    ];
+    const out = g.newValue(`${b.float}_dequantized`);
+    const attrs = b.perChannel ? [{ name: 'axis', value: { type: 'int' as const, value: 0 } }] : [];
+    const dq = new Node('DequantizeLinear', inputs, [out], { name: g.uniqueName(`${b.float}_DequantizeLinear`), attrs });
+    bv.replaceAllUsesWith(out);
+    g.addNode(dq, g.nodes[0]);
+    dropIfUnused(g, bv);
+  }
+  g.topologicalSort();
+  return m;
+}
