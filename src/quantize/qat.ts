@@ -22,7 +22,7 @@ import { dropIfUnused } from './select.js';
 export interface QatPlan {
   /** The trainable forward model (standard ONNX; runs in ONNX Runtime as is). */
   model: Model;
-  weights: { float: string; quantized: string; quantizer: string }[];
+  weights: { float: string; quantized: string; quantizer: string; limit?: number }[];
   biases: { float: string; quantized: string; scale: string; zeroPoint: string; xScale: string; wScale: string; perChannel: boolean }[];
   /** LSQ: trainable log-scale initializer → the scale initializer name it becomes at export. */
   logScales: { log: string; scale: string; exp: string }[];
@@ -48,7 +48,11 @@ function axisOf(n: Node, rank: number): number | undefined {
   return (n.attrInt('axis', 1)! + rank) % rank;
 }
 
-export function prepareQat(ptq: Model, opts: { lsq?: boolean } = {}): QatPlan {
+/**
+ * `weightBits` < 8 (a narrower grid stored in int8, as `static --weight-bits` writes it): the float weights are
+ * clamped to ±(2^(bits−1) − 1)·s before QuantizeLinear (Where nodes, so the gradient is masked there too).
+ */
+export function prepareQat(ptq: Model, opts: { lsq?: boolean; weightBits?: number } = {}): QatPlan {
   const model = loadModel(modelToBytes(ptq));
   const g = model.graph;
   const plan: QatPlan = { model, weights: [], biases: [], logScales: [], frozen: [], extraParams: [] };
@@ -85,11 +89,17 @@ export function prepareQat(ptq: Model, opts: { lsq?: boolean } = {}): QatPlan {
     const floatName = g.uniqueName(BASE(q.name));
     const fv = g.addInitializer(Tensor.float([...t.dims], values), floatName);
     const qv = g.newValue(`${floatName}_fake_quantized`);
-    const quantizer = new Node('QuantizeLinear', [fv, dq.input(1), dq.input(2)], [qv], { name: g.uniqueName(`${floatName}_QuantizeLinear`), attrs: dq.attrs.values() });
+    let input: Value = fv;
+    let limit: number | undefined;
+    if (opts.weightBits !== undefined && opts.weightBits < 8 && t.dtype === DataType.INT8) {
+      limit = 2 ** (opts.weightBits - 1) - 1;
+      input = clampToGrid(g, fv, dq, limit, t.rank, axis, dq);
+    }
+    const quantizer = new Node('QuantizeLinear', [input, dq.input(1), dq.input(2)], [qv], { name: g.uniqueName(`${floatName}_QuantizeLinear`), attrs: dq.attrs.values() });
     g.addNode(quantizer, dq);
     dq.setInput(0, qv);
     g.removeInitializer(q);
-    plan.weights.push({ float: floatName, quantized: q.name, quantizer: quantizer.name });
+    plan.weights.push({ float: floatName, quantized: q.name, quantizer: quantizer.name, limit });
   }
   const scales = new Set<Value>();
   for (const n of g.nodes) if ((n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear') && n.input(1)?.initializer) scales.add(n.input(1)!);
@@ -97,6 +107,25 @@ export function prepareQat(ptq: Model, opts: { lsq?: boolean } = {}): QatPlan {
   else plan.frozen.push(...[...scales].map((v) => v.name));
   g.topologicalSort();
   return plan;
+}
+
+/** w clamped to ±limit·s (per channel when s is): Where(w > hi, hi, w), then Where(· < −hi, −hi, ·). */
+function clampToGrid(g: Graph, w: Value, dq: Node, limit: number, rank: number, axis: number | undefined, before: Node): Value {
+  const s = dq.input(1)!;
+  const add = (op: string, inputs: Value[], name: string) => {
+    const out = g.newValue(name);
+    g.addNode(new Node(op, inputs, [out], { name: g.uniqueName(name) }), before);
+    return out;
+  };
+  let sb = s;
+  if (axis !== undefined) {
+    const shape = Array.from({ length: rank }, (_, i) => (i === axis ? -1 : 1));
+    sb = add('Reshape', [s, g.addInitializer(Tensor.int64([rank], shape), g.uniqueName(`${w.name}_scale_shape`))], `${w.name}_scale_b`);
+  }
+  const hi = add('Mul', [sb, g.addInitializer(Tensor.float([], [limit]), g.uniqueName(`${w.name}_grid_max`))], `${w.name}_hi`);
+  const lo = add('Neg', [hi], `${w.name}_lo`);
+  const upper = add('Where', [add('Greater', [w, hi], `${w.name}_above`), hi, w], `${w.name}_clamped_hi`);
+  return add('Where', [add('Less', [upper, lo], `${w.name}_below`), lo, upper], `${w.name}_clamped`);
 }
 
 /**
@@ -128,6 +157,23 @@ function learnableScales(g: Graph, scales: Value[], plan: QatPlan): void {
   }
 }
 
+/** Removes the nodes that only computed from `v` (the weight clamp) and `v` itself once nothing else reads them. */
+function removeDeadChain(g: Graph, v: Value): void {
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const n of [...g.nodes]) {
+      if (n.outputs.every((o) => o.uses.length === 0 && !g.isOutput(o))) {
+        const ins = [...n.inputs];
+        g.removeNode(n);
+        for (const x of ins) dropIfUnused(g, x);
+        changed = true;
+      }
+    }
+  }
+  dropIfUnused(g, v);
+}
+
 /** The trained model back in PTQ's QDQ form: integer weights and int32 biases from the trained floats. */
 export function exportQat(trained: Model, plan: QatPlan): Model {
   const m = loadModel(modelToBytes(trained));
@@ -153,14 +199,14 @@ export function exportQat(trained: Model, plan: QatPlan): Model {
     const zt = qn.input(2)?.initializer;
     const z = zt?.toFloat32() ?? [0];
     const dtype = zt?.dtype ?? DataType.UINT8;
-    const [qmin, qmax] = dtype === DataType.INT8 ? [-128, 127] : [0, 255];
+    const [qmin, qmax] = w.limit !== undefined ? [-w.limit, w.limit] : dtype === DataType.INT8 ? [-128, 127] : [0, 255];
     const axis = axisOf(qn, t.rank);
     const x = t.toFloat32();
     const ints = Array.from(x, (v, i) => Math.min(qmax, Math.max(qmin, roundHalfEven(Math.fround(v / paramAt(s, t.dims, axis, i))) + paramAt(z, t.dims, axis, i))));
     const qv = g.addInitializer(Tensor.fromArray(dtype, [...t.dims], ints), w.quantized);
     qn.outputs[0]!.replaceAllUsesWith(qv);
     g.removeNode(qn);
-    dropIfUnused(g, wf);
+    removeDeadChain(g, wf);
   }
   for (const b of plan.biases) {
     const bv = init(b.float);

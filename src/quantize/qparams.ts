@@ -19,6 +19,8 @@ export interface QSpec {
   symmetric: boolean;
   /** 7-bit range, for CPUs without VNNI where u8·s8 products can saturate in 16-bit accumulators. */
   reduceRange?: boolean;
+  /** A narrower grid inside the 8-bit type (4: the 15 levels −7…7 of 4-bit symmetric weights, stored as int8). */
+  bits?: number;
 }
 
 export function qDataType(q: QType): DataType {
@@ -27,7 +29,12 @@ export function qDataType(q: QType): DataType {
 
 /** The integer range a spec quantizes into. */
 export function qLimits(spec: QSpec): [number, number] {
-  const { qtype, symmetric, reduceRange } = spec;
+  const { qtype, symmetric, reduceRange, bits } = spec;
+  if (bits !== undefined && bits < 8) {
+    const half = 2 ** (bits - 1);
+    if (qtype === 'int8') return symmetric ? [-(half - 1), half - 1] : [-half, half - 1];
+    return [0, 2 * half - 1];
+  }
   if (qtype === 'int8') {
     if (reduceRange) return symmetric ? [-64, 64] : [-64, 63];
     return symmetric ? [-127, 127] : [-128, 127];

@@ -24,6 +24,8 @@ export interface StaticConfig extends NodeFilter {
    */
   activationType: QType | 'auto';
   weightType: QType;
+  /** Weight grid: 8, or fewer bits stored in the 8-bit type (same kernels; for accuracy studies and QAT). */
+  weightBits: number;
   perChannel: 'conv' | 'all' | 'none';
   symmetricActivations: boolean;
   reduceRange: boolean;
@@ -43,6 +45,7 @@ export const staticQuantizePass: Pass<StaticConfig> = {
   params: {
     activationType: { type: 'string', choices: ['auto', 'int8', 'uint8'], default: 'auto', search: ['int8', 'uint8'], doc: 'activation integer type: int8 (S8S8), uint8 (U8S8); auto = uint8 on cpu, int8 elsewhere' },
     weightType: { type: 'string', choices: ['int8', 'uint8'], default: 'int8', doc: 'weight integer type' },
+    weightBits: { type: 'number', min: 2, max: 8, default: 8, doc: 'weight grid in bits (below 8: stored in the 8-bit type, e.g. 4 = levels −7…7; same kernels, for accuracy studies and QAT)' },
     perChannel: { type: 'string', choices: ['conv', 'all', 'none'], default: 'conv', search: ['conv', 'all', 'none'], doc: 'per-channel weight scales: Conv only, all weighted ops, none' },
     symmetricActivations: { type: 'boolean', default: false, search: [false, true], doc: 'symmetric activation ranges (no zero point; ReLUs then stay)' },
     reduceRange: { type: 'boolean', default: false, search: [false, true], doc: '7-bit weights for CPUs without VNNI' },
@@ -115,7 +118,7 @@ function applyPlan(model: Model, plan: StaticPlan, ranges: Map<string, Range>, c
   for (const [w, info] of plan.weights) {
     const t = w.constTensor()!;
     const spec = info.isWeight
-      ? { qtype: cfg.weightType, symmetric: cfg.weightType === 'int8', reduceRange: cfg.reduceRange }
+      ? { qtype: cfg.weightType, symmetric: cfg.weightType === 'int8', reduceRange: cfg.reduceRange, bits: cfg.weightBits < 8 ? cfg.weightBits : undefined }
       : actSpec;
     const q = quantizeTensor(t, spec, info.axis, floors.get(w));
     weightScales.set(w, q.params.map((p) => p.scale));

@@ -40,11 +40,20 @@ async function lossValue(spec: LossSpec): Promise<{ loss: number; correct?: numb
   const s = await Session.create(b.model({ opset: 17 }), { threads: 1 });
   const feeds: Record<string, Tensor> = { x: Tensor.float([2, 3], logits), labels: Tensor.int64([2], labels) };
   if (spec.kind === 'kl') feeds.teacher_logits = Tensor.float([2, 3], teacher);
+  if (spec.kind === 'kl') for (const m of spec.matches ?? []) feeds[m.input] = Tensor.float([2, 3], hidden);
   const r = await s.run(feeds);
   return { loss: r[out.loss.name]!.toFloat32()[0]!, correct: out.correct ? r[out.correct.name]!.toFloat32()[0]! : undefined };
 }
 
+const hidden = [0.5, -1, 2, 0, 0.25, -0.75];
+
 describe('losses', () => {
+  it('distillation with a matched hidden state: KL·α + CE·(1 − α) + w·mean((h − h_teacher)²), by hand', async () => {
+    const mse = logits.reduce((s, v, i) => s + (v - hidden[i]!) ** 2, 0) / 6;
+    const want = 0.6 * kl(2) + 0.4 * crossEntropy(0) + 0.3 * mse;
+    expect((await lossValue({ kind: 'kl', temperature: 2, alpha: 0.6, matches: [{ value: 'x', input: 'teacher_hidden_0', weight: 0.3 }] })).loss).toBeCloseTo(want, 5);
+  });
+
   it('softmax cross-entropy, with and without label smoothing, and the correct count', async () => {
     const plain = await lossValue({ kind: 'cross-entropy' });
     expect(plain.loss).toBeCloseTo(crossEntropy(0), 5);

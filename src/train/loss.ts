@@ -10,9 +10,20 @@ import type { GraphEmitter } from './emitter.js';
 export type LossSpec =
   | { kind: 'cross-entropy'; output?: string; labelSmoothing?: number }
   /** Distillation: T²·KL(softmax(teacher/T) ‖ softmax(student/T)) from input `teacher_logits`, mixed with CE by 1−alpha. */
-  | { kind: 'kl'; output?: string; temperature?: number; alpha?: number; labelSmoothing?: number }
+  | { kind: 'kl'; output?: string; temperature?: number; alpha?: number; labelSmoothing?: number; matches?: Match[] }
   /** Regression: mean squared error against input `targets` (same shape as the output). */
   | { kind: 'mse'; output?: string };
+
+/**
+ * A feature-matching term added to the distillation loss: weight · mean((value − input)²), `value` a tensor of
+ * the model (a hidden state, attention probabilities), `input` a new graph input of the same shape (the
+ * teacher's tensor, fed per batch).
+ */
+export interface Match {
+  value: string;
+  input: string;
+  weight: number;
+}
 
 export interface LossValues {
   loss: Value;
@@ -56,6 +67,17 @@ export function appendLoss(em: GraphEmitter, spec: LossSpec, outputs: readonly V
   const logPt = em.op('LogSoftmax', [em.op('Mul', [teacher, invT])], { axis: -1 });
   const logPs = em.op('LogSoftmax', [em.op('Mul', [pick, invT])], { axis: -1 });
   const kl = em.op('Mul', [mean(em.op('Mul', [em.op('Exp', [logPt]), em.op('Sub', [logPt, logPs])])), em.scalar(t * t, pick)]);
-  const loss = alpha === 1 ? kl : em.op('Add', [em.op('Mul', [kl, em.scalar(alpha, pick)]), em.op('Mul', [ce, em.scalar(1 - alpha, pick)])]);
-  return { loss, correct, inputs: [labels, teacher] };
+  let loss = alpha === 1 ? kl : em.op('Add', [em.op('Mul', [kl, em.scalar(alpha, pick)]), em.op('Mul', [ce, em.scalar(1 - alpha, pick)])]);
+  const inputs = [labels, teacher];
+  for (const m of spec.matches ?? []) {
+    const v = em.graph.findValue(m.value);
+    if (!v || !em.facts.has(v)) throw new InputError(`distillation: the model has no tensor '${m.value}' to match`);
+    const dims = em.shape(v);
+    const target = newInput(m.input, em.dtype(v), dims);
+    const d = em.op('Sub', [v, target]);
+    const mse = em.op('Mul', [em.op('ReduceSum', [em.op('Mul', [d, d])], { keepdims: 0 }), em.scalar(m.weight / dims.reduce((a, b) => a * b, 1), v)]);
+    loss = em.op('Add', [loss, mse]);
+    inputs.push(target);
+  }
+  return { loss, correct, inputs };
 }

@@ -79,9 +79,11 @@ describe('quantization-aware training', () => {
     }
   });
 
-  for (const lsq of [false, true]) {
-    it(`trains and exports to the PTQ op histogram${lsq ? ' (LSQ: scales learned, pass-through pairs stay tied)' : ''}`, async () => {
-      const r = await quantizationAwareTraining(cnn(), { calibration: calibration(), train: trainSet, test: heldOut, epochs: 2, batch: 16, lr: 0.01, optimizer: { kind: 'adamw' }, threads: 1, lsq, seed: 3 });
+  for (const [lsq, weightBits] of [[false, 8], [true, 8], [false, 4]] as const) {
+    it(`trains and exports to the PTQ op histogram${lsq ? ' (LSQ: scales learned, pass-through pairs stay tied)' : ''}${weightBits < 8 ? ' (4-bit weight grid)' : ''}`, async () => {
+      const r = await quantizationAwareTraining(cnn(), { calibration: calibration(), train: trainSet, test: heldOut, epochs: 2, batch: 16, lr: 0.01, optimizer: { kind: 'adamw' }, threads: 1, lsq, seed: 3, quantize: { weightBits } });
+      if (weightBits < 8) for (const v of r.qat.graph.initializers.values()) if (v.initializer!.dtype === DataType.INT8) expect(Math.max(...Array.from(v.initializer!.toFloat32(), Math.abs)), v.name).toBeLessThanOrEqual(7);
+      expect(Object.keys(initTypes(r.qat)).filter((k) => !(k in initTypes(r.ptq)))).toEqual([]);
       expect(histogram(r.qat)).toEqual(histogram(r.ptq));
       expect(initTypes(r.qat)).toEqual(initTypes(r.ptq));
       expect(r.float.graph.nodes.some((n) => n.opType === 'BatchNormalization')).toBe(false);

@@ -49,7 +49,7 @@ export async function quantizationAwareTraining(model: Model, opts: QatOptions):
   const ptqSeconds = (performance.now() - t0) / 1000;
 
   const t1 = performance.now();
-  const plan = prepareQat(ptq, { lsq: opts.lsq });
+  const plan = prepareQat(ptq, { lsq: opts.lsq, weightBits: opts.quantize?.weightBits });
   const frozen = new Set(plan.frozen);
   opts.log?.(`QAT: ${plan.weights.length} fake-quantized weights, ${plan.biases.length} biases, ${plan.model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length - plan.weights.length} activation quantizers${opts.lsq ? `, ${plan.logScales.length} learned scales` : ''}`);
   const training = await train(plan.model, { ...opts, frozen: (name) => frozen.has(name) || !!opts.frozen?.(name), extraParams: plan.extraParams });

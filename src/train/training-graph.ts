@@ -62,6 +62,8 @@ export async function buildTrainingGraph(forward: Model, opts: TrainingGraphOpti
   const candidates = new Set([...graph.initializers.values()].filter((v) => isWeight(v) || extra.has(v.name)));
 
   const stateUpdates = applyTrainingForms(graph, em);
+  // the training forms made new values: learn their shapes before the loss reads them (feature matching)
+  if (opts.loss.kind === 'kl' && opts.loss.matches?.length) for (const [v, f] of await probeShapes(model, opts.sample)) em.facts.set(v, f);
   const { loss, correct, inputs: lossInputs } = appendLoss(em, opts.loss, graph.outputs);
   for (const [v, f] of await probeShapes(model, opts.sample)) em.facts.set(v, f);
 
@@ -96,7 +98,8 @@ export function applyTrainingForms(graph: Graph, em: GraphEmitter): NonNullable<
       const old = node.outputs[i]!;
       old.replaceAllUsesWith(v);
       graph.outputs = graph.outputs.map((o) => (o === old ? v : o));
-      if (graph.outputs.includes(v)) v.name = old.name;
+      // the value keeps its name (graph outputs, and tensors a distillation loss names)
+      if (old.name && v !== old) v.name = old.name;
     });
     graph.removeNode(node, false);
     updates.push(...(form.stateUpdates ?? []));

@@ -13,6 +13,7 @@ import * as train from './train.js';
 import * as quantize from './quantize.js';
 import * as pipeline from './pipeline.js';
 import * as qat from './qat.js';
+import * as distill from './distill.js';
 
 /**
  * Every command registers itself here (one line each; one file per command in this folder).
@@ -33,4 +34,5 @@ export function registerCommands(program: Command): void {
   quantize.register(program);
   pipeline.register(program);
   qat.register(program);
+  distill.register(program);
 }

@@ -31,6 +31,7 @@ interface QatFlags extends TrainingFlags {
   calibMethod: string;
   perChannel?: boolean;
   perTensor?: boolean;
+  weightBits: string;
   activationType: string;
   symmetricActivations?: boolean;
   target: string;
@@ -74,6 +75,7 @@ export function register(program: Command): void {
     .option('--calib-method <m>', 'minmax | percentile | entropy', 'minmax')
     .option('--per-channel', 'per-channel weights for MatMul/Gemm too (Conv always is)')
     .option('--per-tensor', 'per-tensor weights everywhere (Conv too)')
+    .option('--weight-bits <n>', 'weight grid: 8, or 2–7 bits stored as int8 (4 = levels −7…7; same kernels and speed)', '8')
     .option('--activation-type <t>', 'int8 | uint8 | auto', 'auto')
     .option('--symmetric-activations', 'symmetric activation ranges')
     .option('--target <t>', 'cpu | std | wasm', 'cpu')
@@ -134,6 +136,11 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   const calib = await calibrationData(flags.calib ?? flags.trainData, model, { limit: parseIntFlag('--calib-limit', flags.calibLimit, 1), batch: 1 });
   const quantize: Partial<StaticConfig> = {
     perChannel: flags.perTensor ? 'none' : flags.perChannel ? 'all' : 'conv',
+    weightBits: (() => {
+      const b = parseIntFlag('--weight-bits', flags.weightBits, 2);
+      if (b > 8) throw new InputError('--weight-bits must be 2–8');
+      return b;
+    })(),
     activationType: flags.activationType as StaticConfig['activationType'],
     symmetricActivations: !!flags.symmetricActivations,
     calibMethod: flags.calibMethod as CalibMethod,

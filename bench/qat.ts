@@ -1,0 +1,82 @@
+/**
+ * PTQ vs QAT side by side on the committed Fashion-MNIST models (real data, the official 10k test set):
+ *  - `resnet`: models/fashion-mnist (8-bit static, per-channel Conv weights — the default);
+ *  - `mobilenet-4bit`: models/fashion-mobilenet with 4-bit weights (levels −7…7 per channel, int8 storage), the
+ *    setting where post-training quantization loses more than a point on this depthwise network.
+ *
+ *   cpu-run npx tsx bench/qat.ts train [resnet|mobilenet-4bit] [--out tmp/bench-qat]     # training and accuracy
+ *   measure-run npx tsx bench/qat.ts latency [--out tmp/bench-qat] [--rounds 300]        # latency, side by side
+ *
+ * `train` runs `inferopt qat` (the CLI a user runs) and keeps its JSON report and wall time; `latency` times
+ * the float, PTQ and QAT models interleaved (batch 32 and 1, 2 threads) and prints one table with everything.
+ * Training is kept out of the measured run: it is long and its speed is not the figure.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadModel } from '../src/ir/io.js';
+import { runPasses } from '../src/passes/manager.js';
+import { CLEANUP_PASSES } from '../src/passes/simplify.js';
+import { compare } from '../src/runtime/bench.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : dflt;
+};
+const out = flag('out', 'tmp/bench-qat');
+const CASES: Record<string, { model: string; flags: string[] }> = {
+  resnet: { model: 'models/fashion-mnist/model.onnx', flags: ['--train-limit', '12000', '--epochs', '1', '--lr', '1e-4', '--eval-every', '50', '--patience', '3'] },
+  'mobilenet-4bit': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--train-limit', '20000', '--epochs', '2', '--lr', '3e-4', '--eval-every', '100', '--patience', '4'] },
+  'mobilenet-4bit-lsq': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--lsq', '--train-limit', '20000', '--epochs', '2', '--lr', '1e-3', '--eval-every', '100', '--patience', '4'] },
+};
+
+fs.mkdirSync(out, { recursive: true });
+const mode = args[0];
+if (mode === 'train') {
+  const names = args[1] && !args[1].startsWith('--') ? [args[1]] : Object.keys(CASES);
+  for (const name of names) {
+    const c = CASES[name];
+    if (!c) throw new Error(`unknown case '${name}' (${Object.keys(CASES).join(', ')})`);
+    const cmd = ['bin/inferopt.js', 'qat', c.model, '--train-data', 'models/fashion-mnist/train.json', '--data', 'models/fashion-mnist/test.json', '-o', path.join(out, `${name}.qat.onnx`), '--ptq-output', path.join(out, `${name}.ptq.onnx`), '--bench-runs', '0', '--batch', '64', '--seed', '0', '--json', '--log', path.join(out, `${name}.log`), ...c.flags];
+    process.stderr.write(`$ node ${cmd.join(' ')}\n`);
+    const t0 = performance.now();
+    const r = spawnSync('node', cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (r.status !== 0) throw new Error(`inferopt qat failed (${r.status})`);
+    const report = JSON.parse(r.stdout);
+    report.command = `node ${cmd.join(' ')}`;
+    report.wallSeconds = (performance.now() - t0) / 1000;
+    fs.writeFileSync(path.join(out, `${name}.json`), JSON.stringify(report, null, 1));
+    process.stdout.write(`${name}: float ${(100 * report.float.value).toFixed(2)}%, PTQ ${(100 * report.ptq.value).toFixed(2)}%, QAT ${(100 * report.qat.value).toFixed(2)}% (${report.wallSeconds.toFixed(0)} s wall)\n`);
+  }
+} else if (mode === 'latency') {
+  const rounds = Number(flag('rounds', '300'));
+  const pct = (e: { value: number; low: number; high: number }) => `${(100 * e.value).toFixed(2)} [${(100 * e.low).toFixed(2)}–${(100 * e.high).toFixed(2)}]`;
+  const rows: string[] = [];
+  for (const name of Object.keys(CASES)) {
+    const file = path.join(out, `${name}.json`);
+    if (!fs.existsSync(file)) continue;
+    const r = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const float = loadModel(CASES[name]!.model);
+    await runPasses(float, CLEANUP_PASSES, { target: 'cpu' });
+    const lat: string[] = [];
+    for (const batch of [32, 1]) {
+      const shapes = { image: [batch, 1, 28, 28] };
+      const fp = await compare(float, path.join(out, `${name}.ptq.onnx`), { threads: 2, runs: rounds, warmup: 20, shapes });
+      const pq = await compare(path.join(out, `${name}.ptq.onnx`), path.join(out, `${name}.qat.onnx`), { threads: 2, runs: rounds, warmup: 20, shapes });
+      lat.push(`b${batch}: fp32 ${fp.a.latencyMs.p50.toFixed(3)} ms, PTQ ${pq.a.latencyMs.p50.toFixed(3)} ms (${(1 / fp.ratio.ratio).toFixed(2)}× vs fp32), QAT/PTQ ${pq.ratio.ratio.toFixed(3)} [${pq.ratio.low.toFixed(3)}–${pq.ratio.high.toFixed(3)}]`);
+    }
+    rows.push(
+      `## ${name}: ${r.model} (${JSON.stringify(r.quantization)})`,
+      `top-1 on ${r.evalSamples} test images (95% bootstrap CI): float ${pct(r.float)} | PTQ ${pct(r.ptq)} (drop ${(100 * (r.float.value - r.ptq.value)).toFixed(2)} pts) | QAT ${pct(r.qat)} (drop ${(100 * (r.float.value - r.qat.value)).toFixed(2)} pts)`,
+      `build: PTQ ${r.ptqSeconds.toFixed(1)} s; QAT ${r.ptqSeconds.toFixed(1)} + ${r.qatSeconds.toFixed(1)} s (${r.steps} steps, ${r.samplesSeen} samples seen of ${r.trainSamples} training samples, best held-out ${(100 * r.bestHeldOut).toFixed(2)}%); whole command ${r.wallSeconds.toFixed(0)} s wall`,
+      `latency, 2 threads, ${rounds} interleaved rounds, medians: ${lat.join('; ')}`,
+      `command: ${r.command}`,
+      '',
+    );
+  }
+  process.stdout.write(rows.join('\n') + '\n');
+} else {
+  process.stderr.write('usage: npx tsx bench/qat.ts train [case] | latency   (see the header)\n');
+  process.exit(2);
+}
