@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { openDataset } from '../../data/dataset.js';
 import { InputError } from '../../errors.js';
-import { loadModel, saveModel } from '../../ir/io.js';
+import { loadModel } from '../../ir/io.js';
+import { saveModelProven } from '../../runtime/prove.js';
+import { checkOutputFile, markInput } from '../../util/files.js';
 import { runtimeInputs } from '../../runtime/inputs.js';
 import { collectTensorData } from '../../train/data.js';
 import { distill, parseLayerMap } from '../../train/distill.js';
@@ -68,7 +70,12 @@ async function runDistill(flags: DistillFlags): Promise<string> {
   if (!fs.existsSync(flags.teacher)) throw new InputError(`${flags.teacher}: no such file`);
   if (!!flags.student === !!flags.studentFromTeacher) throw new InputError('give exactly one of --student <model> and --student-from-teacher <spec>');
   if (flags.student && !fs.existsSync(flags.student)) throw new InputError(`${flags.student}: no such file`);
-  for (const input of [flags.teacher, flags.student]) if (input && path.resolve(input) === path.resolve(flags.output)) throw new InputError('-o must differ from the input models (inputs are never overwritten)');
+  for (const d of [flags.teacher, flags.student, flags.data, flags.test]) if (d) markInput(d);
+  checkOutputFile(flags.output, '-o');
+  if (flags.studentOutput) checkOutputFile(flags.studentOutput, '--student-output');
+  if (flags.checkpoint) checkOutputFile(flags.checkpoint, '--checkpoint');
+  const written = [flags.output, flags.studentOutput, flags.checkpoint, flags.log].filter((f): f is string => !!f).map((f) => path.resolve(f));
+  if (new Set(written).size < written.length) throw new InputError('-o, --student-output, --checkpoint and --log must be different files');
   const teacher = loadModel(flags.teacher);
   let student;
   let layerMap = flags.layerMap ? parseLayerMap(flags.layerMap) : undefined;
@@ -84,7 +91,7 @@ async function runDistill(flags: DistillFlags): Promise<string> {
       made += `; ${n.removed} of ${n.prunable} prunable channels removed (${n.groups})`;
     }
   } else student = loadModel(flags.student!);
-  if (flags.studentOutput) saveModel(student, flags.studentOutput);
+  if (flags.studentOutput) await saveModelProven(student, flags.studentOutput, { flag: '--student-output', reference: flags.teacher });
   const inputNames = runtimeInputs(student).map((v) => v.name);
   const trainDs = await openDataset(flags.data, flags.trainLimit ? { limit: Number(flags.trainLimit) } : {});
   process.stderr.write('loading data…\r');
@@ -116,7 +123,7 @@ async function runDistill(flags: DistillFlags): Promise<string> {
     onProgress: process.stderr.isTTY ? drawProgress : logProgress,
     onEpoch: (s) => log(formatEpoch(s, (performance.now() - t0) / 1000)),
   });
-  saveModel(r.model, flags.output);
+  await saveModelProven(r.model, flags.output, { flag: '-o', reference: flags.teacher });
   const best = r.best ?? r.history.at(-1)?.testAccuracy;
   const pairs = r.pairs.hidden.map((p) => `${p.student}↔${p.teacher}`).join(', ');
   const line = `# wrote ${flags.output}: held-out accuracy ${best !== undefined ? (100 * best).toFixed(2) + '%' : '–'}, ${r.steps} steps, ${((performance.now() - t0) / 1000).toFixed(0)} s${pairs ? `; hidden states matched: ${pairs}` : ''}`;

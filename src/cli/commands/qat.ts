@@ -6,7 +6,9 @@ import { InputError } from '../../errors.js';
 import type { Estimate } from '../../eval/bootstrap.js';
 import { evaluate } from '../../eval/evaluate.js';
 import type { Model } from '../../ir/graph.js';
-import { loadModel, modelToBytes, saveModel } from '../../ir/io.js';
+import { loadModel, modelToBytes } from '../../ir/io.js';
+import { saveModelProven } from '../../runtime/prove.js';
+import { checkOutputFile, markInput } from '../../util/files.js';
 import type { Target } from '../../passes/pass.js';
 import { calibrationData } from '../../quantize/data-sources.js';
 import type { CalibMethod } from '../../quantize/range-methods.js';
@@ -114,7 +116,13 @@ export interface QatReport {
 
 async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   if (!fs.existsSync(file)) throw new InputError(`${file}: no such file`);
-  if (path.resolve(flags.output) === path.resolve(file)) throw new InputError('-o must differ from the input model (inputs are never overwritten)');
+  for (const d of [file, flags.trainData, flags.data, flags.heldOut, flags.calib]) if (d) markInput(d);
+  // every file this run writes is checked before the (long) run: never an input, a device or a folder
+  checkOutputFile(flags.output, '-o');
+  if (flags.ptqOutput) checkOutputFile(flags.ptqOutput, '--ptq-output');
+  if (flags.checkpoint) checkOutputFile(flags.checkpoint, '--checkpoint');
+  const written = [flags.output, flags.ptqOutput, flags.checkpoint, flags.log].filter((f): f is string => !!f).map((f) => path.resolve(f));
+  if (new Set(written).size < written.length) throw new InputError('-o, --ptq-output, --checkpoint and --log must be different files');
   if (flags.perChannel && flags.perTensor) throw new InputError('--per-channel and --per-tensor exclude each other');
   if (!['minmax', 'percentile', 'entropy'].includes(flags.calibMethod)) throw new InputError('--calib-method must be minmax, percentile or entropy');
   if (!['int8', 'uint8', 'auto'].includes(flags.activationType)) throw new InputError('--activation-type must be int8, uint8 or auto');
@@ -162,8 +170,8 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
     onEval: (e) => log(`step ${e.step} test_loss ${e.testLoss.toFixed(4)} test_acc ${(100 * e.testAccuracy).toFixed(2)}%`),
     log,
   });
-  saveModel(r.qat, flags.output);
-  if (flags.ptqOutput) saveModel(r.ptq, flags.ptqOutput);
+  await saveModelProven(r.qat, flags.output, { flag: '-o', reference: file });
+  if (flags.ptqOutput) await saveModelProven(r.ptq, flags.ptqOutput, { flag: '--ptq-output', reference: file });
 
   const evalSet = () => openDataset(flags.data, flags.evalLimit ? { limit: parseIntFlag('--eval-limit', flags.evalLimit, 1) } : {});
   const score = async (m: Model) => {

@@ -1,0 +1,97 @@
+/**
+ * Scenario 2 in miniature: the SpamAssassin BERT-style teacher (models/spam-bert, 4 layers, hidden 256) against
+ * the student made by `inferopt distill` (every other layer, half the FFN neurons by src/prune, distilled) and
+ * that student in dynamic int8 — accuracy on the 1,199 held-out emails (paired bootstrap interval of the drop)
+ * and latency at seq 128, batch 1, 2 threads, each model interleaved with the teacher's fp32 ORT run.
+ *
+ *   # the student (training; not timed):
+ *   cpu-run node bin/inferopt.js distill --teacher models/spam-bert/model.onnx --student-from-teacher every:2,width:0.5 \
+ *     --data models/spam-bert/train.json --test models/spam-bert/test.json -o tmp/s2/student.onnx \
+ *     --epochs 2 --batch 32 --lr 3e-4 --warmup 20 --temperature 2 --alpha 0.5 --seed 0 --log tmp/s2/distill.log
+ *   # the table:
+ *   measure-run npx tsx bench/scenario2.ts [--student tmp/s2/student.onnx] [--rounds 200]
+ *
+ * Rows, each a step of the path: the teacher simplified (fusions only), the student's structure before training
+ * (every other layer; every other layer + half the FFN) for the speed each structural step gives, the distilled
+ * student fp32, and the distilled student simplified + dynamic int8 (the shipped model).
+ */
+import { batches, openDataset } from '../src/data/dataset.js';
+import { bootstrapMean } from '../src/eval/bootstrap.js';
+import type { Model } from '../src/ir/graph.js';
+import { loadModel, modelToBytes } from '../src/ir/io.js';
+import { simplifyModel } from '../src/passes/simplify.js';
+import { quantizeModel } from '../src/quantize/quantize.js';
+import { compare } from '../src/runtime/bench.js';
+import { Session } from '../src/runtime/session.js';
+import { keepEveryKthLayer } from '../src/train/layers.js';
+import { narrowChannels } from '../src/train/narrow.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : dflt;
+};
+const rounds = Number(flag('rounds', '200'));
+const teacherFile = 'models/spam-bert/model.onnx';
+const studentFile = flag('student', 'tmp/s2/student.onnx');
+const testSpec = 'models/spam-bert/test.json';
+
+/** Per-email correctness (1/0) on the held-out split, in the dataset's order. */
+async function correctness(m: Model): Promise<Uint8Array> {
+  const s = await Session.create(m, { threads: 2 });
+  const out: number[] = [];
+  for await (const b of batches(await openDataset(testSpec), 64)) {
+    const feeds = Object.fromEntries(s.inputNames.map((n) => [n, b.inputs[n]!]));
+    const logits = (await s.run(feeds))[s.outputNames[0]!]!.toFloat32();
+    b.labels.forEach((l, i) => out.push((logits[2 * i + 1]! > logits[2 * i]! ? 1 : 0) === l ? 1 : 0));
+  }
+  await s.release();
+  return Uint8Array.from(out);
+}
+
+const clone = (m: Model) => loadModel(modelToBytes(m));
+async function simplified(m: Model): Promise<Model> {
+  const c = clone(m);
+  await simplifyModel(c, { target: 'cpu' });
+  return c;
+}
+
+const teacher = loadModel(teacherFile);
+const student = loadModel(studentFile);
+const layersOnly = keepEveryKthLayer(teacher, 2).student;
+const layersNarrow = clone(layersOnly);
+narrowChannels(layersNarrow, 0.5, { N: 1 });
+const int8 = await simplified(student);
+await quantizeModel(int8, { mode: 'dynamic', target: 'cpu' });
+
+const rows: { name: string; model: Model; trained: boolean }[] = [
+  { name: 'teacher fp32 (ORT, as trained)', model: teacher, trained: true },
+  { name: 'teacher simplified fp32 (fusions)', model: await simplified(teacher), trained: true },
+  { name: 'every other layer (structure only)', model: layersOnly, trained: false },
+  { name: '+ half the FFN neurons (structure only)', model: layersNarrow, trained: false },
+  { name: 'student distilled fp32', model: student, trained: true },
+  { name: 'student distilled, simplified + dynamic int8', model: int8, trained: true },
+];
+const base = await correctness(teacher);
+const shapes = { input_ids: [1, 128], attention_mask: [1, 128] };
+const lines = [
+  `scenario 2 (seq 128, batch 1, 2 threads, ${rounds} interleaved rounds per row vs the teacher's fp32 ORT run; held-out ${base.length} emails, 95% paired bootstrap intervals)`,
+  '| step | held-out accuracy | drop vs teacher (pts) | params | latency p50 | speed-up vs teacher fp32 [95% CI] |',
+  '|---|---|---|---|---|---|',
+];
+for (const r of rows) {
+  let acc = '–';
+  let drop = '–';
+  if (r.trained) {
+    const c = r.model === teacher ? base : await correctness(r.model);
+    const a = bootstrapMean(c);
+    const d = bootstrapMean(Float64Array.from(c, (v, i) => base[i]! - v));
+    acc = `${(100 * a.value).toFixed(2)}% [${(100 * a.low).toFixed(2)}–${(100 * a.high).toFixed(2)}]`;
+    drop = `${(100 * d.value).toFixed(2)} [${(100 * d.low).toFixed(2)}–${(100 * d.high).toFixed(2)}]`;
+  }
+  const params = [...r.model.graph.initializers.values()].reduce((n, v) => n + v.initializer!.size, 0);
+  const c = await compare(teacher, r.model, { threads: 2, runs: rounds, warmup: 20, shapes });
+  const speed = `${(1 / c.ratio.ratio).toFixed(2)}× [${(1 / c.ratio.high).toFixed(2)}–${(1 / c.ratio.low).toFixed(2)}]`;
+  lines.push(`| ${r.name} | ${acc} | ${drop} | ${(params / 1e6).toFixed(2)} M | ${c.b.latencyMs.p50.toFixed(2)} ms (teacher ${c.a.latencyMs.p50.toFixed(2)}) | ${speed} |`);
+}
+process.stdout.write(lines.join('\n') + '\n');
