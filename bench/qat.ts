@@ -28,6 +28,7 @@ const out = flag('out', 'tmp/bench-qat');
 const CASES: Record<string, { model: string; flags: string[] }> = {
   resnet: { model: 'models/fashion-mnist/model.onnx', flags: ['--train-limit', '12000', '--epochs', '1', '--lr', '1e-4', '--eval-every', '50', '--patience', '3'] },
   'mobilenet-4bit': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--train-limit', '20000', '--epochs', '2', '--lr', '3e-4', '--eval-every', '100', '--patience', '4'] },
+  'mobilenet-4bit-lr1e-3': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--train-limit', '20000', '--epochs', '2', '--lr', '1e-3', '--eval-every', '100', '--patience', '4'] },
   'mobilenet-4bit-lsq': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--lsq', '--train-limit', '20000', '--epochs', '2', '--lr', '1e-3', '--eval-every', '100', '--patience', '4'] },
 };
 
