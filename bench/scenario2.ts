@@ -9,7 +9,8 @@
  *     --data models/spam-bert/train.json --test models/spam-bert/test.json -o tmp/s2/student.onnx \
  *     --epochs 2 --batch 32 --lr 3e-4 --warmup 20 --temperature 2 --alpha 0.5 --seed 0 --log tmp/s2/distill.log
  *   # the table:
- *   measure-run npx tsx bench/scenario2.ts [--student tmp/s2/student.onnx] [--rounds 200]
+ *   measure-run npx tsx bench/scenario2.ts [--student tmp/s2/student.onnx[,tmp/s2/student1.onnx]] [--rounds 200]
+ *   (student1: the same distill command with every:4,width:0.5 --epochs 1 --lr 5e-4)
  *
  * Rows, each a step of the path: the teacher simplified (fusions only), the student's structure before training
  * (every other layer; every other layer + half the FFN) for the speed each structural step gives, the distilled
@@ -33,7 +34,7 @@ const flag = (name: string, dflt: string) => {
 };
 const rounds = Number(flag('rounds', '200'));
 const teacherFile = 'models/spam-bert/model.onnx';
-const studentFile = flag('student', 'tmp/s2/student.onnx');
+const studentFiles = flag('student', 'tmp/s2/student.onnx').split(',');
 const testSpec = 'models/spam-bert/test.json';
 
 /** Per-email correctness (1/0) on the held-out split, in the dataset's order. */
@@ -57,21 +58,25 @@ async function simplified(m: Model): Promise<Model> {
 }
 
 const teacher = loadModel(teacherFile);
-const student = loadModel(studentFile);
-const layersOnly = keepEveryKthLayer(teacher, 2).student;
-const layersNarrow = clone(layersOnly);
-narrowChannels(layersNarrow, 0.5, { N: 1 });
-const int8 = await simplified(student);
-await quantizeModel(int8, { mode: 'dynamic', target: 'cpu' });
-
+const structure = (every: number, width?: number) => {
+  const m = keepEveryKthLayer(teacher, every).student;
+  if (width) narrowChannels(m, width, { N: 1 });
+  return m;
+};
 const rows: { name: string; model: Model; trained: boolean }[] = [
   { name: 'teacher fp32 (ORT, as trained)', model: teacher, trained: true },
   { name: 'teacher simplified fp32 (fusions)', model: await simplified(teacher), trained: true },
-  { name: 'every other layer (structure only)', model: layersOnly, trained: false },
-  { name: '+ half the FFN neurons (structure only)', model: layersNarrow, trained: false },
-  { name: 'student distilled fp32', model: student, trained: true },
-  { name: 'student distilled, simplified + dynamic int8', model: int8, trained: true },
+  { name: 'every 2nd layer (structure only)', model: structure(2), trained: false },
+  { name: 'every 2nd layer + half the FFN (structure only)', model: structure(2, 0.5), trained: false },
+  { name: 'every 4th layer (structure only)', model: structure(4), trained: false },
+  { name: 'every 4th layer + half the FFN (structure only)', model: structure(4, 0.5), trained: false },
 ];
+for (const file of studentFiles) {
+  const student = loadModel(file);
+  const int8 = await simplified(student);
+  await quantizeModel(int8, { mode: 'dynamic', target: 'cpu' });
+  rows.push({ name: `${file} distilled fp32`, model: student, trained: true }, { name: `${file} simplified + dynamic int8`, model: int8, trained: true });
+}
 const base = await correctness(teacher);
 const shapes = { input_ids: [1, 128], attention_mask: [1, 128] };
 const lines = [
