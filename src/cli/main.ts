@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { InferoptError } from '../errors.js';
 import { registerCommands } from './commands/index.js';
+import { addExamples } from './examples.js';
 import { guardOutput } from './terminal.js';
 
 /** Builds the `inferopt` program. Commands live in ./commands, one file each, thin over the library. */
@@ -13,11 +14,39 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      outputError: (s, write) => write(`inferopt: ${s.split('\n')[0]!.replace(/^error: /, '')} (see --help)\n`),
+      outputError: (s, write) => write(`inferopt: ${commanderLine(s)} (see --help)\n`),
     });
   registerCommands(program);
+  addExamples(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError(false);
   return program;
+}
+
+/** Flags renamed for one grammar across commands: the old name gets a one-line pointer to the new one. */
+const RENAMED: Record<string, Record<string, string>> = {
+  quantize: { '--eval': '--data', '--eval-limit': '--limit' },
+  eval: { '--output': '--output-name' },
+  optimize: { '--out': '--output' },
+  demo: { '--out': '--output' },
+  data: { '--out': '--output' },
+};
+
+function renamedFlag(argv: readonly string[]): string | undefined {
+  const command = argv[2];
+  const renamed = command ? RENAMED[command] : undefined;
+  if (!renamed) return undefined;
+  for (const a of argv.slice(3)) {
+    const flag = a.split('=')[0]!;
+    if (Object.hasOwn(renamed, flag)) return `${command} ${flag} is now ${renamed[flag]}`;
+  }
+  return undefined;
+}
+
+/** Commander's message and its "(Did you mean …?)" suggestion, on one line. */
+function commanderLine(s: string): string {
+  const lines = s.split('\n').map((l) => l.trim()).filter(Boolean);
+  const hint = lines.find((l) => /^\(Did you mean/.test(l));
+  return `${lines[0]!.replace(/^error: /, '')}${hint ? ` ${hint.replace('(Did you mean', '(did you mean')}` : ''}`;
 }
 
 function packageVersion(): string {
@@ -28,6 +57,11 @@ function packageVersion(): string {
 export async function main(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   const program = buildProgram();
+  const renamed = renamedFlag(argv);
+  if (renamed) {
+    process.stderr.write(`inferopt: ${renamed}\n`);
+    return 2;
+  }
   const unguard = guardOutput(); // control characters from models and data never reach the terminal raw
   try {
     await program.parseAsync(argv as string[]);

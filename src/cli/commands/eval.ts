@@ -18,7 +18,7 @@ interface EvalFlags {
   limit?: string;
   batch: string;
   task?: string;
-  output?: string;
+  outputName?: string;
   keys?: string;
   threshold?: string;
   shuffle?: string;
@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--limit <n>', 'use at most n samples')
     .option('--batch <n>', 'samples per inference', '1')
     .option('--task <task>', `what the labels mean: ${TASKS.join(' | ')} (default: from the spec or the labels)`)
-    .option('--output <name>', 'model output to score (default: the first)')
+    .option('--output-name <name>', 'model output to score (default: the first)')
     .option('--keys <file>', 'CTC character list (PaddleOCR ppocr_keys_v1.txt)')
     .option('--threshold <p>', 'det-map probability threshold (default 0.3)')
     .option('--shuffle <seed>', 'shuffle the samples with this seed (before --limit)')
@@ -78,7 +78,7 @@ async function runEval(file: string, flags: EvalFlags): Promise<EvalResult> {
   try {
     return await evaluate(model, ds, {
       task: (flags.task as Task | undefined) ?? spec.eval?.task,
-      output: flags.output ?? spec.eval?.output,
+      output: flags.outputName ?? spec.eval?.output,
       keys: flags.keys ?? spec.eval?.keys,
       threshold,
       shrinkRatio: spec.eval?.shrinkRatio,

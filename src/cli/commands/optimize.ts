@@ -12,7 +12,7 @@ import { headline } from '../../report/summary.js';
 import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
 
 interface OptimizeFlags {
-  out: string;
+  output: string;
   data?: string;
   metric?: string;
   maxLatency?: string;
@@ -35,13 +35,13 @@ export function register(program: Command): void {
     .command('optimize')
     .description('Find the fastest model that meets your goals (quantization, graph passes, ORT settings) and report why')
     .argument('<model>', 'ONNX model file')
-    .requiredOption('-o, --out <dir>', 'output folder (new, or an earlier inferopt output)')
+    .requiredOption('-o, --output <dir>', 'output folder (new, or an earlier inferopt output)')
     .option('--data <spec>', 'labelled data (dataset spec, folder or file); without it: fidelity to the input model on random inputs')
     .option('--metric <name>', 'metric the accuracy goal bounds (top1, cer, fidelity.cosine …)')
     .option('--max-latency <ms>', 'goal: p50 latency at most this (ms)')
     .option('--min-speedup <x>', 'goal: at least this many times faster than the input model')
     .option('--max-size <MB>', 'goal: model at most this size (MB)')
-    .option('--max-accuracy-drop <pts>', 'goal: metric drop at most this many points, or N%rel of the baseline (default 1)')
+    .option('--max-accuracy-drop <points>', 'goal: metric drop at most this many points, or N%rel of the baseline (default 1)')
     .option('--target <t>', 'cpu (ORT contrib ops) | std (standard ONNX) | wasm (onnxruntime-web)', 'cpu')
     .option('--budget <n|time>', 'candidates to try (20) or wall time (90s, 5m)', '20')
     .option('--recipe <file>', 're-run a recipe.json instead of searching')
@@ -54,7 +54,7 @@ export function register(program: Command): void {
     .action(async (file: string, flags: OptimizeFlags) => {
       const outcome = await optimize({
         modelFile: file,
-        outDir: flags.out,
+        outDir: flags.output,
         goals: parseGoals(flags),
         budget: parseBudget(flags.budget),
         target: parseTarget(flags.target),

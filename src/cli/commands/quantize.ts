@@ -13,6 +13,7 @@ import { quantizeWithFallback, type FallbackReport } from '../../quantize/fallba
 import { checkQuantizeOptions, isQuantizeMode, QUANTIZE_MODES, quantizeModel, type QuantizeOptions } from '../../quantize/quantize.js';
 import { flagName, type ParamSource } from '../../util/validate.js';
 import { staticQuantizePass } from '../../quantize/static.js';
+import { parseAccuracyDrop } from '../../search/goals.js';
 import { nodeSensitivity, type NodeSensitivity } from '../../quantize/sensitivity.js';
 import { collect, parseDimFlags, parseIntFlag } from '../flags.js';
 
@@ -39,9 +40,9 @@ interface QuantizeFlags {
   exclude: string[];
   sensitivity?: boolean;
   maxAccuracyDrop?: string;
-  eval?: string;
+  data?: string;
   metric?: string;
-  evalLimit?: string;
+  limit?: string;
   trials: string;
   shape: string[];
   dim: string[];
@@ -77,10 +78,10 @@ export function register(program: Command): void {
     .option('--include <nodes>', 'only these node names / op types (comma list, repeatable)', collect, [])
     .option('--exclude <nodes>', 'never these node names / op types (comma list, repeatable)', collect, [])
     .option('--sensitivity', 'rank quantized nodes by the error each one introduces alone')
-    .option('--max-accuracy-drop <pct>', 'move sensitive nodes back to float until the metric drops by at most this (needs --eval)')
-    .option('--eval <data>', 'labelled data for --max-accuracy-drop (dataset folder, file or JSON spec)')
+    .option('--max-accuracy-drop <points>', 'move sensitive nodes back to float until the metric is at most this much worse: points (1 = one percentage point of a rate) or N%rel of the float model, as in optimize (needs --data)')
+    .option('--data <data>', 'labelled data for --max-accuracy-drop (dataset folder, file or JSON spec, as eval reads)')
     .option('--metric <name>', 'metric for --max-accuracy-drop (default: the task\'s first, e.g. top1, cer)')
-    .option('--eval-limit <n>', 'evaluation samples')
+    .option('--limit <n>', 'samples of --data scored')
     .option('--trials <n>', 'fallback trials after the first quantization', '10')
     .option('--shape <name=dims>', 'input shape for random data, e.g. x=1x3x224x224 (repeatable)', collect, [])
     .option('--dim <name=n>', 'symbolic dimension for random data, e.g. seq=128 (repeatable)', collect, [])
@@ -115,7 +116,7 @@ function parseOptions(flags: QuantizeFlags): QuantizeOptions {
   if (!TARGETS.includes(flags.target as Target)) throw new InputError(`--target must be one of ${TARGETS.join(', ')}`);
   if (flags.mode === 'static' && !flags.calib) throw new InputError('--mode static needs calibration data: --calib <data> (or random:N to try it out)');
   if (flags.algorithm === 'gptq' && !flags.calib) throw new InputError('--algorithm gptq needs calibration data: --calib <data>');
-  if (flags.maxAccuracyDrop !== undefined && !flags.eval) throw new InputError('--max-accuracy-drop needs --eval <data>');
+  if (flags.maxAccuracyDrop !== undefined && !flags.data) throw new InputError('--max-accuracy-drop needs --data <labelled data>');
   // values are checked against the passes' declared parameters (one validator for flags, recipes and library calls)
   const options = {
     mode: flags.mode,
@@ -157,11 +158,11 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
   let result: Model;
   let stats: Record<string, number> = {};
   if (flags.maxAccuracyDrop !== undefined) {
-    const maxDrop = Number(flags.maxAccuracyDrop);
-    if (!Number.isFinite(maxDrop) || maxDrop < 0) throw new InputError('--max-accuracy-drop must be a number ≥ 0 (percentage points)');
-    const evalLimit = flags.evalLimit !== undefined ? parseIntFlag('--eval-limit', flags.evalLimit, 1) : undefined;
-    const ev = await datasetEvaluator(flags.eval!, model, { metric: flags.metric, limit: evalLimit, log });
-    // decisions (sensitivity ranking, trials) on one half of --eval, the reported drop on the other
+    const bound = parseAccuracyDrop(flags.maxAccuracyDrop);
+    const maxDrop = bound.value;
+    const evalLimit = flags.limit !== undefined ? parseIntFlag('--limit', flags.limit, 1) : undefined;
+    const ev = await datasetEvaluator(flags.data!, model, { metric: flags.metric, limit: evalLimit, log, relative: bound.relative });
+    // decisions (sensitivity ranking, trials) on one half of --data, the reported drop on the other
     const feeds = await ev.feeds(8);
     const r = await quantizeWithFallback(model, options, { maxDrop, evaluate: ev.select, report: ev.report, higherIsBetter: ev.higherIsBetter, feeds, trials: parseIntFlag('--trials', flags.trials, 0), log });
     result = r.model;
@@ -172,7 +173,7 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
     if (!r.report.met) process.exitCode = 3; // the best model is still written, and the report says why
   } else {
     if (flags.sensitivity) {
-      const source = flags.eval ?? flags.calib;
+      const source = flags.data ?? flags.calib;
       const feeds = source ? await takeFeeds((await calibrationData(source, model, { ...calibOpts, limit: 8 })).data, 8) : await takeFeeds((await calibrationData('random:4', model, calibOpts)).data, 4);
       report.sensitivity = await nodeSensitivity(model, { ...options, calibration: flags.calib ? (await calibrationData(flags.calib, model, calibOpts)).data : undefined }, feeds, verbose ? log : undefined);
     }

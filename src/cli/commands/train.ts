@@ -61,7 +61,7 @@ export function register(program: Command): void {
       const logFd = flags.log ? openAppend(flags.log, '--log') : undefined;
       try {
         const inputNames = model.graph.inputs.filter((v) => !v.initializer).map((v) => v.name);
-        const trainSet = await openDataset(flags.data);
+        const trainSet = await openDataset(flags.data, { role: 'training' });
         const [trainPart, testPart] = flags.test ? [trainSet, await openDataset(flags.test)] : (() => {
           const s = split(trainSet, { calibrationFraction: 0.1 });
           return [s.evaluation, s.calibration];

@@ -1,14 +1,17 @@
+import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { loadModel } from '../../ir/io.js';
 import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
 import { textTable } from '../../report/text-table.js';
+import { calibrationData, takeFeeds } from '../../quantize/data-sources.js';
 import { loadTestSets } from '../../verify/data.js';
 import { verifyModels, type VerifyReport } from '../../verify/verify.js';
 import { collect, parseDimFlags, parseIntFlag } from '../flags.js';
 
 interface VerifyFlags {
   data?: string;
+  limit?: string;
   samples: string;
   atol: string;
   rtol: string;
@@ -36,13 +39,23 @@ function formatReport(r: VerifyReport): string {
   return `${head}\n${table}\n${verdict}`;
 }
 
+/** ONNX test-set folders as they are; any other data through the dataset reader, as eval and quantize read it. */
+async function verifyData(data: string, model: import('../../ir/graph.js').Model, flags: VerifyFlags) {
+  const entries = fs.statSync(data, { throwIfNoEntry: false })?.isDirectory() ? fs.readdirSync(data) : [];
+  if (entries.some((f) => /^input_\d+\.pb$|^test_data_set_\d+$/.test(f))) return loadTestSets(data, model);
+  const limit = flags.limit !== undefined ? parseIntFlag('--limit', flags.limit, 1) : 32;
+  const inputs = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) };
+  return takeFeeds((await calibrationData(data, model, { limit, inputs })).data, limit);
+}
+
 export function register(program: Command): void {
   program
     .command('verify')
     .description('Run two models on the same inputs and compare every output (exit 1 when outside tolerance)')
     .argument('<reference>', 'reference ONNX model')
     .argument('<candidate>', 'candidate ONNX model (e.g. simplified or quantized)')
-    .option('--data <folder>', 'inputs as input_N.pb files (or test_data_set_N folders of them) instead of random data')
+    .option('--data <data>', 'inputs instead of random data: a folder of input_N.pb files or test_data_set_N folders (ONNX test sets), or any dataset eval reads')
+    .option('--limit <n>', 'samples of a --data dataset (default 32; every ONNX test set)')
     .option('--samples <n>', 'random input samples', '3')
     .option('--atol <x>', 'absolute tolerance', '1e-4')
     .option('--rtol <x>', 'relative tolerance', '1e-3')
@@ -56,7 +69,7 @@ export function register(program: Command): void {
       const reference = loadModel(refFile);
       const candidate = loadModel(candFile);
       const report = await verifyModels(reference, candidate, {
-        data: flags.data ? loadTestSets(flags.data, reference) : undefined,
+        data: flags.data ? await verifyData(flags.data, reference, flags) : undefined,
         samples: parseIntFlag('--samples', flags.samples, 1),
         atol: nonNegative('--atol', flags.atol),
         rtol: nonNegative('--rtol', flags.rtol),

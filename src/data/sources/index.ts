@@ -52,12 +52,24 @@ export async function openSource(s: SourceSpec): Promise<RecordSource> {
 }
 
 /** Guesses the source of a folder or data file from its layout and name. */
-export async function inferSource(path: string): Promise<SourceSpec> {
+/** What the data is for: a folder with both splits (MNIST layout) gives its test split to evaluation, train to training and calibration. */
+export type DataRole = 'evaluation' | 'training';
+
+export async function inferSource(path: string, role: DataRole = 'evaluation'): Promise<SourceSpec> {
   if (statSync(path).isDirectory()) {
     if (isOnnxTestSet(path)) return { type: 'onnx-testset', path };
+    const files = readdirSync(path);
+    const ocr = ['rec.json', 'cls.json', 'det.json'].filter((f) => files.includes(f));
+    if (ocr.length > 0) {
+      throw new InputError(`${path}: a 'data render-ocr' folder holds one dataset per model; give --data one of its specs: ${ocr.map((f) => join(path, f)).join(', ')} (rec: recogniser, cls: direction classifier, det: detector)`);
+    }
     if (classFolders(path).length > 0) return { type: 'image-folder', path };
-    const idx = readdirSync(path).filter((f) => /images-idx3-ubyte(\.gz)?$/.test(f));
+    const idx = files.filter((f) => /images-idx3-ubyte(\.gz)?$/.test(f));
     if (idx.length === 1) return { type: 'idx', path: join(path, idx[0]!) };
+    // the MNIST / Fashion-MNIST layout: t10k-* is the test split, train-* the training split
+    const train = idx.find((f) => f.startsWith('train-'));
+    const test = idx.find((f) => f.startsWith('t10k-'));
+    if (idx.length === 2 && train && test) return { type: 'idx', path: join(path, role === 'training' ? train : test) };
     throw new InputError(`${path}: not a dataset folder (no dataset.json, no <class>/<image> subfolders, no ONNX test sets)`);
   }
   if (/idx3-ubyte(\.gz)?$|\.idx3(\.gz)?$/.test(path)) return { type: 'idx', path };
