@@ -13,6 +13,9 @@ const EXAMPLES: Record<string, string[]> = {
   'data render-ocr': ['inferopt data render-ocr -o ocr --count 500 --seed 0', 'inferopt eval rec.onnx --data ocr/rec.json --metric cer'],
   'data spam-assassin': ['inferopt data spam-assassin -o spam.jsonl --body-only'],
   'data idx-subset': ['inferopt data idx-subset /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz -o fm1k --count 1000'],
+  'data render-video': ['inferopt data render-video -o video --frames 300 --size 640x360 --seed 0'],
+  pipeline: ['inferopt pipeline run spec.yaml --frames video/ --budget 33ms -o run/'],
+  'pipeline run': ['inferopt pipeline run spec.yaml --frames video/ --budget 33ms -o run/', 'inferopt pipeline run spec.yaml --frames video/ --limit 50 --json'],
   'data info': ['inferopt data info data/fashion-mnist-1k', 'inferopt data info ocr/rec.json'],
   bench: [
     'inferopt bench model.onnx --threads 2 --runs 100',

@@ -29,6 +29,7 @@ const RENAMED: Record<string, Record<string, string>> = {
   optimize: { '--out': '--output' },
   demo: { '--out': '--output' },
   data: { '--out': '--output' },
+  pipeline: { '--out': '--output' },
 };
 
 function renamedFlag(argv: readonly string[]): string | undefined {

@@ -37,16 +37,16 @@ export function register(program: Command): void {
   data
     .command('render-video')
     .description('Render moving text (camera pan and zoom over signs, a scrolling ticker, pop-up captions) as frames with per-frame truth: boxes, texts, track ids')
-    .requiredOption('-o, --out <dir>', 'output folder (frame PNGs, truth.jsonl, video.json)')
+    .requiredOption('-o, --output <dir>', 'output folder (frame PNGs, truth.jsonl, video.json)')
     .option('--frames <n>', 'frames to render', '300')
     .option('--size <WxH>', 'frame size', '640x360')
     .option('--seed <n>', 'random seed (same seed, same video)', '0')
-    .action(async (flags: { out: string; frames: string; size: string; seed: string }) => {
+    .action(async (flags: { output: string; frames: string; size: string; seed: string }) => {
       const m = /^(\d+)x(\d+)$/.exec(flags.size);
       if (!m || Number(m[1]) < 64 || Number(m[2]) < 64) throw new InputError(`bad --size '${flags.size}': give WxH, e.g. 640x360`);
       const tty = process.stderr.isTTY;
       const r = await renderVideo({
-        outDir: flags.out,
+        outDir: flags.output,
         frames: parseIntFlag('--frames', flags.frames, 1),
         width: Number(m[1]),
         height: Number(m[2]),

@@ -12,16 +12,16 @@ export function register(program: Command): void {
     .option('--budget <ms>', 'per-frame deadline, e.g. 33ms: misses are counted and the scheduler plans against it')
     .option('--limit <n>', 'first n frames only')
     .option('--warmup <n>', 'frames run before timing (then the pipeline is reset)', '3')
-    .option('-o, --out <dir>', 'write results.json, frames.jsonl and report.html here')
+    .option('-o, --output <dir>', 'write results.json, frames.jsonl and report.html here')
     .option('--json', 'print the results as JSON')
-    .action(async (spec: string, flags: { frames: string; budget?: string; limit?: string; warmup: string; out?: string; json?: boolean }) => {
+    .action(async (spec: string, flags: { frames: string; budget?: string; limit?: string; warmup: string; output?: string; json?: boolean }) => {
       const r = await runPipelineCommand({
         specFile: spec,
         framesDir: flags.frames,
         ...(flags.budget !== undefined ? { budgetMs: parseBudgetMs(flags.budget) } : {}),
         ...(flags.limit !== undefined ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
         warmup: parseIntFlag('--warmup', flags.warmup, 0),
-        ...(flags.out ? { outDir: flags.out } : {}),
+        ...(flags.output ? { outDir: flags.output } : {}),
         progress: process.stderr.isTTY && !flags.json,
       });
       process.stdout.write(flags.json ? JSON.stringify(r.summary, null, 1) + '\n' : r.text);
