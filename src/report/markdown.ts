@@ -1,5 +1,5 @@
 import type { OptimizeResults } from './results.js';
-import { candidateCell, headline, summaryRows, timingLine } from './summary.js';
+import { candidateCell, headline, plural, runtimeLine, summaryRows, timingLine } from './summary.js';
 
 /**
  * Text as Markdown shows it literally: file, node, op and metric names are the user's, and a renderer passes
@@ -49,10 +49,12 @@ export function markdownReport(r: OptimizeResults): string {
     const types = [...new Set([...r.opTypes.baseline.map((t) => t.opType), ...r.opTypes.chosen.map((t) => t.opType)])];
     const before = new Map(r.opTypes.baseline.map((t) => [t.opType, t.ms]));
     out.push('## Time per op type (ms per run, ORT profiler)', '');
-    out.push(table(['op type', 'baseline', 'chosen'], types.slice(0, 15).map((t) => [t, before.has(t) ? before.get(t)!.toFixed(3) : '-', chosen.has(t) ? chosen.get(t)!.toFixed(3) : '-'])), '');
+    const cell = (m: Map<string, number>, t: string) => (m.has(t) ? m.get(t)!.toFixed(3) : 'none');
+    out.push(table(['op type', 'baseline', 'chosen'], types.slice(0, 15).map((t) => [t, cell(before, t), cell(chosen, t)])), '');
+    out.push('"none": the model runs no kernel of that type (quantized and fused kernels replace the float ones they stand for).', '');
   }
   const e = r.environment;
-  out.push('## Environment', '', md(`${e.cpu}, ${e.cores} cores, ${e.memoryGB} GB; ${e.platform}; Node ${e.node}; onnxruntime-node ${e.onnxruntime.node ?? '-'}, onnxruntime-web ${e.onnxruntime.web ?? '-'}; inferopt ${e.inferopt}; ${r.chosen.recipe.session.threads} threads.`), '');
+  out.push('## Environment', '', md(`${e.cpu}, ${e.cores} cores, ${e.memoryGB} GB; ${e.platform}; ${runtimeLine(e)}; inferopt ${e.inferopt}; chosen session ${plural(r.chosen.recipe.session.threads, 'thread')}.`), '');
   out.push(`Files: ${md(Object.values(r.outputs).join(', '))}.`, '');
   return out.join('\n');
 }

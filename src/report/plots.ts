@@ -28,19 +28,40 @@ export interface ParetoPoint {
 
 const FONT = { font: 'sans-serif', labelFont: 'sans-serif', titleFont: 'sans-serif' };
 
-/** Every candidate: latency vs metric, mark size by model size; chosen and baseline marked. */
+/**
+ * A padded axis domain around the values (never the 0–1 default of a rate, which squashes 0.003 against the
+ * edge; never a zero-width domain, which puts every point on one edge when all scores are equal).
+ */
+export function paddedDomain(values: readonly number[], floor: number): [number, number] {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const pad = Math.max((hi - lo) * 0.15, Math.abs(hi) * 0.01, floor);
+  return [lo - pad, hi + pad];
+}
+
+/**
+ * Every candidate: latency vs metric, mark size by model size. The chosen model is drawn last with a ring so
+ * that nothing hides it; only the baseline, the chosen model and the Pareto front carry id labels (the
+ * others are in the decision log), so labels of clustered candidates do not overprint each other.
+ */
 export function paretoSpec(points: readonly ParetoPoint[], metricName: string): TopLevelSpec {
+  const y = paddedDomain(points.map((p) => p.metric), 1e-4);
+  const x = paddedDomain(points.map((p) => p.latencyMs), 1e-3);
+  const xEnc = { field: 'latencyMs', type: 'quantitative' as const, title: 'latency p50 (ms)', scale: { domain: x, nice: false, zero: false } };
+  const yEnc = { field: 'metric', type: 'quantitative' as const, title: metricName, scale: { domain: y, nice: false, zero: false } };
+  const order = { baseline: 1, 'Pareto front': 2, 'meets goals': 3, 'misses a goal': 4, chosen: 0 } as const;
   return {
     width: 520,
     height: 300,
     config: { axis: FONT, legend: FONT },
-    data: { values: points.map((p) => ({ ...p })) },
+    data: { values: points.map((p) => ({ ...p, labelled: p.kind === 'baseline' || p.kind === 'chosen' || p.kind === 'Pareto front', z: order[p.kind] })) },
     layer: [
       {
-        mark: { type: 'point', filled: true, opacity: 0.8 },
+        transform: [{ filter: "datum.kind !== 'chosen'" }],
+        mark: { type: 'point', filled: true, opacity: 0.75, clip: true },
         encoding: {
-          x: { field: 'latencyMs', type: 'quantitative', title: 'latency p50 (ms)', scale: { zero: false } },
-          y: { field: 'metric', type: 'quantitative', title: metricName, scale: { zero: false } },
+          x: xEnc,
+          y: yEnc,
           size: { field: 'sizeMB', type: 'quantitative', title: 'size (MB)', scale: { range: [40, 600] } },
           color: {
             field: 'kind',
@@ -48,15 +69,18 @@ export function paretoSpec(points: readonly ParetoPoint[], metricName: string): 
             title: 'candidate',
             scale: { domain: ['baseline', 'chosen', 'Pareto front', 'meets goals', 'misses a goal'], range: ['#555555', '#d62728', '#1f77b4', '#7fb3d5', '#cccccc'] },
           },
+          order: { field: 'z', type: 'quantitative', sort: 'descending' },
         },
       },
       {
-        mark: { type: 'text', dx: 8, dy: -8, align: 'left', fontSize: 10 },
-        encoding: {
-          x: { field: 'latencyMs', type: 'quantitative' },
-          y: { field: 'metric', type: 'quantitative' },
-          text: { field: 'id', type: 'nominal' },
-        },
+        transform: [{ filter: "datum.kind === 'chosen'" }],
+        mark: { type: 'point', filled: true, opacity: 1, stroke: '#000000', strokeWidth: 2, clip: true },
+        encoding: { x: xEnc, y: yEnc, size: { field: 'sizeMB', type: 'quantitative' }, color: { field: 'kind', type: 'nominal' } },
+      },
+      {
+        transform: [{ filter: 'datum.labelled' }],
+        mark: { type: 'text', dx: 9, dy: -9, align: 'left', fontSize: 11, fontWeight: 'bold' },
+        encoding: { x: xEnc, y: yEnc, text: { field: 'id', type: 'nominal' } },
       },
     ],
   };

@@ -62,6 +62,15 @@ export function candidateCell(c: Candidate, base: Measurement): string {
 /** One line: the inputs every latency figure was timed on, and the thread counts. */
 export function timingLine(r: OptimizeResults): string {
   const t = r.timing;
-  const threads = t.threads.baseline === t.threads.chosen ? `${t.threads.chosen} thread${t.threads.chosen === 1 ? '' : 's'} (baseline and chosen)` : `baseline ${t.threads.baseline} thread${t.threads.baseline === 1 ? '' : 's'}, chosen ${t.threads.chosen}`;
+  const threads = t.threads.baseline === t.threads.chosen ? `${plural(t.threads.chosen, 'thread')} (baseline and chosen)` : `baseline ${plural(t.threads.baseline, 'thread')}, chosen ${t.threads.chosen}`;
   return `Timed on ${t.note}; ${threads}, ${t.backend} backend`;
+}
+
+/** `1 thread`, `2 threads`. */
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Node and ONNX Runtime versions; a runtime package that is not installed is said so, not shown as '-'. */
+export function runtimeLine(e: OptimizeResults['environment']): string {
+  const v = (x: string | undefined) => x ?? 'not installed';
+  return `Node ${e.node}; onnxruntime-node ${v(e.onnxruntime.node)}; onnxruntime-web ${v(e.onnxruntime.web)}`;
 }

@@ -2,7 +2,9 @@
  * Loads ONNX Runtime for a backend (Node.js). A browser bundle gets ./ort.browser.ts instead (package.json
  * `browser` field): only onnxruntime-web, imported statically so that bundlers include it.
  */
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
+import * as path from 'node:path';
 
 export type Ort = typeof import('onnxruntime-node');
 export type Backend = 'node' | 'wasm';
@@ -19,7 +21,14 @@ export function loadOrt(backend: Backend): Ort {
   return (webOrt ??= require('onnxruntime-web') as unknown as Ort);
 }
 
+/** The installed package's version (onnxruntime-web does not export its package.json: found beside its entry). */
 export function ortPackageVersion(backend: Backend): string {
-  const pkg = backend === 'node' ? 'onnxruntime-node/package.json' : 'onnxruntime-web/package.json';
-  return (require(pkg) as { version: string }).version;
+  const name = backend === 'node' ? 'onnxruntime-node' : 'onnxruntime-web';
+  for (let dir = path.dirname(require.resolve(name)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (!fs.existsSync(file)) continue;
+    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version: string };
+    if (pkg.name === name) return pkg.version;
+  }
+  throw new Error(`${name}: package.json not found`);
 }

@@ -49,7 +49,11 @@ export function conclude(x: ConcludeInput): SearchResult {
   } else {
     if (speed(chosen) < 1) warnings.push(`the chosen model is slower than the baseline (${(1 / speed(chosen)).toFixed(2)}× its p50 latency, timed side by side)`);
     const drop = metricDrop(base.metric, m.metric, false);
-    if (drop > 0) warnings.push(`the chosen model scores lower than the baseline on ${base.metric.name} (${base.metric.value.toFixed(4)} → ${m.metric.value.toFixed(4)}), within the bound`);
+    if (drop > 0) {
+      const f = (v: number) => (base.metric.scale === 'fraction' ? `${(100 * v).toFixed(2)}%` : v.toPrecision(4));
+      const way = base.metric.higherIsBetter ? 'lower' : 'higher';
+      warnings.push(`the chosen model is worse than the baseline on ${base.metric.name} (${f(base.metric.value)} → ${f(m.metric.value)}: ${way} is worse), within the bound`);
+    }
     if (m.sizeBytes > base.sizeBytes * 1.01) warnings.push(`the chosen model is larger than the baseline (${(m.sizeBytes / 1e6).toFixed(2)} MB vs ${(base.sizeBytes / 1e6).toFixed(2)} MB)`);
   }
   if (!met) failures.push(...explainFailures(forced ? [forced] : measured, x.goals));

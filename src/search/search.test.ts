@@ -72,7 +72,7 @@ describe('search with a fake-fast evaluator', () => {
     expect(res.chosen.recipe.steps).toEqual([{ pass: 'fake-fold', params: {} }, { pass: 'fake-quant-a', params: { fallback: true } }]);
     expect(res.chosen.measurement!.latency.p50).toBeCloseTo(10 * 0.9 * 0.6, 9);
     expect(res.stopped).toMatch(/exhausted/);
-    expect(res.warnings).toEqual([expect.stringMatching(/scores lower than the baseline/)]);
+    expect(res.warnings).toEqual([expect.stringMatching(/is worse than the baseline on .*: lower is worse\), within the bound/)]);
     // the chosen recipe is on the Pareto front of usable candidates; the 2-point-drop one (fastest) is not usable
     expect(res.pareto).toContain(res.chosen.id);
     expect(res.pareto).not.toContain(quant.id);

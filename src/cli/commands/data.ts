@@ -54,7 +54,7 @@ export function register(program: Command): void {
         onProgress: tty ? (d, t) => process.stderr.write(`\rrendering ${d}/${t}`) : undefined,
       });
       if (tty) process.stderr.write('\r\x1b[2K');
-      process.stdout.write(`${r.frames} frames ${r.width}×${r.height} in ${flags.out}: ${r.tracks} texts, ${r.appearances} scored appearances; truth in ${r.truthFile}\n`);
+      process.stdout.write(`${r.frames} frames ${r.width}×${r.height} in ${flags.output}: ${r.tracks} texts, ${r.appearances} scored appearances; truth in ${r.truthFile}\n`);
     });
 
   data
