@@ -131,3 +131,29 @@ export {
 
 // Video pipelines: spec, stages, tracker, scheduler, runner, metrics, rendered videos.
 export * from './pipeline/index.js';
+
+// Pruning: dependency groups, physical removal, importance, recovery fine-tuning.
+export {
+  pruneModel,
+  analyze as analyzePruneGroups,
+  analyzeChannels,
+  removeLeast,
+  rankGroups,
+  selectGroups,
+  pruneStructured,
+  computeMasks,
+  applyMasks,
+  prunableWeights,
+  finetune,
+  taylorTerms,
+  activationNorms,
+  modelSizes,
+  PruneSpace,
+  GRANULARITIES,
+  type Granularity,
+  type PruneOptions,
+  type PruneReport,
+  type PruneGroup,
+  type StructuredOptions,
+  type RecoveryOptions,
+} from './prune/index.js';

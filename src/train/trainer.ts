@@ -74,6 +74,8 @@ export interface TrainOptions {
   evalEvery?: number;
   /** Extra inputs of the training graph computed per batch (distillation: the teacher's outputs). */
   batchFeeds?: (batch: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
+  /** Asked before every step: true ends training there (a time budget); the epoch's evaluation still runs. */
+  shouldStop?: () => boolean;
   onProgress?(p: Progress): void;
   onEpoch?(s: EpochStats): void;
   /** After each evaluation inside an epoch (`evalEvery`). */
@@ -174,7 +176,7 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
     let seen = 0;
     const t0 = performance.now();
     for (let s = 0; s < stepsPerEpoch; s++, step++) {
-      if (opts.maxSteps !== undefined && step >= opts.maxSteps) break;
+      if ((opts.maxSteps !== undefined && step >= opts.maxSteps) || opts.shouldStop?.()) break;
       const lr = learningRate(opts.lr, opts.schedule ?? { kind: 'constant' }, step, totalSteps);
       const [b1, b2] = adamBiasCorrections(optimizer, step + 1);
       const data = gatherBatch(opts.train, order, s * batch, batch);
@@ -204,7 +206,7 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
     history.push(stats);
     opts.onEpoch?.(stats);
     if (opts.checkpoint) saveCheckpoint(opts.checkpoint, { tensors: carried, epoch: epoch + 1, step, config });
-    if (stop || (opts.maxSteps !== undefined && step >= opts.maxSteps)) break;
+    if (stop || (opts.maxSteps !== undefined && step >= opts.maxSteps) || opts.shouldStop?.()) break;
   }
   await session.release();
   const final = best ? best.tensors : carried;

@@ -14,6 +14,7 @@ import * as quantize from './quantize.js';
 import * as pipeline from './pipeline.js';
 import * as qat from './qat.js';
 import * as distill from './distill.js';
+import * as prune from './prune.js';
 
 /**
  * Every command registers itself here (one line each; one file per command in this folder).
@@ -35,4 +36,5 @@ export function registerCommands(program: Command): void {
   pipeline.register(program);
   qat.register(program);
   distill.register(program);
+  prune.register(program);
 }

@@ -1,0 +1,76 @@
+import { InputError } from '../errors.js';
+import type { Cut, PruneGroup, PruneSpace } from './space.js';
+
+/**
+ * Importance of removable units. Each id's raw score is summed over the weights the cuts assign to it; a
+ * group's score is the mean of its ids' scores, each divided by the mean score of the source it came from,
+ * so that groups of layers with different weight scales rank on one scale (a global ranking then gives
+ * roughly proportional per-layer amounts, and layers that matter less lose more).
+ *
+ * - `l1` / `l2`: norm of the weights that compute the unit (filters, output columns, a head's Q/K/V columns);
+ * - `bn-scale`: |γ| of the BatchNormalization after a conv (network slimming); units without one use `l2`;
+ * - `taylor`: Σ |w · ∂L/∂w| over every weight of the group (first order, from a few training batches).
+ */
+export type Criterion = 'l1' | 'l2' | 'bn-scale' | 'taylor' | 'wanda';
+export const CRITERIA: readonly Criterion[] = ['l1', 'l2', 'bn-scale', 'taylor', 'wanda'];
+
+export interface ScoreInputs {
+  /** Σ over batches of w·∂L/∂w per initializer name (same layout as the weight), for `taylor`. */
+  taylor?: ReadonlyMap<string, Float32Array>;
+}
+
+/** Visits every element of a cut's constant with the id of its position along the cut axis. */
+function forEachElement(c: Cut, f: (id: number, value: number, index: number) => void): void {
+  const v = c.node.inputs[c.input];
+  const t = v?.constTensor();
+  if (!t) return;
+  const data = t.toFloat32();
+  const n = t.dims[c.axis]!;
+  const inner = t.dims.slice(c.axis + 1).reduce((a, b) => a * b, 1);
+  for (let i = 0; i < data.length; i++) f(c.ids[Math.floor(i / inner) % n]!, data[i]!, i);
+}
+
+export function idScores(space: PruneSpace, criterion: Criterion, inputs: ScoreInputs = {}): Float64Array {
+  const size = space.sources.reduce((s, x) => Math.max(s, x.start + x.count), 0);
+  const score = new Float64Array(size);
+  const seen = new Uint8Array(size);
+  if (criterion === 'wanda') throw new InputError('wanda scores single weights: use it with --granularity unstructured or n:m');
+  if (criterion === 'taylor') {
+    if (!inputs.taylor) throw new InputError('taylor importance needs training data (--train-data) for its gradients');
+    for (const c of space.cuts) {
+      const g = inputs.taylor.get(c.node.inputs[c.input]!.name);
+      if (!g) continue;
+      forEachElement(c, (id, _w, i) => {
+        score[id] += Math.abs(g[i]!);
+        seen[id] = 1;
+      });
+    }
+    return score;
+  }
+  const role = criterion === 'bn-scale' ? 'scale' : 'out';
+  for (const c of space.cuts) {
+    if (c.role !== role) continue;
+    forEachElement(c, (id, w) => {
+      score[id] += criterion === 'l1' || criterion === 'bn-scale' ? Math.abs(w) : w * w;
+      seen[id] = 1;
+    });
+  }
+  if (criterion === 'l2') for (let i = 0; i < size; i++) score[i] = Math.sqrt(score[i]!);
+  if (criterion === 'bn-scale') {
+    // units without a BatchNorm scale fall back to the L2 norm of their weights, on their own source's scale
+    const fallback = idScores(space, 'l2');
+    for (let i = 0; i < size; i++) if (!seen[i]) score[i] = fallback[i]!;
+  }
+  return score;
+}
+
+/** Group scores (lower = less important), normalised per source. */
+export function groupScores(space: PruneSpace, groups: readonly PruneGroup[], raw: Float64Array): Float64Array {
+  const mean = new Map<number, number>();
+  for (const s of space.sources) {
+    let sum = 0;
+    for (let i = 0; i < s.count; i++) sum += raw[s.start + i]!;
+    mean.set(s.start, sum / Math.max(1, s.count) || 1);
+  }
+  return Float64Array.from(groups, (g) => g.ids.reduce((acc, id) => acc + raw[id]! / mean.get(space.sourceOf(id).start)!, 0) / g.ids.length);
+}
