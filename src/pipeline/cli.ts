@@ -1,5 +1,7 @@
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { optimizePipeline } from './optimize.js';
 import { InputError } from '../errors.js';
 import { OutputDir } from '../util/output-dir.js';
 import { environment } from '../report/environment.js';
@@ -58,3 +60,30 @@ export async function runPipelineCommand(o: { specFile: string; framesDir: strin
   }
 }
 
+
+export async function optimizePipelineCommand(o: { specFile: string; framesDir: string; budgetMs: number; maxAccuracyDrop: number; outDir: string; searchFrames?: number; limit?: number; models?: boolean; modelTrials?: number; quiet?: boolean }): Promise<{ met: boolean; summary: unknown; text: string }> {
+  const spec = loadPipelineSpec(o.specFile);
+  const set = await loadFrameSet(o.framesDir, o.limit);
+  const r = await optimizePipeline({
+    spec,
+    frames: set,
+    budgetMs: o.budgetMs,
+    maxAccuracyDrop: o.maxAccuracyDrop,
+    outDir: o.outDir,
+    ...(o.searchFrames ? { searchFrames: o.searchFrames } : {}),
+    ...(o.models !== undefined ? { models: o.models } : {}),
+    ...(o.modelTrials ? { modelTrials: o.modelTrials } : {}),
+    ...(o.quiet ? {} : { log: (l: string) => process.stderr.write(l + '\n') }),
+  });
+  const b = r.baseline.latency.latency;
+  const p = r.optimized.latency.latency;
+  const lines = [
+    `baseline:  ${runHeadline(r.baseline)}`,
+    `optimized: ${runHeadline(r.optimized)}`,
+    `p99 ${b.p99.toFixed(1)} → ${p.p99.toFixed(1)} ms (${(p.p99 / b.p99).toFixed(3)}×); kept: ${r.decisions.filter((d) => d.kept).map((d) => d.name).join(', ') || 'nothing'}`,
+    ...(r.met ? [] : [`goals not met: ${r.failures.join('; ')}`]),
+    `written: ${join(o.outDir, 'pipeline.yaml')}, ${join(o.outDir, 'report.html')}`,
+  ];
+  const summary = JSON.parse(readFileSync(join(o.outDir, 'results.json'), 'utf8')) as unknown;
+  return { met: r.met, summary, text: lines.join('\n') + '\n' };
+}

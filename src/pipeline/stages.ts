@@ -185,6 +185,9 @@ class TrackerStage implements StageRunner {
   async close(): Promise<void> {}
 }
 
+/** Frames a new region may wait for a frame with room before it is processed regardless of the budget. */
+const MAX_WAIT = 3;
+
 /** A model on crops of regions: the angle classifier (flips) or the CTC recogniser (texts). */
 class CropStage implements StageRunner {
   private alphabet?: string[];
@@ -231,7 +234,9 @@ class CropStage implements StageRunner {
       .sort((a, b) => a.p - b.p || (a.it.track?.id ?? 0) - (b.it.track?.id ?? 0));
     const batch = this.spec.batch ?? 6;
     // every-frame work is the pipeline's definition and always runs; tracked work may wait for room
-    const n = this.policy === 'every-frame' ? dueList.length : ctx.scheduler.fit(this.spec.id, dueList.length, batch, this.downstream);
+    // …but a region never processed that has waited `maxWait` frames runs now, budget or not (no starvation)
+    const overdue = dueList.filter((d) => d.p === 0 && (d.it.track?.age ?? 0) >= MAX_WAIT).length;
+    const n = this.policy === 'every-frame' ? dueList.length : Math.max(overdue, ctx.scheduler.fit(this.spec.id, dueList.length, batch, this.downstream));
     const work = dueList.slice(0, n).map((d) => d.it);
     if (work.length) await this.process(work, ctx);
     if (this.spec.post.op === 'ctc') {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { parseBudgetMs, runPipelineCommand } from '../../pipeline/cli.js';
+import { optimizePipelineCommand, parseBudgetMs, runPipelineCommand } from '../../pipeline/cli.js';
+import { InputError } from '../../errors.js';
 import { parseIntFlag } from '../flags.js';
 
 export function register(program: Command): void {
@@ -9,7 +10,7 @@ export function register(program: Command): void {
     .description('Run a pipeline spec on a folder of frames: latency per frame and per stage, deadline misses, text-spotting F1, CER per track, ID switches')
     .argument('<spec>', 'pipeline spec (YAML or JSON)')
     .requiredOption('--frames <dir>', 'folder of frame images (with truth.jsonl for accuracy; see inferopt data render-video)')
-    .option('--budget <ms>', 'per-frame deadline, e.g. 33ms: misses are counted and the scheduler plans against it')
+    .option('--budget <ms>', 'per-frame deadline, e.g. 33ms: frames over it are counted (the scheduler plans against the spec\'s schedule.budgetMs)')
     .option('--limit <n>', 'first n frames only')
     .option('--warmup <n>', 'frames run before timing (then the pipeline is reset)', '3')
     .option('-o, --output <dir>', 'write results.json, frames.jsonl and report.html here')
@@ -27,4 +28,35 @@ export function register(program: Command): void {
       process.stdout.write(flags.json ? JSON.stringify(r.summary, null, 1) + '\n' : r.text);
     });
 
+
+  p.command('optimize')
+    .description('Search pipeline decisions (detector interval with tracking, recognise once/on change, crop widths and batching, input resolution, threads, scheduler budget) and per-stage model optimization under a frame budget and an F1 bound')
+    .argument('<spec>', 'pipeline spec (YAML or JSON)')
+    .requiredOption('--frames <dir>', 'frames with truth.jsonl (inferopt data render-video)')
+    .requiredOption('--budget <ms>', 'per-frame deadline, e.g. 33ms')
+    .option('--max-accuracy-drop <points>', 'largest text-spotting F1 drop accepted, in points', '1')
+    .requiredOption('-o, --out <dir>', 'output folder: pipeline.yaml, models/, results.json, report.html')
+    .option('--search-frames <n>', 'frames each candidate is judged on (default: all)')
+    .option('--limit <n>', 'first n frames only')
+    .option('--no-models', 'skip per-stage model optimization')
+    .option('--model-trials <n>', 'candidates optimize may try per model', '6')
+    .option('--json', 'print results.json')
+    .action(async (spec: string, flags: { frames: string; budget: string; maxAccuracyDrop: string; out: string; searchFrames?: string; limit?: string; models: boolean; modelTrials: string; json?: boolean }) => {
+      const drop = Number(flags.maxAccuracyDrop);
+      if (!(drop >= 0)) throw new InputError(`--max-accuracy-drop must be a number of points ≥ 0, not '${flags.maxAccuracyDrop}'`);
+      const r = await optimizePipelineCommand({
+        specFile: spec,
+        framesDir: flags.frames,
+        budgetMs: parseBudgetMs(flags.budget),
+        maxAccuracyDrop: drop,
+        outDir: flags.out,
+        ...(flags.searchFrames !== undefined ? { searchFrames: parseIntFlag('--search-frames', flags.searchFrames, 1) } : {}),
+        ...(flags.limit !== undefined ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
+        models: flags.models,
+        modelTrials: parseIntFlag('--model-trials', flags.modelTrials, 1),
+        quiet: !!flags.json,
+      });
+      process.stdout.write(flags.json ? JSON.stringify(r.summary, null, 1) + '\n' : r.text);
+      if (!r.met) process.exitCode = 3;
+    });
 }

@@ -1,0 +1,99 @@
+/**
+ * Video text spotting under a frame budget: the PaddleOCR pipeline as PaddleOCR runs it (every stage fp32,
+ * every frame) against what `inferopt pipeline optimize` makes of it, side by side on the same frames.
+ *
+ *   npx tsx bench/pipeline.ts --frames <dir> [--budget 50] [--search-frames 80] [--no-models] [--model-trials 3]
+ *
+ * 1. optimize: the search runs on the first --search-frames frames (its own report goes to tmp/bench-pipeline/);
+ * 2. side by side: baseline and optimized pipelines, both loaded, every frame of --frames through both in a
+ *    seeded random order per frame (interleaved: machine noise hits both alike); per-frame latency
+ *    p50/p90/p99, deadline misses at --budget, throughput, text-spotting F1 with its block-bootstrap
+ *    interval and the paired F1 change, CER, ID switches; the p99 ratio with a block-bootstrap interval.
+ * 3. which decisions bought how much: the search's log (p99 after each change, F1 change with interval).
+ */
+import * as path from 'node:path';
+import { bootstrap } from '../src/eval/bootstrap.js';
+import { loadFrameSet } from '../src/pipeline/run.js';
+import { latencyReport, scoreAccuracy, f1Difference } from '../src/pipeline/metrics.js';
+import { optimizePipeline } from '../src/pipeline/optimize.js';
+import { Pipeline, type FrameResult } from '../src/pipeline/runner.js';
+import { loadPipelineSpec } from '../src/pipeline/spec.js';
+import { rng } from '../src/util/random.js';
+import { percentile } from '../src/util/stats.js';
+
+const arg = (name: string, dflt?: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+};
+const framesDir = arg('frames');
+if (!framesDir) throw new Error('--frames <dir> (render one: inferopt data render-video -o <dir> --frames 300)');
+const budget = Number(arg('budget', '50'));
+const searchFrames = Number(arg('search-frames', '80'));
+const models = !process.argv.includes('--no-models');
+const specFile = arg('spec', 'data/pipelines/paddleocr-video.yaml')!;
+const out = arg('out', 'tmp/bench-pipeline')!;
+
+const t0 = performance.now();
+const set = await loadFrameSet(framesDir);
+const spec = loadPipelineSpec(specFile);
+console.log(`${set.frames.length} frames ${set.frames[0]!.width}×${set.frames[0]!.height} from ${framesDir}; budget ${budget} ms; search on the first ${searchFrames}`);
+
+const searchSet = { dir: set.dir, frames: set.frames.slice(0, searchFrames), truth: set.truth!.slice(0, searchFrames) };
+const opt = await optimizePipeline({ spec, frames: searchSet, budgetMs: budget, maxAccuracyDrop: 1, outDir: out, models, modelTrials: Number(arg('model-trials', '3')), log: (l) => console.log(`  ${l}`) });
+console.log(`search done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+
+const optimizedSpec = loadPipelineSpec(path.join(out, 'pipeline.yaml'));
+const pa = await Pipeline.create(spec, { budgetMs: budget });
+const pb = await Pipeline.create(optimizedSpec, { budgetMs: budget });
+for (let i = 0; i < 3; i++) {
+  await pa.process(set.frames[i]!);
+  await pb.process(set.frames[i]!);
+}
+pa.reset();
+pb.reset();
+const ra: FrameResult[] = [];
+const rb: FrameResult[] = [];
+let wa = 0;
+let wb = 0;
+const rand = rng(11);
+for (const f of set.frames) {
+  const order = rand() < 0.5 ? ['a', 'b'] : ['b', 'a'];
+  for (const which of order) {
+    const s = performance.now();
+    if (which === 'a') ra.push(await pa.process(f));
+    else rb.push(await pb.process(f));
+    if (which === 'a') wa += performance.now() - s;
+    else wb += performance.now() - s;
+  }
+}
+await pa.close();
+await pb.close();
+
+const la = latencyReport(ra, wa, budget);
+const lb = latencyReport(rb, wb, budget);
+const aa = scoreAccuracy(ra, set.truth!);
+const ab = scoreAccuracy(rb, set.truth!);
+const diff = f1Difference(aa.perFrame, ab.perFrame);
+// p99 ratio with a block bootstrap over frames (blocks of 10, paired)
+const block = 10;
+const blocks = Array.from({ length: Math.ceil(ra.length / block) }, (_, b) => Array.from({ length: Math.min(block, ra.length - b * block) }, (_, k) => b * block + k));
+const ratio = bootstrap(blocks.length, (idx) => {
+  const xa: number[] = [];
+  const xb: number[] = [];
+  for (const b of idx) for (const i of blocks[b]!) {
+    xa.push(ra[i]!.latencyMs);
+    xb.push(rb[i]!.latencyMs);
+  }
+  return percentile(xb, 99) / percentile(xa, 99);
+});
+
+const row = (name: string, l: typeof la, a: typeof aa) =>
+  `${name.padEnd(10)} p50 ${l.latency.p50.toFixed(1).padStart(6)}  p90 ${l.latency.p90.toFixed(1).padStart(6)}  p99 ${l.latency.p99.toFixed(1).padStart(6)} ms  misses ${String(l.deadlineMisses).padStart(3)}/${l.frames} (${(100 * l.missRate!).toFixed(1)}%)  ${l.throughput.toFixed(1).padStart(5)} fps  F1 ${(100 * a.f1.value).toFixed(2)} [${(100 * a.f1.low).toFixed(2)}, ${(100 * a.f1.high).toFixed(2)}]  CER ${(100 * a.cer).toFixed(2)}%  IDSW ${a.idSwitches}`;
+console.log(`\nside by side, ${set.frames.length} frames, interleaved per frame (budget ${budget} ms):`);
+console.log(row('baseline', la, aa));
+console.log(row('optimized', lb, ab));
+console.log(`p99 optimized/baseline ${ratio.value.toFixed(3)}× [${ratio.low.toFixed(3)}, ${ratio.high.toFixed(3)}] (goal ≤ 0.5); F1 change ${diff.value.toFixed(2)} points [${diff.low.toFixed(2)}, ${diff.high.toFixed(2)}] (goal ≥ −1); misses ${(100 * lb.missRate!).toFixed(1)}% (goal ≤ 1%)`);
+console.log('per stage, mean ms/frame:  baseline ' + la.stages.map((s) => `${s.stage} ${s.mean.toFixed(1)}`).join(', ') + ';  optimized ' + lb.stages.map((s) => `${s.stage} ${s.mean.toFixed(1)}`).join(', '));
+console.log(`\nwhich decisions bought how much (search on ${searchFrames} frames, each on top of those kept before it):`);
+for (const d of opt.decisions) console.log(`  ${d.kept ? 'kept   ' : 'dropped'} ${d.name.padEnd(34)} p99 ${Number.isFinite(d.p99) ? d.p99.toFixed(1).padStart(6) : '     –'} ms  F1 change ${Number.isFinite(d.f1Change.value) ? `${d.f1Change.value.toFixed(2)} [${d.f1Change.low.toFixed(2)}, ${d.f1Change.high.toFixed(2)}]` : '–'}  (${d.why})`);
+console.log(`\noptimized spec: ${path.join(out, 'pipeline.yaml')}; report: ${path.join(out, 'report.html')}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
