@@ -47,7 +47,7 @@ export function waterfallSpec(run: PipelineRun, label: string): TopLevelSpec {
     title: { text: `${label}: where a frame's time goes`, ...FONT },
     config: { axis: FONT, legend: FONT, header: FONT },
     data: { values },
-    facet: { row: { field: 'frame', type: 'nominal', title: null, sort: null } },
+    facet: { row: { field: 'frame', type: 'nominal', title: null, sort: null, header: { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelFontSize: 12 } } },
     spec: {
       width: 700,
       height: { step: 16 },

@@ -210,7 +210,7 @@ class CropStage implements StageRunner {
   }
 
   /** Whether a region needs this stage now, and how urgently (lower first). */
-  private due(it: Item, frame: number): number | undefined {
+  private due(it: Item, frame: number, frameWidth: number, frameHeight: number): number | undefined {
     const t = it.track;
     if (!t || this.policy === 'every-frame') return 0;
     const isRec = this.spec.post.op === 'ctc';
@@ -219,6 +219,8 @@ class CropStage implements StageRunner {
     if (this.policy === 'once') return undefined;
     if (!isRec) return undefined;
     const b = t.recognizedBox!;
+    // a text cut by the frame edge when last read is read again once it is wholly inside (text entering)
+    if (t.recognizedCut && !touchesEdge(it.box, frameWidth, frameHeight)) return 1;
     const [w0, h0] = [b[2] - b[0], b[3] - b[1]];
     const [w1, h1] = [it.box[2] - it.box[0], it.box[3] - it.box[1]];
     const change = Math.max(Math.abs(w1 - w0) / Math.max(1, w0), Math.abs(h1 - h0) / Math.max(1, h0));
@@ -229,7 +231,7 @@ class CropStage implements StageRunner {
   async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
     const items = (input as StageOutput) ?? [];
     const dueList = items
-      .map((it) => ({ it, p: this.due(it, ctx.index) }))
+      .map((it) => ({ it, p: this.due(it, ctx.index, ctx.frame.width, ctx.frame.height) }))
       .filter((d): d is { it: Item; p: number } => d.p !== undefined)
       .sort((a, b) => a.p - b.p || (a.it.track?.id ?? 0) - (b.it.track?.id ?? 0));
     const batch = this.spec.batch ?? 6;
@@ -278,12 +280,12 @@ class CropStage implements StageRunner {
       ctx.capture?.(this.spec.id, x);
       const out = await timedAsync(ctx, this.spec.id, 'model', chunk.length, () => this.session.run({ [this.session.inputNames[0]!]: x }));
       const y = Object.values(out)[0]!;
-      timed(ctx, this.spec.id, 'post', chunk.length, () => this.post(y, chunk, ctx.index));
+      timed(ctx, this.spec.id, 'post', chunk.length, () => this.post(y, chunk, ctx.index, ctx.frame.width, ctx.frame.height));
       ctx.scheduler.observe(this.spec.id, chunk.length, performance.now() - started);
     }
   }
 
-  private post(y: Tensor, chunk: Item[], frame: number): void {
+  private post(y: Tensor, chunk: Item[], frame: number, frameWidth: number, frameHeight: number): void {
     const post = this.spec.post;
     const data = y.toFloat32();
     if (post.op === 'angle') {
@@ -307,6 +309,7 @@ class CropStage implements StageRunner {
         it.track.textScore = score;
         it.track.recognizedBox = [...it.box];
         it.track.recognizedAt = frame;
+        it.track.recognizedCut = touchesEdge(it.box, frameWidth, frameHeight);
       }
       it.text = kept;
       it.textScore = score;
@@ -319,6 +322,9 @@ class CropStage implements StageRunner {
     return this.session.release();
   }
 }
+
+/** Whether a box reaches within 2 px of the frame's edge (the text may continue outside). */
+const touchesEdge = (b: Rect, w: number, h: number) => b[0] <= 2 || b[1] <= 2 || b[2] >= w - 2 || b[3] >= h - 2;
 
 /** Greedy CTC decoding with PaddleOCR's score: the mean of the kept characters' probabilities. */
 export function ctcDecode(probs: Float32Array, steps: number, classes: number, alphabet: readonly string[], offset = 0): { text: string; score: number } {
