@@ -43,8 +43,8 @@ const opt = await optimizePipeline({ spec, frames: searchSet, budgetMs: budget, 
 console.log(`search done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
 const optimizedSpec = loadPipelineSpec(path.join(out, 'pipeline.yaml'));
-const pa = await Pipeline.create(spec, { budgetMs: budget });
-const pb = await Pipeline.create(optimizedSpec, { budgetMs: budget });
+const pa = await Pipeline.create(spec);
+const pb = await Pipeline.create(optimizedSpec); // the scheduler budget only if the search kept it (schedule.budgetMs in the spec)
 for (let i = 0; i < 3; i++) {
   await pa.process(set.frames[i]!);
   await pb.process(set.frames[i]!);

@@ -233,11 +233,15 @@ class CropStage implements StageRunner {
     const dueList = items
       .map((it) => ({ it, p: this.due(it, ctx.index, ctx.frame.width, ctx.frame.height) }))
       .filter((d): d is { it: Item; p: number } => d.p !== undefined)
-      .sort((a, b) => a.p - b.p || (a.it.track?.id ?? 0) - (b.it.track?.id ?? 0));
+      .map((d) => {
+        if (d.it.track && d.it.track.dueSince === undefined) d.it.track.dueSince = ctx.index - (d.p === 0 ? d.it.track.age : 0);
+        return d;
+      })
+      .sort((a, b) => (a.it.track?.dueSince ?? 0) - (b.it.track?.dueSince ?? 0) || a.p - b.p || (a.it.track?.id ?? 0) - (b.it.track?.id ?? 0));
     const batch = this.spec.batch ?? 6;
     // every-frame work is the pipeline's definition and always runs; tracked work may wait for room
-    // …but a region never processed that has waited `maxWait` frames runs now, budget or not (no starvation)
-    const overdue = dueList.filter((d) => d.p === 0 && (d.it.track?.age ?? 0) >= MAX_WAIT).length;
+    // …but a region that has waited MAX_WAIT frames runs now, budget or not (no starvation)
+    const overdue = dueList.filter((d) => d.it.track && ctx.index - d.it.track.dueSince! >= MAX_WAIT).length;
     const n = this.policy === 'every-frame' ? dueList.length : Math.max(overdue, ctx.scheduler.fit(this.spec.id, dueList.length, batch, this.downstream));
     const work = dueList.slice(0, n).map((d) => d.it);
     if (work.length) await this.process(work, ctx);
@@ -309,6 +313,7 @@ class CropStage implements StageRunner {
         it.track.textScore = score;
         it.track.recognizedBox = [...it.box];
         it.track.recognizedAt = frame;
+        it.track.dueSince = undefined;
         it.track.recognizedCut = touchesEdge(it.box, frameWidth, frameHeight);
       }
       it.text = kept;

@@ -103,6 +103,8 @@ export class Track {
   /** The box at the last recognition (the recognition policy compares against it). */
   recognizedBox?: Rect;
   recognizedAt?: number;
+  /** The frame since which it has waited for recognition (the scheduler runs it after MAX_WAIT frames regardless). */
+  dueSince?: number;
   /** Its box touched the frame edge when it was recognised (the text may have been cut). */
   recognizedCut?: boolean;
   /** The angle classifier found the region upside down. */
