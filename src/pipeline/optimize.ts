@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { InputError } from '../errors.js';
 import { optimize as optimizeModel } from '../search/optimize.js';
-import { OutputDir } from '../search/output-dir.js';
+import { OutputDir } from '../util/output-dir.js';
 import { environment } from '../report/environment.js';
 import { f1Difference } from './metrics.js';
 import { pipelineReport, runHeadline } from './report.js';
@@ -183,14 +184,13 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     }
 
     // per-stage model optimization, at the shapes each stage really ran at
-    fs.mkdirSync(out.path('models'), { recursive: true });
     if (o.models !== false) {
       for (const st of modelStages(cur)) {
         const shapes = curRun.shapes[st.id];
         if (!shapes) continue;
         const top = Object.entries(shapes).sort((a, b) => b[1] - a[1])[0]![0].split('x').map(Number);
         const file = resolveSpecPath(cur, st.model);
-        const dir = out.path(path.join('models', `${st.id}.optimize`));
+        const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-pipeline-')), 'optimize');
         log(`optimize ${st.id} (${path.basename(file)}) at ${top.join('×')}…`);
         let modelPath: string;
         let label: string;
@@ -214,8 +214,9 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
           log(`optimize ${st.id}: nothing better than the input model`);
           continue;
         }
-        const local = path.join('models', `${st.id}.onnx`);
+        const local = `${st.id}.optimized.onnx`;
         fs.copyFileSync(modelPath, out.path(local));
+        fs.rmSync(path.dirname(dir), { recursive: true, force: true });
         const cand = clone(cur);
         const cs = modelStages(cand).find((x) => x.id === st.id)!;
         cs.model = path.resolve(out.path(local));
@@ -226,7 +227,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
 
     // final: both pipelines on every frame
     log(`final runs on ${o.frames.frames.length} frames…`);
-    const finalSpec = withModelsAt(cur, out.tmp);
+    const finalSpec = withModelsAt(cur, (n) => out.path(n));
     const baseline = await runPipeline(baseSpec, o.frames, { budgetMs: o.budgetMs });
     const optimized = await runPipeline(finalSpec, o.frames, { budgetMs: o.budgetMs });
     const diff = f1Difference(baseline.accuracy!.perFrame, optimized.accuracy!.perFrame);
@@ -235,7 +236,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     if (-diff.value > o.maxAccuracyDrop) failures.push(`F1 drop ${(-diff.value).toFixed(2)} points > ${o.maxAccuracyDrop}`);
 
     const written = { ...cur, baseDir: undefined };
-    for (const st of modelStages(written)) if (st.model.startsWith('@paddleocr/') === false && !path.isAbsolute(st.model) && !st.model.startsWith('models/')) st.model = path.resolve(o.spec.baseDir ?? '.', st.model);
+    for (const st of modelStages(written)) if (!st.model.startsWith('@paddleocr/') && !path.isAbsolute(st.model) && !OPTIMIZED.test(st.model)) st.model = path.resolve(o.spec.baseDir ?? '.', st.model);
     out.write('pipeline.yaml', `# written by inferopt pipeline optimize (budget ${o.budgetMs} ms, F1 drop ≤ ${o.maxAccuracyDrop} points)\n# re-run: inferopt pipeline run pipeline.yaml --frames <dir> --budget ${o.budgetMs}ms\n` + stringify(written));
     const summary = {
       format: 'inferopt-results',
@@ -261,7 +262,6 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       framesDir: o.frames.dir,
       sections: [{ title: 'Decisions', html: decisionsHtml(decisions, n, summary.p99Ratio, diff, failures) }],
     }));
-    // models built by `optimize` stay in models/<stage>.optimize/ with their own reports
     out.commit();
     return { baseline, optimized, spec: written as PipelineSpec, decisions, met: failures.length === 0, failures, outDir: o.outDir };
   } catch (e) {
@@ -270,10 +270,12 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
   }
 }
 
-/** Model paths under the output's temp folder point at it while it is being written. */
-function withModelsAt(s: PipelineSpec, dir: string): PipelineSpec {
+const OPTIMIZED = /^[\w-]+\.optimized\.onnx$/;
+
+/** Optimized models (beside the written spec) point at their staged files while the output is written. */
+function withModelsAt(s: PipelineSpec, at: (name: string) => string): PipelineSpec {
   const c = clone(s);
-  for (const st of modelStages(c)) if (st.model.startsWith('models/')) st.model = path.join(dir, st.model);
+  for (const st of modelStages(c)) if (OPTIMIZED.test(st.model)) st.model = at(st.model);
   return c;
 }
 

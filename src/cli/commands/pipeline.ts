@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .requiredOption('--frames <dir>', 'frames with truth.jsonl (inferopt data render-video)')
     .requiredOption('--budget <ms>', 'per-frame deadline, e.g. 33ms')
     .option('--max-accuracy-drop <points>', 'largest text-spotting F1 drop accepted, in points', '1')
-    .requiredOption('-o, --out <dir>', 'output folder: pipeline.yaml, models/, results.json, report.html')
+    .requiredOption('-o, --out <dir>', 'output folder: pipeline.yaml, <stage>.optimized.onnx, results.json, report.html')
     .option('--search-frames <n>', 'frames each candidate is judged on (default: all)')
     .option('--limit <n>', 'first n frames only')
     .option('--no-models', 'skip per-stage model optimization')
