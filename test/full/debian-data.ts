@@ -27,3 +27,16 @@ export function debianDataDir(pkg: string, suffix: string): string | null {
   process.stderr.write(`NOTICE: skipping suites that need ${pkg}: ${msg}\n`);
   return null;
 }
+
+/**
+ * Whether something a suite needs is present (`present`); when it is not: a notice and false, or an error when
+ * INFEROPT_REQUIRE_DEBIAN_DATA is set. Every `describe.skipIf` / `it.runIf` condition of test/full comes from
+ * here or debianDataDir, so a skip can never hide missing data in CI (test/unit/full-guards.test.ts checks).
+ */
+export function requireAvailable(present: boolean, what: string, install: string): boolean {
+  if (present) return true;
+  const msg = `${what} is not available; install it with: ${install}`;
+  if (process.env['INFEROPT_REQUIRE_DEBIAN_DATA']) throw new Error(msg);
+  process.stderr.write(`NOTICE: skipping suites that need ${what}\n`);
+  return false;
+}

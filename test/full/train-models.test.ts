@@ -5,6 +5,7 @@ import { limit, openDataset } from '../../src/data/dataset.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { collectTensorData } from '../../src/train/data.js';
 import { train } from '../../src/train/trainer.js';
+import { requireAvailable } from './debian-data.js';
 
 /**
  * The committed trained models reach their goals on their held-out sets (Fashion-MNIST's official 10k test
@@ -12,7 +13,8 @@ import { train } from '../../src/train/trainer.js';
  * on real data from scratch lowers the loss.
  */
 const FM_TEST = 'models/fashion-mnist/test.json';
-const hasFashion = existsSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz');
+// the guard: without the data these tests skip with a notice, or fail when INFEROPT_REQUIRE_DEBIAN_DATA is set
+const hasFashion = requireAvailable(existsSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz'), 'Debian dataset-fashion-mnist', 'apt-get install -y dataset-fashion-mnist');
 
 describe('committed trained models', () => {
   it.runIf(hasFashion)('Fashion-MNIST ResNet: ≥ 91% on the 10k test set', async () => {

@@ -11,9 +11,10 @@ import { Tensor } from '../../src/ir/tensor.js';
 import { randomInputs } from '../../src/runtime/inputs.js';
 import { Session } from '../../src/runtime/session.js';
 import { buildZooModel } from '../../src/zoo/index.js';
+import { requireAvailable } from './debian-data.js';
 
 const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch, torchvision, onnx'], { stdio: 'ignore' }).status === 0;
+const hasTorch = requireAvailable(spawnSync(PYTHON, ['-c', 'import torch, torchvision, onnx'], { stdio: 'ignore' }).status === 0, 'PyTorch with torchvision and onnx', 'apt-get install -y python3-torch python3-torchvision python3-onnx');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-zoo-torch-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
