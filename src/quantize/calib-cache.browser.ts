@@ -2,7 +2,7 @@
 import type { Model } from '../ir/graph.js';
 import type { CalibrationStats } from './calibrate.js';
 
-export function cachePath(_model: Model, _cache: { dir: string; dataKey: string; modelKey?: string }): string | undefined {
+export function cachePath(_model: Model, _cache: { dir: string; dataKey: string; modelKey?: string }, _params: Record<string, number | string | null>): string | undefined {
   return undefined;
 }
 

@@ -9,9 +9,14 @@ import { StreamingHistogram, type HistogramState } from './histogram.js';
 
 const sha = (b: Uint8Array | string) => contentHash([b], 'sha256').slice(0, 16);
 
-export function cachePath(model: Model, cache: { dir: string; dataKey: string; modelKey?: string }): string {
+/**
+ * The cache file for statistics of `model` on the data named by `cache.dataKey` (a content hash: see
+ * dataContentKey), collected with `params` (bins, batch limit: everything that changes the statistics).
+ */
+export function cachePath(model: Model, cache: { dir: string; dataKey: string; modelKey?: string }, params: Record<string, number | string | null>): string {
   const modelKey = cache.modelKey ?? sha(modelToBytes(model));
-  return path.join(cache.dir, `calib-${modelKey}-${sha(cache.dataKey)}.json`);
+  const paramKey = sha(JSON.stringify(Object.entries(params).sort(([a], [b]) => a.localeCompare(b))));
+  return path.join(cache.dir, `calib-${modelKey}-${sha(cache.dataKey)}-${paramKey}.json`);
 }
 
 interface CacheFile {

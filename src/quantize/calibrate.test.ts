@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../ir/tensor.js';
 import { randomInputs } from '../runtime/inputs.js';
-import { collectStats, computeRanges } from './calibrate.js';
+import { collectStats, computeRanges, dataContentKey } from './calibrate.js';
 import { cnnModel } from './fixtures.js';
 import { StreamingHistogram } from './histogram.js';
 import type { CalibMethod } from './range-methods.js';
@@ -66,6 +66,27 @@ describe('streaming calibration', () => {
       } as AsyncIterable<Record<string, Tensor>>;
       const again = await collectStats(model, untouchable, names, { cache });
       expect(computeRanges(again, 'entropy')).toEqual(computeRanges(first, 'entropy'));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keys the cache on the data\'s content and on every parameter that changes the statistics (bins)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-calib-'));
+    try {
+      const key = await dataContentKey(feedsOf(batches));
+      // the same values under another name or date give the same key; one changed value does not
+      const renamed = batches.map((b) => ({ x: new Tensor(b.x.dtype, b.x.dims, b.x.bytes.slice(), 'other') }));
+      expect(await dataContentKey(feedsOf(renamed))).toBe(key);
+      const changed = renamed.map((b, i) => (i === 3 ? { x: Tensor.float(b.x.dims, b.x.toFloat32().map((v, j) => (j === 0 ? v + 1 : v))) } : b));
+      expect(await dataContentKey(feedsOf(changed))).not.toBe(key);
+      expect(await dataContentKey(feedsOf(batches.slice(1)))).not.toBe(key);
+      const cache = { dir, dataKey: key };
+      await collectStats(model, feedsOf(batches), names, { cache, bins: 2048 });
+      // other bins: the cached 2048-bin statistics must not be handed back
+      const coarse = await collectStats(model, feedsOf(batches), names, { cache, bins: 64 });
+      expect([...coarse.tensors.values()][0]!.size).toBe(64);
+      expect(fs.readdirSync(dir)).toHaveLength(2);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,9 @@
 import { DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import { contentHash } from '../util/hash.js';
 import { cachePath, readCache, writeCache } from './calib-cache.js';
-import { StreamingHistogram } from './histogram.js';
+import { HISTOGRAM_BINS, StreamingHistogram } from './histogram.js';
 import { rangeFrom, type CalibMethod, type Range, type RangeOptions } from './range-methods.js';
 import { streamActivations, type CalibrationData, type StreamOptions } from './stream.js';
 
@@ -17,15 +19,37 @@ export interface CalibrationStats {
 }
 
 export interface CalibrateOptions extends StreamOptions {
-  /** Cache statistics: folder plus a key naming the data (a file hash, a dataset id + sample count). */
+  /** Cache statistics: folder plus a key of the data's content (dataContentKey), never of names or dates. */
   cache?: { dir: string; dataKey: string; modelKey?: string };
   /** Histogram bins (default 2048). */
   bins?: number;
   log?: (msg: string) => void;
 }
 
+/**
+ * A key of calibration data by content: every tensor's name, type, shape and bytes, in order. Equal data gives
+ * equal keys whatever its file names or dates; any changed value, sample count or batching changes the key.
+ */
+export async function dataContentKey(data: CalibrationData): Promise<string> {
+  const parts: (string | Uint8Array)[] = [];
+  let batches = 0;
+  for await (const feeds of data as AsyncIterable<Record<string, Tensor>>) {
+    batches++;
+    for (const name of Object.keys(feeds).sort()) {
+      const t = feeds[name]!;
+      parts.push(`${batches}:${name}:${t.dtype}:${t.dims.join('x')}:`);
+      if (t.strings) for (const x of t.strings) parts.push(`${x.length}:`, x);
+      else parts.push(t.bytes);
+    }
+    // keep memory flat: fold what we have into one digest now and then
+    if (parts.length > 256) parts.splice(0, parts.length, contentHash(parts, 'sha256'));
+  }
+  return contentHash([`${batches}`, ...parts], 'sha256');
+}
+
 export async function collectStats(model: Model, data: CalibrationData, names: readonly string[], opts: CalibrateOptions = {}): Promise<CalibrationStats> {
-  const cacheFile = opts.cache ? cachePath(model, opts.cache) : undefined; // undefined in a browser bundle
+  // every option that changes the statistics is part of the key
+  const cacheFile = opts.cache ? cachePath(model, opts.cache, { bins: opts.bins ?? HISTOGRAM_BINS, maxBatches: opts.maxBatches ?? null }) : undefined; // undefined in a browser bundle
   if (cacheFile) {
     const hit = readCache(cacheFile, names);
     if (hit) {
@@ -34,7 +58,7 @@ export async function collectStats(model: Model, data: CalibrationData, names: r
     }
   }
   const tensors = new Map<string, StreamingHistogram>();
-  for (const n of names) tensors.set(n, new StreamingHistogram(opts.bins));
+  for (const n of names) tensors.set(n, new StreamingHistogram(opts.bins ?? HISTOGRAM_BINS));
   const batches = await streamActivations(
     model,
     data,

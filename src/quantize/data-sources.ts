@@ -8,6 +8,7 @@ import { defaultImagePreprocess } from '../eval/model-io.js';
 import type { Model } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { randomInputs, runtimeInputs, type InputSpec } from '../runtime/inputs.js';
+import { dataContentKey } from './calibrate.js';
 import type { CalibrationData } from './stream.js';
 
 /**
@@ -16,8 +17,8 @@ import type { CalibrationData } from './stream.js';
  */
 export interface DataRef {
   data: CalibrationData;
-  /** Identity of the data for the calibration cache. */
-  key: string;
+  /** Identity of the data for the calibration cache: a hash of its content (reads the data once more). */
+  contentKey: () => Promise<string>;
   description: string;
 }
 
@@ -26,23 +27,14 @@ export async function calibrationData(ref: string, model: Model, opts: { limit?:
   if (random) {
     const n = Number(random[1] ?? 16);
     if (n < 1) throw new InputError('random:N needs N ≥ 1');
-    return { data: randomBatches(model, n, opts.inputs ?? {}), key: `random:${n}:${JSON.stringify(opts.inputs ?? {})}`, description: `${n} random batches` };
+    return { data: randomBatches(model, n, opts.inputs ?? {}), contentKey: () => dataContentKey(randomBatches(model, n, opts.inputs ?? {})), description: `${n} random batches` };
   }
   const spec = await loadDatasetSpec(ref, 'training');
   const ds = await openDataset(spec, { image: spec.image ?? defaultImagePreprocess(model), ...(opts.limit !== undefined && { limit: opts.limit }) });
   const inputNames = runtimeInputs(model).map((v) => v.name);
-  let stamp = '';
-  try {
-    const st = fs.statSync(ref);
-    stamp = `${st.size}:${st.mtimeMs}`;
-  } catch {
-    /* a spec object, not a file */
-  }
-  return {
-    data: datasetFeeds(ds, { batch: opts.batch ?? 1, inputNames }),
-    key: `${path.resolve(ref)}:${stamp}:${opts.limit ?? 'all'}:${opts.batch ?? 1}`,
-    description: ds.description,
-  };
+  const open = () => datasetFeeds(ds, { batch: opts.batch ?? 1, inputNames });
+  // keyed on what the model is fed (after decoding and preprocessing), not on file names or dates
+  return { data: open(), contentKey: () => dataContentKey(open()), description: ds.description };
 }
 
 async function* randomBatches(model: Model, n: number, spec: InputSpec): AsyncGenerator<Record<string, Tensor>> {

@@ -11,6 +11,7 @@ import type { CatalogEntry } from './catalog.js';
 import type { AccuracyBound, Measurement, MetricValue } from './goals.js';
 import { fallbackStep, supportsFallback } from './fallback.js';
 import type { MetricSource } from './metric.js';
+import { dataContentKey } from '../quantize/calibrate.js';
 import { graphKey, recipeKey, type Recipe } from './recipe.js';
 import type { Evaluator, SideBySide } from './search.js';
 
@@ -84,7 +85,9 @@ export class OnnxEvaluator implements Evaluator {
   private async calibrationParams(): Promise<{ calibration: Record<string, Tensor>[]; calibrate: { cache: { dir: string; dataKey: string } } }> {
     this.calibration ??= this.opts.metric.calibration();
     const calibration = await this.calibration;
-    return { calibration, calibrate: { cache: { dir: this.cacheDir, dataKey: `${this.opts.metric.source}:${this.opts.metric.note}:${calibration.length}` } } };
+    // keyed on the feeds' content (a note or a count names the data, it does not identify it)
+    this.calibrationKey ??= dataContentKey(calibration);
+    return { calibration, calibrate: { cache: { dir: this.cacheDir, dataKey: await this.calibrationKey } } };
   }
 
   /** Accuracy-aware fallback of the recipe's last (quantize) step; see fallback.ts. */
@@ -101,6 +104,7 @@ export class OnnxEvaluator implements Evaluator {
   }
 
   private selectBaseline?: Promise<MetricValue>;
+  private calibrationKey?: Promise<string>;
 
   /** Set from the first (baseline) measurement unless --runs was given. */
   private runs?: number;

@@ -153,7 +153,7 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
   const calib = flags.calib ? await calibrationData(flags.calib, model, calibOpts) : undefined;
   options.calibration = calib?.data;
   options.log = log;
-  if (calib && flags.cache) options.calibrate = { cache: { dir: path.join(path.dirname(path.resolve(file)), '.inferopt-cache'), dataKey: calib.key }, log };
+  if (calib && flags.cache) options.calibrate = { cache: { dir: path.join(path.dirname(path.resolve(file)), '.inferopt-cache'), dataKey: await calib.contentKey() }, log };
   const report: Partial<QuantizeReport> = { calibration: calib?.description };
   let result: Model;
   let stats: Record<string, number> = {};
