@@ -1,3 +1,4 @@
+import { InputError } from '../../errors.js';
 import type { Node, Value } from '../../ir/graph.js';
 import type { GradContext, GradRule } from '../grad-rule.js';
 
@@ -107,6 +108,8 @@ const layerNorm: GradRule = {
   },
   grads: (c) => {
     if (c.node.outputs.length < 3) throw new Error(`LayerNormalization '${c.node.name}': its gradient needs the Mean and InvStdDev outputs`);
+    // the rule differentiates Y only: a loss that reads Mean or InvStdDev would get a silently wrong gradient
+    if (c.dy(1) || c.dy(2)) throw new InputError(`LayerNormalization '${c.node.name}': no gradient through its Mean/InvStdDev outputs (only Y is differentiated), and the loss depends on them`);
     const x = c.x(0);
     const xs = c.shape(x);
     const a0 = c.node.attrInt('axis', -1);
