@@ -30,6 +30,7 @@ const RENAMED: Record<string, Record<string, string>> = {
   demo: { '--out': '--output' },
   data: { '--out': '--output' },
   pipeline: { '--out': '--output' },
+  qat: { '--eval-limit': '--limit' },
 };
 
 function renamedFlag(argv: readonly string[]): string | undefined {

@@ -40,7 +40,7 @@ interface QatFlags extends TrainingFlags {
   lsq?: boolean;
   patience: string;
   evalEvery?: string;
-  evalLimit?: string;
+  limit?: string;
   benchRuns: string;
   json?: boolean;
 }
@@ -85,7 +85,7 @@ export function register(program: Command): void {
     .option('--patience <n>', 'early stop after this many held-out evaluations without improvement (the best weights are kept)', '3')
     .option('--eval-every <steps>', 'also evaluate the held-out split every this many steps');
   addTrainingFlags(cmd, { epochs: '1', batch: '64', lr: '1e-4', optimizer: 'adamw' })
-    .option('--eval-limit <n>', 'score on the first n samples of --data')
+    .option('--limit <n>', 'score on the first n samples of --data')
     .option('--bench-runs <n>', 'rounds of the side-by-side latency comparison (0: skip)', '100')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, flags: QatFlags) => {
@@ -173,7 +173,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   await saveModelProven(r.qat, flags.output, { flag: '-o', reference: file });
   if (flags.ptqOutput) await saveModelProven(r.ptq, flags.ptqOutput, { flag: '--ptq-output', reference: file });
 
-  const evalSet = () => openDataset(flags.data, flags.evalLimit ? { limit: parseIntFlag('--eval-limit', flags.evalLimit, 1) } : {});
+  const evalSet = () => openDataset(flags.data, flags.limit ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {});
   const score = async (m: Model) => {
     const e = await evaluate(m, await evalSet(), { threads, batch: 100 });
     return { metric: e.metrics.top1 ?? Object.values(e.metrics)[0]!, n: e.samples };
