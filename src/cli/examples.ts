@@ -39,6 +39,8 @@ const EXAMPLES: Record<string, string[]> = {
     'inferopt verify model.onnx simple.onnx --data /usr/share/libonnx-testdata/data/node/test_relu',
   ],
   train: ['inferopt train init.onnx --data models/fashion-mnist/train.json --test models/fashion-mnist/test.json -o fm.onnx --epochs 3 --schedule cosine'],
+  'pipeline optimize': ['inferopt pipeline optimize data/pipelines/paddleocr-video.yaml --frames video --budget 50ms --max-accuracy-drop 1 -o opt'],
+  prune: ['inferopt prune fm.onnx -o fm.u80.onnx --granularity unstructured --sparsity 0.8 --train-data train.json --epochs 1'],
   qat: ['inferopt qat models/fashion-mobilenet/model.onnx --train-data models/fashion-mnist/train.json --data models/fashion-mnist/test.json -o fmb.qat.onnx --ptq-output fmb.ptq.onnx --weight-bits 4'],
   distill: ['inferopt distill --teacher models/spam-bert/model.onnx --student-from-teacher every:2,width:0.5 --data models/spam-bert/train.json --test models/spam-bert/test.json -o student.onnx'],
   quantize: [

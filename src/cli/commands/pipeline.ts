@@ -35,13 +35,13 @@ export function register(program: Command): void {
     .requiredOption('--frames <dir>', 'frames with truth.jsonl (inferopt data render-video)')
     .requiredOption('--budget <ms>', 'per-frame deadline, e.g. 33ms')
     .option('--max-accuracy-drop <points>', 'largest text-spotting F1 drop accepted, in points', '1')
-    .requiredOption('-o, --out <dir>', 'output folder: pipeline.yaml, <stage>.optimized.onnx, results.json, report.html')
+    .requiredOption('-o, --output <dir>', 'output folder: pipeline.yaml, <stage>.optimized.onnx, results.json, report.html')
     .option('--search-frames <n>', 'frames each candidate is judged on (default: all)')
     .option('--limit <n>', 'first n frames only')
     .option('--no-models', 'skip per-stage model optimization')
     .option('--model-trials <n>', 'candidates optimize may try per model', '6')
     .option('--json', 'print results.json')
-    .action(async (spec: string, flags: { frames: string; budget: string; maxAccuracyDrop: string; out: string; searchFrames?: string; limit?: string; models: boolean; modelTrials: string; json?: boolean }) => {
+    .action(async (spec: string, flags: { frames: string; budget: string; maxAccuracyDrop: string; output: string; searchFrames?: string; limit?: string; models: boolean; modelTrials: string; json?: boolean }) => {
       const drop = Number(flags.maxAccuracyDrop);
       if (!(drop >= 0)) throw new InputError(`--max-accuracy-drop must be a number of points ≥ 0, not '${flags.maxAccuracyDrop}'`);
       const r = await optimizePipelineCommand({
@@ -49,7 +49,7 @@ export function register(program: Command): void {
         framesDir: flags.frames,
         budgetMs: parseBudgetMs(flags.budget),
         maxAccuracyDrop: drop,
-        outDir: flags.out,
+        outDir: flags.output,
         ...(flags.searchFrames !== undefined ? { searchFrames: parseIntFlag('--search-frames', flags.searchFrames, 1) } : {}),
         ...(flags.limit !== undefined ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
         models: flags.models,
