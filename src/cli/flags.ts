@@ -1,13 +1,25 @@
 import { InputError } from '../errors.js';
+import { MAX_RUNS, MAX_SECONDS } from '../util/limits.js';
 import type { Backend } from '../runtime/session.js';
 
 /** commander helper for repeatable options: `--shape a=1x3 --shape b=2`. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-/** An integer flag at least `min`, or an InputError naming the flag. */
-export function parseIntFlag(flag: string, value: string, min = 0): number {
+/** An integer flag at least `min` (and at most `max`), or an InputError naming the flag. */
+export function parseIntFlag(flag: string, value: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min) throw new InputError(`${flag} must be an integer ≥ ${min}, not '${value}'`);
+  if (n > max) throw new InputError(`${flag} ${value}: at most ${max}`);
+  return n;
+}
+
+/** Run counts (`--runs`, `--warmup`): integers from `min` to MAX_RUNS. */
+export const parseRunsFlag = (flag: string, value: string, min = 1): number => parseIntFlag(flag, value, min, MAX_RUNS);
+
+/** `--seconds`: a positive number up to MAX_SECONDS (a week). */
+export function parseSecondsFlag(flag: string, value: string): number {
+  const n = parsePositiveFlag(flag, value);
+  if (n > MAX_SECONDS) throw new InputError(`${flag} ${value}: at most ${MAX_SECONDS} (a week)`);
   return n;
 }
 

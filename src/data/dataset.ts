@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { checkNesting } from '../util/limits.js';
 import { InputError } from '../errors.js';
 import { validateParams, type ParamConstraints } from '../util/validate.js';
 import { Tensor } from '../ir/tensor.js';
@@ -138,6 +139,7 @@ export async function loadDatasetSpec(pathOrSpec: string | DatasetSpec, role: Da
     } catch (e) {
       throw new InputError(`${specFile}: not valid ${yaml ? 'YAML' : 'JSON'} (${(e as Error).message.split('\n')[0]})`);
     }
+    checkNesting(v, specFile);
     return rebase(checkSpec(v, specFile), dirname(specFile));
   }
   return { source: await inferSource(path, role) };

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { InputError } from '../errors.js';
+import { checkGeneratedSize } from '../util/limits.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
 import type { RawImage } from './types.js';
@@ -65,6 +66,10 @@ export function checkImagePreprocess(p: unknown, where = 'image preprocessing'):
   if (s.size !== undefined && !(Array.isArray(s.size) && s.size.length === 2 && s.size.every((d) => Number.isInteger(d) && d > 0))) {
     throw new InputError(`${where}: size must be [height, width] positive integers`);
   }
+  // one image tensor (3 channels, float32, plus its 8-bit pixels) must fit the limit for generated data
+  if (s.size !== undefined) checkGeneratedSize(`${where}: size [${(s.size as number[]).join(', ')}] per image`, (s.size as number[])[0]! * (s.size as number[])[1]! * 3, 5);
+  if (s.resizeShorter !== undefined && !(Number.isInteger(s.resizeShorter) && (s.resizeShorter as number) > 0)) throw new InputError(`${where}: resizeShorter must be a positive integer`);
+  if (typeof s.resizeShorter === 'number') checkGeneratedSize(`${where}: resizeShorter ${s.resizeShorter}`, s.resizeShorter * s.resizeShorter * 3, 5);
   for (const k of ['mean', 'std']) {
     if (s[k] !== undefined && !(Array.isArray(s[k]) && (s[k] as unknown[]).every((x) => typeof x === 'number'))) {
       throw new InputError(`${where}: ${k} must be a list of numbers`);

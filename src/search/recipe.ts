@@ -1,6 +1,7 @@
 import type { Target } from '../passes/pass.js';
 import type { OptLevel } from '../runtime/session.js';
 import { InputError } from '../errors.js';
+import { checkNesting } from '../util/limits.js';
 
 /** ONNX Runtime session settings: part of what a recipe decides, since they change speed as much as passes. */
 export interface SessionSettings {
@@ -77,6 +78,7 @@ export function parseRecipeFile(json: unknown, source = 'recipe'): RecipeFile {
     throw new InputError(`${source}: ${why}`);
   };
   if (!json || typeof json !== 'object') bad('not a JSON object');
+  checkNesting(json, source); // before anything recursive (stableJson) walks it
   const f = json as Partial<RecipeFile>;
   if (f.format !== 'inferopt-recipe') bad("not an inferopt recipe (expected \"format\": \"inferopt-recipe\")");
   if (f.version !== 1) bad(`unsupported recipe version ${String(f.version)}`);

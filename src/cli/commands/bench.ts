@@ -4,7 +4,7 @@ import { InputError } from '../../errors.js';
 import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult } from '../../runtime/bench.js';
 import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
 import type { Backend, OptLevel } from '../../runtime/session.js';
-import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
+import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parsePositiveFlag, parseRunsFlag, parseSecondsFlag } from '../flags.js';
 import { clearLine, liveLine } from '../terminal.js';
 
 interface BenchFlags {
@@ -77,15 +77,15 @@ function benchOptions(flags: BenchFlags): BenchOptions {
   const opts: BenchOptions = {
     backend,
     threads: parseIntFlag('--threads', flags.threads, 1),
-    warmup: parseIntFlag('--warmup', flags.warmup, 0),
+    warmup: parseRunsFlag('--warmup', flags.warmup, 0),
     optLevel: flags.optLevel as OptLevel,
     executionMode: flags.executionMode,
     shapes: parseShapeFlags(flags.shape),
     dims: parseDimFlags(flags.dim),
     seed: parseIntFlag('--seed', flags.seed, 0),
   };
-  if (flags.runs !== undefined) opts.runs = parseIntFlag('--runs', flags.runs, 1);
-  if (flags.seconds !== undefined) opts.seconds = parsePositiveFlag('--seconds', flags.seconds);
+  if (flags.runs !== undefined) opts.runs = parseRunsFlag('--runs', flags.runs, 1);
+  if (flags.seconds !== undefined) opts.seconds = parseSecondsFlag('--seconds', flags.seconds);
   if (flags.batch !== undefined) opts.batch = parseIntFlag('--batch', flags.batch, 1);
   if (flags.input.length) opts.values = parseInputFlags(flags.input);
   return opts;

@@ -9,7 +9,7 @@ import { DEFAULT_ACCURACY_BOUND, parseAccuracyDrop, type Goals } from '../../sea
 import { optimize, type OptimizeOutcome } from '../../search/optimize.js';
 import { parseRecipeFile } from '../../search/recipe.js';
 import { headline } from '../../report/summary.js';
-import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
+import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag, parseRunsFlag } from '../flags.js';
 
 interface OptimizeFlags {
   output: string;
@@ -61,7 +61,7 @@ export function register(program: Command): void {
         ...(flags.data ? { data: flags.data } : {}),
         ...(flags.metric ? { metric: flags.metric } : {}),
         ...(flags.limit ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
-        ...(flags.runs ? { runs: parseIntFlag('--runs', flags.runs, 2) } : {}),
+        ...(flags.runs ? { runs: parseRunsFlag('--runs', flags.runs, 2) } : {}),
         ...(flags.recipe ? { recipe: readRecipe(flags.recipe), allowOtherModel: flags.otherModel === true } : {}),
         input: { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) },
         log: flags.json ? undefined : (line) => process.stderr.write(`${line}\n`),

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { optimizePipelineCommand, parseBudgetMs, runPipelineCommand } from '../../pipeline/cli.js';
 import { InputError } from '../../errors.js';
-import { parseIntFlag } from '../flags.js';
+import { parseIntFlag, parseRunsFlag } from '../flags.js';
 
 export function register(program: Command): void {
   const p = program.command('pipeline').description('Run and optimize multi-stage video pipelines (detect → track → classify → recognise) under a frame budget');
@@ -21,7 +21,7 @@ export function register(program: Command): void {
         framesDir: flags.frames,
         ...(flags.budget !== undefined ? { budgetMs: parseBudgetMs(flags.budget) } : {}),
         ...(flags.limit !== undefined ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
-        warmup: parseIntFlag('--warmup', flags.warmup, 0),
+        warmup: parseRunsFlag('--warmup', flags.warmup, 0),
         ...(flags.output ? { outDir: flags.output } : {}),
         progress: process.stderr.isTTY && !flags.json,
       });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadModel } from '../../ir/io.js';
-import { collect, parseBackendFlag, parseDimFlags, parseIntFlag } from '../flags.js';
+import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parseRunsFlag } from '../flags.js';
 import { parseShapeFlags, randomInputs, requireSizedDims, resolveDims } from '../../runtime/inputs.js';
 import { shapesText } from '../../runtime/bench.js';
 import { profileModel } from '../../runtime/profile.js';
@@ -52,8 +52,8 @@ export function register(program: Command): void {
         backend,
         threads,
         dims,
-        runs: parseIntFlag('--runs', flags.runs, 1),
-        warmup: parseIntFlag('--warmup', flags.warmup, 0),
+        runs: parseRunsFlag('--runs', flags.runs, 1),
+        warmup: parseRunsFlag('--warmup', flags.warmup, 0),
       });
       const peak = flags.peak ? await measuredPeak(backend, threads, { refresh: flags.refreshPeak === true }) : undefined;
       const costs = graphNodeCosts(model, { shapes: spec.shapes, dims });
