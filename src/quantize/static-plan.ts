@@ -81,7 +81,19 @@ export function planStatic(g: Graph, opts: PlanOptions): StaticPlan {
     n.inputs.forEach((v, i) => {
       if (!v) return;
       if (i === spec.biasInput) {
-        if (v.constTensor() && isFloatTensor(v.constTensor()) && spec.weightInput !== undefined) plan.biases.set(v, [n.input(0)!, n.input(spec.weightInput)!]);
+        if (!(v.constTensor() && isFloatTensor(v.constTensor()) && spec.weightInput !== undefined)) return;
+        const need: [Value, Value] = [n.input(0)!, n.input(spec.weightInput)!];
+        const other = plan.biases.get(v);
+        if (other && (other[0] !== need[0] || other[1] !== need[1])) {
+          // one bias tensor shared by layers with different input/weight scales (identical biases merged by
+          // CSE, common in exported ResNets): its int32 form needs one scale per consumer, so each gets a copy
+          // — with a single scale ORT cannot fuse the others into QLinearConv and they run in float
+          const copy = g.addInitializer(v.constTensor()!.clone(), g.uniqueName(`${v.name}_${n.name || n.opType}`));
+          n.setInput(i, copy);
+          plan.biases.set(copy, need);
+          return;
+        }
+        plan.biases.set(v, need);
         return;
       }
       if (v.constTensor()) plan.weights.set(v, { axis: weightAxis(n, i, opts.perChannel), isWeight: i === spec.weightInput });

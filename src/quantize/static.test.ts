@@ -33,6 +33,36 @@ async function ortOpTypes(m: Model): Promise<string[]> {
 }
 
 describe('static QDQ quantization', () => {
+  it('splits a bias shared by Convs with different scales (CSE-merged, as in exported ResNets): every Conv fuses to QLinearConv', async () => {
+    // two 3×3 Convs in sequence with one bias initializer (identical values merged); their inputs and weights
+    // have different ranges, so each int32 bias needs its own scale x_scale·w_scale
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, ['N', 4, 8, 8]);
+    const bias = b.floats('shared_bias', [4], [0.1, -0.2, 0.3, 0.05]);
+    const w = (name: string, k: number) => b.floats(name, [4, 4, 3, 3], Array.from({ length: 144 }, (_, i) => k * Math.sin(i * 1.3)));
+    const c1 = b.op('Relu', [b.op('Conv', [x, w('w1', 0.2), bias], { pads: [1, 1, 1, 1] })]);
+    const c2 = b.op('Relu', [b.op('Conv', [c1, w('w2', 1.5), bias], { pads: [1, 1, 1, 1] })]);
+    b.output(b.op('Conv', [c2, w('w3', 0.7), bias], { pads: [1, 1, 1, 1] }), 'y');
+    const ref = b.model({ opset: 13 });
+    const r = await quantize(ref);
+    const convs = r.model.graph.nodes.filter((n) => n.opType === 'Conv');
+    expect(new Set(convs.map((n) => n.input(2)))).toHaveProperty('size', 3);
+    for (const n of convs) {
+      const dq = n.input(2)!.producer!;
+      expect(dq.opType).toBe('DequantizeLinear');
+      const xScale = n.input(0)!.producer!.input(1)!.constTensor()!.toFloat32()[0]!;
+      const wScales = n.input(1)!.producer!.input(1)!.constTensor()!.toFloat32();
+      const bScales = dq.input(1)!.constTensor()!.toFloat32();
+      // float32 storage: equal to the product within float32 rounding
+      bScales.forEach((s, i) => expect(Math.abs(s / (xScale * wScales[wScales.length === 1 ? 0 : i]!) - 1)).toBeLessThan(1e-6));
+    }
+    const ops = await ortOpTypes(r.model);
+    expect(ops.filter((t) => t === 'QLinearConv')).toHaveLength(3);
+    expect(ops).not.toContain('Conv');
+    const [f] = await compareModels(ref, r.model, calib(ref, 4));
+    expect(f!.cosine).toBeGreaterThan(0.99);
+  });
+
   it('CNN: per-channel (U8S8 on cpu); ORT fuses every Conv into QLinearConv and folds ReLUs; outputs close', async () => {
     const ref = cnnModel();
     const r = await quantize(ref);
