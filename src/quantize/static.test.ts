@@ -42,7 +42,8 @@ describe('static QDQ quantization', () => {
     const w = (name: string, k: number) => b.floats(name, [4, 4, 3, 3], Array.from({ length: 144 }, (_, i) => k * Math.sin(i * 1.3)));
     const c1 = b.op('Relu', [b.op('Conv', [x, w('w1', 0.2), bias], { pads: [1, 1, 1, 1] })]);
     const c2 = b.op('Relu', [b.op('Conv', [c1, w('w2', 1.5), bias], { pads: [1, 1, 1, 1] })]);
-    b.output(b.op('Conv', [c2, w('w3', 0.7), bias], { pads: [1, 1, 1, 1] }), 'y');
+    const c3 = b.op('Conv', [c2, w('w3', 0.7), bias], { pads: [1, 1, 1, 1] });
+    b.output(b.op('Add', [c3, c1]), 'y'); // the residual Add (quantized too) lets the last Conv's output be int8
     const ref = b.model({ opset: 13 });
     const r = await quantize(ref);
     const convs = r.model.graph.nodes.filter((n) => n.opType === 'Conv');
