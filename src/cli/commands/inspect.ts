@@ -34,10 +34,10 @@ export function register(program: Command): void {
       }
       if (flags.json) process.stdout.write(JSON.stringify({ model: file, valid: problems.length === 0, ...(problems.length ? { problems } : {}), ...report }, null, 2) + '\n');
       else {
+        if (problems.length) process.stdout.write(formatProblems(problems) + '\n\n');
         if (report) process.stdout.write(formatInspect(report, file) + '\n');
-        if (problems.length) process.stdout.write(formatProblems(problems) + '\n');
       }
-      if (problems.length) throw new InputError(`${file}: invalid ONNX graph (${problems.length === 100 ? '100 or more' : problems.length} problem${problems.length === 1 ? '' : 's'}${flags.json ? ' in "problems"' : ', listed above'})`);
+      if (problems.length) throw new InputError(`${file}: invalid ONNX graph (${problems.length === 100 ? '100 or more' : problems.length} problem${problems.length === 1 ? '' : 's'}${flags.json ? ' in "problems"' : ', listed above the description'})`);
     });
 }
 
