@@ -271,12 +271,12 @@ describe('fuzz: crafted invalid graphs', () => {
 });
 
 /** An MLP with one MatMul/Add pair, for flags and recipes. */
-function mlpFile(name: string): string {
+function mlpFile(name: string, nodeName = (op: string) => op): string {
   const r = rng(1);
   const b = new GraphBuilder();
   const x = b.input('x', DataType.FLOAT, [1, 32]);
-  const h = b.op('Relu', [b.op('MatMul', [x, b.floats('w1', [32, 32], Array.from({ length: 1024 }, () => r() - 0.5))])]);
-  b.output(b.op('MatMul', [h, b.floats('w2', [32, 4], Array.from({ length: 128 }, () => r() - 0.5))]), 'y');
+  const h = b.op('Relu', [b.op('MatMul', [x, b.floats('w1', [32, 32], Array.from({ length: 1024 }, () => r() - 0.5))], {}, { name: nodeName('mm1') })], {}, { name: nodeName('relu') });
+  b.output(b.op('MatMul', [h, b.floats('w2', [32, 4], Array.from({ length: 128 }, () => r() - 0.5))], {}, { name: nodeName('mm2') }), 'y');
   const file = path.join(dir, name);
   saveModel(b.model({ opset: 17 }), file);
   return file;
@@ -433,7 +433,7 @@ describe('fuzz: injection through names', () => {
     expect(nodes.length === 0 || nodes.includes('say "hi"')).toBe(true);
   });
 
-  it('report.md escapes a hostile model file name (HTML and a newline starting a heading)', async () => {
+  it('optimize: report.md escapes a hostile model file name (HTML, a newline starting a heading); quoted node names profile', async () => {
     const hostile = 'x"><img src=x onerror=alert(1)>\n# pwned [link](javascript:alert(1)) |cell| `code` *bold*';
     const escaped = md(hostile);
     expect(escaped).not.toMatch(/[<>\n]/);
@@ -442,7 +442,8 @@ describe('fuzz: injection through names', () => {
     fs.mkdirSync(sub, { recursive: true });
     const name = 'x"><img src=x onerror=alert(1)>\n# pwned.onnx';
     const file = path.join(sub, name);
-    fs.copyFileSync(mlpFile('plain.onnx'), file);
+    // node names with a quote and a backslash too: optimize profiles the model with ORT
+    fs.copyFileSync(mlpFile('quoted.onnx', (op) => `${op} "q" \\`), file);
     const recipe = path.join(dir, 'simplify-recipe.json');
     fs.writeFileSync(recipe, JSON.stringify({ format: 'inferopt-recipe', version: 1, recipe: { target: 'cpu', steps: [{ pass: 'simplify', params: {} }], session: { threads: 1, optLevel: 'all', executionMode: 'sequential' } } }));
     const out = path.join(dir, 'inj-out');
