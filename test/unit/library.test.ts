@@ -65,7 +65,7 @@ describe("the README's Library example", () => {
     fs.writeFileSync(path.join(dir, 'example.mts'), code!.replace("from 'inferopt'", `from ${JSON.stringify(entry)}`));
     const { stdout } = await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), ['example.mts'], { cwd: dir });
     expect(stdout).toMatch(/logits: cosine 0\.9\d+, top-1 agreement 1/);
-    expect(stdout).toMatch(/int8 runs in \d\.\d\d× the time \[\d\.\d\d–\d\.\d\d\]/);
+    expect(stdout).toMatch(/int8 runs in \d+\.\d\d× the time \[\d+\.\d\d–\d+\.\d\d\]/); // ratios pass 10× on a busy machine
     const saved = api.loadModel(path.join(dir, 'model.int8.onnx'));
     expect(saved.graph.nodes.some((n) => n.opType === 'DynamicQuantizeMatMul' || n.opType === 'QAttention')).toBe(true);
   });
