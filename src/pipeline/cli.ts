@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { optimizePipeline } from './optimize.js';
 import { InputError } from '../errors.js';
+import { clearLine, liveLine } from '../cli/terminal.js';
 import { OutputDir } from '../util/output-dir.js';
 import { environment } from '../report/environment.js';
 import { pipelineReport, runHeadline } from './report.js';
@@ -40,9 +41,9 @@ export async function runPipelineCommand(o: { specFile: string; framesDir: strin
     const run = await runPipeline(spec, set, {
       ...(o.budgetMs !== undefined ? { budgetMs: o.budgetMs } : {}),
       ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
-      ...(o.progress ? { onFrame: (f) => process.stderr.write(`\rframe ${f.index + 1}/${n}`) } : {}),
+      ...(o.progress ? { onFrame: (f) => liveLine(`frame ${f.index + 1}/${n}`) } : {}),
     });
-    if (o.progress) process.stderr.write('\r\x1b[2K');
+    if (o.progress) clearLine();
     if (!run.accuracy) process.stderr.write(`inferopt: no truth.jsonl in ${o.framesDir}: latency only\n`);
     const summary = { format: 'inferopt-results', kind: 'pipeline-run', spec: o.specFile, frames: o.framesDir, budgetMs: o.budgetMs, ...runSummary(run), environment: environment() };
     let text = runText(run);

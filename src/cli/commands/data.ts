@@ -44,16 +44,15 @@ export function register(program: Command): void {
     .action(async (flags: { output: string; frames: string; size: string; seed: string }) => {
       const m = /^(\d+)x(\d+)$/.exec(flags.size);
       if (!m || Number(m[1]) < 64 || Number(m[2]) < 64) throw new InputError(`bad --size '${flags.size}': give WxH, e.g. 640x360`);
-      const tty = process.stderr.isTTY;
       const r = await renderVideo({
         outDir: flags.output,
         frames: parseIntFlag('--frames', flags.frames, 1),
         width: Number(m[1]),
         height: Number(m[2]),
         seed: parseIntFlag('--seed', flags.seed),
-        onProgress: tty ? (d, t) => process.stderr.write(`\rrendering ${d}/${t}`) : undefined,
+        onProgress: stderrIsTerminal() ? (d, t) => liveLine(`rendering ${d}/${t}`) : undefined,
       });
-      if (tty) process.stderr.write('\r\x1b[2K');
+      clearLine();
       process.stdout.write(`${r.frames} frames ${r.width}×${r.height} in ${flags.output}: ${r.tracks} texts, ${r.appearances} scored appearances; truth in ${r.truthFile}\n`);
     });
 
