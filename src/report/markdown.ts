@@ -15,7 +15,8 @@ export function md(s: string): string {
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
-    .replace(/[\\`*_[\]{}|~#!]/g, '\\$&');
+    .replace(/[\\`*_|~#]/g, '\\$&')
+    .replace(/\]\(/g, ']\\('); // no link or image: `[x](javascript:…)` stays text (brackets alone are plain text)
 }
 const table = (header: string[], rows: string[][]) =>
   [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(md).join(' | ')} |`)].join('\n');

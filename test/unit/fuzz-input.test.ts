@@ -437,7 +437,8 @@ describe('fuzz: injection through names', () => {
     const hostile = 'x"><img src=x onerror=alert(1)>\n# pwned [link](javascript:alert(1)) |cell| `code` *bold*';
     const escaped = md(hostile);
     expect(escaped).not.toMatch(/[<>\n]/);
-    expect(escaped).not.toMatch(/(^|[^\\])[`*|[\]]/);
+    expect(escaped).not.toMatch(/(^|[^\\])[`*|]/);
+    expect(escaped).not.toMatch(/\]\(/);
     const sub = path.join(dir, 'inj');
     fs.mkdirSync(sub, { recursive: true });
     const name = 'x"><img src=x onerror=alert(1)>\n# pwned.onnx';
