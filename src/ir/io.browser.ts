@@ -42,3 +42,8 @@ export function writeAtomic(file: string, _chunks: readonly Uint8Array[]): void 
 export function modelSizeOnDisk(file: string): number {
   return noFiles(`the size of ${file}`);
 }
+
+/** A browser has no files: `--input name=file.pb` is a CLI (Node) feature. */
+export function readInputFile(file: string): Uint8Array | undefined {
+  return noFiles(`reading '${file}'`);
+}

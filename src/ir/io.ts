@@ -317,3 +317,8 @@ export function modelSizeOnDisk(file: string): number {
   scan(fs.readFileSync(file));
   return total;
 }
+
+/** The bytes of a small input file (an `--input name=file.pb` tensor), or undefined when there is no such file. */
+export function readInputFile(file: string): Uint8Array | undefined {
+  return fs.existsSync(file) ? fs.readFileSync(file) : undefined;
+}

@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import { InputError } from '../errors.js';
 import { decodeTensor } from '../ir/proto/decode.js';
+import { readInputFile } from '../ir/io.js';
 import { DataType, dtypeInfo, dtypeName } from '../ir/dtype.js';
 import type { Model, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
@@ -231,9 +231,10 @@ export function parseInputFlags(flags: readonly string[] = []): Record<string, I
       out[name] = Number(v);
       continue;
     }
-    if (!fs.existsSync(v)) throw new InputError(`--input ${name}=${v}: not a number and no such file`);
+    const bytes = readInputFile(v);
+    if (!bytes) throw new InputError(`--input ${name}=${v}: not a number and no such file`);
     try {
-      out[name] = decodeTensor(fs.readFileSync(v));
+      out[name] = decodeTensor(bytes);
     } catch (e) {
       throw new InputError(`--input ${name}: ${v} is not an ONNX TensorProto (${(e as Error).message})`);
     }
