@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { clearLine, liveLine } from '../terminal.js';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { openDataset } from '../../data/dataset.js';
@@ -94,11 +95,12 @@ async function runDistill(flags: DistillFlags): Promise<string> {
   if (flags.studentOutput) await saveModelProven(student, flags.studentOutput, { flag: '--student-output', reference: flags.teacher });
   const inputNames = runtimeInputs(student).map((v) => v.name);
   const trainDs = await openDataset(flags.data, flags.trainLimit ? { limit: Number(flags.trainLimit) } : {});
-  process.stderr.write('loading data…\r');
+  liveLine('loading data…');
   const data = await collectTensorData(trainDs, inputNames);
   const test = await collectTensorData(await openDataset(flags.test), inputNames);
   const log = (line: string) => {
-    process.stderr.write('\r\x1b[2K' + line + '\n');
+    clearLine();
+    process.stderr.write(line + '\n');
     if (flags.log) fs.appendFileSync(flags.log, line + '\n');
   };
   log(`# ${data.length} training / ${test.length} held-out samples; inferopt distill ${process.argv.slice(3).join(' ')}`);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { clearLine, liveLine } from '../terminal.js';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { openDataset } from '../../data/dataset.js';
@@ -131,12 +132,13 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   const common = trainOptionsFrom(flags);
   const threads = common.threads;
   const log = (line: string) => {
-    process.stderr.write('\r\x1b[2K' + line + '\n');
+    clearLine();
+    process.stderr.write(line + '\n');
     if (flags.log) fs.appendFileSync(flags.log, line + '\n');
   };
   const inputNames = runtimeInputs(model).map((v) => v.name);
   const trainDs = await openDataset(flags.trainData, flags.trainLimit ? { limit: parseIntFlag('--train-limit', flags.trainLimit, 1) } : {});
-  process.stderr.write('loading data…\r');
+  liveLine('loading data…');
   let trainSet = await collectTensorData(trainDs, inputNames);
   let heldOut: TensorData;
   if (flags.heldOut) heldOut = await collectTensorData(await openDataset(flags.heldOut), inputNames);
