@@ -65,6 +65,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const unguard = guardOutput(); // control characters from models and data never reach the terminal raw
+  // a reader that stops early (`inferopt … | head`) closes the pipe: stop quietly, as Unix tools do, instead of
+  // an unhandled 'error' event with a stack trace
+  // (registered once: the error can arrive after main returns, while stdout drains)
+  if (!process.stdout.listeners('error').includes(onPipeError)) process.stdout.on('error', onPipeError);
   try {
     await program.parseAsync(argv as string[]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -85,6 +89,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   } finally {
     unguard();
   }
+}
+
+function onPipeError(e: NodeJS.ErrnoException): void {
+  if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  throw e;
 }
 
 /** An error message as one line: newlines that came in with names (files, nodes) are shown, not obeyed. */

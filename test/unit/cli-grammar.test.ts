@@ -91,3 +91,16 @@ describe('dataset folders', () => {
     expect(r.stderr).toMatch(/a 'data render-ocr' folder holds one dataset per model; give --data one of its specs: .*ocr\/rec\.json, .*ocr\/cls\.json, .*ocr\/det\.json/);
   });
 });
+
+describe('a reader that stops early', () => {
+  it('`inferopt … | head` ends quietly: no EPIPE stack trace on stderr', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['bin/inferopt.js', 'quantize', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.destroy(); // the reader is gone before the help is written
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|at /);
+    expect(code).toBe(0);
+  }, 30_000);
+});
