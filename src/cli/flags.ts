@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { MAX_RUNS, MAX_SECONDS } from '../util/limits.js';
+import { checkRuns, checkSeconds, checkThreads } from '../util/limits.js';
 import type { Backend } from '../runtime/session.js';
 
 /** commander helper for repeatable options: `--shape a=1x3 --shape b=2`. */
@@ -13,15 +13,17 @@ export function parseIntFlag(flag: string, value: string, min = 0, max = Number.
   return n;
 }
 
-/** Run counts (`--runs`, `--warmup`): integers from `min` to MAX_RUNS. */
-export const parseRunsFlag = (flag: string, value: string, min = 1): number => parseIntFlag(flag, value, min, MAX_RUNS);
+/** Run counts (`--runs`, `--warmup`): integers from `min` to MAX_RUNS (the bound `benchmark()` applies too). */
+export const parseRunsFlag = (flag: string, value: string, min = 1): number => checkRuns(flag, numberOf(value), min, value);
 
-/** `--seconds`: a positive number up to MAX_SECONDS (a week). */
-export function parseSecondsFlag(flag: string, value: string): number {
-  const n = parsePositiveFlag(flag, value);
-  if (n > MAX_SECONDS) throw new InputError(`${flag} ${value}: at most ${MAX_SECONDS} (a week)`);
-  return n;
-}
+/** `--seconds`: a positive number up to MAX_SECONDS (a week), as `benchmark()` checks it. */
+export const parseSecondsFlag = (flag: string, value: string): number => checkSeconds(flag, numberOf(value), value);
+
+/** `--threads`: an integer from 1 to MAX_THREADS, as `benchmark()` and sessions check it. */
+export const parseThreadsFlag = (value: string, flag = '--threads'): number => checkThreads(flag, numberOf(value), value);
+
+/** A flag's text as a number (NaN for an empty text, which Number() would read as 0). */
+const numberOf = (value: string): number => (value.trim() === '' ? NaN : Number(value));
 
 /** A positive number flag, or an InputError naming the flag. */
 export function parsePositiveFlag(flag: string, value: string): number {

@@ -52,6 +52,32 @@ describe('benchmark', () => {
     expect(r.timesMs.reduce((a, b) => a + b, 0)).toBeLessThan(2000);
     await expect(benchmark(mlp(1), { runs: 3, seconds: 1 })).rejects.toThrow(/not both/);
   });
+
+  it('bounds runs, warm-up, seconds, threads and generated input bytes as the CLI flags do, before any work', async () => {
+    // each of these hung (1e12 runs or seconds), crashed ORT (1e9 threads: bad_alloc) or slipped through
+    const cases: [object, RegExp][] = [
+      [{ runs: 1e12 }, /^runs 1000000000000: at most 10000000$/],
+      [{ runs: 0 }, /^runs must be an integer ≥ 1, not '0'$/],
+      [{ warmup: 1e12 }, /^warmup 1000000000000: at most 10000000$/],
+      [{ warmup: -1 }, /^warmup must be an integer ≥ 0/],
+      [{ seconds: 1e12 }, /^seconds 1000000000000: at most 604800 \(a week\)$/],
+      [{ seconds: Infinity }, /^seconds must be a positive number, not 'Infinity'$/],
+      [{ seconds: NaN }, /^seconds must be a positive number/],
+      [{ threads: 1e9 }, /^threads 1000000000: at most 1024$/],
+      [{ threads: 0 }, /^threads must be an integer ≥ 1, not '0'$/],
+      [{ threads: 1.5 }, /^threads must be an integer ≥ 1, not '1.5'$/],
+      [{ dims: { N: 1e9 } }, /input 'x' \[1000000000x64\] would take .* over the 2.15 GB limit for generated data/],
+    ];
+    for (const [o, re] of cases) {
+      const t0 = performance.now();
+      const err = await benchmark(mlp(1), { dims: { N: 1 }, ...o }).then(() => undefined, (e: Error) => e);
+      expect(err?.name, JSON.stringify(o)).toBe('InputError');
+      expect(err?.message).toMatch(re);
+      expect(performance.now() - t0).toBeLessThan(1000);
+    }
+    // compare checks B's own settings too
+    await expect(compare(mlp(1), mlp(1), { runs: 2, dims: { N: 1 } }, { threads: 5000 })).rejects.toThrow(/^threads 5000: at most 1024$/);
+  });
 });
 
 describe('compare', () => {

@@ -10,6 +10,7 @@ import { Model } from '../ir/graph.js';
 import { loadModel } from '../ir/io.js';
 import type { Tensor } from '../ir/tensor.js';
 import { peakRssBytes, rssBytes } from '../util/memory.js';
+import { checkRuns, checkSeconds, checkThreads } from '../util/limits.js';
 import { rng } from '../util/random.js';
 import { bootstrapMedianRatio, summarize, type RatioInterval, type Summary } from '../util/stats.js';
 import { randomInputs, requireSizedDims, resolveDims, runtimeInputs, type InputValue } from './inputs.js';
@@ -109,9 +110,11 @@ interface Contestant {
 
 function checkOptions(opts: BenchOptions): void {
   if (opts.runs !== undefined && opts.seconds !== undefined) throw new InputError('give either runs or seconds, not both');
-  if (opts.runs !== undefined && (!Number.isInteger(opts.runs) || opts.runs < 1)) throw new InputError(`runs must be a positive integer, not ${opts.runs}`);
-  if (opts.seconds !== undefined && !(opts.seconds > 0)) throw new InputError(`seconds must be positive, not ${opts.seconds}`);
-  if (opts.warmup !== undefined && (!Number.isInteger(opts.warmup) || opts.warmup < 0)) throw new InputError(`warmup must be an integer ≥ 0, not ${opts.warmup}`);
+  // the bounds the CLI's --runs/--warmup/--seconds/--threads flags apply (src/util/limits.ts)
+  if (opts.runs !== undefined) checkRuns('runs', opts.runs);
+  if (opts.seconds !== undefined) checkSeconds('seconds', opts.seconds);
+  if (opts.warmup !== undefined) checkRuns('warmup', opts.warmup, 0);
+  if (opts.threads !== undefined) checkThreads('threads', opts.threads);
 }
 
 function sessionOptions(opts: BenchOptions, dims: Record<string, number>): SessionOptions {
@@ -307,6 +310,7 @@ export async function compare(
   bSettings: SessionSettingsOverride = {},
 ): Promise<CompareResult> {
   checkOptions(opts);
+  checkOptions(bSettings);
   const ca = await prepare(a, opts);
   let cb: Contestant | undefined;
   try {

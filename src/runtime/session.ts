@@ -8,6 +8,7 @@ import type { Model } from '../ir/graph.js';
 import { loadModel, modelToBytes } from '../ir/io.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Dim } from '../ir/types.js';
+import { checkThreads } from '../util/limits.js';
 
 import { DEFAULT_BACKEND, loadOrt, ortPackageVersion, type Backend, type Ort } from './ort.js';
 
@@ -84,7 +85,8 @@ export class Session {
   static async create(model: Model | string | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
     const backend = opts.backend ?? DEFAULT_BACKEND;
     const ort = ortModule(backend);
-    const threads = opts.threads ?? 2;
+    const threads = checkThreads('threads', opts.threads ?? 2);
+    if (opts.interOpThreads !== undefined) checkThreads('interOpThreads', opts.interOpThreads);
     if (backend === 'wasm' && webThreads !== threads) {
       // onnxruntime-web reads numThreads once, when its wasm module starts; later changes are ignored
       if (webThreads !== -1) {

@@ -17,6 +17,25 @@ export const DEFAULT_MAX_GENERATED_BYTES = 2 ** 31;
 /** Timed runs and seconds a benchmark may ask for. */
 export const MAX_RUNS = 10_000_000;
 export const MAX_SECONDS = 7 * 24 * 3600;
+/** Intra-op threads a session may ask for (ONNX Runtime allocates per thread: 1e9 threads is bad_alloc). */
+export const MAX_THREADS = 1024;
+
+/**
+ * The bounds of a benchmark's settings, for the CLI flags and the library options alike: `what` names the
+ * setting as the caller knows it (`--runs` or `runs`). Returns the value; throws one InputError line.
+ */
+export function checkCount(what: string, n: number, min: number, max: number, text = String(n)): number {
+  if (!Number.isSafeInteger(n) || n < min) throw new InputError(`${what} must be an integer ≥ ${min}, not '${text}'`);
+  if (n > max) throw new InputError(`${what} ${text}: at most ${max}`);
+  return n;
+}
+export const checkRuns = (what: string, n: number, min = 1, text?: string): number => checkCount(what, n, min, MAX_RUNS, text);
+export const checkThreads = (what: string, n: number, text?: string): number => checkCount(what, n, 1, MAX_THREADS, text);
+export function checkSeconds(what: string, n: number, text = String(n)): number {
+  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${what} must be a positive number, not '${text}'`);
+  if (n > MAX_SECONDS) throw new InputError(`${what} ${text}: at most ${MAX_SECONDS} (a week)`);
+  return n;
+}
 
 /** The ceiling on generated tensors: INFEROPT_MAX_INPUT_BYTES (bytes, or with K/M/G suffix) or the default. */
 export function maxGeneratedBytes(): number {

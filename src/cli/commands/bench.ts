@@ -4,7 +4,7 @@ import { InputError } from '../../errors.js';
 import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult } from '../../runtime/bench.js';
 import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
 import type { Backend, OptLevel } from '../../runtime/session.js';
-import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parsePositiveFlag, parseRunsFlag, parseSecondsFlag } from '../flags.js';
+import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parseThreadsFlag, parsePositiveFlag, parseRunsFlag, parseSecondsFlag } from '../flags.js';
 import { clearLine, liveLine } from '../terminal.js';
 
 interface BenchFlags {
@@ -76,7 +76,7 @@ function benchOptions(flags: BenchFlags): BenchOptions {
   }
   const opts: BenchOptions = {
     backend,
-    threads: parseIntFlag('--threads', flags.threads, 1),
+    threads: parseThreadsFlag(flags.threads),
     warmup: parseRunsFlag('--warmup', flags.warmup, 0),
     optLevel: flags.optLevel as OptLevel,
     executionMode: flags.executionMode,

@@ -8,7 +8,7 @@ import type { Estimate } from '../../eval/bootstrap.js';
 import { evaluate, type EvalResult, type Task } from '../../eval/evaluate.js';
 import { defaultImagePreprocess } from '../../eval/model-io.js';
 import type { Backend } from '../../runtime/session.js';
-import { collect, parseIntFlag } from '../flags.js';
+import { collect, parseIntFlag, parseThreadsFlag } from '../flags.js';
 import { clearLine, liveLine } from '../terminal.js';
 
 interface EvalFlags {
@@ -86,7 +86,7 @@ async function runEval(file: string, flags: EvalFlags): Promise<EvalResult> {
       reference: flags.reference,
       batch: parseIntFlag('--batch', flags.batch, 1),
       backend: flags.backend as Backend,
-      threads: parseIntFlag('--threads', flags.threads, 1),
+      threads: parseThreadsFlag(flags.threads),
       bootstrap: { iterations: parseIntFlag('--bootstrap', flags.bootstrap, 1) },
       onProgress: progress && ((n) => progress.draw(n)),
     });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadModel } from '../../ir/io.js';
-import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parseRunsFlag } from '../flags.js';
+import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parseThreadsFlag, parseRunsFlag } from '../flags.js';
 import { parseShapeFlags, randomInputs, requireSizedDims, resolveDims } from '../../runtime/inputs.js';
 import { shapesText } from '../../runtime/bench.js';
 import { profileModel } from '../../runtime/profile.js';
@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (file: string, flags: ProfileFlags) => {
       const backend = parseBackendFlag(flags.backend);
-      const threads = parseIntFlag('--threads', flags.threads, 1);
+      const threads = parseThreadsFlag(flags.threads);
       const model = loadModel(file);
       const spec = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) };
       requireSizedDims(model, spec, { what: 'profiled' });

@@ -18,7 +18,7 @@ import { parseShapeFlags } from '../../runtime/inputs.js';
 import { collectTensorData } from '../../train/data.js';
 import type { TensorData } from '../../train/trainer.js';
 import { parseBudget } from '../../search/budget.js';
-import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag } from '../flags.js';
+import { collect, parseDimFlags, parseIntFlag, parseThreadsFlag, parsePositiveFlag } from '../flags.js';
 
 interface PruneFlags {
   output: string;
@@ -136,7 +136,7 @@ async function runPrune(file: string, flags: PruneFlags): Promise<PruneResultJso
   if (flags.distill && !flags.trainData) throw new InputError('--distill needs --train-data');
   if (flags.schedule !== 'one-shot' && !flags.trainData) throw new InputError(`--schedule ${flags.schedule} fine-tunes between steps: it needs --train-data`);
   const steps = flags.schedule === 'one-shot' ? 1 : parseIntFlag('--steps', flags.steps, 1);
-  const threads = parseIntFlag('--threads', flags.threads, 1);
+  const threads = parseThreadsFlag(flags.threads);
   const budgetMs = flags.budget !== undefined ? parseBudget(flags.budget).ms : undefined;
   if (flags.budget !== undefined && budgetMs === undefined) throw new InputError('--budget takes a time here (90s, 5m)');
   if (!fs.existsSync(file)) throw new InputError(`${file}: no such file`);

@@ -11,7 +11,7 @@ import type { LossSpec } from '../../train/loss.js';
 import type { OptimizerSpec } from '../../train/optimizer.js';
 import { parseSchedule } from '../../train/schedule.js';
 import { train, type EpochStats, type Progress } from '../../train/trainer.js';
-import { collect, parseIntFlag, parsePositiveFlag } from '../flags.js';
+import { collect, parseIntFlag, parseThreadsFlag, parsePositiveFlag } from '../flags.js';
 import { clearLine, liveLine, stderrIsTerminal } from '../terminal.js';
 
 interface TrainFlags {
@@ -134,7 +134,7 @@ export function trainOptionsFrom(flags: TrainingFlags) {
     schedule: parseSchedule(flags.schedule, parseIntFlag('--warmup', flags.warmup, 0)),
     frozen: frozenMatcher(flags.freeze),
     seed: parseIntFlag('--seed', flags.seed, 0),
-    threads: parseIntFlag('--threads', flags.threads, 1),
+    threads: parseThreadsFlag(flags.threads),
     checkpoint: flags.checkpoint,
     resume: flags.resume,
     maxSteps: flags.maxSteps ? parseIntFlag('--max-steps', flags.maxSteps, 1) : undefined,
