@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { markInput } from '../util/files.js';
 import { checkNesting } from '../util/limits.js';
 import { InputError } from '../errors.js';
 import { validateParams, type ParamConstraints } from '../util/validate.js';
@@ -131,6 +132,7 @@ export async function loadDatasetSpec(pathOrSpec: string | DatasetSpec, role: Da
       ? path
       : undefined;
   if (specFile) {
+    markInput(specFile);
     const yaml = !specFile.toLowerCase().endsWith('.json');
     let v: unknown;
     try {
@@ -219,7 +221,18 @@ export async function openDataset(pathOrSpec: string | DatasetSpec, overrides: S
   const { role, ...selection } = overrides;
   const spec = await loadDatasetSpec(pathOrSpec, role);
   const merged: DatasetSpec = { ...spec, ...selection, image: overrides.image ?? spec.image };
+  markSpecFiles(merged);
   return new SpecDataset(merged, await openSource(merged.source));
+}
+
+/**
+ * Records every file a dataset spec names as an input of this run (no output may be written over one): the
+ * data file, labels, tokenizer, keys. The sources record the files they list (each image of a folder or list,
+ * each tensor file of a test set), and `imageToTensor` every image it reads.
+ */
+function markSpecFiles(spec: DatasetSpec): void {
+  const files = [spec.source.path, spec.source.labels, spec.eval?.keys, spec.text?.tokenizer !== 'bert-base-uncased' ? spec.text?.tokenizer : undefined];
+  for (const f of files) if (f) markInput(f);
 }
 
 /** Limits a dataset to its first `n` samples (after its own shuffle and split). */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { InputError } from '../errors.js';
+import { markInput } from '../util/files.js';
 import { checkGeneratedSize } from '../util/limits.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
@@ -145,6 +146,7 @@ export async function imageToTensor(
   name = '',
 ): Promise<{ tensor: Tensor; transform: ImageTransform }> {
   const where = typeof src === 'string' ? src : 'image';
+  if (typeof src === 'string') markInput(src); // an image read is an input: no output of this run goes over it
   // Without a colour setting, single-channel pixel arrays (idx, npy) stay single-channel.
   const rawGray = typeof src === 'object' && 'channels' in src && src.channels === 1;
   const channels = p.color === 'gray' || (p.color === undefined && rawGray) ? 1 : 3;

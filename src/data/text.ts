@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../errors.js';
+import { markInput } from '../util/files.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
 
@@ -90,6 +91,7 @@ export class TextInputEncoder {
       // the library wants every pipeline stage present; files written by older tools may leave some out
       json = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...(JSON.parse(readFileSync(src, 'utf8')) as object) };
       const cfg = src.replace(/tokenizer\.json$/, 'tokenizer_config.json');
+      markInput(cfg);
       if (existsSync(cfg)) config = JSON.parse(readFileSync(cfg, 'utf8')) as object;
     } else {
       json = bertTokenizerJson(readVocab(src), spec.lowercase ?? true);

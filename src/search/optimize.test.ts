@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -99,6 +100,56 @@ describe('inferopt optimize', () => {
     expect(fs.readFileSync(path.join(mine, 'notes.txt'), 'utf8')).toBe('keep me');
     expect(fs.readFileSync(path.join(mine, 'report.md'), 'utf8')).toBe('my own report');
     expect(fs.readdirSync(mine).sort()).toEqual(['notes.txt', 'report.md']); // nothing staged is left behind
+  });
+});
+
+describe('optimize into an earlier output folder', () => {
+  const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+
+  it('`optimize out/m.optimized.onnx -o out`: the input and the user’s files stay; only inferopt’s own files are replaced', async () => {
+    const recipe = { format: 'inferopt-recipe', version: 1, recipe: { target: 'cpu', steps: [{ pass: 'simplify', params: {} }, { pass: 'quantize-dynamic', params: {} }], session: { threads: 1, optLevel: 'all', executionMode: 'sequential' } } };
+    const r = path.join(dir, 'again-recipe.json');
+    fs.writeFileSync(r, JSON.stringify(recipe));
+    const out = path.join(dir, 'again');
+    expect((await runCli('optimize', model, '--recipe', r, '-o', out, ...fast)).code).toBe(0);
+    // the user keeps notes and data in the output folder
+    fs.writeFileSync(path.join(out, 'NOTES.md'), '# my notes\n');
+    fs.mkdirSync(path.join(out, 'keep'));
+    fs.writeFileSync(path.join(out, 'keep', 'calib.bin'), new Uint8Array([1, 2, 3, 4]));
+    const input = path.join(out, 'tiny.optimized.onnx');
+    const user = [input, path.join(out, 'NOTES.md'), path.join(out, 'keep', 'calib.bin'), r];
+    const before = user.map(sha);
+    const oldReport = sha(path.join(out, 'report.md'));
+
+    // the optimized model, optimized again into its own folder: a new model name beside it, inferopt's
+    // reports replaced (recorded in the manifest, unchanged since), everything else untouched
+    const again = await runCli('optimize', input, '--recipe', r, '--other-model', '-o', out, ...fast);
+    expect(again.stderr).not.toMatch(/internal error/);
+    expect(again.code).toBe(0);
+    expect(user.map(sha)).toEqual(before);
+    expect(fs.readdirSync(out).sort()).toEqual(['.inferopt-manifest.json', 'NOTES.md', 'keep', 'recipe.json', 'report.html', 'report.md', 'results.json', 'tiny.optimized.onnx', 'tiny.optimized.optimized.onnx']);
+    expect(sha(path.join(out, 'report.md'))).not.toBe(oldReport);
+    expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('tiny.optimized.onnx');
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, '.inferopt-manifest.json'), 'utf8'));
+    expect(Object.keys(manifest.files).sort()).toEqual(['recipe.json', 'report.html', 'report.md', 'results.json', 'tiny.optimized.onnx', 'tiny.optimized.optimized.onnx']);
+
+    // a report the user edited since: refused before any work, nothing written
+    const snapshot = () => fs.readdirSync(out).sort().map((n) => (fs.statSync(path.join(out, n)).isFile() ? `${n}:${sha(path.join(out, n))}` : n));
+    fs.appendFileSync(path.join(out, 'report.md'), '\nmy edit\n');
+    const all2 = snapshot();
+    const edited = await runCli('optimize', input, '--recipe', r, '--other-model', '-o', out, ...fast);
+    expect(edited.code).toBe(2);
+    expect(edited.stderr).toMatch(/will not replace files it does not own \(report\.md changed since inferopt wrote it\)/);
+    expect(snapshot()).toEqual(all2);
+    // the recipe.json of that folder given as --recipe is an input: refused, nothing changes
+    const all = snapshot();
+    const rec = await runCli('optimize', input, '--recipe', path.join(out, 'recipe.json'), '--other-model', '-o', out, ...fast);
+    expect(rec.code).toBe(2);
+    expect(rec.stderr.trim().split('\n')).toHaveLength(1);
+    expect(rec.stderr).toMatch(/recipe\.json is an input of this run/);
+    expect(rec.stderr).toMatch(/report\.md changed since inferopt wrote it/);
+    expect(snapshot()).toEqual(all);
+    expect(user.map(sha)).toEqual(before);
   });
 });
 

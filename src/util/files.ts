@@ -333,6 +333,11 @@ export class Staging {
     if (this.done) throw new Error('staging folder already committed or abandoned');
     try {
       const folders = new Set<string>();
+      // inputs recorded since the target was checked (an image read while a search ran) are refused too
+      for (const [, target] of moves) {
+        const input = inputAt(target);
+        if (input) throw new InputError(`${target}: is an input of this run (${input}); inferopt never writes over its inputs`);
+      }
       for (const [name, target] of moves) {
         fsStep(`cannot write ${target}`, () => fs.renameSync(this.path(name), target));
         folders.add(path.dirname(target));

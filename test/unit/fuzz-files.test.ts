@@ -13,7 +13,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { loadModel, saveModel } from '../../src/ir/io.js';
+import sharp from 'sharp';
+import { GraphBuilder } from '../../src/ir/builder.js';
+import { DataType } from '../../src/ir/dtype.js';
+import { loadModel, modelToBytes, saveModel } from '../../src/ir/io.js';
 import { openDataset } from '../../src/data/dataset.js';
 import { parseRecipeFile } from '../../src/search/recipe.js';
 import { Session } from '../../src/runtime/session.js';
@@ -72,7 +75,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'hang'> {
  * Runs the CLI and scores it. `inputs`: files that must not change; `target`: the output path, which must
  * hold a model ORT loads and runs if the command succeeded, or be as it was if it failed.
  */
-async function score(name: string, args: string[], o: { inputs: string[]; target?: string; expect?: 0 | 2 }): Promise<number | 'hang'> {
+async function score(name: string, args: string[], o: { inputs: string[]; target?: string; expect?: 0 | 2; stderr?: RegExp }): Promise<number | 'hang'> {
   counts.cases++;
   const before = o.inputs.map(snapshot);
   const targetBefore = o.target !== undefined ? snapshot(o.target) : undefined;
@@ -90,6 +93,7 @@ async function score(name: string, args: string[], o: { inputs: string[]; target
     failures.push(`crash: ${name}: exit ${r.code} ${r.stderr.slice(0, 200)}`);
   }
   if (o.expect !== undefined && r.code !== o.expect) failures.push(`${name}: expected exit ${o.expect}, got ${r.code}: ${r.stderr.slice(0, 200)}`);
+  if (o.stderr && !o.stderr.test(r.stderr)) failures.push(`${name}: stderr does not match ${o.stderr}: ${r.stderr.slice(0, 200)}`);
   const after = o.inputs.map(snapshot);
   o.inputs.forEach((f, i) => {
     if (after[i] !== before[i]) {
@@ -176,13 +180,56 @@ describe('fuzz-files: output paths', () => {
     expect(failures).toEqual([]);
   });
 
-  it('a read-only folder → one line (non-root only: root writes anywhere)', async () => {
-    if (isRoot) return;
+  it('a read-only folder → one line, nothing written (as root: the CLI runs as user nobody)', async () => {
+    // Root ignores permission bits (CAP_DAC_OVERRIDE), so a 0555 folder does not stop root, and a read-only
+    // mount or `chattr +i` needs privileges this container may not have. What does work as root is to drop
+    // them: the CLI runs as a separate process under uid/gid 65534 (nobody), for which the kernel refuses the
+    // write with EACCES, exactly as for any user. Non-root runs it as itself.
     const ro = path.join(dir, 'ro');
-    fs.mkdirSync(ro, { mode: 0o555 });
+    fs.mkdirSync(ro, { mode: 0o755 });
+    fs.chmodSync(dir, 0o755); // mkdtemp makes 0700: nobody must reach the files
     const model = path.join(dir, 'ro-in.onnx');
     fs.writeFileSync(model, addModel(4, W));
-    await score('simplify -o read-only folder', ['simplify', model, '-o', path.join(ro, 'm.onnx')], { inputs: [model], expect: 2 });
+    fs.chmodSync(model, 0o644);
+    fs.writeFileSync(path.join(ro, 'old.onnx'), 'an older file in the read-only folder');
+    fs.chmodSync(ro, 0o555);
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [path.resolve('bin/inferopt.js'), ...args], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          ...(isRoot ? { uid: 65534, gid: 65534 } : {}),
+          env: { ...process.env, HOME: dir },
+        });
+        let stderr = '';
+        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+    const before = [model, path.join(ro, 'old.onnx')].map(snapshot);
+    const listing = fs.readdirSync(ro).sort();
+    for (const [what, args, re] of [
+      ['simplify -o a new file', ['simplify', model, '-o', path.join(ro, 'm.onnx')], /^inferopt: -o \S+\/ro\/m\.onnx: cannot write in \S+\/ro \(permission denied or read-only\)$/],
+      ['simplify -o an existing file', ['simplify', model, '-o', path.join(ro, 'old.onnx')], /cannot write in \S+\/ro \(permission denied or read-only\)$/],
+      ['simplify -o under a new folder', ['simplify', model, '-o', path.join(ro, 'sub', 'm.onnx')], /ro\/sub\/m\.onnx: cannot write in \S+\/ro \(permission denied or read-only\)$/],
+      ['optimize -o the folder', ['optimize', model, '-o', ro, '--budget', '1', '--runs', '3'], /cannot write in this folder \(permission denied or read-only\)$/],
+    ] as const) {
+      counts.cases++;
+      const r = await withTimeout(run([...args]), 60_000);
+      if (r === 'hang') {
+        counts.hangs++;
+        failures.push(`hang: read-only ${what}`);
+        continue;
+      }
+      const lines = r.stderr.trim().split('\n');
+      if (r.code !== 2 || lines.length !== 1 || /internal error/.test(r.stderr)) {
+        counts.crashes++;
+        failures.push(`read-only ${what}: exit ${r.code}: ${r.stderr.slice(0, 300)}`);
+      } else if (!re.test(lines[0]!)) failures.push(`read-only ${what}: ${lines[0]} does not match ${re}`);
+    }
+    const after = [model, path.join(ro, 'old.onnx')].map(snapshot);
+    if (after.some((a, i) => a !== before[i])) counts.inputsChanged++;
+    expect(after).toEqual(before);
+    expect(fs.readdirSync(ro).sort()).toEqual(listing);
+    fs.chmodSync(ro, 0o755);
     expect(failures).toEqual([]);
   });
 
@@ -202,6 +249,60 @@ describe('fuzz-files: output paths', () => {
       await score(`train ${what}`, ['train', model, '--data', path.join(dir, 'no-such-data'), ...extra], { inputs: [model], expect: 2 });
     }
     expect(fs.existsSync(path.join(dir, 't-out.onnx'))).toBe(false);
+    expect(failures).toEqual([]);
+  });
+
+  it('every file a dataset names is an input: images (folder and list), the spec, labels, test-set tensors', async () => {
+    // x[1,1,4,4] → Relu → Conv: a model that takes the images below
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [1, 1, 4, 4]);
+    b.output(b.op('Conv', [b.op('Relu', [x]), b.floats('w', [2, 1, 1, 1], [0.5, -1])]), 'y');
+    const d = path.join(dir, 'data-inputs');
+    fs.mkdirSync(path.join(d, 'imgs', 'a'), { recursive: true });
+    fs.mkdirSync(path.join(d, 'imgs', 'b'), { recursive: true });
+    const model = path.join(d, 'm.onnx');
+    fs.writeFileSync(model, modelToBytes(b.model({ opset: 17 })));
+    const png = async (file: string, v: number) => fs.writeFileSync(file, await sharp(Buffer.alloc(16, v), { raw: { width: 4, height: 4, channels: 1 } }).png().toBuffer());
+    const images: string[] = [];
+    for (const [k, cls] of ['a', 'a', 'b', 'b'].entries()) {
+      images.push(path.join(d, 'imgs', cls, `${k}.png`));
+      await png(images.at(-1)!, 40 * k);
+    }
+    const image = { size: [4, 4], color: 'gray', normalize: 'unit' };
+    const folderSpec = path.join(d, 'folder.json');
+    fs.writeFileSync(folderSpec, JSON.stringify({ source: { type: 'image-folder', path: 'imgs' }, image }));
+    // an image list naming images outside any class folder
+    fs.mkdirSync(path.join(d, 'listed'));
+    const listed = [path.join(d, 'listed', 'p.png'), path.join(d, 'listed', 'q.png')];
+    for (const f of listed) await png(f, 99);
+    const list = path.join(d, 'list.jsonl');
+    fs.writeFileSync(list, listed.map((f, i) => JSON.stringify({ image: path.relative(d, f), label: i })).join('\n') + '\n');
+    const listSpec = path.join(d, 'list.json');
+    fs.writeFileSync(listSpec, JSON.stringify({ source: { type: 'image-list', path: 'list.jsonl' }, image }));
+    const inputs = [model, ...images, ...listed, folderSpec, list, listSpec];
+    const cases: [string, string, string][] = [
+      ['an image of the folder read first', folderSpec, images[0]!],
+      ['an image of the folder read last', folderSpec, images[3]!],
+      ['an image the --calib-limit leaves unread', folderSpec, images[2]!],
+      ['an image named by a list', listSpec, listed[1]!],
+      ['the list file', listSpec, list],
+      ['the spec file', folderSpec, folderSpec],
+    ];
+    for (const [what, spec, target] of cases) {
+      const args = ['quantize', model, '--mode', 'static', '--calib', spec, '--calib-limit', what.includes('unread') ? '1' : '4', '--no-cache', '-o', target];
+      await score(`quantize --calib … -o ${what}`, args, { inputs, target, expect: 2, stderr: /is an input of this run/ });
+    }
+    // control: the same command writes a new file next to the images
+    await score('quantize --calib folder -o a new file beside the images (control)', ['quantize', model, '--mode', 'static', '--calib', folderSpec, '--no-cache', '-o', path.join(d, 'imgs', 'a', 'q.onnx')], { inputs, expect: 0 });
+    expect(fs.existsSync(path.join(d, 'imgs', 'a', 'q.onnx'))).toBe(true);
+    // the library: a dataset opened marks its files, so saveModel refuses them too
+    const other = path.join(d, 'other.png');
+    await png(other, 7);
+    const spec2 = path.join(d, 'one.jsonl');
+    fs.writeFileSync(spec2, JSON.stringify({ image: 'other.png', label: 0 }) + '\n');
+    await openDataset({ source: { type: 'image-list', path: spec2 } });
+    counts.cases++;
+    expect(() => saveModel(loadModel(model), other)).toThrow(/is an input of this run/);
     expect(failures).toEqual([]);
   });
 

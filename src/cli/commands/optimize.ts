@@ -9,6 +9,7 @@ import { DEFAULT_ACCURACY_BOUND, parseAccuracyDrop, type Goals } from '../../sea
 import { optimize, type OptimizeOutcome } from '../../search/optimize.js';
 import { parseRecipeFile } from '../../search/recipe.js';
 import { headline } from '../../report/summary.js';
+import { markInput } from '../../util/files.js';
 import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag, parseRunsFlag } from '../flags.js';
 
 interface OptimizeFlags {
@@ -99,6 +100,7 @@ function parseGoals(f: OptimizeFlags): Goals {
 }
 
 function readRecipe(file: string) {
+  markInput(file); // `--recipe out/recipe.json -o out`: the recipe read is never replaced by the one written
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { InputError } from '../../errors.js';
+import { markInput } from '../../util/files.js';
 import type { DataRecord, RecordSource } from '../types.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif'];
@@ -32,6 +33,7 @@ export function imageFolderSource(root: string, classes?: readonly string[]): Re
     for (const f of readdirSync(dir).filter(isImageFile).sort()) {
       files.push(join(dir, f));
       labels.push(label);
+      markInput(join(dir, f));
     }
   });
   const idAt = (i: number) => relative(root, files[i]!);

@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { dirname, isAbsolute, join, basename } from 'node:path';
 import { InputError } from '../../errors.js';
+import { markInput } from '../../util/files.js';
 import type { Box, DataRecord, Label, RecordSource } from '../types.js';
 import { classIndex, indexLines, readJsonRow, readRows, type Row } from './lines.js';
 
@@ -51,6 +52,7 @@ export async function imageListSource(file: string, classes?: readonly string[])
     if (!key) throw new InputError(`${where}: no image path (fields ${IMAGE_FIELDS.join('/')})`);
     const rel = r.fields[key] as string;
     const path = isAbsolute(rel) ? rel : join(root, rel);
+    markInput(path);
     let label: Label | undefined;
     if (r.fields.boxes !== undefined) label = { boxes: parseBoxes(r.fields.boxes, where) };
     else if (r.fields.label !== undefined) label = classIndex(r.fields.label, names, where);

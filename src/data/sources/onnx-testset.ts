@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { InputError } from '../../errors.js';
 import { decodeTensor } from '../../ir/proto/decode.js';
 import type { Tensor } from '../../ir/tensor.js';
+import { markInput } from '../../util/files.js';
 import type { DataRecord, RecordSource } from '../types.js';
 
 /** True for an ONNX test-set folder (input_0.pb …) or a folder holding test_data_set_* folders. */
@@ -43,6 +44,7 @@ export function onnxTestSetSource(dir: string): RecordSource {
         .sort((a, b) => Number(a.slice(14)) - Number(b.slice(14)))
         .map((n) => join(dir, n));
   if (sets.length === 0) throw new InputError(`${dir}: no input_N.pb files or test_data_set_N folders`);
+  for (const s of sets) for (const f of readdirSync(s)) if (/^(input|output)_\d+\.pb$/.test(f)) markInput(join(s, f));
   const idAt = (i: number) => basename(sets[i]!);
   const at = (i: number): DataRecord => {
     const rec: DataRecord = { id: idAt(i), tensors: readTensors(sets[i]!, 'input'), meta: { batched: true } };
