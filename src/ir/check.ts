@@ -13,8 +13,8 @@ export interface GraphProblem {
  * Checks what every consumer of the model (our passes, ONNX Runtime) relies on, as the ONNX checker does:
  * opset imports (versions ≥ 1, each domain once, every node's domain imported); per graph
  * and into subgraphs (which see the values of enclosing graphs defined before their node): nodes in
- * topological order, every value defined once, every use and every graph output defined, graph outputs
- * listed once, no negative dimension. Returns every problem found (empty: valid).
+ * topological order, every value defined once, no node output in a subgraph shadowing an outer name, every
+ * use and every graph output defined, graph outputs listed once, no negative dimension. Returns every problem found (empty: valid).
  */
 export function checkModel(model: Model, limit = 100): GraphProblem[] {
   const problems: GraphProblem[] = [];
@@ -70,7 +70,14 @@ function checkGraph(g: Graph, where: string, outer: ReadonlySet<string>, importe
         for (const [j, sg] of graphs.entries()) checkGraph(sg, `${where}/${n.name ? q(n.name).slice(1, -1) : `#${i}`}:${q(k).slice(1, -1)}${graphs.length > 1 ? `[${j}]` : ''}`, scope, imported, add);
       }
     }
-    for (const o of n.outputs) if (o.name) define(o.name, `output of ${label}`);
+    for (const o of n.outputs) {
+      if (!o.name) continue;
+      // ONNX IR: "In the case of a nested subgraph, a node output name MUST be distinct from the names from
+      // the outer scopes that are visible in the nested subgraph" (graph inputs and initializers of a
+      // subgraph may shadow; the ONNX checker allows that too)
+      if (outer.has(o.name)) add({ graph: where, kind: 'duplicate', message: `${q(o.name)} (output of ${label}) shadows a value of an enclosing graph; ONNX requires node outputs in a subgraph to have names distinct from the outer names visible there` });
+      define(o.name, `output of ${label}`);
+    }
   }
   const listed = new Set<string>();
   for (const v of g.outputs) {
