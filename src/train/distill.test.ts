@@ -11,7 +11,7 @@ import { Tensor } from '../ir/tensor.js';
 import { randomInputs, rng } from '../runtime/inputs.js';
 import { Session } from '../runtime/session.js';
 import { buildZooModel } from '../zoo/index.js';
-import { distill } from './distill.js';
+import { distill, layerPairs } from './distill.js';
 import { findLayers, keepEveryKthLayer } from './layers.js';
 import { narrowChannels } from './narrow.js';
 import type { TensorData } from './trainer.js';
@@ -57,6 +57,28 @@ describe('students from the teacher', () => {
     expect(student.graph.nodes.length).toBeLessThan(teacher.graph.nodes.length * 0.7);
     await ts.release();
     await ss.release();
+  });
+
+  it('every 4th layer drops three consecutive layers: the student computes stem → layer 3 → head exactly', async () => {
+    // a layer is Gemm + residual Add (the weightless Relu between layers stays: relu∘relu = relu)
+    const teacher = residualMlp(5);
+    const { student, teacherLayers } = keepEveryKthLayer(teacher, 4);
+    expect(teacherLayers).toEqual([3]);
+    const w = (name: string) => teacher.graph.initializers.get(name)!.initializer!.toFloat32();
+    const gemm = (x: Float32Array, rows: number, k: number, n: number, wt: Float32Array, bias: Float32Array) =>
+      Float32Array.from({ length: rows * n }, (_, i) => bias[i % n]! + Array.from({ length: k }, (_, j) => x[Math.floor(i / n) * k + j]! * wt[j * n + (i % n)]!).reduce((a, b) => a + b, 0));
+    const x = data(5, 2).inputs.x!.data as Float32Array;
+    const h = gemm(x, 5, 6, 8, w('stem.weight'), w('stem.bias')).map((v) => Math.max(0, v));
+    const f = gemm(h, 5, 8, 8, w('layers.3.weight'), w('layers.3.bias'));
+    const h3 = h.map((v, i) => Math.max(0, v + f[i]!));
+    const expected = gemm(h3, 5, 8, 3, w('head.weight'), w('head.bias'));
+    const s = await Session.create(student, { threads: 1 });
+    const got = (await s.run({ x: Tensor.float([5, 6], x) })).logits!.toFloat32();
+    await s.release();
+    expect(got.length).toBe(expected.length);
+    got.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 4));
+    // the one-layer student still maps its layer to the teacher's for the hidden-state loss
+    expect(layerPairs(student, teacher, teacherLayers).hidden).toEqual([{ student: 'Add_4_out', teacher: 'Add_4_out' }]);
   });
 
   it('narrower widths through src/prune: the FFN neurons with the smallest weights go, the model still runs', async () => {

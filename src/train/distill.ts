@@ -31,7 +31,7 @@ export interface DistillPairs {
 
 /** The value pairs the layer map names, checked against both models' layers. */
 export function layerPairs(student: Model, teacher: Model, map: readonly number[], opts: { attention?: boolean } = {}): DistillPairs {
-  const sl = findLayers(student);
+  const sl = findLayers(student, { minLayers: 1 });
   const tl = findLayers(teacher);
   if (map.length > sl.length) throw new InputError(`the layer map has ${map.length} entries but the student has ${sl.length} layers`);
   const pairs: DistillPairs = { hidden: [], attention: [] };

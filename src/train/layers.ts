@@ -25,7 +25,7 @@ export interface Layer {
 
 const LAYER_NAME = /^(.*?(?:layers?|blocks?|h|stages?)[._/]?)(\d+)(?=[._/])/i;
 
-export function findLayers(model: Model): Layer[] {
+export function findLayers(model: Model, opts: { minLayers?: number } = {}): Layer[] {
   const g = model.graph;
   // weights grouped by (stem, index); the stem with the most indices names the layers
   const groups = new Map<string, Map<number, Value[]>>();
@@ -38,7 +38,7 @@ export function findLayers(model: Model): Layer[] {
     groups.set(m[1]!, byIndex);
   }
   const best = [...groups.entries()].sort((a, b) => b[1].size - a[1].size)[0];
-  if (!best || best[1].size < 2) throw new InputError('no repeated layers found in the model (weights named like layer0., layers.1., encoder.layer.2., block3.)');
+  if (!best || best[1].size < (opts.minLayers ?? 2)) throw new InputError('no repeated layers found in the model (weights named like layer0., layers.1., encoder.layer.2., block3.)');
   const [stem, byIndex] = best;
   g.topologicalSort();
   const order = new Map(g.nodes.map((n, i) => [n, i]));
@@ -91,9 +91,25 @@ export function findLayers(model: Model): Layer[] {
     const prev = layers[i - 1]?.output;
     let own = externals[i]!.filter((v) => !side(v));
     if (own.length > 1 && prev && own.includes(prev)) own = [prev];
+    // a single layer (a student that kept one): every entering value is read by all layers, so the hidden
+    // state is the one shaped like the layer's output
+    if (layers.length === 1) {
+      const dims = shapeTexts(model);
+      own = externals[0]!.filter((v) => dims(v) !== '?' && dims(v) === dims(l.output));
+    }
     if (own.length !== 1) throw new InputError(`layer ${l.prefix}: cannot tell which input is the hidden state (${externals[i]!.map((v) => v.name).join(', ')})`);
     return { ...l, input: own[0]! };
   });
+}
+
+/** The inferred shape of a value as text ('?' when unknown), free dims at 1. */
+function shapeTexts(model: Model): (v: Value) => string {
+  const g = model.graph;
+  const shapes = analyzeShapes(model, { dims: Object.fromEntries(g.inputs.flatMap((v) => (v.type?.kind === 'tensor' ? (v.type.shape ?? []).filter((d): d is string => typeof d === 'string').map((d) => [d, 1]) : []))) });
+  return (v) => {
+    const t = shapes.typeOf(v);
+    return t?.kind === 'tensor' ? JSON.stringify(t.shape) : '?';
+  };
 }
 
 /**
@@ -108,16 +124,17 @@ export function keepEveryKthLayer(teacher: Model, k: number): { student: Model; 
   if (k > layers.length) throw new InputError(`keep every ${k}th layer: the teacher has only ${layers.length} layers`);
   const kept = layers.filter((_, i) => i % k === k - 1);
   const g = student.graph;
-  const shapes = analyzeShapes(student, { dims: Object.fromEntries(g.inputs.flatMap((v) => (v.type?.kind === 'tensor' ? (v.type.shape ?? []).filter((d): d is string => typeof d === 'string').map((d) => [d, 1]) : []))) });
-  const dims = (v: Value) => {
-    const t = shapes.typeOf(v);
-    return t?.kind === 'tensor' ? JSON.stringify(t.shape) : '?';
-  };
+  const dims = shapeTexts(student);
+  // consecutive dropped layers: a layer's input may be the output of one dropped before it, so inputs resolve
+  // through what replaced them
+  const replaced = new Map<Value, Value>();
   for (const l of layers) {
     if (kept.includes(l)) continue;
     if (dims(l.input) !== dims(l.output) || dims(l.input) === '?') throw new InputError(`layer ${l.prefix} cannot be dropped: its output ${dims(l.output)} differs from its input ${dims(l.input)} (only layers that keep the shape can go)`);
-    l.output.replaceAllUsesWith(l.input);
-    g.outputs = g.outputs.map((o) => (o === l.output ? l.input : o));
+    const input = replaced.get(l.input) ?? l.input;
+    l.output.replaceAllUsesWith(input);
+    replaced.set(l.output, input);
+    g.outputs = g.outputs.map((o) => (o === l.output ? input : o));
     g.removeNodes(l.nodes);
   }
   for (const v of [...g.initializers.values()]) if (v.uses.length === 0 && !g.isOutput(v)) g.removeInitializer(v);

@@ -23,6 +23,7 @@ import { elemTypeOf, intConst, rankOf, scalarConst, shapeOf } from '../util.js';
  * The mask must be the extended mask of a raw [B,S] 0/1 attention mask:
  *
  *   mask ─ Unsqueeze(1) ─ Unsqueeze(2) ─ Cast(float) ─ Sub(1, ·) ─ Mul(filter)   (filter: −10000 or float min)
+ *   (or one Unsqueeze(1,2), before the Cast or after the Mul)
  *
  * It becomes Attention's mask_index (the raw mask as int32, [B,S]) with mask_filter_value = filter; like
  * ORT's own fusion this assumes a 0/1 mask (ORT attends where mask > 0).
@@ -51,6 +52,8 @@ const unsqueezed = (inner: Pattern, as: string) => P.op('Unsqueeze', [inner], { 
 const MASK_PATTERNS: OpPattern[] = [
   P.op('Mul', [P.op('Sub', [P.scalar(1), P.op('Cast', [unsqueezed(unsqueezed(P.v('raw'), 'u1'), 'u2')])], { commute: false }), P.c('filter')]),
   P.op('Mul', [P.op('Sub', [P.scalar(1), P.op('Cast', [unsqueezed(P.v('raw'), 'u12')])], { commute: false }), P.c('filter')]),
+  // unsqueezed last: Unsqueeze((1 − Cast(raw))·filter, [1, 2]) (models/spam-transformer/arch.ts)
+  unsqueezed(P.op('Mul', [P.op('Sub', [P.scalar(1), P.op('Cast', [P.v('raw')])], { commute: false }), P.c('filter')]), 'u12'),
 ];
 
 function unsqueezeAxes(n: Node): number[] | undefined {
@@ -72,7 +75,7 @@ export function rawMask(mask: Value): { raw: Value; filter: number } | string {
     if (rankOf(m.value('raw')) !== 2) return 'the raw mask is not 2-D';
     return { raw: m.value('raw'), filter };
   }
-  return 'the mask is not (1 − Cast(Unsqueeze(Unsqueeze(mask)))) · filter';
+  return 'the mask is not (1 − Cast(Unsqueeze(Unsqueeze(mask)))) · filter or Unsqueeze((1 − Cast(mask)) · filter)';
 }
 
 /**

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../../ir/io.js';
 import { Tensor } from '../../ir/tensor.js';
 import { buildZooModel } from '../../zoo/index.js';
 import { simplifyPipeline } from '../simplify.js';
@@ -57,5 +58,17 @@ describe('transformer fusions on the zoo BERT', () => {
     expect(ops.Gelu).toBe(2);
     expect(ops.Softmax).toBe(2);
     await expectEquivalent(r.before, r.after, verifyOpts);
+  });
+});
+
+describe('attention fusion on the committed spam transformer (mask unsqueezed after (1 − mask)·filter)', () => {
+  it('both layers become Attention; outputs unchanged with padded emails', async () => {
+    const r = await runOnCopy(loadModel('models/spam-transformer/model.onnx'), simplifyPipeline('cpu'), 'cpu');
+    expect(opCounts(r.after)).toMatchObject({ Attention: 2 });
+    expect(opCounts(r.after).Softmax).toBeUndefined();
+    const S = 128;
+    const ids = Tensor.int64([2, S], Array.from({ length: 2 * S }, (_, i) => (i % S < 40 + 50 * Math.floor(i / S) ? 1000 + ((i * 37) % 5000) : 0)));
+    const mask = Tensor.int64([2, S], Array.from({ length: 2 * S }, (_, i) => (i % S < 40 + 50 * Math.floor(i / S) ? 1 : 0)));
+    await expectEquivalent(r.before, r.after, { dims: { N: 2 }, atol: 1e-4, rtol: 1e-3, data: [{ input_ids: ids, attention_mask: mask }] });
   });
 });
