@@ -2,7 +2,7 @@ import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { loadModel, modelToBytes } from '../ir/io.js';
 import { modelCost } from '../ops/cost.js';
-import { analyzeChannels, defaultDims, type AnalyzeOptions } from './channels.js';
+import { analyzeChannels, defaultDims, type Analysis, type AnalyzeOptions } from './channels.js';
 import { analyzeHeads } from './heads.js';
 import { groupScores, idScores, type Criterion, type ScoreInputs } from './importance.js';
 import type { PruneGroup, PruneSpace } from './space.js';
@@ -58,7 +58,7 @@ export interface StructuredReport {
 export const cloneModel = (m: Model) => loadModel(modelToBytes(m));
 
 /** Builds the id space of a model: channels (registry rules) and attention heads. */
-export function analyze(model: Model, opts: AnalyzeOptions = {}): { space: PruneSpace } {
+export function analyze(model: Model, opts: AnalyzeOptions = {}): Analysis {
   const a = analyzeChannels(model, opts);
   analyzeHeads(model, a);
   return a;

@@ -82,7 +82,7 @@ export function rawMask(mask: Value): { raw: Value; filter: number } | string {
  * Heads from the Q reshape [B,S,N,d]: its inferred shape, or a constant / Concat target. Any split of H into
  * N consecutive chunks is what Attention's num_heads means, so N·d must be H (d may be -1 or unknown).
  */
-function headsOf(reshape: Node, hidden: number): number | undefined {
+export function headsOf(reshape: Node, hidden: number): number | undefined {
   const fits = (n: number | null | undefined, d: number | null | undefined) =>
     typeof n === 'number' && n > 0 && hidden % n === 0 && (d === -1 || d === null || d === undefined || n * d === hidden) ? n : undefined;
   const s = shapeOf(reshape.outputs[0]);
@@ -209,3 +209,6 @@ function scaleOf(m: Match, c: number): number {
 
 export const attentionRules: readonly RewriteRule[] = [attention];
 export const fuseAttention = rulePass('fuse-attention', 'fuse BERT self-attention into com.microsoft Attention', attentionRules);
+
+/** The raw self-attention patterns (rooted at the context's merge Reshape), for head pruning (src/prune/heads.ts). */
+export const RAW_ATTENTION_PATTERNS: readonly OpPattern[] = attention.patterns as OpPattern[];
