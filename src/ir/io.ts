@@ -293,18 +293,28 @@ export function writeAtomic(file: string, chunks: readonly Uint8Array[], flag = 
 
 /** Size on disk of a model file plus the external data files it references. */
 export function modelSizeOnDisk(file: string): number {
-  let total = fs.statSync(file).size;
+  const size = fs.statSync(file).size;
+  let total = size;
   const dir = path.dirname(file);
   const seen = new Set<string>();
-  const scan = (bytes: Uint8Array) => {
-    // cheap scan: external data locations are listed as "location" entries
-    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-    const re = /\x0a\x08location\x12([\x00-\x7f])/g;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text))) {
-      const len = m[1]!.charCodeAt(0);
-      const loc = text.substr(m.index + m[0].length, len);
-      if (!seen.has(loc)) {
+  // cheap scan, a chunk at a time (never the whole file in memory): external data locations are
+  // StringStringEntry messages { key: "location", value: <len> <path> } with a one-byte length
+  const marker = Buffer.from('\x0a\x08location\x12', 'latin1');
+  const chunk = 16 << 20;
+  const overlap = marker.length + 128;
+  const buf = Buffer.allocUnsafe(chunk + overlap);
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    for (let pos = 0; pos < size; pos += chunk) {
+      const n = fs.readSync(fd, buf, 0, chunk + overlap, pos);
+      if (n <= 0) break;
+      const view = buf.subarray(0, n);
+      for (let at = view.indexOf(marker); at >= 0 && at < chunk; at = view.indexOf(marker, at + 1)) {
+        const lenAt = at + marker.length;
+        const len = view[lenAt];
+        if (len === undefined || len >= 0x80 || lenAt + 1 + len > n) continue;
+        const loc = view.toString('latin1', lenAt + 1, lenAt + 1 + len);
+        if (seen.has(loc)) continue;
         seen.add(loc);
         try {
           total += fs.statSync(resolveExternalPath(dir, loc)).size;
@@ -313,8 +323,9 @@ export function modelSizeOnDisk(file: string): number {
         }
       }
     }
-  };
-  scan(fs.readFileSync(file));
+  } finally {
+    fs.closeSync(fd);
+  }
   return total;
 }
 

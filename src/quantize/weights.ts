@@ -1,6 +1,6 @@
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
-import { computeQParams, qDataType, qLimits, quantizeValue, type QParams, type QSpec } from './qparams.js';
+import { computeQParams, qDataType, qLimits, type QParams, type QSpec } from './qparams.js';
 
 /** A quantized constant: integer data plus the scale and zero point tensors QuantizeLinear-style ops take. */
 export interface QuantizedTensor {
@@ -16,19 +16,28 @@ export interface QuantizedTensor {
  * Quantizes a float tensor, per tensor (`axis` undefined) or with one scale per slice along `axis`
  * (per-channel: Conv weights on axis 0, MatMul weights [K, N] on axis 1).
  */
+const ROUND_MAGIC = 6755399441055744; // 1.5 · 2^52
+const ROUND_LIMIT = 2 ** 40; // far outside any integer grid, well inside the trick's range
+
 export function quantizeTensor(t: Tensor, spec: QSpec, axis?: number, minScales?: readonly number[]): QuantizedTensor {
   const x = t.toFloat32();
   const dims = t.dims;
   const channels = axis === undefined ? 1 : dims[axis]!;
-  // element i belongs to channel floor(i / inner) % channels
-  const inner = axis === undefined ? x.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  // element i belongs to channel floor(i / inner) % channels: runs of `inner` elements share a channel
+  const inner = axis === undefined ? Math.max(1, x.length) : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const mins = new Float64Array(channels).fill(Infinity);
   const maxs = new Float64Array(channels).fill(-Infinity);
-  for (let i = 0; i < x.length; i++) {
-    const c = axis === undefined ? 0 : Math.floor(i / inner) % channels;
-    const v = x[i]!;
-    if (v < mins[c]!) mins[c] = v;
-    if (v > maxs[c]!) maxs[c] = v;
+  for (let start = 0, c = 0; start < x.length; start += inner, c = c + 1 === channels ? 0 : c + 1) {
+    let lo = mins[c]!;
+    let hi = maxs[c]!;
+    const end = Math.min(x.length, start + inner);
+    for (let i = start; i < end; i++) {
+      const v = x[i]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    mins[c] = lo;
+    maxs[c] = hi;
   }
   const params: QParams[] = [];
   for (let c = 0; c < channels; c++) {
@@ -40,9 +49,16 @@ export function quantizeTensor(t: Tensor, spec: QSpec, axis?: number, minScales?
   }
   const [qmin, qmax] = qLimits(spec);
   const q = spec.qtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const c = axis === undefined ? 0 : Math.floor(i / inner) % channels;
-    q[i] = quantizeValue(x[i]!, params[c]!, qmin, qmax);
+  for (let start = 0, c = 0; start < x.length; start += inner, c = c + 1 === channels ? 0 : c + 1) {
+    const { scale, zeroPoint } = params[c]!;
+    const end = Math.min(x.length, start + inner);
+    for (let i = start; i < end; i++) {
+      // x / scale rounded half to even (as quantizeValue), inlined: this loop runs once per weight. Adding
+      // and subtracting 1.5·2^52 rounds a double to an integer in the FPU's own mode, half to even
+      const y = x[i]! / scale;
+      const r = (y < -ROUND_LIMIT ? -ROUND_LIMIT : y > ROUND_LIMIT ? ROUND_LIMIT : y + ROUND_MAGIC - ROUND_MAGIC) + zeroPoint;
+      q[i] = r < qmin ? qmin : r > qmax ? qmax : r;
+    }
   }
   const dt = qDataType(spec.qtype);
   const pdims = axis === undefined ? [] : [channels];

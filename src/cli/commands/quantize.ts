@@ -182,10 +182,10 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
     stats = r.stats;
   }
   // loaded and run once in the runtime it targets (ORT node for cpu/std, onnxruntime-web for wasm) before it is in place
-  const { proof } = await saveModelProven(result, out, { flag: '-o', reference: file, input: inputSpec, backend: options.target === 'wasm' ? 'wasm' : 'node' });
-  if (proof.note) process.stderr.write(`inferopt: note: ${flags.output} ${proof.note}\n`);
+  const saved = await saveModelProven(result, out, { flag: '-o', reference: file, input: inputSpec, backend: options.target === 'wasm' ? 'wasm' : 'node' });
+  if (saved.proof.note) process.stderr.write(`inferopt: note: ${flags.output} ${saved.proof.note}\n`);
   const sizeBefore = modelSizeOnDisk(file);
-  const sizeAfter = modelSizeOnDisk(out);
+  const sizeAfter = saved.bytes + saved.dataBytes;
   const opsAfter: Record<string, number> = {};
   for (const n of result.graph.nodes) opsAfter[n.opType] = (opsAfter[n.opType] ?? 0) + 1;
   return { ...report, input: file, output: out, mode: options.mode, target: options.target ?? 'cpu', sizeBefore, sizeAfter, ratio: sizeBefore / sizeAfter, stats, opsAfter };
