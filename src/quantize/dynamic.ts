@@ -7,6 +7,7 @@ import type { QType } from './qparams.js';
 import { dropIfUnused, nodeSelected, replaceNode, type NodeFilter } from './select.js';
 import { quantizeTensor } from './weights.js';
 import { upgradeOpset } from './opset-upgrade.js';
+import { quantizeTables, splitAttentions, TABLE_OPS } from './fused.js';
 
 /**
  * Dynamic quantization: MatMul/Gemm weights become int8 once, activations are quantized at run time.
@@ -22,21 +23,29 @@ export interface DynamicConfig extends NodeFilter {
   perChannel: boolean;
   weightType: QType;
   reduceRange: boolean;
-  /** Op types rewritten (MatMul, Gemm). */
+  /** Op types rewritten (MatMul, Gemm, fused Attention, EmbedLayerNormalization, Gather tables). */
   opTypes: string[];
+  /** A fused Attention's QKV weight: QAttention (cpu), or split into a quantized MatMul + MultiHeadAttention. */
+  attention: 'qattention' | 'split';
 }
 
 export const dynamicQuantizePass: Pass<DynamicConfig> = {
   id: 'quantize-dynamic',
-  doc: 'int8 weights for MatMul/Gemm, activations quantized at run time',
+  doc: 'int8 weights for MatMul/Gemm (and fused Attention, embedding tables), activations quantized at run time',
   params: {
     perChannel: { type: 'boolean', default: false, search: [false, true], doc: 'one scale per output column instead of per tensor' },
     weightType: { type: 'string', choices: ['int8', 'uint8'], default: 'int8', search: ['int8', 'uint8'], doc: 'weight integer type (s8 is faster on AVX2)' },
     reduceRange: { type: 'boolean', default: false, doc: '7-bit weights (for CPUs without VNNI that saturate u8·s8 sums)' },
     opTypes: {
       type: 'string[]',
-      default: ['MatMul', 'Gemm', 'Attention', 'EmbedLayerNormalization'],
-      doc: 'op types to quantize (fused com.microsoft Attention → QAttention, EmbedLayerNormalization → QEmbedLayerNormalization)',
+      default: ['MatMul', 'Gemm', ...TABLE_OPS],
+      doc: 'op types to quantize (fused com.microsoft Attention, EmbedLayerNormalization → QEmbedLayerNormalization, Gather: int8 tables)',
+    },
+    attention: {
+      type: 'string',
+      choices: ['qattention', 'split'],
+      default: 'qattention',
+      doc: "fused Attention: com.microsoft QAttention (cpu), or 'split' into an int8 QKV MatMul + MultiHeadAttention (other targets always split)",
     },
     include: { type: 'string[]', default: [], doc: 'only these nodes / op types' },
     exclude: { type: 'string[]', default: [], doc: 'never these nodes / op types' },
@@ -46,20 +55,24 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
     let quantized = 0;
     let skipped = 0;
     const sharedActivation = new Map<Value, Value[]>();
+    const explain = (n: Node, reason: string) => ctx.explain?.({ pass: 'quantize-dynamic', node: n.name, fired: false, reason });
+    const wants = (op: string) => config.opTypes.includes(op);
+    // a fused Attention becomes a plain projection MatMul that the loop below quantizes
+    // (QAttention takes int8 weights and needs the cpu target)
+    if (wants('Attention') && (config.attention === 'split' || ctx.target !== 'cpu' || config.weightType !== 'int8')) splitAttentions(model, config, explain);
     for (const n of [...g.nodes]) {
-      if (!config.opTypes.includes(n.opType) || !nodeSelected(n, config)) continue;
-      const contrib = n.domain === 'com.microsoft';
-      if (contrib && (n.opType === 'Attention' || n.opType === 'EmbedLayerNormalization')) {
-        const rewrite = n.opType === 'Attention' ? () => rewriteAttention(g, n, config, sharedActivation) : () => rewriteEmbedLayerNorm(g, n);
-        const why = ctx.target === 'cpu' ? rewrite() : `the quantized ${n.opType} is a com.microsoft op: needs --target cpu`;
-        if (why) ctx.explain?.({ pass: 'quantize-dynamic', node: n.name, fired: false, reason: why });
+      if (!wants(n.opType) || !nodeSelected(n, config)) continue;
+      if (n.opType === 'Attention' && n.domain === 'com.microsoft') {
+        const why = ctx.target === 'cpu' ? rewriteAttention(g, n, config, sharedActivation) : 'QAttention is a com.microsoft op: needs --target cpu';
+        if (why) explain(n, why);
         else quantized++;
         continue;
       }
+      if (n.opType === 'Gather' || n.opType === 'EmbedLayerNormalization') continue; // tables: below
       const m = matchWeightMatMul(n);
       if (typeof m === 'string') {
         skipped++;
-        ctx.explain?.({ pass: 'quantize-dynamic', node: n.name, fired: false, reason: m });
+        explain(n, m);
         continue;
       }
       if (ctx.target === 'cpu') rewriteContrib(g, m, config);
@@ -68,10 +81,11 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
       dropIfUnused(g, m.biasValue ?? null);
       quantized++;
     }
+    const tables = quantizeTables(model, config, ctx, explain);
     if (quantized && ctx.target === 'cpu') model.requireOpset('com.microsoft', 1);
     // DynamicQuantizeLinear is opset 11: older models are upgraded op by op, never just relabelled
     if (quantized && ctx.target !== 'cpu' && upgradeOpset(model, 11)) ctx.log?.('quantize-dynamic: raised the model to opset 11');
-    return { model, modified: quantized > 0, stats: { quantized, skipped } };
+    return { model, modified: quantized + tables > 0, stats: { quantized, tables, skipped } };
   },
 };
 
@@ -131,38 +145,6 @@ function rewriteAttention(g: Graph, n: Node, config: DynamicConfig, shared: Map<
   const qa = new Node('QAttention', [xq, wq, n.input(2), xs, ws, n.input(3), xz, wz], [...n.outputs], { name: n.name, domain: 'com.microsoft', attrs: n.attrs.values() });
   replaceNode(g, n, [qa]);
   dropIfUnused(g, wv);
-  return undefined;
-}
-
-/**
- * com.microsoft EmbedLayerNormalization → QEmbedLayerNormalization: the embedding tables (BERT-base's
- * largest weights), gamma and beta stored as uint8 with a per-tensor scale and zero point, as ORT's own
- * quantizer does. Returns why it refused, or undefined.
- */
-function rewriteEmbedLayerNorm(g: Graph, n: Node): string | undefined {
-  if (n.input(8) || (n.outputs[2] && (n.outputs[2].uses.length || g.isOutput(n.outputs[2])))) return 'EmbedLayerNormalization with position_ids or embedding_sum';
-  const tables = [2, 3, 4, 5, 6].map((i) => n.input(i));
-  const consts = tables.map((v) => v?.constTensor());
-  if ([0, 1, 3, 4].some((k) => !consts[k] || consts[k]!.dtype !== DataType.FLOAT)) return 'embedding tables or LayerNorm parameters are not float constants';
-  if (tables[2] && consts[2]?.dtype !== DataType.FLOAT) return 'segment embedding is not a float constant';
-  const quant: (Value | null)[][] = [[], [], []]; // data, scale, zero point per table (in QEmbedLayerNormalization order)
-  tables.forEach((v, k) => {
-    if (!v) {
-      for (const list of quant) list.push(null);
-      return;
-    }
-    const q = quantizeTensor(consts[k]!, { qtype: 'uint8', symmetric: false });
-    quant[0]!.push(g.addInitializer(q.data, g.uniqueName(`${v.name}_quantized`)));
-    quant[1]!.push(g.addInitializer(q.scale, g.uniqueName(`${v.name}_scale`)));
-    quant[2]!.push(g.addInitializer(q.zeroPoint, g.uniqueName(`${v.name}_zero_point`)));
-  });
-  const [data, scales, zeros] = quant as [(Value | null)[], (Value | null)[], (Value | null)[]];
-  // inputs: ids, segment ids, word, position, segment, gamma, beta, mask, then the five scales, then the five zero points
-  const inputs = [n.input(0), n.input(1), ...data, n.input(7), ...scales, ...zeros];
-  const attrs = [...n.attrs.values()].filter((a) => a.name === 'epsilon');
-  const q = new Node('QEmbedLayerNormalization', inputs, n.outputs.slice(0, 2), { name: n.name, domain: 'com.microsoft', attrs });
-  replaceNode(g, n, [q]);
-  for (const v of tables) dropIfUnused(g, v);
   return undefined;
 }
 

@@ -33,6 +33,8 @@ export interface QuantizeOptions {
   weightType?: QType;
   symmetricActivations?: boolean;
   reduceRange?: boolean;
+  /** Dynamic: a fused Attention's QKV weight as QAttention, or split into a quantized MatMul + MultiHeadAttention. */
+  attention?: 'qattention' | 'split';
   bits?: 4 | 8;
   blockSize?: number;
   /** Weight-only: false stores zero points. */
@@ -60,7 +62,7 @@ function passFor(o: QuantizeOptions): { pass: Pass<any>; given: Record<string, u
   const filter = { include: o.include, exclude: o.exclude };
   switch (o.mode) {
     case 'dynamic':
-      return { pass: dynamicQuantizePass, given: { ...filter, perChannel: o.perChannel, weightType: o.weightType, reduceRange: o.reduceRange } };
+      return { pass: dynamicQuantizePass, given: { ...filter, perChannel: o.perChannel, weightType: o.weightType, reduceRange: o.reduceRange, attention: o.attention } };
     case 'static':
       return {
         pass: staticQuantizePass,

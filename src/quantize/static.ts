@@ -11,6 +11,8 @@ import { planStatic, QUANTIZED_OPS, type StaticPlan } from './static-plan.js';
 import type { CalibrationData } from './stream.js';
 import { quantizeTensor } from './weights.js';
 import { upgradeOpset, wouldUpgrade } from './opset-upgrade.js';
+import { cloneModel } from '../ir/clone.js';
+import { hasSplittableAttention, quantizeTables, splitAttentions, TABLE_OPS } from './fused.js';
 
 /**
  * Static quantization in QDQ form (see static-plan.ts for where Q/DQ go). Default S8S8: int8 activations
@@ -51,7 +53,11 @@ export const staticQuantizePass: Pass<StaticConfig> = {
     reduceRange: { type: 'boolean', default: false, search: [false, true], doc: '7-bit weights for CPUs without VNNI' },
     calibMethod: { type: 'string', choices: ['minmax', 'percentile', 'entropy'], default: 'minmax', search: ['minmax', 'percentile', 'entropy'], doc: 'how ranges are derived from calibration statistics' },
     percentile: { type: 'number', min: 50, max: 100, default: 99.999, search: [99.9, 99.99, 99.999], doc: 'percentile kept by the percentile method' },
-    opTypes: { type: 'string[]', default: Object.keys(QUANTIZED_OPS), doc: 'op types to quantize' },
+    opTypes: {
+      type: 'string[]',
+      default: [...Object.keys(QUANTIZED_OPS), ...TABLE_OPS],
+      doc: 'op types to quantize (Attention: fused QKV projection split out; EmbedLayerNormalization, Gather: int8 tables)',
+    },
     include: { type: 'string[]', default: [], doc: 'only these nodes / op types' },
     exclude: { type: 'string[]', default: [], doc: 'never these nodes / op types' },
     calibration: { type: 'object', default: undefined, doc: 'calibration feeds (batches)' },
@@ -62,18 +68,27 @@ export const staticQuantizePass: Pass<StaticConfig> = {
     const activationType: QType = config.activationType === 'auto' ? (ctx.target === 'std' ? 'int8' : 'uint8') : config.activationType;
     const cfg = ctx.target === 'wasm' ? { ...config, weightType: 'uint8' as const, activationType: 'uint8' as const } : { ...config, activationType };
     const g = model.graph;
+    const explain = (n: Node, reason: string) => ctx.explain?.({ pass: 'quantize-static', node: n.name, fired: false, reason });
+    // a fused Attention's QKV projection becomes a MatMul the plan quantizes (calibrateFor splits a copy alike)
+    if (cfg.opTypes.includes('Attention')) splitAttentions(model, cfg, explain);
     const stats = cfg.stats ?? (await calibrateFor(model, cfg));
     const ranges = computeRanges(stats, cfg.calibMethod, { symmetric: cfg.symmetricActivations, percentile: cfg.percentile });
     const plan = planStatic(g, { ...cfg, isFloat: (v) => ranges.has(v.name) });
     tieRanges(plan, ranges);
     const count = applyPlan(model, plan, ranges, cfg, ctx);
-    return { model, modified: plan.nodes.length > 0, stats: { quantizedNodes: plan.nodes.length, qdqPairs: count, calibrationBatches: stats.batches } };
+    const tables = quantizeTables(model, cfg, ctx, explain);
+    return { model, modified: plan.nodes.length + tables > 0, stats: { quantizedNodes: plan.nodes.length, qdqPairs: count, tables, calibrationBatches: stats.batches } };
   },
 };
 
 /** Calibrates every tensor the plan could quantize (before knowing which carry float data). */
 export async function calibrateFor(model: Model, cfg: Pick<StaticConfig, 'calibration' | 'calibrate' | 'opTypes' | 'perChannel' | 'symmetricActivations' | 'include' | 'exclude'>): Promise<CalibrationStats> {
   if (!cfg.calibration) throw new InputError('static quantization needs calibration data (--calib)');
+  // the pass splits fused Attentions before planning: statistics are taken on a split copy, by the same names
+  if (cfg.opTypes.includes('Attention') && hasSplittableAttention(model, cfg)) {
+    model = cloneModel(model);
+    splitAttentions(model, cfg);
+  }
   const plan = planStatic(model.graph, cfg);
   // shared (pass-through) outputs too: their statistics tell later planning that they carry float data
   const names = [...plan.activations, ...plan.shared.keys()].map((v) => v.name);

@@ -6,6 +6,7 @@ import type { Pass } from '../passes/pass.js';
 import { quantizeBlockwise, type BlockwiseSpec, type BlockwiseWeight } from './blockwise.js';
 import { collectHessians, gptqQuantize } from './gptq.js';
 import { matchWeightMatMul, type WeightMatMul } from './matmul-weights.js';
+import { quantizeTables, splitAttentions, TABLE_OPS } from './fused.js';
 import { dropIfUnused, nodeSelected, replaceNode, type NodeFilter } from './select.js';
 import type { CalibrateOptions } from './calibrate.js';
 import type { CalibrationData } from './stream.js';
@@ -23,6 +24,8 @@ export interface WeightOnlyConfig extends NodeFilter {
   /** MatMulNBits accuracy_level: 0 = unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 compute. */
   accuracyLevel: 0 | 1 | 2 | 3 | 4;
   algorithm: 'rtn' | 'gptq';
+  /** Op types rewritten: MatMul/Gemm (MatMulNBits), fused Attention (split), embedding tables (int8). */
+  opTypes: string[];
   /** GPTQ: damping added to the Hessian diagonal, as a fraction of its mean. */
   dampening: number;
   calibration?: CalibrationData;
@@ -38,6 +41,7 @@ export const weightOnlyQuantizePass: Pass<WeightOnlyConfig> = {
     symmetric: { type: 'boolean', default: true, search: [true, false], doc: 'symmetric blocks (no stored zero points)' },
     accuracyLevel: { type: 'integer', choices: [0, 1, 2, 3, 4], default: 0, search: [0, 4], doc: 'MatMulNBits accuracy_level (4: int8 activations inside the kernel)' },
     algorithm: { type: 'string', choices: ['rtn', 'gptq'], default: 'rtn', search: ['rtn', 'gptq'], doc: 'round-to-nearest, or GPTQ with calibration data' },
+    opTypes: { type: 'string[]', default: ['MatMul', 'Gemm', ...TABLE_OPS], doc: 'op types to quantize (Attention: fused QKV projection split out; EmbedLayerNormalization, Gather: int8 tables)' },
     dampening: { type: 'number', min: 0, max: 1, default: 0.01, doc: 'GPTQ Hessian dampening (fraction of the mean diagonal)' },
     include: { type: 'string[]', default: [], doc: 'only these nodes / op types' },
     exclude: { type: 'string[]', default: [], doc: 'never these nodes / op types' },
@@ -47,12 +51,15 @@ export const weightOnlyQuantizePass: Pass<WeightOnlyConfig> = {
   async run(model, ctx, config) {
     if (ctx.target !== 'cpu') throw new InputError(`weight-only quantization emits com.microsoft MatMulNBits: use --target cpu (not ${ctx.target})`);
     const g = model.graph;
+    const explain = (n: Node, reason: string) => ctx.explain?.({ pass: 'quantize-weight-only', node: n.name, fired: false, reason });
+    // a fused Attention's QKV projection becomes a MatMul quantized like the others
+    if (config.opTypes.includes('Attention')) splitAttentions(model, config, explain);
     const spec: BlockwiseSpec = { bits: config.bits, blockSize: config.blockSize, symmetric: config.symmetric };
     const matches: WeightMatMul[] = [];
     for (const n of g.nodes) {
-      if ((n.opType !== 'MatMul' && n.opType !== 'Gemm') || !nodeSelected(n, config)) continue;
+      if ((n.opType !== 'MatMul' && n.opType !== 'Gemm') || !config.opTypes.includes(n.opType) || !nodeSelected(n, config)) continue;
       const m = matchWeightMatMul(n);
-      if (typeof m === 'string') ctx.explain?.({ pass: 'quantize-weight-only', node: n.name, fired: false, reason: m });
+      if (typeof m === 'string') explain(n, m);
       else matches.push(m);
     }
     let hessians: Map<string, Float64Array> | undefined;
@@ -67,7 +74,9 @@ export const weightOnlyQuantizePass: Pass<WeightOnlyConfig> = {
       rewrite(g, m, q, config);
     }
     if (matches.length) model.requireOpset('com.microsoft', 1);
-    return { model, modified: matches.length > 0, stats: { quantized: matches.length } };
+    // embedding tables: int8 (QEmbedLayerNormalization, or Gather + DequantizeLinear), 4× smaller
+    const tables = quantizeTables(model, config, ctx, explain);
+    return { model, modified: matches.length + tables > 0, stats: { quantized: matches.length, tables } };
   },
 };
 

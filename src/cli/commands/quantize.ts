@@ -31,6 +31,7 @@ interface QuantizeFlags {
   activationType: string;
   symmetricActivations?: boolean;
   reduceRange?: boolean;
+  attention?: string;
   bits: string;
   blockSize: string;
   zeroPoints?: boolean;
@@ -70,6 +71,7 @@ export function register(program: Command): void {
     .option('--activation-type <t>', 'static: int8 (S8S8) | uint8 (U8S8) | auto (uint8 on cpu: ORT x86 fuses only U8 Conv)', 'auto')
     .option('--symmetric-activations', 'static: symmetric activation ranges')
     .option('--reduce-range', '7-bit weights (CPUs without VNNI)')
+    .option('--attention <form>', 'dynamic: fused Attention as qattention (com.microsoft QAttention) | split (int8 QKV MatMul + MultiHeadAttention)')
     .option('--bits <n>', 'weight-only: 4 | 8', '4')
     .option('--block-size <n>', 'weight-only: weights per scale (power of two ≥ 16)', '32')
     .option('--zero-points', 'weight-only: asymmetric blocks with zero points')
@@ -129,6 +131,7 @@ function parseOptions(flags: QuantizeFlags): QuantizeOptions {
     activationType: flags.activationType,
     symmetricActivations: flags.symmetricActivations,
     reduceRange: flags.reduceRange,
+    attention: flags.attention,
     bits: numeric(flags.bits),
     blockSize: numeric(flags.blockSize),
     symmetric: !flags.zeroPoints,
