@@ -62,7 +62,7 @@ export async function runPipelineCommand(o: { specFile: string; framesDir: strin
 }
 
 
-export async function optimizePipelineCommand(o: { specFile: string; framesDir: string; budgetMs: number; maxAccuracyDrop: number; outDir: string; searchFrames?: number; limit?: number; models?: boolean; modelTrials?: number; quiet?: boolean }): Promise<{ met: boolean; summary: unknown; text: string }> {
+export async function optimizePipelineCommand(o: { specFile: string; framesDir: string; budgetMs: number; maxAccuracyDrop: number; outDir: string; searchFrames?: number; limit?: number; models?: boolean; quiet?: boolean }): Promise<{ met: boolean; summary: unknown; text: string }> {
   const spec = loadPipelineSpec(o.specFile);
   const set = await loadFrameSet(o.framesDir, o.limit);
   const r = await optimizePipeline({
@@ -73,7 +73,6 @@ export async function optimizePipelineCommand(o: { specFile: string; framesDir: 
     outDir: o.outDir,
     ...(o.searchFrames ? { searchFrames: o.searchFrames } : {}),
     ...(o.models !== undefined ? { models: o.models } : {}),
-    ...(o.modelTrials ? { modelTrials: o.modelTrials } : {}),
     ...(o.quiet ? {} : { log: (l: string) => process.stderr.write(l + '\n') }),
   });
   const b = r.baseline.latency.latency;

@@ -114,14 +114,18 @@ export interface AccuracyReport {
   truthTracks: number;
 }
 
-/** Text spotting F1 with its interval, CER per ground-truth track, and tracker ID switches. */
-export function scoreAccuracy(results: readonly FrameResult[], truth: readonly FrameTruth[]): AccuracyReport {
+/**
+ * Text spotting F1 with its interval, CER per ground-truth track, and tracker ID switches. `restarts`: the
+ * indices of frames where tracking started afresh (runs of frames scored together); a new id there is no switch.
+ */
+export function scoreAccuracy(results: readonly FrameResult[], truth: readonly FrameTruth[], restarts: ReadonlySet<number> = new Set()): AccuracyReport {
   const perFrame: SpotCounts[] = [];
   const edits = new Map<number, { text: string; e: number; n: number; frames: number }>();
   const lastId = new Map<number, number>();
   let idSwitches = 0;
   results.forEach((r, k) => {
     const t = truth[k]!;
+    if (restarts.has(k)) lastId.clear();
     perFrame.push(spotFrame(r.items, t));
     const { pairs } = matchFrame(r.items, t, 0.5);
     const predOf = new Map(pairs.map(([i, j]) => [j, r.items[i]!]));

@@ -1,14 +1,17 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { InputError } from '../errors.js';
-import { optimize as optimizeModel } from '../search/optimize.js';
+import { loadModel } from '../ir/io.js';
+import type { Tensor } from '../ir/tensor.js';
+import { quantizeModel } from '../quantize/quantize.js';
+import { saveModelProven } from '../runtime/prove.js';
 import { OutputDir } from '../util/output-dir.js';
 import { environment } from '../report/environment.js';
 import { f1Difference } from './metrics.js';
 import { pipelineReport, runHeadline } from './report.js';
-import { runPipeline, type FrameSet, type PipelineRun } from './run.js';
+import { latencyReport, scoreAccuracy } from './metrics.js';
+import type { FrameSet, PipelineRun } from './run.js';
+import { Pipeline, runFrames, type FrameResult } from './runner.js';
 import { resolveSpecPath, type ModelStageSpec, type PipelineSpec } from './spec.js';
 
 export interface PipelineOptimizeOptions {
@@ -19,12 +22,13 @@ export interface PipelineOptimizeOptions {
   /** Largest F1 drop accepted (points). */
   maxAccuracyDrop: number;
   outDir: string;
-  /** Frames each candidate is judged on (the first n; default all). */
+  /**
+   * Frames each candidate is judged on (default all): taken as 4 runs of consecutive frames spread over the
+   * whole video (tracks start afresh in each), so a change is judged on every kind of scene, not the opening.
+   */
   searchFrames?: number;
-  /** Try per-stage model optimization through `inferopt optimize` (slow: minutes per model). */
+  /** Try per-stage int8 models (static and dynamic), calibrated on the inputs each stage really received. */
   models?: boolean;
-  /** Candidates `optimize` may try per model. */
-  modelTrials?: number;
   log?: (line: string) => void;
 }
 
@@ -137,10 +141,11 @@ function pipelineChanges(budgetMs: number): Change[] {
 /**
  * `inferopt pipeline optimize`: runs the baseline, then tries pipeline-level changes one at a time
  * (greedy, each kept when it is faster — fewer deadline misses, then p99, then mean — and the F1 drop
- * against the baseline stays within the bound),
- * then optimizes each model stage through `optimize` at the input shapes the run recorded, keeping a
- * stage's optimized model only if the whole pipeline's F1 still holds. Writes the optimized spec, its
- * models, results.json and report.html.
+ * against the baseline stays within the bound), then int8 versions of each model stage (static and dynamic,
+ * calibrated on the inputs that stage received in the baseline run, so at its real shapes and content),
+ * judged the same way by the whole pipeline's latency and F1. The search judges on frames spread over the
+ * video; the final verdict runs every frame, and when the F1 bound does not hold there, the last kept
+ * changes are undone until it does. Writes the optimized spec, its models, results.json and report.html.
  */
 export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<PipelineOptimizeResult> {
   const log = o.log ?? (() => {});
@@ -148,18 +153,22 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
   if (!o.frames.truth) throw new InputError(`--frames ${o.frames.dir}: optimizing needs truth.jsonl (accuracy is the constraint); render one with inferopt data render-video`);
   const out = new OutputDir(o.outDir);
   try {
-    const n = Math.min(o.searchFrames ?? o.frames.frames.length, o.frames.frames.length);
-    const search: FrameSet = { dir: o.frames.dir, frames: o.frames.frames.slice(0, n), truth: o.frames.truth.slice(0, n) };
+    const segments = searchSegments(o.frames, o.searchFrames);
+    const n = segments.reduce((a, s) => a + s.frames.length, 0);
+    const where = segments.length > 1 ? `${n} frames (${segments.length} runs of ${segments[0]!.frames.length} spread over the video)` : `${n} frames`;
     const baseSpec = clone(o.spec);
-    log(`baseline on ${n} frames…`);
-    const base = await runPipeline(baseSpec, search, { budgetMs: o.budgetMs });
+    log(`baseline on ${where}…`);
+    const captured = new Map<string, Tensor[]>();
+    const base = await runSegments(baseSpec, segments, o.budgetMs, o.models !== false ? { captureInputs: 24, into: captured } : undefined);
     log(`baseline: ${runHeadline(base)}`);
     const judge = (r: PipelineRun) => f1Difference(base.accuracy!.perFrame, r.accuracy!.perFrame);
     const decisions: Decision[] = [];
     let cur = baseSpec;
     let curRun = base;
+    // specs before each kept change, newest last (the final check undoes from the end)
+    const kept: { name: string; before: PipelineSpec }[] = [];
     const consider = async (name: string, detail: string, cand: PipelineSpec) => {
-      const r = await runPipeline(cand, search, { budgetMs: o.budgetMs });
+      const r = await runSegments(cand, segments, o.budgetMs);
       const d = judge(r);
       const drop = -d.value;
       // better: fewer frames over the budget; or as many, with a lower p99; or as many and p99 within 3%
@@ -167,74 +176,78 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       const [m0, m1] = [curRun.latency.deadlineMisses ?? 0, r.latency.deadlineMisses ?? 0];
       const [q0, q1] = [curRun.latency.latency.p99, r.latency.latency.p99];
       const faster = m1 < m0 || (m1 === m0 && (q1 < 0.98 * q0 || (q1 <= 1.03 * q0 && r.latency.latency.mean < 0.95 * curRun.latency.latency.mean)));
-      const kept = faster && drop <= o.maxAccuracyDrop;
+      const keep = faster && drop <= o.maxAccuracyDrop;
       const lat = `p99 ${q0.toFixed(1)} → ${q1.toFixed(1)} ms, mean ${curRun.latency.latency.mean.toFixed(1)} → ${r.latency.latency.mean.toFixed(1)} ms, misses ${m0} → ${m1}`;
       const why = !faster ? `not faster: ${lat}` : drop > o.maxAccuracyDrop ? `F1 drop ${drop.toFixed(2)} points > ${o.maxAccuracyDrop} (${lat})` : `${lat}, F1 change ${d.value >= 0 ? '+' : ''}${d.value.toFixed(2)} points`;
-      decisions.push({ name, detail, kept, why, p99: r.latency.latency.p99, p50: r.latency.latency.p50, f1: r.accuracy!.f1.value, f1Change: { value: d.value, low: d.low, high: d.high } });
-      log(`${kept ? 'kept   ' : 'dropped'} ${name}: ${why}`);
-      if (kept) {
+      decisions.push({ name, detail, kept: keep, why, p99: r.latency.latency.p99, p50: r.latency.latency.p50, f1: r.accuracy!.f1.value, f1Change: { value: d.value, low: d.low, high: d.high } });
+      log(`${keep ? 'kept   ' : 'dropped'} ${name}: ${why}`);
+      if (keep) {
+        kept.push({ name, before: cur });
         cur = cand;
         curRun = r;
       }
-      return kept;
+      return keep;
     };
     for (const c of pipelineChanges(o.budgetMs)) {
       const cand = c.apply(cur);
       if (cand) await consider(c.name, c.detail, cand);
     }
 
-    // per-stage model optimization, at the shapes each stage really ran at
+    // per-stage int8 models, calibrated on what each stage really received
     if (o.models !== false) {
       for (const st of modelStages(cur)) {
-        const shapes = curRun.shapes[st.id];
-        if (!shapes) continue;
-        const top = Object.entries(shapes).sort((a, b) => b[1] - a[1])[0]![0].split('x').map(Number);
+        const calib = captured.get(st.id);
+        if (!calib?.length) continue;
         const file = resolveSpecPath(cur, st.model);
-        const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-pipeline-')), 'optimize');
-        log(`optimize ${st.id} (${path.basename(file)}) at ${top.join('×')}…`);
-        let modelPath: string;
-        let label: string;
-        try {
-          const r = await optimizeModel({
-            modelFile: file,
-            outDir: dir,
-            goals: { maxAccuracyDrop: { value: 1, relative: false } },
-            budget: { trials: o.modelTrials ?? 6 },
-            target: 'cpu',
-            input: { shapes: { x: top } },
-            allowOtherModel: true,
-          });
-          modelPath = r.modelPath;
-          label = r.results.chosen.label;
-        } catch (e) {
-          decisions.push({ name: `optimize ${st.id} model`, detail: 'inferopt optimize at the stage\'s input shape', kept: false, why: `optimize failed: ${(e as Error).message.split('\n')[0]}`, p99: NaN, p50: NaN, f1: NaN, f1Change: { value: NaN, low: NaN, high: NaN } });
-          continue;
+        const model = loadModel(file);
+        const inputName = model.graph.inputs[0]!.name;
+        const shapes = Object.keys(curRun.shapes[st.id] ?? {});
+        for (const mode of ['static', 'dynamic'] as const) {
+          const local = `${st.id}.${mode}-int8.optimized.onnx`;
+          try {
+            const q = await quantizeModel(model, { mode, target: 'cpu', ...(mode === 'static' ? { calibration: calib.map((t) => ({ [inputName]: t })) } : {}) });
+            await saveModelProven(q.model, out.path(local), { feeds: { [inputName]: calib[0]! } });
+          } catch (e) {
+            decisions.push({ name: `${st.id}: ${mode} int8`, detail: 'int8 model for the stage', kept: false, why: `quantize failed: ${(e as Error).message.split('\n')[0]}`, p99: NaN, p50: NaN, f1: NaN, f1Change: { value: NaN, low: NaN, high: NaN } });
+            continue;
+          }
+          const cand = clone(cur);
+          modelStages(cand).find((x) => x.id === st.id)!.model = local;
+          const detail = `${mode} int8 ${mode === 'static' ? `calibrated on ${calib.length} inputs the stage received` : 'weights, activations quantized at run time'} (shapes seen: ${shapes.slice(0, 3).join(', ')}${shapes.length > 3 ? ', …' : ''})`;
+          if (await consider(`${st.id}: ${mode} int8`, detail, withModelsAt(cand, (name) => out.path(name)))) {
+            cur = cand; // the written spec refers to the model beside itself
+            break;
+          }
         }
-        if (label === 'no passes' || /^no passes/.test(label)) {
-          log(`optimize ${st.id}: nothing better than the input model`);
-          continue;
-        }
-        const local = `${st.id}.optimized.onnx`;
-        fs.copyFileSync(modelPath, out.path(local));
-        fs.rmSync(path.dirname(dir), { recursive: true, force: true });
-        const cand = clone(cur);
-        const cs = modelStages(cand).find((x) => x.id === st.id)!;
-        cs.model = path.resolve(out.path(local));
-        await consider(`optimized ${st.id} model`, `inferopt optimize at ${top.join('×')}: ${label}`, cand);
-        if (cur === cand) cs.model = local; // the written spec refers to it beside itself
       }
     }
 
-    // final: both pipelines on every frame
+    // final: both pipelines on every frame; the F1 bound must hold there, not only on the search frames
     log(`final runs on ${o.frames.frames.length} frames…`);
-    const finalSpec = withModelsAt(cur, (n) => out.path(n));
-    const baseline = await runPipeline(baseSpec, o.frames, { budgetMs: o.budgetMs });
-    const optimized = await runPipeline(finalSpec, o.frames, { budgetMs: o.budgetMs });
-    const diff = f1Difference(baseline.accuracy!.perFrame, optimized.accuracy!.perFrame);
+    const baseline = await runSegments(baseSpec, [o.frames], o.budgetMs);
+    let optimized = await runSegments(withModelsAt(cur, (m) => out.path(m)), [o.frames], o.budgetMs);
+    let diff = f1Difference(baseline.accuracy!.perFrame, optimized.accuracy!.perFrame);
+    while (-diff.value > o.maxAccuracyDrop && kept.length) {
+      const undo = kept.pop()!;
+      const d = decisions.find((x) => x.name === undo.name && x.kept)!;
+      d.kept = false;
+      d.why = `undone: on all ${o.frames.frames.length} frames the F1 drop was ${(-diff.value).toFixed(2)} points > ${o.maxAccuracyDrop} with it (search frames: ${d.why})`;
+      log(`undone ${undo.name}: F1 drop ${(-diff.value).toFixed(2)} points on all frames`);
+      cur = undo.before;
+      optimized = await runSegments(withModelsAt(cur, (m) => out.path(m)), [o.frames], o.budgetMs);
+      diff = f1Difference(baseline.accuracy!.perFrame, optimized.accuracy!.perFrame);
+    }
     const failures: string[] = [];
     if (optimized.latency.missRate! > 0.01) failures.push(`${(100 * optimized.latency.missRate!).toFixed(1)}% of frames over the ${o.budgetMs} ms budget (goal ≤ 1%)`);
     if (-diff.value > o.maxAccuracyDrop) failures.push(`F1 drop ${(-diff.value).toFixed(2)} points > ${o.maxAccuracyDrop}`);
 
+    // int8 models no longer used (a later one replaced them, or their change was undone) are not written
+    const used = new Set(modelStages(cur).map((x) => x.model));
+    for (const d of decisions) {
+      const m = /^(\S+): (static|dynamic) int8$/.exec(d.name);
+      const local = m && `${m[1]}.${m[2]}-int8.optimized.onnx`;
+      if (local && !used.has(local)) out.discard(local);
+    }
     const written = { ...cur, baseDir: undefined };
     for (const st of modelStages(written)) if (!st.model.startsWith('@paddleocr/') && !path.isAbsolute(st.model) && !OPTIMIZED.test(st.model)) st.model = path.resolve(o.spec.baseDir ?? '.', st.model);
     out.write('pipeline.yaml', `# written by inferopt pipeline optimize (budget ${o.budgetMs} ms, F1 drop ≤ ${o.maxAccuracyDrop} points)\n# re-run: inferopt pipeline run pipeline.yaml --frames <dir> --budget ${o.budgetMs}ms\n` + stringify(written));
@@ -244,6 +257,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       budgetMs: o.budgetMs,
       maxAccuracyDrop: o.maxAccuracyDrop,
       searchFrames: n,
+      searchSegments: segments.map((s) => [s.first, s.first + s.frames.length - 1]),
       frames: o.frames.frames.length,
       met: failures.length === 0,
       failures,
@@ -260,7 +274,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       runs: [{ label: 'baseline', run: baseline }, { label: 'optimized', run: optimized }],
       budgetMs: o.budgetMs,
       framesDir: o.frames.dir,
-      sections: [{ title: 'Decisions', html: decisionsHtml(decisions, n, summary.p99Ratio, diff, failures) }],
+      sections: [{ title: 'Decisions', html: decisionsHtml(decisions, where, summary.p99Ratio, diff, failures) }],
     }));
     out.commit();
     return { baseline, optimized, spec: written as PipelineSpec, decisions, met: failures.length === 0, failures, outDir: o.outDir };
@@ -270,7 +284,55 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
   }
 }
 
-const OPTIMIZED = /^[\w-]+\.optimized\.onnx$/;
+/** A run of consecutive frames of the video, starting at frame `first`. */
+type Segment = FrameSet & { first: number };
+
+/** The search frames: 4 runs of consecutive frames spread evenly over the video (all frames when n covers them). */
+export function searchSegments(set: FrameSet, n?: number, runs = 4): Segment[] {
+  const total = set.frames.length;
+  const want = Math.min(n ?? total, total);
+  if (want >= total || want < runs * 8) {
+    const k = want;
+    return [{ dir: set.dir, first: 0, frames: set.frames.slice(0, k), ...(set.truth ? { truth: set.truth.slice(0, k) } : {}) }];
+  }
+  const len = Math.floor(want / runs);
+  const stride = (total - len) / (runs - 1);
+  return Array.from({ length: runs }, (_, i) => {
+    const first = Math.round(i * stride);
+    return { dir: set.dir, first, frames: set.frames.slice(first, first + len), ...(set.truth ? { truth: set.truth.slice(first, first + len) } : {}) };
+  });
+}
+
+/**
+ * Runs a spec over runs of frames (tracks start afresh in each; stage costs the scheduler learnt are kept)
+ * and scores the frames together, as one run.
+ */
+async function runSegments(spec: PipelineSpec, segments: readonly FrameSet[], budgetMs: number, capture?: { captureInputs: number; into: Map<string, Tensor[]> }): Promise<PipelineRun> {
+  const p = await Pipeline.create(spec, { recordShapes: true, ...(capture ? { captureInputs: capture.captureInputs } : {}) });
+  try {
+    const frames: FrameResult[] = [];
+    let wallMs = 0;
+    for (const seg of segments) {
+      const r = await runFrames(p, seg.frames);
+      frames.push(...r.frames);
+      wallMs += r.wallMs;
+    }
+    if (capture) for (const [k, v] of p.captured) capture.into.set(k, v);
+    const truth = segments.every((s) => s.truth) ? segments.flatMap((s) => s.truth!) : undefined;
+    const restarts = new Set(segments.map((_, i) => segments.slice(0, i).reduce((a, s) => a + s.frames.length, 0)));
+    return {
+      spec,
+      latency: latencyReport(frames, wallMs, budgetMs),
+      ...(truth ? { accuracy: scoreAccuracy(frames, truth, restarts) } : {}),
+      frames,
+      shapes: Object.fromEntries([...p.shapes].map(([k, m]) => [k, Object.fromEntries(m)])),
+    };
+  } finally {
+    await p.close();
+  }
+}
+
+const OPTIMIZED = /^[\w.-]+\.optimized\.onnx$/;
 
 /** Optimized models (beside the written spec) point at their staged files while the output is written. */
 function withModelsAt(s: PipelineSpec, at: (name: string) => string): PipelineSpec {
@@ -281,11 +343,11 @@ function withModelsAt(s: PipelineSpec, at: (name: string) => string): PipelineSp
 
 const escHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-function decisionsHtml(ds: Decision[], n: number, ratio: number, diff: { value: number; low: number; high: number }, failures: string[]): string {
+function decisionsHtml(ds: Decision[], where: string, ratio: number, diff: { value: number; low: number; high: number }, failures: string[]): string {
   const rows = ds.map((d) => `<tr><td>${escHtml(d.name)}</td><td>${d.kept ? '<span class="ok">kept</span>' : 'dropped'}</td><td class="num">${Number.isFinite(d.p99) ? d.p99.toFixed(1) : '–'}</td><td class="num">${Number.isFinite(d.f1) ? (100 * d.f1).toFixed(2) : '–'}</td><td class="num">${Number.isFinite(d.f1Change.value) ? `${d.f1Change.value.toFixed(2)} [${d.f1Change.low.toFixed(2)}, ${d.f1Change.high.toFixed(2)}]` : '–'}</td><td>${escHtml(d.why)}</td><td>${escHtml(d.detail)}</td></tr>`).join('');
   return (
     `<p>p99 optimized / baseline on all frames: <strong>${ratio.toFixed(3)}×</strong>; F1 change ${diff.value.toFixed(2)} points [${diff.low.toFixed(2)}, ${diff.high.toFixed(2)}] (paired block bootstrap, 95%).${failures.length ? ` <span class="bad">Not met: ${escHtml(failures.join('; '))}</span>` : ' <span class="ok">Goals met.</span>'}</p>` +
-    `<p>Each change was tried on the first ${n} frames on top of those kept before it, and kept when it was faster (fewer frames over the budget; or as many and a lower p99; or p99 within 3% and a mean ≥ 5% lower) and the F1 drop against the baseline stayed within the bound. The p99 column is the pipeline's p99 with the change.</p>` +
+    `<p>Each change was tried on ${escHtml(where)} on top of those kept before it, and kept when it was faster (fewer frames over the budget; or as many and a lower p99; or p99 within 3% and a mean ≥ 5% lower) and the F1 drop against the baseline stayed within the bound. The p99 column is the pipeline's p99 with the change.</p>` +
     `<table><tr><th>change</th><th>verdict</th><th>p99 ms</th><th>F1</th><th>F1 change vs baseline (points)</th><th>why</th><th>what it does</th></tr>${rows}</table>` +
     '<p class="note">Latency vs throughput: stages run one after another per frame on 2 cores, so frame latency and throughput move together here. Pipelining frames (the detector of frame t overlapping the tracking of t+1) would raise throughput but not lower a detector frame\'s latency, and it needs free cores: with 2, the model calls already use both.</p>'
   );

@@ -77,6 +77,11 @@ export class OutputDir {
     this.staging.write(name, [text]);
   }
 
+  /** Drops a staged file (and its external data) that is not to be written after all. */
+  discard(name: string): void {
+    for (const n of [name, `${name}.data`]) fs.rmSync(this.staging.path(n), { force: true });
+  }
+
   /** Moves every staged file into the folder and records it; refuses (and writes nothing) on a collision. */
   commit(): void {
     const label = `${this.opts.flag ?? '-o'} ${this.dir}`;

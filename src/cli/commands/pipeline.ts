@@ -38,10 +38,9 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <dir>', 'output folder: pipeline.yaml, <stage>.optimized.onnx, results.json, report.html')
     .option('--search-frames <n>', 'frames each candidate is judged on (default: all)')
     .option('--limit <n>', 'first n frames only')
-    .option('--no-models', 'skip per-stage model optimization')
-    .option('--model-trials <n>', 'candidates optimize may try per model', '6')
+    .option('--no-models', 'skip per-stage int8 models (static and dynamic, calibrated on the inputs each stage received)')
     .option('--json', 'print results.json')
-    .action(async (spec: string, flags: { frames: string; budget: string; maxAccuracyDrop: string; output: string; searchFrames?: string; limit?: string; models: boolean; modelTrials: string; json?: boolean }) => {
+    .action(async (spec: string, flags: { frames: string; budget: string; maxAccuracyDrop: string; output: string; searchFrames?: string; limit?: string; models: boolean; json?: boolean }) => {
       const drop = Number(flags.maxAccuracyDrop);
       if (!(drop >= 0)) throw new InputError(`--max-accuracy-drop must be a number of points ≥ 0, not '${flags.maxAccuracyDrop}'`);
       const r = await optimizePipelineCommand({
@@ -53,7 +52,6 @@ export function register(program: Command): void {
         ...(flags.searchFrames !== undefined ? { searchFrames: parseIntFlag('--search-frames', flags.searchFrames, 1) } : {}),
         ...(flags.limit !== undefined ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
         models: flags.models,
-        modelTrials: parseIntFlag('--model-trials', flags.modelTrials, 1),
         quiet: !!flags.json,
       });
       process.stdout.write(flags.json ? JSON.stringify(r.summary, null, 1) + '\n' : r.text);
