@@ -24,7 +24,7 @@ describe('pipeline optimize: search frames', () => {
   it('are every frame, in one run, when n covers the video or is too small to split', () => {
     expect(searchSegments(frameSet(50)).map((s) => [s.first, s.frames.length])).toEqual([[0, 50]]);
     expect(searchSegments(frameSet(50), 80).map((s) => [s.first, s.frames.length])).toEqual([[0, 50]]);
-    expect(searchSegments(frameSet(300), 20).map((s) => [s.first, s.frames.length])).toEqual([[0, 20]]);
+    expect(searchSegments(frameSet(300), 12).map((s) => [s.first, s.frames.length])).toEqual([[0, 12]]);
   });
 });
 

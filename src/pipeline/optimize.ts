@@ -291,7 +291,7 @@ type Segment = FrameSet & { first: number };
 export function searchSegments(set: FrameSet, n?: number, runs = 4): Segment[] {
   const total = set.frames.length;
   const want = Math.min(n ?? total, total);
-  if (want >= total || want < runs * 8) {
+  if (want >= total || want < runs * 4) {
     const k = want;
     return [{ dir: set.dir, first: 0, frames: set.frames.slice(0, k), ...(set.truth ? { truth: set.truth.slice(0, k) } : {}) }];
   }
