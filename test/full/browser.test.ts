@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { chromiumPath } from './chromium.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildZooModel, modelFromBytes, quantizeModel, randomInputs, Session, simplifyModel } from '../../src/index.js';
 
@@ -25,15 +26,8 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-browser-'));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-function chromiumPath(): string | null {
-  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) if (fs.existsSync(p)) return p;
-  const msg = 'chromium is not installed (apt-get install -y chromium; .ci/run does it)';
-  if (process.env['INFEROPT_REQUIRE_DEBIAN_DATA']) throw new Error(msg);
-  process.stderr.write(`NOTICE: skipping the browser test: ${msg}\n`);
-  return null;
-}
 
-const browserBin = chromiumPath();
+const browserBin = chromiumPath('the browser test');
 
 const missing: string[] = [];
 

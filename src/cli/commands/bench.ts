@@ -6,6 +6,8 @@ import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime
 import type { Backend, OptLevel } from '../../runtime/session.js';
 import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parseThreadsFlag, parsePositiveFlag, parseRunsFlag, parseSecondsFlag } from '../flags.js';
 import { clearLine, liveLine } from '../terminal.js';
+import { benchmarkOnDevice, compareOnDevice } from '../../device/client.js';
+import { describeDevice } from '../../device/server.js';
 
 interface BenchFlags {
   backend: string;
@@ -21,6 +23,7 @@ interface BenchFlags {
   batch?: string;
   seed: string;
   compare?: string;
+  device?: string;
   json?: boolean;
 }
 
@@ -44,14 +47,23 @@ export function register(program: Command): void {
     .option('--batch <n>', 'samples per inference for samples/s (default: leading dim of the first input)')
     .option('--seed <n>', 'seed of the random inputs and of the run order', '0')
     .option('--compare <other.onnx>', 'benchmark another model side by side and report the B/A ratio of medians')
+    .option('--device <name|auto>', 'run on a device connected to `inferopt device serve` (onnxruntime-web there; see `inferopt device list`)')
     .option('--json', 'print JSON (no progress bar)')
-    .action(async (file: string, flags: BenchFlags) => {
+    .action(async (file: string, flags: BenchFlags, cmd: Command) => {
+      if (flags.device !== undefined) {
+        if (cmd.getOptionValueSource('backend') === 'cli' && flags.backend !== 'wasm') throw new InputError('--device runs onnxruntime-web (wasm) on the device; drop --backend');
+        flags.backend = 'wasm';
+      }
       const opts = benchOptions(flags);
-      if (opts.backend === 'wasm') guardWasmWorkerErrors();
+      if (opts.backend === 'wasm' && flags.device === undefined) guardWasmWorkerErrors();
       for (const f of [file, flags.compare]) if (f !== undefined && !fs.existsSync(f)) throw new InputError(`${f}: no such file`);
       const bar = !flags.json && process.stderr.isTTY ? new ProgressBar() : undefined;
       opts.onProgress = bar && ((fraction) => bar.draw(fraction));
       try {
+        if (flags.device !== undefined) {
+          await benchOnDevice(file, flags, opts, bar);
+          return;
+        }
         if (flags.compare) {
           const r = await compare(file, flags.compare, opts);
           bar?.clear();
@@ -65,6 +77,19 @@ export function register(program: Command): void {
         bar?.clear();
       }
     });
+}
+
+async function benchOnDevice(file: string, flags: BenchFlags, opts: BenchOptions, bar?: ProgressBar): Promise<void> {
+  const name = flags.device!;
+  if (flags.compare) {
+    const { device, result } = await compareOnDevice(name, file, flags.compare, opts);
+    bar?.clear();
+    process.stdout.write(flags.json ? JSON.stringify({ device, ...result }, null, 1) + '\n' : `on device ${device.name}: ${describeDevice(device.info)}\n${formatCompare(result)}`);
+  } else {
+    const { device, result } = await benchmarkOnDevice(name, file, opts);
+    bar?.clear();
+    process.stdout.write(flags.json ? JSON.stringify({ device, ...result }, null, 1) + '\n' : `on device ${device.name}: ${describeDevice(device.info)}\n${formatResult(result)}`);
+  }
 }
 
 function benchOptions(flags: BenchFlags): BenchOptions {
@@ -131,13 +156,18 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ')).join('\n') + '\n';
 }
 
+/** The rows that apply: a browser cannot read its memory use (the figures come back 0 from a device). */
+function statRows(r: BenchResult): typeof STAT_ROWS {
+  return r.memory.peakRssBytes > 0 ? STAT_ROWS : STAT_ROWS.filter(([label]) => !/RSS/.test(label));
+}
+
 export function formatResult(r: BenchResult): string {
-  return `${r.model}: ${header(r)}\n` + table(STAT_ROWS.map(([label, get]) => [label, get(r)]));
+  return `${r.model}: ${header(r)}\n` + table(statRows(r).map(([label, get]) => [label, get(r)]));
 }
 
 export function formatCompare(c: CompareResult): string {
   let out = `A: ${c.a.model}\nB: ${c.b.model}\n${header(c.a)}\n`;
-  out += table([['', 'A', 'B'], ...STAT_ROWS.map(([label, get]) => [label, get(c.a), get(c.b)])]);
+  out += table([['', 'A', 'B'], ...statRows(c.a).map(([label, get]) => [label, get(c.a), get(c.b)])]);
   const { ratio, low, high, confidence } = c.ratio;
   const verdict =
     high < 1 ? `B is faster (${(1 / ratio).toFixed(2)}× A's speed)` : low > 1 ? `B is slower (${ratio.toFixed(2)}× A's time)` : 'no clear difference';

@@ -15,6 +15,7 @@ import * as pipeline from './pipeline.js';
 import * as qat from './qat.js';
 import * as distill from './distill.js';
 import * as prune from './prune.js';
+import * as device from './device.js';
 
 /**
  * Every command registers itself here (one line each; one file per command in this folder).
@@ -37,4 +38,5 @@ export function registerCommands(program: Command): void {
   qat.register(program);
   distill.register(program);
   prune.register(program);
+  device.register(program);
 }

@@ -1,0 +1,65 @@
+/**
+ * Where a device page runs a job: in a Web Worker with its own onnxruntime-web (threads fixed per worker).
+ * It calls runtime/bench.ts's `benchmark` and `compare` — the code local `inferopt bench` uses, statistics
+ * included — on the model bytes the page received and checked.
+ */
+import { InputError } from '../../errors.js';
+import { Tensor } from '../../ir/tensor.js';
+import { benchmark, compare, type BenchOptions } from '../../runtime/bench.js';
+import type { InputValue } from '../../runtime/inputs.js';
+import type { Job } from '../protocol.js';
+
+export interface ToWorker {
+  run: string;
+  job: Job;
+  /** hash → bytes, every blob the job names. */
+  blobs: Record<string, Uint8Array>;
+}
+
+export type FromWorker =
+  | { t: 'progress'; run: string; fraction: number }
+  | { t: 'result'; run: string; result: unknown }
+  | { t: 'error'; run: string; message: string; input?: boolean };
+
+const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
+
+async function runJob({ run, job, blobs }: ToWorker): Promise<unknown> {
+  const o = job.options;
+  if (o.threads > 1 && !(self as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
+    throw new InputError(`this page is not cross-origin isolated, so onnxruntime-web cannot run ${o.threads} threads here; use --threads 1`);
+  }
+  const values: Record<string, InputValue> = { ...o.values };
+  for (const i of job.inputs) values[i.name] = new Tensor(i.dtype, i.dims, blobs[i.blob.hash]!, i.name);
+  const opts: BenchOptions = {
+    backend: 'wasm',
+    threads: o.threads,
+    warmup: o.warmup,
+    optLevel: o.optLevel,
+    executionMode: o.executionMode,
+    shapes: o.shapes,
+    dims: o.dims,
+    seed: o.seed,
+    values,
+    onProgress: (fraction) => post({ t: 'progress', run, fraction }),
+    ...(o.runs !== undefined ? { runs: o.runs } : {}),
+    ...(o.seconds !== undefined ? { seconds: o.seconds } : {}),
+    ...(o.batch !== undefined ? { batch: o.batch } : {}),
+  };
+  const model = blobs[job.model.hash]!;
+  if (!job.compare) return { ...(await benchmark(model, opts)), model: job.label };
+  const r = await compare(model, blobs[job.compare.model.hash]!, opts, job.compare.settings);
+  return { ...r, a: { ...r.a, model: job.label }, b: { ...r.b, model: job.compare.label } };
+}
+
+// onnxruntime-web starts its pthreads from this same script (its import.meta.url) and names them
+// em-pthread: those workers are its own, and keep its message handler
+if (!(self as { name?: string }).name?.startsWith('em-pthread')) {
+  self.onmessage = async (e: MessageEvent<ToWorker>) => {
+    const { run } = e.data;
+    try {
+      post({ t: 'result', run, result: await runJob(e.data) });
+    } catch (err) {
+      post({ t: 'error', run, message: err instanceof Error ? err.message : String(err), ...(err instanceof InputError ? { input: true } : {}) });
+    }
+  };
+}
