@@ -8,9 +8,9 @@ import { runtimeInputs } from '../runtime/inputs.js';
 import { Session, type SessionOptions } from '../runtime/session.js';
 import type { ResampleOptions, Estimate } from './bootstrap.js';
 import { ClassificationScores } from './classification.js';
-import { DetBoxScores, mapBoxes, matchBoxes } from './detboxes.js';
-import { DetMapScores, pixelCounts, shrinkBox } from './detmap.js';
-import { FidelityScores, isDistribution, sampleFidelity } from './fidelity.js';
+import { DetBoxScores, mapBoxes, matchBoxes, type BoxCounts } from './detboxes.js';
+import { DetMapScores, pixelCounts, shrinkBox, type PixelCounts } from './detmap.js';
+import { FidelityScores, isDistribution, sampleFidelity, type SampleFidelity } from './fidelity.js';
 import { checkFeeds, sampleRows } from './model-io.js';
 import { OcrScores, ctcAlphabet, ctcGreedy } from './ocr.js';
 
@@ -35,6 +35,36 @@ export interface EvaluateOptions extends SessionOptions {
   /** Called after each batch with the samples done so far. */
   onProgress?: (done: number) => void;
   bootstrap?: ResampleOptions;
+  /**
+   * Run only the batches whose index (0, 1, …) is `index` modulo `count`: one shard of the data for one
+   * worker (src/distributed). The other batches are read, not run. Use with `records`.
+   */
+  shard?: { index: number; count: number };
+  /** Also return every sample's outcome (`records`), from which `resultFromRecords` recomputes the metrics exactly. */
+  records?: boolean;
+}
+
+/**
+ * Every sample's outcome, as the scorers hold it (a few numbers per sample), with its position in the data:
+ * shards merged by position give the same samples in the same order as one local run, so the metrics and
+ * their bootstrap intervals are identical.
+ */
+export interface EvalRecords {
+  task: Task;
+  /** Values per sample row of the scored output (classification: the class count). */
+  rowSize?: number;
+  classes?: readonly string[];
+  samples: SampleRecord[];
+}
+
+export interface SampleRecord {
+  /** Position in the data (0-based, counting every sample of every shard). */
+  i: number;
+  id: string;
+  /** The task scorer's per-sample outcome (absent for fidelity-only evaluations). */
+  s?: unknown;
+  /** Fidelity to the reference model. */
+  f?: SampleFidelity;
 }
 
 export interface EvalResult {
@@ -48,6 +78,8 @@ export interface EvalResult {
   classes?: readonly string[];
   misses?: { id: string; expected: string; got: string }[];
   peakRssMB: number;
+  /** With `records: true`: every sample's outcome. */
+  records?: EvalRecords;
 }
 
 function guessTask(label: Label | undefined): Task {
@@ -63,14 +95,20 @@ interface Scorer {
   add(out: Tensor, labels: readonly (Label | undefined)[], ids: readonly string[], expected?: readonly (Record<string, Tensor> | undefined)[]): void;
   estimates(opts: ResampleOptions): Record<string, Estimate>;
   extra?(): Partial<EvalResult>;
+  /** Each sample's outcome so far, in order (JSON-safe), and the row size seen. */
+  rows(): { rows: unknown[]; rowSize?: number };
+  /** Adds a recorded outcome as `add` would have (`rowSize` from the records). */
+  replay(row: unknown, id: string, rowSize?: number): void;
 }
 
 function classificationScorer(classes: readonly string[] | undefined): Scorer {
   let scores: ClassificationScores | undefined;
+  let width = 0;
   return {
     add(out, labels, ids) {
       const { values, rowSize } = sampleRows(out, labels.length);
       const known = classes?.length ?? rowSize;
+      width ||= rowSize;
       scores ??= new ClassificationScores(Math.max(known, rowSize));
       labels.forEach((l, i) => {
         if (typeof l !== 'number') throw new InputError(`sample ${ids[i]}: a classification label must be a class index`);
@@ -81,12 +119,21 @@ function classificationScorer(classes: readonly string[] | undefined): Scorer {
     estimates: (o) => scores!.estimates(o),
     // a confusion matrix is for reading: past 100 classes it would only be large
     extra: () => (scores!.classes <= 100 ? { confusion: scores!.confusion(), classes } : { classes }),
+    rows: () => ({ rows: (scores?.labels ?? []).map((l, i) => [l, scores!.top1[i]!, scores!.inTop5[i]!]), rowSize: width }),
+    replay(row, _id, rowSize = 0) {
+      const [label, top1, inTop5] = row as [number, number, number];
+      scores ??= new ClassificationScores(Math.max(classes?.length ?? rowSize, rowSize));
+      scores.labels.push(label);
+      scores.top1.push(top1);
+      scores.inTop5.push(inTop5);
+    },
   };
 }
 
 function ctcScorer(keys: string | undefined, ignoreSpaces: boolean): Scorer {
   const norm = (s: string) => (ignoreSpaces ? s.replace(/\s+/g, '') : s.trim());
   const scores = new OcrScores();
+  const texts: [string, string][] = [];
   let alphabet: string[] | undefined;
   return {
     add(out, labels, ids) {
@@ -98,11 +145,18 @@ function ctcScorer(keys: string | undefined, ignoreSpaces: boolean): Scorer {
       labels.forEach((l, i) => {
         if (typeof l !== 'string') throw new InputError(`sample ${ids[i]}: an OCR label must be a string`);
         const got = ctcGreedy(values, steps, classes, 0, i * steps * classes).map((c) => alphabet![c]!).join('');
+        texts.push([norm(l), norm(got)]);
         scores.add(ids[i]!, norm(l), norm(got));
       });
     },
     estimates: (o) => scores.estimates(o),
     extra: () => ({ misses: scores.misses }),
+    rows: () => ({ rows: texts.slice() }),
+    replay(row, id) {
+      const [expected, got] = row as [string, string];
+      texts.push([expected, got]);
+      scores.add(id, expected, got);
+    },
   };
 }
 
@@ -127,6 +181,12 @@ function detMapScorer(threshold: number, shrinkRatio: number | undefined, inputD
       });
     },
     estimates: (o) => ({ ...scores.estimates(o), ...boxScores.estimates(o) }),
+    rows: () => ({ rows: scores.counts.map((c, i) => [c, boxScores.counts[i]!]) }),
+    replay(row) {
+      const [pixels, boxes] = row as [PixelCounts, BoxCounts];
+      scores.add(pixels);
+      boxScores.add(boxes);
+    },
   };
 }
 
@@ -145,6 +205,8 @@ function tensorsScorer(): Scorer {
       });
     },
     estimates: (o) => scores.estimates(o),
+    rows: () => ({ rows: scores.samples.slice() }),
+    replay: (row) => scores.add(row as SampleFidelity),
   };
 }
 
@@ -165,9 +227,22 @@ export async function evaluate(model: Model | string, data: Dataset, opts: Evalu
   const fidelity = ref ? new FidelityScores() : undefined;
   let lastFeeds: Record<string, Tensor> = {};
   let done = 0;
+  // with records: each run sample's position in the data and id (shards skip the other batches)
+  const positions: { i: number; id: string }[] = [];
+  let seen = 0;
+  let batchIndex = 0;
+  const shard = opts.shard;
+  if (shard && !(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
+    throw new InputError(`bad shard ${shard.index} of ${shard.count}`);
+  }
   const t0 = performance.now();
   try {
     for await (const b of batches(data, opts.batch ?? 1)) {
+      const mine = !shard || batchIndex % shard.count === shard.index;
+      batchIndex++;
+      seen += b.ids.length;
+      if (!mine) continue;
+      if (opts.records) b.ids.forEach((id, k) => positions.push({ i: seen - b.ids.length + k, id }));
       const feeds = bindInputs(b.inputs, inputNames);
       checkFeeds(m, feeds);
       lastFeeds = feeds;
@@ -190,7 +265,9 @@ export async function evaluate(model: Model | string, data: Dataset, opts: Evalu
     await session.release();
     await ref?.release();
   }
-  if (done === 0) throw new InputError('the data holds no samples (check the path, --limit and the split)');
+  if (done === 0 && !(shard && seen > 0)) throw new InputError('the data holds no samples (check the path, --limit and the split)');
+  const records = opts.records ? recordsOf(task ?? 'fidelity', positions, scorer && task !== 'fidelity' ? scorer : undefined, fidelity, data.classes) : undefined;
+  if (done === 0) return { task: task ?? 'fidelity', samples: 0, seconds: 0, samplesPerSecond: 0, metrics: {}, peakRssMB: process.resourceUsage().maxRSS / 1024, records: records! };
   const seconds = (performance.now() - t0) / 1000;
   const boot = opts.bootstrap ?? {};
   const metrics: Record<string, Estimate> = scorer && task !== 'fidelity' ? scorer.estimates(boot) : {};
@@ -202,6 +279,57 @@ export async function evaluate(model: Model | string, data: Dataset, opts: Evalu
     samplesPerSecond: done / seconds,
     metrics,
     ...(scorer && task !== 'fidelity' ? scorer.extra?.() : {}),
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    ...(records ? { records } : {}),
+  };
+}
+
+function recordsOf(task: Task, positions: { i: number; id: string }[], scorer: Scorer | undefined, fidelity: FidelityScores | undefined, classes: readonly string[] | undefined): EvalRecords {
+  const rows = scorer?.rows();
+  const samples = positions.map(({ i, id }, k): SampleRecord => ({
+    i,
+    id,
+    ...(rows ? { s: rows.rows[k] } : {}),
+    ...(fidelity ? { f: fidelity.samples[k]! } : {}),
+  }));
+  return { task, ...(rows?.rowSize ? { rowSize: rows.rowSize } : {}), ...(classes ? { classes } : {}), samples };
+}
+
+/**
+ * The evaluation result of records merged from shards (each `evaluate(…, { shard, records: true })`): the
+ * samples are put back in data order and scored by the same scorers, so every metric and interval equals
+ * that of one local run over the whole data. Duplicate or missing positions are refused.
+ */
+export function resultFromRecords(shards: readonly EvalRecords[], opts: Pick<EvaluateOptions, 'keys' | 'ignoreSpaces' | 'threshold' | 'shrinkRatio' | 'bootstrap'> & { seconds?: number } = {}): EvalResult {
+  const samples = shards.flatMap((r) => r.samples).sort((a, b) => a.i - b.i);
+  samples.forEach((s, k) => {
+    if (s.i !== k) throw new InputError(`the shards' records ${s.i < k ? `hold sample ${s.i} twice` : `miss sample ${k}`}`);
+  });
+  if (samples.length === 0) throw new InputError('the data holds no samples (check the path, --limit and the split)');
+  // a shard that ran no batch knows no task
+  const scored = shards.filter((r) => r.samples.length > 0);
+  const task = scored[0]!.task;
+  if (scored.some((r) => r.task !== task)) throw new InputError('the shards were scored as different tasks');
+  const rowSize = Math.max(0, ...shards.map((r) => r.rowSize ?? 0)) || undefined;
+  const classes = shards.find((r) => r.classes)?.classes;
+  const scoring = samples[0]!.s !== undefined;
+  const scorer = scoring ? makeScorer(task, opts, classes, () => []) : undefined;
+  const fidelity = samples[0]!.f !== undefined ? new FidelityScores() : undefined;
+  for (const s of samples) {
+    if (scorer) scorer.replay(s.s, s.id, rowSize);
+    if (fidelity) fidelity.add(s.f!);
+  }
+  const boot = opts.bootstrap ?? {};
+  const metrics: Record<string, Estimate> = scorer ? scorer.estimates(boot) : {};
+  if (fidelity) for (const [k, v] of Object.entries(fidelity.estimates(boot))) metrics[`fidelity.${k}`] = v;
+  const seconds = opts.seconds ?? 0;
+  return {
+    task,
+    samples: samples.length,
+    seconds,
+    samplesPerSecond: seconds > 0 ? samples.length / seconds : 0,
+    metrics,
+    ...(scorer ? scorer.extra?.() : {}),
     peakRssMB: process.resourceUsage().maxRSS / 1024,
   };
 }

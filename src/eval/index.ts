@@ -1,5 +1,5 @@
 // The eval area's public API: run a model over a dataset and score it; the metrics on their own.
-export { evaluate, type EvalResult, type EvaluateOptions, type Task as EvalTask } from './evaluate.js';
+export { evaluate, resultFromRecords, type EvalRecords, type EvalResult, type EvaluateOptions, type SampleRecord, type Task as EvalTask } from './evaluate.js';
 export { bootstrap as bootstrapMetric, bootstrapMean, bootstrapRatio, type Estimate, type ResampleOptions } from './bootstrap.js';
 export { ClassificationScores, confusionMatrix, macro, perClass, topK } from './classification.js';
 export { OcrScores, ctcAlphabet, ctcGreedy, editDistance } from './ocr.js';
