@@ -54,6 +54,10 @@ export function markdownReport(r: OptimizeResults): string {
     out.push(table(['op type', 'baseline', 'chosen'], types.slice(0, 15).map((t) => [t, cell(before, t), cell(chosen, t)])), '');
     out.push('"none": the model runs no kernel of that type (quantized and fused kernels replace the float ones they stand for).', '');
   }
+  if (r.distributed?.timingClass) {
+    const d = r.distributed;
+    out.push('## Workers', '', md(`Timed on hardware class ${d.timingClass!.class} (${d.timingClass!.fingerprint}); ${d.jobs} jobs on ${d.workers.map((w) => `${w.worker} (${w.jobs})`).join(', ')} through ${d.redis}. The environment below is the coordinator's.`), '');
+  }
   const e = r.environment;
   out.push('## Environment', '', md(`${e.cpu}, ${e.cores} cores, ${e.memoryGB} GB; ${e.platform}; ${runtimeLine(e)}; inferopt ${e.inferopt}; chosen session ${plural(r.chosen.recipe.session.threads, 'thread')}.`), '');
   out.push(`Files: ${md(Object.values(r.outputs).join(', '))}.`, '');

@@ -1,6 +1,7 @@
 import type { Goals, LatencyStats } from '../search/goals.js';
 import type { Candidate, SearchResult, Skipped } from '../search/search.js';
 import type { OpTypeTime } from './profile/aggregate.js';
+import type { DistributedSummary } from '../distributed/coordinator.js';
 import type { Environment } from './environment.js';
 
 /** results.json: everything the optimize run measured and decided; the HTML and Markdown reports render it. */
@@ -39,6 +40,8 @@ export interface OptimizeResults {
    */
   sideBySide?: { speedup: number; low: number; high: number; runs: number; baseline: LatencyStats; chosen: LatencyStats };
   environment: Environment;
+  /** `optimize --workers`: who measured what, and the hardware class every latency was timed on. */
+  distributed?: DistributedSummary;
   /** Files written, relative to the output folder. */
   outputs: Record<string, string>;
 }

@@ -37,7 +37,7 @@ export interface OnnxEvaluatorOptions {
   log?: (msg: string) => void;
 }
 
-interface Built {
+export interface Built {
   key: string;
   model: Model;
   bytes: Uint8Array;
@@ -147,14 +147,33 @@ export class OnnxEvaluator implements Evaluator {
    * recipe side by side with `baseline` (interleaved, one process), so its speed-up is a paired figure.
    */
   async evaluate(recipe: Recipe, baseline?: Recipe): Promise<Measurement> {
+    const metric = await this.score(recipe);
+    return { ...(await this.time(recipe, baseline)), metric };
+  }
+
+  /** The metric of the recipe's model, cached by the model's bytes (recipes that build the same graph share it). */
+  async score(recipe: Recipe): Promise<MetricValue> {
     const built = await this.build(recipe);
-    // keyed by the model's bytes: a recipe that builds the same graph as another reuses its score
-    const hash = crypto.createHash('sha1').update(built.bytes).digest('hex');
+    const hash = modelHash(built.bytes);
     let metric = this.metrics.get(hash);
     if (!metric) {
       metric = await this.opts.metric.score(built.model);
       this.metrics.set(hash, metric);
     }
+    return metric;
+  }
+
+  /** Timed runs per candidate in force (after the first measurement, unless given). */
+  get runsPerCandidate(): number | undefined {
+    return this.opts.runs ?? this.runs;
+  }
+
+  /**
+   * Times the recipe's model (what `evaluate` measures besides the metric): alone for the baseline, else side
+   * by side with `baseline`. Also its size and the steps that changed nothing.
+   */
+  async time(recipe: Recipe, baseline?: Recipe): Promise<Omit<Measurement, 'metric'>> {
+    const built = await this.build(recipe);
     // The process's first benchmark also pays for ORT's thread pools and caches warming up (not the baseline's
     // fault); it also tells how many runs fit in the time each candidate gets.
     if (!this.warmedUp) {
@@ -163,7 +182,7 @@ export class OnnxEvaluator implements Evaluator {
       this.warmedUp = true;
     }
     const inertSteps = built.steps.filter((s) => !s.modified).map((s) => s.pass);
-    const common = { sizeBytes: built.bytes.length, metric, ...(inertSteps.length ? { inertSteps } : {}) };
+    const common = { sizeBytes: built.bytes.length, ...(inertSteps.length ? { inertSteps } : {}) };
     if (baseline && recipeKey(baseline) !== recipeKey(recipe)) {
       this.pinned ??= await this.build(baseline);
       const r = await this.sideBySide(baseline, recipe, this.opts.runs ?? this.runs ?? 15);
@@ -174,4 +193,9 @@ export class OnnxEvaluator implements Evaluator {
     const l = b.latencyMs;
     return { latency: { p50: l.p50, p90: l.p90, p99: l.p99, mean: l.mean, samples: b.timesMs }, ...common };
   }
+}
+
+/** The content hash models are cached (and, across machines, stored) by. */
+export function modelHash(bytes: Uint8Array): string {
+  return crypto.createHash('sha256').update(bytes).digest('hex');
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadModel } from '../ir/io.js';
 import { quantizeModel } from '../quantize/quantize.js';
 import { checkGoals, DEFAULT_ACCURACY_BOUND, type Measurement } from './goals.js';
-import { fidelityMetric, proxyMetricFor } from './metric.js';
+import { dataMetric, fidelityMetric, proxyMetricFor } from './metric.js';
 
 // openWakeWord's "hello deepa" classifier (npm openwakeword-js): one score in 0..1 per window, [1, 1]
 const HELLO_DEEPA = 'node_modules/openwakeword-js/models/hello_deepa.onnx';
@@ -36,5 +36,18 @@ describe('the accuracy proxy without data', () => {
     const cosine = fidelityMetric(baseline, { metric: 'fidelity.cosine' });
     const old = checkGoals(goals, measured(await cosine.score(baseline)), measured(await cosine.score(q4))).find((g) => g.goal === 'max-accuracy-drop')!;
     expect(old.met).toBe(true); // the proxy that could not fail
+  });
+});
+
+describe('metric shards (distributed scoring)', () => {
+  it('merged shard records give exactly the value and interval of score, on data and on fidelity', async () => {
+    const model = loadModel('models/fashion-mnist/model.onnx');
+    const q8 = (await quantizeModel(model, { mode: 'dynamic' })).model;
+    for (const source of [await dataMetric(model, 'data/fashion-mnist-1k', { limit: 100 }), fidelityMetric(model, { samples: 20 })]) {
+      const whole = await source.score(q8);
+      const shards = await Promise.all([0, 1, 2].map((index) => source.scoreShard(q8, { index, count: 3 })));
+      expect(shards.every((s) => s.samples.length > 0)).toBe(true);
+      expect(source.fromRecords(shards)).toEqual(whole);
+    }
   });
 });

@@ -3,7 +3,7 @@ import type { Model } from '../ir/graph.js';
 import { feeds, openDataset, split, type DatasetSpec } from '../data/dataset.js';
 import type { Dataset, Sample } from '../data/types.js';
 import type { Estimate } from '../eval/bootstrap.js';
-import { evaluate, type EvalResult } from '../eval/evaluate.js';
+import { evaluate, resultFromRecords, type EvalRecords, type EvalResult } from '../eval/evaluate.js';
 import { metricTraits } from '../eval/metric-traits.js';
 import { inferShapes } from '../ops/index.js';
 import { randomInputs, runtimeInputs, type InputSpec } from '../runtime/inputs.js';
@@ -27,6 +27,13 @@ export interface MetricSource {
   calibration(): Promise<Record<string, Tensor>[]>;
   /** With data: up to `count` real batches of `batch` samples, the inputs latency is timed on. */
   timingFeeds?(batch: number, count: number): Promise<Record<string, Tensor>[]>;
+  /**
+   * One shard of the samples `score` uses (every `count`-th batch from `index`), with each sample's outcome:
+   * workers score shards (src/distributed) and `fromRecords` merges them into the value `score` gives.
+   */
+  scoreShard(model: Model, shard: { index: number; count: number }): Promise<EvalRecords>;
+  /** The metric of merged shard records: exactly `score`'s value and interval on the whole. */
+  fromRecords(records: readonly EvalRecords[]): MetricValue;
 }
 
 /** A metric's estimate with its direction and scale (src/eval/metric-traits). */
@@ -78,12 +85,13 @@ export async function dataMetric(model: Model, spec: string | DatasetSpec, opts:
   const evalSpec = ds.spec.eval ?? {};
   let name = opts.metric ?? (evalSpec.task ? TASK_METRIC[evalSpec.task] : undefined);
   const note = `on ${ds.description} (evaluation part; calibration uses a disjoint part), 95% bootstrap interval`;
-  const scoreOn = async (model: Model, part: Dataset) => {
-    const r = await evaluate(model, part, { ...(evalSpec.task ? { task: evalSpec.task } : {}), ...(evalSpec.keys ? { keys: evalSpec.keys } : {}), ...(evalSpec.output ? { output: evalSpec.output } : {}), ...(evalSpec.threshold ? { threshold: evalSpec.threshold } : {}), batch: 8 });
+  const evalOpts = { ...(evalSpec.task ? { task: evalSpec.task } : {}), ...(evalSpec.keys ? { keys: evalSpec.keys } : {}), ...(evalSpec.output ? { output: evalSpec.output } : {}), ...(evalSpec.threshold ? { threshold: evalSpec.threshold } : {}), batch: 8 };
+  const named = (r: EvalResult) => {
     const v = pick(r, name, note);
     name = v.name;
     return v;
   };
+  const scoreOn = async (model: Model, part: Dataset) => named(await evaluate(model, part, evalOpts));
   return {
     get name() {
       return name ?? 'metric';
@@ -93,6 +101,8 @@ export async function dataMetric(model: Model, spec: string | DatasetSpec, opts:
     score: (model) => scoreOn(model, parts.evaluation),
     // the calibration part: disjoint from the evaluation part that `score` reports on
     select: (model) => scoreOn(model, parts.calibration),
+    scoreShard: async (model, shard) => (await evaluate(model, parts.evaluation, { ...evalOpts, shard, records: true })).records!,
+    fromRecords: (records) => named(resultFromRecords(records, evalOpts)),
     calibration: () => collectFeeds(parts.calibration, model, opts.calibrationSamples ?? 64),
     timingFeeds: (batch, count) => collectFeeds(parts.evaluation, model, count, batch),
   };
@@ -143,6 +153,8 @@ export function fidelityMetric(baseline: Model, opts: { samples?: number; input?
     source: 'fidelity',
     note,
     score: async (model) => pick(await evaluate(model, randomDataset(baseline, samples, opts.input), { reference: baseline, task: 'fidelity' }), name, note),
+    scoreShard: async (model, shard) => (await evaluate(model, randomDataset(baseline, samples, opts.input), { reference: baseline, task: 'fidelity', shard, records: true })).records!,
+    fromRecords: (records) => pick(resultFromRecords(records), name, note),
     // other seeds: inputs disjoint from those scored (1000…) and from calibration's (5000…)
     select: async (model) => pick(await evaluate(model, randomDataset(baseline, samples, opts.input, 3000), { reference: baseline, task: 'fidelity' }), name, note),
     calibration: () => collectFeeds(randomDataset(baseline, 32, opts.input, 5000), baseline, 32),

@@ -17,11 +17,13 @@ import { resultsFrom, type OptimizeResults } from '../report/results.js';
 import { checkRecipeSteps } from './apply.js';
 import { describeBudget, type Budget } from './budget.js';
 import { forTarget, searchCatalog, type CatalogEntry } from './catalog.js';
-import { OnnxEvaluator } from './evaluator.js';
+import { OnnxEvaluator, modelHash } from './evaluator.js';
+import { RedisError } from '../distributed/cluster.js';
+import { distributedSearch, type RemoteEvaluator } from '../distributed/coordinator.js';
 import { describeGoals, type Goals } from './goals.js';
 import { dataMetric, fidelityMetric, type MetricSource } from './metric.js';
 import { OutputDir } from '../util/output-dir.js';
-import { DEFAULT_SESSION, type Recipe, type RecipeFile } from './recipe.js';
+import { DEFAULT_SESSION, graphKey, type Recipe, type RecipeFile } from './recipe.js';
 import { runSearch } from './search.js';
 import { defaultSessionSpace } from './space.js';
 import { timingWorkload, type Workload } from './workload.js';
@@ -48,6 +50,13 @@ export interface OptimizeOptions {
   runs?: number;
   catalog?: CatalogEntry[];
   log?: (line: string) => void;
+  /**
+   * Run the search's measurements on workers (src/distributed): the Redis URL they joined, `resume` to pick up
+   * the last search with the same inputs, `timingClass` to choose which hardware class times.
+   */
+  workers?: { url: string; resume?: boolean; timingClass?: string };
+  /** The live view of the workers (one line, redrawn). */
+  progress?: (line: string) => void;
 }
 
 export interface OptimizeOutcome {
@@ -68,21 +77,38 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   if (o.recipe) checkRecipeFor(o.recipe, modelFile, forTarget(o.catalog ?? searchCatalog(), o.target), o.allowOtherModel === true);
   const baseModel = loadModel(modelFile);
   const modelName = `${path.basename(modelFile, '.onnx')}.optimized.onnx`;
-  const out = new OutputDir(o.outDir, { names: [modelName, `${modelName}.data`, 'recipe.json', 'results.json', 'report.md', 'report.html'] });
+  const out = new OutputDir(o.outDir, { names: [modelName, `${modelName}.data`, 'recipe.json', 'results.json', 'report.md', 'report.html', ...(o.workers ? [PARTIAL] : [])] });
+  let cleanup = async (): Promise<void> => {};
+  let journal: RemoteEvaluator['journal'] = [];
   try {
     const input: InputSpec = o.input ?? {};
     const backend = o.backend ?? (o.target === 'wasm' ? 'wasm' : 'node');
     const catalog = forTarget(o.catalog ?? searchCatalog(), o.target);
     // without data, a size nothing gives (a line's width, a page's height) is refused before any work
     if (!o.data) requireSizedDims(baseModel, input, { dataFlag: true });
-    const metric: MetricSource = o.data
-      ? await dataMetric(baseModel, o.data, { ...(o.metric ? { metric: o.metric } : {}), ...(o.limit ? { limit: o.limit } : {}) })
-      : fidelityMetric(baseModel, { input, ...(o.limit ? { samples: o.limit } : {}), ...(o.metric ? { metric: o.metric } : {}) });
+    const metric = await metricSourceFor(baseModel, { ...o, input });
     log(`metric: ${metric.name} — ${metric.note}`);
     // latency is timed on what the user runs: the data's own inputs, else the declared shapes (never a default 1)
     const workload = await timingWorkload(baseModel, input, metric, o.data);
     log(`timed on ${workload.note}`);
-    const evaluator = new OnnxEvaluator({ modelFile, catalog, metric, backend, feedSets: workload.feeds, ...(o.runs ? { runs: o.runs } : {}), log });
+    const local = new OnnxEvaluator({ modelFile, catalog, metric, backend, feedSets: workload.feeds, ...(o.runs ? { runs: o.runs } : {}), log });
+    const remote = o.workers
+      ? await distributedSearch({
+          ...o.workers,
+          modelFile,
+          model: baseModel,
+          metric,
+          feeds: workload.feeds,
+          local,
+          ctx: { ...(o.data ? { data: fs.existsSync(o.data) ? path.resolve(o.data) : o.data } : {}), ...(o.metric ? { metric: o.metric } : {}), ...(o.limit ? { limit: o.limit } : {}), input, backend },
+          inputs: { target: o.target, goals: o.goals, budget: o.budget, runs: o.runs, recipe: o.recipe?.recipe },
+          log,
+          ...(o.progress ? { progress: o.progress } : {}),
+        })
+      : undefined;
+    cleanup = async () => remote?.cluster.close();
+    if (remote) journal = remote.evaluator.journal;
+    const evaluator = remote?.evaluator ?? local;
 
     const baseSession = o.recipe ? { ...DEFAULT_SESSION, threads: o.recipe.recipe.session.threads } : DEFAULT_SESSION;
     const baseProfile = await opTypeTimes(baseModel, workload, baseSession.threads);
@@ -114,6 +140,10 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       if (sideBySide.low <= 1) search.warnings.push(`timed side by side with the baseline, the chosen model's speed-up is not significant (${sideBySide.speedup.toFixed(2)}×, 95% interval ${sideBySide.low.toFixed(2)}–${sideBySide.high.toFixed(2)}): the search's separate measurements were noisy`);
     }
     const chosenBuilt = await evaluator.build(search.chosen.recipe);
+    const measuredHash = remote?.evaluator.modelHashes.get(graphKey(search.chosen.recipe));
+    if (measuredHash && measuredHash !== modelHash(chosenBuilt.bytes)) {
+      search.warnings.push(`the chosen model built here (sha256 ${modelHash(chosenBuilt.bytes).slice(0, 12)}…) differs from the one the workers measured (${measuredHash.slice(0, 12)}…)`);
+    }
     // loaded and run once on the first timed input set before it is in place
     const proof = await saveModelProven(chosenBuilt.model, out.path(modelName), { backend, feeds: workload.feeds[0], reference: modelFile });
     if (proof.proof.note) search.warnings.push(`the written model was ${proof.proof.note}`);
@@ -147,6 +177,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       opTypes: { baseline: baseProfile, chosen: chosenProfile },
       ...(sideBySide ? { sideBySide } : {}),
       environment: environment(),
+      ...(remote ? { distributed: remote.summary() } : {}),
       outputs: { model: modelName, recipe: 'recipe.json', results: 'results.json', html: 'report.html', markdown: 'report.md' },
     };
     out.write('recipe.json', JSON.stringify(recipeFile, null, 2) + '\n');
@@ -156,9 +187,27 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     out.commit();
     return { results, outDir: o.outDir, modelPath: path.join(o.outDir, modelName) };
   } catch (e) {
+    // Redis lost mid-run: what was measured is kept, here and (when it comes back) in Redis for --resume
+    if (e instanceof RedisError && journal.length) {
+      out.write(PARTIAL, JSON.stringify({ format: 'inferopt-partial-results', version: 1, error: e.message, measurements: journal }, null, 1) + '\n');
+      out.commit();
+      throw new RedisError(`${e.message}; the ${journal.length} measurement${journal.length === 1 ? '' : 's'} made so far are in ${path.join(o.outDir, PARTIAL)}: rerun with --resume when Redis is back`);
+    }
     out.abandon();
     throw e;
+  } finally {
+    await cleanup();
   }
+}
+
+/** Written when Redis is lost mid-run (optimize --workers): the measurements received until then. */
+const PARTIAL = 'partial-results.json';
+
+/** The metric candidates are scored by: on the data, else fidelity to the baseline (workers build the same one). */
+export async function metricSourceFor(baseModel: Model, o: { data?: string; metric?: string; limit?: number; input: InputSpec }): Promise<MetricSource> {
+  return o.data
+    ? dataMetric(baseModel, o.data, { ...(o.metric ? { metric: o.metric } : {}), ...(o.limit ? { limit: o.limit } : {}) })
+    : fidelityMetric(baseModel, { input: o.input, ...(o.limit ? { samples: o.limit } : {}), ...(o.metric ? { metric: o.metric } : {}) });
 }
 
 /**

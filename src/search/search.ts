@@ -144,6 +144,8 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     try {
       c.measurement = await evaluator.evaluate(recipe, stage === 'baseline' ? undefined : baselineRecipe);
     } catch (e) {
+      // an evaluator that can no longer measure anything (its queue's server is gone) stops the search
+      if ((e as { abortsSearch?: boolean } | undefined)?.abortsSearch === true) throw e;
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
       c.error = msg.length > 240 ? `${msg.slice(0, 237)}...` : msg;
       c.reason = `failed: ${c.error}`;

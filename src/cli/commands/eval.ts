@@ -1,8 +1,13 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Cluster } from '../../distributed/cluster.js';
+import { remoteEvaluate } from '../../distributed/coordinator.js';
+import type { EvalJobOptions } from '../../distributed/protocol.js';
+import type { Model } from '../../ir/graph.js';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { loadModel } from '../../ir/io.js';
-import { loadDatasetSpec, openDataset } from '../../data/dataset.js';
+import { loadDatasetSpec, openDataset, type DatasetSpec } from '../../data/dataset.js';
 import { loadPreprocessBeside } from '../../data/image.js';
 import type { Estimate } from '../../eval/bootstrap.js';
 import { evaluate, type EvalResult, type Task } from '../../eval/evaluate.js';
@@ -28,6 +33,7 @@ interface EvalFlags {
   backend: string;
   threads: string;
   json?: boolean;
+  workers?: string;
 }
 
 const TASKS: readonly Task[] = ['classification', 'ctc', 'det-map', 'tensors', 'fidelity'];
@@ -53,6 +59,7 @@ export function register(program: Command): void {
     .option('--backend <b>', 'node | wasm', 'node')
     .option('--threads <n>', 'intra-op threads', '2')
     .option('--json', 'print JSON')
+    .option('--workers <redis-url>', 'score in shards on the workers that joined this Redis (`inferopt worker`); the same metrics and intervals as here')
     .action(async (file: string, flags: EvalFlags) => {
       const result = await runEval(file, flags);
       process.stdout.write(flags.json ? JSON.stringify(result, null, 1) + '\n' : formatResult(result, flags.metric));
@@ -72,9 +79,10 @@ async function runEval(file: string, flags: EvalFlags): Promise<EvalResult> {
     ...(flags.part && { part: flags.part as 'calibration' | 'evaluation' }),
     ...(flags.calibrationFraction !== undefined && { calibrationFraction: Number(flags.calibrationFraction) }),
   });
-  const progress = !flags.json && process.stderr.isTTY ? new Progress(ds.size) : undefined;
   const threshold = flags.threshold !== undefined ? Number(flags.threshold) : spec.eval?.threshold;
   if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) throw new InputError('--threshold must be between 0 and 1');
+  if (flags.workers) return evalOnWorkers(file, flags, spec, model, threshold);
+  const progress = !flags.json && process.stderr.isTTY ? new Progress(ds.size) : undefined;
   try {
     return await evaluate(model, ds, {
       task: (flags.task as Task | undefined) ?? spec.eval?.task,
@@ -92,6 +100,48 @@ async function runEval(file: string, flags: EvalFlags): Promise<EvalResult> {
     });
   } finally {
     progress?.clear();
+  }
+}
+
+/**
+ * `eval --workers`: the same evaluation, its batches spread over the workers; the merged per-sample records
+ * give the metrics of a local run. Workers read the data at the same path (given here as an absolute one).
+ */
+async function evalOnWorkers(file: string, flags: EvalFlags, spec: DatasetSpec, model: Model, threshold: number | undefined): Promise<EvalResult> {
+  if (typeof flags.data !== 'string' || !existsSync(flags.data)) throw new InputError('--workers needs --data to be a file or folder the workers can read at the same path');
+  const keys = flags.keys ?? spec.eval?.keys;
+  const options: EvalJobOptions = {
+    ...(((flags.task as Task | undefined) ?? spec.eval?.task) ? { task: (flags.task as Task | undefined) ?? spec.eval!.task! } : {}),
+    ...((flags.outputName ?? spec.eval?.output) ? { output: flags.outputName ?? spec.eval!.output! } : {}),
+    ...(keys ? { keys: path.resolve(keys) } : {}),
+    ...(threshold !== undefined ? { threshold } : {}),
+    ...(spec.eval?.shrinkRatio !== undefined ? { shrinkRatio: spec.eval.shrinkRatio } : {}),
+    ...(spec.eval?.ignoreSpaces !== undefined ? { ignoreSpaces: spec.eval.ignoreSpaces } : {}),
+    batch: parseIntFlag('--batch', flags.batch, 1),
+    threads: parseIntFlag('--threads', flags.threads, 1),
+    backend: flags.backend as Backend,
+    ...(flags.limit !== undefined && { limit: parseIntFlag('--limit', flags.limit, 1) }),
+    ...(flags.shuffle !== undefined && { shuffle: parseIntFlag('--shuffle', flags.shuffle) }),
+    ...(flags.part && { part: flags.part as 'calibration' | 'evaluation' }),
+    ...(flags.calibrationFraction !== undefined && { calibrationFraction: Number(flags.calibrationFraction) }),
+    image: spec.image ?? loadPreprocessBeside(file) ?? defaultImagePreprocess(model),
+  };
+  const cluster = await Cluster.open(flags.workers!);
+  try {
+    if (!flags.json) cluster.onProgress = () => liveLine(cluster.progressLine());
+    const { result, summary } = await remoteEvaluate(cluster, {
+      model: readFileSync(file),
+      ...(flags.reference ? { reference: readFileSync(flags.reference) } : {}),
+      data: path.resolve(flags.data),
+      options,
+      bootstrap: { iterations: parseIntFlag('--bootstrap', flags.bootstrap, 1) },
+    });
+    clearLine();
+    if (!flags.json) process.stderr.write(`workers: ${summary.workers.map((w) => `${w.worker} ${w.jobs} shard${w.jobs === 1 ? '' : 's'} (${(w.busyMs / 1000).toFixed(1)} s)`).join(', ')} via ${summary.redis}\n`);
+    return result;
+  } finally {
+    clearLine();
+    await cluster.close();
   }
 }
 

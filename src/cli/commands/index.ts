@@ -16,6 +16,7 @@ import * as qat from './qat.js';
 import * as distill from './distill.js';
 import * as prune from './prune.js';
 import * as device from './device.js';
+import * as worker from './worker.js';
 
 /**
  * Every command registers itself here (one line each; one file per command in this folder).
@@ -39,4 +40,5 @@ export function registerCommands(program: Command): void {
   distill.register(program);
   prune.register(program);
   device.register(program);
+  worker.register(program);
 }

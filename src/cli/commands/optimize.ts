@@ -10,6 +10,7 @@ import { optimize, type OptimizeOutcome } from '../../search/optimize.js';
 import { parseRecipeFile } from '../../search/recipe.js';
 import { headline } from '../../report/summary.js';
 import { markInput } from '../../util/files.js';
+import { clearLine, liveLine } from '../terminal.js';
 import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag, parseRunsFlag } from '../flags.js';
 
 interface OptimizeFlags {
@@ -29,6 +30,9 @@ interface OptimizeFlags {
   limit?: string;
   runs?: string;
   json?: boolean;
+  workers?: string;
+  resume?: boolean;
+  timingClass?: string;
 }
 
 export function register(program: Command): void {
@@ -52,7 +56,11 @@ export function register(program: Command): void {
     .option('--limit <n>', 'samples scored (data) or random inputs compared (fidelity)')
     .option('--runs <n>', 'timed runs per candidate (default 30)')
     .option('--json', 'print results.json to stdout')
+    .option('--workers <redis-url>', 'measure on the workers that joined this Redis (`inferopt worker`); decisions stay here')
+    .option('--resume', 'with --workers: pick up the last search with the same inputs (results already in Redis are reused)')
+    .option('--timing-class <class>', 'with --workers: the hardware class that times candidates (default: the one with most workers)')
     .action(async (file: string, flags: OptimizeFlags) => {
+      if ((flags.resume || flags.timingClass) && !flags.workers) throw new InputError(`${flags.resume ? '--resume' : '--timing-class'} needs --workers <redis-url>`);
       const outcome = await optimize({
         modelFile: file,
         outDir: flags.output,
@@ -65,8 +73,10 @@ export function register(program: Command): void {
         ...(flags.runs ? { runs: parseRunsFlag('--runs', flags.runs, 2) } : {}),
         ...(flags.recipe ? { recipe: readRecipe(flags.recipe), allowOtherModel: flags.otherModel === true } : {}),
         input: { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) },
-        log: flags.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+        log: flags.json ? undefined : (line) => (clearLine(), process.stderr.write(`${line}\n`)),
+        ...(flags.workers ? { workers: { url: flags.workers, resume: flags.resume === true, ...(flags.timingClass ? { timingClass: flags.timingClass } : {}) }, progress: liveLine } : {}),
       });
+      clearLine();
       finish(outcome, flags.json === true);
     });
 }

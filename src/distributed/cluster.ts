@@ -1,0 +1,207 @@
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { InferoptError } from '../errors.js';
+import type { Fingerprint } from './fingerprint.js';
+import { decodeResult, type JobData } from './protocol.js';
+import { connectionOptions, parseRedisUrl, type RedisTarget } from './redis-url.js';
+import { putBlob, sha256 } from './store.js';
+import type { ResultMeta } from './worker.js';
+
+/** BullMQ key prefix of every queue. */
+export const PREFIX = 'inferopt';
+/** Scoring jobs: any worker takes them. */
+export const SCORE_QUEUE = 'score';
+/** Timing jobs of one hardware class: only its workers take them, so that paired figures stay comparable. */
+export const timeQueue = (cls: string) => `time-${cls}`;
+/** Registered workers: name → WorkerInfo (JSON). */
+export const WORKERS_KEY = `${PREFIX}:workers`;
+/** Set while the worker runs (refreshed every few seconds, expires after a crash). */
+export const aliveKey = (name: string) => `${PREFIX}:alive:${name}`;
+
+export interface WorkerInfo {
+  name: string;
+  class: string;
+  fingerprint: Fingerprint;
+  concurrency: number;
+  startedAt: string;
+  host: string;
+  pid: number;
+}
+
+/** Redis could not be reached or was lost: one line, exit 1 (not the user's input). */
+export class RedisError extends InferoptError {
+  /** Not a failed candidate: the search cannot go on (src/search rethrows it). */
+  readonly abortsSearch = true;
+  constructor(message: string) {
+    super(message, 1);
+  }
+}
+
+/** Connects, or throws one line saying why not. After the first connection, lost connections are retried. */
+export async function connectOrFail(target: RedisTarget, timeoutMs = 5000): Promise<Redis> {
+  const r = new Redis(connectionOptions(target, { lazyConnect: true, retryStrategy: () => null, connectTimeout: timeoutMs }) as never);
+  let last = '';
+  r.on('error', (e: Error) => (last = e.message));
+  try {
+    await r.connect();
+    await r.ping();
+  } catch (e) {
+    r.disconnect();
+    const why = ((e as Error).message || last).split('\n')[0]!;
+    throw new RedisError(`cannot reach Redis at ${target.display}: ${why}`);
+  }
+  r.options.retryStrategy = (times: number) => Math.min(200 * times, 2000);
+  return r;
+}
+
+export interface WorkerStats {
+  worker: string;
+  class: string;
+  jobs: number;
+  busyMs: number;
+  kinds: Record<string, number>;
+}
+
+/**
+ * The coordinator's side of the queues: enqueues jobs under ids derived from their content (the same job
+ * is never queued twice; a resumed search finds the results already there), waits for their results, keeps
+ * per-worker counts, and notices a lost Redis.
+ */
+export class Cluster {
+  private readonly queues = new Map<string, { queue: Queue; events: QueueEvents }>();
+  private readonly connections: Redis[] = [];
+  private readonly counted = new Set<string>();
+  readonly stats = new Map<string, WorkerStats>();
+  running = 0;
+  private lost?: RedisError;
+  private readonly losers = new Set<(e: RedisError) => void>();
+  private readonly watchdog: NodeJS.Timeout;
+  private lastOk = Date.now();
+  /** Called after each job finishes (the live view). */
+  onProgress?: () => void;
+
+  private constructor(
+    readonly target: RedisTarget,
+    readonly redis: Redis,
+    private readonly lostAfterMs: number,
+  ) {
+    this.watchdog = setInterval(() => void this.probe(), 1000);
+    this.watchdog.unref();
+  }
+
+  static async open(url: string, opts: { lostAfterMs?: number } = {}): Promise<Cluster> {
+    const target = parseRedisUrl(url);
+    return new Cluster(target, await connectOrFail(target), opts.lostAfterMs ?? 10_000);
+  }
+
+  private async probe(): Promise<void> {
+    if (this.lost) return;
+    if (this.redis.status === 'ready') {
+      try {
+        await Promise.race([this.redis.ping(), new Promise((_, no) => setTimeout(no, 2000).unref())]);
+        this.lastOk = Date.now();
+        return;
+      } catch {
+        // fall through: not answering
+      }
+    }
+    if (Date.now() - this.lastOk > this.lostAfterMs) {
+      this.lost = new RedisError(`lost Redis at ${this.target.display} (no answer for ${Math.round(this.lostAfterMs / 1000)} s)`);
+      for (const f of this.losers) f(this.lost);
+    }
+  }
+
+  /** The workers running now (registered and alive). */
+  async workers(): Promise<WorkerInfo[]> {
+    const all = await this.redis.hgetall(WORKERS_KEY);
+    const out: WorkerInfo[] = [];
+    for (const [name, json] of Object.entries(all)) {
+      if (!(await this.redis.exists(aliveKey(name)))) continue;
+      try {
+        out.push(JSON.parse(json) as WorkerInfo);
+      } catch {
+        // a malformed registration is not a worker
+      }
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  put(bytes: Uint8Array): Promise<string> {
+    return putBlob(this.redis, bytes);
+  }
+
+  private async queueFor(name: string): Promise<{ queue: Queue; events: QueueEvents }> {
+    let q = this.queues.get(name);
+    if (!q) {
+      const conn = () => {
+        const c = new Redis(connectionOptions(this.target, { retryStrategy: (t: number) => Math.min(200 * t, 2000) }) as never);
+        c.on('error', () => {});
+        this.connections.push(c);
+        return c;
+      };
+      const queue = new Queue(name, { prefix: PREFIX, connection: conn() });
+      const events = new QueueEvents(name, { prefix: PREFIX, connection: conn() });
+      queue.on('error', () => {});
+      events.on('error', () => {});
+      q = { queue, events };
+      this.queues.set(name, q);
+      await events.waitUntilReady();
+    }
+    return q;
+  }
+
+  /** A job id from the job's content and the search it belongs to. */
+  static jobId(scope: string, data: JobData): string {
+    return sha256(new TextEncoder().encode(`${scope}\n${JSON.stringify(data)}`)).slice(0, 40);
+  }
+
+  /**
+   * Runs a job and returns its value with who computed it. A job whose worker dies is retried by BullMQ on
+   * another worker (stalled-job handling); its result is counted once, whatever happened on the way.
+   */
+  async run<T>(queueName: string, data: JobData, jobId: string): Promise<{ value: T } & ResultMeta> {
+    if (this.lost) throw this.lost;
+    const { queue, events } = await this.queueFor(queueName);
+    const week = 7 * 24 * 3600;
+    const job = await queue.add(data.kind, data, { jobId, attempts: 1, removeOnComplete: { age: week }, removeOnFail: { age: week } });
+    this.running++;
+    let onLost: ((e: RedisError) => void) | undefined;
+    try {
+      const raw = await Promise.race([
+        job.waitUntilFinished(events),
+        new Promise<never>((_, reject) => {
+          onLost = reject;
+          this.losers.add(reject);
+        }),
+      ]);
+      const r = decodeResult<{ value: T } & ResultMeta>(raw);
+      if (!this.counted.has(jobId)) {
+        this.counted.add(jobId);
+        const s = this.stats.get(r.worker) ?? { worker: r.worker, class: r.class, jobs: 0, busyMs: 0, kinds: {} };
+        s.jobs++;
+        s.busyMs += r.ms;
+        s.kinds[data.kind] = (s.kinds[data.kind] ?? 0) + 1;
+        this.stats.set(r.worker, s);
+      }
+      return r;
+    } finally {
+      if (onLost) this.losers.delete(onLost);
+      this.running--;
+      this.onProgress?.();
+    }
+  }
+
+  /** One line for the live view: jobs running, and per worker the jobs done and their busy time. */
+  progressLine(): string {
+    const per = [...this.stats.values()].map((s) => `${s.worker} ${s.jobs} done (${(s.busyMs / 1000).toFixed(1)} s)`);
+    return `workers: ${this.running} job${this.running === 1 ? '' : 's'} running${per.length ? ' · ' + per.join(' · ') : ''}`;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.watchdog);
+    const all = [...this.queues.values()];
+    await Promise.all(all.flatMap((q) => [q.queue.close().catch(() => {}), q.events.close().catch(() => {})]));
+    for (const c of this.connections) c.disconnect();
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,280 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { InferoptError, InputError } from '../errors.js';
+import { openDataset } from '../data/dataset.js';
+import { evaluate } from '../eval/evaluate.js';
+import { loadModel } from '../ir/io.js';
+import type { Tensor } from '../ir/tensor.js';
+import { dataContentKey } from '../quantize/calibrate.js';
+import type { Backend } from '../runtime/session.js';
+import { searchCatalog } from '../search/catalog.js';
+import { OnnxEvaluator, modelHash } from '../search/evaluator.js';
+import type { MetricSource } from '../search/metric.js';
+import { metricSourceFor } from '../search/optimize.js';
+import { stableJson } from '../search/recipe.js';
+import { timingWorkload } from '../search/workload.js';
+import { describeFingerprint, hardwareClass, hardwareFingerprint, type Fingerprint } from './fingerprint.js';
+import { checkJob, encodeResult, type JobData, type SearchContext } from './protocol.js';
+import { connectionOptions, parseRedisUrl, type RedisTarget } from './redis-url.js';
+import { BlobCache } from './store.js';
+import { PREFIX, SCORE_QUEUE, aliveKey, connectOrFail, timeQueue, WORKERS_KEY, type WorkerInfo } from './cluster.js';
+
+export interface WorkerOptions {
+  url: string;
+  /** Unique among the workers of this Redis (default: host-pid). */
+  name?: string;
+  /** Scoring jobs run at once (timing jobs always run alone). */
+  concurrency?: number;
+  backend?: Backend;
+  /** Where fetched models are kept by hash (default: the user's cache folder). */
+  cacheDir?: string;
+  /** Data paths a job names must lie inside this folder (default: any path the worker can read). */
+  dataRoot?: string;
+  /** How long a job's lock lasts without renewal: a killed worker's job is retried elsewhere after about this long. */
+  lockMs?: number;
+  log?: (line: string) => void;
+  /** Stops the worker (it finishes its running jobs first). */
+  signal?: AbortSignal;
+}
+
+/** What every result carries besides its value: who computed it, on what class, in how long. */
+export interface ResultMeta {
+  worker: string;
+  class: string;
+  ms: number;
+}
+
+/**
+ * Timing jobs need the machine to themselves; scoring jobs can share it. A timing job waits for the scoring
+ * jobs running to finish, and holds off new ones while it runs.
+ */
+export class MachineLock {
+  private active = 0;
+  private exclusive = false;
+  private readonly waiting: { excl: boolean; go: () => void }[] = [];
+
+  async run<T>(excl: boolean, f: () => Promise<T>): Promise<T> {
+    await this.acquire(excl);
+    try {
+      return await f();
+    } finally {
+      this.release(excl);
+    }
+  }
+
+  private can(excl: boolean): boolean {
+    return excl ? this.active === 0 : !this.exclusive;
+  }
+
+  private acquire(excl: boolean): Promise<void> {
+    if (this.waiting.length === 0 && this.can(excl)) {
+      this.take(excl);
+      return Promise.resolve();
+    }
+    return new Promise((go) => this.waiting.push({ excl, go: () => (this.take(excl), go()) }));
+  }
+
+  private take(excl: boolean): void {
+    this.active++;
+    if (excl) this.exclusive = true;
+  }
+
+  private release(excl: boolean): void {
+    this.active--;
+    if (excl) this.exclusive = false;
+    while (this.waiting.length && this.can(this.waiting[0]!.excl)) this.waiting.shift()!.go();
+  }
+}
+
+interface Context {
+  metric: MetricSource;
+  modelFile: string;
+  feeds: Record<string, Tensor>[];
+  evaluators: Map<string, OnnxEvaluator>;
+}
+
+/**
+ * `inferopt worker`: joins the queues of a Redis server and runs jobs until stopped. It registers its hardware
+ * fingerprint, takes scoring jobs from every coordinator and timing jobs of its own hardware class only.
+ * Jobs name recipes (validated against each pass's declared parameters) and models by hash: nothing from the
+ * queue is run as code.
+ */
+export async function runWorker(o: WorkerOptions): Promise<void> {
+  const target = parseRedisUrl(o.url);
+  const log = o.log ?? (() => {});
+  const backend = o.backend ?? 'node';
+  const fingerprint = hardwareFingerprint(backend);
+  const cls = hardwareClass(fingerprint);
+  const name = o.name ?? `${os.hostname()}-${process.pid}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new InputError(`--name must be 1-64 letters, digits, '.', '_' or '-'`);
+  const concurrency = o.concurrency ?? 1;
+  const lockMs = o.lockMs ?? 30_000;
+  const cacheDir = o.cacheDir ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'inferopt', 'models');
+  const dataRoot = o.dataRoot ? fs.realpathSync(o.dataRoot) : undefined;
+  const redis = await connectOrFail(target);
+  const instance = `${process.pid}-${Date.now()}`;
+  const claimed = await redis.set(aliveKey(name), instance, 'PX', Math.max(3 * lockMs, 15_000), 'NX');
+  if (claimed !== 'OK') {
+    redis.disconnect();
+    throw new InputError(`a worker named '${name}' is already running on ${target.display}: give another --name`);
+  }
+  const info: WorkerInfo = { name, class: cls, fingerprint, concurrency, startedAt: new Date().toISOString(), host: os.hostname(), pid: process.pid };
+  await redis.hset(WORKERS_KEY, name, JSON.stringify(info));
+  const heartbeat = setInterval(() => {
+    redis.set(aliveKey(name), instance, 'PX', Math.max(3 * lockMs, 15_000)).catch(() => {});
+  }, Math.min(5000, lockMs / 2));
+
+  const blobs = new BlobCache(redis, cacheDir);
+  const lock = new MachineLock();
+  const contexts = new Map<string, Promise<Context>>();
+  const catalog = searchCatalog();
+
+  const checkData = (data: string) => {
+    if (!dataRoot) return data;
+    let real: string;
+    try {
+      real = fs.realpathSync(data);
+    } catch {
+      throw new InputError(`the data ${JSON.stringify(data)} is not readable on worker ${name}`);
+    }
+    if (real !== dataRoot && !real.startsWith(dataRoot + path.sep)) throw new InputError(`the data ${JSON.stringify(data)} is outside this worker's --data-root`);
+    return real;
+  };
+
+  /** The metric, timing inputs and input model of a search, built once and checked against the coordinator's. */
+  const contextOf = (ctx: SearchContext): Promise<Context> => {
+    const key = stableJson(ctx);
+    let c = contexts.get(key);
+    if (!c) {
+      c = (async () => {
+        const modelFile = await blobs.file(ctx.model);
+        const baseModel = loadModel(modelFile);
+        const input = ctx.input;
+        const data = ctx.data !== undefined ? checkData(ctx.data) : undefined;
+        const metric = await metricSourceFor(baseModel, { ...(data ? { data } : {}), ...(ctx.metric ? { metric: ctx.metric } : {}), ...(ctx.limit ? { limit: ctx.limit } : {}), input });
+        const workload = await timingWorkload(baseModel, input, metric, data);
+        const [wk, ck] = [await dataContentKey(workload.feeds), await dataContentKey(await metric.calibration())];
+        if (wk !== ctx.workload) throw new InputError(`worker ${name} reads other timing inputs than the coordinator (content ${wk.slice(0, 12)}… vs ${ctx.workload.slice(0, 12)}…): it needs the same data at the same path`);
+        if (ck !== ctx.calibration) throw new InputError(`worker ${name} reads other calibration data than the coordinator: it needs the same data at the same path`);
+        return { metric, modelFile, feeds: workload.feeds, evaluators: new Map<string, OnnxEvaluator>() };
+      })();
+      if (contexts.size >= 4) contexts.delete(contexts.keys().next().value!);
+      contexts.set(key, c);
+      c.catch(() => contexts.delete(key));
+    }
+    return c;
+  };
+
+  const evaluatorOf = async (ctx: SearchContext, runs: number | undefined): Promise<OnnxEvaluator> => {
+    const c = await contextOf(ctx);
+    const key = String(runs ?? 'auto');
+    let e = c.evaluators.get(key);
+    if (!e) {
+      e = new OnnxEvaluator({ modelFile: c.modelFile, catalog, metric: c.metric, backend: ctx.backend, feedSets: c.feeds, ...(runs ? { runs } : {}) });
+      if (c.evaluators.size >= 2) c.evaluators.delete(c.evaluators.keys().next().value!);
+      c.evaluators.set(key, e);
+    }
+    return e;
+  };
+
+  async function handle(job: JobData): Promise<unknown> {
+    switch (job.kind) {
+      case 'time': {
+        if (job.ctx.backend !== backend) throw new InputError(`worker ${name} times on ${backend}, the job asks for ${job.ctx.backend}`);
+        const e = await evaluatorOf(job.ctx, job.runs);
+        const t = await e.time(job.recipe, job.baseline);
+        return { ...t, runs: e.runsPerCandidate, modelHash: modelHash((await e.build(job.recipe)).bytes) };
+      }
+      case 'confirm': {
+        const e = await evaluatorOf(job.ctx, job.runs);
+        return await e.confirm(job.a, job.b);
+      }
+      case 'score': {
+        const e = await evaluatorOf(job.ctx, undefined);
+        const built = await e.build(job.recipe);
+        const records = await (await contextOf(job.ctx)).metric.scoreShard(built.model, job.shard);
+        return { records, modelHash: modelHash(built.bytes) };
+      }
+      case 'eval': {
+        const model = await blobs.file(job.model);
+        const reference = job.reference ? await blobs.file(job.reference) : undefined;
+        const { image, limit, shuffle, part, calibrationFraction, ...opts } = job.options;
+        const ds = await openDataset(checkData(job.data), {
+          ...(image ? { image } : {}),
+          ...(limit !== undefined ? { limit } : {}),
+          ...(shuffle !== undefined ? { shuffleSeed: shuffle } : {}),
+          ...(part ? { part } : {}),
+          ...(calibrationFraction !== undefined ? { calibrationFraction } : {}),
+        });
+        const r = await evaluate(model, ds, { ...opts, ...(reference ? { reference } : {}), shard: job.shard, records: true });
+        return { records: r.records, seen: ds.size };
+      }
+    }
+  }
+
+  const processor = async (job: Job): Promise<string> => {
+    const t0 = performance.now();
+    let data: JobData;
+    try {
+      data = checkJob(job.data, catalog);
+    } catch (e) {
+      log(`[${name}] ${(e as Error).message}`);
+      throw e;
+    }
+    const exclusive = data.kind === 'time' || data.kind === 'confirm';
+    try {
+      const value = await lock.run(exclusive, () => handle(data));
+      const ms = performance.now() - t0;
+      log(`[${name}] ${data.kind}${'shard' in data ? ` shard ${data.shard.index + 1}/${data.shard.count}` : ''} done in ${(ms / 1000).toFixed(2)} s`);
+      return encodeResult({ worker: name, class: cls, ms, value });
+    } catch (e) {
+      const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      log(`[${name}] ${data.kind} failed: ${msg}`);
+      throw e instanceof InferoptError ? e : new Error(msg);
+    }
+  };
+
+  const common = {
+    prefix: PREFIX,
+    name,
+    lockDuration: lockMs,
+    stalledInterval: lockMs,
+    maxStalledCount: 2,
+  };
+  const connections: Redis[] = [];
+  const conn = () => {
+    const c = new Redis(connectionOptions(target) as never);
+    connections.push(c);
+    return c;
+  };
+  const scoreWorker = new Worker(SCORE_QUEUE, processor, { ...common, connection: conn(), concurrency });
+  const timeWorker = new Worker(timeQueue(cls), processor, { ...common, connection: conn(), concurrency: 1 });
+  let lostSince = 0;
+  for (const w of [scoreWorker, timeWorker]) {
+    w.on('error', (e) => {
+      if (!lostSince) log(`[${name}] Redis error: ${e.message.split('\n')[0]} (retrying)`);
+      lostSince ||= Date.now();
+    });
+  }
+  redis.on('ready', () => (lostSince = 0));
+  log(`worker ${name} joined ${target.display}: class ${cls} (${describeFingerprint(fingerprint)}), ${concurrency} scoring job${concurrency === 1 ? '' : 's'} at a time`);
+  try {
+    await new Promise<void>((resolve) => {
+      if (o.signal?.aborted) resolve();
+      o.signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } finally {
+    clearInterval(heartbeat);
+    await Promise.all([scoreWorker.close(), timeWorker.close()]).catch(() => {});
+    await redis.hdel(WORKERS_KEY, name).catch(() => {});
+    await redis.del(aliveKey(name)).catch(() => {});
+    for (const c of connections) c.disconnect();
+    redis.disconnect();
+    log(`worker ${name} left`);
+  }
+}
+
+export type { Fingerprint, RedisTarget };
