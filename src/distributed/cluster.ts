@@ -47,7 +47,8 @@ export async function connectOrFail(target: RedisTarget, timeoutMs = 5000): Prom
     await r.ping();
   } catch (e) {
     r.disconnect();
-    const why = ((e as Error).message || last).split('\n')[0]!;
+    // the socket's own error says why (ECONNREFUSED, WRONGPASS…); the rejection only says the connection closed
+    const why = (last || (e as Error).message).split('\n')[0]!;
     throw new RedisError(`cannot reach Redis at ${target.display}: ${why}`);
   }
   r.options.retryStrategy = (times: number) => Math.min(200 * times, 2000);
@@ -72,7 +73,10 @@ export class Cluster {
   private readonly connections: Redis[] = [];
   private readonly counted = new Set<string>();
   readonly stats = new Map<string, WorkerStats>();
+  /** Every job's wall time here (enqueue to result) and on its worker: the difference is the coordination overhead. */
+  readonly timings: { kind: string; wallMs: number; workerMs: number }[] = [];
   running = 0;
+  private closed = false;
   private lost?: RedisError;
   private readonly losers = new Set<(e: RedisError) => void>();
   private readonly watchdog: NodeJS.Timeout;
@@ -163,6 +167,7 @@ export class Cluster {
     if (this.lost) throw this.lost;
     const { queue, events } = await this.queueFor(queueName);
     const week = 7 * 24 * 3600;
+    const t0 = performance.now();
     const job = await queue.add(data.kind, data, { jobId, attempts: 1, removeOnComplete: { age: week }, removeOnFail: { age: week } });
     this.running++;
     let onLost: ((e: RedisError) => void) | undefined;
@@ -177,6 +182,7 @@ export class Cluster {
       const r = decodeResult<{ value: T } & ResultMeta>(raw);
       if (!this.counted.has(jobId)) {
         this.counted.add(jobId);
+        this.timings.push({ kind: data.kind, wallMs: performance.now() - t0, workerMs: r.ms });
         const s = this.stats.get(r.worker) ?? { worker: r.worker, class: r.class, jobs: 0, busyMs: 0, kinds: {} };
         s.jobs++;
         s.busyMs += r.ms;
@@ -197,10 +203,14 @@ export class Cluster {
     return `workers: ${this.running} job${this.running === 1 ? '' : 's'} running${per.length ? ' · ' + per.join(' · ') : ''}`;
   }
 
+  /** Closes the queues (at most a few seconds: with Redis gone, BullMQ's close would wait for it forever). */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     clearInterval(this.watchdog);
     const all = [...this.queues.values()];
-    await Promise.all(all.flatMap((q) => [q.queue.close().catch(() => {}), q.events.close().catch(() => {})]));
+    const closing = Promise.all(all.flatMap((q) => [q.queue.close().catch(() => {}), q.events.close().catch(() => {})]));
+    await Promise.race([closing, new Promise((r) => setTimeout(r, 3000).unref())]);
     for (const c of this.connections) c.disconnect();
     this.redis.disconnect();
   }

@@ -184,7 +184,8 @@ export async function remoteEvaluate(
 
 /** Everything `optimize --workers` sets up before the search: the queues, the stored model, the timing class. */
 export async function distributedSearch(x: {
-  url: string;
+  /** The queues, opened by the caller before any long work (an unreachable Redis fails first). */
+  cluster: Cluster;
   resume?: boolean;
   timingClass?: string;
   modelFile: string;
@@ -199,7 +200,7 @@ export async function distributedSearch(x: {
   /** The live view: one line, redrawn after every job. */
   progress?: (line: string) => void;
 }): Promise<{ evaluator: RemoteEvaluator; cluster: Cluster; summary: () => DistributedSummary }> {
-  const cluster = await Cluster.open(x.url);
+  const cluster = x.cluster;
   try {
     const workers = await cluster.workers();
     if (workers.length === 0) throw new InputError(`no worker is connected to ${cluster.target.display}: start one with \`inferopt worker --redis <url>\``);
@@ -222,3 +223,4 @@ export async function distributedSearch(x: {
     throw e;
   }
 }
+

@@ -225,14 +225,15 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       throw e;
     }
     const exclusive = data.kind === 'time' || data.kind === 'confirm';
+    const what = `${data.kind}${'shard' in data ? ` shard ${data.shard.index + 1}/${data.shard.count}` : ''} (job ${job.id})`;
     try {
-      const value = await lock.run(exclusive, () => handle(data));
+      const value = await lock.run(exclusive, () => (log(`[${name}] ${what} started`), handle(data)));
       const ms = performance.now() - t0;
-      log(`[${name}] ${data.kind}${'shard' in data ? ` shard ${data.shard.index + 1}/${data.shard.count}` : ''} done in ${(ms / 1000).toFixed(2)} s`);
+      log(`[${name}] ${what} done in ${(ms / 1000).toFixed(2)} s`);
       return encodeResult({ worker: name, class: cls, ms, value });
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
-      log(`[${name}] ${data.kind} failed: ${msg}`);
+      log(`[${name}] ${what} failed: ${msg}`);
       throw e instanceof InferoptError ? e : new Error(msg);
     }
   };

@@ -18,7 +18,7 @@ import { checkRecipeSteps } from './apply.js';
 import { describeBudget, type Budget } from './budget.js';
 import { forTarget, searchCatalog, type CatalogEntry } from './catalog.js';
 import { OnnxEvaluator, modelHash } from './evaluator.js';
-import { RedisError } from '../distributed/cluster.js';
+import { Cluster, RedisError } from '../distributed/cluster.js';
 import { distributedSearch, type RemoteEvaluator } from '../distributed/coordinator.js';
 import { describeGoals, type Goals } from './goals.js';
 import { dataMetric, fidelityMetric, type MetricSource } from './metric.js';
@@ -78,9 +78,11 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   const baseModel = loadModel(modelFile);
   const modelName = `${path.basename(modelFile, '.onnx')}.optimized.onnx`;
   const out = new OutputDir(o.outDir, { names: [modelName, `${modelName}.data`, 'recipe.json', 'results.json', 'report.md', 'report.html', ...(o.workers ? [PARTIAL] : [])] });
-  let cleanup = async (): Promise<void> => {};
   let journal: RemoteEvaluator['journal'] = [];
+  // the queues first: an unreachable Redis is one line before any work
+  let cluster: Cluster | undefined;
   try {
+    cluster = o.workers ? await Cluster.open(o.workers.url) : undefined;
     const input: InputSpec = o.input ?? {};
     const backend = o.backend ?? (o.target === 'wasm' ? 'wasm' : 'node');
     const catalog = forTarget(o.catalog ?? searchCatalog(), o.target);
@@ -95,6 +97,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     const remote = o.workers
       ? await distributedSearch({
           ...o.workers,
+          cluster: cluster!,
           modelFile,
           model: baseModel,
           metric,
@@ -106,7 +109,6 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
           ...(o.progress ? { progress: o.progress } : {}),
         })
       : undefined;
-    cleanup = async () => remote?.cluster.close();
     if (remote) journal = remote.evaluator.journal;
     const evaluator = remote?.evaluator ?? local;
 
@@ -196,7 +198,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     out.abandon();
     throw e;
   } finally {
-    await cleanup();
+    await cluster?.close();
   }
 }
 

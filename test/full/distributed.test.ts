@@ -1,0 +1,211 @@
+/**
+ * optimize/eval --workers on BullMQ + Redis, end to end: a redis-server on a random loopback port, workers as
+ * real `inferopt worker` processes, the coordinator as the CLI. Needs Debian redis-server (.ci/run installs it).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { requireAvailable } from './debian-data.js';
+
+const hasRedis = requireAvailable(spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0, 'Debian redis-server', 'apt-get install -y redis-server');
+
+const CLI = path.resolve('bin/inferopt.js');
+const MODEL = path.resolve('models/fashion-mnist/model.onnx');
+const DATA = path.resolve('data/fashion-mnist-1k');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-dist-'));
+const children = new Set<ChildProcess>();
+
+/** A free port on the loopback interface (the OS picks it). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** A child whose stderr and stdout are collected; `until` waits for a line matching a pattern. */
+function start(cmd: string, args: string[]) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<number>((resolve) => child.on('exit', (code, signal) => (children.delete(child), resolve(code ?? (signal ? 128 : 1)))));
+  const until = async (re: RegExp, ms = 120_000) => {
+    const t0 = Date.now();
+    while (!re.test(err + out)) {
+      if (child.exitCode !== null) throw new Error(`${cmd} exited before ${re}: ${err}`);
+      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return { child, done, until, out: () => out, err: () => err };
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const r = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes']);
+  await r.until(/Ready to accept connections/, 20_000);
+  return { ...r, url: `redis://127.0.0.1:${port}` };
+}
+
+function worker(url: string, name: string, ...extra: string[]) {
+  return start(process.execPath, [CLI, 'worker', '--redis', url, '--name', name, '--cache', path.join(tmp, `cache-${name}`), '--lock-ms', '3000', ...extra]);
+}
+
+async function cli(...args: string[]) {
+  const p = start(process.execPath, [CLI, ...args]);
+  const rc = await p.done;
+  return { rc, stdout: p.out(), stderr: p.err() };
+}
+
+interface Results {
+  chosen: { recipe: unknown; label: string };
+  candidates: { id: number; label: string; recipe: unknown; error?: string; measurement?: { latency: { p50: number }; metric: { value: number } } }[];
+  distributed?: { timingClass?: { class: string }; workers: { worker: string; class: string; jobs: number; kinds: Record<string, number> }[]; jobs: number };
+}
+const results = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as Results;
+
+const optimizeArgs = (out: string, budget = 5) => ['optimize', MODEL, '--data', DATA, '--limit', '160', '--budget', String(budget), '-o', out];
+
+async function stopAll() {
+  for (const c of [...children]) c.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () => {
+  afterEach(stopAll);
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('two local workers complete a search with the same choice as a local run; --resume reuses its results', async () => {
+    const redis = await startRedis();
+    const [w1, w2] = [worker(redis.url, 'w1'), worker(redis.url, 'w2')];
+    await Promise.all([w1.until(/joined/), w2.until(/joined/)]);
+    const local = await cli(...optimizeArgs(path.join(tmp, 'local')));
+    expect(local.rc, local.stderr).toBe(0);
+    const dist = await cli(...optimizeArgs(path.join(tmp, 'dist')), '--workers', redis.url);
+    expect(dist.rc, dist.stderr).toBe(0);
+    const [l, d] = [results(path.join(tmp, 'local')), results(path.join(tmp, 'dist'))];
+    expect(d.chosen.recipe).toEqual(l.chosen.recipe);
+    expect(d.candidates.length).toBe(l.candidates.length);
+    expect(d.candidates.every((c) => c.measurement && !c.error)).toBe(true);
+    // the metric is the same computation, sharded: equal to the last digit
+    for (const c of d.candidates) {
+      const same = l.candidates.find((x) => JSON.stringify(x.recipe) === JSON.stringify(c.recipe));
+      if (same) expect(c.measurement!.metric.value).toBe(same.measurement!.metric.value);
+    }
+    expect(d.distributed!.workers.map((w) => w.worker).sort()).toEqual(['w1', 'w2']);
+    expect(d.distributed!.workers.every((w) => w.jobs > 0)).toBe(true);
+    const html = fs.readFileSync(path.join(tmp, 'dist', 'report.html'), 'utf8');
+    expect(html).toContain('<h2>Workers</h2>');
+    expect(html).toMatch(/<td>w1<\/td>[\s\S]*<td>w2<\/td>/);
+
+    // --resume: the same inputs find their jobs' results in Redis, nothing is measured again
+    const before = w1.err().length + w2.err().length;
+    const again = await cli(...optimizeArgs(path.join(tmp, 'resumed')), '--workers', redis.url, '--resume');
+    expect(again.rc, again.stderr).toBe(0);
+    const r = results(path.join(tmp, 'resumed'));
+    expect(r.chosen.recipe).toEqual(d.chosen.recipe);
+    for (const c of r.candidates) {
+      const first = d.candidates.find((x) => JSON.stringify(x.recipe) === JSON.stringify(c.recipe));
+      if (first) expect(c.measurement!.latency.p50).toBe(first.measurement!.latency.p50);
+    }
+    const newJobs = (w1.err() + w2.err()).slice(before).match(/(time|score[^(]*) \(job \w+\) started/g) ?? [];
+    expect(newJobs.length).toBeLessThan(d.distributed!.jobs / 2);
+  });
+
+  it('kill -9 of a worker mid-search: its job is retried on the other, the search completes with nothing lost', async () => {
+    const redis = await startRedis();
+    const [w1, w2] = [worker(redis.url, 'w1'), worker(redis.url, 'w2')];
+    await Promise.all([w1.until(/joined/), w2.until(/joined/)]);
+    const search = start(process.execPath, [CLI, ...optimizeArgs(path.join(tmp, 'killed'), 5), '--workers', redis.url]);
+    // kill w1 in the middle of a timing job (a second or more), after it has done some jobs
+    await w1.until(/done in[\s\S]*\btime \(job (\w+)\) started$/m);
+    const started = [...w1.err().matchAll(/\(job (\w+)\) started/g)].map((m) => m[1]!);
+    const finished = new Set([...w1.err().matchAll(/\(job (\w+)\) done/g)].map((m) => m[1]!));
+    const running = started.filter((id) => !finished.has(id));
+    expect(running.length).toBeGreaterThan(0);
+    w1.child.kill('SIGKILL');
+    const rc = await search.done;
+    expect(rc, search.err()).toBe(0);
+    // every job w1 held was finished by w2
+    for (const id of running) expect(w2.err()).toContain(`(job ${id}) done`);
+    const r = results(path.join(tmp, 'killed'));
+    expect(r.candidates.length).toBe(6); // baseline + the budget of 5
+    expect(r.candidates.every((c) => c.measurement && !c.error)).toBe(true);
+    expect(r.candidates.map((c) => c.id)).toEqual([0, 1, 2, 3, 4, 5]);
+    // each job counted once: the per-worker counts add up to the jobs run
+    expect(r.distributed!.workers.reduce((n, w) => n + w.jobs, 0)).toBe(r.distributed!.jobs);
+  });
+
+  it('a sharded eval equals the local eval exactly (metrics, intervals, confusion; fidelity too)', async () => {
+    const redis = await startRedis();
+    const [w1, w2] = [worker(redis.url, 'w1', '--concurrency', '2'), worker(redis.url, 'w2')];
+    await Promise.all([w1.until(/joined/), w2.until(/joined/)]);
+    const args = ['eval', MODEL, '--data', DATA, '--limit', '333', '--batch', '8', '--reference', MODEL, '--json'];
+    const local = await cli(...args);
+    const dist = await cli(...args, '--workers', redis.url);
+    expect(local.rc, local.stderr).toBe(0);
+    expect(dist.rc, dist.stderr).toBe(0);
+    const [l, d] = [JSON.parse(local.stdout), JSON.parse(dist.stdout)];
+    expect(d.samples).toBe(333);
+    expect(d.metrics).toEqual(l.metrics);
+    expect(d.confusion).toEqual(l.confusion);
+    expect(Object.keys(d.metrics)).toContain('fidelity.top1Agreement');
+    // three shards over the two workers (w1 takes two at a time)
+    expect((w1.err().match(/eval shard \d\/3 \(job \w+\) done/g) ?? []).length + (w2.err().match(/eval shard \d\/3 \(job \w+\) done/g) ?? []).length).toBe(3);
+  });
+
+  it('a worker with another fingerprint is kept apart: it scores, it never times', async () => {
+    const redis = await startRedis();
+    const [node, wasm] = [worker(redis.url, 'native'), worker(redis.url, 'web', '--backend', 'wasm')];
+    await Promise.all([node.until(/joined/), wasm.until(/joined/)]);
+    const cls = (w: typeof node) => /class (\w+)/.exec(w.err())![1]!;
+    expect(cls(node)).not.toBe(cls(wasm));
+    const out = path.join(tmp, 'apart');
+    const run = await cli(...optimizeArgs(out, 3), '--workers', redis.url);
+    expect(run.rc, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`worker web is of another hardware class (${cls(wasm)}): it scores, it does not time`);
+    const d = results(out).distributed!;
+    expect(d.timingClass!.class).toBe(cls(node));
+    const web = d.workers.find((w) => w.worker === 'web');
+    expect((web?.kinds.time ?? 0) + (web?.kinds.confirm ?? 0)).toBe(0);
+    expect(wasm.err()).not.toMatch(/\b(time|confirm) \(job/);
+    expect(node.err()).toMatch(/\btime \(job \w+\) done/);
+  });
+
+  it('Redis unreachable: one clear line; lost mid-run: one line, the measurements so far kept', async () => {
+    const port = await freePort();
+    const none = await cli(...optimizeArgs(path.join(tmp, 'none')), '--workers', `redis://:secret@127.0.0.1:${port}`);
+    expect(none.rc).toBe(1);
+    expect(none.stderr.trim().split('\n')).toEqual([`inferopt: cannot reach Redis at redis://:***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`]);
+
+    const redis = await startRedis();
+    const w = worker(redis.url, 'w1');
+    await w.until(/joined/);
+    const out = path.join(tmp, 'lost');
+    const search = start(process.execPath, [CLI, ...optimizeArgs(out, 8), '--workers', redis.url]);
+    await w.until(/time \(job \w+\) done[\s\S]*time \(job \w+\) done/);
+    redis.child.kill('SIGKILL');
+    const rc = await search.done;
+    expect(rc).toBe(1);
+    const last = search.err().trim().split('\n').at(-1)!;
+    const m = /^inferopt: lost Redis at redis:\/\/127\.0\.0\.1:\d+ \(no answer for 10 s\); the (\d+) measurements? made so far are in .*partial-results\.json: rerun with --resume when Redis is back$/.exec(last);
+    expect(m, search.err()).not.toBeNull();
+    const partial = JSON.parse(fs.readFileSync(path.join(out, 'partial-results.json'), 'utf8'));
+    // the baseline at least (a candidate counts once both its timing and its scores are in)
+    expect(partial.measurements.length).toBe(Number(m![1]));
+    expect(partial.measurements.length).toBeGreaterThanOrEqual(1);
+    expect(partial.measurements[0].measurement.latency.p50).toBeGreaterThan(0);
+  });
+});
+
+// the whole suite leaves no process behind, whatever failed
+afterAll(stopAll);
