@@ -30,6 +30,32 @@ export interface QatPlan {
   frozen: string[];
   /** Initializers that train although they are scalars (LSQ log-scales of activations). */
   extraParams: string[];
+  /** BatchNorm kept frozen in training (running statistics fixed) and folded at export; see `freezeBatchNorm`. */
+  batchNorm: FrozenBatchNorm[];
+}
+
+/** A BatchNormalization after a Conv, as it was before folding (the statistics QAT keeps frozen). */
+export interface BatchNormParams {
+  gamma: Float32Array;
+  beta: Float32Array;
+  mean: Float32Array;
+  variance: Float32Array;
+  epsilon: number;
+}
+
+/** The QAT-graph names of one frozen BatchNorm: trained γ, β, raw weight and bias; frozen 1/σ and μ. */
+export interface FrozenBatchNorm {
+  weight: string;
+  bias: string;
+  raw: string;
+  rawBias: string;
+  gamma: string;
+  beta: string;
+  invStd: string;
+  mean: string;
+  /** The nodes computing the folded weight and bias in training (gone at export). */
+  foldedWeight: string;
+  foldedBias: string;
 }
 
 const BASE = (name: string) => name.replace(/_quantized$/, '');
@@ -52,10 +78,20 @@ function axisOf(n: Node, rank: number): number | undefined {
  * `weightBits` < 8 (a narrower grid stored in int8, as `static --weight-bits` writes it): the float weights are
  * clamped to ±(2^(bits−1) − 1)·s before QuantizeLinear (Where nodes, so the gradient is masked there too).
  */
-export function prepareQat(ptq: Model, opts: { lsq?: boolean; weightBits?: number } = {}): QatPlan {
+export interface PrepareQatOptions {
+  lsq?: boolean;
+  weightBits?: number;
+  /**
+   * Initial weight scales: 'ptq' keeps the calibrated (min-max) ones; 'mse' picks, per channel, the clipping
+   * range with the least squared rounding error (symmetric int8-stored weights only; LSQ then starts there).
+   */
+  weightScales?: 'ptq' | 'mse';
+}
+
+export function prepareQat(ptq: Model, opts: PrepareQatOptions = {}): QatPlan {
   const model = loadModel(modelToBytes(ptq));
   const g = model.graph;
-  const plan: QatPlan = { model, weights: [], biases: [], logScales: [], frozen: [], extraParams: [] };
+  const plan: QatPlan = { model, weights: [], biases: [], logScales: [], frozen: [], extraParams: [], batchNorm: [] };
   const dqs = g.nodes.filter((n) => n.opType === 'DequantizeLinear' && n.domain === '' && n.input(0)?.initializer);
   if (!dqs.length && !g.nodes.some((n) => n.opType === 'QuantizeLinear')) throw new InputError('the model has no QuantizeLinear/DequantizeLinear nodes: quantize it statically first');
   // biases first: they read the scales of their op's input and weight DQs, which stay
@@ -91,6 +127,10 @@ export function prepareQat(ptq: Model, opts: { lsq?: boolean; weightBits?: numbe
     const qv = g.newValue(`${floatName}_fake_quantized`);
     let input: Value = fv;
     let limit: number | undefined;
+    if (opts.weightScales === 'mse' && t.dtype === DataType.INT8 && z.every((v) => v === 0)) {
+      const scale = dq.input(1)!;
+      scale.initializer = Tensor.float([...scale.initializer!.dims], mseScales(values, t.dims, axis, 2 ** ((opts.weightBits ?? 8) - 1) - 1));
+    }
     if (opts.weightBits !== undefined && opts.weightBits < 8 && t.dtype === DataType.INT8) {
       limit = 2 ** (opts.weightBits - 1) - 1;
       input = clampToGrid(g, fv, dq, limit, t.rank, axis, dq);
@@ -107,6 +147,106 @@ export function prepareQat(ptq: Model, opts: { lsq?: boolean; weightBits?: numbe
   else plan.frozen.push(...[...scales].map((v) => v.name));
   g.topologicalSort();
   return plan;
+}
+
+/**
+ * Per-channel (or one) symmetric scales minimising Σ (w − s·clamp(round(w/s), −limit, limit))²: the clipping
+ * range searched from max|w| down to 30% of it in 2% steps.
+ */
+export function mseScales(w: Float32Array, dims: readonly number[], axis: number | undefined, limit: number): Float32Array {
+  const channels = axis === undefined ? 1 : dims[axis]!;
+  const inner = axis === undefined ? w.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const groups: number[][] = Array.from({ length: channels }, () => []);
+  w.forEach((_, i) => groups[axis === undefined ? 0 : Math.floor(i / inner) % channels]!.push(i));
+  return Float32Array.from(groups, (idx) => {
+    const max = idx.reduce((m, i) => Math.max(m, Math.abs(w[i]!)), 0);
+    if (max === 0) return 1;
+    let best = max / limit;
+    let bestErr = Infinity;
+    for (let r = 1; r >= 0.3; r -= 0.02) {
+      const s = Math.fround((r * max) / limit);
+      let err = 0;
+      for (const i of idx) {
+        const q = Math.min(limit, Math.max(-limit, roundHalfEven(Math.fround(w[i]! / s))));
+        err += (w[i]! - q * s) ** 2;
+      }
+      if (err < bestErr) [best, bestErr] = [s, err];
+    }
+    return best;
+  });
+}
+
+/**
+ * BatchNorm frozen, then folded: the Conv weight and bias of a plan (folded before PTQ) are trained as the
+ * unfolded weight W and bias b with BatchNorm's γ and β, running mean μ and 1/σ fixed:
+ *
+ *   W_folded = W · γ/σ (per output channel),   b_folded = β + (b − μ) · γ/σ
+ *
+ * computed in the graph, so fake quantization sees the folded weight as it will be exported. The starting
+ * point is exactly the PTQ model (W and b are solved from its folded values). `exportQat` folds the trained
+ * values back. `params` maps a folded-weight initializer name to the BatchNorm it came from; weights without
+ * one (or whose Conv bias is not a plain float initializer, or with a zero γ) stay folded-first.
+ */
+export function freezeBatchNorm(plan: QatPlan, params: ReadonlyMap<string, BatchNormParams>): number {
+  const g = plan.model.graph;
+  let count = 0;
+  for (const w of plan.weights) {
+    const bn = params.get(w.float);
+    const wv = g.initializers.get(w.float);
+    if (!bn || !wv) continue;
+    const conv = findConsumer(wv, 'Conv');
+    const bv = conv?.input(2);
+    if (!conv || !bv?.initializer || !plan.biases.some((b) => b.float === bv.name) || bv.uses.length !== 1) continue;
+    const C = bn.gamma.length;
+    const t = wv.initializer!;
+    if (t.dims[0] !== C) continue;
+    const invStd = Float32Array.from(bn.variance, (v) => 1 / Math.sqrt(v + bn.epsilon));
+    const factor = Float32Array.from(bn.gamma, (gm, c) => gm * invStd[c]!);
+    if (factor.some((f) => !(Math.abs(f) > 1e-8))) continue;
+    const inner = t.size / C;
+    const raw = Float32Array.from(t.toFloat32(), (v, i) => v / factor[Math.floor(i / inner)]!);
+    const folded = bv.initializer.toFloat32();
+    const rawBias = Float32Array.from(folded, (v, c) => bn.mean[c]! + (v - bn.beta[c]!) / factor[c]!);
+    const name = (suffix: string) => g.uniqueName(`${w.float}_bn_${suffix}`);
+    const init = (values: Float32Array, suffix: string, dims: number[] = [C]) => g.addInitializer(Tensor.float(dims, values), name(suffix));
+    const [rawV, rawBiasV, gammaV, betaV, invStdV, meanV] = [init(raw, 'raw', [...t.dims]), init(rawBias, 'raw_bias'), init(bn.gamma, 'gamma'), init(bn.beta, 'beta'), init(invStd, 'inv_std'), init(bn.mean, 'mean')];
+    const first = g.nodes[0]!;
+    const add = (op: string, inputs: Value[], suffix: string) => {
+      const out = g.newValue(name(suffix));
+      g.addNode(new Node(op, inputs, [out], { name: name(`${suffix}_${op}`) }), first);
+      return out;
+    };
+    const f = add('Mul', [gammaV, invStdV], 'factor');
+    const shape = g.addInitializer(Tensor.int64([t.rank], [C, ...new Array<number>(t.rank - 1).fill(1)]), name('factor_shape'));
+    const wFolded = add('Mul', [rawV, add('Reshape', [f, shape], 'factor_b')], 'folded');
+    const bFolded = add('Add', [betaV, add('Mul', [add('Sub', [rawBiasV, meanV], 'centred'), f], 'shift')], 'folded_bias');
+    wv.replaceAllUsesWith(wFolded);
+    bv.replaceAllUsesWith(bFolded);
+    g.removeInitializer(wv);
+    g.removeInitializer(bv);
+    plan.frozen.push(invStdV.name, meanV.name);
+    plan.extraParams.push(gammaV.name, betaV.name, rawBiasV.name);
+    plan.batchNorm.push({ weight: w.float, bias: bv.name, raw: rawV.name, rawBias: rawBiasV.name, gamma: gammaV.name, beta: betaV.name, invStd: invStdV.name, mean: meanV.name, foldedWeight: wFolded.name, foldedBias: bFolded.name });
+    count++;
+  }
+  g.topologicalSort();
+  return count;
+}
+
+/** The first node of `opType` reached from `v` through single-input chains (the fake-quantizer path). */
+function findConsumer(v: Value, opType: string): Node | undefined {
+  const seen = new Set<Value>();
+  const queue = [v];
+  while (queue.length) {
+    const x = queue.shift()!;
+    if (seen.has(x)) continue;
+    seen.add(x);
+    for (const u of x.uses) {
+      if (u.node.opType === opType) return u.node;
+      if (['QuantizeLinear', 'DequantizeLinear', 'Where', 'Greater', 'Less'].includes(u.node.opType)) queue.push(...u.node.outputs);
+    }
+  }
+  return undefined;
 }
 
 /** w clamped to ±limit·s (per channel when s is): Where(w > hi, hi, w), then Where(· < −hi, −hi, ·). */
@@ -174,6 +314,19 @@ function removeDeadChain(g: Graph, v: Value): void {
   dropIfUnused(g, v);
 }
 
+/** Trained W, b, γ, β → folded weight and bias initializers under their PTQ names; the fold nodes go. */
+function foldFrozenBatchNorm(g: Graph, bn: FrozenBatchNorm, init: (name: string) => Value): void {
+  const get = (n: string) => init(n).initializer!.toFloat32();
+  const [raw, rawBias, gamma, beta, invStd, mean] = [get(bn.raw), get(bn.rawBias), get(bn.gamma), get(bn.beta), get(bn.invStd), get(bn.mean)];
+  const factor = Float32Array.from(gamma, (gm, c) => Math.fround(gm * invStd[c]!));
+  const inner = raw.length / gamma.length;
+  const dims = [...init(bn.raw).initializer!.dims];
+  const w = g.addInitializer(Tensor.float(dims, Float32Array.from(raw, (v, i) => v * factor[Math.floor(i / inner)]!)), bn.weight);
+  const b = g.addInitializer(Tensor.float([gamma.length], Float32Array.from(beta, (v, c) => v + (rawBias[c]! - mean[c]!) * factor[c]!)), bn.bias);
+  for (const [name, value] of [[bn.foldedWeight, w], [bn.foldedBias, b]] as const) g.findValue(name)!.replaceAllUsesWith(value);
+  removeDeadChain(g, init(bn.raw));
+}
+
 /** The trained model back in PTQ's QDQ form: integer weights and int32 biases from the trained floats. */
 export function exportQat(trained: Model, plan: QatPlan): Model {
   const m = loadModel(modelToBytes(trained));
@@ -183,6 +336,7 @@ export function exportQat(trained: Model, plan: QatPlan): Model {
     if (!v) throw new Error(`QAT export: initializer '${name}' is missing from the trained model`);
     return v;
   };
+  for (const bn of plan.batchNorm) foldFrozenBatchNorm(g, bn, init);
   const nodeByName = new Map(g.nodes.map((n) => [n.name, n]));
   for (const { log, scale, exp } of plan.logScales) {
     const node = nodeByName.get(exp)!;

@@ -5,10 +5,11 @@ import { dynamicQuantizePass } from '../quantize/dynamic.js';
 import { halfPrecisionPass } from '../quantize/float16.js';
 import { staticQuantizePass } from '../quantize/static.js';
 import { weightOnlyQuantizePass } from '../quantize/weight-only.js';
+import { qatPass } from '../train/qat.js';
 import type { SearchablePass } from './space.js';
 
 /** What a pass needs at build time that a recipe does not carry (data, caches): the evaluator supplies it. */
-export type BuildNeed = 'calibration';
+export type BuildNeed = 'calibration' | 'training';
 
 export interface CatalogEntry extends SearchablePass {
   needs?: readonly BuildNeed[];
@@ -58,6 +59,8 @@ export function searchCatalog(): CatalogEntry[] {
     },
     // ORT runs fp16 Conv/MatMul on CPU through Cast→fp32→Cast (FACTS.md): no speed-up, half the size.
     { pass: halfPrecisionPass, kind: 'quantize', buildCost: 2, speedsUp: [], reducesSize: true, needs: ['calibration'], searchParams: [] },
+    // tried only in place of a static quantization that missed the accuracy goal (search.ts), with --train-data
+    { pass: qatPass, kind: 'train', buildCost: 100, speedsUp: [...CONV_OPS, ...GEMM_OPS], needs: ['calibration', 'training'], searchParams: [] },
   ];
 }
 

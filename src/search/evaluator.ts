@@ -7,6 +7,9 @@ import type { Tensor } from '../ir/tensor.js';
 import { benchmark, compare, type BenchOptions } from '../runtime/bench.js';
 import type { Backend } from '../runtime/session.js';
 import { applyRecipe, type AppliedStep } from './apply.js';
+import { InputError } from '../errors.js';
+import { staticQuantizePass } from '../quantize/static.js';
+import type { TensorData } from '../train/trainer.js';
 import type { CatalogEntry } from './catalog.js';
 import type { AccuracyBound, Measurement, MetricValue } from './goals.js';
 import { fallbackStep, supportsFallback } from './fallback.js';
@@ -34,6 +37,8 @@ export interface OnnxEvaluatorOptions {
   warmup?: number;
   /** Where calibration statistics are cached (keyed by model hash and data). */
   cacheDir?: string;
+  /** Labelled training data (and a held-out split for early stopping): QAT steps become possible with it. */
+  training?: () => Promise<{ train: TensorData; test: TensorData }>;
   log?: (msg: string) => void;
 }
 
@@ -78,8 +83,25 @@ export class OnnxEvaluator implements Evaluator {
   }
 
   private async runtimeParams(entry: CatalogEntry): Promise<Record<string, unknown>> {
-    if (!entry.needs?.includes('calibration')) return {};
-    return this.calibrationParams();
+    const out: Record<string, unknown> = {};
+    if (entry.needs?.includes('calibration')) Object.assign(out, await this.calibrationParams());
+    if (entry.needs?.includes('training')) {
+      if (!this.opts.training) throw new InputError(`the ${entry.pass.id} step needs training data (--train-data)`);
+      this.trainingData ??= this.opts.training();
+      Object.assign(out, await this.trainingData);
+    }
+    return out;
+  }
+
+  private trainingData?: Promise<{ train: TensorData; test: TensorData }>;
+
+  /** QAT in place of the recipe's last step when it is static quantization (its parameters carry over). */
+  train(recipe: Recipe, seconds: number): { recipe: Recipe; note: string } | undefined {
+    const step = recipe.steps.at(-1);
+    const qat = this.opts.catalog.find((c) => c.kind === 'train');
+    if (!this.opts.training || !qat || step?.pass !== staticQuantizePass.id) return undefined;
+    const params = { ...step.params, seconds: Math.max(1, Math.round(seconds)) };
+    return { recipe: { ...recipe, steps: [...recipe.steps.slice(0, -1), { pass: qat.pass.id, params }] }, note: `quantization-aware training of ${step.pass} (at most ${params.seconds} s)` };
   }
 
   private async calibrationParams(): Promise<{ calibration: Record<string, Tensor>[]; calibrate: { cache: { dir: string; dataKey: string } } }> {

@@ -6,7 +6,10 @@ import type { Model } from '../ir/graph.js';
 import { loadModel, modelSizeOnDisk } from '../ir/io.js';
 import { saveModelProven } from '../runtime/prove.js';
 import type { Target } from '../passes/pass.js';
-import { requireSizedDims, type InputSpec } from '../runtime/inputs.js';
+import { requireSizedDims, runtimeInputs, type InputSpec } from '../runtime/inputs.js';
+import { openDataset } from '../data/dataset.js';
+import { collectTensorData, holdOut } from '../train/data.js';
+import type { TensorData } from '../train/trainer.js';
 import { profileModel } from '../runtime/profile.js';
 import type { Backend } from '../runtime/session.js';
 import { environment } from '../report/environment.js';
@@ -38,6 +41,12 @@ export interface OptimizeOptions {
   backend?: Backend;
   /** Dataset spec or path; without it the metric is fidelity to the baseline on random inputs. */
   data?: string;
+  /**
+   * Labelled training data: when static quantization misses the accuracy goal, the search tries
+   * quantization-aware training (every 10th sample held out for early stopping).
+   */
+  trainData?: string;
+  trainLimit?: number;
   metric?: string;
   /** Samples scored (data) or random inputs compared (fidelity). */
   limit?: number;
@@ -93,7 +102,9 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     // latency is timed on what the user runs: the data's own inputs, else the declared shapes (never a default 1)
     const workload = await timingWorkload(baseModel, input, metric, o.data);
     log(`timed on ${workload.note}`);
-    const local = new OnnxEvaluator({ modelFile, catalog, metric, backend, feedSets: workload.feeds, ...(o.runs ? { runs: o.runs } : {}), log });
+    // QAT trains in this process (the CLI refuses --train-data with --workers)
+    const training = o.trainData && !o.workers ? trainingData(baseModel, o.trainData, o.trainLimit) : undefined;
+    const local = new OnnxEvaluator({ modelFile, catalog, metric, backend, feedSets: workload.feeds, ...(o.runs ? { runs: o.runs } : {}), ...(training ? { training } : {}), log });
     const remote = o.workers
       ? await distributedSearch({
           ...o.workers,
@@ -156,7 +167,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       version: 1,
       recipe: search.chosen.recipe,
       model: { file: path.basename(modelFile), sha256: sha256File(modelFile) },
-      note: `re-run with: inferopt optimize ${path.basename(modelFile)} --recipe recipe.json -o <dir>${search.chosen.recipe.steps.some((s) => catalog.find((c) => c.pass.id === s.pass)?.needs?.length) ? ' --data <the same data>' : ''}`,
+      note: `re-run with: inferopt optimize ${path.basename(modelFile)} --recipe recipe.json -o <dir>${search.chosen.recipe.steps.some((s) => catalog.find((c) => c.pass.id === s.pass)?.needs?.length) ? ' --data <the same data>' : ''}${search.chosen.recipe.steps.some((s) => catalog.find((c) => c.pass.id === s.pass)?.needs?.includes('training')) ? ' --train-data <the same training data>' : ''}`,
     };
     const results: OptimizeResults = {
       format: 'inferopt-results',
@@ -225,6 +236,15 @@ function checkRecipeFor(recipe: RecipeFile, modelFile: string, catalog: readonly
       `the recipe was made for ${JSON.stringify(recipe.model.file)} (sha256 ${recipe.model.sha256.slice(0, 12)}…), not this model (sha256 ${actual.slice(0, 12)}…); pass --other-model to apply it anyway`,
     );
   }
+}
+
+/** The training samples, loaded once when a QAT step first needs them; every 10th is held out. */
+function trainingData(model: Model, spec: string, limit?: number): () => Promise<{ train: TensorData; test: TensorData }> {
+  return async () => {
+    const ds = await openDataset(spec, limit ? { limit } : {});
+    const [train, test] = holdOut(await collectTensorData(ds, runtimeInputs(model).map((v) => v.name)), 10);
+    return { train, test };
+  };
 }
 
 /** Time per op type from ORT's profiler, for pruning the search and the before/after chart. */

@@ -194,6 +194,38 @@ describe('search with a fake-fast evaluator', () => {
     expect(res.chosen).toBe(fb);
   });
 
+  it('tries quantization-aware training in place of a quantizer that missed the bound, when the evaluator can train', async () => {
+    const ev = new FakeEvaluator();
+    const seconds: number[] = [];
+    // QAT: the quantized speed (0.5×) at 0.3 points lost
+    const trainable: Evaluator = {
+      async evaluate(r) {
+        const qat = r.steps.at(-1)?.pass === 'qat';
+        const m = await ev.evaluate({ ...r, steps: r.steps.map((s) => (s.pass === 'qat' ? { pass: 'fake-quant-a', params: {} } : s)) });
+        return qat ? { ...m, metric: { ...m.metric, value: 0.897 } } : m;
+      },
+      train(r, s) {
+        seconds.push(s);
+        const last = r.steps.at(-1)!;
+        if (last.pass !== 'fake-quant-a') return undefined;
+        return { recipe: { ...r, steps: [...r.steps.slice(0, -1), { pass: 'qat', params: { ...last.params, seconds: Math.round(s) } }] }, note: 'quantization-aware training' };
+      },
+    };
+    const res = await runSearch({ ...space, passes: space.passes.map((p) => (p.pass === quantA ? { ...p, searchParams: [] } : p)) }, trainable, opts({}, parseBudget('10m')));
+    const q = res.candidates.find((c) => c.stage === 'qat')!;
+    expect(q.recipe.steps.at(-1)!.pass).toBe('qat');
+    expect(q.reason).toMatch(/^quantization-aware training; /);
+    expect(res.chosen).toBe(q);
+    // time-limited by what the budget has left (10 min, minus what the search spent), at most 600 s
+    expect(seconds).toHaveLength(1);
+    expect(seconds[0]).toBeGreaterThan(400);
+    expect(seconds[0]).toBeLessThanOrEqual(480);
+    // an accurate quantizer never triggers it
+    const accurate: Evaluator = { evaluate: (r) => ev.evaluate(r), train: () => { throw new Error('QAT must not run'); } };
+    const r2 = await runSearch(space, accurate, opts({ maxAccuracyDrop: { value: 3, relative: false } }));
+    expect(r2.candidates.some((c) => c.stage === 'qat')).toBe(false);
+  });
+
   it('records failed candidates and carries on', async () => {
     const flaky: Evaluator = {
       async evaluate(r) {

@@ -35,9 +35,15 @@ export interface Evaluator {
    * the most sensitive nodes kept in float (undefined when its last step has no fallback).
    */
   fallback?(recipe: Recipe, baseline: MetricValue, bound: AccuracyBound): Promise<{ recipe: Recipe; note: string } | undefined>;
+  /**
+   * Optional: quantization-aware training in place of a quantize step that missed the accuracy goal (the
+   * recipe with its last step replaced, training limited to `seconds`), or undefined when the evaluator has no
+   * training data or the step cannot be trained.
+   */
+  train?(recipe: Recipe, seconds: number): { recipe: Recipe; note: string } | undefined;
 }
 
-export type Stage = 'baseline' | 'session' | 'graph' | 'quantize' | 'refine' | 'fallback' | 'retune';
+export type Stage = 'baseline' | 'session' | 'graph' | 'quantize' | 'refine' | 'fallback' | 'qat' | 'retune';
 
 export interface Candidate {
   id: number;
@@ -104,6 +110,9 @@ export interface SearchOptions {
 }
 
 class Stop extends Error {}
+
+/** The longest QAT step the search asks for when the budget is not a time (seconds of training). */
+const QAT_SECONDS = 600;
 
 /**
  * The strategy, cheapest first: baseline; ORT session settings on the unchanged graph; graph passes (kept
@@ -306,9 +315,21 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
           throw new Stop();
         }
         const fb = await evaluator.fallback(fastest.recipe, base.metric, opts.goals.maxAccuracyDrop);
-        if (!fb) continue;
-        const f = await measure(fb.recipe, 'fallback');
-        f.reason = `${fb.note}; ${f.reason}`;
+        if (fb) {
+          const f = await measure(fb.recipe, 'fallback');
+          f.reason = `${fb.note}; ${f.reason}`;
+          variants.push(f);
+        }
+      }
+      if (evaluator.train && !variants.some((v) => v.accurate)) {
+        // still no accurate variant: train the fastest one's quantization (QAT), within what the budget has left
+        const fastest = variants.filter((v) => v.measurement && v.stage !== 'fallback').sort((a, b) => speed(b) - speed(a))[0];
+        const left = opts.budget.ms !== undefined ? (opts.budget.ms - clock.elapsedMs) / 1000 : Infinity;
+        const qat = fastest && left > 1 ? evaluator.train(fastest.recipe, Math.min(left * 0.8, QAT_SECONDS)) : undefined;
+        if (qat) {
+          const q = await measure(qat.recipe, 'qat');
+          q.reason = `${qat.note}; ${q.reason}`;
+        }
       }
     }
     if (best !== baseline && best.recipe.steps.length > 0) await tuneSession('retune');

@@ -38,3 +38,19 @@ export async function collectTensorData(samples: AsyncIterable<Sample>, inputNam
   }
   return { inputs, labels: Int32Array.from(labels), length: labels.length };
 }
+
+/** Rows of a TensorData: every `k`-th sample is held out (deterministic, no overlap). */
+export function holdOut(d: TensorData, every: number): [TensorData, TensorData] {
+  const pick = (keep: (i: number) => boolean): TensorData => {
+    const idx = Array.from({ length: d.length }, (_, i) => i).filter(keep);
+    const inputs: TensorData['inputs'] = {};
+    for (const [name, { data, dtype, itemShape }] of Object.entries(d.inputs)) {
+      const row = itemShape.reduce((a, b) => a * b, 1);
+      const out = new (data.constructor as new (n: number) => typeof data)(idx.length * row);
+      idx.forEach((r, i) => (out as Float32Array).set((data as Float32Array).subarray(r * row, (r + 1) * row), i * row));
+      inputs[name] = { data: out, dtype, itemShape };
+    }
+    return { inputs, labels: Int32Array.from(idx, (i) => d.labels[i]!), length: idx.length };
+  };
+  return [pick((i) => i % every !== every - 1), pick((i) => i % every === every - 1)];
+}

@@ -1,15 +1,25 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../../test/unit/run-cli.js';
+import { forTarget, searchCatalog } from '../search/catalog.js';
+import { OnnxEvaluator } from '../search/evaluator.js';
+import { fidelityMetric } from '../search/metric.js';
+import { DEFAULT_SESSION } from '../search/recipe.js';
 import { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../ir/dtype.js';
 import type { Model } from '../ir/graph.js';
-import { loadModel, modelToBytes } from '../ir/io.js';
+import { loadModel, modelToBytes, saveModel } from '../ir/io.js';
 import { Tensor } from '../ir/tensor.js';
 import { rng } from '../runtime/inputs.js';
 import { Session } from '../runtime/session.js';
-import { exportQat, prepareQat } from '../quantize/qat.js';
+import { exportQat, freezeBatchNorm, mseScales, prepareQat } from '../quantize/qat.js';
+import { runPasses } from '../passes/manager.js';
+import { CLEANUP_PASSES } from '../passes/simplify.js';
 import { staticQuantizePass } from '../quantize/static.js';
 import { resolveParams } from '../passes/pass.js';
-import { quantizationAwareTraining } from './qat.js';
+import { convBatchNorms, quantizationAwareTraining } from './qat.js';
 import { gatherBatch, type TensorData } from './trainer.js';
 
 /** 8×8 one-channel images: class c has a bright c-th quadrant (of 3) plus noise. */
@@ -79,9 +89,39 @@ describe('quantization-aware training', () => {
     }
   });
 
-  for (const [lsq, weightBits] of [[false, 8], [true, 8], [false, 4]] as const) {
-    it(`trains and exports to the PTQ op histogram${lsq ? ' (LSQ: scales learned, pass-through pairs stay tied)' : ''}${weightBits < 8 ? ' (4-bit weight grid)' : ''}`, async () => {
-      const r = await quantizationAwareTraining(cnn(), { calibration: calibration(), train: trainSet, test: heldOut, epochs: 2, batch: 16, lr: 0.01, optimizer: { kind: 'adamw' }, threads: 1, lsq, seed: 3, quantize: { weightBits } });
+  it('BatchNorm frozen: untrained, the graph computes the PTQ model (W·γ/σ and β + (b − μ)·γ/σ rebuild the folded values)', async () => {
+    const model = cnn();
+    const float = loadModel(modelToBytes(model));
+    await runPasses(float, CLEANUP_PASSES, { target: 'cpu' });
+    const ptq = loadModel(modelToBytes(float));
+    await staticQuantizePass.run(ptq, { target: 'cpu' }, resolveParams(staticQuantizePass, { calibration: calibration() }));
+    const plan = prepareQat(ptq);
+    expect(freezeBatchNorm(plan, convBatchNorms(model))).toBe(2);
+    expect(plan.model.graph.nodes.some((n) => n.opType === 'BatchNormalization')).toBe(false);
+    const bn = plan.batchNorm[0]!;
+    // γ, β and the raw bias train (they are in extraParams), μ and 1/σ do not
+    expect(plan.extraParams).toEqual(expect.arrayContaining([bn.gamma, bn.beta, bn.rawBias]));
+    expect(plan.frozen).toEqual(expect.arrayContaining([bn.mean, bn.invStd]));
+    expect(plan.model.graph.initializers.get(bn.gamma)!.initializer!.toFloat32()[1]).toBeCloseTo(0.7, 6);
+    const feeds = gatherBatch(heldOut, Uint32Array.from({ length: 48 }, (_, i) => i), 0, 48);
+    const run = async (m: Model) => {
+      const s = await Session.create(m, { threads: 1, optLevel: 'disabled' });
+      const out = (await s.run({ x: feeds.x! })).logits!.toFloat32();
+      await s.release();
+      return out;
+    };
+    const [want, got] = [await run(ptq), await run(plan.model)];
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
+    const back = exportQat(plan.model, plan);
+    expect(histogram(back)).toEqual(histogram(ptq));
+    expect(initTypes(back)).toEqual(initTypes(ptq));
+  });
+
+  for (const [lsq, weightBits, batchNorm] of [[false, 8, 'fold'], [true, 8, 'fold'], [false, 4, 'fold'], [false, 4, 'freeze']] as const) {
+    it(`trains and exports to the PTQ op histogram${lsq ? ' (LSQ: scales learned, pass-through pairs stay tied)' : ''}${weightBits < 8 ? ' (4-bit weight grid)' : ''}${batchNorm === 'freeze' ? ' (BatchNorm frozen, folded at export)' : ''}`, async () => {
+      const logs: string[] = [];
+      const r = await quantizationAwareTraining(cnn(), { calibration: calibration(), train: trainSet, test: heldOut, epochs: 2, batch: 16, lr: 0.01, optimizer: { kind: 'adamw' }, threads: 1, lsq, seed: 3, quantize: { weightBits }, batchNorm, log: (m) => logs.push(m) });
+      if (batchNorm === 'freeze') expect(logs).toContain('QAT: 2 of 2 BatchNorms frozen (folded at export)');
       if (weightBits < 8) for (const v of r.qat.graph.initializers.values()) if (v.initializer!.dtype === DataType.INT8) expect(Math.max(...Array.from(v.initializer!.toFloat32(), Math.abs)), v.name).toBeLessThanOrEqual(7);
       expect(Object.keys(initTypes(r.qat)).filter((k) => !(k in initTypes(r.ptq)))).toEqual([]);
       expect(histogram(r.qat)).toEqual(histogram(r.ptq));
@@ -108,4 +148,68 @@ describe('quantization-aware training', () => {
       await a.release();
     });
   }
+});
+
+describe('weight scales with the least rounding error (QAT --weight-scales mse)', () => {
+  const err = (w: number[], s: number, limit: number) => w.reduce((e, v) => e + (v - s * Math.min(limit, Math.max(-limit, Math.round(v / s)))) ** 2, 0);
+  it('a channel already on the min-max grid keeps max/limit; a bell-shaped channel clips its tails and rounds the rest better', () => {
+    const onGrid = [-7, -3, 0, 2, 5, 7].map((k) => k * 0.1);
+    const r = rng(7);
+    // 600 roughly normal weights (sum of 4 uniforms): the few extreme ones set max|w|, most sit near 0
+    const bell = Array.from({ length: 600 }, () => Math.fround((r() + r() + r() + r() - 2) * 0.1));
+    const onGridPadded = [...onGrid, ...new Array(600 - onGrid.length).fill(0)];
+    const s = mseScales(Float32Array.from([...onGridPadded, ...bell]), [2, 600], 0, 7);
+    expect(s[0]).toBeCloseTo(0.1, 6);
+    const max = Math.max(...bell.map(Math.abs));
+    expect(s[1]!).toBeLessThan((0.95 * max) / 7);
+    expect(err(bell, s[1]!, 7)).toBeLessThan(err(bell, max / 7, 7) * 0.9);
+    // none of the clipping ratios it searched does better
+    for (const k of [1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]) expect(err(bell, s[1]!, 7)).toBeLessThanOrEqual(err(bell, (k * max) / 7, 7) + 1e-9);
+  });
+});
+
+describe('QAT as an optimize recipe step', () => {
+  it('OnnxEvaluator.train swaps static int8 for qat (same parameters, time-limited); the built model is the static QDQ graph, trained', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-qat-step-'));
+    try {
+      const file = path.join(dir, 'cnn.onnx');
+      saveModel(cnn(), file);
+      const base = loadModel(file);
+      const catalog = forTarget(searchCatalog(), 'cpu');
+      const common = { modelFile: file, catalog, metric: fidelityMetric(base, { samples: 4 }), backend: 'node' as const, runs: 2, cacheDir: dir };
+      const recipe = { target: 'cpu' as const, steps: [{ pass: 'simplify', params: {} }, { pass: 'quantize-static', params: { calibMethod: 'percentile' } }], session: DEFAULT_SESSION };
+      expect(new OnnxEvaluator(common).train(recipe, 30)).toBeUndefined(); // no training data: no QAT
+      const ev = new OnnxEvaluator({ ...common, training: async () => ({ train: trainSet, test: heldOut }) });
+      expect(ev.train({ ...recipe, steps: recipe.steps.slice(0, 1) }, 30)).toBeUndefined(); // nothing to train
+      const qat = ev.train(recipe, 30.4)!;
+      expect(qat.recipe.steps).toEqual([{ pass: 'simplify', params: {} }, { pass: 'qat', params: { calibMethod: 'percentile', seconds: 30 } }]);
+      const [ptq, trained] = [await ev.build(recipe), await ev.build(qat.recipe)];
+      expect(histogram(trained.model)).toEqual(histogram(ptq.model));
+      expect(initTypes(trained.model)).toEqual(initTypes(ptq.model));
+      expect(trained.steps.at(-1)!.stats.steps).toBeGreaterThan(0);
+      const m = await ev.evaluate(qat.recipe);
+      expect(Number.isFinite(m.metric.value) && m.latency.p50 > 0).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('inferopt qat: bad input → one line, exit 2', () => {
+  it('an unknown --batch-norm or --weight-scales, before any data is read', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-qat-cli-'));
+    try {
+      const file = path.join(dir, 'cnn.onnx');
+      saveModel(cnn(), file);
+      const common = [file, '--train-data', path.join(dir, 'none.json'), '--data', path.join(dir, 'none.json'), '-o', path.join(dir, 'out.onnx')];
+      for (const [flag, value, message] of [['--batch-norm', 'frozen', '--batch-norm must be fold or freeze'], ['--weight-scales', 'l2', '--weight-scales must be ptq or mse']]) {
+        const r = await runCli('qat', ...common, flag!, value!);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toBe(`inferopt: ${message}\n`);
+      }
+      expect(fs.existsSync(path.join(dir, 'out.onnx'))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

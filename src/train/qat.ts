@@ -1,12 +1,14 @@
+import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { loadModel, modelToBytes } from '../ir/io.js';
 import { runPasses } from '../passes/manager.js';
-import { resolveParams, type PassContext, type Target } from '../passes/pass.js';
+import { resolveParams, type Pass, type PassContext, type Target } from '../passes/pass.js';
 import { CLEANUP_PASSES } from '../passes/simplify.js';
-import { exportQat, prepareQat } from '../quantize/qat.js';
+import { foldedWeightName } from '../passes/rules/conv.js';
+import { exportQat, freezeBatchNorm, prepareQat, type BatchNormParams } from '../quantize/qat.js';
 import { staticQuantizePass, type StaticConfig } from '../quantize/static.js';
 import type { CalibrationData } from '../quantize/stream.js';
-import { train, type TrainOptions, type TrainResult } from './trainer.js';
+import { train, type TensorData, type TrainOptions, type TrainResult } from './trainer.js';
 
 /**
  * Quantization-aware training end to end: BatchNorm folded into the convolutions first (the cleanup passes of
@@ -21,6 +23,13 @@ export interface QatOptions extends Omit<TrainOptions, 'extraParams' | 'frozen'>
   target?: Target;
   /** Learn the scales too (LSQ). */
   lsq?: boolean;
+  /** Initial weight scales: PTQ's (min-max) or the least-squared-error clipping per channel. */
+  weightScales?: 'ptq' | 'mse';
+  /**
+   * BatchNorm after Conv: 'fold' (folded before quantization, the folded weights train) or 'freeze' (running
+   * statistics fixed, γ/β and the unfolded weights train, folded at export).
+   */
+  batchNorm?: 'fold' | 'freeze';
   /** Weights to keep fixed, by name. */
   frozen?: (name: string) => boolean;
   log?: (msg: string) => void;
@@ -42,6 +51,7 @@ export interface QatResult {
 export async function quantizationAwareTraining(model: Model, opts: QatOptions): Promise<QatResult> {
   const ctx: PassContext = { target: opts.target ?? 'cpu' };
   const float = loadModel(modelToBytes(model));
+  const batchNorms = opts.batchNorm === 'freeze' ? convBatchNorms(float) : new Map<string, BatchNormParams>();
   await runPasses(float, CLEANUP_PASSES, ctx);
   const t0 = performance.now();
   const ptq = loadModel(modelToBytes(float));
@@ -49,7 +59,8 @@ export async function quantizationAwareTraining(model: Model, opts: QatOptions):
   const ptqSeconds = (performance.now() - t0) / 1000;
 
   const t1 = performance.now();
-  const plan = prepareQat(ptq, { lsq: opts.lsq, weightBits: opts.quantize?.weightBits });
+  const plan = prepareQat(ptq, { lsq: opts.lsq, weightBits: opts.quantize?.weightBits, weightScales: opts.weightScales });
+  if (opts.batchNorm === 'freeze') opts.log?.(`QAT: ${freezeBatchNorm(plan, batchNorms)} of ${batchNorms.size} BatchNorms frozen (folded at export)`);
   const frozen = new Set(plan.frozen);
   opts.log?.(`QAT: ${plan.weights.length} fake-quantized weights, ${plan.biases.length} biases, ${plan.model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length - plan.weights.length} activation quantizers${opts.lsq ? `, ${plan.logScales.length} learned scales` : ''}`);
   const training = await train(plan.model, { ...opts, frozen: (name) => frozen.has(name) || !!opts.frozen?.(name), extraParams: plan.extraParams });
@@ -57,3 +68,82 @@ export async function quantizationAwareTraining(model: Model, opts: QatOptions):
   const qatSeconds = (performance.now() - t1) / 1000;
   return { float, ptq, qat, training, ptqSeconds, qatSeconds, samples: training.steps * opts.batch };
 }
+
+/** BatchNormalization after a Conv with a constant weight, keyed by the name the folded weight will have. */
+export function convBatchNorms(model: Model): Map<string, BatchNormParams> {
+  const out = new Map<string, BatchNormParams>();
+  for (const n of model.graph.nodes) {
+    const conv = n.input(0)?.producer;
+    const w = conv?.input(1);
+    if (n.opType !== 'BatchNormalization' || conv?.opType !== 'Conv' || !w?.initializer) continue;
+    const t = (i: number) => n.input(i)?.constTensor()?.toFloat32();
+    const [gamma, beta, mean, variance] = [t(1), t(2), t(3), t(4)];
+    if (!gamma || !beta || !mean || !variance) continue;
+    out.set(foldedWeightName(w.name), { gamma: new Float32Array(gamma), beta: new Float32Array(beta), mean: new Float32Array(mean), variance: new Float32Array(variance), epsilon: n.attrFloat('epsilon', 1e-5)! });
+  }
+  return out;
+}
+
+export interface QatPassConfig extends Omit<StaticConfig, 'stats'> {
+  lr: number;
+  epochs: number;
+  batch: number;
+  /** Training time limit in seconds (the search's budget for this step); the best held-out weights are kept. */
+  seconds: number;
+  seed: number;
+  lsq: boolean;
+  weightScales: 'ptq' | 'mse';
+  batchNorm: 'fold' | 'freeze';
+  /** Run-time data (never in a recipe file): the training split and the held-out split for early stopping. */
+  train?: TensorData;
+  test?: TensorData;
+}
+
+const { stats: _stats, ...staticParams } = staticQuantizePass.params;
+
+/**
+ * QAT as a recipe step: static quantization with the same parameters (the planner, the calibration) and a
+ * short, time-limited fine-tune of the fake-quantized model on the training data, exported to the same QDQ
+ * graph. `optimize --train-data` tries it when static PTQ misses the accuracy goal.
+ */
+export const qatPass: Pass<QatPassConfig> = {
+  id: 'qat',
+  doc: 'quantization-aware training: static int8 QDQ (same planner and calibration) fine-tuned on training data with fake quantization, exported to the same graph',
+  params: {
+    ...staticParams,
+    lr: { type: 'number', min: 1e-7, max: 1, default: 1e-4, doc: 'peak learning rate (AdamW, cosine schedule)' },
+    epochs: { type: 'integer', min: 1, max: 100, default: 1, doc: 'passes over the training data (at most)' },
+    batch: { type: 'integer', min: 1, max: 4096, default: 64, doc: 'batch size' },
+    seconds: { type: 'number', min: 1, max: 86400, default: 300, doc: 'training time limit (the best held-out weights so far are kept)' },
+    seed: { type: 'integer', min: 0, max: 2 ** 31 - 1, default: 0, doc: 'seed of the shuffle' },
+    lsq: { type: 'boolean', default: false, doc: 'learn the quantization scales too (LSQ)' },
+    weightScales: { type: 'string', choices: ['ptq', 'mse'], default: 'ptq', doc: "initial weight scales: PTQ's min-max, or the least rounding error per channel" },
+    batchNorm: { type: 'string', choices: ['fold', 'freeze'], default: 'fold', doc: 'BatchNorm after Conv: folded before training, or frozen and folded at export' },
+    train: { type: 'object', default: undefined, doc: 'training samples (run-time data)' },
+    test: { type: 'object', default: undefined, doc: 'held-out samples for early stopping (run-time data)' },
+  },
+  async run(model, ctx, cfg) {
+    const { lr, epochs, batch, seconds, seed, lsq, weightScales, batchNorm, train: trainSet, test, calibration, calibrate, ...quantize } = cfg;
+    if (!trainSet) throw new InputError('the qat step needs training data (optimize --train-data)');
+    if (!calibration) throw new InputError('the qat step needs calibration data');
+    const t0 = performance.now();
+    const r = await quantizationAwareTraining(model, {
+      calibration,
+      quantize: { ...quantize, ...(calibrate ? { calibrate } : {}) },
+      target: ctx.target,
+      lsq,
+      weightScales,
+      batchNorm,
+      train: trainSet,
+      ...(test ? { test, patience: 3, evalEvery: Math.max(10, Math.ceil(trainSet.length / batch / 4)) } : {}),
+      epochs,
+      batch,
+      lr,
+      optimizer: { kind: 'adamw' },
+      seed,
+      shouldStop: () => performance.now() - t0 > seconds * 1000,
+      log: ctx.log,
+    });
+    return { model: r.qat, modified: true, stats: { steps: r.training.steps, samples: r.samples, trainSeconds: Math.round(r.qatSeconds), ...(r.training.best !== undefined ? { bestHeldOut: r.training.best } : {}) } };
+  },
+};

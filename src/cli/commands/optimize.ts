@@ -16,6 +16,8 @@ import { collect, parseDimFlags, parseIntFlag, parsePositiveFlag, parseRunsFlag 
 interface OptimizeFlags {
   output: string;
   data?: string;
+  trainData?: string;
+  trainLimit?: string;
   metric?: string;
   maxLatency?: string;
   minSpeedup?: string;
@@ -42,6 +44,8 @@ export function register(program: Command): void {
     .argument('<model>', 'ONNX model file')
     .requiredOption('-o, --output <dir>', 'output folder (new, or an earlier inferopt output)')
     .option('--data <spec>', 'labelled data (dataset spec, folder or file); without it: fidelity to the input model on random inputs')
+    .option('--train-data <spec>', 'labelled training data: when static int8 misses the accuracy goal, quantization-aware training is tried (time-limited by --budget)')
+    .option('--train-limit <n>', 'train on the first n samples of --train-data')
     .option('--metric <name>', 'metric the accuracy goal bounds (top1, cer, fidelity.cosine …)')
     .option('--max-latency <ms>', 'goal: p50 latency at most this (ms)')
     .option('--min-speedup <x>', 'goal: at least this many times faster than the input model')
@@ -61,6 +65,7 @@ export function register(program: Command): void {
     .option('--timing-class <class>', 'with --workers: the hardware class that times candidates (default: the one with most workers)')
     .action(async (file: string, flags: OptimizeFlags) => {
       if ((flags.resume || flags.timingClass) && !flags.workers) throw new InputError(`${flags.resume ? '--resume' : '--timing-class'} needs --workers <redis-url>`);
+      if (flags.trainData && flags.workers) throw new InputError('--train-data (quantization-aware training) runs in this process: it cannot be combined with --workers');
       const outcome = await optimize({
         modelFile: file,
         outDir: flags.output,
@@ -68,6 +73,8 @@ export function register(program: Command): void {
         budget: parseBudget(flags.budget),
         target: parseTarget(flags.target),
         ...(flags.data ? { data: flags.data } : {}),
+        ...(flags.trainData ? { trainData: flags.trainData } : {}),
+        ...(flags.trainLimit ? { trainLimit: parseIntFlag('--train-limit', flags.trainLimit, 1) } : {}),
         ...(flags.metric ? { metric: flags.metric } : {}),
         ...(flags.limit ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
         ...(flags.runs ? { runs: parseRunsFlag('--runs', flags.runs, 2) } : {}),

@@ -16,7 +16,7 @@ import type { CalibMethod } from '../../quantize/range-methods.js';
 import type { StaticConfig } from '../../quantize/static.js';
 import { compare } from '../../runtime/bench.js';
 import { runtimeInputs } from '../../runtime/inputs.js';
-import { collectTensorData } from '../../train/data.js';
+import { collectTensorData, holdOut } from '../../train/data.js';
 import { quantizationAwareTraining, type QatResult } from '../../train/qat.js';
 import type { TensorData } from '../../train/trainer.js';
 import { parseIntFlag } from '../flags.js';
@@ -39,27 +39,13 @@ interface QatFlags extends TrainingFlags {
   symmetricActivations?: boolean;
   target: string;
   lsq?: boolean;
+  weightScales: string;
+  batchNorm: string;
   patience: string;
   evalEvery?: string;
   limit?: string;
   benchRuns: string;
   json?: boolean;
-}
-
-/** Rows of a TensorData: every `k`-th sample is held out (deterministic, no overlap). */
-function holdOut(d: TensorData, every: number): [TensorData, TensorData] {
-  const pick = (keep: (i: number) => boolean): TensorData => {
-    const idx = Array.from({ length: d.length }, (_, i) => i).filter(keep);
-    const inputs: TensorData['inputs'] = {};
-    for (const [name, { data, dtype, itemShape }] of Object.entries(d.inputs)) {
-      const row = itemShape.reduce((a, b) => a * b, 1);
-      const out = new (data.constructor as new (n: number) => typeof data)(idx.length * row);
-      idx.forEach((r, i) => (out as Float32Array).set((data as Float32Array).subarray(r * row, (r + 1) * row), i * row));
-      inputs[name] = { data: out, dtype, itemShape };
-    }
-    return { inputs, labels: Int32Array.from(idx, (i) => d.labels[i]!), length: idx.length };
-  };
-  return [pick((i) => i % every !== every - 1), pick((i) => i % every === every - 1)];
 }
 
 export function register(program: Command): void {
@@ -83,6 +69,8 @@ export function register(program: Command): void {
     .option('--symmetric-activations', 'symmetric activation ranges')
     .option('--target <t>', 'cpu | std | wasm', 'cpu')
     .option('--lsq', 'learn the quantization scales too (LSQ, as log-scales)')
+    .option('--weight-scales <s>', "initial weight scales: ptq (PTQ's min-max) | mse (per channel, the clipping with the least rounding error)", 'ptq')
+    .option('--batch-norm <m>', 'BatchNorm after Conv: fold (before quantization; the folded weights train) | freeze (statistics fixed, γ/β train, folded at export)', 'fold')
     .option('--patience <n>', 'early stop after this many held-out evaluations without improvement (the best weights are kept)', '3')
     .option('--eval-every <steps>', 'also evaluate the held-out split every this many steps');
   addTrainingFlags(cmd, { epochs: '1', batch: '64', lr: '1e-4', optimizer: 'adamw' })
@@ -128,6 +116,8 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   if (!['minmax', 'percentile', 'entropy'].includes(flags.calibMethod)) throw new InputError('--calib-method must be minmax, percentile or entropy');
   if (!['int8', 'uint8', 'auto'].includes(flags.activationType)) throw new InputError('--activation-type must be int8, uint8 or auto');
   if (!['cpu', 'std', 'wasm'].includes(flags.target)) throw new InputError('--target must be cpu, std or wasm');
+  if (!['ptq', 'mse'].includes(flags.weightScales)) throw new InputError('--weight-scales must be ptq or mse');
+  if (!['fold', 'freeze'].includes(flags.batchNorm)) throw new InputError('--batch-norm must be fold or freeze');
   const model = loadModel(file);
   const common = trainOptionsFrom(flags);
   const threads = common.threads;
@@ -162,6 +152,8 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
     quantize,
     target: flags.target as Target,
     lsq: !!flags.lsq,
+    weightScales: flags.weightScales as 'ptq' | 'mse',
+    batchNorm: flags.batchNorm as 'fold' | 'freeze',
     ...common,
     train: trainSet,
     test: heldOut,
@@ -184,7 +176,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   const report: QatReport = {
     model: file,
     output: flags.output,
-    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq },
+    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq, weightScales: flags.weightScales, batchNorm: flags.batchNorm },
     metric: 'top1',
     float: fl.metric,
     ptq: ptq.metric,

@@ -40,9 +40,12 @@ function convParts(m: Match): ConvParts {
   };
 }
 
+/** The name a Conv weight folded with what follows it gets (QAT finds its BatchNorm again by it). */
+export const foldedWeightName = (weight: string) => `${weight}_folded`;
+
 /** A new Conv with the given weights, the old node's attributes, reading the old input. */
 function rebuildConv(m: Match, b: RewriteBuilder, p: ConvParts, x: Value = m.value('x'), extra: Record<string, number[]> = {}): Value {
-  const w = b.init(`${m.value('w').name}_folded`, Tensor.float(p.dims, p.w));
+  const w = b.init(foldedWeightName(m.value('w').name), Tensor.float(p.dims, p.w));
   const bias = b.init(`${m.node('conv').name}_bias`, Tensor.float([p.channels], p.bias));
   return b.op('Conv', [x, w, bias], { ...attrsOf(m.node('conv')), ...extra });
 }
