@@ -32,6 +32,10 @@ const CASES: Record<string, { model: string; flags: string[] }> = {
   'mobilenet-4bit-lsq': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--lsq', '--train-limit', '20000', '--epochs', '2', '--lr', '1e-3', '--eval-every', '100', '--patience', '4'] },
   // BatchNorm frozen then folded, weight scales from the least rounding error per channel (LSQ off / on)
   'mobilenet-4bit-bn-mse': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--batch-norm', 'freeze', '--weight-scales', 'mse', '--train-limit', '20000', '--epochs', '2', '--lr', '3e-4', '--eval-every', '100', '--patience', '4'] },
+  // distilled from the float model while training (soft targets at T = 2, weight 0.7)
+  'mobilenet-4bit-kd': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--distill', '0.7', '--train-limit', '20000', '--epochs', '2', '--lr', '3e-4', '--eval-every', '100', '--patience', '4'] },
+  // everything together: BatchNorm frozen, least-error scales, LSQ, distilled
+  'mobilenet-4bit-all': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--batch-norm', 'freeze', '--weight-scales', 'mse', '--lsq', '--distill', '0.7', '--train-limit', '20000', '--epochs', '2', '--lr', '1e-3', '--eval-every', '100', '--patience', '4'] },
   'mobilenet-4bit-bn-mse-lsq': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--batch-norm', 'freeze', '--weight-scales', 'mse', '--lsq', '--train-limit', '20000', '--epochs', '2', '--lr', '1e-3', '--eval-every', '100', '--patience', '4'] },
 };
 

@@ -117,10 +117,12 @@ describe('quantization-aware training', () => {
     expect(initTypes(back)).toEqual(initTypes(ptq));
   });
 
-  for (const [lsq, weightBits, batchNorm] of [[false, 8, 'fold'], [true, 8, 'fold'], [false, 4, 'fold'], [false, 4, 'freeze']] as const) {
-    it(`trains and exports to the PTQ op histogram${lsq ? ' (LSQ: scales learned, pass-through pairs stay tied)' : ''}${weightBits < 8 ? ' (4-bit weight grid)' : ''}${batchNorm === 'freeze' ? ' (BatchNorm frozen, folded at export)' : ''}`, async () => {
+  for (const [lsq, weightBits, batchNorm, alpha] of [[false, 8, 'fold', 0], [true, 8, 'fold', 0], [false, 4, 'fold', 0], [false, 4, 'freeze', 0], [false, 4, 'freeze', 0.7]] as const) {
+    it(`trains and exports to the PTQ op histogram${lsq ? ' (LSQ: scales learned, pass-through pairs stay tied)' : ''}${weightBits < 8 ? ' (4-bit weight grid)' : ''}${batchNorm === 'freeze' ? ' (BatchNorm frozen, folded at export)' : ''}${alpha ? ' (distilled from the float model)' : ''}`, async () => {
       const logs: string[] = [];
-      const r = await quantizationAwareTraining(cnn(), { calibration: calibration(), train: trainSet, test: heldOut, epochs: 2, batch: 16, lr: 0.01, optimizer: { kind: 'adamw' }, threads: 1, lsq, seed: 3, quantize: { weightBits }, batchNorm, log: (m) => logs.push(m) });
+      const r = await quantizationAwareTraining(cnn(), { calibration: calibration(), train: trainSet, test: heldOut, epochs: 2, batch: 16, lr: 0.01, optimizer: { kind: 'adamw' }, threads: 1, lsq, seed: 3, quantize: { weightBits }, batchNorm, ...(alpha ? { distill: { alpha } } : {}), log: (m) => logs.push(m) });
+      // the distillation loss has the teacher's logits as a graph input
+      expect(r.training.graph.dataInputs.includes('teacher_logits')).toBe(alpha > 0);
       if (batchNorm === 'freeze') expect(logs).toContain('QAT: 2 of 2 BatchNorms frozen (folded at export)');
       if (weightBits < 8) for (const v of r.qat.graph.initializers.values()) if (v.initializer!.dtype === DataType.INT8) expect(Math.max(...Array.from(v.initializer!.toFloat32(), Math.abs)), v.name).toBeLessThanOrEqual(7);
       expect(Object.keys(initTypes(r.qat)).filter((k) => !(k in initTypes(r.ptq)))).toEqual([]);

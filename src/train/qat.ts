@@ -8,6 +8,7 @@ import { foldedWeightName } from '../passes/rules/conv.js';
 import { exportQat, freezeBatchNorm, prepareQat, type BatchNormParams } from '../quantize/qat.js';
 import { staticQuantizePass, type StaticConfig } from '../quantize/static.js';
 import type { CalibrationData } from '../quantize/stream.js';
+import { distill } from './distill.js';
 import { train, type TensorData, type TrainOptions, type TrainResult } from './trainer.js';
 
 /**
@@ -30,6 +31,11 @@ export interface QatOptions extends Omit<TrainOptions, 'extraParams' | 'frozen'>
    * statistics fixed, γ/β and the unfolded weights train, folded at export).
    */
   batchNorm?: 'fold' | 'freeze';
+  /**
+   * Distil from the float model while training (its soft targets at `temperature`, weight `alpha`, 1 − alpha on
+   * the hard labels): the teacher every QAT run already has.
+   */
+  distill?: { alpha: number; temperature?: number };
   /** Weights to keep fixed, by name. */
   frozen?: (name: string) => boolean;
   log?: (msg: string) => void;
@@ -63,7 +69,10 @@ export async function quantizationAwareTraining(model: Model, opts: QatOptions):
   if (opts.batchNorm === 'freeze') opts.log?.(`QAT: ${freezeBatchNorm(plan, batchNorms)} of ${batchNorms.size} BatchNorms frozen (folded at export)`);
   const frozen = new Set(plan.frozen);
   opts.log?.(`QAT: ${plan.weights.length} fake-quantized weights, ${plan.biases.length} biases, ${plan.model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length - plan.weights.length} activation quantizers${opts.lsq ? `, ${plan.logScales.length} learned scales` : ''}`);
-  const training = await train(plan.model, { ...opts, frozen: (name) => frozen.has(name) || !!opts.frozen?.(name), extraParams: plan.extraParams });
+  const trainOpts = { ...opts, frozen: (name: string) => frozen.has(name) || !!opts.frozen?.(name), extraParams: plan.extraParams };
+  const training = opts.distill && opts.distill.alpha > 0
+    ? await distill(plan.model, { ...trainOpts, teacher: float, alpha: opts.distill.alpha, temperature: opts.distill.temperature ?? 2 })
+    : await train(plan.model, trainOpts);
   const qat = exportQat(training.model, plan);
   const qatSeconds = (performance.now() - t1) / 1000;
   return { float, ptq, qat, training, ptqSeconds, qatSeconds, samples: training.steps * opts.batch };
@@ -94,6 +103,8 @@ export interface QatPassConfig extends Omit<StaticConfig, 'stats'> {
   lsq: boolean;
   weightScales: 'ptq' | 'mse';
   batchNorm: 'fold' | 'freeze';
+  /** Weight of the float model's soft targets (0: off). */
+  distill: number;
   /** Run-time data (never in a recipe file): the training split and the held-out split for early stopping. */
   train?: TensorData;
   test?: TensorData;
@@ -119,11 +130,12 @@ export const qatPass: Pass<QatPassConfig> = {
     lsq: { type: 'boolean', default: false, doc: 'learn the quantization scales too (LSQ)' },
     weightScales: { type: 'string', choices: ['ptq', 'mse'], default: 'ptq', doc: "initial weight scales: PTQ's min-max, or the least rounding error per channel" },
     batchNorm: { type: 'string', choices: ['fold', 'freeze'], default: 'fold', doc: 'BatchNorm after Conv: folded before training, or frozen and folded at export' },
+    distill: { type: 'number', min: 0, max: 1, default: 0, doc: 'weight of the float model\'s soft targets (distillation at T = 2; 0: labels only)' },
     train: { type: 'object', default: undefined, doc: 'training samples (run-time data)' },
     test: { type: 'object', default: undefined, doc: 'held-out samples for early stopping (run-time data)' },
   },
   async run(model, ctx, cfg) {
-    const { lr, epochs, batch, seconds, seed, lsq, weightScales, batchNorm, train: trainSet, test, calibration, calibrate, ...quantize } = cfg;
+    const { lr, epochs, batch, seconds, seed, lsq, weightScales, batchNorm, distill: alpha, train: trainSet, test, calibration, calibrate, ...quantize } = cfg;
     if (!trainSet) throw new InputError('the qat step needs training data (optimize --train-data)');
     if (!calibration) throw new InputError('the qat step needs calibration data');
     const t0 = performance.now();
@@ -134,6 +146,7 @@ export const qatPass: Pass<QatPassConfig> = {
       lsq,
       weightScales,
       batchNorm,
+      ...(alpha > 0 ? { distill: { alpha } } : {}),
       train: trainSet,
       ...(test ? { test, patience: 3, evalEvery: Math.max(10, Math.ceil(trainSet.length / batch / 4)) } : {}),
       epochs,

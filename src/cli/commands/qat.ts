@@ -41,6 +41,8 @@ interface QatFlags extends TrainingFlags {
   lsq?: boolean;
   weightScales: string;
   batchNorm: string;
+  distill?: string;
+  temperature: string;
   patience: string;
   evalEvery?: string;
   limit?: string;
@@ -70,6 +72,8 @@ export function register(program: Command): void {
     .option('--target <t>', 'cpu | std | wasm', 'cpu')
     .option('--lsq', 'learn the quantization scales too (LSQ, as log-scales)')
     .option('--weight-scales <s>', "initial weight scales: ptq (PTQ's min-max) | mse (per channel, the clipping with the least rounding error)", 'ptq')
+    .option('--distill <alpha>', "also learn from the float model's soft targets with this weight (1 − alpha on the labels)")
+    .option('--temperature <t>', 'softmax temperature of the soft targets (with --distill)', '2')
     .option('--batch-norm <m>', 'BatchNorm after Conv: fold (before quantization; the folded weights train) | freeze (statistics fixed, γ/β train, folded at export)', 'fold')
     .option('--patience <n>', 'early stop after this many held-out evaluations without improvement (the best weights are kept)', '3')
     .option('--eval-every <steps>', 'also evaluate the held-out split every this many steps');
@@ -118,6 +122,10 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   if (!['cpu', 'std', 'wasm'].includes(flags.target)) throw new InputError('--target must be cpu, std or wasm');
   if (!['ptq', 'mse'].includes(flags.weightScales)) throw new InputError('--weight-scales must be ptq or mse');
   if (!['fold', 'freeze'].includes(flags.batchNorm)) throw new InputError('--batch-norm must be fold or freeze');
+  const alpha = flags.distill !== undefined ? Number(flags.distill) : 0;
+  if (!(alpha >= 0 && alpha <= 1)) throw new InputError(`--distill must be a weight in [0, 1], not '${flags.distill}'`);
+  const temperature = Number(flags.temperature);
+  if (!(temperature > 0 && temperature <= 100)) throw new InputError(`--temperature must be in (0, 100], not '${flags.temperature}'`);
   const model = loadModel(file);
   const common = trainOptionsFrom(flags);
   const threads = common.threads;
@@ -154,6 +162,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
     lsq: !!flags.lsq,
     weightScales: flags.weightScales as 'ptq' | 'mse',
     batchNorm: flags.batchNorm as 'fold' | 'freeze',
+    ...(alpha > 0 ? { distill: { alpha, temperature } } : {}),
     ...common,
     train: trainSet,
     test: heldOut,
@@ -176,7 +185,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   const report: QatReport = {
     model: file,
     output: flags.output,
-    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq, weightScales: flags.weightScales, batchNorm: flags.batchNorm },
+    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq, weightScales: flags.weightScales, batchNorm: flags.batchNorm, ...(alpha > 0 ? { distill: alpha, temperature } : {}) },
     metric: 'top1',
     float: fl.metric,
     ptq: ptq.metric,
