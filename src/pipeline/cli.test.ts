@@ -26,6 +26,8 @@ describe('inferopt pipeline: bad specs', () => {
     ['a crop stage on the frame', (s) => ((s.stages[3]!.input = 'frame'), s), /stage 'rec': 'crop' pre-processing takes boxes or tracks, but its input 'frame' gives frame/],
     ['an interval without a tracker', (s) => ({ ...s, stages: [{ ...s.stages[0]!, interval: 3 }, { ...s.stages[3]!, input: 'det' }] }), /"interval": 3 needs a tracker/],
     ['per-track policy without tracks', (s) => ({ ...s, stages: [s.stages[0]!, { ...s.stages[3]!, input: 'det', policy: 'once' }] }), /policy 'once' needs tracked regions/],
+    ['a detector beside the frames without a tracker', (s) => ({ ...s, schedule: { asyncDetector: true }, stages: [s.stages[0]!, { ...s.stages[3]!, input: 'det' }] }), /schedule.asyncDetector needs a tracker on the detector's output/],
+    ['a non-boolean asyncDetector', (s) => ({ ...s, schedule: { asyncDetector: 'yes' } }), /schedule.asyncDetector must be true or false/],
     ['an unknown post-processing op', (s) => (((s.stages[3] as { post: { op: string } }).post.op = 'beam'), s), /unknown post-processing op 'beam'/],
   ];
   for (const [what, edit, msg] of cases) {

@@ -32,7 +32,7 @@ export function runText(r: PipelineRun, label = 'pipeline'): string {
   return lines.join('\n') + '\n';
 }
 
-export async function runPipelineCommand(o: { specFile: string; framesDir: string; budgetMs?: number; limit?: number; warmup?: number; outDir?: string; progress?: boolean }): Promise<{ run: PipelineRun; summary: unknown; text: string }> {
+export async function runPipelineCommand(o: { specFile: string; framesDir: string; budgetMs?: number; limit?: number; warmup?: number; paceMs?: number; outDir?: string; progress?: boolean }): Promise<{ run: PipelineRun; summary: unknown; text: string }> {
   const spec = loadPipelineSpec(o.specFile);
   const out = o.outDir ? new OutputDir(o.outDir, { names: ['results.json', 'frames.jsonl', 'report.html'] }) : undefined;
   try {
@@ -41,11 +41,12 @@ export async function runPipelineCommand(o: { specFile: string; framesDir: strin
     const run = await runPipeline(spec, set, {
       ...(o.budgetMs !== undefined ? { budgetMs: o.budgetMs } : {}),
       ...(o.warmup !== undefined ? { warmup: o.warmup } : {}),
+      ...(o.paceMs !== undefined ? { paceMs: o.paceMs } : {}),
       ...(o.progress ? { onFrame: (f) => liveLine(`frame ${f.index + 1}/${n}`) } : {}),
     });
     if (o.progress) clearLine();
     if (!run.accuracy) process.stderr.write(`inferopt: no truth.jsonl in ${o.framesDir}: latency only\n`);
-    const summary = { format: 'inferopt-results', kind: 'pipeline-run', spec: o.specFile, frames: o.framesDir, budgetMs: o.budgetMs, ...runSummary(run), environment: environment() };
+    const summary = { format: 'inferopt-results', kind: 'pipeline-run', spec: o.specFile, frames: o.framesDir, budgetMs: o.budgetMs, ...(o.paceMs !== undefined ? { fps: 1000 / o.paceMs } : {}), ...runSummary(run), environment: environment() };
     let text = runText(run);
     if (out) {
       out.write('results.json', JSON.stringify(summary, null, 1) + '\n');

@@ -95,9 +95,20 @@ function pipelineChanges(budgetMs: number): Change[] {
       detail: 'recogniser crops padded to the batch\'s widest crop (multiple of 32) instead of at least 320 px',
       apply: edit((s) => crops(s).filter((c) => c.pre.op === 'crop' && c.pre.width === undefined && (c.pre.minWidth ?? 0) > 32).map((c) => c.pre.op === 'crop' && ((c.pre.minWidth = 32), (c.pre.widthMultiple = 32))).length > 0),
     },
+    {
+      name: 'detector beside the frames',
+      detail: 'the detector runs on one ONNX Runtime thread while the next frames are tracked and recognised on the other core; its boxes reach the tracker when ready (frames late), moved by each track\'s motion since the frame they were found on',
+      apply: edit((s) => {
+        const d = detector(s);
+        if (!d || s.schedule?.asyncDetector || !s.stages.some((t) => t.type === 'tracker' && t.input === d.id)) return false;
+        s.schedule = { ...s.schedule, asyncDetector: true };
+        d.threads = 1;
+        return true;
+      }),
+    },
     ...[2, 3, 4].map((k) => ({
       name: `detector every ${k} frames`,
-      detail: `the tracker carries boxes on its motion model for ${k - 1} frame(s) between detector runs`,
+      detail: `the tracker carries boxes on its motion model for ${k - 1} frame(s) between detector runs (beside the frames: a run starts at most every ${k} frames)`,
       apply: edit((s) => {
         const d = detector(s);
         if (!d || !s.stages.some((t) => t.type === 'tracker' && t.input === d.id) || (d.interval ?? 1) >= k) return false;
@@ -250,7 +261,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     }
     const written = { ...cur, baseDir: undefined };
     for (const st of modelStages(written)) if (!st.model.startsWith('@paddleocr/') && !path.isAbsolute(st.model) && !OPTIMIZED.test(st.model)) st.model = path.resolve(o.spec.baseDir ?? '.', st.model);
-    out.write('pipeline.yaml', `# written by inferopt pipeline optimize (budget ${o.budgetMs} ms, F1 drop ≤ ${o.maxAccuracyDrop} points)\n# re-run: inferopt pipeline run pipeline.yaml --frames <dir> --budget ${o.budgetMs}ms\n` + stringify(written));
+    out.write('pipeline.yaml', `# written by inferopt pipeline optimize (budget ${o.budgetMs} ms, F1 drop ≤ ${o.maxAccuracyDrop} points)\n# re-run: inferopt pipeline run pipeline.yaml --frames <dir> --budget ${o.budgetMs}ms --fps ${+(1000 / o.budgetMs).toFixed(3)}\n` + stringify(written));
     const summary = {
       format: 'inferopt-results',
       kind: 'pipeline-optimize',
@@ -305,7 +316,9 @@ export function searchSegments(set: FrameSet, n?: number, runs = 4): Segment[] {
 
 /**
  * Runs a spec over runs of frames (tracks start afresh in each; stage costs the scheduler learnt are kept)
- * and scores the frames together, as one run.
+ * and scores the frames together, as one run. Frames come at the budget's pace (a camera at 1000/budget
+ * frames per second): a pipeline that keeps up waits for its frames, so work beside the frames (a detection)
+ * spans as many frames as it would live.
  */
 async function runSegments(spec: PipelineSpec, segments: readonly FrameSet[], budgetMs: number, capture?: { captureInputs: number; into: Map<string, Tensor[]> }): Promise<PipelineRun> {
   const p = await Pipeline.create(spec, { recordShapes: true, ...(capture ? { captureInputs: capture.captureInputs } : {}) });
@@ -313,7 +326,7 @@ async function runSegments(spec: PipelineSpec, segments: readonly FrameSet[], bu
     const frames: FrameResult[] = [];
     let wallMs = 0;
     for (const seg of segments) {
-      const r = await runFrames(p, seg.frames);
+      const r = await runFrames(p, seg.frames, { paceMs: budgetMs });
       frames.push(...r.frames);
       wallMs += r.wallMs;
     }

@@ -30,11 +30,11 @@ export interface PipelineRun {
 }
 
 /** Runs a pipeline on a frame set and scores it: latency per frame and per stage, and accuracy against the truth. */
-export async function runPipeline(spec: PipelineSpec, set: FrameSet, opts: { budgetMs?: number; warmup?: number; onFrame?: (r: FrameResult) => void } = {}): Promise<PipelineRun> {
+export async function runPipeline(spec: PipelineSpec, set: FrameSet, opts: { budgetMs?: number; warmup?: number; paceMs?: number; onFrame?: (r: FrameResult) => void } = {}): Promise<PipelineRun> {
   // the budget counts misses; the scheduler plans against the spec's own schedule.budgetMs (a decision of the spec)
   const p = await Pipeline.create(spec, { recordShapes: true });
   try {
-    const r = await runFrames(p, set.frames, { ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}), ...(opts.onFrame ? { onFrame: opts.onFrame } : {}) });
+    const r = await runFrames(p, set.frames, { ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}), ...(opts.paceMs !== undefined ? { paceMs: opts.paceMs } : {}), ...(opts.onFrame ? { onFrame: opts.onFrame } : {}) });
     return {
       spec,
       latency: latencyReport(r.frames, r.wallMs, opts.budgetMs ?? spec.schedule?.budgetMs),

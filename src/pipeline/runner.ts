@@ -3,7 +3,7 @@ import type { Rect } from './geometry.js';
 import type { Frame } from './image.js';
 import { FrameScheduler } from './scheduler.js';
 import { resolveOrder, outputStage, type PipelineSpec, type StageSpec } from './spec.js';
-import { CropStage, createStage, type FrameContext, type Span, type StageOutput, type StageRunner } from './stages.js';
+import { CropStage, DetectorStage, createStage, type FrameContext, type Span, type StageOutput, type StageRunner } from './stages.js';
 
 /** What the pipeline reports for one region of one frame. */
 export interface OutputItem {
@@ -98,6 +98,11 @@ export class Pipeline {
     this.captured.set(stage, list);
   }
 
+  /** Waits for work running beside the frames (a detection) to finish; none of it is dropped. */
+  async settle(): Promise<void> {
+    for (const r of this.runners.values()) if (r instanceof DetectorStage) await r.settle();
+  }
+
   /** Starts a new video: tracks forgotten, frame counter at 0 (learnt stage costs kept). */
   reset(): void {
     this.index = 0;
@@ -115,19 +120,33 @@ export interface RunResult {
 }
 
 /**
- * Runs a pipeline over decoded frames, back to back: `warmup` frames first (sessions planned, stage costs
- * learnt), then the pipeline is reset and every frame is timed.
+ * Runs a pipeline over decoded frames: `warmup` frames first (sessions planned, stage costs learnt), then the
+ * pipeline is reset and every frame is timed. Frames come back to back, or with `paceMs` as a camera gives
+ * them: a frame starts no sooner than `paceMs` after the one before it started (a pipeline that keeps up
+ * waits for its frames; one that does not takes them back to back, and its latency is its processing time).
+ * Pacing matters to work running beside the frames: a detection takes as many frames as it really would.
  */
-export async function runFrames(p: Pipeline, frames: readonly Frame[], opts: { warmup?: number; onFrame?: (r: FrameResult) => void } = {}): Promise<RunResult> {
+export async function runFrames(p: Pipeline, frames: readonly Frame[], opts: { warmup?: number; paceMs?: number; onFrame?: (r: FrameResult) => void } = {}): Promise<RunResult> {
   const warm = Math.min(opts.warmup ?? 3, frames.length);
   for (let i = 0; i < warm; i++) await p.process(frames[i]!);
+  await p.settle();
   p.reset();
   const out: FrameResult[] = [];
   const t0 = performance.now();
+  let last = -Infinity;
   for (const f of frames) {
+    if (opts.paceMs) {
+      const wait = last + opts.paceMs - performance.now();
+      if (wait > 0) await sleep(wait);
+      last = performance.now();
+    }
     const r = await p.process(f);
     out.push(r);
     opts.onFrame?.(r);
   }
-  return { frames: out, wallMs: performance.now() - t0 };
+  const wallMs = performance.now() - t0;
+  await p.settle();
+  return { frames: out, wallMs };
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

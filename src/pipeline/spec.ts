@@ -152,6 +152,7 @@ export function validateSpec(raw: unknown, source = 'pipeline spec', baseDir = p
   if (sched !== undefined) {
     if (typeof sched !== 'object') fail(source, '"schedule" must be an object');
     if (sched.budgetMs !== undefined && !(typeof sched.budgetMs === 'number' && sched.budgetMs > 0)) fail(source, 'schedule.budgetMs must be a positive number');
+    if (sched.asyncDetector !== undefined && typeof sched.asyncDetector !== 'boolean') fail(source, 'schedule.asyncDetector must be true or false');
   }
   return spec;
 }
@@ -211,6 +212,9 @@ export function resolveOrder(spec: PipelineSpec, source = 'pipeline spec'): Reso
   for (const st of order) {
     if (st.type === 'model' && (st.interval ?? 1) > 1 && !order.some((t) => t.type === 'tracker' && t.input === st.id)) {
       fail(`${source}: stage '${st.id}'`, `"interval": ${st.interval} needs a tracker on its output to carry the boxes between runs`);
+    }
+    if (spec.schedule?.asyncDetector && st.type === 'model' && st.pre.op === 'resize' && !order.some((t) => t.type === 'tracker' && t.input === st.id)) {
+      fail(`${source}: stage '${st.id}'`, 'schedule.asyncDetector needs a tracker on the detector\'s output (its boxes arrive frames late)');
     }
   }
   return { order, types };

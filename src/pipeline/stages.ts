@@ -20,6 +20,8 @@ export interface Item {
   text?: string;
   textScore?: number;
   flipped?: boolean;
+  /** A detection made this many frames ago (a detector running beside the frames). */
+  lag?: number;
 }
 
 /** One timed piece of a frame's work, in ms from the frame's start. */
@@ -87,15 +89,42 @@ async function openSession(spec: PipelineSpec, st: ModelStageSpec): Promise<Sess
   return Session.create(file, { threads: st.threads ?? 2, optLevel: st.optLevel ?? 'all' });
 }
 
-/** A detector: frame → resize/normalise → model → DB (or NMS) post-processing → regions. */
+/**
+ * A detector: frame → resize/normalise → model → DB (or NMS) post-processing → regions.
+ *
+ * Beside the frames (`schedule.asyncDetector`): the model runs on ONNX Runtime's threads while the next frames
+ * are tracked and recognised; its regions reach the tracker in the first frame after it finished, marked with
+ * how many frames old they are. A new run starts on the current frame when none is running and at least
+ * `interval` frames passed since the last start. The frame that starts a run pays for its pre-processing, the
+ * frame that receives the result for the post-processing; the model time is in no frame's latency (it is what
+ * the pipelining buys), so the frames must come at the source's pace for the lag to be the real one (see
+ * `runFrames`' `paceMs`).
+ */
+interface DetectionJob {
+  index: number;
+  frame: Frame;
+  width: number;
+  height: number;
+  done: boolean;
+  out?: Tensor;
+  error?: unknown;
+}
+
 class DetectorStage implements StageRunner {
+  /** The run whose result the next frames wait for (dropped at reset). */
+  private pending?: DetectionJob;
+  /** The model call in flight, if any (also one whose result was dropped): one at a time. */
+  private running?: Promise<void>;
+  private lastStart = -Infinity;
+
   constructor(
     readonly spec: ModelStageSpec,
     private readonly session: Session,
+    private readonly beside = false,
   ) {}
 
   static async create(p: PipelineSpec, st: ModelStageSpec): Promise<DetectorStage> {
-    return new DetectorStage(st, await openSession(p, st));
+    return new DetectorStage(st, await openSession(p, st), p.schedule?.asyncDetector === true);
   }
 
   /** The detector's input size for a frame (PaddleOCR DetResizeForTest, limit_type max, then × scale). */
@@ -112,17 +141,55 @@ class DetectorStage implements StageRunner {
     return index % (this.spec.interval ?? 1) === 0;
   }
 
-  async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
-    if (!this.due(ctx.index)) return undefined;
-    const f = input as Frame;
+  private input(f: Frame, ctx: FrameContext): { x: Tensor; width: number; height: number } {
     const pre = this.spec.pre as Extract<ModelStageSpec['pre'], { op: 'resize' }>;
     const { width, height } = this.inputSize(f);
     const x = timed(ctx, this.spec.id, 'pre', undefined, () => f32Tensor(resizeToTensor(f, width, height, pre.normalize ?? 'imagenet', pre.color ?? 'bgr'), [1, 3, height, width]));
     noteShape(ctx, this.spec.id, x.dims);
     ctx.capture?.(this.spec.id, x);
+    return { x, width, height };
+  }
+
+  async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
+    if (this.beside) return this.runBeside(input as Frame, ctx);
+    if (!this.due(ctx.index)) return undefined;
+    const f = input as Frame;
+    const { x, width, height } = this.input(f, ctx);
     const out = await timedAsync(ctx, this.spec.id, 'model', 1, () => this.session.run({ [this.session.inputNames[0]!]: x }));
     const y = Object.values(out)[0]!;
     return timed(ctx, this.spec.id, 'post', undefined, () => this.post(y, f, width, height));
+  }
+
+  private runBeside(f: Frame, ctx: FrameContext): StageOutput {
+    let result: StageOutput;
+    const p = this.pending;
+    if (p?.done) {
+      this.pending = undefined;
+      if (p.error) throw p.error;
+      const lag = ctx.index - p.index;
+      result = timed(ctx, this.spec.id, 'post', undefined, () => this.post(p.out!, p.frame, p.width, p.height)).map((r) => ({ ...r, lag }));
+    }
+    if (!this.pending && !this.running && ctx.index - this.lastStart >= (this.spec.interval ?? 1)) {
+      const { x, width, height } = this.input(f, ctx);
+      const job: DetectionJob = { index: ctx.index, frame: f, width, height, done: false };
+      const run = this.session.run({ [this.session.inputNames[0]!]: x }).then(
+        (out) => void (job.out = Object.values(out)[0]!),
+        (e: unknown) => void (job.error = e),
+      );
+      this.running = run.then(() => {
+        job.done = true;
+        if (this.running === tracked) this.running = undefined;
+      });
+      const tracked = this.running;
+      this.pending = job;
+      this.lastStart = ctx.index;
+    }
+    return result;
+  }
+
+  /** Waits for the detection running beside the frames, if any (its result is kept for the next frame). */
+  async settle(): Promise<void> {
+    await this.running;
   }
 
   private post(y: Tensor, f: Frame, width: number, height: number): Item[] {
@@ -150,9 +217,15 @@ class DetectorStage implements StageRunner {
     throw new InputError(`stage '${this.spec.id}': post-processing '${post.op}' does not apply to a detector`);
   }
 
-  reset(): void {}
+  reset(): void {
+    // a run still going belongs to the last video: its result is dropped when it ends
+    this.pending = undefined;
+    this.lastStart = -Infinity;
+  }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.running;
+    this.pending = undefined;
     return this.session.release();
   }
 }
@@ -174,7 +247,7 @@ class TrackerStage implements StageRunner {
 
   async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
     const dets = input as StageOutput;
-    const tracks = timed(ctx, this.spec.id, 'track', dets?.length, () => this.tracker.step(dets as Region[] | undefined));
+    const tracks = timed(ctx, this.spec.id, 'track', dets?.length, () => this.tracker.step(dets as Region[] | undefined, dets?.[0]?.lag ?? 0));
     return tracks.map((t) => ({ box: t.box, quad: t.quad, score: t.score, track: t, ...(t.text !== undefined ? { text: t.text, textScore: t.textScore } : {}), ...(t.flipped ? { flipped: true } : {}) }));
   }
 

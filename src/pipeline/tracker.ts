@@ -109,6 +109,8 @@ export class Track {
   recognizedCut?: boolean;
   /** The angle classifier found the region upside down. */
   flipped?: boolean;
+  /** Its boxes at the last frames, newest last (detections that arrive late are matched against these). */
+  private readonly history: Rect[] = [];
 
   constructor(
     readonly id: number,
@@ -121,6 +123,21 @@ export class Track {
     this.kf = [cx, cy, w, h].map((z) => new Kalman1(z, pv, vv));
     this.shape = relativeQuad(det.quad, det.box);
     this.score = det.score;
+    this.history.push(this.box);
+  }
+
+  /** A track started from a detection made `lag` frames ago: its box then was the detection's. */
+  startedLate(found: Rect, lag: number): this {
+    this.history.length = 0;
+    for (let i = 0; i < lag; i++) this.history.push(found);
+    this.history.push(this.box);
+    return this;
+  }
+
+  /** Its box `lag` frames ago (its first box if it is younger). */
+  boxAgo(lag: number): Rect {
+    const h = this.history;
+    return h[Math.max(0, h.length - 1 - lag)] ?? this.box;
   }
 
   get box(): Rect {
@@ -147,10 +164,13 @@ export class Track {
     if (this.kf[3]!.p < 1) this.kf[3]!.p = 1;
     this.age++;
     this.sinceUpdate++;
+    this.history.push(this.box);
+    if (this.history.length > HISTORY) this.history.shift();
   }
 
   update(det: Region): void {
     const z = toCxcywh(det.box);
+    this.history[this.history.length - 1] = det.box;
     const r = (this.o.measurementNoise * Math.max(1, z[3])) ** 2;
     this.kf.forEach((k, i) => k.update(z[i]!, r));
     this.shape = relativeQuad(det.quad, det.box);
@@ -160,6 +180,9 @@ export class Track {
     this.hits++;
   }
 }
+
+/** Frames of box history a track keeps (the most a late detection may lag). */
+const HISTORY = 16;
 
 const toCxcywh = ([x0, y0, x1, y1]: Rect): [number, number, number, number] => [(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0];
 
@@ -186,11 +209,16 @@ export class Tracker {
     this.o = { ...TRACKER_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<TrackerOptions>;
   }
 
-  /** Advances one frame; `detections` undefined means the detector did not run on this frame. */
-  step(detections?: readonly Region[]): Track[] {
+  /**
+   * Advances one frame; `detections` undefined means no detector result arrived on this frame. `lag`: the
+   * detections were made on the frame `lag` frames ago (a detector running beside the frames): they are
+   * matched against the tracks' boxes of that frame, and each moves by its track's motion since then before
+   * it updates the track; new tracks move by the matched tracks' median motion (the camera's pan).
+   */
+  step(detections?: readonly Region[], lag = 0): Track[] {
     this.frame++;
     for (const t of this.tracks) t.predict();
-    if (detections) this.associate(detections);
+    if (detections) this.associate(detections, Math.min(Math.max(0, Math.round(lag)), HISTORY - 1));
     return this.active();
   }
 
@@ -199,33 +227,66 @@ export class Tracker {
     return this.tracks.filter((t) => t.missed === 0 && (t.hits >= this.o.minHits || this.frame < this.o.minHits));
   }
 
-  private associate(dets: readonly Region[]): void {
+  private associate(dets: readonly Region[], lag: number): void {
     const o = this.o;
     const high = dets.filter((d) => d.score >= o.highScore);
     const low = dets.filter((d) => d.score < o.highScore && d.score >= o.lowScore);
-    const remaining = match(this.tracks, high, o.iouThreshold);
+    const moves: [number, number][] = [];
+    const remaining = match(this.tracks, high, o.iouThreshold, lag, moves);
     const unmatchedHigh = high.filter((_, j) => !remaining.usedDets.has(j));
-    const second = match(remaining.tracks, low, o.lowIouThreshold);
-    const third = o.maxSpeed > 0 ? matchByDistance(second.tracks, unmatchedHigh, o.maxSpeed) : { tracks: second.tracks, usedDets: new Set<number>() };
+    const second = match(remaining.tracks, low, o.lowIouThreshold, lag, moves);
+    const third = o.maxSpeed > 0 ? matchByDistance(second.tracks, unmatchedHigh, o.maxSpeed, lag, moves) : { tracks: second.tracks, usedDets: new Set<number>() };
     for (const t of third.tracks) t.missed++;
     this.tracks = this.tracks.filter((t) => t.missed <= o.maxAge);
+    const pan: [number, number] = lag > 0 && moves.length ? [median(moves.map((m) => m[0])), median(moves.map((m) => m[1]))] : [0, 0];
     unmatchedHigh.forEach((d, j) => {
-      if (!third.usedDets.has(j)) this.tracks.push(new Track(this.nextId++, d, o));
+      if (!third.usedDets.has(j)) this.tracks.push(new Track(this.nextId++, moveRegion(d, pan[0], pan[1]), o).startedLate(d.box, lag));
     });
   }
 }
 
+const median = (v: number[]): number => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function moveRegion(d: Region, dx: number, dy: number): Region {
+  if (dx === 0 && dy === 0) return d;
+  const [x0, y0, x1, y1] = d.box;
+  return { ...d, box: [x0 + dx, y0 + dy, x1 + dx, y1 + dy], quad: d.quad.map(([x, y]) => [x + dx, y + dy] as Point) as Quad };
+}
+
+/**
+ * Updates a track with a detection made `lag` frames ago: the detection moves by the track's own motion
+ * since then (its centre shift and size change), and that motion is noted for new tracks.
+ */
+function updateLate(t: Track, d: Region, lag: number, moves: [number, number][]): void {
+  if (lag === 0) return t.update(d);
+  const [ax0, ay0, ax1, ay1] = t.boxAgo(lag);
+  const [bx0, by0, bx1, by1] = t.box;
+  const dx = (bx0 + bx1 - ax0 - ax1) / 2;
+  const dy = (by0 + by1 - ay0 - ay1) / 2;
+  moves.push([dx, dy]);
+  const sx = (bx1 - bx0) / Math.max(1e-9, ax1 - ax0);
+  const sy = (by1 - by0) / Math.max(1e-9, ay1 - ay0);
+  const [cx, cy] = [(d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2];
+  const at = ([x, y]: Point): Point => [cx + dx + (x - cx) * sx, cy + dy + (y - cy) * sy];
+  const [p0, p1] = [at([d.box[0], d.box[1]]), at([d.box[2], d.box[3]])];
+  t.update({ ...d, box: [p0[0], p0[1], p1[0], p1[1]], quad: d.quad.map(at) as Quad });
+}
+
 /** Associates detections with tracks (max total IoU, each pair at least `minIou`); returns tracks left over. */
-function match(tracks: readonly Track[], dets: readonly Region[], minIou: number): { tracks: Track[]; usedDets: Set<number> } {
+function match(tracks: readonly Track[], dets: readonly Region[], minIou: number, lag = 0, moves: [number, number][] = []): { tracks: Track[]; usedDets: Set<number> } {
   const usedDets = new Set<number>();
   if (!tracks.length || !dets.length) return { tracks: [...tracks], usedDets };
-  const boxes = tracks.map((t) => t.box);
+  const boxes = tracks.map((t) => t.boxAgo(lag));
   const ious = boxes.map((b) => dets.map((d) => boxIou(b, d.box)));
   const rows = assign(ious.map((r) => r.map((v) => (v >= minIou ? 1 - v : 10))));
   const left: Track[] = [];
   rows.forEach((j, i) => {
     if (j >= 0 && ious[i]![j]! >= minIou) {
-      tracks[i]!.update(dets[j]!);
+      updateLate(tracks[i]!, dets[j]!, lag, moves);
       usedDets.add(j);
     } else left.push(tracks[i]!);
   });
@@ -233,14 +294,14 @@ function match(tracks: readonly Track[], dets: readonly Region[], minIou: number
 }
 
 /** Association by centre distance (gated by speed × frames since the last match) and similar size. */
-function matchByDistance(tracks: readonly Track[], dets: readonly Region[], maxSpeed: number): { tracks: Track[]; usedDets: Set<number> } {
+function matchByDistance(tracks: readonly Track[], dets: readonly Region[], maxSpeed: number, lag = 0, moves: [number, number][] = []): { tracks: Track[]; usedDets: Set<number> } {
   const usedDets = new Set<number>();
   if (!tracks.length || !dets.length) return { tracks: [...tracks], usedDets };
   const BIG = 1e6;
   const cost = tracks.map((t) => {
-    const [tx0, ty0, tx1, ty1] = t.box;
+    const [tx0, ty0, tx1, ty1] = t.boxAgo(lag);
     const [tw, th] = [tx1 - tx0, ty1 - ty0];
-    const reach = maxSpeed * th * Math.max(1, t.sinceUpdate);
+    const reach = maxSpeed * th * Math.max(1, t.sinceUpdate - lag);
     return dets.map((d) => {
       const [dx0, dy0, dx1, dy1] = d.box;
       const [dw, dh] = [dx1 - dx0, dy1 - dy0];
@@ -253,7 +314,7 @@ function matchByDistance(tracks: readonly Track[], dets: readonly Region[], maxS
   const left: Track[] = [];
   rows.forEach((j, i) => {
     if (j >= 0 && cost[i]![j]! < BIG) {
-      tracks[i]!.update(dets[j]!);
+      updateLate(tracks[i]!, dets[j]!, lag, moves);
       usedDets.add(j);
     } else left.push(tracks[i]!);
   });
