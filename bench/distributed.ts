@@ -12,7 +12,7 @@
  * result) minus the worker's own time is the coordination overhead (queueing, Redis round trips, JSON).
  *
  * Needs redis-server (Debian); starts it on a random loopback port. `npx tsx bench/distributed.ts
- * [--cost 200] [--jobs 32] [--real 6]`. Under measure-run for figures you report.
+ * [--cost 200] [--jobs 64] [--real 6]`. Under measure-run for figures you report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -38,7 +38,7 @@ const arg = (name: string, def: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const COST = arg('cost', 200);
-const JOBS = arg('jobs', 32);
+const JOBS = arg('jobs', 64);
 const REAL = arg('real', 6);
 const children: ChildProcess[] = [];
 const cleanup = () => children.forEach((c) => c.kill('SIGKILL'));
@@ -79,7 +79,7 @@ async function main() {
 
   // Part 1: simulated candidates of known cost
   console.log(`\n## throughput: ${JOBS} jobs of ${COST} ms each (simulated: sleeping workers = separate machines)`);
-  console.log('workers  wall (s)  jobs/s  ideal jobs/s  efficiency  overhead/job median (ms)');
+  console.log('workers  wall (s)  jobs/s  ideal jobs/s  efficiency  overhead per job (ms) = N·wall/jobs − cost');
   const target = parseRedisUrl(url);
   for (const n of [1, 2, 4, 8]) {
     const cluster = await Cluster.open(url);
@@ -101,9 +101,9 @@ async function main() {
       return cluster.run(queue, data, Cluster.jobId(`sim-${n}-${Date.now()}`, data));
     }));
     const wall = (performance.now() - t0) / 1000;
-    const over = cluster.timings.map((t) => t.wallMs - t.workerMs);
     const ideal = n / (COST / 1000);
-    console.log(`${String(n).padStart(7)}  ${wall.toFixed(2).padStart(8)}  ${(JOBS / wall).toFixed(2).padStart(6)}  ${ideal.toFixed(2).padStart(12)}  ${((JOBS / wall / ideal) * 100).toFixed(0).padStart(9)}%  ${median(over).toFixed(1)} (queue wait included)`);
+    const overhead = (n * wall * 1000) / JOBS - COST;
+    console.log(`${String(n).padStart(7)}  ${wall.toFixed(2).padStart(8)}  ${(JOBS / wall).toFixed(2).padStart(6)}  ${ideal.toFixed(2).padStart(12)}  ${((JOBS / wall / ideal) * 100).toFixed(0).padStart(9)}%  ${overhead.toFixed(1).padStart(8)}`);
     await Promise.all(workers.map((w) => w.close()));
     conns.forEach((c) => c.disconnect());
     await cluster.close();
@@ -137,17 +137,18 @@ async function main() {
   const recipes = all.slice(0, REAL);
   await evaluator.evaluate(base);
   for (const r of recipes) await evaluator.evaluate(r, base);
-  const rows = new Map<string, { wall: number[]; over: number[] }>();
+  const rows = new Map<string, { wall: number[]; work: number[]; over: number[] }>();
   for (const t of cluster.timings) {
-    const row = rows.get(t.kind) ?? { wall: [], over: [] };
+    const row = rows.get(t.kind) ?? { wall: [], work: [], over: [] };
     row.wall.push(t.wallMs);
+    row.work.push(t.workerMs);
     row.over.push(t.wallMs - t.workerMs);
     rows.set(t.kind, row);
   }
   console.log('job kind  jobs  wall median (ms)  worker median (ms)  overhead median [min–max] (ms)  overhead share');
   for (const [kind, r] of rows) {
     const share = median(r.over) / median(r.wall);
-    console.log(`${kind.padEnd(8)}  ${String(r.wall.length).padStart(4)}  ${median(r.wall).toFixed(1).padStart(16)}  ${(median(r.wall) - median(r.over)).toFixed(1).padStart(18)}  ${median(r.over).toFixed(1).padStart(6)} [${q(r.over, 0).toFixed(1)}–${q(r.over, 1).toFixed(1)}]  ${(share * 100).toFixed(1).padStart(13)}%`);
+    console.log(`${kind.padEnd(8)}  ${String(r.wall.length).padStart(4)}  ${median(r.wall).toFixed(1).padStart(16)}  ${median(r.work).toFixed(1).padStart(18)}  ${median(r.over).toFixed(1).padStart(6)} [${q(r.over, 0).toFixed(1)}–${q(r.over, 1).toFixed(1)}]  ${(share * 100).toFixed(1).padStart(13)}%`);
   }
   console.log('(score jobs of one candidate run at once with its time job on the same worker: their wall time includes waiting for the machine lock)');
   await cluster.close();

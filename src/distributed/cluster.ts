@@ -147,6 +147,9 @@ export class Cluster {
       const events = new QueueEvents(name, { prefix: PREFIX, connection: conn() });
       queue.on('error', () => {});
       events.on('error', () => {});
+      // every job waiting for its result listens on both (an eval has a shard per worker slot)
+      queue.setMaxListeners(0);
+      events.setMaxListeners(0);
       q = { queue, events };
       this.queues.set(name, q);
       await events.waitUntilReady();
