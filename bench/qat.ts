@@ -5,7 +5,7 @@
  *    setting where post-training quantization loses more than a point on this depthwise network.
  *
  *   cpu-run npx tsx bench/qat.ts train [resnet|mobilenet-4bit] [--out tmp/bench-qat]     # training and accuracy
- *   measure-run npx tsx bench/qat.ts latency [--out tmp/bench-qat] [--rounds 300]        # latency, side by side
+ *   measure-run npx tsx bench/qat.ts latency [--out tmp/bench-qat] [--rounds 300] [--cases a,b]  # latency, side by side
  *
  * `train` runs `inferopt qat` (the CLI a user runs) and keeps its JSON report and wall time; `latency` times
  * the float, PTQ and QAT models interleaved (batch 32 and 1, 2 threads) and prints one table with everything.
@@ -36,6 +36,8 @@ const CASES: Record<string, { model: string; flags: string[] }> = {
   'mobilenet-4bit-kd': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--distill', '0.7', '--train-limit', '20000', '--epochs', '2', '--lr', '3e-4', '--eval-every', '100', '--patience', '4'] },
   // everything together: BatchNorm frozen, least-error scales, LSQ, distilled
   'mobilenet-4bit-all': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--batch-norm', 'freeze', '--weight-scales', 'mse', '--lsq', '--distill', '0.7', '--train-limit', '20000', '--epochs', '2', '--lr', '1e-3', '--eval-every', '100', '--patience', '4'] },
+  // the same on all 54k training images (one epoch), early stopping only after 10 evaluations without gain
+  'mobilenet-4bit-all-60k': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--batch-norm', 'freeze', '--weight-scales', 'mse', '--lsq', '--distill', '0.7', '--train-limit', '60000', '--epochs', '1', '--lr', '1e-3', '--eval-every', '200', '--patience', '10'] },
   'mobilenet-4bit-bn-mse-lsq': { model: 'models/fashion-mobilenet/model.onnx', flags: ['--weight-bits', '4', '--batch-norm', 'freeze', '--weight-scales', 'mse', '--lsq', '--train-limit', '20000', '--epochs', '2', '--lr', '1e-3', '--eval-every', '100', '--patience', '4'] },
 };
 
@@ -61,7 +63,8 @@ if (mode === 'train') {
   const rounds = Number(flag('rounds', '300'));
   const pct = (e: { value: number; low: number; high: number }) => `${(100 * e.value).toFixed(2)} [${(100 * e.low).toFixed(2)}–${(100 * e.high).toFixed(2)}]`;
   const rows: string[] = [];
-  for (const name of Object.keys(CASES)) {
+  const only = flag('cases', '');
+  for (const name of only ? only.split(',') : Object.keys(CASES)) {
     const file = path.join(out, `${name}.json`);
     if (!fs.existsSync(file)) continue;
     const r = JSON.parse(fs.readFileSync(file, 'utf8'));
