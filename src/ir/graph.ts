@@ -249,6 +249,7 @@ export class Graph {
   /** Appends a node (or inserts before `before`), taking ownership of it. */
   addNode(n: Node, before?: Node): Node {
     n.graph = this;
+    for (const s of n.subgraphs()) s.parent = this; // its If/Loop bodies are nested in this graph
     if (before) {
       const k = this.nodes.indexOf(before);
       if (k < 0) throw new Error(`node '${before.name}' is not in graph '${this.name}'`);
@@ -261,7 +262,10 @@ export class Graph {
   insertAfter(after: Node, ...nodes: Node[]): void {
     const k = this.nodes.indexOf(after);
     if (k < 0) throw new Error(`node '${after.name}' is not in graph '${this.name}'`);
-    for (const n of nodes) n.graph = this;
+    for (const n of nodes) {
+      n.graph = this;
+      for (const s of n.subgraphs()) s.parent = this;
+    }
     this.nodes.splice(k + 1, 0, ...nodes);
   }
 
@@ -456,6 +460,9 @@ export class Model {
   functions: Uint8Array[] = [];
   /** training_info, configuration and unknown ModelProto fields, kept as read. */
   unknown: Uint8Array[] = [];
+
+  /** The file this model was loaded from (not saved; a copy or a derived model has none): names it in errors. */
+  file?: string;
 
   constructor(public graph: Graph = new Graph()) {}
 

@@ -68,6 +68,7 @@ export function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): 
     for (const f of files.values()) fs.closeSync(f.fd);
   }
   if (opts.check !== false) assertValidModel(model, label);
+  if (typeof source === 'string') model.file = source;
   return model;
 }
 

@@ -7,7 +7,7 @@ import type { Model } from '../ir/graph.js';
 import { loadModel, stageModel, type SaveOptions, type StagedModel } from '../ir/io.js';
 import { Tensor } from '../ir/tensor.js';
 import { randomInputs, type InputSpec } from './inputs.js';
-import { Session, wasmThreads, type Backend } from './session.js';
+import { ortReason, Session, wasmThreads, type Backend } from './session.js';
 
 export interface ProveOptions {
   /** Runtime the model must run in (default: node). */
@@ -50,7 +50,7 @@ export async function proveModelFile(file: string, model: Model, opts: ProveOpti
   try {
     session = await Session.create(file, { backend, threads: threadsFor(backend) });
   } catch (e) {
-    const why = firstLine(e).replace(/^ONNX Runtime \(\w+\) could not load the model: /, '');
+    const why = ortReason(e);
     // an input ONNX Runtime cannot load either is bad input (exit 2), not a bug in what inferopt made
     const refWhy = opts.reference !== undefined ? await referenceLoadFails(opts.reference, backend) : undefined;
     if (refWhy !== undefined) {
@@ -71,7 +71,7 @@ export async function proveModelFile(file: string, model: Model, opts: ProveOpti
       await session.run(feeds);
       return { ran: true, shapes };
     } catch (e) {
-      const why = firstLine(e).replace(/^ONNX Runtime \(\w+\) failed to run the model: /, '');
+      const why = ortReason(e);
       const refFails = opts.reference !== undefined ? await referenceFails(opts.reference, opts.feeds ?? opts.input ?? {}, backend) : undefined;
       if (refFails) {
         return {
@@ -97,7 +97,7 @@ async function referenceLoadFails(reference: string | Model, backend: Backend): 
     await s.release();
     return undefined;
   } catch (e) {
-    return firstLine(e).replace(/^ONNX Runtime \(\w+\) could not load the model: /, '');
+    return ortReason(e);
   }
 }
 
@@ -112,7 +112,7 @@ async function referenceFails(reference: string | Model, input: InputSpec | Reco
     await s.run(feeds);
     return undefined;
   } catch (e) {
-    return firstLine(e);
+    return ortReason(e);
   } finally {
     await s?.release();
   }

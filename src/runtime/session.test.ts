@@ -3,6 +3,10 @@ import { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
 import { tensorType } from '../ir/types.js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadModel, saveModel } from '../ir/io.js';
 import { Session } from './session.js';
 
 /** y = Relu(x) as a tensor output, and optionally [x] as a sequence output. */
@@ -29,5 +33,48 @@ describe('Session with non-tensor outputs', () => {
 
   it('refuses a model none of whose outputs is a tensor', async () => {
     await expect(Session.create(model(false), { threads: 1 })).rejects.toThrow(/no output of this model is a tensor \(seq\)/);
+  });
+});
+
+describe('ONNX Runtime errors name the model and what it was fed', () => {
+  /** x[N, W] → Reshape to [N, 4, -1]: fails at run time when W is not a multiple of 4 (here 6). */
+  function badReshape() {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, ['N', 'W']);
+    b.output(b.op('Reshape', [x, b.ints('shape', [0, 4, -1])]), 'y');
+    return b.model({ opset: 17 });
+  }
+
+  it('a failed run names the file and each input with its type and shape; a failed load names the file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-session-'));
+    try {
+      const file = path.join(dir, 'bad-reshape.onnx');
+      saveModel(badReshape(), file);
+      const feeds = { x: Tensor.float([2, 6], new Array(12).fill(1)) };
+      for (const source of [file, loadModel(file)]) {
+        const s = await Session.create(source, { threads: 1 });
+        const err = await s.run(feeds).then(() => undefined, (e: Error) => e);
+        expect(err?.message).toMatch(new RegExp(`^ONNX Runtime \\(node\\) failed to run ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} on x float32\\[2x6\\]: .*Reshape`));
+        // the prepared (benchmark) path says the same
+        const err2 = await s.prepareFeeds(feeds)().then(() => undefined, (e: Error) => e);
+        expect(err2?.message).toBe(err?.message);
+        await s.release();
+      }
+      // a model in memory with no file says so; a label given is used
+      const mem = await Session.create(badReshape(), { threads: 1 });
+      expect((await mem.run(feeds).catch((e: Error) => e)) as Error).toHaveProperty('message', expect.stringMatching(/failed to run a model in memory \(no file\) on x float32\[2x6\]/));
+      await mem.release();
+      // a file ORT cannot load: an op it does not know
+      const b = new GraphBuilder();
+      b.output(b.op('NoSuchOp', [b.input('x', DataType.FLOAT, [1])], {}, { domain: 'com.example' }), 'y');
+      const m = b.model({ opset: 17 });
+      m.requireOpset('com.example', 1);
+      const unknown = path.join(dir, 'unknown-op.onnx');
+      saveModel(m, unknown);
+      await expect(Session.create(unknown, { threads: 1 })).rejects.toThrow(new RegExp(`^ONNX Runtime \\(node\\) could not load ${unknown.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: .*NoSuchOp`));
+      await expect(Session.create(m, { threads: 1, label: 'candidate #3' })).rejects.toThrow(/^ONNX Runtime \(node\) could not load candidate #3: /);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

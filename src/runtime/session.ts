@@ -33,6 +33,8 @@ export interface SessionOptions {
   /** Where ORT should write the model after its own optimizations. */
   optimizedModelPath?: string;
   logSeverity?: 0 | 1 | 2 | 3 | 4;
+  /** How errors name the model (default: its file, when it has one). */
+  label?: string;
 }
 
 let webThreads = -1;
@@ -68,6 +70,8 @@ export class Session {
     private readonly session: OrtSession,
     /** Time ORT took to create the session (ms). */
     readonly createMs: number,
+    /** The model as errors name it (its file, or a label). */
+    readonly label: string,
   ) {
     const meta = session.outputMetadata ?? [];
     this.nonTensorOutputs = new Set(meta.filter((m) => !m.isTensor).map((m) => m.name));
@@ -117,9 +121,9 @@ export class Session {
       session =
         typeof source === 'string' ? await ort.InferenceSession.create(source, so) : await ort.InferenceSession.create(source, so);
     } catch (e) {
-      throw new RuntimeError(`ONNX Runtime (${backend}) could not load the model: ${firstLine(e)}`);
+      throw new RuntimeError(`ONNX Runtime (${backend}) could not load ${modelLabel(model, opts)}: ${firstLine(e)}`, firstLine(e));
     }
-    const created = new Session(backend, ort, session, performance.now() - t0);
+    const created = new Session(backend, ort, session, performance.now() - t0, modelLabel(model, opts));
     if (created.tensorOutputs.length === 0) {
       await session.release();
       throw new RuntimeError(
@@ -146,7 +150,7 @@ export class Session {
     try {
       res = (await this.session.run(ortFeeds, fetch, QUIET_RUN)) as Record<string, OrtTensor>;
     } catch (e) {
-      throw new RuntimeError(`ONNX Runtime (${this.backend}) failed to run the model: ${firstLine(e)}`);
+      throw this.runError(e, feeds);
     }
     const out: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(res)) out[name] = fromOrt(t, name);
@@ -160,8 +164,14 @@ export class Session {
     const fetch = this.fetchList();
     return () =>
       this.session.run(ortFeeds, fetch, QUIET_RUN).catch((e: unknown) => {
-        throw new RuntimeError(`ONNX Runtime (${this.backend}) failed to run the model: ${firstLine(e)}`);
+        throw this.runError(e, feeds);
       });
+  }
+
+  /** A failed run, naming the model and what it was fed (each input's type and shape). */
+  private runError(e: unknown, feeds: Record<string, Tensor>): RuntimeError {
+    const fed = Object.entries(feeds).map(([name, t]) => `${name} ${dtypeName(t.dtype)}[${t.dims.join('x')}]`);
+    return new RuntimeError(`ONNX Runtime (${this.backend}) failed to run ${this.label} on ${fed.length ? fed.join(', ') : 'no inputs'}: ${firstLine(e)}`, firstLine(e));
   }
 
   /** Stops profiling; returns nothing (ORT writes `<prefix>_<date>.json`; see runtime/profile). */
@@ -174,7 +184,28 @@ export class Session {
   }
 }
 
-export class RuntimeError extends InputError {}
+export class RuntimeError extends InputError {
+  constructor(
+    message: string,
+    /** ONNX Runtime's own first line, when the error came from it. */
+    readonly ortMessage?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** ONNX Runtime's own reason for an error (without inferopt's naming of the model and inputs). */
+export function ortReason(e: unknown): string {
+  return e instanceof RuntimeError && e.ortMessage !== undefined ? e.ortMessage : firstLine(e);
+}
+
+/** How errors name a model: the label given, else its file, else "a model in memory". */
+function modelLabel(model: Model | string | Uint8Array, opts: SessionOptions): string {
+  if (opts.label) return opts.label;
+  if (typeof model === 'string') return model;
+  if (!(model instanceof Uint8Array) && model.file) return model.file;
+  return 'a model in memory (no file)';
+}
 
 function firstLine(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
