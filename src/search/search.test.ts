@@ -135,6 +135,34 @@ describe('search with a fake-fast evaluator', () => {
     expect(res.chosen.recipe.steps.map((s) => s.pass)).toEqual(['fake-fold', 'fake-quant-a']);
   });
 
+  it('believes a speed gain only when a second independent side-by-side run confirms it too', async () => {
+    const ev = new FakeEvaluator();
+    const calls = new Map<string, number>();
+    const fluke: Evaluator = {
+      evaluate: async (r) => ({ ...(await ev.evaluate(r)), sizeBytes: 4e6 }), // no size gain to keep it for
+      // the quantizer's gain clears the tie in its first interleaved run only (a lucky run on a busy machine)
+      async confirm(_a, b) {
+        const key = b.steps.map((s) => s.pass).join('+');
+        calls.set(key, (calls.get(key) ?? 0) + 1);
+        if (b.steps.some((s) => s.pass === 'fake-quant-a')) return calls.get(key)! % 2 === 1 ? { ratio: 0.8, low: 0.68, high: 0.96 } : { ratio: 1.1, low: 0.57, high: 2.2 };
+        return { ratio: 0.9, low: 0.88, high: 0.92 };
+      },
+    };
+    const res = await runSearch(space, fluke, opts());
+    const quant = res.candidates.filter((c) => c.recipe.steps.some((s) => s.pass === 'fake-quant-a') && c.accurate);
+    expect(quant.length).toBeGreaterThan(0);
+    for (const c of quant) {
+      expect(c.verdict).toBe('dropped');
+      expect(c.reason).toMatch(/not confirmed side by side: 0\.800× the latency \[0\.680, 0\.960\] once, but 1\.100× \[0\.570, 2\.200\] in a second run/);
+    }
+    expect(res.chosen.recipe.steps.map((s) => s.pass)).toEqual(['fake-fold']);
+    // a gain that holds twice is believed, and says both figures
+    const fold = res.candidates.find((c) => c.stage === 'graph')!;
+    expect(fold.verdict).toBe('improved');
+    expect(fold.reason).toMatch(/confirmed side by side.*: 0\.900× the latency \[0\.880, 0\.920\], again 0\.900× \[0\.880, 0\.920\]/);
+    expect(calls.get('fake-fold')).toBe(2); // two independent interleaved runs (this fake has no paired baseline figure)
+  });
+
   it('believes no gain, however large, that does not hold side by side: the simpler recipe stays', async () => {
     const ev = new FakeEvaluator();
     const noisy: Evaluator = {
