@@ -63,6 +63,7 @@ function attentionCost(dims: (ctx: InferContext) => AttentionDims | undefined, p
 registerOp({
   domain: MS,
   opType: 'Attention',
+  arithmetic: 'float',
   infer: (ctx) => {
     const d = packedAttentionDims(ctx, 1, 4);
     return [like(ctx, 0, d && [d.batch, d.seq, d.v]), like(ctx, 0, d && presentShape(d))];
@@ -74,6 +75,7 @@ registerOp({
 registerOp({
   domain: MS,
   opType: 'QAttention',
+  arithmetic: 'int8',
   infer: (ctx) => {
     const d = packedAttentionDims(ctx, 1, 8);
     const elem = elemIn(ctx, 3) ?? FLOAT;

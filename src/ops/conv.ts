@@ -83,6 +83,7 @@ function convCost(weightInput: number, biasInput: number) {
 registerOp({
   domain: '',
   opType: 'Conv',
+  arithmetic: 'float',
   infer: (ctx) => [like(ctx, 0, convShape(ctx.node, shapeIn(ctx, 0), shapeIn(ctx, 1)))],
   cost: convCost(1, 2),
 });
@@ -90,6 +91,7 @@ registerOp({
 registerOp({
   domain: 'com.microsoft',
   opType: 'FusedConv',
+  arithmetic: 'float',
   infer: (ctx) => [like(ctx, 0, convShape(ctx.node, shapeIn(ctx, 0), shapeIn(ctx, 1)))],
   cost: convCost(1, 2),
 });
@@ -97,6 +99,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'ConvInteger',
+  arithmetic: 'int8',
   infer: (ctx) => [tensorOf(DataType.INT32, convShape(ctx.node, shapeIn(ctx, 0), shapeIn(ctx, 1)))],
   cost: convCost(1, -1),
 });
@@ -105,6 +108,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'QLinearConv',
+  arithmetic: 'int8',
   infer: (ctx) => [tensorOf(elemIn(ctx, 7) ?? elemIn(ctx, 0), convShape(ctx.node, shapeIn(ctx, 0), shapeIn(ctx, 3)))],
   cost: convCost(3, 8),
 });
@@ -133,6 +137,7 @@ function convTransposeShape(node: Node, x: Dim[] | undefined, weight: Dim[] | un
 registerOp({
   domain: '',
   opType: 'ConvTranspose',
+  arithmetic: 'float',
   infer: (ctx) => [like(ctx, 0, convTransposeShape(ctx.node, shapeIn(ctx, 0), shapeIn(ctx, 1)))],
   // every input element is scattered through a (M/group)·prod(kernel) window
   cost: (ctx, outputs) => {

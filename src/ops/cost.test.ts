@@ -3,7 +3,7 @@ import { DataType } from '../ir/dtype.js';
 import { GraphBuilder } from '../ir/builder.js';
 import { Tensor } from '../ir/tensor.js';
 import { buildZooModel } from '../zoo/index.js';
-import { modelCost } from './index.js';
+import { modelCost, registerOp } from './index.js';
 
 const F = DataType.FLOAT;
 const zeros = (dims: number[]) => Tensor.float(dims, new Array(dims.reduce((a, b) => a * b, 1)).fill(0));
@@ -113,5 +113,30 @@ describe('op cost', () => {
     // torchvision's figure for resnet50 is 4.09 GMACs (convolutions and the final Linear)
     expect(c.total.macs / 1e9).toBeCloseTo(4.09, 2);
     expect(c.uncounted).toEqual([]);
+  });
+});
+
+describe('inference tells the model’s inconsistencies from bugs in inferopt’s rules', () => {
+  it('inconsistent shapes are reported (shape inference) and left uncounted (cost); a rule that crashes is thrown as a bug', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [2, 3]);
+    b.output(b.op('MatMul', [x, b.floats('w', [4, 5], new Array(20).fill(0))], {}, { name: 'mm' }), 'y'); // 3 vs 4
+    const bad = b.model({ opset: 17 });
+    const c = modelCost(bad);
+    expect(c.inference.failed).toEqual([{ node: 'mm', reason: 'MatMul inner dims differ: 3 vs 4' }]);
+    expect(c.uncounted).toEqual([{ op: 'MatMul', count: 1 }]);
+    // a rule with a bug (it dereferences what is not there): not swallowed as "uncounted"
+    registerOp({ domain: 'test.bug', opType: 'Buggy', infer: (ctx) => [(ctx.inputs[5] as { kind: string }).kind as never] });
+    const g = new GraphBuilder();
+    g.output(g.op('Buggy', [g.input('x', DataType.FLOAT, [1])], {}, { name: 'bug', domain: 'test.bug' }), 'y');
+    const m = g.model({ opset: 17 });
+    m.requireOpset('test.bug', 1);
+    expect(() => modelCost(m)).toThrow(/^shape inference of node 'bug' \(test\.bug\.Buggy\) failed: .* a bug in inferopt's rule for test\.bug\.Buggy, not a problem of the model$/);
+    registerOp({ domain: 'test.bug', opType: 'BadCost', infer: (ctx) => [ctx.inputs[0]], cost: () => JSON.parse('{') });
+    const h = new GraphBuilder();
+    h.output(h.op('BadCost', [h.input('x', DataType.FLOAT, [1])], {}, { name: 'bc', domain: 'test.bug' }), 'y');
+    const m2 = h.model({ opset: 17 });
+    m2.requireOpset('test.bug', 1);
+    expect(() => modelCost(m2)).toThrow(/^cost of node 'bc' \(test\.bug\.BadCost\) failed: .*a bug in inferopt's rule/);
   });
 });

@@ -1,7 +1,7 @@
 import type { Model } from '../ir/graph.js';
-import { analyzeShapes, topologicalOrder, type InferOptions, type InferReport } from './infer.js';
+import { analyzeShapes, inferenceBug, topologicalOrder, type InferOptions, type InferReport } from './infer.js';
 import { getOp, type Cost } from './registry.js';
-import { perElementCost } from './util.js';
+import { perElementCost, ShapeError } from './util.js';
 
 /**
  * Model cost for fixed shapes: every node's MACs, FLOPs and bytes read/written (from its op's `cost`, or the
@@ -45,7 +45,9 @@ export function modelCost(model: Model, opts: InferOptions = {}): ModelCost {
     let cost: Cost | undefined;
     try {
       cost = def?.cost ? def.cost(ctx, outputs) : defaultCost(ctx, outputs);
-    } catch {
+    } catch (e) {
+      // inconsistent shapes leave the node uncounted; any other exception is a bug in the op's cost rule
+      if (!(e instanceof ShapeError)) throw inferenceBug('cost', node, e);
       cost = undefined;
     }
     if (!cost) {

@@ -3,7 +3,7 @@ import { outerReads, type Graph, type Model, type Node, type Value } from '../ir
 import { isTensorType, type Dim, type ValueType } from '../ir/types.js';
 import { getOp, type InferContext } from './registry.js';
 import { MAX_VALUE_ELEMS } from './shape-ops.js';
-import { numel } from './util.js';
+import { numel, ShapeError } from './util.js';
 
 /**
  * Shape and type inference over a whole model: nodes in topological order, each op's `infer` from the
@@ -140,7 +140,9 @@ class Analyzer implements ShapeAnalysis {
     try {
       outputs = def.infer(ctx);
     } catch (e) {
-      this.report.failed.push({ node: node.name || node.qualifiedType, reason: (e as Error).message });
+      // the model's shapes contradict the op (reported); anything else is a bug in the op's rule (thrown)
+      if (!(e instanceof ShapeError)) throw inferenceBug('shape inference', node, e);
+      this.report.failed.push({ node: node.name || node.qualifiedType, reason: e.message });
       return;
     }
     node.outputs.forEach((o, i) => {
@@ -156,8 +158,9 @@ class Analyzer implements ShapeAnalysis {
         // a value is only trusted when its length matches the inferred element count
         if (v && v.length <= MAX_VALUE_ELEMS && (n === undefined || n === v.length)) this.values.set(o, v);
       });
-    } catch {
-      /* values are an optional refinement */
+    } catch (e) {
+      // values are an optional refinement: inconsistent shapes leave them unknown; a bug is thrown
+      if (!(e instanceof ShapeError)) throw inferenceBug('value inference', node, e);
     }
   }
 
@@ -257,4 +260,11 @@ export function topologicalOrder(g: Graph): Node[] {
     }
   }
   return order;
+}
+
+/** An exception from an op's rule that is not about the model: a bug in inferopt, named with the node and op. */
+export function inferenceBug(what: string, node: Node, e: unknown): Error {
+  const err = new Error(`${what} of node '${node.name}' (${node.qualifiedType}) failed: ${(e as Error)?.message ?? String(e)} — a bug in inferopt's rule for ${node.qualifiedType}, not a problem of the model`);
+  err.cause = e;
+  return err;
 }

@@ -1,7 +1,7 @@
 import { DataType } from '../ir/dtype.js';
 import type { Dim, ValueType } from '../ir/types.js';
 import { registerOp, type Cost, type InferContext } from './registry.js';
-import { broadcast, elemIn, gemmCost, hasInput, isNum, like, numel, prodDims, shapeIn, tensorOf } from './util.js';
+import { broadcast, elemIn, gemmCost, hasInput, isNum, like, numel, prodDims, shapeIn, ShapeError, tensorOf } from './util.js';
 
 /**
  * Matrix products: Gemm, MatMul (batched, broadcast), the quantized MatMulInteger/QLinearMatMul, com.microsoft
@@ -26,7 +26,7 @@ export function matmulShape(a: Dim[] | undefined, b: Dim[] | undefined, transA =
   const k = A[A.length - 1]!;
   const n = B[B.length - 1]!;
   const kb = B[B.length - 2]!;
-  if (isNum(k) && isNum(kb) && k !== kb) throw new Error(`MatMul inner dims differ: ${k} vs ${kb}`);
+  if (isNum(k) && isNum(kb) && k !== kb) throw new ShapeError(`MatMul inner dims differ: ${k} vs ${kb}`);
   const batch = broadcast([A.slice(0, -2), B.slice(0, -2)]);
   const shape = [...batch, ...(a.length === 1 ? [] : [m]), ...(b.length === 1 ? [] : [n])];
   return { shape, k: isNum(k) ? k : kb };
@@ -49,23 +49,26 @@ function matmulCost(a: number, b: number, biasInput = -1) {
 registerOp({
   domain: '',
   opType: 'MatMul',
+  arithmetic: 'float',
   infer: (ctx) => [like(ctx, 0, matmulShape(shapeIn(ctx, 0), shapeIn(ctx, 1))?.shape)],
   cost: matmulCost(0, 1),
 });
 
+/** Gemm's output: A·B with the transposes its attributes ask for (also ORT's FusedGemm). */
+const gemmInfer = (ctx: InferContext) => [like(ctx, 0, matmulShape(shapeIn(ctx, 0), shapeIn(ctx, 1), !!ctx.node.attrInt('transA', 0), !!ctx.node.attrInt('transB', 0))?.shape)];
+
 registerOp({
   domain: '',
   opType: 'Gemm',
-  infer: (ctx) => {
-    const p = matmulShape(shapeIn(ctx, 0), shapeIn(ctx, 1), !!ctx.node.attrInt('transA', 0), !!ctx.node.attrInt('transB', 0));
-    return [like(ctx, 0, p?.shape)];
-  },
+  arithmetic: 'float',
+  infer: gemmInfer,
   cost: matmulCost(0, 1, 2),
 });
 
 registerOp({
   domain: '',
   opType: 'MatMulInteger',
+  arithmetic: 'int8',
   infer: (ctx) => [tensorOf(DataType.INT32, matmulShape(shapeIn(ctx, 0), shapeIn(ctx, 1))?.shape)],
   cost: matmulCost(0, 1),
 });
@@ -74,6 +77,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'QLinearMatMul',
+  arithmetic: 'int8',
   infer: (ctx) => [tensorOf(elemIn(ctx, 7) ?? elemIn(ctx, 0), matmulShape(shapeIn(ctx, 0), shapeIn(ctx, 3))?.shape)],
   cost: matmulCost(0, 3),
 });
@@ -81,6 +85,7 @@ registerOp({
 registerOp({
   domain: 'com.microsoft',
   opType: 'FusedMatMul',
+  arithmetic: 'float',
   infer: (ctx) => {
     if (ctx.node.attrInt('transBatchA', 0) || ctx.node.attrInt('transBatchB', 0)) return [like(ctx, 0)];
     const p = matmulShape(shapeIn(ctx, 0), shapeIn(ctx, 1), !!ctx.node.attrInt('transA', 0), !!ctx.node.attrInt('transB', 0));
@@ -93,14 +98,30 @@ registerOp({
 registerOp({
   domain: 'com.microsoft',
   opType: 'DynamicQuantizeMatMul',
+  arithmetic: 'int8',
   infer: (ctx) => [like(ctx, 0, matmulShape(shapeIn(ctx, 0), shapeIn(ctx, 1))?.shape)],
   cost: matmulCost(0, 1, 4),
 });
+
+// Kernels ONNX Runtime's CPU provider makes of Gemm (they appear in the graph it runs, not in model files
+// inferopt writes): A, a_scale, a_zero_point, B, b_scale, b_zero_point, C, y_scale, y_zero_point → Y (QGemm,
+// float Y unless y_scale is given); FusedGemm is Gemm with an activation.
+registerOp({
+  domain: 'com.microsoft',
+  opType: 'QGemm',
+  arithmetic: 'int8',
+  infer: (ctx) => {
+    const p = matmulShape(shapeIn(ctx, 0), shapeIn(ctx, 3), !!ctx.node.attrInt('transA', 0), !!ctx.node.attrInt('transB', 0));
+    return [tensorOf(hasInput(ctx, 8) ? elemIn(ctx, 8) : elemIn(ctx, 1), p?.shape)];
+  },
+});
+registerOp({ domain: 'com.microsoft', opType: 'FusedGemm', arithmetic: 'float', infer: gemmInfer, cost: matmulCost(0, 1, 2) });
 
 // A, B, a_scale, b_scale, a_zero_point, b_zero_point, bias; output has a_scale's float type
 registerOp({
   domain: 'com.microsoft',
   opType: 'MatMulIntegerToFloat',
+  arithmetic: 'int8',
   infer: (ctx) => [tensorOf(elemIn(ctx, 2), matmulShape(shapeIn(ctx, 0), shapeIn(ctx, 1))?.shape)],
   cost: matmulCost(0, 1, 6),
 });
@@ -109,6 +130,7 @@ registerOp({
 registerOp({
   domain: 'com.microsoft',
   opType: 'MatMulNBits',
+  arithmetic: 'int8',
   infer: (ctx) => {
     const a = shapeIn(ctx, 0);
     const n = ctx.node.attrInt('N');
@@ -165,6 +187,7 @@ function einsumPlan(equation: string, shapes: (Dim[] | undefined)[]): EinsumPlan
 registerOp({
   domain: '',
   opType: 'Einsum',
+  arithmetic: 'float',
   infer: (ctx) => {
     const shapes = ctx.node.inputs.map((_, i) => shapeIn(ctx, i));
     return [like(ctx, 0, einsumPlan(ctx.node.attrString('equation', ''), shapes)?.shape)];

@@ -53,6 +53,7 @@ for (const opType of Object.keys(GATES)) {
   registerOp({
     domain: '',
     opType,
+    arithmetic: 'float',
     infer: (ctx) => {
       const d = recurrentDims(ctx);
       if (!d) return [like(ctx, 0), like(ctx, 0), like(ctx, 0)];

@@ -53,6 +53,12 @@ export interface OpDef {
   cost?(ctx: InferContext, outputs: readonly (ValueType | undefined)[]): Cost | undefined;
   /** Gradient rule for src/train (see grad-rule.ts). */
   grad?: GradRule;
+  /**
+   * For the ops that carry a model's multiply-adds (GEMM, convolution, recurrent, attention): whether the
+   * kernel computes in float or in 8-bit (or packed 4-bit) integers. What `quantize` counts in the graph
+   * ONNX Runtime actually runs, to say how much of the model runs as int8 kernels.
+   */
+  arithmetic?: 'float' | 'int8';
 }
 
 const REGISTRY = new Map<string, OpDef[]>();
@@ -125,4 +131,17 @@ export function definePrune(domain: string, opTypes: string | readonly string[],
 /** The pruning rule of an op, if one is defined. */
 export function getPruneRule(domain: string, opType: string): PruneRule | undefined {
   return PRUNE_RULES.get(key(domain, opType));
+}
+
+/**
+ * The arithmetic of an op's kernel (see OpDef.arithmetic), looked up in its domain and then in the standard
+ * and com.microsoft domains: ONNX Runtime's internal domains (com.microsoft.nchwc, com.ms.internal.nhwc)
+ * hold the same ops in other layouts.
+ */
+export function opArithmetic(domain: string, opType: string): 'float' | 'int8' | undefined {
+  for (const d of [domain, '', 'com.microsoft']) {
+    const a = getOp(d, opType)?.arithmetic;
+    if (a) return a;
+  }
+  return undefined;
 }

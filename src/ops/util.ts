@@ -3,6 +3,13 @@ import type { Node } from '../ir/graph.js';
 import { isTensorType, type Dim, type TensorType, type ValueType } from '../ir/types.js';
 import type { Cost, InferContext } from './registry.js';
 
+/**
+ * The model's shapes contradict an op's rules (MatMul inner dims differ, an axis out of range, shapes that do
+ * not broadcast): a fact about the model, reported by inference as a failed node. Any other exception thrown
+ * by an op's `infer`, `partialValue` or `cost` is a bug in inferopt and is not swallowed.
+ */
+export class ShapeError extends Error {}
+
 /** Helpers shared by the op definitions: typed access to inputs, dim arithmetic, broadcasting, cost. */
 
 export type Outputs = (TensorType | ValueType | undefined)[];
@@ -68,7 +75,7 @@ export function prodDims(ds: readonly Dim[]): Dim {
 /** Normalizes a possibly negative axis; throws when out of range. */
 export function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= rank) throw new Error(`axis ${axis} out of range for rank ${rank}`);
+  if (a < 0 || a >= rank) throw new ShapeError(`axis ${axis} out of range for rank ${rank}`);
   return a;
 }
 
@@ -92,7 +99,7 @@ function broadcastDim(a: Dim, b: Dim): Dim {
   if (a === 1) return b;
   if (b === 1) return a;
   if (a === b) return a;
-  if (isNum(a) && isNum(b)) throw new Error(`cannot broadcast ${a} with ${b}`);
+  if (isNum(a) && isNum(b)) throw new ShapeError(`cannot broadcast ${a} with ${b}`);
   if (isNum(a)) return a; // a symbol broadcast against a fixed size > 1 must equal it (or be 1)
   if (isNum(b)) return b;
   return null;

@@ -8,6 +8,7 @@ import { dropIfUnused, nodeSelected, replaceNode, type NodeFilter } from './sele
 import { quantizeTensor } from './weights.js';
 import { upgradeOpset } from './opset-upgrade.js';
 import { quantizeTables, splitAttentions, TABLE_OPS } from './fused.js';
+import { allGraphs } from '../passes/util.js';
 
 /**
  * Dynamic quantization: MatMul/Gemm weights become int8 once, activations are quantized at run time.
@@ -51,43 +52,111 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
     exclude: { type: 'string[]', default: [], doc: 'never these nodes / op types' },
   },
   run(model, ctx, config) {
-    const g = model.graph;
     let quantized = 0;
     let skipped = 0;
-    const sharedActivation = new Map<Value, Value[]>();
+    let inSubgraphs = 0;
     const explain = (n: Node, reason: string) => ctx.explain?.({ pass: 'quantize-dynamic', node: n.name, fired: false, reason });
     const wants = (op: string) => config.opTypes.includes(op);
     // a fused Attention becomes a plain projection MatMul that the loop below quantizes
     // (QAttention takes int8 weights and needs the cpu target)
     if (wants('Attention') && (config.attention === 'split' || ctx.target !== 'cpu' || config.weightType !== 'int8')) splitAttentions(model, config, explain);
-    for (const n of [...g.nodes]) {
-      if (!wants(n.opType) || !nodeSelected(n, config)) continue;
-      if (n.opType === 'Attention' && n.domain === 'com.microsoft') {
-        const why = ctx.target === 'cpu' ? rewriteAttention(g, n, config, sharedActivation) : 'QAttention is a com.microsoft op: needs --target cpu';
-        if (why) explain(n, why);
-        else quantized++;
-        continue;
+    // the main graph and every If/Loop/Scan body in it, each with its own DynamicQuantizeLinear sharing (a
+    // value quantized in one branch is not visible in the other)
+    for (const g of [...allGraphs(model.graph)]) {
+      const sharedActivation = new Map<Value, Value[]>();
+      for (const n of [...g.nodes]) {
+        const convAsked = n.opType === 'Conv' && n.domain === '' && isIncluded(n, config);
+        if ((!wants(n.opType) && !convAsked) || !nodeSelected(n, config)) continue;
+        if (n.opType === 'Conv') {
+          const why = rewriteConv(g, n, config, sharedActivation);
+          if (why) {
+            skipped++;
+            explain(n, why);
+          } else {
+            quantized++;
+            if (g.parent) inSubgraphs++;
+          }
+          continue;
+        }
+        if (n.opType === 'Attention' && n.domain === 'com.microsoft') {
+          const why = ctx.target === 'cpu' ? rewriteAttention(g, n, config, sharedActivation) : 'QAttention is a com.microsoft op: needs --target cpu';
+          if (why) explain(n, why);
+          else quantized++;
+          continue;
+        }
+        if (n.opType === 'Gather' || n.opType === 'EmbedLayerNormalization') continue; // tables: below
+        const m = matchWeightMatMul(n);
+        if (typeof m === 'string') {
+          skipped++;
+          explain(n, m);
+          continue;
+        }
+        if (ctx.target === 'cpu') rewriteContrib(g, m, config);
+        else rewriteStandard(g, m, config, sharedActivation);
+        dropIfUnused(g, m.weightValue);
+        dropIfUnused(g, m.biasValue ?? null);
+        quantized++;
+        if (g.parent) inSubgraphs++;
       }
-      if (n.opType === 'Gather' || n.opType === 'EmbedLayerNormalization') continue; // tables: below
-      const m = matchWeightMatMul(n);
-      if (typeof m === 'string') {
-        skipped++;
-        explain(n, m);
-        continue;
-      }
-      if (ctx.target === 'cpu') rewriteContrib(g, m, config);
-      else rewriteStandard(g, m, config, sharedActivation);
-      dropIfUnused(g, m.weightValue);
-      dropIfUnused(g, m.biasValue ?? null);
-      quantized++;
     }
     const tables = quantizeTables(model, config, ctx, explain);
+    if (inSubgraphs) ctx.log?.(`quantize-dynamic: ${inSubgraphs} of the ${quantized} quantized nodes are inside If/Loop/Scan bodies`);
     if (quantized && ctx.target === 'cpu') model.requireOpset('com.microsoft', 1);
     // DynamicQuantizeLinear is opset 11: older models are upgraded op by op, never just relabelled
     if (quantized && ctx.target !== 'cpu' && upgradeOpset(model, 11)) ctx.log?.('quantize-dynamic: raised the model to opset 11');
-    return { model, modified: quantized + tables > 0, stats: { quantized, tables, skipped } };
+    return { model, modified: quantized + tables > 0, stats: { quantized, tables, skipped, ...(inSubgraphs ? { inSubgraphs } : {}) } };
   },
 };
+
+/** Conv is quantized only when asked by name or op type (`--include Conv`): ConvInteger is often slower than float Conv. */
+const isIncluded = (n: Node, f: NodeFilter) => !!f.include?.length && nodeSelected(n, f);
+
+/**
+ * Conv with a constant float weight → DynamicQuantizeLinear(x) ─ ConvInteger(x_q, W_q, x_zp) ─ Cast ─
+ * Mul(x_scale · w_scale[M]) [─ Add(bias)], as ORT's own dynamic quantizer does for Conv. Weights are
+ * symmetric int8 per output channel, so their zero point is 0 (ConvInteger takes one zero point for W);
+ * the per-channel scales are applied to the int32 result. Returns why it refused, or undefined.
+ */
+function rewriteConv(g: Graph, n: Node, config: DynamicConfig, shared: Map<Value, Value[]>): string | undefined {
+  const x = n.input(0);
+  const wv = n.input(1);
+  const w = wv?.constTensor();
+  if (!x || !wv || !w || w.dtype !== DataType.FLOAT) return 'Conv weight is not a constant float32 tensor';
+  if (w.rank < 3) return `Conv weight has rank ${w.rank}`;
+  const bv = n.input(2);
+  const bias = bv ? bv.constTensor() : undefined;
+  if (bv && (!bias || bias.dtype !== DataType.FLOAT)) return 'Conv bias is not a constant float32 tensor';
+  if (config.weightType !== 'int8') return 'ConvInteger here takes int8 weights (symmetric, zero point 0)';
+  const channels = w.dims[0]!;
+  const q = quantizeTensor(w, { qtype: 'int8', symmetric: true, reduceRange: config.reduceRange }, 0);
+  const [xq, xs, xz] = quantizedActivation(g, x, shared);
+  const name = n.name || g.uniqueName('Conv');
+  const spatial = w.rank - 2;
+  const wq = g.addInitializer(q.data, g.uniqueName(`${wv.name}_quantized`));
+  const wz = g.addInitializer(Tensor.scalar(DataType.INT8, 0), g.uniqueName(`${wv.name}_zero_point`));
+  // [1, M, 1, …]: one scale per output channel, broadcast over batch and space
+  const ws = g.addInitializer(Tensor.float([1, channels, ...new Array<number>(spatial).fill(1)], q.scale.toFloat32()), g.uniqueName(`${wv.name}_scale`));
+  const acc = g.newValue(`${name}_int32`);
+  const attrs = [...n.attrs.values()];
+  const nodes = [new Node('ConvInteger', [xq, wq, xz, wz], [acc], { name: g.uniqueName(`${name}_ConvInteger`), attrs })];
+  const accF = g.newValue(`${name}_float`);
+  nodes.push(new Node('Cast', [acc], [accF], { name: g.uniqueName(`${name}_Cast`), attrs: [{ name: 'to', value: { type: 'int', value: DataType.FLOAT } }] }));
+  const scale = g.newValue(`${name}_scale`);
+  nodes.push(new Node('Mul', [xs, ws], [scale], { name: g.uniqueName(`${name}_scale_Mul`) }));
+  const out = n.outputs[0]!;
+  if (bias) {
+    const scaled = g.newValue(`${name}_scaled`);
+    nodes.push(new Node('Mul', [accF, scale], [scaled], { name: g.uniqueName(`${name}_Mul`) }));
+    const b = g.addInitializer(Tensor.float([1, channels, ...new Array<number>(spatial).fill(1)], bias.toFloat32()), g.uniqueName(`${name}_bias`));
+    nodes.push(new Node('Add', [scaled, b], [out], { name: g.uniqueName(`${name}_bias_Add`) }));
+  } else {
+    nodes.push(new Node('Mul', [accF, scale], [out], { name: g.uniqueName(`${name}_Mul`) }));
+  }
+  replaceNode(g, n, nodes);
+  dropIfUnused(g, wv);
+  dropIfUnused(g, bv ?? null);
+  return undefined;
+}
 
 function quantizeWeight(g: Graph, m: WeightMatMul, config: DynamicConfig) {
   const q = quantizeTensor(m.weight, { qtype: config.weightType, symmetric: true, reduceRange: config.reduceRange }, config.perChannel ? 1 : undefined);

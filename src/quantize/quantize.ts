@@ -11,6 +11,8 @@ import type { QType } from './qparams.js';
 import { staticQuantizePass } from './static.js';
 import type { CalibrationData } from './stream.js';
 import { weightOnlyQuantizePass } from './weight-only.js';
+import { allGraphs } from '../passes/util.js';
+import { opArithmetic } from '../ops/index.js';
 
 /** One entry point over the quantization passes, as the CLI, sensitivity and fallback use it. */
 export const QUANTIZE_MODES = ['dynamic', 'static', 'weight-only', 'fp16', 'bf16'] as const;
@@ -49,6 +51,8 @@ export interface QuantizeOptions {
 export interface QuantizeResult {
   model: Model;
   stats: Record<string, number>;
+  /** What the mode left alone that a user would expect it to touch, and why (nothing quantized; ops inside If/Loop bodies static mode cannot calibrate). */
+  notes: string[];
 }
 
 export function isQuantizeMode(s: string): s is QuantizeMode {
@@ -112,7 +116,66 @@ export async function quantizeModel(input: Model, o: QuantizeOptions, where?: Pa
   }
   const { pass, given } = passFor(o);
   const params = resolveParams(pass, given, where ?? { source: `quantize --mode ${o.mode}` });
+  // counted before the pass rewrites them
+  const before = opCounts(input);
   const model = o.inPlace ? input : cloneModel(input);
   const r = await pass.run(model, ctx, params);
-  return { model: r.model, stats: r.stats ?? {} };
+  const stats = r.stats ?? {};
+  return { model: r.model, stats, notes: quantizeNotes(o, params as { opTypes?: string[] }, before, stats) };
+}
+
+/** Op types with their counts in the main graph and inside If/Loop/Scan bodies, and whether they carry multiply-adds. */
+function opCounts(model: Model): Map<string, { main: number; sub: number; compute: boolean }> {
+  const out = new Map<string, { main: number; sub: number; compute: boolean }>();
+  for (const g of allGraphs(model.graph)) {
+    for (const n of g.nodes) {
+      const c = out.get(n.opType) ?? { main: 0, sub: 0, compute: opArithmetic(n.domain, n.opType) === 'float' };
+      if (g.parent) c.sub++;
+      else c.main++;
+      out.set(n.opType, c);
+    }
+  }
+  return out;
+}
+
+/**
+ * Says what a quantization left undone and why: a run that quantized nothing names the ops the mode
+ * rewrites, what the model has instead (and where: inside If/Loop/Scan bodies), and what would quantize
+ * them; a static run names the ops inside subgraphs it left float.
+ */
+function quantizeNotes(o: QuantizeOptions, params: { opTypes?: string[] }, ops: Map<string, { main: number; sub: number; compute: boolean }>, stats: Record<string, number>): string[] {
+  const notes: string[] = [];
+  const count = (t: string) => ops.get(t) ?? { main: 0, sub: 0, compute: false };
+  // the ops that carry the model's multiply-adds (the registry's float-arithmetic ops): what a user expects a quantizer to touch
+  const heavy = [...ops].filter(([, c]) => c.compute).map(([t]) => t);
+  const where = (t: string) => {
+    const c = count(t);
+    return c.sub === 0 ? `${c.main} ${t}` : c.main === 0 ? `${c.sub} ${t} (all inside If/Loop/Scan bodies)` : `${c.main + c.sub} ${t} (${c.sub} inside If/Loop/Scan bodies)`;
+  };
+  const has = heavy.length ? `the model's compute ops are ${heavy.map(where).join(', ')}` : 'the model has no compute op (GEMM, convolution, recurrent, attention)';
+  const done = o.mode === 'static' ? stats.quantizedNodes : o.mode === 'fp16' || o.mode === 'bf16' ? stats.halfNodes : (stats.quantized ?? 0) + (stats.tables ?? 0);
+  if (o.mode === 'static') {
+    const inside = (params.opTypes ?? []).filter((t) => count(t).sub > 0);
+    const list = inside.map((t) => `${count(t).sub} ${t}`).join(', ');
+    const instead = `--mode dynamic${inside.includes('Conv') ? ' --include Conv' : ''} quantizes them`;
+    if (inside.length && done === 0 && (params.opTypes ?? []).every((t) => count(t).main === 0)) {
+      return [`nothing quantized: static: its ${list} are all inside If/Loop/Scan bodies, where calibration cannot observe values; ${instead}`];
+    }
+    if (inside.length) notes.push(`static: ${list} inside If/Loop/Scan bodies stay float (calibration cannot observe values inside a subgraph); ${instead}`);
+  }
+  if (done !== 0) return notes;
+  if (o.mode === 'fp16' || o.mode === 'bf16') {
+    notes.unshift(`nothing converted to ${o.mode}: ${has}`);
+    return notes;
+  }
+  const rewrites = o.mode === 'weight-only' ? ['MatMul', 'Gemm'] : (params.opTypes ?? []);
+  const asked = o.include?.length ? ` among the nodes --include selects (${o.include.join(', ')})` : '';
+  const eligible = rewrites.filter((t) => count(t).main + count(t).sub > 0);
+  let why = eligible.length
+    ? `found no constant float weight it can quantize in the model's ${eligible.map(where).join(', ')}${asked} (see --explain)`
+    : `rewrites ${rewrites.join(', ')}${asked}, and ${has}`;
+  if (o.mode === 'dynamic' && count('Conv').main + count('Conv').sub > 0 && !o.include?.includes('Conv')) why += '; Conv is quantized with --include Conv (ConvInteger, often slower than float Conv on CPU)';
+  else if (o.mode === 'weight-only' && count('Conv').main + count('Conv').sub > 0) why += '; for Conv use --mode static or --mode dynamic --include Conv';
+  notes.unshift(`nothing quantized: ${o.mode} ${why}`);
+  return notes;
 }

@@ -25,9 +25,13 @@ export function constInput(n: Node, i: number): Tensor | undefined {
 
 /** Removes an initializer or Constant node once nothing reads it any more. */
 export function dropIfUnused(g: Graph, v: Value | null): void {
-  if (!v || v.uses.length > 0 || g.isOutput(v)) return;
-  if (v.isInitializer) g.removeInitializer(v);
-  else if (v.producer?.opType === 'Constant' && v.producer.graph === g) g.removeNode(v.producer);
+  if (!v || v.uses.length > 0) return;
+  // a subgraph's weight may be an initializer or Constant of an enclosing graph
+  for (let h: Graph | null = g; h; h = h.parent) {
+    if (h.isOutput(v)) return;
+    if (v.isInitializer && h.initializers.get(v.name) === v) return h.removeInitializer(v);
+    if (v.producer?.opType === 'Constant' && v.producer.graph === h) return h.removeNode(v.producer);
+  }
 }
 
 /** Puts `replacement` where `old` is (taking over its outputs) and removes `old`. */

@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
 import { Node, type Graph, type Value } from '../ir/graph.js';
+import { allGraphs } from '../passes/util.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Pass } from '../passes/pass.js';
@@ -50,17 +51,24 @@ export const weightOnlyQuantizePass: Pass<WeightOnlyConfig> = {
   },
   async run(model, ctx, config) {
     if (ctx.target !== 'cpu') throw new InputError(`weight-only quantization emits com.microsoft MatMulNBits: use --target cpu (not ${ctx.target})`);
-    const g = model.graph;
     const explain = (n: Node, reason: string) => ctx.explain?.({ pass: 'quantize-weight-only', node: n.name, fired: false, reason });
     // a fused Attention's QKV projection becomes a MatMul quantized like the others
     if (config.opTypes.includes('Attention')) splitAttentions(model, config, explain);
     const spec: BlockwiseSpec = { bits: config.bits, blockSize: config.blockSize, symmetric: config.symmetric };
     const matches: WeightMatMul[] = [];
-    for (const n of g.nodes) {
-      if ((n.opType !== 'MatMul' && n.opType !== 'Gemm') || !config.opTypes.includes(n.opType) || !nodeSelected(n, config)) continue;
-      const m = matchWeightMatMul(n);
-      if (typeof m === 'string') explain(n, m);
-      else matches.push(m);
+    let inSubgraphs = 0;
+    // the main graph and every If/Loop/Scan body (GPTQ needs activations, which calibration sees in the main graph only)
+    for (const g of allGraphs(model.graph)) {
+      for (const n of g.nodes) {
+        if ((n.opType !== 'MatMul' && n.opType !== 'Gemm') || !config.opTypes.includes(n.opType) || !nodeSelected(n, config)) continue;
+        const m = matchWeightMatMul(n);
+        if (typeof m === 'string') explain(n, m);
+        else if (g.parent && config.algorithm === 'gptq') explain(n, 'GPTQ needs the activations, which calibration does not see inside If/Loop/Scan bodies (rtn quantizes it)');
+        else {
+          matches.push(m);
+          if (g.parent) inSubgraphs++;
+        }
+      }
     }
     let hessians: Map<string, Float64Array> | undefined;
     if (config.algorithm === 'gptq') {
@@ -71,12 +79,13 @@ export const weightOnlyQuantizePass: Pass<WeightOnlyConfig> = {
       const [K, N] = m.weight.dims as [number, number];
       const H = hessians?.get(m.input.name);
       const q = H ? gptqQuantize(m.weight.toFloat32(), K, N, H, spec, config.dampening) : quantizeBlockwise(m.weight.toFloat32(), K, N, spec);
-      rewrite(g, m, q, config);
+      rewrite(m.node.graph!, m, q, config);
     }
     if (matches.length) model.requireOpset('com.microsoft', 1);
+    if (inSubgraphs) ctx.log?.(`quantize-weight-only: ${inSubgraphs} of the ${matches.length} quantized nodes are inside If/Loop/Scan bodies`);
     // embedding tables: int8 (QEmbedLayerNormalization, or Gather + DequantizeLinear), 4× smaller
     const tables = quantizeTables(model, config, ctx, explain);
-    return { model, modified: matches.length + tables > 0, stats: { quantized: matches.length, tables } };
+    return { model, modified: matches.length + tables > 0, stats: { quantized: matches.length, tables, ...(inSubgraphs ? { inSubgraphs } : {}) } };
   },
 };
 

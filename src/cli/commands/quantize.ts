@@ -6,7 +6,7 @@ import { saveModelProven } from '../../runtime/prove.js';
 import { checkOutputFile } from '../../util/files.js';
 import type { Model } from '../../ir/graph.js';
 import type { Target } from '../../passes/pass.js';
-import { parseShapeFlags } from '../../runtime/inputs.js';
+import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
 import { Session } from '../../runtime/session.js';
 import { calibrationData, datasetEvaluator, takeFeeds } from '../../quantize/data-sources.js';
 import { quantizeWithFallback, type FallbackReport } from '../../quantize/fallback.js';
@@ -16,6 +16,7 @@ import { staticQuantizePass } from '../../quantize/static.js';
 import { parseAccuracyDrop } from '../../search/goals.js';
 import { nodeSensitivity, type NodeSensitivity } from '../../quantize/sensitivity.js';
 import { collect, parseDimFlags, parseIntFlag } from '../flags.js';
+import { kernelList, ortKernels, type KernelCount } from '../../runtime/kernels.js';
 
 interface QuantizeFlags {
   output: string;
@@ -47,6 +48,7 @@ interface QuantizeFlags {
   trials: string;
   shape: string[];
   dim: string[];
+  input: string[];
   json?: boolean;
 }
 
@@ -87,6 +89,7 @@ export function register(program: Command): void {
     .option('--trials <n>', 'fallback trials after the first quantization', '10')
     .option('--shape <name=dims>', 'input shape for random data, e.g. x=1x3x224x224 (repeatable)', collect, [])
     .option('--dim <name=n>', 'symbolic dimension for random data, e.g. seq=128 (repeatable)', collect, [])
+    .option('--input <name=value>', `for random data and the check run: ${INPUT_FLAG_HELP}`, collect, [])
     .option('--json', 'print JSON')
     .action(async (file: string, flags: QuantizeFlags, cmd: Command) => {
       const verbose = !!cmd.optsWithGlobals().verbose;
@@ -104,6 +107,10 @@ interface QuantizeReport {
   sizeAfter: number;
   ratio: number;
   stats: Record<string, number>;
+  /** What the mode left undone and why (nothing quantized; ops inside subgraphs left float). */
+  notes?: string[];
+  /** Compute kernels ONNX Runtime runs for the output (int8 and float), from its optimized graph. */
+  kernels?: KernelCount;
   opsAfter: Record<string, number>;
   calibration?: string;
   sensitivity?: NodeSensitivity[];
@@ -151,7 +158,7 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
   const model = loadModel(file);
   checkOutputFile(flags.output, '-o'); // after the load: the model and its external data are inputs now
   const log = verbose || !flags.json ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
-  const inputSpec = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) };
+  const inputSpec = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim), ...(flags.input.length ? { values: parseInputFlags(flags.input) } : {}) };
   const calibOpts = { limit: parseIntFlag('--calib-limit', flags.calibLimit, 1), batch: parseIntFlag('--calib-batch', flags.calibBatch, 1), inputs: inputSpec };
   const calib = flags.calib ? await calibrationData(flags.calib, model, calibOpts) : undefined;
   options.calibration = calib?.data;
@@ -183,15 +190,43 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
     const r = await quantizeModel(model, { ...options, inPlace: !flags.sensitivity }, FLAG_NAMES);
     result = r.model;
     stats = r.stats;
+    report.notes = r.notes;
+    for (const n of r.notes) process.stderr.write(`inferopt: note: ${n}\n`);
   }
   // loaded and run once in the runtime it targets (ORT node for cpu/std, onnxruntime-web for wasm) before it is in place
   const saved = await saveModelProven(result, out, { flag: '-o', reference: file, input: inputSpec, backend: options.target === 'wasm' ? 'wasm' : 'node' });
   if (saved.proof.note) process.stderr.write(`inferopt: note: ${flags.output} ${saved.proof.note}\n`);
+  const nothing = report.notes?.some((n) => n.startsWith('nothing '));
+  if (options.target !== 'wasm') report.kernels = await countKernels(file, out, options.mode, inputSpec.dims, !nothing);
   const sizeBefore = modelSizeOnDisk(file);
   const sizeAfter = saved.bytes + saved.dataBytes;
   const opsAfter: Record<string, number> = {};
-  for (const n of result.graph.nodes) opsAfter[n.opType] = (opsAfter[n.opType] ?? 0) + 1;
+  for (const n of result.graph.allNodes()) opsAfter[n.opType] = (opsAfter[n.opType] ?? 0) + 1; // If/Loop bodies included
   return { ...report, input: file, output: out, mode: options.mode, target: options.target ?? 'cpu', sizeBefore, sizeAfter, ratio: sizeBefore / sizeAfter, stats, opsAfter };
+}
+
+/**
+ * The kernels ONNX Runtime will run for the quantized model, with a warning when most of its multiply-adds
+ * stay in float kernels (then it is rarely faster than the float model: QDQ pairs ORT did not fuse only add
+ * work). Undefined, with a note, when ORT cannot write its optimized graph (e.g. a model over 2 GB).
+ */
+async function countKernels(input: string, out: string, mode: string, dims: Record<string, number>, quantizedAny: boolean): Promise<KernelCount | undefined> {
+  let k: KernelCount;
+  try {
+    k = await ortKernels(out, { dims });
+  } catch (e) {
+    process.stderr.write(`inferopt: note: could not count the kernels ONNX Runtime runs for ${out}: ${(e as Error).message.split('\n')[0]}\n`);
+    return undefined;
+  }
+  const total = k.int8Total + k.floatTotal;
+  // (nothing quantized: the note above says so and why)
+  if (mode !== 'fp16' && mode !== 'bf16' && quantizedAny && total > 0 && k.int8Total <= k.floatTotal) {
+    const unfused = k.unfusedQdq ? `, ${k.unfusedQdq} of them reading a DequantizeLinear ORT did not fuse` : '';
+    process.stderr.write(
+      `inferopt: warning: ONNX Runtime will run ${k.int8Total} of the ${total} compute ops as int8 kernels (${kernelList(k.int8)}); ${k.floatTotal} stay float (${kernelList(k.float)}${unfused}): the quantized model will likely not be faster than the float one — measure: inferopt bench ${input} --compare ${out}\n`,
+    );
+  }
+  return k;
 }
 
 function formatResult(r: QuantizeReport): string {
@@ -200,6 +235,7 @@ function formatResult(r: QuantizeReport): string {
   if (r.calibration) lines.push(`calibration: ${r.calibration}`);
   if (Object.keys(r.stats).length) lines.push(`stats: ${Object.entries(r.stats).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`ops: ${Object.entries(r.opsAfter).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (r.kernels) lines.push(`ONNX Runtime kernels: int8 ${kernelList(r.kernels.int8)}; float ${kernelList(r.kernels.float)}`);
   if (r.sensitivity?.length) {
     lines.push('sensitivity (most sensitive first; SQNR in dB with only that node quantized):');
     lines.push('  node                               op                 node out   model out');
