@@ -81,10 +81,16 @@ export function formatProfile(a: ProfileAnalysis, top = 15): string {
         n.gflops !== undefined ? n.gflops.toFixed(1) : '-',
         n.intensity !== undefined ? n.intensity.toFixed(1) : '-',
         n.bound === 'unknown' ? '-' : n.bound,
-        n.efficiency !== undefined ? pct(n.efficiency, 0) : '-',
+        n.efficiency !== undefined ? `${pct(n.efficiency, 0)}${n.aboveRoof !== undefined ? '*' : ''}` : '-',
       ]),
     ),
   );
+  const above = a.nodes.slice(0, top).filter((n) => n.aboveRoof !== undefined);
+  if (above.length) {
+    out.push(
+      `* ran above the measured roof (up to ${Math.max(...above.map((n) => n.aboveRoof!)).toFixed(2)}× it), shown as 100%: the memory roof is DRAM bandwidth and data that fit in cache beat it; the compute roof is an fp32 MatMul and convolutions ORT runs with fewer operations than counted (Winograd, blocked NCHWc) beat it`,
+    );
+  }
   const f = a.fusion;
   out.push('', `ORT: ${f.kept} nodes ran as is, ${f.fused.length} fused kernels, ${f.inserted.length} inserted, ${f.removed.length} graph nodes removed`);
   for (const x of f.fused.slice(0, 10)) out.push(`  fused ${x.opType} '${x.kernel}' <- ${x.from.join(' + ')}`);

@@ -29,6 +29,13 @@ export interface NodeRoofline extends NodeTime {
   bound: Bound;
   /** Achieved / attainable at this intensity (the roofline), 0..1. */
   efficiency?: number;
+  /**
+   * Set when the kernel ran faster than the roof allows (achieved / attainable > 1), and then `efficiency`
+   * is 1: the roof is a model, not a law. Its memory roof is DRAM bandwidth (a 64 MB read), and a kernel
+   * whose data fit in cache beats it; its compute roof is a 512³ fp32 MatMul, and a convolution ORT runs
+   * with fewer operations than the direct count (Winograd, NCHWc blocking) beats that.
+   */
+  aboveRoof?: number;
 }
 
 /**
@@ -53,6 +60,8 @@ export function roofline(byNode: readonly NodeTime[], fusion: FusionReport, cost
       const attainable = Math.min(peak.gflops, intensity * peak.gbps);
       if (gflops !== undefined && attainable > 0) efficiency = gflops / attainable;
     }
+    // never more than the roof: a kernel above it is shown at 100% and flagged (see NodeRoofline.aboveRoof)
+    if (efficiency !== undefined && efficiency > 1) return { ...n, graphNodes, flops, bytes, gflops, intensity, bound, efficiency: 1, aboveRoof: efficiency };
     return { ...n, graphNodes, flops, bytes, gflops, intensity, bound, efficiency };
   });
 }
