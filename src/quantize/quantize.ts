@@ -170,7 +170,8 @@ function quantizeNotes(o: QuantizeOptions, params: { opTypes?: string[] }, ops: 
   }
   const rewrites = o.mode === 'weight-only' ? ['MatMul', 'Gemm'] : (params.opTypes ?? []);
   const asked = o.include?.length ? ` among the nodes --include selects (${o.include.join(', ')})` : '';
-  const eligible = rewrites.filter((t) => count(t).main + count(t).sub > 0);
+  // the compute ops it rewrites that the model has (a Gather of shape indices is no table to quantize)
+  const eligible = rewrites.filter((t) => count(t).compute && count(t).main + count(t).sub > 0);
   let why = eligible.length
     ? `found no constant float weight it can quantize in the model's ${eligible.map(where).join(', ')}${asked} (see --explain)`
     : `rewrites ${rewrites.join(', ')}${asked}, and ${has}`;
