@@ -34,6 +34,7 @@ const EXAMPLES: Record<string, string[]> = {
     'inferopt optimize bert.onnx --dim seq=128 --min-speedup 2 -o bert-opt/',
     'inferopt optimize model.onnx --recipe out/recipe.json -o again/',
     'inferopt optimize model.onnx --data data/fashion-mnist-1k -o out/ --workers redis://:secret@queue-host:6379',
+    'inferopt optimize model.onnx --target wasm --device auto -o web/   # timed on a phone or browser: inferopt device serve',
   ],
   worker: ['inferopt worker --redis redis://:secret@queue-host:6379 --name box1', 'inferopt worker --redis rediss://queue-host:6380 --concurrency 2'],
   demo: ['inferopt demo', 'inferopt demo -o /tmp/demo --budget 2m'],

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WebSocket } from 'ws';
 import { InferoptError, InputError } from '../errors.js';
+import type { Tensor } from '../ir/tensor.js';
 import type { BenchOptions, BenchResult, CompareResult, SessionSettingsOverride } from '../runtime/bench.js';
 import { DEFAULT_LIMITS, chunksOf, maxFrameBytes, type BenchJob, type DeviceBenchOptions, type DeviceLimits, type DeviceSummary, type JobInput, type ToControlMessage } from './protocol.js';
 import { deviceStateFile, type DeviceServerState } from './server.js';
@@ -145,20 +146,21 @@ export function runOnDevice(device: string, job: BenchJob, blobs: Map<string, Ui
 }
 
 /** The BenchOptions that go over the wire; inputs given as tensors become blobs. */
-function wireOptions(opts: BenchOptions, blobs: Map<string, Uint8Array>): { options: DeviceBenchOptions; inputs: JobInput[] } {
+function wireOptions(opts: BenchOptions, blobs: Map<string, Uint8Array>): { options: DeviceBenchOptions; inputs: JobInput[]; feedSets?: JobInput[][] } {
   if (opts.backend && opts.backend !== 'wasm') throw new InputError(`--device runs onnxruntime-web on the device: --backend ${opts.backend} does not apply there`);
-  if (opts.feeds || opts.feedSets) throw new InputError('a device run takes inputs as values (--input), not as feed sets');
   const values: Record<string, number> = {};
   const inputs: JobInput[] = [];
-  for (const [name, v] of Object.entries(opts.values ?? {})) {
+  const blobOf = (name: string, v: Tensor): JobInput => {
+    if (v.strings) throw new InputError(`input ${name}: string tensors cannot be sent to a device`);
+    const hash = sha256(v.bytes);
+    blobs.set(hash, v.bytes);
+    return { name, dtype: v.dtype, dims: [...v.dims], blob: { hash, size: v.bytes.length } };
+  };
+  for (const [name, v] of Object.entries({ ...opts.values, ...opts.feeds })) {
     if (typeof v === 'number') values[name] = v;
-    else {
-      if (v.strings) throw new InputError(`--input ${name}: string tensors cannot be sent to a device`);
-      const hash = sha256(v.bytes);
-      blobs.set(hash, v.bytes);
-      inputs.push({ name, dtype: v.dtype, dims: [...v.dims], blob: { hash, size: v.bytes.length } });
-    }
+    else inputs.push(blobOf(name, v));
   }
+  const feedSets = opts.feedSets?.length ? opts.feedSets.map((set) => Object.entries(set).map(([name, t]) => blobOf(name, t))) : undefined;
   const options: DeviceBenchOptions = {
     threads: opts.threads ?? 2,
     warmup: opts.warmup ?? 5,
@@ -172,7 +174,7 @@ function wireOptions(opts: BenchOptions, blobs: Map<string, Uint8Array>): { opti
     ...(opts.seconds !== undefined ? { seconds: opts.seconds } : {}),
     ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
   };
-  return { options, inputs };
+  return { options, inputs, ...(feedSets ? { feedSets } : {}) };
 }
 
 function modelBlob(source: string | Uint8Array, blobs: Map<string, Uint8Array>): { hash: string; size: number } {
@@ -204,8 +206,8 @@ function checkResult(r: unknown): BenchResult {
 /** `benchmark()` on a device: the same options and result, measured there. */
 export async function benchmarkOnDevice(device: string, model: string | Uint8Array, opts: BenchOptions = {}, client: DeviceClientOptions = {}): Promise<{ device: DeviceSummary; result: BenchResult }> {
   const blobs = new Map<string, Uint8Array>();
-  const { options, inputs } = wireOptions(opts, blobs);
-  const job: BenchJob = { kind: 'bench', label: labelOf(model, '<model>'), model: modelBlob(model, blobs), inputs, options };
+  const { options, inputs, feedSets } = wireOptions(opts, blobs);
+  const job: BenchJob = { kind: 'bench', label: labelOf(model, '<model>'), model: modelBlob(model, blobs), inputs, ...(feedSets ? { feedSets } : {}), options };
   const r = await runOnDevice(device, job, blobs, { ...client, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
   return { device: r.device, result: { ...checkResult(r.result), model: typeof model === 'string' ? model : '<model>' } };
 }
@@ -220,9 +222,10 @@ export async function compareOnDevice(
   client: DeviceClientOptions = {},
 ): Promise<{ device: DeviceSummary; result: CompareResult }> {
   const blobs = new Map<string, Uint8Array>();
-  const { options, inputs } = wireOptions(opts, blobs);
+  const { options, inputs, feedSets } = wireOptions(opts, blobs);
   const job: BenchJob = {
     kind: 'bench',
+    ...(feedSets ? { feedSets } : {}),
     label: labelOf(a, 'A'),
     model: modelBlob(a, blobs),
     compare: { label: labelOf(b, 'B'), model: modelBlob(b, blobs), settings: { ...bSettings } },

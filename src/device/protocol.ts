@@ -105,6 +105,8 @@ export interface BenchJob {
   model: BlobRef;
   compare?: { label: string; model: BlobRef; settings: Partial<Pick<DeviceBenchOptions, 'threads' | 'optLevel' | 'executionMode'>> };
   inputs: JobInput[];
+  /** Several input sets used in turn (BenchOptions.feedSets: real batches drawn from data); replaces `inputs`. */
+  feedSets?: JobInput[][];
   options: DeviceBenchOptions;
 }
 
@@ -229,7 +231,7 @@ function checkOptions(v: unknown, what: string): DeviceBenchOptions {
 /** Checks a job field by field (unknown fields, types, ranges, sizes against the limits). */
 export function checkJob(v: unknown, limits: DeviceLimits): Job {
   const o = obj(v, 'job');
-  only(o, ['kind', 'label', 'model', 'compare', 'inputs', 'options'], 'job');
+  only(o, ['kind', 'label', 'model', 'compare', 'inputs', 'feedSets', 'options'], 'job');
   oneOf(o['kind'], ['bench'] as const, 'job.kind');
   const job: BenchJob = {
     kind: 'bench',
@@ -249,14 +251,21 @@ export function checkJob(v: unknown, limits: DeviceLimits): Job {
     if (s['executionMode'] !== undefined) settings.executionMode = oneOf(s['executionMode'], ['sequential', 'parallel'] as const, 'job.compare.settings.executionMode');
     job.compare = { label: str(c['label'], 'job.compare.label', 4096), model: checkBlobRef(c['model'], 'job.compare.model', limits), settings };
   }
-  const inputs = o['inputs'];
-  if (!Array.isArray(inputs) || inputs.length > 256) throw new ProtocolError('job.inputs: expected at most 256 inputs');
-  job.inputs = inputs.map((x, i) => {
-    const w = `job.inputs[${i}]`;
-    const io = obj(x, w);
-    only(io, ['name', 'dtype', 'dims', 'blob'], w);
-    return { name: str(io['name'], `${w}.name`, 256), dtype: int(io['dtype'], `${w}.dtype`, 1, 64), dims: dimsOf(io['dims'], `${w}.dims`), blob: checkBlobRef(io['blob'], `${w}.blob`, limits) };
-  });
+  const inputList = (v: unknown, what: string): JobInput[] => {
+    if (!Array.isArray(v) || v.length > 256) throw new ProtocolError(`${what}: expected at most 256 inputs`);
+    return v.map((x, i) => {
+      const w = `${what}[${i}]`;
+      const io = obj(x, w);
+      only(io, ['name', 'dtype', 'dims', 'blob'], w);
+      return { name: str(io['name'], `${w}.name`, 256), dtype: int(io['dtype'], `${w}.dtype`, 1, 64), dims: dimsOf(io['dims'], `${w}.dims`), blob: checkBlobRef(io['blob'], `${w}.blob`, limits) };
+    });
+  };
+  job.inputs = inputList(o['inputs'], 'job.inputs');
+  if (o['feedSets'] !== undefined) {
+    const sets = o['feedSets'];
+    if (!Array.isArray(sets) || sets.length < 1 || sets.length > 64) throw new ProtocolError('job.feedSets: expected 1 to 64 input sets');
+    job.feedSets = sets.map((s, i) => inputList(s, `job.feedSets[${i}]`));
+  }
   const total = jobBlobs(job).reduce((s, b) => s + b.size, 0);
   if (total > limits.maxJobBytes) throw new ProtocolError(`job: its blobs come to ${total} bytes, over the limit of ${limits.maxJobBytes}`);
   return job;
@@ -264,7 +273,7 @@ export function checkJob(v: unknown, limits: DeviceLimits): Job {
 
 /** Every blob a job needs, each hash once. */
 export function jobBlobs(job: Job): BlobRef[] {
-  const all = [job.model, ...(job.compare ? [job.compare.model] : []), ...job.inputs.map((i) => i.blob)];
+  const all = [job.model, ...(job.compare ? [job.compare.model] : []), ...job.inputs.map((i) => i.blob), ...(job.feedSets ?? []).flat().map((i) => i.blob)];
   const seen = new Map<string, BlobRef>();
   for (const b of all) {
     const had = seen.get(b.hash);

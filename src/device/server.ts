@@ -43,7 +43,7 @@ export interface DeviceServerOptions {
   limits?: Partial<DeviceLimits>;
   /** Where the control address and token are written for the CLI (0600); default `deviceStateFile()`. */
   stateFile?: string;
-  /** Heartbeat: a device that has not answered a ping within this long is dropped (default 10 s). */
+  /** Heartbeat: a device that has not answered a ping within this long, nor taken in queued bytes, is dropped (default 20 s). */
   heartbeatMs?: number;
   log?: (line: string) => void;
 }
@@ -102,6 +102,8 @@ interface Device {
   connectedAt: Date;
   run?: Run;
   alive: boolean;
+  /** Bytes queued to it at the last heartbeat: a device still taking in an upload is alive though its pong waits behind the data. */
+  queued: number;
 }
 
 interface Run {
@@ -169,10 +171,13 @@ export class DeviceServer {
     });
     this.port = (this.http.address() as AddressInfo).port;
     this.hosts = allowedHosts(this.host, this.port);
-    const beat = this.opts.heartbeatMs ?? 10_000;
+    const beat = this.opts.heartbeatMs ?? 20_000;
     this.heartbeat = setInterval(() => {
       for (const d of this.devices.values()) {
-        if (!d.alive) {
+        const queued = d.socket.bufferedAmount;
+        const draining = queued > 0 && queued < d.queued;
+        d.queued = queued;
+        if (!d.alive && !draining) {
           this.log(`device ${d.name}: no answer to the heartbeat; dropped`);
           d.socket.terminate();
           continue;
@@ -293,7 +298,7 @@ export class DeviceServer {
         if (!device) {
           if (msg.t !== 'hello') throw new ProtocolError('first message must be hello');
           clearTimeout(helloTimer);
-          device = { name: this.uniqueName(asked ?? deviceBaseName(msg.info.userAgent)), info: msg.info, socket: ws, address, connectedAt: new Date(), alive: true };
+          device = { name: this.uniqueName(asked ?? deviceBaseName(msg.info.userAgent)), info: msg.info, socket: ws, address, connectedAt: new Date(), alive: true, queued: 0 };
           this.devices.set(device.name, device);
           send(ws, { t: 'welcome', name: device.name, limits: this.limits } satisfies ToPageMessage);
           this.log(`device ${device.name} connected from ${address}: ${describeDevice(msg.info)}`);
@@ -380,6 +385,17 @@ export class DeviceServer {
           owed.next += bytes.length;
           if (owed.next === owed.size) run.owed.delete(header.hash);
           run.device.socket.send(frame, { binary: true });
+          // back-pressure: read no more from the CLI while the device has a few chunks queued
+          if (run.device.socket.bufferedAmount > 4 * this.limits.chunkBytes) {
+            ws.pause();
+            const r = run;
+            const wait = setInterval(() => {
+              if (r.done || r.device.socket.readyState !== WebSocket.OPEN || r.device.socket.bufferedAmount <= this.limits.chunkBytes) {
+                clearInterval(wait);
+                ws.resume();
+              }
+            }, 5);
+          }
           return;
         }
         const msg = parseControlMessage(rawText(data), this.limits);

@@ -63,7 +63,7 @@ export function candidateCell(c: Candidate, base: Measurement): string {
 export function timingLine(r: OptimizeResults): string {
   const t = r.timing;
   const threads = t.threads.baseline === t.threads.chosen ? `${plural(t.threads.chosen, 'thread')} (baseline and chosen)` : `baseline ${plural(t.threads.baseline, 'thread')}, chosen ${t.threads.chosen}`;
-  return `Timed on ${t.note}; ${threads}, ${t.backend} backend`;
+  return `Timed on ${t.note}; ${threads}, ${t.backend} backend${t.device ? ` on device ${t.device.name} (${t.device.description})` : ''}`;
 }
 
 /** `1 thread`, `2 threads`. */

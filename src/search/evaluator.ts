@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { loadModel, modelToBytes } from '../ir/io.js';
 import type { Model } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { benchmark, compare, type BenchOptions } from '../runtime/bench.js';
+import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult, type SessionSettingsOverride } from '../runtime/bench.js';
 import type { Backend } from '../runtime/session.js';
 import { applyRecipe, type AppliedStep } from './apply.js';
 import { InputError } from '../errors.js';
@@ -18,7 +18,17 @@ import { dataContentKey } from '../quantize/calibrate.js';
 import { graphKey, recipeKey, type Recipe } from './recipe.js';
 import type { Evaluator, SideBySide } from './search.js';
 
+/** Where candidates are timed: runtime/bench.ts here (the default), or the same functions run on a device. */
+export interface Timer {
+  benchmark(model: Uint8Array, opts: BenchOptions): Promise<BenchResult>;
+  compare(a: Uint8Array, b: Uint8Array, opts: BenchOptions, bSettings: SessionSettingsOverride): Promise<CompareResult>;
+}
+
+const LOCAL_TIMER: Timer = { benchmark, compare };
+
 export interface OnnxEvaluatorOptions {
+  /** Where candidates are timed (default: this process, runtime/bench.ts). */
+  timer?: Timer;
   /** The input model file: every candidate starts from a fresh load of it. */
   modelFile: string;
   catalog: readonly CatalogEntry[];
@@ -159,7 +169,7 @@ export class OnnxEvaluator implements Evaluator {
     const ba = await this.build(a);
     const bb = await this.build(b);
     const { threads, optLevel, executionMode } = this.benchOptions(b, runs);
-    const r = await compare(ba.bytes, bb.bytes, this.benchOptions(a, runs), { threads, optLevel, executionMode });
+    const r = await (this.opts.timer ?? LOCAL_TIMER).compare(ba.bytes, bb.bytes, this.benchOptions(a, runs), { threads, optLevel, executionMode });
     const stats = (x: typeof r.a) => ({ p50: x.latencyMs.p50, p90: x.latencyMs.p90, p99: x.latencyMs.p99, mean: x.latencyMs.mean, samples: x.timesMs });
     return { ratio: r.ratio.ratio, low: r.ratio.low, high: r.ratio.high, runs: r.a.timesMs.length, a: stats(r.a), b: stats(r.b) };
   }
@@ -199,7 +209,7 @@ export class OnnxEvaluator implements Evaluator {
     // The process's first benchmark also pays for ORT's thread pools and caches warming up (not the baseline's
     // fault); it also tells how many runs fit in the time each candidate gets.
     if (!this.warmedUp) {
-      const w = await benchmark(built.bytes, { ...this.benchOptions(recipe, 5), warmup: 3 });
+      const w = await (this.opts.timer ?? LOCAL_TIMER).benchmark(built.bytes, { ...this.benchOptions(recipe, 5), warmup: 3 });
       this.runs ??= Math.max(15, Math.min(300, Math.round(((this.opts.seconds ?? 1.5) * 1000) / Math.max(w.latencyMs.p50, 1e-3))));
       this.warmedUp = true;
     }
@@ -210,7 +220,7 @@ export class OnnxEvaluator implements Evaluator {
       const r = await this.sideBySide(baseline, recipe, this.opts.runs ?? this.runs ?? 15);
       return { latency: r.b!, ...common, vsBaseline: { speedup: 1 / r.ratio, low: 1 / r.high, high: 1 / r.low } };
     }
-    const b = await benchmark(built.bytes, this.benchOptions(recipe));
+    const b = await (this.opts.timer ?? LOCAL_TIMER).benchmark(built.bytes, this.benchOptions(recipe));
     if (!baseline) this.pinned ??= built;
     const l = b.latencyMs;
     return { latency: { p50: l.p50, p90: l.p90, p99: l.p99, mean: l.mean, samples: b.timesMs }, ...common };

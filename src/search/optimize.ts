@@ -30,6 +30,10 @@ import { DEFAULT_SESSION, graphKey, type Recipe, type RecipeFile } from './recip
 import { runSearch } from './search.js';
 import { defaultSessionSpace } from './space.js';
 import { timingWorkload, type Workload } from './workload.js';
+import { benchmarkOnDevice, compareOnDevice, listDevices } from '../device/client.js';
+import type { DeviceSummary } from '../device/protocol.js';
+import { describeDevice } from '../device/server.js';
+import type { Timer } from './evaluator.js';
 import * as os from 'node:os';
 
 export interface OptimizeOptions {
@@ -57,6 +61,8 @@ export interface OptimizeOptions {
   allowOtherModel?: boolean;
   /** Timed runs per candidate. */
   runs?: number;
+  /** Time every candidate on this device (`inferopt device serve`; a name or 'auto'): onnxruntime-web there. */
+  device?: string;
   catalog?: CatalogEntry[];
   log?: (line: string) => void;
   /**
@@ -79,6 +85,37 @@ export interface OptimizeOutcome {
  * and both reports, written to the output folder in one step. Goals not met: the outcome says so (`met`),
  * and the caller exits 3 — the folder is written either way.
  */
+/**
+ * A Timer that runs runtime/bench.ts on a device; `device` is filled in by the first measurement (the
+ * server picks the device for 'auto'), and every later one goes to that same device by name.
+ */
+async function deviceTimer(name: string, log: (line: string) => void): Promise<{ timer: Timer; device?: DeviceSummary }> {
+  const holder: { timer: Timer; device?: DeviceSummary } = { timer: undefined as unknown as Timer };
+  const target = () => holder.device?.name ?? name;
+  const seen = (d: DeviceSummary) => {
+    if (!holder.device) log(`timing on device ${d.name}: ${describeDevice(d.info)}`);
+    holder.device = d;
+  };
+  holder.timer = {
+    benchmark: async (m, opts) => {
+      const r = await benchmarkOnDevice(target(), m, opts);
+      seen(r.device);
+      return r.result;
+    },
+    compare: async (a, b, opts, bSettings) => {
+      const r = await compareOnDevice(target(), a, b, opts, bSettings);
+      seen(r.device);
+      return r.result;
+    },
+  };
+  // fail early, before the search, when the device is not there
+  const { devices, url } = await listDevices();
+  if (name === 'auto' ? devices.length === 0 : !devices.some((d) => d.name === name)) {
+    throw new InputError(name === 'auto' ? `no device is connected; open ${url} on the device` : `no device named '${name}' is connected (${devices.length ? `connected: ${devices.map((d) => d.name).join(', ')}` : `none is; open ${url} on the device`})`);
+  }
+  return holder;
+}
+
 export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   const log = o.log ?? (() => {});
   const modelFile = path.resolve(o.modelFile);
@@ -104,7 +141,8 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     log(`timed on ${workload.note}`);
     // QAT trains in this process (the CLI refuses --train-data with --workers)
     const training = o.trainData && !o.workers ? trainingData(baseModel, o.trainData, o.trainLimit) : undefined;
-    const local = new OnnxEvaluator({ modelFile, catalog, metric, backend, feedSets: workload.feeds, ...(o.runs ? { runs: o.runs } : {}), ...(training ? { training } : {}), log });
+    const onDevice = o.device !== undefined ? await deviceTimer(o.device, log) : undefined;
+    const local = new OnnxEvaluator({ modelFile, catalog, metric, backend, feedSets: workload.feeds, ...(o.runs ? { runs: o.runs } : {}), ...(training ? { training } : {}), ...(onDevice ? { timer: onDevice.timer } : {}), log });
     const remote = o.workers
       ? await distributedSearch({
           ...o.workers,
@@ -186,6 +224,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
         note: workload.note,
         threads: { baseline: search.baseline.recipe.session.threads, chosen: search.chosen.recipe.session.threads },
         backend,
+        ...(onDevice?.device ? { device: { name: onDevice.device.name, description: describeDevice(onDevice.device.info) } } : {}),
       },
       opTypes: { baseline: baseProfile, chosen: chosenProfile },
       ...(sideBySide ? { sideBySide } : {}),

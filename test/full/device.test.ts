@@ -145,6 +145,22 @@ describe.skipIf(!browserBin)('inferopt device serve, with headless Chromium as t
     expect(text.stdout).toMatch(/B\/A median latency: [\d.]+ \(95% CI [\d.]+–[\d.]+, runs interleaved in random order\)/);
   });
 
+  it('optimize --target wasm --device times every candidate on the page', async () => {
+    saveModel(buildZooModel('cnn-small', { seed: 2 }), path.join(work, 'small.onnx'));
+    const r = await cli(['optimize', 'small.onnx', '--target', 'wasm', '--device', 'auto', '--budget', '3', '--runs', '5', '-o', 'opt']);
+    expect(r.code === 0 || r.code === 3, r.stderr).toBe(true); // 3: goals not met, the folder is written either way
+    expect(r.stderr).toMatch(/timing on device headless-chrome-linux: HeadlessChrome/);
+    const results = JSON.parse(fs.readFileSync(path.join(work, 'opt/results.json'), 'utf8')) as { timing: { backend: string; device?: { name: string } } };
+    expect(results.timing.backend).toBe('wasm');
+    expect(results.timing.device?.name).toBe('headless-chrome-linux');
+    expect(fs.readFileSync(path.join(work, 'opt/report.md'), 'utf8')).toMatch(/wasm backend on device headless-chrome-linux \(HeadlessChrome/);
+    // the page ran them: its table has more rows than the bench tests left
+    expect(await page.locator('#runs tbody tr').count()).toBeGreaterThan(5);
+    const wrongTarget = await cli(['optimize', 'small.onnx', '--device', 'auto', '-o', 'opt2']);
+    expect(wrongTarget.code).toBe(2);
+    expect(wrongTarget.stderr).toMatch(/give --target wasm/);
+  });
+
   it('refuses a wrong token (page and socket), and names the device that does not exist', async () => {
     const p = await browser.newPage();
     const wrong = url.replace(/token=[\w-]+/, 'token=wrong');

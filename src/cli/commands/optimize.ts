@@ -31,6 +31,7 @@ interface OptimizeFlags {
   dim: string[];
   limit?: string;
   runs?: string;
+  device?: string;
   json?: boolean;
   workers?: string;
   resume?: boolean;
@@ -59,6 +60,7 @@ export function register(program: Command): void {
     .option('--dim <name=n>', 'symbolic dimension value (repeatable)', collect, [])
     .option('--limit <n>', 'samples scored (data) or random inputs compared (fidelity)')
     .option('--runs <n>', 'timed runs per candidate (default 30)')
+    .option('--device <name|auto>', 'with --target wasm: time every candidate on a device connected to `inferopt device serve`')
     .option('--json', 'print results.json to stdout')
     .option('--workers <redis-url>', 'measure on the workers that joined this Redis (`inferopt worker`); decisions stay here')
     .option('--resume', 'with --workers: pick up the last search with the same inputs (results already in Redis are reused)')
@@ -66,7 +68,10 @@ export function register(program: Command): void {
     .action(async (file: string, flags: OptimizeFlags) => {
       if ((flags.resume || flags.timingClass) && !flags.workers) throw new InputError(`${flags.resume ? '--resume' : '--timing-class'} needs --workers <redis-url>`);
       if (flags.trainData && flags.workers) throw new InputError('--train-data (quantization-aware training) runs in this process: it cannot be combined with --workers');
+      if (flags.device !== undefined && flags.workers) throw new InputError('give either --device or --workers, not both');
+      if (flags.device !== undefined && flags.target !== 'wasm') throw new InputError('--device times candidates on onnxruntime-web on the device: give --target wasm');
       const outcome = await optimize({
+        ...(flags.device !== undefined ? { device: flags.device } : {}),
         modelFile: file,
         outDir: flags.output,
         goals: parseGoals(flags),

@@ -7,7 +7,7 @@ import { InputError } from '../../errors.js';
 import { Tensor } from '../../ir/tensor.js';
 import { benchmark, compare, type BenchOptions } from '../../runtime/bench.js';
 import type { InputValue } from '../../runtime/inputs.js';
-import type { Job } from '../protocol.js';
+import type { Job, JobInput } from '../protocol.js';
 
 export interface ToWorker {
   run: string;
@@ -28,8 +28,9 @@ async function runJob({ run, job, blobs }: ToWorker): Promise<unknown> {
   if (o.threads > 1 && !(self as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
     throw new InputError(`this page is not cross-origin isolated, so onnxruntime-web cannot run ${o.threads} threads here; use --threads 1`);
   }
+  const tensor = (i: JobInput) => new Tensor(i.dtype, i.dims, blobs[i.blob.hash]!, i.name);
   const values: Record<string, InputValue> = { ...o.values };
-  for (const i of job.inputs) values[i.name] = new Tensor(i.dtype, i.dims, blobs[i.blob.hash]!, i.name);
+  for (const i of job.inputs) values[i.name] = tensor(i);
   const opts: BenchOptions = {
     backend: 'wasm',
     threads: o.threads,
@@ -44,6 +45,7 @@ async function runJob({ run, job, blobs }: ToWorker): Promise<unknown> {
     ...(o.runs !== undefined ? { runs: o.runs } : {}),
     ...(o.seconds !== undefined ? { seconds: o.seconds } : {}),
     ...(o.batch !== undefined ? { batch: o.batch } : {}),
+    ...(job.feedSets ? { feedSets: job.feedSets.map((set) => Object.fromEntries(set.map((i) => [i.name, tensor(i)]))) } : {}),
   };
   const model = blobs[job.model.hash]!;
   if (!job.compare) return { ...(await benchmark(model, opts)), model: job.label };
