@@ -12,10 +12,11 @@ import type { Cut, PruneGroup, PruneSpace } from './space.js';
  * - `taylor`: Σ |w · ∂L/∂w| over every weight of the group (first order, from a few training batches);
  * - `fluctuation` (FLAP, An et al. 2024): Var(x_j) · ‖W_{:,j}‖² summed over the layers that read unit j — the
  *   squared error their outputs take when the unit is replaced by its mean (mean compensation, compensate.ts),
- *   from calibration statistics.
+ *   from calibration statistics;
+ * - `influence` ranks whole layers (layers.ts), not groups.
  */
-export type Criterion = 'l1' | 'l2' | 'bn-scale' | 'taylor' | 'wanda' | 'fluctuation';
-export const CRITERIA: readonly Criterion[] = ['l1', 'l2', 'bn-scale', 'taylor', 'wanda', 'fluctuation'];
+export type Criterion = 'l1' | 'l2' | 'bn-scale' | 'taylor' | 'wanda' | 'fluctuation' | 'influence';
+export const CRITERIA: readonly Criterion[] = ['l1', 'l2', 'bn-scale', 'taylor', 'wanda', 'fluctuation', 'influence'];
 
 export interface ScoreInputs {
   /** Σ over batches of w·∂L/∂w per initializer name (same layout as the weight), for `taylor`. */
@@ -40,6 +41,7 @@ export function idScores(space: PruneSpace, criterion: Criterion, inputs: ScoreI
   const score = new Float64Array(size);
   const seen = new Uint8Array(size);
   if (criterion === 'wanda') throw new InputError('wanda scores single weights: use it with --granularity unstructured or n:m');
+  if (criterion === 'influence') throw new InputError('influence ranks whole layers: use it with --granularity layer');
   if (criterion === 'taylor') {
     if (!inputs.taylor) throw new InputError('taylor importance needs training data (--train-data) for its gradients');
     for (const c of space.cuts) {

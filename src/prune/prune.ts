@@ -5,7 +5,9 @@ import { modelToBytes } from '../ir/io.js';
 import type { AnalyzeOptions } from './channels.js';
 import type { InputMeans } from './compensate.js';
 import { CRITERIA, type Criterion, type ScoreInputs } from './importance.js';
-import { cloneModel, pruneStructured, type StructuredGranularity, type StructuredReport } from './structured.js';
+import { cloneModel, flopCount, parameterCount, pruneStructured, type StructuredGranularity, type StructuredReport } from './structured.js';
+import { dropLeastInfluential, layerInfluence } from './layers.js';
+import type { Tensor } from '../ir/tensor.js';
 import { applyMasks, computeMasks, prunableWeights, zeroFraction, type MaskReport } from './unstructured.js';
 
 /** One call for every granularity: `pruneModel(model, { granularity: 'channel', targetFlops: 0.5 })`. */
@@ -31,6 +33,8 @@ export interface PruneOptions extends AnalyzeOptions {
   scores?: ScoreInputs;
   /** Mean compensation for structured removal: `readerStats` of the model on calibration data. */
   means?: InputMeans;
+  /** Calibration inputs (layer influence; random inputs when absent). */
+  feeds?: readonly Record<string, Tensor>[];
   /** Wanda: ‖x‖ per input feature of each weight (see unstructured.ts). */
   activationNorms?: ReadonlyMap<string, Float32Array>;
   log?: (m: string) => void;
@@ -65,13 +69,13 @@ function checkAmount(name: string, v: number | undefined, lo: number, hiExclusiv
 
 export async function pruneModel(model: Model, opts: PruneOptions): Promise<{ model: Model; report: PruneReport }> {
   if (!isGranularity(opts.granularity)) throw new InputError(`unknown granularity '${opts.granularity}' (expected ${GRANULARITIES.join(', ')})`);
-  const criterion = opts.criterion ?? (opts.activationNorms ? 'wanda' : 'l2');
+  const criterion = opts.criterion ?? (opts.granularity === 'layer' ? 'influence' : opts.activationNorms ? 'wanda' : 'l2');
   if (!CRITERIA.includes(criterion)) throw new InputError(`unknown importance '${criterion}' (expected ${CRITERIA.join(', ')})`);
   checkAmount('--sparsity', opts.sparsity, 0, 1);
   checkAmount('--target-flops', opts.targetFlops, Number.MIN_VALUE, 1);
   checkAmount('--target-params', opts.targetParams, Number.MIN_VALUE, 1);
   if (opts.targetLatency && !(opts.targetLatency.ms > 0)) throw new InputError(`--target-latency must be a positive number of ms`);
-  if (opts.granularity === 'layer') throw new InputError('--granularity layer is not implemented yet (use channel, head, ffn, unstructured or n:m)');
+  if (opts.granularity === 'layer') return pruneLayers(model, opts);
 
   if (opts.granularity === 'unstructured' || opts.granularity === 'n:m') {
     if (opts.targetFlops !== undefined || opts.targetLatency) {
@@ -98,6 +102,39 @@ export async function pruneModel(model: Model, opts: PruneOptions): Promise<{ mo
   if (criterion === 'wanda') throw new InputError('wanda scores single weights: use it with --granularity unstructured or n:m');
   const r = await pruneStructured(model, { ...opts, granularity: opts.granularity as StructuredGranularity, criterion });
   return { model: r.model, report: { granularity: opts.granularity, criterion, structured: r.report } };
+}
+
+/** Layer pruning: the least influential shape-keeping layers go (see layers.ts). */
+async function pruneLayers(model: Model, opts: PruneOptions): Promise<{ model: Model; report: PruneReport }> {
+  if ((opts.criterion ?? 'influence') !== 'influence') throw new InputError(`layers are ranked by their influence on the hidden state, not by ${opts.criterion}`);
+  if (opts.targetLatency) throw new InputError('--granularity layer takes --sparsity, --target-flops or --target-params');
+  const scores = await layerInfluence(model, opts.feeds, opts);
+  const free = scores.filter((s) => !s.blocked).length;
+  const params0 = parameterCount(opts.baseline ?? model);
+  const flops0 = flopCount(opts.baseline ?? model, opts);
+  let r = dropLeastInfluential(model, scores, 0);
+  if (opts.sparsity !== undefined) r = dropLeastInfluential(model, scores, Math.round(opts.sparsity * free));
+  else {
+    for (let k = 1; k <= free; k++) {
+      r = dropLeastInfluential(model, scores, k);
+      const met = opts.targetFlops !== undefined ? flopCount(r.model, opts) <= opts.targetFlops * flops0 : parameterCount(r.model) <= opts.targetParams! * params0;
+      if (met) break;
+      if (k === free) opts.log?.(`the goal cannot be met by dropping layers (all ${free} that can go are gone)`);
+    }
+  }
+  const blocked = new Map<string, number>();
+  for (const s of scores) if (s.blocked) blocked.set(s.blocked, (blocked.get(s.blocked) ?? 0) + 1);
+  opts.log?.(`layer influence (1 − cos): ${scores.map((s) => `${s.prefix} ${s.influence.toFixed(3)}${s.blocked ? ' (fixed)' : ''}`).join(', ')}${opts.feeds?.length ? '' : ' — on random inputs (give --calib for real ones)'}`);
+  const structured: StructuredReport = {
+    granularity: 'layer',
+    criterion: 'influence',
+    candidates: free,
+    removed: r.dropped.length,
+    blocked: [...blocked].map(([reason, groups]) => ({ reason, groups })),
+    params: [params0, parameterCount(r.model)],
+    flops: [flops0, flopCount(r.model, opts)],
+  };
+  return { model: r.model, report: { granularity: 'layer', criterion: 'influence', structured } };
 }
 
 export interface SizeReport {

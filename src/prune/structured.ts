@@ -46,7 +46,7 @@ export interface BlockedSummary {
 }
 
 export interface StructuredReport {
-  granularity: StructuredGranularity;
+  granularity: StructuredGranularity | 'layer';
   criterion: Criterion;
   candidates: number;
   removed: number;

@@ -103,7 +103,7 @@ export function findLayers(model: Model, opts: { minLayers?: number } = {}): Lay
 }
 
 /** The inferred shape of a value as text ('?' when unknown), free dims at 1. */
-function shapeTexts(model: Model): (v: Value) => string {
+export function shapeTexts(model: Model): (v: Value) => string {
   const g = model.graph;
   const shapes = analyzeShapes(model, { dims: Object.fromEntries(g.inputs.flatMap((v) => (v.type?.kind === 'tensor' ? (v.type.shape ?? []).filter((d): d is string => typeof d === 'string').map((d) => [d, 1]) : []))) });
   return (v) => {
@@ -119,26 +119,43 @@ function shapeTexts(model: Model): (v: Value) => string {
  */
 export function keepEveryKthLayer(teacher: Model, k: number): { student: Model; teacherLayers: number[] } {
   if (!Number.isInteger(k) || k < 1) throw new InputError(`keep every k-th layer: k must be a positive integer, not ${k}`);
-  const student = loadModel(modelToBytes(teacher));
+  const { model, kept } = dropLayers(teacher, (i, _l, n) => {
+    if (k > n) throw new InputError(`keep every ${k}th layer: the teacher has only ${n} layers`);
+    return i % k !== k - 1;
+  });
+  return { student: model, teacherLayers: kept };
+}
+
+/**
+ * A copy of `model` without the layers (`findLayers` order) for which `drop(i)` is true: each dropped layer's
+ * input flows on to what read its output. Only layers whose output has their input's shape can go. Returns the
+ * copy and the indices of the layers kept.
+ */
+export function dropLayers(model: Model, drop: (index: number, layer: Layer, count: number) => boolean): { model: Model; kept: number[] } {
+  const student = loadModel(modelToBytes(model));
   const layers = findLayers(student);
-  if (k > layers.length) throw new InputError(`keep every ${k}th layer: the teacher has only ${layers.length} layers`);
-  const kept = layers.filter((_, i) => i % k === k - 1);
   const g = student.graph;
   const dims = shapeTexts(student);
   // consecutive dropped layers: a layer's input may be the output of one dropped before it, so inputs resolve
   // through what replaced them
   const replaced = new Map<Value, Value>();
-  for (const l of layers) {
-    if (kept.includes(l)) continue;
-    if (dims(l.input) !== dims(l.output) || dims(l.input) === '?') throw new InputError(`layer ${l.prefix} cannot be dropped: its output ${dims(l.output)} differs from its input ${dims(l.input)} (only layers that keep the shape can go)`);
+  const kept: number[] = [];
+  layers.forEach((l, i) => {
+    if (!drop(i, l, layers.length)) return kept.push(i);
+    if (!layerKeepsShape(l, dims)) throw new InputError(`layer ${l.prefix} cannot be dropped: its output ${dims(l.output)} differs from its input ${dims(l.input)} (only layers that keep the shape can go)`);
     const input = replaced.get(l.input) ?? l.input;
     l.output.replaceAllUsesWith(input);
     replaced.set(l.output, input);
     g.outputs = g.outputs.map((o) => (o === l.output ? input : o));
     g.removeNodes(l.nodes);
-  }
+  });
   for (const v of [...g.initializers.values()]) if (v.uses.length === 0 && !g.isOutput(v)) g.removeInitializer(v);
-  return { student, teacherLayers: kept.map((l) => layers.indexOf(l)) };
+  return { model: student, kept };
+}
+
+/** Whether a layer's output has its input's (known) shape, so that it can be skipped. */
+export function layerKeepsShape(l: Layer, dims: (v: Value) => string): boolean {
+  return dims(l.input) === dims(l.output) && dims(l.input) !== '?';
 }
 
 /** Float values exposed as extra graph outputs (a copy of the model; teachers give hidden states this way). */

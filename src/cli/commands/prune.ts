@@ -57,7 +57,7 @@ interface PruneFlags {
 export function register(program: Command): void {
   program
     .command('prune')
-    .description('Prune a model: unstructured, N:M (2:4), or structured (channels, heads, FFN neurons) removed physically; optional recovery fine-tuning')
+    .description('Prune a model: unstructured, N:M (2:4), or structured (channels, attention heads, FFN neurons, whole layers) removed physically; optional recovery fine-tuning')
     .argument('<model>', 'ONNX model file')
     .requiredOption('-o, --output <file>', 'where to write the pruned model')
     .option('--granularity <g>', GRANULARITIES.join(' | '), 'channel')
@@ -202,13 +202,16 @@ async function runPrune(file: string, flags: PruneFlags): Promise<PruneResultJso
     if (base.targetLatency) stepOpts.targetLatency = base.targetLatency;
     if (flags.importance === 'taylor') stepOpts.scores = { taylor: await taylorTerms(model, trainData!, { threads }) };
     const structured = !['unstructured', 'n:m'].includes(flags.granularity);
-    if (structured && (flags.importance === 'fluctuation' || flags.compensate) && (flags.calib || trainData)) {
+    if (structured && (flags.calib || trainData)) {
       const feeds = flags.calib
         ? await takeFeeds((await calibrationData(flags.calib, model, { limit: parseIntFlag('--calib-limit', flags.calibLimit, 1), inputs: { shapes, dims } })).data, parseIntFlag('--calib-limit', flags.calibLimit, 1))
         : statsBatches(trainData!);
-      const st = await readerStats(model, feeds, { dims, shapes, threads });
-      if (flags.compensate) stepOpts.means = st.means;
-      stepOpts.scores = { ...stepOpts.scores, variances: st.variances };
+      if (flags.granularity === 'layer') stepOpts.feeds = feeds;
+      else if (flags.importance === 'fluctuation' || flags.compensate) {
+        const st = await readerStats(model, feeds, { dims, shapes, threads });
+        if (flags.compensate) stepOpts.means = st.means;
+        stepOpts.scores = { ...stepOpts.scores, variances: st.variances };
+      }
     }
     const r = await pruneModel(model, stepOpts);
     model = r.model;
