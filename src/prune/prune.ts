@@ -27,6 +27,8 @@ export interface PruneOptions extends AnalyzeOptions {
   /** n:m pattern (default 2:4). */
   nm?: { n: number; m: number };
   minKeep?: number;
+  /** Structured: a pruned source keeps a multiple of this many units (default 8; heads 1). */
+  align?: number;
   /** The model FLOP/parameter targets are fractions of (default: the one being pruned; gradual schedules pass the original). */
   baseline?: Model;
   perSource?: ReadonlyMap<string, number>;

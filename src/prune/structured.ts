@@ -27,6 +27,8 @@ export interface StructuredOptions extends AnalyzeOptions {
   targetLatency?: { ms: number; measure: (m: Model) => Promise<number> };
   /** Every source keeps at least this fraction of its units (default 0.1, and at least one). */
   minKeep?: number;
+  /** A pruned source keeps a multiple of this many units (default 8 for channels and FFN neurons, 1 for heads). */
+  align?: number;
   /** The model FLOP/parameter targets are fractions of (default: `model`). */
   baseline?: Model;
   /** Per-source amounts (from a sensitivity scan): source node name → fraction of its units to remove. */
@@ -100,24 +102,40 @@ export function rankGroups(model: Model, opts: StructuredOptions) {
  * The first `k` groups of `order` that leave every source at least its minimum (groups that would empty a
  * layer are skipped), honouring per-source amounts when given.
  */
-export function selectGroups(space: PruneSpace, order: readonly PruneGroup[], k: number, minKeep: number, perSource?: ReadonlyMap<string, number>): PruneGroup[] {
+export function selectGroups(space: PruneSpace, order: readonly PruneGroup[], k: number, minKeep: number, perSource?: ReadonlyMap<string, number>, align = 1): PruneGroup[] {
   const left = new Map(space.sources.map((s) => [s.start, s.count]));
   const floor = new Map(space.sources.map((s) => {
     const amount = perSource?.get(s.node.name);
     const keep = amount !== undefined ? Math.ceil(s.count * (1 - amount)) : Math.ceil(s.count * minKeep);
     return [s.start, Math.max(1, keep)];
   }));
-  const out: PruneGroup[] = [];
-  for (const g of order) {
-    if (out.length >= k) break;
+  const takes = (g: PruneGroup) => {
     const take = new Map<number, number>();
     for (const id of g.ids) {
       const s = space.sourceOf(id).start;
       take.set(s, (take.get(s) ?? 0) + 1);
     }
+    return take;
+  };
+  const out: PruneGroup[] = [];
+  for (const g of order) {
+    if (out.length >= k) break;
+    const take = takes(g);
     if ([...take].some(([s, n]) => left.get(s)! - n < floor.get(s)!)) continue;
     for (const [s, n] of take) left.set(s, left.get(s)! - n);
     out.push(g);
+  }
+  if (align <= 1) return out;
+  // hardware alignment: a pruned source keeps a multiple of `align` units (CPU and GPU kernels block channels
+  // by 8 or 16; an odd count runs slower than the full layer). The most important removed groups come back.
+  const count = new Map(space.sources.map((s) => [s.start, s.count]));
+  for (;;) {
+    const odd = [...left].find(([s, n]) => n < count.get(s)! && n % align !== 0);
+    if (!odd) break;
+    const i = out.findLastIndex((g) => takes(g).has(odd[0]));
+    if (i < 0) break;
+    for (const [s, n] of takes(out[i]!)) left.set(s, left.get(s)! + n);
+    out.splice(i, 1);
   }
   return out;
 }
@@ -126,7 +144,7 @@ export function selectGroups(space: PruneSpace, order: readonly PruneGroup[], k:
 export function removeLeast(model: Model, opts: StructuredOptions, k: number): { model: Model; removed: number } {
   const m = cloneModel(model);
   const { space, order } = rankGroups(m, opts);
-  const chosen = selectGroups(space, order, k, opts.minKeep ?? 0.1, opts.perSource);
+  const chosen = selectGroups(space, order, k, opts.minKeep ?? 0.1, opts.perSource, opts.align ?? (opts.granularity === 'head' ? 1 : 8));
   const compensate = opts.means ? planCompensation(space, chosen, opts.means) : undefined;
   space.apply(m, chosen);
   compensate?.(m);

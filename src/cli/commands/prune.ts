@@ -33,6 +33,7 @@ interface PruneFlags {
   targetLatency?: string;
   importance?: string;
   minKeep: string;
+  align?: string;
   calib?: string;
   calibLimit: string;
   trainData?: string;
@@ -69,6 +70,7 @@ export function register(program: Command): void {
     .option('--target-latency <ms>', 'structured: prune until the measured latency is at most this')
     .option('--importance <c>', `${CRITERIA.join(' | ')} (default l2; wanda and fluctuation need --calib or --train-data, taylor --train-data)`)
     .option('--min-keep <x>', 'structured: every layer keeps at least this fraction of its units', '0.1')
+    .option('--align <n>', 'structured: each pruned layer keeps a multiple of n units (default 8 for channels/FFN, 1 for heads; ORT kernels block channels by 8)')
     .option('--calib <data>', 'calibration data for wanda (dataset folder, file, JSON spec or random:N)')
     .option('--calib-limit <n>', 'calibration samples', '64')
     .option('--train-data <spec>', 'training data for recovery fine-tuning and taylor importance (dataset spec, folder or file)')
@@ -172,6 +174,7 @@ async function runPrune(file: string, flags: PruneFlags): Promise<PruneResultJso
     scope: flags.scope as 'global' | 'layer',
     nm,
     minKeep: fraction('--min-keep', flags.minKeep),
+    align: flags.align !== undefined ? parseIntFlag('--align', flags.align, 1) : undefined,
     dims,
     shapes,
     log,
