@@ -6,6 +6,7 @@ import { checkOutputFile, fsStep, makeFolders, markInput, Staging, writeFileSafe
 import type { Graph, Model } from './graph.js';
 import { PROTOBUF_LIMIT, decodeModelBytes, externalSlice } from './bytes.js';
 import type { ExternalRef } from './proto/decode.js';
+import { readSkeleton, SELF_LOCATION } from './proto/skeleton.js';
 import { encodeModel } from './proto/encode.js';
 import type { Tensor } from './tensor.js';
 
@@ -33,13 +34,16 @@ export function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): 
   let bytes: Uint8Array;
   let baseDir = opts.baseDir;
   let label = '<bytes>';
+  const files = new Map<string, ExternalFile>();
   if (typeof source === 'string') {
     label = source;
-    bytes = readModelFile(source);
+    const read = readModelFile(source);
+    bytes = read.bytes;
+    // a big file's weights are read one tensor at a time, each into its own buffer (proto/skeleton.ts)
+    if (read.self) files.set(SELF_LOCATION, read.self);
     if (opts.markInput !== false) markInput(source);
     baseDir ??= path.dirname(source);
   } else bytes = source;
-  const files = new Map<string, ExternalFile>();
   const externalData = (ref: ExternalRef, tensorName: string): Uint8Array => {
     const { offset, length = 0 } = ref;
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
@@ -107,8 +111,14 @@ function readRange(f: ExternalFile, offset: number, length: number): Uint8Array 
   return out;
 }
 
-/** The bytes of a model file: a regular file (not a FIFO or device), under the 2 GiB protobuf limit. */
-function readModelFile(file: string): Uint8Array {
+/** Files this big are read as a skeleton plus one read per large initializer (see proto/skeleton.ts). */
+const SKELETON_FROM = 64 << 20;
+
+/**
+ * The bytes of a model file: a regular file (not a FIFO or device), under the 2 GiB protobuf limit. A big
+ * one comes back as its skeleton, with the file left open (`self`) for the tensors it refers to.
+ */
+function readModelFile(file: string): { bytes: Uint8Array; self?: ExternalFile } {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -120,9 +130,17 @@ function readModelFile(file: string): Uint8Array {
   if (st.size > PROTOBUF_LIMIT) throw new InputError(`${file}: ${st.size} bytes, over the 2 GiB limit of an ONNX file (big weights belong in external data)`);
   return fsStep(`cannot read ${file}`, () => {
     const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    let keepOpen = false;
     try {
       const size = fs.fstatSync(fd).size;
       if (!fs.fstatSync(fd).isFile()) throw new InputError(`${file}: not a regular file; refusing to read it`);
+      if (size >= SKELETON_FROM) {
+        const skeleton = readSkeleton(fd, size);
+        if (skeleton) {
+          keepOpen = true;
+          return { bytes: skeleton, self: { file, fd, size } };
+        }
+      }
       const out = new Uint8Array(size);
       let done = 0;
       while (done < size) {
@@ -130,9 +148,9 @@ function readModelFile(file: string): Uint8Array {
         if (n === 0) break;
         done += n;
       }
-      return done === size ? out : out.subarray(0, done);
+      return { bytes: done === size ? out : out.subarray(0, done) };
     } finally {
-      fs.closeSync(fd);
+      if (!keepOpen) fs.closeSync(fd);
     }
   });
 }

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
-import { cloneModel } from '../ir/clone.js';
+import { cloneModel, ownBytes } from '../ir/clone.js';
 import type { ParamSource } from '../util/validate.js';
 import { resolveParams, type Pass, type PassContext, type Target } from '../passes/pass.js';
 import { dynamicQuantizePass } from './dynamic.js';
@@ -44,7 +44,7 @@ export interface QuantizeOptions {
   accuracyLevel?: 0 | 1 | 2 | 3 | 4;
   algorithm?: 'rtn' | 'gptq';
   log?: (msg: string) => void;
-  /** Change the input model itself instead of a copy (saves the copy's memory). */
+  /** Change the input model itself instead of a copy (saves the copy's memory, and lets the replaced weights go). */
   inPlace?: boolean;
 }
 
@@ -120,6 +120,8 @@ export async function quantizeModel(input: Model, o: QuantizeOptions, where?: Pa
   const before = opCounts(input);
   const model = o.inPlace ? input : cloneModel(input);
   const r = await pass.run(model, ctx, params);
+  // the weights it replaced were views into the loaded file (or the copy): let that buffer go
+  ownBytes(r.model);
   const stats = r.stats ?? {};
   return { model: r.model, stats, notes: quantizeNotes(o, params as { opTypes?: string[] }, before, stats) };
 }
