@@ -13,10 +13,13 @@ export async function runCli(...args: string[]): Promise<CliResult> {
   let stderr = '';
   const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
   const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
+  // a command run before in this process may have left its exit code (3: goals not met) behind
+  process.exitCode = undefined;
   try {
     const code = await main(['node', 'inferopt', ...args]);
     return { code, stdout, stderr };
   } finally {
+    process.exitCode = undefined;
     out.mockRestore();
     err.mockRestore();
   }
