@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
 import { benchmark, compare } from './bench.js';
+import { Session } from './session.js';
 
 /** x[N,width] → (MatMul → Relu) × depth. */
 function mlp(depth: number, width = 64) {
@@ -108,6 +109,26 @@ describe('compare', () => {
     const c = await compare(mlp(1, 64), mlp(1, 64), opts, { threads: 2, optLevel: 'basic' });
     expect([c.a.threads, c.a.optLevel]).toEqual([1, 'all']);
     expect([c.b.threads, c.b.optLevel]).toEqual([2, 'basic']);
+  });
+
+  // Two 2-thread ResNet-18 sessions timed in turn ran at 18.8 ms each against 9.5 ms alone: the waiting
+  // session's threads spun on the cores the timed one needed (measured: bench --compare of a model with itself)
+  it('times both sides with ORT threads that sleep between runs; a lone benchmark keeps ORT’s default', async () => {
+    const create = vi.spyOn(Session, 'create');
+    try {
+      const opts = { runs: 2, warmup: 1, threads: 2, dims: { N: 4 } };
+      await compare(mlp(1, 64), mlp(1, 64), opts, { threads: 1 });
+      const compared = create.mock.calls.map((c) => c[1]).filter((o) => o?.dims?.N === 4);
+      expect(compared.map((o) => [o?.threads, o?.spinning])).toEqual([
+        [2, false],
+        [1, false],
+      ]);
+      create.mockClear();
+      await benchmark(mlp(1, 64), opts);
+      expect(create.mock.calls.map((c) => c[1]).filter((o) => o?.dims?.N === 4).map((o) => o?.spinning)).toEqual([undefined]);
+    } finally {
+      create.mockRestore();
+    }
   });
 });
 

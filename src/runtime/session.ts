@@ -35,6 +35,12 @@ export interface SessionOptions {
   logSeverity?: 0 | 1 | 2 | 3 | 4;
   /** How errors name the model (default: its file, when it has one). */
   label?: string;
+  /**
+   * Whether ORT's pool threads spin (busy-wait) after a run instead of sleeping (node backend; ORT's default:
+   * on). Off for sessions timed in turn in one process: a session's idle spinning threads take the cores from
+   * the other one while it runs (two 2-thread ResNet-18 sessions timed in turn ran at 2× their own latency).
+   */
+  spinning?: boolean;
 }
 
 let webThreads = -1;
@@ -109,6 +115,8 @@ export class Session {
     if (backend === 'node') {
       so.intraOpNumThreads = threads;
       so.interOpNumThreads = opts.interOpThreads ?? 1;
+      // ORT's config keys session.intra_op.allow_spinning / session.inter_op.allow_spinning
+      if (opts.spinning === false) so.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
     }
     if (opts.profilePrefix) {
       so.enableProfiling = true;

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../ir/io.js';
+import { DataType, GraphBuilder } from '../ir/index.js';
+import { renderOcrSet } from '../data/render-ocr.js';
+import { tempDir } from '../data/test-fixtures.js';
 import { quantizeModel } from '../quantize/quantize.js';
 import { checkGoals, DEFAULT_ACCURACY_BOUND, type Measurement } from './goals.js';
 import { dataMetric, fidelityMetric, proxyMetricFor } from './metric.js';
@@ -36,6 +39,23 @@ describe('the accuracy proxy without data', () => {
     const cosine = fidelityMetric(baseline, { metric: 'fidelity.cosine' });
     const old = checkGoals(goals, measured(await cosine.score(baseline)), measured(await cosine.score(q4))).find((g) => g.goal === 'max-accuracy-drop')!;
     expect(old.met).toBe(true); // the proxy that could not fail
+  });
+});
+
+describe('the metric on data', () => {
+  // optimize on PaddleOCR det with its render-ocr spec stopped at the baseline: the det-map task's default
+  // metric was 'f1', which the detector evaluation does not report (it reports boxHmean, pixelF1…)
+  it('defaults to the box hmean for a text detector (det-map), a metric its evaluation reports', async () => {
+    const r = await renderOcrSet({ outDir: tempDir(), count: 1, pages: 1, seed: 2 });
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, ['N', 3, 'H', 'W']);
+    b.output(b.op('Sigmoid', [b.op('ReduceMean', [x], { axes: [1], keepdims: 1 })]), 'map');
+    const model = b.model({ opset: 17 });
+    const source = await dataMetric(model, r.files.det);
+    const v = await source.score(model);
+    expect(v.name).toBe('boxHmean');
+    expect(source.name).toBe('boxHmean');
+    expect(v.higherIsBetter).toBe(true);
   });
 });
 

@@ -48,10 +48,10 @@ export function metricValue(name: string, e: Estimate, note?: string): MetricVal
   };
 }
 
-/** The default metric of a task: top-1 for classes, CER for OCR, the first otherwise. */
+/** The default metric of a task: top-1 for classes, CER for OCR, box hmean for text detection, the first otherwise. */
 function defaultMetric(r: EvalResult): string {
   const keys = Object.keys(r.metrics);
-  for (const k of ['top1', 'cer', 'f1', 'fidelity.top1Agreement']) if (keys.includes(k)) return k;
+  for (const k of ['top1', 'cer', 'boxHmean', 'f1', 'fidelity.top1Agreement']) if (keys.includes(k)) return k;
   if (keys.length === 0) throw new InputError('the evaluation produced no metric');
   return keys[0]!;
 }
@@ -73,7 +73,8 @@ async function collectFeeds(ds: AsyncIterable<Sample>, model: Model, limit: numb
   return out;
 }
 
-const TASK_METRIC: Record<string, string> = { classification: 'top1', ctc: 'cer', 'det-map': 'f1' };
+/** Each task's default metric: one its evaluation reports (det-map: the box-level hmean PaddleOCR's DB reports). */
+const TASK_METRIC: Record<string, string> = { classification: 'top1', ctc: 'cer', 'det-map': 'boxHmean' };
 
 /**
  * The metric on a labelled dataset (`--data`): the evaluation part scores, the calibration part (never

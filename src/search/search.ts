@@ -1,3 +1,4 @@
+import { InputError } from '../errors.js';
 import type { Target } from '../passes/pass.js';
 import { BudgetClock, type Budget } from './budget.js';
 import { checkGoals, hasPerformanceTarget, speedupOf, type AccuracyBound, type GoalCheck, type Goals, type LatencyStats, type Measurement, type MetricValue } from './goals.js';
@@ -155,6 +156,8 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     } catch (e) {
       // an evaluator that can no longer measure anything (its queue's server is gone) stops the search
       if ((e as { abortsSearch?: boolean } | undefined)?.abortsSearch === true) throw e;
+      // the user's input is wrong (a metric the data does not have…): their one line, not an internal error
+      if (stage === 'baseline' && e instanceof InputError) throw e;
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
       c.error = msg.length > 240 ? `${msg.slice(0, 237)}...` : msg;
       c.reason = `failed: ${c.error}`;

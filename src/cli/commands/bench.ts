@@ -171,7 +171,7 @@ export function formatCompare(c: CompareResult): string {
   const { ratio, low, high, confidence } = c.ratio;
   const verdict =
     high < 1 ? `B is faster (${(1 / ratio).toFixed(2)}× A's speed)` : low > 1 ? `B is slower (${ratio.toFixed(2)}× A's time)` : 'no clear difference';
-  out += `B/A median latency: ${ratio.toFixed(3)} (${Math.round(confidence * 100)}% CI ${low.toFixed(3)}–${high.toFixed(3)}, runs interleaved in random order): ${verdict}\n`;
+  out += `B/A median latency: ${ratio.toFixed(3)} (${Math.round(confidence * 100)}% CI ${low.toFixed(3)}–${high.toFixed(3)}, runs interleaved in random order${c.a.backend === 'node' ? ', ORT threads not spinning between runs' : ''}): ${verdict}\n`;
   return out;
 }
 
