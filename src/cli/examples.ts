@@ -55,6 +55,7 @@ const EXAMPLES: Record<string, string[]> = {
     'inferopt quantize resnet50.onnx -o r50.int8.onnx --mode static --calib images/ --calib-limit 100',
     'inferopt quantize rec.onnx -o rec.int8.onnx --mode static --calib ocr/rec.json --max-accuracy-drop 0.5 --data ocr/rec.json --metric cer',
     'inferopt quantize bert.onnx -o bert.q4.onnx --mode weight-only --bits 4 --block-size 32',
+    'inferopt quantize hf-bert/ --layout transformers.js --dtype fp32,q8,q4 -o hf-bert-q/',
   ],
 };
 

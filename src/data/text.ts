@@ -49,6 +49,14 @@ function readVocab(spec: string): string[] {
   return out;
 }
 
+/**
+ * The tokenizer.json (Hugging Face format) for a vocabulary as `TextPreprocess.tokenizer` names it (vocab.txt,
+ * vocab.json or `bert-base-uncased`): what a Hugging Face model folder holds beside the model.
+ */
+export function bertTokenizerJsonFor(vocab: string, lowercase = true): object {
+  return bertTokenizerJson(readVocab(vocab), lowercase);
+}
+
 /** A tokenizer.json (the Hugging Face format) for a BERT WordPiece vocabulary. */
 function bertTokenizerJson(vocab: readonly string[], lowercase: boolean): object {
   const ids: Record<string, number> = {};

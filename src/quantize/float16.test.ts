@@ -3,6 +3,7 @@ import { DataType } from '../ir/dtype.js';
 import { GraphBuilder } from '../ir/builder.js';
 import { loadModel, modelToBytes } from '../ir/io.js';
 import type { Model } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
 import { resolveParams } from '../passes/pass.js';
 import { randomInputs } from '../runtime/inputs.js';
 import { compareModels } from './fidelity.js';
@@ -32,6 +33,23 @@ function overflowModel(): Model {
 const nodesOf = (m: Model, op: string) => m.graph.nodes.filter((n) => n.opType === op);
 
 describe('fp16 conversion', () => {
+  it('before opset 19 a DequantizeLinear keeps its float32 scale (an int8 embedding table under q4f16): the model loads and runs', async () => {
+    const b = new GraphBuilder();
+    const ids = b.input('ids', DataType.INT64, [2]);
+    const table = b.init('table_q', Tensor.fromArray(DataType.INT8, [4, 8], Array.from({ length: 32 }, (_, i) => (i % 9) - 4)));
+    const deq = b.op('DequantizeLinear', [table, b.scalar('table_scale', 0.05), b.init('table_zp', Tensor.fromArray(DataType.INT8, [], [0]))], {}, { name: 'deq' });
+    const g = b.op('Gather', [deq, ids], { axis: 0 }, { name: 'gather' });
+    const y = b.op('MatMul', [g, b.floats('w', [8, 3], Array.from({ length: 24 }, (_, i) => (i % 5) * 0.1 - 0.2))], {}, { name: 'mm' });
+    b.output(y, 'y');
+    const ref = b.model({ opset: 17 });
+    const feeds = { ids: Tensor.fromArray(DataType.INT64, [2], [1, 3]) };
+    const m = (await half(ref, { calibration: [feeds] })).model;
+    expect(m.graph.nodes.find((n) => n.name === 'deq')!.inputs[1]!.constTensor()!.dtype).toBe(DataType.FLOAT);
+    expect(m.graph.nodes.find((n) => n.name === 'mm')!.inputs[1]!.constTensor()!.dtype).toBe(DataType.FLOAT16);
+    const [f] = await compareModels(ref, m, [feeds]);
+    expect(f!.relMaxDiff).toBeLessThan(5e-3);
+  });
+
   it('CNN and MLP: fp16 weights, fp32 inputs/outputs, one Cast at each edge, outputs close', async () => {
     for (const ref of [cnnModel(), mlpModel()]) {
       const r = await half(ref);

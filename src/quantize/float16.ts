@@ -75,6 +75,8 @@ export const halfPrecisionPass: Pass<HalfConfig> = {
       else if (!nodeSelected(n, config)) keep(n, 'excluded');
       else if (n.domain !== '' && n.domain !== 'ai.onnx' && n.domain !== 'com.microsoft') keep(n, 'other domain');
       else if (n.subgraphs().length) keep(n, 'has subgraphs');
+      // fp16 scales are valid from opset 19 (earlier QuantizeLinear/DequantizeLinear take float32 scales only)
+      else if ((n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear') && (n.domain === '' || n.domain === 'ai.onnx') && (model.opset('') ?? 0) < 19) keep(n, 'float32 scales before opset 19');
       for (const v of n.inputs) {
         const c = v?.constTensor();
         if (c?.dtype === DataType.FLOAT && maxAbs(c.toFloat32()) > limit) keep(n, 'initializer out of range');

@@ -1,9 +1,10 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { loadModel, modelSizeOnDisk } from '../../ir/io.js';
 import { saveModelProven } from '../../runtime/prove.js';
-import { checkOutputFile } from '../../util/files.js';
+import { checkOutputFile, makeFolders, markInput, writeFileSafe } from '../../util/files.js';
 import type { Model } from '../../ir/graph.js';
 import type { Target } from '../../passes/pass.js';
 import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
@@ -16,6 +17,7 @@ import { staticQuantizePass } from '../../quantize/static.js';
 import { parseAccuracyDrop } from '../../search/goals.js';
 import { nodeSensitivity, type NodeSensitivity } from '../../quantize/sensitivity.js';
 import { collect, parseDimFlags, parseIntFlag } from '../flags.js';
+import { isTransformersJsDtype, TRANSFORMERS_JS_DTYPES, transformersJsFileName, transformersJsPart, transformersJsVariant, type TransformersJsFile } from '../../quantize/transformers-js.js';
 import { kernelList, ortKernels, type KernelCount } from '../../runtime/kernels.js';
 
 interface QuantizeFlags {
@@ -50,6 +52,8 @@ interface QuantizeFlags {
   dim: string[];
   input: string[];
   json?: boolean;
+  layout?: string;
+  dtype: string[];
 }
 
 const TARGETS: readonly Target[] = ['cpu', 'std', 'wasm'];
@@ -60,8 +64,10 @@ export function register(program: Command): void {
     .command('quantize')
     .description('Quantize a model: dynamic int8, static int8 (QDQ), weight-only 4/8-bit, fp16/bf16; sensitivity and accuracy-aware fallback')
     .argument('<model>', 'ONNX model file')
-    .requiredOption('-o, --output <file>', 'where to write the quantized model')
-    .requiredOption('--mode <mode>', QUANTIZE_MODES.join(' | '))
+    .requiredOption('-o, --output <file>', 'where to write the quantized model (a folder with --layout)')
+    .option('--mode <mode>', QUANTIZE_MODES.join(' | '))
+    .option('--layout <name>', 'transformers.js: write the folder transformers.js loads (onnx/model.onnx, model_quantized.onnx, … and quantize_config.json) for each --dtype')
+    .option('--dtype <list>', `with --layout: ${TRANSFORMERS_JS_DTYPES.join(', ')} (comma list, repeatable; default all)`, collect, [])
     .option('--target <t>', 'cpu (ORT contrib ops) | std (standard ONNX only) | wasm (onnxruntime-web)', 'cpu')
     .option('--calib <data>', 'calibration data: dataset folder, data file, JSON spec, or random:N')
     .option('--calib-method <m>', staticQuantizePass.params.calibMethod.choices!.join(' | '), 'minmax')
@@ -93,6 +99,13 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (file: string, flags: QuantizeFlags, cmd: Command) => {
       const verbose = !!cmd.optsWithGlobals().verbose;
+      if (flags.layout !== undefined) {
+        const r = await runLayout(file, flags, verbose);
+        process.stdout.write(flags.json ? JSON.stringify(r, null, 1) + '\n' : formatLayout(r));
+        return;
+      }
+      if (flags.mode === undefined) throw new InputError("required option '--mode <mode>' not specified (or --layout transformers.js for a transformers.js folder)");
+      if (flags.dtype.length) throw new InputError('--dtype goes with --layout transformers.js; for one file use --mode');
       const result = await runQuantize(file, flags, verbose);
       process.stdout.write(flags.json ? JSON.stringify(result, null, 1) + '\n' : formatResult(result));
     });
@@ -248,5 +261,135 @@ function formatResult(r: QuantizeReport): string {
     lines.push(`  baseline ${f.baseline.toFixed(2)}, fully quantized ${f.fullyQuantized.toFixed(2)}, kept ${f.best.toFixed(2)}`);
     for (const n of f.floatNodes) lines.push(`  float: ${n.node} (${n.opType}) — alone it gives ${n.finalSqnr.toFixed(1)} dB at the output`);
   }
+  return lines.join('\n') + '\n';
+}
+
+/** Files of a Hugging Face model folder transformers.js reads beside the ONNX files (copied as they are). */
+const HF_SIDE_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'added_tokens.json',
+  'vocab.txt',
+  'vocab.json',
+  'merges.txt',
+  'preprocessor_config.json',
+  'processor_config.json',
+];
+
+interface LayoutReport {
+  input: string;
+  output: string;
+  target: Target;
+  /** Files copied beside the models (config, tokenizer). */
+  copied: string[];
+  files: TransformersJsFile[];
+}
+
+/**
+ * `quantize --layout transformers.js`: each part of the input (one model file, or every `<part>.onnx` of a
+ * Hugging Face folder or its onnx/ folder: model, encoder_model, decoder_model_merged, …) in each asked dtype,
+ * under `<out>/onnx/` with transformers.js's suffixes, the folder's config and tokenizer files beside them,
+ * and quantize_config.json saying how each file was made. Each model is proven (loaded and run by ORT) before
+ * it is in place.
+ */
+async function runLayout(source: string, flags: QuantizeFlags, verbose: boolean): Promise<LayoutReport> {
+  if (flags.layout !== 'transformers.js') throw new InputError(`unknown --layout '${flags.layout}' (expected transformers.js)`);
+  if (flags.mode !== undefined) throw new InputError('--layout transformers.js makes each --dtype its own way; leave out --mode');
+  for (const [flag, given] of [['--calib', flags.calib], ['--max-accuracy-drop', flags.maxAccuracyDrop], ['--sensitivity', flags.sensitivity]] as const) {
+    if (given !== undefined) throw new InputError(`${flag} does not go with --layout transformers.js`);
+  }
+  if (!TARGETS.includes(flags.target as Target)) throw new InputError(`--target must be one of ${TARGETS.join(', ')}`);
+  const target = flags.target as Target;
+  const asked = list(flags.dtype);
+  for (const d of asked) if (!isTransformersJsDtype(d)) throw new InputError(`unknown --dtype '${d}' (expected ${TRANSFORMERS_JS_DTYPES.join(', ')})`);
+  const dtypes = asked.length ? TRANSFORMERS_JS_DTYPES.filter((d) => asked.includes(d)) : [...TRANSFORMERS_JS_DTYPES];
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(source);
+  } catch {
+    throw new InputError(`model not found: ${source}`);
+  }
+  // the parts: a file is one part; a folder (or its onnx/ folder) holds one fp32 file per part
+  let parts: { part: string; file: string }[];
+  let root: string;
+  if (st.isDirectory()) {
+    const onnxDir = fs.existsSync(path.join(source, 'onnx')) ? path.join(source, 'onnx') : source;
+    root = source;
+    const names = fs.readdirSync(onnxDir).filter((n) => /\.onnx$/i.test(n)).sort();
+    parts = names.filter((n) => `${transformersJsPart(n)}.onnx` === n).map((n) => ({ part: transformersJsPart(n), file: path.join(onnxDir, n) }));
+    if (!parts.length) throw new InputError(`${source}: no fp32 model file (model.onnx, encoder_model.onnx, …) in it${onnxDir !== source ? ' or its onnx/ folder' : ''}`);
+  } else {
+    parts = [{ part: transformersJsPart(path.basename(source)), file: source }];
+    const dir = path.dirname(path.resolve(source));
+    root = path.basename(dir) === 'onnx' ? path.dirname(dir) : dir;
+  }
+  const out = path.resolve(flags.output);
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new InputError(`-o ${flags.output}: is a file; --layout writes a folder`);
+  const log = verbose || !flags.json ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
+  const inputSpec = { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim), ...(flags.input.length ? { values: parseInputFlags(flags.input) } : {}) };
+  // read every input first (they are recorded as inputs, so no output below can land on one)
+  const side = HF_SIDE_FILES.map((n) => path.join(root, n)).filter((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+  const sideBytes = side.map((f) => {
+    markInput(f);
+    return fs.readFileSync(f);
+  });
+  const targets = parts.flatMap((p) => dtypes.map((d) => path.join(out, 'onnx', transformersJsFileName(p.part, d))));
+  for (const p of parts) markInput(p.file);
+  for (const f of [...targets, ...side.map((f) => path.join(out, path.basename(f))), path.join(out, 'quantize_config.json')]) checkOutputFile(f, '-o');
+  makeFolders(path.join(out, 'onnx'), `-o ${flags.output}`);
+  const files: TransformersJsFile[] = [];
+  for (const p of parts) {
+    const model = loadModel(p.file);
+    for (const d of dtypes) {
+      const name = transformersJsFileName(p.part, d);
+      log?.(`${name}: ${d}`);
+      const v = await transformersJsVariant(model, d, { target, log: verbose ? log : undefined });
+      const saved = await saveModelProven(v.model, path.join(out, 'onnx', name), { flag: '-o', reference: p.file, input: inputSpec, backend: target === 'wasm' ? 'wasm' : 'node' });
+      files.push({ file: `onnx/${name}`, dtype: d, steps: v.steps, bytes: saved.bytes + saved.dataBytes });
+    }
+  }
+  const copied: string[] = [];
+  side.forEach((f, i) => {
+    writeFileSafe(path.join(out, path.basename(f)), [sideBytes[i] as Uint8Array], '-o');
+    copied.push(path.basename(f));
+  });
+  const config = {
+    tool: `inferopt ${packageVersion()}`,
+    source: parts.map((p) => p.file),
+    target,
+    dtypes,
+    files: files.map((f) => ({ ...f, how: describeSteps(f.steps) })),
+  };
+  writeFileSafe(path.join(out, 'quantize_config.json'), [JSON.stringify(config, null, 2) + '\n'], '-o');
+  return { input: source, output: out, target, copied, files };
+}
+
+function describeSteps(steps: TransformersJsFile['steps']): string {
+  if (!steps.length) return 'the input model, unchanged (fp32)';
+  return steps
+    .map((s) =>
+      s.mode === 'dynamic'
+        ? `dynamic int8 (activations quantized at run time, ${s.weightType} weights, embedding tables int8)`
+        : s.mode === 'weight-only'
+          ? `${s.bits}-bit weight blocks of ${s.blockSize} (MatMulNBits, round-to-nearest, symmetric)`
+          : s.mode === 'fp16'
+            ? 'fp16 weights and activations (inputs and outputs stay float32; ops out of fp16 range stay fp32)'
+            : s.mode,
+    )
+    .join(', then ');
+}
+
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+function formatLayout(r: LayoutReport): string {
+  const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+  const lines = [`transformers.js folder (${r.target}): ${r.output}`];
+  for (const f of r.files) lines.push(`  ${f.file.padEnd(40)} ${f.dtype.padEnd(6)} ${mb(f.bytes ?? 0).padStart(10)}  ${describeSteps(f.steps)}`);
+  lines.push(`  quantize_config.json${r.copied.length ? `; copied ${r.copied.join(', ')}` : ''}`);
   return lines.join('\n') + '\n';
 }
