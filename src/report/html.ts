@@ -1,5 +1,5 @@
 import { metricDrop, speedupOf } from '../search/goals.js';
-import type { Candidate } from '../search/search.js';
+import type { Candidate } from '../search/candidate.js';
 import { latencyHistogramSpec, opTypeSpec, paretoSpec, renderSvg, type ParetoPoint } from './plots.js';
 import type { DistributedSummary } from '../distributed/coordinator.js';
 import type { OptimizeResults } from './results.js';

@@ -1,5 +1,5 @@
 import type { Goals, LatencyStats } from '../search/goals.js';
-import type { Candidate, SearchResult, Skipped } from '../search/search.js';
+import type { Candidate, SearchResult, Skipped } from '../search/candidate.js';
 import type { OpTypeTime } from './profile/aggregate.js';
 import type { DistributedSummary } from '../distributed/coordinator.js';
 import type { Environment } from './environment.js';

@@ -1,6 +1,6 @@
 import type { Measurement, MetricValue } from '../search/goals.js';
 import { metricDrop, speedupOf } from '../search/goals.js';
-import type { Candidate } from '../search/search.js';
+import type { Candidate } from '../search/candidate.js';
 import type { OptimizeResults } from './results.js';
 
 /** Formats a metric with its interval: `91.20% [90.10, 92.30]` for fractions, raw numbers otherwise. */

@@ -2,7 +2,7 @@ import type { BudgetClock } from './budget.js';
 import { metricDrop, speedupOf, type GoalCheck, type Goals } from './goals.js';
 import { paretoFront } from './pareto.js';
 import { recipeKey } from './recipe.js';
-import type { Candidate, SearchResult, Skipped } from './search.js';
+import type { Candidate, SearchResult, Skipped } from './candidate.js';
 
 export interface ConcludeInput {
   baseline: Candidate;

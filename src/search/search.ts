@@ -2,6 +2,7 @@ import { InputError } from '../errors.js';
 import type { Target } from '../passes/pass.js';
 import { BudgetClock, type Budget } from './budget.js';
 import { checkGoals, hasPerformanceTarget, speedupOf, type AccuracyBound, type GoalCheck, type Goals, type LatencyStats, type Measurement, type MetricValue } from './goals.js';
+import type { Candidate, SearchResult, Skipped, Stage } from './candidate.js';
 import { conclude } from './conclude.js';
 import { describeRecipe, recipeKey, type Recipe, type RecipeStep, type SessionSettings } from './recipe.js';
 import { paramVariations, reachableShare, type SearchablePass, type SearchSpace } from './space.js';
@@ -44,50 +45,7 @@ export interface Evaluator {
   train?(recipe: Recipe, seconds: number): { recipe: Recipe; note: string } | undefined;
 }
 
-export type Stage = 'baseline' | 'session' | 'graph' | 'quantize' | 'refine' | 'fallback' | 'qat' | 'retune';
-
-export interface Candidate {
-  id: number;
-  stage: Stage;
-  recipe: Recipe;
-  label: string;
-  measurement?: Measurement;
-  error?: string;
-  checks?: GoalCheck[];
-  meetsAll: boolean;
-  /** Within the accuracy bound (the constraint every kept step must respect). */
-  accurate: boolean;
-  verdict: 'baseline' | 'improved' | 'kept' | 'dropped' | 'failed';
-  /** Its apparent gain did not hold when re-measured side by side: never chosen. */
-  refuted?: boolean;
-  /** Why it was kept or dropped, one line. */
-  reason: string;
-  evalMs: number;
-}
-
-/** A direction considered and not evaluated, with the reason (profile pruning, target, budget). */
-export interface Skipped {
-  what: string;
-  reason: string;
-}
-
-export interface SearchResult {
-  baseline: Candidate;
-  candidates: Candidate[];
-  skipped: Skipped[];
-  /** The candidate returned: the best meeting every goal, else the best effort (see `met`). */
-  chosen: Candidate;
-  met: boolean;
-  /** Ids of the candidates within the accuracy bound on the Pareto front (latency, metric drop, size). */
-  pareto: number[];
-  /** Why the search stopped. */
-  stopped: string;
-  /** Plain statements the user must see (chosen is the baseline, slower, less accurate…). */
-  warnings: string[];
-  /** When goals are not met: per failed goal, the closest candidates and what would be needed. */
-  failures: string[];
-  wallMs: number;
-}
+export type { Candidate, SearchResult, Skipped, Stage } from './candidate.js';
 
 export interface SearchOptions {
   goals: Goals;
