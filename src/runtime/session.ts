@@ -112,6 +112,9 @@ export class Session {
       // errors reach the caller in the RuntimeError; ORT's own log lines would add a second stderr line
       logSeverityLevel: opts.logSeverity ?? 4,
     };
+    // onnxruntime-node and -web share onnxruntime-common's backend registry: with no provider named, a "wasm"
+    // session in a process that has loaded the native binding runs on the native 'cpu' backend (higher priority)
+    if (backend === 'wasm') so.executionProviders = ['wasm'];
     if (backend === 'node') {
       so.intraOpNumThreads = threads;
       so.interOpNumThreads = opts.interOpThreads ?? 1;

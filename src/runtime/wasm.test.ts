@@ -40,4 +40,17 @@ describe('wasm backend', () => {
     expect(r.latencyMs.n).toBe(3);
     expect(r.latencyMs.min).toBeGreaterThan(0);
   });
+
+  it('a wasm session made after the native binding has loaded still runs on wasm', async () => {
+    // both packages share onnxruntime-common's backend registry, where the native 'cpu' backend outranks
+    // wasm unless the provider is named: a "wasm" session then silently ran the native binding
+    const handler = (s: Session) => (s as unknown as { session: { handler: object } }).session.handler.constructor.name;
+    const m = model();
+    const native = await Session.create(m, { backend: 'node', threads: 1, dims: { N: 3 } });
+    const wasm = await Session.create(m, { backend: 'wasm', threads: 2, dims: { N: 3 } });
+    expect(handler(native)).toBe('OnnxruntimeSessionHandler');
+    expect(handler(wasm)).not.toBe('OnnxruntimeSessionHandler');
+    await native.release();
+    await wasm.release();
+  });
 });
