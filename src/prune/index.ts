@@ -13,3 +13,4 @@ export { activationNorms } from './activations.js';
 export { finetune, taylorTerms, type RecoveryOptions, type RecoveryResult } from './finetune.js';
 export { accuracyEstimate, dropEstimate, top1Hits } from './evaluate.js';
 export { GRANULARITIES, isGranularity, modelSizes, parsePattern, pruneModel, type Granularity, type PruneOptions, type PruneReport, type SizeReport } from './prune.js';
+export { allocateAmounts, sensitivityLayers, sensitivityScan, type LayerSensitivity, type SensitivityOptions } from './sensitivity.js';

@@ -8,6 +8,7 @@ import { CRITERIA, type Criterion, type ScoreInputs } from './importance.js';
 import { cloneModel, flopCount, parameterCount, pruneStructured, type StructuredGranularity, type StructuredReport } from './structured.js';
 import { dropLeastInfluential, layerInfluence } from './layers.js';
 import type { Tensor } from '../ir/tensor.js';
+import type { SensitivityOptions } from './sensitivity.js';
 import { applyMasks, computeMasks, prunableWeights, zeroFraction, type MaskReport } from './unstructured.js';
 
 /** One call for every granularity: `pruneModel(model, { granularity: 'channel', targetFlops: 0.5 })`. */
@@ -39,6 +40,8 @@ export interface PruneOptions extends AnalyzeOptions {
   feeds?: readonly Record<string, Tensor>[];
   /** Wanda: ‖x‖ per input feature of each weight (see unstructured.ts). */
   activationNorms?: ReadonlyMap<string, Float32Array>;
+  /** Structured: per-layer sensitivity scan for non-uniform amounts (see sensitivity.ts). */
+  sensitivity?: SensitivityOptions;
   log?: (m: string) => void;
 }
 
@@ -77,6 +80,9 @@ export async function pruneModel(model: Model, opts: PruneOptions): Promise<{ mo
   checkAmount('--target-flops', opts.targetFlops, Number.MIN_VALUE, 1);
   checkAmount('--target-params', opts.targetParams, Number.MIN_VALUE, 1);
   if (opts.targetLatency && !(opts.targetLatency.ms > 0)) throw new InputError(`--target-latency must be a positive number of ms`);
+  if (opts.sensitivity && (opts.granularity === 'layer' || opts.granularity === 'unstructured' || opts.granularity === 'n:m')) {
+    throw new InputError(`--sensitivity scans per-layer amounts of channels, heads or FFN neurons, not ${opts.granularity} pruning`);
+  }
   if (opts.granularity === 'layer') return pruneLayers(model, opts);
 
   if (opts.granularity === 'unstructured' || opts.granularity === 'n:m') {

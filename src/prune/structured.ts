@@ -7,6 +7,7 @@ import { analyzeHeads } from './heads.js';
 import { groupScores, idScores, type Criterion, type ScoreInputs } from './importance.js';
 import type { PruneGroup, PruneSpace } from './space.js';
 import { planCompensation, type InputMeans } from './compensate.js';
+import { allocateAmounts, sensitivityScan, type LayerSensitivity, type SensitivityOptions } from './sensitivity.js';
 
 /**
  * Structured pruning: rank the removable groups of one granularity, remove the least important ones
@@ -39,6 +40,12 @@ export interface StructuredOptions extends AnalyzeOptions {
    * `readerStats` on calibration data; removed channels then fold their mean into the readers' biases.
    */
   means?: InputMeans;
+  /**
+   * Per-layer sensitivity scan (sensitivity.ts): each layer pruned alone over a grid of amounts, then the
+   * smallest output-error threshold whose per-layer amounts meet the goal. Non-uniform amounts instead of
+   * one global ranking.
+   */
+  sensitivity?: SensitivityOptions;
   log?: (m: string) => void;
 }
 
@@ -55,6 +62,8 @@ export interface StructuredReport {
   blocked: BlockedSummary[];
   params: [number, number];
   flops: [number, number];
+  /** With `sensitivity`: every layer's scan and the amount it got. */
+  sensitivity?: LayerSensitivity[];
 }
 
 export const cloneModel = (m: Model) => loadModel(modelToBytes(m));
@@ -163,24 +172,35 @@ export async function pruneStructured(model: Model, opts: StructuredOptions): Pr
   const amounts = [opts.sparsity, opts.targetFlops, opts.targetParams, opts.targetLatency].filter((x) => x !== undefined);
   if (amounts.length !== 1) throw new InputError('give exactly one amount: --sparsity, --target-flops, --target-params or --target-latency');
   let result: { model: Model; removed: number };
-  if (opts.sparsity !== undefined || opts.perSource) {
-    result = removeLeast(model, opts, Math.round((opts.sparsity ?? 1) * candidates));
-  } else {
-    // the fewest groups that meet the goal: bisection on k (goals fall as k grows)
-    const meets = async (m: Model) =>
-      opts.targetFlops !== undefined ? flopCount(m, opts) <= opts.targetFlops * flops0
+  // goals fall as more groups go
+  const meets = async (m: Model, removed: number) =>
+    opts.sparsity !== undefined ? removed >= Math.round(opts.sparsity * candidates)
+      : opts.targetFlops !== undefined ? flopCount(m, opts) <= opts.targetFlops * flops0
         : opts.targetParams !== undefined ? parameterCount(m) <= opts.targetParams * params0
           : (await opts.targetLatency!.measure(m)) <= opts.targetLatency!.ms;
+  let sensitivity: LayerSensitivity[] | undefined;
+  if (opts.sensitivity) {
+    if (opts.perSource) throw new InputError('give per-layer amounts or a sensitivity scan, not both');
+    const prune = (perSource: ReadonlyMap<string, number>) => removeLeast(model, { ...opts, perSource }, candidates);
+    sensitivity = await sensitivityScan(model, order, prune, { dims: opts.dims, shapes: opts.shapes, log: opts.log, ...opts.sensitivity });
+    const a = await allocateAmounts(sensitivity, prune, meets);
+    if (!a.met) opts.log?.(`the goal cannot be met within the scanned amounts (up to ${Math.round(100 * Math.max(...sensitivity.flatMap((l) => l.errors.map((e) => e.amount))))}% per layer): every layer takes its largest`);
+    opts.log?.(`sensitivity: output-error threshold ${a.threshold.toFixed(4)}; per-layer amounts ${sensitivity.map((l) => `${l.sources[0]}${l.sources.length > 1 ? `+${l.sources.length - 1}` : ''} ${Math.round(100 * l.chosen!)}%`).join(', ')}`);
+    result = a;
+  } else if (opts.sparsity !== undefined || opts.perSource) {
+    result = removeLeast(model, opts, Math.round((opts.sparsity ?? 1) * candidates));
+  } else {
+    // the fewest groups that meet the goal: bisection on k
     let lo = 0;
     let hi = candidates;
     let best = removeLeast(model, opts, hi);
-    if (!(await meets(best.model))) {
+    if (!(await meets(best.model, best.removed))) {
       opts.log?.(`the goal cannot be met by removing ${opts.granularity} groups (all ${best.removed} removable ones go)`);
     } else {
       while (hi - lo > Math.max(1, Math.floor(candidates / 256))) {
         const mid = (lo + hi) >> 1;
         const r = removeLeast(model, opts, mid);
-        if (await meets(r.model)) {
+        if (await meets(r.model, r.removed)) {
           hi = mid;
           best = r;
         } else lo = mid;
@@ -196,6 +216,7 @@ export async function pruneStructured(model: Model, opts: StructuredOptions): Pr
     blocked,
     params: [params0, parameterCount(result.model)],
     flops: [flops0, flopCount(result.model, opts)],
+    sensitivity,
   };
   return { model: result.model, report };
 }

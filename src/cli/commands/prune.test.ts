@@ -41,6 +41,9 @@ describe('inferopt prune', () => {
     [['--sparsity', '0.5', '--importance', 'entropy'], /unknown --importance/],
     [['--sparsity', '0.5', '--importance', 'taylor'], /taylor needs --train-data/],
     [['--granularity', 'unstructured', '--target-flops', '0.5'], /keeps every multiply/],
+    [['--granularity', 'unstructured', '--sparsity', '0.5', '--sensitivity'], /--sensitivity scans per-layer amounts of channels, heads or FFN neurons, not unstructured/],
+    [['--granularity', 'head', '--sparsity', '0.5'], /nothing to prune: no removable head groups/],
+    [['--granularity', 'ffn', '--sparsity', '0.5'], /nothing to prune: no removable ffn groups/],
   ])('refuses %j with one line and exit 2', async (args, re) => {
     const r = await runCli('prune', cnn, '-o', path.join(dir, 'bad.onnx'), '--no-bench', ...args);
     expect(r.code).toBe(2);
@@ -69,6 +72,19 @@ describe('inferopt prune', () => {
     const y = await s.run({ [m.graph.inputs[0]!.name]: Tensor.float([1, 1, 28, 28], new Float32Array(784).fill(0.5)) });
     await s.release();
     expect(Object.values(y)[0]!.dims).toEqual([1, 10]);
+  });
+
+  it('scans per-layer sensitivity and prints the amount each layer got (--sensitivity)', async () => {
+    const out = path.join(dir, 'sens.onnx');
+    const r = await runCli('prune', cnn, '-o', out, '--target-flops', '0.6', '--sensitivity', '--align', '1', '--no-bench');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/per-layer sensitivity \(relative output error when the layer alone loses 25% \/ 50% \/ 75%\) → amount given:/);
+    const layers = r.stdout.split('\n').filter((l) => / units\): [\d./ ]+ → \d+%$/.test(l));
+    expect(layers.length).toBeGreaterThanOrEqual(2);
+    const j = await runCli('prune', cnn, '-o', path.join(dir, 'sens2.onnx'), '--target-flops', '0.6', '--sensitivity', '--align', '1', '--no-bench', '--json');
+    const s = JSON.parse(j.stdout).report.structured;
+    expect(s.flops[1]).toBeLessThanOrEqual(0.6 * s.flops[0]);
+    expect(s.sensitivity.length).toBe(layers.length);
   });
 
   it('writes 2:4 sparsity along the reduction axis and reports sparse sizes', async () => {

@@ -53,6 +53,7 @@ interface PruneFlags {
   dim: string[];
   json?: boolean;
   compensate: boolean;
+  sensitivity?: boolean;
 }
 
 export function register(program: Command): void {
@@ -69,6 +70,7 @@ export function register(program: Command): void {
     .option('--target-params <x>', 'keep at most this fraction of the parameters')
     .option('--target-latency <ms>', 'structured: prune until the measured latency is at most this')
     .option('--importance <c>', `${CRITERIA.join(' | ')} (default l2; wanda and fluctuation need --calib or --train-data, taylor --train-data)`)
+    .option('--sensitivity', 'structured: scan each layer alone (25/50/75% removed; output error on --calib/--train-data inputs, else random ones) and give sensitive layers smaller amounts')
     .option('--min-keep <x>', 'structured: every layer keeps at least this fraction of its units', '0.1')
     .option('--align <n>', 'structured: each pruned layer keeps a multiple of n units (default 8 for channels/FFN, 1 for heads; ORT kernels block channels by 8)')
     .option('--calib <data>', 'calibration data for wanda (dataset folder, file, JSON spec or random:N)')
@@ -209,6 +211,7 @@ async function runPrune(file: string, flags: PruneFlags): Promise<PruneResultJso
       const feeds = flags.calib
         ? await takeFeeds((await calibrationData(flags.calib, model, { limit: parseIntFlag('--calib-limit', flags.calibLimit, 1), inputs: { shapes, dims } })).data, parseIntFlag('--calib-limit', flags.calibLimit, 1))
         : statsBatches(trainData!);
+      if (flags.sensitivity) stepOpts.sensitivity = { feeds: feeds.slice(0, flags.calib ? 16 : 2), threads };
       if (flags.granularity === 'layer') stepOpts.feeds = feeds;
       else if (flags.importance === 'fluctuation' || flags.compensate) {
         const st = await readerStats(model, feeds, { dims, shapes, threads });
@@ -216,6 +219,7 @@ async function runPrune(file: string, flags: PruneFlags): Promise<PruneResultJso
         stepOpts.scores = { ...stepOpts.scores, variances: st.variances };
       }
     }
+    if (flags.sensitivity) stepOpts.sensitivity ??= { threads };
     const r = await pruneModel(model, stepOpts);
     model = r.model;
     report = r.report;
@@ -300,6 +304,10 @@ function formatResult(r: PruneResultJson): string {
   const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
   const lines = [`${r.granularity} pruning (${r.criterion}, ${r.schedule}): ${r.output}`, summary({ ...r.report, masks: undefined } as PruneReport)];
   const s = r.report.structured;
+  if (s?.sensitivity) {
+    lines.push(`per-layer sensitivity (relative output error when the layer alone loses ${s.sensitivity[0]!.errors.map((e) => `${Math.round(100 * e.amount)}%`).join(' / ')}) → amount given:`);
+    for (const l of s.sensitivity) lines.push(`  ${l.sources.join(' + ')} (${l.units} units): ${l.errors.map((e) => e.error.toFixed(4)).join(' / ')} → ${Math.round(100 * (l.chosen ?? 0))}%`);
+  }
   if (s?.blocked.length) {
     lines.push('not removable:');
     for (const b of s.blocked.slice(0, 5)) lines.push(`  ${b.groups} groups: ${b.reason}`);
