@@ -1,9 +1,9 @@
 import { metricDrop, speedupOf } from '../search/goals.js';
 import type { Candidate } from '../search/candidate.js';
-import { latencyHistogramSpec, opTypeSpec, paretoSpec, renderSvg, type ParetoPoint } from './plots.js';
+import { latencyHistogramSpec, opTypeSpec, paretoSpec, renderSvg, sparsitySpec, type ParetoPoint } from './plots.js';
 import type { DistributedSummary } from '../distributed/coordinator.js';
 import type { OptimizeResults } from './results.js';
-import { candidateCell, headline, runtimeLine, summaryRows, timingLine } from './summary.js';
+import { candidateCell, formatMetricValue, headline, runtimeLine, sparsityRows, summaryRows, timingLine } from './summary.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -30,6 +30,14 @@ export async function htmlReport(r: OptimizeResults): Promise<string> {
 
   parts.push("<h2>Candidates</h2><p>Every candidate measured: latency (the baseline's p50 over the candidate's speed-up timed side by side with it) against the metric, mark size by model size. Numbers are the ids (in the decision log) of the baseline, the chosen model (ringed) and the Pareto front.</p>");
   parts.push(`<figure>${await renderSvg(paretoSpec(paretoPoints(r), r.metric.name))}</figure>`);
+
+  const sparse = sparsityRows(r);
+  if (sparse.length) {
+    const tuned = sparse.some((x) => x.fineTuned);
+    parts.push(`<h2>Pruning: accuracy and latency against sparsity</h2><p>Each granularity the search pruned with${tuned ? ', each fine-tuned (distilled from the unpruned model)' : ', one-shot (no --train-data: no fine-tuning)'}; sparsity is the share of the model's parameters removed (structured) or zero (unstructured, 2:4); latency is the baseline's p50 over the speed-up timed side by side with it. Structured pruning removes work; zeros are still multiplied by ONNX Runtime's CPU kernels, so unstructured and 2:4 stay at the baseline's speed.</p>`);
+    parts.push(`<figure>${await renderSvg(sparsitySpec(sparse, r.metric.name))}</figure>`);
+    parts.push(table(['#', 'granularity', 'sparsity', r.metric.name, 'speed-up'], sparse.map((x) => [String(x.id), x.granularity, `${x.sparsity.toFixed(1)}%`, formatMetricValue(base.metric, x.metric), `${x.speedup.toFixed(2)}×`])));
+  }
 
   // the final side-by-side run when there is one: the same runs as the headline and the table
   const lb = r.sideBySide?.baseline ?? base.latency;

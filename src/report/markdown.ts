@@ -1,5 +1,5 @@
 import type { OptimizeResults } from './results.js';
-import { candidateCell, headline, plural, runtimeLine, summaryRows, timingLine } from './summary.js';
+import { candidateCell, formatMetricValue, headline, plural, runtimeLine, sparsityRows, summaryRows, timingLine } from './summary.js';
 
 /**
  * Text as Markdown shows it literally: file, node, op and metric names are the user's, and a renderer passes
@@ -44,6 +44,11 @@ export function markdownReport(r: OptimizeResults): string {
     out.push('Not tried:', '');
     for (const s of r.skipped) out.push(`- ${md(s.what)}: ${md(s.reason)}`);
     out.push('');
+  }
+  const sparse = sparsityRows(r);
+  if (sparse.length) {
+    out.push('## Pruning: accuracy and latency against sparsity', '', `Sparsity: parameters removed (structured) or zero (unstructured, 2:4); ${sparse.some((x) => x.fineTuned) ? 'each fine-tuned' : 'one-shot'}; speed-up timed side by side with the baseline.`, '');
+    out.push(table(['#', 'granularity', 'sparsity', md(r.metric.name), 'latency', 'speed-up'], sparse.map((x) => [String(x.id), x.granularity, `${x.sparsity.toFixed(1)}%`, formatMetricValue(base.metric, x.metric), `${x.latencyMs.toFixed(3)} ms`, `${x.speedup.toFixed(2)}×`])), '');
   }
   if (r.opTypes) {
     const chosen = new Map(r.opTypes.chosen.map((t) => [t.opType, t.ms]));

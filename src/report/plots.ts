@@ -118,3 +118,37 @@ export function opTypeSpec(rows: { model: string; opType: string; ms: number }[]
     },
   };
 }
+
+export interface SparsityPoint {
+  granularity: string;
+  /** Fraction of the parameters removed or zeroed, in percent (0: the unpruned model). */
+  sparsity: number;
+  metric: number;
+  latencyMs: number;
+  id: number;
+}
+
+/**
+ * The seed's "unstructured vs structured vs 2:4" answer: per granularity, the metric and the measured latency
+ * against sparsity (each line starts at the unpruned model). Structured lines fall in latency; unstructured and
+ * 2:4 stay flat on CPU, whatever the sparsity.
+ */
+export function sparsitySpec(points: readonly SparsityPoint[], metricName: string): TopLevelSpec {
+  const values = points.map((p) => ({ ...p }));
+  const color = { field: 'granularity', type: 'nominal' as const, title: 'granularity' };
+  const x = { field: 'sparsity', type: 'quantitative' as const, title: 'parameters removed or zero (%)', scale: { domain: [0, Math.max(10, ...points.map((p) => p.sparsity)) * 1.05], nice: false } };
+  const panel = (field: 'metric' | 'latencyMs', title: string, floor: number) => ({
+    width: 300,
+    height: 240,
+    layer: [
+      { mark: { type: 'line' as const, point: { filled: true, size: 60 } }, encoding: { x, y: { field, type: 'quantitative' as const, title, scale: { domain: paddedDomain(points.map((p) => p[field]), floor), nice: false, zero: false } }, color, order: { field: 'sparsity', type: 'quantitative' as const } } },
+      // ids of the pruned candidates (the decision log's); the unpruned start of every line is the baseline
+      { transform: [{ filter: 'datum.sparsity > 0' }], mark: { type: 'text' as const, dx: 8, dy: -8, align: 'left' as const, fontSize: 10 }, encoding: { x, y: { field, type: 'quantitative' as const }, text: { field: 'id', type: 'nominal' as const }, color } },
+    ],
+  });
+  return {
+    config: { axis: FONT, legend: FONT },
+    data: { values },
+    hconcat: [panel('metric', metricName, 1e-4), panel('latencyMs', 'latency p50 (ms)', 1e-3)],
+  } as TopLevelSpec;
+}

@@ -11,6 +11,11 @@ export function formatMetric(m: MetricValue): string {
   return `${f(m.value)}${unit}${ci}`;
 }
 
+/** A value on a metric's scale, without an interval: `91.20%` for fractions. */
+export function formatMetricValue(scale: Pick<MetricValue, 'scale'>, v: number): string {
+  return scale.scale === 'fraction' ? `${(100 * v).toFixed(2)}%` : v.toPrecision(4);
+}
+
 export const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
 export const ms = (x: number): string => `${x.toFixed(x < 10 ? 3 : 1)} ms`;
 
@@ -73,4 +78,36 @@ export const plural = (n: number, word: string): string => `${n} ${word}${n === 
 export function runtimeLine(e: OptimizeResults['environment']): string {
   const v = (x: string | undefined) => x ?? 'not installed';
   return `Node ${e.node}; onnxruntime-node ${v(e.onnxruntime.node)}; onnxruntime-web ${v(e.onnxruntime.web)}`;
+}
+
+/** One pruned candidate of the search (stage 'prune'): its granularity, achieved sparsity, metric and latency. */
+export interface SparsityRow {
+  id: number;
+  granularity: string;
+  /** Parameters removed or zeroed, percent of the model's (0: the unpruned input model). */
+  sparsity: number;
+  metric: number;
+  latencyMs: number;
+  speedup: number;
+  fineTuned: boolean;
+}
+
+/**
+ * The pruning sweep of a search: every measured candidate of the prune stage, plus the input model
+ * at sparsity 0 for each granularity tried, sorted by granularity and sparsity.
+ */
+export function sparsityRows(r: OptimizeResults): SparsityRow[] {
+  const base = r.baseline.measurement!;
+  const rows: SparsityRow[] = [];
+  for (const c of r.candidates) {
+    // a prune step with graph passes only (no quantizer, no QAT) after it
+    if (c.stage !== 'prune') continue;
+    const last = c.recipe.steps.find((st) => st.pass === 'prune');
+    const stats = c.measurement?.stepStats?.prune;
+    if (!last || !c.measurement || stats?.sparsity === undefined) continue;
+    const speedup = speedupOf(base, c.measurement);
+    rows.push({ id: c.id, granularity: String(last.params.granularity ?? 'channel'), sparsity: 100 * stats.sparsity, metric: c.measurement.metric.value, latencyMs: base.latency.p50 / speedup, speedup, fineTuned: (stats.finetuneSteps ?? 0) > 0 });
+  }
+  for (const g of new Set(rows.map((x) => x.granularity))) rows.push({ id: r.baseline.id, granularity: g, sparsity: 0, metric: base.metric.value, latencyMs: base.latency.p50, speedup: 1, fineTuned: false });
+  return rows.sort((a, b) => (a.granularity < b.granularity ? -1 : a.granularity > b.granularity ? 1 : a.sparsity - b.sparsity));
 }

@@ -6,6 +6,7 @@ import { halfPrecisionPass } from '../quantize/float16.js';
 import { staticQuantizePass } from '../quantize/static.js';
 import { weightOnlyQuantizePass } from '../quantize/weight-only.js';
 import { qatPass } from '../train/qat.js';
+import { prunePass } from './prune-step.js';
 import type { SearchablePass } from './space.js';
 
 /** What a pass needs at build time that a recipe does not carry (data, caches): the evaluator supplies it. */
@@ -13,6 +14,8 @@ export type BuildNeed = 'calibration' | 'training';
 
 export interface CatalogEntry extends SearchablePass {
   needs?: readonly BuildNeed[];
+  /** Supplied when the evaluator has it, else the step runs without it (a prune step fine-tunes only with training data). */
+  uses?: readonly BuildNeed[];
 }
 
 /** `simplify` (cleanups and transformer fusions to a fixed point) as one recipe step. */
@@ -59,6 +62,20 @@ export function searchCatalog(): CatalogEntry[] {
     },
     // ORT runs fp16 Conv/MatMul on CPU through Cast→fp32→Cast (FACTS.md): no speed-up, half the size.
     { pass: halfPrecisionPass, kind: 'quantize', buildCost: 2, speedsUp: [], reducesSize: true, needs: ['calibration'], searchParams: [] },
+    // Pruning, one entry per granularity: each is tried at its sparsity search values (the sparsity plot of the
+    // report), and the best accurate one that is faster goes under the quantizers. `speedsUp` here is what the
+    // granularity acts on (unstructured and 2:4 zeros are still multiplied on CPU: measured, they tie).
+    ...(['channel', 'head', 'ffn', 'unstructured', 'n:m'] as const).map((granularity): CatalogEntry => ({
+      pass: prunePass,
+      kind: 'prune',
+      variant: granularity,
+      params: { granularity },
+      buildCost: granularity === 'channel' || granularity === 'n:m' ? 4 : 5,
+      speedsUp: granularity === 'channel' ? [...CONV_OPS, 'Gemm', 'MatMul'] : granularity === 'head' ? ['Attention', 'MultiHeadAttention', 'Softmax'] : granularity === 'ffn' ? ['MatMul', 'FusedMatMul', 'Gemm'] : [...CONV_OPS, ...GEMM_OPS],
+      needs: ['calibration'],
+      uses: ['training'],
+      searchParams: granularity === 'n:m' ? [] : ['sparsity'],
+    })),
     // tried only in place of a static quantization that missed the accuracy goal (search.ts), with --train-data
     { pass: qatPass, kind: 'train', buildCost: 100, speedsUp: [...CONV_OPS, ...GEMM_OPS], needs: ['calibration', 'training'], searchParams: [] },
   ];

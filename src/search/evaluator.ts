@@ -94,8 +94,11 @@ export class OnnxEvaluator implements Evaluator {
 
   private async runtimeParams(entry: CatalogEntry): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
-    if (entry.needs?.includes('calibration')) Object.assign(out, await this.calibrationParams());
-    if (entry.needs?.includes('training')) {
+    if (entry.needs?.includes('calibration')) {
+      // only what the pass declares (a prune step takes the samples, not the quantizer's statistics cache)
+      for (const [k, v] of Object.entries(await this.calibrationParams())) if (k in entry.pass.params) out[k] = v;
+    }
+    if (entry.needs?.includes('training') || (entry.uses?.includes('training') && this.opts.training)) {
       if (!this.opts.training) throw new InputError(`the ${entry.pass.id} step needs training data (--train-data)`);
       this.trainingData ??= this.opts.training();
       Object.assign(out, await this.trainingData);
@@ -110,7 +113,8 @@ export class OnnxEvaluator implements Evaluator {
     const step = recipe.steps.at(-1);
     const qat = this.opts.catalog.find((c) => c.kind === 'train');
     if (!this.opts.training || !qat || step?.pass !== staticQuantizePass.id) return undefined;
-    const params = { ...step.params, seconds: Math.max(1, Math.round(seconds)) };
+    // distilled from the float model it starts from (the pruned one when a prune step comes first)
+    const params = { distill: 0.5, ...step.params, seconds: Math.max(1, Math.round(seconds)) };
     return { recipe: { ...recipe, steps: [...recipe.steps.slice(0, -1), { pass: qat.pass.id, params }] }, note: `quantization-aware training of ${step.pass} (at most ${params.seconds} s)` };
   }
 
@@ -214,7 +218,8 @@ export class OnnxEvaluator implements Evaluator {
       this.warmedUp = true;
     }
     const inertSteps = built.steps.filter((s) => !s.modified).map((s) => s.pass);
-    const common = { sizeBytes: built.bytes.length, ...(inertSteps.length ? { inertSteps } : {}) };
+    const stepStats = Object.fromEntries(built.steps.filter((s) => Object.keys(s.stats).length).map((s) => [s.pass, s.stats]));
+    const common = { sizeBytes: built.bytes.length, ...(inertSteps.length ? { inertSteps } : {}), ...(Object.keys(stepStats).length ? { stepStats } : {}) };
     if (baseline && recipeKey(baseline) !== recipeKey(recipe)) {
       this.pinned ??= await this.build(baseline);
       const r = await this.sideBySide(baseline, recipe, this.opts.runs ?? this.runs ?? 15);

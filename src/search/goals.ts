@@ -28,6 +28,8 @@ export interface Measurement {
   metric: MetricValue;
   /** Recipe steps that left the model unchanged (a pass with nothing to do). */
   inertSteps?: string[];
+  /** What each step of the recipe reported (by pass id): a prune step's achieved sparsity, a QAT step's training. */
+  stepStats?: Record<string, Record<string, number>>;
   /**
    * Speed-up over the baseline timed side by side with it (runs interleaved in one process, median ratio
    * with its 95% interval): the paired figure every decision and the Pareto front use. Absent for the

@@ -51,6 +51,11 @@ export interface OptimizeOptions {
    */
   trainData?: string;
   trainLimit?: number;
+  /**
+   * With `trainData`: prune steps fine-tune for this many optimizer steps (default 300), distilled from the
+   * unpruned model; without training data they are one-shot.
+   */
+  pruneSteps?: number;
   metric?: string;
   /** Samples scored (data) or random inputs compared (fidelity). */
   limit?: number;
@@ -176,6 +181,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       baseSession,
       opShare,
       log,
+      ...(training ? { pruneFinetune: { steps: o.pruneSteps ?? 300, distill: 0.5 } } : {}),
       ...(o.recipe ? { only: { ...o.recipe.recipe, target: o.recipe.recipe.target } } : {}),
     });
     if (o.recipe && search.chosen === search.baseline && search.candidates.length > 1 && search.candidates[1]!.error) {
@@ -205,7 +211,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       version: 1,
       recipe: search.chosen.recipe,
       model: { file: path.basename(modelFile), sha256: sha256File(modelFile) },
-      note: `re-run with: inferopt optimize ${path.basename(modelFile)} --recipe recipe.json -o <dir>${search.chosen.recipe.steps.some((s) => catalog.find((c) => c.pass.id === s.pass)?.needs?.length) ? ' --data <the same data>' : ''}${search.chosen.recipe.steps.some((s) => catalog.find((c) => c.pass.id === s.pass)?.needs?.includes('training')) ? ' --train-data <the same training data>' : ''}`,
+      note: `re-run with: inferopt optimize ${path.basename(modelFile)} --recipe recipe.json -o <dir>${search.chosen.recipe.steps.some((s) => catalog.find((c) => c.pass.id === s.pass)?.needs?.length) ? ' --data <the same data>' : ''}${search.chosen.recipe.steps.some((s) => trainsOn(catalog, s)) ? ' --train-data <the same training data>' : ''}`,
     };
     const results: OptimizeResults = {
       format: 'inferopt-results',
@@ -250,6 +256,12 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   } finally {
     await cluster?.close();
   }
+}
+
+/** A recipe step that reads training data: QAT always, a prune step when it fine-tunes. */
+function trainsOn(catalog: readonly CatalogEntry[], step: { pass: string; params: Record<string, unknown> }): boolean {
+  const e = catalog.find((c) => c.pass.id === step.pass);
+  return !!e?.needs?.includes('training') || (!!e?.uses?.includes('training') && Number(step.params.steps ?? 0) > 0);
 }
 
 /** Written when Redis is lost mid-run (optimize --workers): the measurements received until then. */

@@ -254,6 +254,71 @@ describe('search with a fake-fast evaluator', () => {
     expect(r2.candidates.some((c) => c.stage === 'qat')).toBe(false);
   });
 
+  it('prune steps: every granularity at its sparsity values, fine-tuned when there is training data; the best goes under the quantizer, then QAT', async () => {
+    const prune = noop('fake-prune', {
+      granularity: { type: 'string', default: 'channel', doc: '' },
+      sparsity: { type: 'number', default: 0.5, search: [0.25, 0.5, 0.75], doc: '' },
+      steps: { type: 'integer', default: 0, doc: '' },
+      distill: { type: 'number', default: 0, doc: '' },
+    });
+    const entry = (granularity: string, speedsUp: string[]) => ({ pass: prune, kind: 'prune' as const, variant: granularity, params: { granularity }, buildCost: 4, speedsUp, searchParams: granularity === 'n:m' ? [] : ['sparsity'] });
+    const pruneSpace: SearchSpace = {
+      ...space,
+      passes: [...space.passes.map((p) => (p.pass === quantA ? { ...p, searchParams: [] } : p)), entry('channel', ['MatMul']), entry('n:m', ['MatMul']), entry('head', ['Attention'])],
+    };
+    // channel: latency × (1 − 0.8·s), drop 0.2 / 0.6 / 3 points at s = 0.25 / 0.5 / 0.75 (half that fine-tuned);
+    // 2:4 keeps the speed. Quantizing on top of channel 0.5 loses 0.5 more points: over the bound, so QAT.
+    const trained: Recipe[] = [];
+    const ev: Evaluator = {
+      async evaluate(r) {
+        const m = await new FakeEvaluator().evaluate({ ...r, steps: r.steps.filter((st) => st.pass !== 'fake-prune' && st.pass !== 'qat') });
+        let ms = m.latency.p50;
+        let acc = m.metric.value;
+        for (const st of r.steps) {
+          if (st.pass === 'qat') ms *= 0.5;
+          if (st.pass !== 'fake-prune') continue;
+          const sp = Number(st.params.sparsity ?? 0.5);
+          const tuned = Number(st.params.steps ?? 0) > 0 ? 0.5 : 1;
+          if (st.params.granularity === 'channel') {
+            ms *= 1 - 0.8 * sp;
+            acc -= (sp === 0.25 ? 0.002 : sp === 0.5 ? 0.006 : 0.03) * tuned;
+          } else acc -= 0.001;
+        }
+        return { ...m, latency: { p50: ms, p99: ms, mean: ms }, metric: { ...m.metric, value: acc } };
+      },
+      train(r) {
+        trained.push(r);
+        return { recipe: { ...r, steps: [...r.steps.slice(0, -1), { pass: 'qat', params: {} }] }, note: 'quantization-aware training' };
+      },
+    };
+    const res = await runSearch(pruneSpace, ev, { ...opts({ maxAccuracyDrop: { value: 0.7, relative: false } }, parseBudget('10m')), pruneFinetune: { steps: 100, distill: 0.5 } });
+    const pruned = res.candidates.filter((c) => c.stage === 'prune');
+    // each on the input graph (BatchNorm still there for fine-tuning), the graph passes after it
+    // (amounts upwards until one breaks the bound)
+    expect(pruned.map((c) => `${c.recipe.steps[0]!.params.granularity}@${c.recipe.steps[0]!.params.sparsity ?? '-'}`)).toEqual(['channel@0.25', 'channel@0.5', 'channel@0.75', 'n:m@-']);
+    for (const c of pruned) expect(c.recipe.steps.map((st) => st.pass)).toEqual(['fake-prune', 'fake-fold']);
+    for (const c of pruned) expect(c.recipe.steps[0]!.params).toMatchObject({ steps: 100, distill: 0.5 });
+    expect(res.skipped.find((s) => s.what === 'fake-prune (head)')!.reason).toMatch(/Attention take 0\.0% of the baseline time: nothing of this granularity to prune/);
+    // channel 0.75 fine-tuned loses 1.5 points: dropped; channel 0.5 (0.3 points) is the best accurate pruning
+    expect(pruned.find((c) => c.recipe.steps[0]!.params.sparsity === 0.75)!.accurate).toBe(false);
+    const quant = res.candidates.find((c) => c.stage === 'quantize' && c.recipe.steps.at(-1)!.pass === 'fake-quant-a')!;
+    expect(quant.recipe.steps.map((st) => st.pass)).toEqual(['fake-prune', 'fake-fold', 'fake-quant-a']);
+    expect(quant.recipe.steps[0]!.params).toEqual({ granularity: 'channel', sparsity: 0.5, steps: 100, distill: 0.5 });
+    // and on the unpruned model too, so that pruning under a quantizer is a measured choice
+    expect(res.candidates.filter((c) => c.stage === 'quantize').map((c) => c.recipe.steps.map((st) => st.pass).join(' → '))).toEqual(['fake-prune → fake-fold → fake-quant-a', 'fake-fold → fake-quant-a']);
+    // quantized on top of the pruning it breaks the bound; QAT replaces the quantizer: prune → QAT in one recipe
+    expect(trained).toHaveLength(1);
+    expect(res.chosen.recipe.steps.map((st) => st.pass)).toEqual(['fake-prune', 'fake-fold', 'qat']);
+    // without training data the prune steps are one-shot (no fine-tuning parameters in the recipe)
+    const oneShot = await runSearch(pruneSpace, { evaluate: (r) => ev.evaluate(r) }, opts({ maxAccuracyDrop: { value: 0.7, relative: false } }, parseBudget('10m')));
+    for (const c of oneShot.candidates.filter((x) => x.stage === 'prune')) expect(c.recipe.steps[0]!.params.steps).toBeUndefined();
+    // one-shot: channel 0.5 loses 0.6 points (within 0.7), 0.75 loses 3 and is the last amount tried
+    expect(oneShot.candidates.filter((x) => x.stage === 'prune').map((c) => c.recipe.steps[0]!.params.sparsity ?? '-')).toEqual([0.25, 0.5, 0.75, '-']);
+    // a granularity whose smallest amount breaks the bound is not tried at larger ones
+    const strict = await runSearch(pruneSpace, { evaluate: (r) => ev.evaluate(r) }, opts({ maxAccuracyDrop: { value: 0.15, relative: false } }, parseBudget('10m')));
+    expect(strict.candidates.filter((x) => x.stage === 'prune').map((c) => `${c.recipe.steps[0]!.params.granularity}@${c.recipe.steps[0]!.params.sparsity ?? '-'}`)).toEqual(['channel@0.25', 'n:m@-']);
+  });
+
   it('records failed candidates and carries on', async () => {
     const flaky: Evaluator = {
       async evaluate(r) {

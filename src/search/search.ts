@@ -63,6 +63,11 @@ export interface SearchOptions {
    * (default: every gain). A gain over the baseline itself is confirmed by its paired measurement.
    */
   confirmBelow?: number;
+  /**
+   * Prune steps fine-tune for this many optimizer steps, distilled from the unpruned model with weight
+   * `distill` (`optimize --train-data`); without it they are one-shot (magnitude, mean compensation).
+   */
+  pruneFinetune?: { steps: number; distill: number };
   /** Evaluate this recipe only (against the baseline), no search: `optimize --recipe`. */
   only?: Recipe;
   log?: (line: string) => void;
@@ -253,8 +258,33 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       const changed = c.measurement && !(c.measurement.inertSteps ?? []).includes(step.pass);
       if (c.accurate && changed && !graphSteps.some((s) => s.pass === step.pass)) graphSteps = [...graphSteps, step];
     }
+    // Pruning: each granularity at each of its sparsity search values on the graph passes' model (the report
+    // plots accuracy and latency against sparsity per granularity); the best one kept goes under the quantizers.
+    const pruners = applicable.filter((p) => p.kind === 'prune').sort((a, b) => a.buildCost - b.buildCost);
+    const tune = opts.pruneFinetune && opts.pruneFinetune.steps > 0 ? { steps: opts.pruneFinetune.steps, distill: opts.pruneFinetune.distill } : {};
+    for (const sp of pruners) {
+      const share = reachableShare(sp, opts.opShare);
+      if (share < minShare) {
+        skipped.push({ what: label(sp), reason: `${sp.speedsUp!.join('/')} take ${(share * 100).toFixed(1)}% of the baseline time: nothing of this granularity to prune` });
+        continue;
+      }
+      // Pruned (and fine-tuned) on the input graph, BatchNorm still there, then the graph passes again. Amounts
+      // go up from the smallest and stop at the first that breaks the accuracy bound (more would break it too).
+      const amounts = paramVariations(sp).map((v) => ({ [v.name]: v.value }));
+      const dflt = Object.fromEntries((sp.searchParams ?? []).map((k) => [k, sp.params?.[k] ?? (sp.pass.params as Record<string, { default: unknown }>)[k]!.default]));
+      amounts.push(dflt);
+      amounts.sort((a, b) => Number(Object.values(a)[0] ?? 0) - Number(Object.values(b)[0] ?? 0));
+      for (const amount of amounts) {
+        const c = await measure(withSteps(best.recipe, [stepOf(sp, { ...tune, ...amount }), ...graphSteps]), 'prune');
+        if (!c.accurate) break; // or it failed: nothing of this granularity in the model (the error says why)
+      }
+    }
+    // Each quantizer goes on the pruned model when a pruning was kept, and on the unpruned one too: pruning
+    // that bought size or a little speed in float may buy nothing once quantized, and cost accuracy.
+    const prunedSteps = best.recipe.steps.some((st) => pruners.some((p) => p.pass.id === st.pass)) ? best.recipe.steps : undefined;
+    const prefixes = prunedSteps ? [prunedSteps, graphSteps] : [graphSteps];
     const quantizers = applicable.filter((p) => p.kind === 'quantize').sort((a, b) => a.buildCost - b.buildCost);
-    const tried: { sp: SearchablePass; c: Candidate }[] = [];
+    const tried: { sp: SearchablePass; c: Candidate; prefix: RecipeStep[] }[] = [];
     for (const sp of quantizers) {
       const share = reachableShare(sp, opts.opShare);
       const sizeMatters = sp.reducesSize === true && opts.goals.maxSizeMB !== undefined;
@@ -263,19 +293,26 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
         skipped.push({ what: label(sp), reason: why });
         continue;
       }
-      tried.push({ sp, c: await measure(withSteps(best.recipe, [...graphSteps, stepOf(sp)]), 'quantize') });
+      // refined on the prefix whose quantized model did better (accurate first, then faster)
+      let pick: { sp: SearchablePass; c: Candidate; prefix: RecipeStep[] } | undefined;
+      for (const prefix of prefixes) {
+        const c = await measure(withSteps(best.recipe, [...prefix, stepOf(sp)]), 'quantize');
+        const better = !pick || (c.accurate && !pick.c.accurate) || (c.accurate === pick.c.accurate && (c.measurement ? speedupOf(base, c.measurement) : 0) > (pick.c.measurement ? speedupOf(base, pick.c.measurement) : 0));
+        if (better) pick = { sp, c, prefix };
+      }
+      tried.push(pick!);
     }
     // Refine the most promising quantizers first: fastest first, accurate or not (a variation may fix accuracy).
     const speed = (c: Candidate) => (c.measurement ? speedupOf(base, c.measurement) : 0);
     tried.sort((a, b) => speed(b.c) - speed(a.c));
-    for (const { sp, c } of tried) {
+    for (const { sp, c, prefix } of tried) {
       if (!c.measurement) continue;
       if (speed(c) < 1 / (1 + tie) && c.accurate) {
         skipped.push({ what: `parameter variations of ${label(sp)}`, reason: 'its default was slower than the baseline' });
         continue;
       }
       const variants = [c];
-      for (const v of paramVariations(sp)) variants.push(await measure(withSteps(best.recipe, [...graphSteps, stepOf(sp, { [v.name]: v.value })]), 'refine'));
+      for (const v of paramVariations(sp)) variants.push(await measure(withSteps(best.recipe, [...prefix, stepOf(sp, { [v.name]: v.value })]), 'refine'));
       if (evaluator.fallback && !variants.some((v) => v.accurate)) {
         // the fastest variant that broke the bound, with its most sensitive nodes back in float
         const fastest = variants.filter((v) => v.measurement).sort((a, b) => speed(b) - speed(a))[0];

@@ -9,11 +9,12 @@ import type { SessionSettings } from './recipe.js';
 export interface SearchablePass {
   pass: Pass<any>;
   /**
-   * 'graph' passes apply first and are kept when they help; one 'quantize' pass at most per recipe; 'train'
+   * 'graph' passes apply first and are kept when they help; 'prune' passes next (each at its sparsity search
+   * values; the best accurate one that is faster stays under the quantizers); one 'quantize' pass at most per recipe; 'train'
    * passes (QAT) are not enumerated: they replace a quantize step that missed the accuracy goal, when the
    * evaluator has training data (Evaluator.train).
    */
-  kind: 'graph' | 'quantize' | 'train';
+  kind: 'graph' | 'prune' | 'quantize' | 'train';
   /**
    * Op types whose time this pass can reduce. The search skips the pass when the baseline profile says
    * these take less than `minShare` of the time (quantizing a model that is 90% Resize buys nothing).

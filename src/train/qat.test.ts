@@ -170,30 +170,76 @@ describe('weight scales with the least rounding error (QAT --weight-scales mse)'
   });
 });
 
+/** The cnn saved in a temporary folder, and the OnnxEvaluator options the recipe-step tests start from. */
+async function onCnn(fn: (common: Omit<ConstructorParameters<typeof OnnxEvaluator>[0], 'training'>, base: Model) => Promise<void>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-qat-step-'));
+  try {
+    const file = path.join(dir, 'cnn.onnx');
+    saveModel(cnn(), file);
+    const base = loadModel(file);
+    await fn({ modelFile: file, catalog: forTarget(searchCatalog(), 'cpu'), metric: fidelityMetric(base, { samples: 4 }), backend: 'node', runs: 2, cacheDir: dir }, base);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('QAT as an optimize recipe step', () => {
   it('OnnxEvaluator.train swaps static int8 for qat (same parameters, time-limited); the built model is the static QDQ graph, trained', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-qat-step-'));
-    try {
-      const file = path.join(dir, 'cnn.onnx');
-      saveModel(cnn(), file);
-      const base = loadModel(file);
-      const catalog = forTarget(searchCatalog(), 'cpu');
-      const common = { modelFile: file, catalog, metric: fidelityMetric(base, { samples: 4 }), backend: 'node' as const, runs: 2, cacheDir: dir };
+    await onCnn(async (common) => {
       const recipe = { target: 'cpu' as const, steps: [{ pass: 'simplify', params: {} }, { pass: 'quantize-static', params: { calibMethod: 'percentile' } }], session: DEFAULT_SESSION };
       expect(new OnnxEvaluator(common).train(recipe, 30)).toBeUndefined(); // no training data: no QAT
       const ev = new OnnxEvaluator({ ...common, training: async () => ({ train: trainSet, test: heldOut }) });
       expect(ev.train({ ...recipe, steps: recipe.steps.slice(0, 1) }, 30)).toBeUndefined(); // nothing to train
       const qat = ev.train(recipe, 30.4)!;
-      expect(qat.recipe.steps).toEqual([{ pass: 'simplify', params: {} }, { pass: 'qat', params: { calibMethod: 'percentile', seconds: 30 } }]);
+      expect(qat.recipe.steps).toEqual([{ pass: 'simplify', params: {} }, { pass: 'qat', params: { distill: 0.5, calibMethod: 'percentile', seconds: 30 } }]);
       const [ptq, trained] = [await ev.build(recipe), await ev.build(qat.recipe)];
       expect(histogram(trained.model)).toEqual(histogram(ptq.model));
       expect(initTypes(trained.model)).toEqual(initTypes(ptq.model));
       expect(trained.steps.at(-1)!.stats.steps).toBeGreaterThan(0);
       const m = await ev.evaluate(qat.recipe);
       expect(Number.isFinite(m.metric.value) && m.latency.p50 > 0).toBe(true);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
+  });
+});
+
+describe('prune → QAT in one optimize recipe', () => {
+  const zeros = (m: Model) => [...m.graph.initializers.values()].reduce((n, v) => n + (v.initializer!.dtype === DataType.FLOAT ? v.initializer!.toFloat32().filter((x) => x === 0).length : 0), 0);
+  it('a prune step fine-tunes (distilled) for its step count and rebuilds byte for byte; static int8 and QAT go on top; masks stay zero', async () => {
+    await onCnn(async (common, base) => {
+      const training = async () => ({ train: trainSet, test: heldOut });
+      const prune = { pass: 'prune', params: { granularity: 'channel', sparsity: 0.5, align: 1, steps: 12, batch: 16 } };
+      // as the search builds it: pruned (and fine-tuned) with BatchNorm still there, then simplify
+      const pruned = { target: 'cpu' as const, steps: [prune, { pass: 'simplify', params: {} }], session: DEFAULT_SESSION };
+      const [a, b] = [await new OnnxEvaluator({ ...common, training }).build(pruned), await new OnnxEvaluator({ ...common, training }).build(pruned)];
+      expect(Buffer.from(a.bytes).equals(Buffer.from(b.bytes))).toBe(true); // the recipe re-runs identically
+      const st = a.steps[0]!.stats;
+      expect(st.finetuneSteps).toBe(12);
+      expect(st.groupsRemoved).toBeGreaterThan(0);
+      const convOut = (m: Model) => m.graph.nodes.filter((n) => n.opType === 'Conv').map((n) => n.inputs[1]!.initializer!.dims[0] ?? 0);
+      expect(convOut(a.model).reduce((x, y) => x + y, 0)).toBeLessThan(4 + 8);
+      expect(st.sparsity).toBeCloseTo(st.removed! / (st.removed! + st.params!), 9);
+      // without training data the fine-tuning step refuses in one line
+      await expect(new OnnxEvaluator(common).build(pruned)).rejects.toThrow(/^the prune step fine-tunes \(12 steps\): it needs training data \(--train-data\)$/);
+
+      // prune → static int8, and QAT in its place: the QAT export has the PTQ op histogram of the pruned model
+      const ev = new OnnxEvaluator({ ...common, training });
+      const ptqRecipe = { ...pruned, steps: [...pruned.steps, { pass: 'quantize-static', params: {} }] };
+      const qat = ev.train(ptqRecipe, 20)!;
+      expect(qat.recipe.steps.map((s) => s.pass)).toEqual(['prune', 'simplify', 'qat']);
+      expect(qat.recipe.steps[2]!.params.distill).toBe(0.5);
+      const ptq = await ev.build(ptqRecipe);
+      const trained = await ev.build(qat.recipe);
+      expect(histogram(trained.model)).toEqual(histogram(ptq.model));
+      // (the pruned PTQ model still carries the biases mean compensation replaced, unread; the export drops them)
+      const used = (m: Model) => Object.fromEntries(Object.entries(initTypes(m)).filter(([k]) => m.graph.initializers.get(k)!.uses.length > 0));
+      expect(used(trained.model)).toEqual(used(ptq.model));
+
+      // unstructured, fine-tuned: every masked weight is still zero afterwards
+      const un = await new OnnxEvaluator({ ...common, training }).build({ ...pruned, steps: [{ pass: 'prune', params: { granularity: 'unstructured', sparsity: 0.6, steps: 12, batch: 16 } }] });
+      const removed = un.steps[0]!.stats.removed!;
+      expect(removed).toBeGreaterThan(0);
+      expect(zeros(un.model)).toBe(removed + zeros(base));
+    });
   });
 });
 

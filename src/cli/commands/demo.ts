@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .command('demo')
     .description('Optimize a shipped model on shipped data end to end and write the report (about 70 s on 2 cores)')
     .option('-o, --output <dir>', 'output folder (must not exist; default ./inferopt-demo, or -2, -3… if taken)')
-    .option('--budget <n|time>', 'candidates (default 24: the same data and budget choose the same recipe) or wall time for the search', '24')
+    .option('--budget <n|time>', 'candidates (default 30: the same data and budget choose the same recipe) or wall time for the search', '30')
     .action(async (flags: { output?: string; budget: string }) => {
       if (flags.output && fs.existsSync(flags.output)) throw new InputError(`-o ${flags.output} exists; the demo writes to a new folder only`);
       const outDir = flags.output ?? freshDir('inferopt-demo');

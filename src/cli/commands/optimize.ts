@@ -18,6 +18,7 @@ interface OptimizeFlags {
   data?: string;
   trainData?: string;
   trainLimit?: string;
+  pruneSteps?: string;
   metric?: string;
   maxLatency?: string;
   minSpeedup?: string;
@@ -41,12 +42,13 @@ interface OptimizeFlags {
 export function register(program: Command): void {
   program
     .command('optimize')
-    .description('Find the fastest model that meets your goals (quantization, graph passes, ORT settings) and report why')
+    .description('Find the fastest model that meets your goals (graph passes, pruning, quantization, QAT, ORT settings) and report why')
     .argument('<model>', 'ONNX model file')
     .requiredOption('-o, --output <dir>', 'output folder (new, or an earlier inferopt output)')
     .option('--data <spec>', 'labelled data (dataset spec, folder or file); without it: fidelity to the input model on random inputs')
-    .option('--train-data <spec>', 'labelled training data: when static int8 misses the accuracy goal, quantization-aware training is tried (time-limited by --budget)')
+    .option('--train-data <spec>', 'labelled training data: prune steps fine-tune (distilled from the unpruned model), and when static int8 misses the accuracy goal quantization-aware training is tried (time-limited by --budget)')
     .option('--train-limit <n>', 'train on the first n samples of --train-data')
+    .option('--prune-steps <n>', 'with --train-data: fine-tuning steps of each prune candidate', '300')
     .option('--metric <name>', 'metric the accuracy goal bounds (top1, cer, fidelity.cosine …)')
     .option('--max-latency <ms>', 'goal: p50 latency at most this (ms)')
     .option('--min-speedup <x>', 'goal: at least this many times faster than the input model')
@@ -80,6 +82,7 @@ export function register(program: Command): void {
         ...(flags.data ? { data: flags.data } : {}),
         ...(flags.trainData ? { trainData: flags.trainData } : {}),
         ...(flags.trainLimit ? { trainLimit: parseIntFlag('--train-limit', flags.trainLimit, 1) } : {}),
+        pruneSteps: parseIntFlag('--prune-steps', flags.pruneSteps ?? '300', 1),
         ...(flags.metric ? { metric: flags.metric } : {}),
         ...(flags.limit ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
         ...(flags.runs ? { runs: parseRunsFlag('--runs', flags.runs, 2) } : {}),
