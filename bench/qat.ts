@@ -6,6 +6,11 @@
  *
  *   cpu-run npx tsx bench/qat.ts train [resnet|mobilenet-4bit] [--out tmp/bench-qat]     # training and accuracy
  *   measure-run npx tsx bench/qat.ts latency [--out tmp/bench-qat] [--rounds 300] [--cases a,b]  # latency, side by side
+ *   cpu-run npx tsx bench/qat.ts drop --cases a,b-s1          # accuracy drops with paired bootstrap intervals
+ *
+ * `--seed N` (train) trains with another shuffle seed; its files are named `<case>-s<N>`. `drop` scores the float
+ * model and each case's PTQ and QAT models on the same 10k test images and gives each drop with a paired
+ * bootstrap 95% interval (the same images resampled for both models), which the per-model intervals are not.
  *
  * `train` runs `inferopt qat` (the CLI a user runs) and keeps its JSON report and wall time; `latency` times
  * the float, PTQ and QAT models interleaved (batch 32 and 1, 2 threads) and prints one table with everything.
@@ -18,6 +23,9 @@ import { loadModel } from '../src/ir/io.js';
 import { runPasses } from '../src/passes/manager.js';
 import { CLEANUP_PASSES } from '../src/passes/simplify.js';
 import { compare } from '../src/runtime/bench.js';
+import { openDataset } from '../src/data/dataset.js';
+import { accuracyEstimate, dropEstimate, top1Hits } from '../src/prune/evaluate.js';
+import { collectTensorData } from '../src/train/data.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) => {
@@ -45,10 +53,12 @@ fs.mkdirSync(out, { recursive: true });
 const mode = args[0];
 if (mode === 'train') {
   const names = args[1] && !args[1].startsWith('--') ? [args[1]] : Object.keys(CASES);
-  for (const name of names) {
-    const c = CASES[name];
-    if (!c) throw new Error(`unknown case '${name}' (${Object.keys(CASES).join(', ')})`);
-    const cmd = ['bin/inferopt.js', 'qat', c.model, '--train-data', 'models/fashion-mnist/train.json', '--data', 'models/fashion-mnist/test.json', '-o', path.join(out, `${name}.qat.onnx`), '--ptq-output', path.join(out, `${name}.ptq.onnx`), '--bench-runs', '0', '--batch', '64', '--seed', '0', '--json', '--log', path.join(out, `${name}.log`), ...c.flags];
+  const seed = Number(flag('seed', '0'));
+  for (const caseName of names) {
+    const c = CASES[caseName];
+    if (!c) throw new Error(`unknown case '${caseName}' (${Object.keys(CASES).join(', ')})`);
+    const name = seed ? `${caseName}-s${seed}` : caseName;
+    const cmd = ['bin/inferopt.js', 'qat', c.model, '--train-data', 'models/fashion-mnist/train.json', '--data', 'models/fashion-mnist/test.json', '-o', path.join(out, `${name}.qat.onnx`), '--ptq-output', path.join(out, `${name}.ptq.onnx`), '--bench-runs', '0', '--batch', '64', '--seed', String(seed), '--json', '--log', path.join(out, `${name}.log`), ...c.flags];
     process.stderr.write(`$ node ${cmd.join(' ')}\n`);
     const t0 = performance.now();
     const r = spawnSync('node', cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -87,7 +97,32 @@ if (mode === 'train') {
     );
   }
   process.stdout.write(rows.join('\n') + '\n');
+} else if (mode === 'drop') {
+  const only = flag('cases', '');
+  const baseCase = (name: string) => name.replace(/-s\d+$/, '');
+  const names = only ? only.split(',') : fs.readdirSync(out).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter((n) => CASES[baseCase(n)]);
+  const floats = new Map<string, Uint8Array>();
+  const test = await openDataset('models/fashion-mnist/test.json');
+  const data = await collectTensorData(test, ['image']);
+  const pts = (e: { value: number; low: number; high: number }) => `${e.value.toFixed(2)} [${e.low.toFixed(2)}, ${e.high.toFixed(2)}]`;
+  for (const name of names) {
+    const c = CASES[baseCase(name)];
+    if (!c) throw new Error(`unknown case '${name}'`);
+    let fh = floats.get(c.model);
+    if (!fh) {
+      const float = loadModel(c.model);
+      await runPasses(float, CLEANUP_PASSES, { target: 'cpu' });
+      fh = await top1Hits(float, data);
+      floats.set(c.model, fh);
+    }
+    const ph = await top1Hits(loadModel(path.join(out, `${name}.ptq.onnx`)), data);
+    const qh = await top1Hits(loadModel(path.join(out, `${name}.qat.onnx`)), data);
+    process.stdout.write(
+      `${name} (${data.length} test images): top-1 float ${pts(accuracyEstimate(fh))}, PTQ ${pts(accuracyEstimate(ph))}, QAT ${pts(accuracyEstimate(qh))}; ` +
+        `drop (points, paired bootstrap 95%): PTQ ${pts(dropEstimate(fh, ph))}, QAT ${pts(dropEstimate(fh, qh))}, QAT − PTQ gain ${pts(dropEstimate(qh, ph))}\n`,
+    );
+  }
 } else {
-  process.stderr.write('usage: npx tsx bench/qat.ts train [case] | latency   (see the header)\n');
+  process.stderr.write('usage: npx tsx bench/qat.ts train [case] [--seed N] | latency | drop   (see the header)\n');
   process.exit(2);
 }
