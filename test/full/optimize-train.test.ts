@@ -45,7 +45,8 @@ describe.runIf(hasFashion)('optimize with --train-data on the Fashion-MNIST ResN
     const steps = [{ pass: 'prune', params: { granularity: 'channel', sparsity: 0.25, steps: 10 } }, { pass: 'simplify', params: {} }, { pass: 'quantize-static', params: {} }];
     fs.writeFileSync(recipe, JSON.stringify({ format: 'inferopt-recipe', version: 1, recipe: { target: 'cpu', steps, session: { threads: 2, optLevel: 'all', executionMode: 'sequential' } } }));
     const [a, b] = [path.join(dir, 'a'), path.join(dir, 'b')];
-    for (const o of [a, b]) expect((await runCli('optimize', MODEL, '--recipe', recipe, '-o', o, ...data)).code).toBe(0);
+    // (ten steps on 1,200 images: accuracy is not what this checks)
+    for (const o of [a, b]) expect((await runCli('optimize', MODEL, '--recipe', recipe, '-o', o, ...data, '--max-accuracy-drop', '50')).code).toBe(0);
     expect(fs.readFileSync(path.join(b, 'model.optimized.onnx'))).toEqual(fs.readFileSync(path.join(a, 'model.optimized.onnx')));
     expect(JSON.parse(fs.readFileSync(path.join(a, 'recipe.json'), 'utf8')).note).toMatch(/--train-data <the same training data>/);
     const r = await runCli('optimize', MODEL, '--recipe', recipe, '-o', path.join(dir, 'c'), '--data', 'data/fashion-mnist-1k', '--limit', '300');
