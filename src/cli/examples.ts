@@ -24,6 +24,7 @@ const EXAMPLES: Record<string, string[]> = {
     'inferopt bench model.onnx --threads 2 --runs 100',
     'inferopt bench bert.onnx --dim seq=128 --seconds 10 --json',
     'inferopt bench model.onnx --compare model.int8.onnx --runs 200',
+    'inferopt bench model.onnx --compare out/model.optimized.onnx --threads 2 --compare-threads 1   # as optimize timed them (report.md: reproduce)',
     'inferopt bench model.onnx --compare model.int8.onnx --device auto --threads 1   # on a phone or browser: inferopt device serve',
   ],
   inspect: ['inferopt inspect resnet50.onnx', 'inferopt inspect bert.onnx --dim batch=8 --dim seq=256 --json'],

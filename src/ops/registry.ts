@@ -59,6 +59,11 @@ export interface OpDef {
    * ONNX Runtime actually runs, to say how much of the model runs as int8 kernels.
    */
   arithmetic?: 'float' | 'int8';
+  /**
+   * Converts between float and integer encodings (QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear):
+   * time in these kernels is what quantization adds around the arithmetic it makes integer.
+   */
+  quantConversion?: boolean;
 }
 
 const REGISTRY = new Map<string, OpDef[]>();
@@ -139,9 +144,19 @@ export function getPruneRule(domain: string, opType: string): PruneRule | undefi
  * hold the same ops in other layouts.
  */
 export function opArithmetic(domain: string, opType: string): 'float' | 'int8' | undefined {
+  return kernelTrait(domain, opType, (d) => d.arithmetic);
+}
+
+/** Whether an op converts between float and integer encodings (OpDef.quantConversion); domains as opArithmetic. */
+export function opIsQuantConversion(domain: string, opType: string): boolean {
+  return kernelTrait(domain, opType, (d) => d.quantConversion) === true;
+}
+
+function kernelTrait<T>(domain: string, opType: string, get: (def: OpDef) => T | undefined): T | undefined {
   for (const d of [domain, '', 'com.microsoft']) {
-    const a = getOp(d, opType)?.arithmetic;
-    if (a) return a;
+    const def = getOp(d, opType);
+    const v = def ? get(def) : undefined;
+    if (v !== undefined) return v;
   }
   return undefined;
 }

@@ -72,6 +72,8 @@ export async function htmlReport(r: OptimizeResults): Promise<string> {
       (i) => r.candidates[i]!.id === r.chosen.id,
     ),
   );
+  const slower = r.candidates.filter((c) => c.explanation);
+  if (slower.length) parts.push(`<h3>Why the slower quantized candidates were slower</h3><ul>${slower.map((c) => `<li>#${c.id} <code>${esc(c.label)}</code>: ${esc(c.explanation!)}</li>`).join('')}</ul>`);
   if (r.skipped.length) parts.push(`<p>Not tried:</p><ul>${r.skipped.map((s) => `<li>${esc(s.what)}: ${esc(s.reason)}</li>`).join('')}</ul>`);
 
   if (r.distributed) parts.push(workersSection(r.distributed));

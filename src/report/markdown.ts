@@ -40,6 +40,12 @@ export function markdownReport(r: OptimizeResults): string {
     ),
     '',
   );
+  const slower = r.candidates.filter((c) => c.explanation);
+  if (slower.length) {
+    out.push('## Why the slower quantized candidates were slower', '');
+    for (const c of slower) out.push(`- #${c.id} ${md(c.label)}: ${md(c.explanation!)}`);
+    out.push('');
+  }
   if (r.skipped.length) {
     out.push('Not tried:', '');
     for (const s of r.skipped) out.push(`- ${md(s.what)}: ${md(s.reason)}`);

@@ -30,7 +30,16 @@ export interface OptimizeResults {
    * What every latency figure was timed on: the input shapes (each distinct set, with how many of the input
    * sets timed in turn had it), where the values came from, and the thread counts of the baseline and chosen.
    */
-  timing: { source: 'data' | 'declared' | 'random'; shapes: { shapes: string; count: number }[]; note: string; threads: { baseline: number; chosen: number }; backend: string; device?: { name: string; description: string } };
+  timing: {
+    source: 'data' | 'declared' | 'random';
+    shapes: { shapes: string; count: number }[];
+    note: string;
+    threads: { baseline: number; chosen: number };
+    backend: string;
+    device?: { name: string; description: string };
+    /** The `inferopt bench --compare` command that times baseline and chosen as `sideBySide` was timed. */
+    reproduce?: string;
+  };
   /** Per-op-type time (ms per run) of the baseline and the chosen model, from ORT's profiler. */
   opTypes?: { baseline: OpTypeTime[]; chosen: OpTypeTime[] };
   /**

@@ -54,3 +54,12 @@ export const kernelList = (counts: Record<string, number>): string =>
     .sort((a, b) => b[1] - a[1])
     .map(([op, n]) => `${n} ${op}`)
     .join(', ') || 'none';
+
+/**
+ * "4 of the 20 compute ops as int8 kernels (4 QLinearConv); 16 stay float (16 Conv, 16 of them reading a
+ * DequantizeLinear ORT did not fuse)"
+ */
+export function kernelSummary(k: KernelCount): string {
+  const unfused = k.unfusedQdq ? `, ${k.unfusedQdq} of them reading a DequantizeLinear ORT did not fuse` : '';
+  return `${k.int8Total} of the ${k.int8Total + k.floatTotal} compute ops as int8 kernels (${kernelList(k.int8)}); ${k.floatTotal} stay float (${kernelList(k.float)}${unfused})`;
+}

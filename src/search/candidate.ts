@@ -20,6 +20,8 @@ export interface Candidate {
   refuted?: boolean;
   /** Why it was kept or dropped, one line. */
   reason: string;
+  /** A quantized candidate slower than the baseline: why, from the kernels ORT ran and its profile (explain.ts). */
+  explanation?: string;
   evalMs: number;
 }
 

@@ -74,6 +74,13 @@ describe('inferopt optimize', () => {
     expect(side.baseline.samples).toHaveLength(side.runs);
     expect(side.chosen.p50 / side.baseline.p50).toBeCloseTo(1 / side.speedup, 6);
     expect(fs.readFileSync(path.join(d, 'tiny.optimized.onnx'))).toEqual(fs.readFileSync(path.join(c, 'tiny.optimized.onnx')));
+    // the command that times the two as the side-by-side figure was timed, named in results.json and the report
+    const reproduce = JSON.parse(fs.readFileSync(path.join(c, 'results.json'), 'utf8')).timing.reproduce;
+    expect(reproduce).toBe(`inferopt bench ${model} --compare ${path.join(c, 'tiny.optimized.onnx')} --shape x=1x64 --threads 1`);
+    expect(md).toContain(reproduce);
+    const again = await runCli(...reproduce.split(' ').slice(1), '--runs', '3', '--json');
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).b.threads).toBe(1);
   });
 
   it('exits 3 with an explanation when a goal cannot be met, and still writes the report', async () => {

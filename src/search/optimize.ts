@@ -28,6 +28,8 @@ import { dataMetric, fidelityMetric, type MetricSource } from './metric.js';
 import { OutputDir } from '../util/output-dir.js';
 import { DEFAULT_SESSION, graphKey, type Recipe, type RecipeFile } from './recipe.js';
 import { runSearch } from './search.js';
+import { explainSlowerCandidates } from './explain.js';
+import { ortKernels } from '../runtime/kernels.js';
 import { defaultSessionSpace } from './space.js';
 import { timingWorkload, type Workload } from './workload.js';
 import { benchmarkOnDevice, compareOnDevice, listDevices } from '../device/client.js';
@@ -205,6 +207,16 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     const proof = await saveModelProven(chosenBuilt.model, out.path(modelName), { backend, feeds: workload.feeds[0], reference: modelFile });
     if (proof.proof.note) search.warnings.push(`the written model was ${proof.proof.note}`);
     const chosenProfile = await opTypeTimes(chosenBuilt.model, workload, search.chosen.recipe.session.threads, search.chosen.recipe);
+    // a quantized candidate that ran slower is explained from the kernels ORT ran and its profile (native ORT's:
+    // onnxruntime-web has neither an optimized-graph file nor a profile)
+    if (backend === 'node') await explainSlowerCandidates(search.candidates, search.baseline, {
+      quantizes: (r) => r.steps.some((st) => ['quantize', 'train'].includes(catalog.find((c) => c.pass.id === st.pass)?.kind ?? '')),
+      build: async (r) => (await evaluator.build(r)).model,
+      kernels: (m, r) => ortKernels(m, { dims: workload.dims, optLevel: r.session.optLevel }),
+      profile: (m, r) => opTypeTimes(m, workload, r.session.threads, r),
+      baseline: baseProfile,
+      log,
+    });
 
     const recipeFile: RecipeFile = {
       format: 'inferopt-recipe',
@@ -230,6 +242,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
         note: workload.note,
         threads: { baseline: search.baseline.recipe.session.threads, chosen: search.chosen.recipe.session.threads },
         backend,
+        ...(sideBySide && !onDevice ? { reproduce: benchCommand(o.modelFile, path.join(o.outDir, modelName), workload, search.baseline.recipe, search.chosen.recipe, input, backend) } : {}),
         ...(onDevice?.device ? { device: { name: onDevice.device.name, description: describeDevice(onDevice.device.info) } } : {}),
       },
       opTypes: { baseline: baseProfile, chosen: chosenProfile },
@@ -310,6 +323,28 @@ async function opTypeTimes(model: Model, workload: Workload, threads: number, re
     ...(recipe ? { optLevel: recipe.session.optLevel, executionMode: recipe.session.executionMode } : {}),
   });
   return aggregateKernels(p.kernels, p.runsUs, 'median').byOpType;
+}
+
+/**
+ * The `inferopt bench --compare` command that times baseline and chosen as the final side-by-side run did: the
+ * workload's (most common) shapes, each model's own session settings, the --input values given.
+ */
+export function benchCommand(modelFile: string, chosenFile: string, workload: Workload, base: Recipe, chosen: Recipe, input: InputSpec, backend: Backend): string {
+  const q = (s: string) => (/^[\w./=:,+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const args = ['inferopt', 'bench', q(modelFile), '--compare', q(chosenFile)];
+  if (backend !== 'node') args.push('--backend', backend);
+  const common = [...workload.shapes].sort((a, b) => b.count - a.count)[0];
+  for (const s of common?.shapes.split(', ') ?? []) if (!s.endsWith('=scalar')) args.push('--shape', q(s));
+  for (const [name, v] of Object.entries(input.values ?? {})) if (typeof v === 'number') args.push('--input', q(`${name}=${v}`));
+  const a = base.session;
+  const b = chosen.session;
+  args.push('--threads', String(a.threads));
+  if (a.optLevel !== 'all') args.push('--opt-level', a.optLevel);
+  if (a.executionMode !== 'sequential') args.push('--execution-mode', a.executionMode);
+  if (b.threads !== a.threads) args.push('--compare-threads', String(b.threads));
+  if (b.optLevel !== a.optLevel) args.push('--compare-opt-level', b.optLevel);
+  if (b.executionMode !== a.executionMode) args.push('--compare-execution-mode', b.executionMode);
+  return args.join(' ');
 }
 
 function sha256File(file: string): string {

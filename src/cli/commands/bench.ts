@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
-import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult } from '../../runtime/bench.js';
+import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult, type SessionSettingsOverride } from '../../runtime/bench.js';
 import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
 import type { Backend, OptLevel } from '../../runtime/session.js';
 import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parseThreadsFlag, parsePositiveFlag, parseRunsFlag, parseSecondsFlag } from '../flags.js';
@@ -23,6 +23,9 @@ interface BenchFlags {
   batch?: string;
   seed: string;
   compare?: string;
+  compareThreads?: string;
+  compareOptLevel?: string;
+  compareExecutionMode?: string;
   device?: string;
   json?: boolean;
 }
@@ -47,6 +50,9 @@ export function register(program: Command): void {
     .option('--batch <n>', 'samples per inference for samples/s (default: leading dim of the first input)')
     .option('--seed <n>', 'seed of the random inputs and of the run order', '0')
     .option('--compare <other.onnx>', 'benchmark another model side by side and report the B/A ratio of medians')
+    .option('--compare-threads <n>', 'with --compare: intra-op threads of the other model (default: --threads)')
+    .option('--compare-opt-level <level>', 'with --compare: ORT graph optimization of the other model (default: --opt-level)')
+    .option('--compare-execution-mode <mode>', 'with --compare: execution mode of the other model (default: --execution-mode)')
     .option('--device <name|auto>', 'run on a device connected to `inferopt device serve` (onnxruntime-web there; see `inferopt device list`)')
     .option('--json', 'print JSON (no progress bar)')
     .action(async (file: string, flags: BenchFlags, cmd: Command) => {
@@ -65,7 +71,7 @@ export function register(program: Command): void {
           return;
         }
         if (flags.compare) {
-          const r = await compare(file, flags.compare, opts);
+          const r = await compare(file, flags.compare, opts, compareSettings(flags));
           bar?.clear();
           process.stdout.write(flags.json ? JSON.stringify(r, null, 1) + '\n' : formatCompare(r));
         } else {
@@ -82,7 +88,7 @@ export function register(program: Command): void {
 async function benchOnDevice(file: string, flags: BenchFlags, opts: BenchOptions, bar?: ProgressBar): Promise<void> {
   const name = flags.device!;
   if (flags.compare) {
-    const { device, result } = await compareOnDevice(name, file, flags.compare, opts);
+    const { device, result } = await compareOnDevice(name, file, flags.compare, opts, compareSettings(flags));
     bar?.clear();
     process.stdout.write(flags.json ? JSON.stringify({ device, ...result }, null, 1) + '\n' : `on device ${device.name}: ${describeDevice(device.info)}\n${formatCompare(result)}`);
   } else {
@@ -92,19 +98,33 @@ async function benchOnDevice(file: string, flags: BenchFlags, opts: BenchOptions
   }
 }
 
+function checkSessionFlags(optLevel: string, executionMode: string, prefix = ''): void {
+  if (!OPT_LEVELS.includes(optLevel)) throw new InputError(`--${prefix}opt-level must be one of ${OPT_LEVELS.join(', ')}, not '${optLevel}'`);
+  if (executionMode !== 'sequential' && executionMode !== 'parallel') throw new InputError(`--${prefix}execution-mode must be sequential or parallel, not '${executionMode}'`);
+}
+
+/** The --compare model's own session settings (what optimize's side-by-side figure gives the chosen model). */
+function compareSettings(flags: BenchFlags): SessionSettingsOverride {
+  const given = [flags.compareThreads, flags.compareOptLevel, flags.compareExecutionMode].some((f) => f !== undefined);
+  if (!given) return {};
+  if (!flags.compare) throw new InputError('--compare-threads, --compare-opt-level and --compare-execution-mode go with --compare');
+  const optLevel = flags.compareOptLevel ?? flags.optLevel;
+  const executionMode = (flags.compareExecutionMode ?? flags.executionMode) as 'sequential' | 'parallel';
+  checkSessionFlags(optLevel, executionMode, 'compare-');
+  return { threads: flags.compareThreads !== undefined ? parseThreadsFlag(flags.compareThreads) : parseThreadsFlag(flags.threads), optLevel: optLevel as OptLevel, executionMode };
+}
+
 function benchOptions(flags: BenchFlags): BenchOptions {
   if (flags.runs !== undefined && flags.seconds !== undefined) throw new InputError('give --runs or --seconds, not both');
   const backend = parseBackendFlag(flags.backend);
-  if (!OPT_LEVELS.includes(flags.optLevel)) throw new InputError(`--opt-level must be one of ${OPT_LEVELS.join(', ')}, not '${flags.optLevel}'`);
-  if (flags.executionMode !== 'sequential' && flags.executionMode !== 'parallel') {
-    throw new InputError(`--execution-mode must be sequential or parallel, not '${flags.executionMode}'`);
-  }
+  checkSessionFlags(flags.optLevel, flags.executionMode);
+  compareSettings(flags);
   const opts: BenchOptions = {
     backend,
     threads: parseThreadsFlag(flags.threads),
     warmup: parseRunsFlag('--warmup', flags.warmup, 0),
     optLevel: flags.optLevel as OptLevel,
-    executionMode: flags.executionMode,
+    executionMode: flags.executionMode as 'sequential' | 'parallel',
     shapes: parseShapeFlags(flags.shape),
     dims: parseDimFlags(flags.dim),
     seed: parseIntFlag('--seed', flags.seed, 0),
@@ -166,7 +186,8 @@ export function formatResult(r: BenchResult): string {
 }
 
 export function formatCompare(c: CompareResult): string {
-  let out = `A: ${c.a.model}\nB: ${c.b.model}\n${header(c.a)}\n`;
+  const own = header(c.b) !== header(c.a) ? `\nB: ${header(c.b)}` : '';
+  let out = `A: ${c.a.model}\nB: ${c.b.model}\n${own ? 'A: ' : ''}${header(c.a)}${own}\n`;
   out += table([['', 'A', 'B'], ...statRows(c.a).map(([label, get]) => [label, get(c.a), get(c.b)])]);
   const { ratio, low, high, confidence } = c.ratio;
   const verdict =

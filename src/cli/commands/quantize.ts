@@ -18,7 +18,7 @@ import { parseAccuracyDrop } from '../../search/goals.js';
 import { nodeSensitivity, type NodeSensitivity } from '../../quantize/sensitivity.js';
 import { collect, parseDimFlags, parseIntFlag } from '../flags.js';
 import { isTransformersJsDtype, TRANSFORMERS_JS_DTYPES, transformersJsFileName, transformersJsPart, transformersJsVariant, type TransformersJsFile } from '../../quantize/transformers-js.js';
-import { kernelList, ortKernels, type KernelCount } from '../../runtime/kernels.js';
+import { kernelList, kernelSummary, ortKernels, type KernelCount } from '../../runtime/kernels.js';
 
 interface QuantizeFlags {
   output: string;
@@ -234,9 +234,8 @@ async function countKernels(input: string, out: string, mode: string, dims: Reco
   const total = k.int8Total + k.floatTotal;
   // (nothing quantized: the note above says so and why)
   if (mode !== 'fp16' && mode !== 'bf16' && quantizedAny && total > 0 && k.int8Total <= k.floatTotal) {
-    const unfused = k.unfusedQdq ? `, ${k.unfusedQdq} of them reading a DequantizeLinear ORT did not fuse` : '';
     process.stderr.write(
-      `inferopt: warning: ONNX Runtime will run ${k.int8Total} of the ${total} compute ops as int8 kernels (${kernelList(k.int8)}); ${k.floatTotal} stay float (${kernelList(k.float)}${unfused}): the quantized model will likely not be faster than the float one — measure: inferopt bench ${input} --compare ${out}\n`,
+      `inferopt: warning: ONNX Runtime will run ${kernelSummary(k)}: the quantized model will likely not be faster than the float one — measure: inferopt bench ${input} --compare ${out}\n`,
     );
   }
   return k;
