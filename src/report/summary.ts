@@ -68,7 +68,7 @@ export function candidateCell(c: Candidate, base: Measurement): string {
 export function timingLine(r: OptimizeResults): string {
   const t = r.timing;
   const threads = t.threads.baseline === t.threads.chosen ? `${plural(t.threads.chosen, 'thread')} (baseline and chosen)` : `baseline ${plural(t.threads.baseline, 'thread')}, chosen ${t.threads.chosen}`;
-  const again = t.reproduce ? `. The side-by-side figure again: ${t.reproduce}${t.shapes.length > 1 ? ' (at the most common of the shapes timed)' : ''}` : '';
+  const again = t.reproduce ? `. The side-by-side figure again: ${t.reproduce}${t.source === 'data' ? ' (on the first of the input sets timed, written beside the model)' : ''}` : '';
   return `Timed on ${t.note}; ${threads}, ${t.backend} backend${t.device ? ` on device ${t.device.name} (${t.device.description})` : ''}${again}`;
 }
 

@@ -8,6 +8,7 @@ import { rng } from '../runtime/inputs.js';
 import { runCli } from '../../test/unit/run-cli.js';
 import { npyBytes, zipBytes } from '../data/test-fixtures.js';
 import { ms } from '../report/summary.js';
+import { decodeTensor } from '../ir/proto/decode.js';
 
 /** A small classifier: x[1,64] → MatMul → Relu → MatMul → Softmax over 10 classes. */
 function tinyClassifier(file: string): void {
@@ -191,6 +192,12 @@ describe('optimize times what the workload runs', () => {
     expect(results.timing.threads.baseline).toBe(2);
     expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toMatch(/Timed on x=1x3x8x40: 8 batches of 1 drawn from .*lines\.npz \(real inputs\); .*thread/);
     expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/Timed on x=1x3x8x40/);
+    // the data's values change a float model's speed: the first timed input set is written for bench --input
+    const timed = decodeTensor(fs.readFileSync(path.join(out, 'timed-input-0.pb')));
+    expect([timed.name, [...timed.dims]]).toEqual(['x', [1, 3, 8, 40]]);
+    const per = 3 * 8 * 40;
+    const head = timed.toNumbers().slice(0, per);
+    expect(Array.from({ length: n }, (_, k) => k).some((k) => head.every((v, j) => v === xs[k * per + j]))).toBe(true); // one of the data's samples
 
     // a declared batch takes real batches of that size from the data
     const out2 = path.join(dir, 'line-opt-4');

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
 import { loadModel, modelSizeOnDisk } from '../ir/io.js';
+import { encodeTensorProto } from '../ir/proto/encode.js';
 import { saveModelProven } from '../runtime/prove.js';
 import type { Target } from '../passes/pass.js';
 import { requireSizedDims, runtimeInputs, type InputSpec } from '../runtime/inputs.js';
@@ -130,7 +131,8 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   if (o.recipe) checkRecipeFor(o.recipe, modelFile, forTarget(o.catalog ?? searchCatalog(), o.target), o.allowOtherModel === true);
   const baseModel = loadModel(modelFile);
   const modelName = `${path.basename(modelFile, '.onnx')}.optimized.onnx`;
-  const out = new OutputDir(o.outDir, { names: [modelName, `${modelName}.data`, 'recipe.json', 'results.json', 'report.md', 'report.html', ...(o.workers ? [PARTIAL] : [])] });
+  const inputFiles = runtimeInputs(baseModel).map((v, i) => ({ name: v.name, file: `timed-input-${i}.pb` }));
+  const out = new OutputDir(o.outDir, { names: [modelName, `${modelName}.data`, 'recipe.json', 'results.json', 'report.md', 'report.html', ...inputFiles.map((f) => f.file), ...(o.workers ? [PARTIAL] : [])] });
   let journal: RemoteEvaluator['journal'] = [];
   // the queues first: an unreachable Redis is one line before any work
   let cluster: Cluster | undefined;
@@ -225,6 +227,17 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       model: { file: path.basename(modelFile), sha256: sha256File(modelFile) },
       note: `re-run with: inferopt optimize ${path.basename(modelFile)} --recipe recipe.json -o <dir>${search.chosen.recipe.steps.some((s) => catalog.find((c) => c.pass.id === s.pass)?.needs?.length) ? ' --data <the same data>' : ''}${search.chosen.recipe.steps.some((s) => trainsOn(catalog, s)) ? ' --train-data <the same training data>' : ''}`,
     };
+    // the data's values change the float model's speed (PaddleOCR det: 45.6 ms on a rendered page, 35.3 ms on
+    // random values, 2 threads): the first timed input set is written beside the model for bench --input
+    const timedFiles: Record<string, string> = {};
+    if (workload.source === 'data') {
+      for (const f of inputFiles) {
+        const t = workload.feeds[0]![f.name];
+        if (!t) continue;
+        fs.writeFileSync(out.path(f.file), Buffer.concat(encodeTensorProto(t, f.name)));
+        timedFiles[f.name] = path.join(o.outDir, f.file);
+      }
+    }
     const results: OptimizeResults = {
       format: 'inferopt-results',
       version: 1,
@@ -242,7 +255,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
         note: workload.note,
         threads: { baseline: search.baseline.recipe.session.threads, chosen: search.chosen.recipe.session.threads },
         backend,
-        ...(sideBySide && !onDevice ? { reproduce: benchCommand(o.modelFile, path.join(o.outDir, modelName), workload, search.baseline.recipe, search.chosen.recipe, input, backend) } : {}),
+        ...(sideBySide && !onDevice ? { reproduce: benchCommand(o.modelFile, path.join(o.outDir, modelName), workload, search.baseline.recipe, search.chosen.recipe, input, backend, timedFiles) } : {}),
         ...(onDevice?.device ? { device: { name: onDevice.device.name, description: describeDevice(onDevice.device.info) } } : {}),
       },
       opTypes: { baseline: baseProfile, chosen: chosenProfile },
@@ -327,15 +340,17 @@ async function opTypeTimes(model: Model, workload: Workload, threads: number, re
 
 /**
  * The `inferopt bench --compare` command that times baseline and chosen as the final side-by-side run did: the
- * workload's (most common) shapes, each model's own session settings, the --input values given.
+ * first timed input set from the data (`files`: TensorProto files by input name) or the workload's (most common)
+ * shapes, each model's own session settings, the --input values given.
  */
-export function benchCommand(modelFile: string, chosenFile: string, workload: Workload, base: Recipe, chosen: Recipe, input: InputSpec, backend: Backend): string {
-  const q = (s: string) => (/^[\w./=:,+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+export function benchCommand(modelFile: string, chosenFile: string, workload: Workload, base: Recipe, chosen: Recipe, input: InputSpec, backend: Backend, files: Record<string, string> = {}): string {
+  const q = (s: string) => (/^[\w./=:,+@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
   const args = ['inferopt', 'bench', q(modelFile), '--compare', q(chosenFile)];
   if (backend !== 'node') args.push('--backend', backend);
   const common = [...workload.shapes].sort((a, b) => b.count - a.count)[0];
-  for (const s of common?.shapes.split(', ') ?? []) if (!s.endsWith('=scalar')) args.push('--shape', q(s));
-  for (const [name, v] of Object.entries(input.values ?? {})) if (typeof v === 'number') args.push('--input', q(`${name}=${v}`));
+  for (const s of common?.shapes.split(', ') ?? []) if (!s.endsWith('=scalar') && !files[s.slice(0, s.lastIndexOf('='))]) args.push('--shape', q(s));
+  for (const [name, file] of Object.entries(files)) args.push('--input', q(`${name}=${file}`));
+  for (const [name, v] of Object.entries(input.values ?? {})) if (typeof v === 'number' && !files[name]) args.push('--input', q(`${name}=${v}`));
   const a = base.session;
   const b = chosen.session;
   args.push('--threads', String(a.threads));

@@ -124,6 +124,13 @@ function encodeAttribute(w: Writer, a: Attribute, opts: EncodeOptions): void {
   if (a.refAttrName) w.stringField(21, a.refAttrName);
 }
 
+/** One TensorProto (raw_data inline), as ONNX test sets store inputs: what `--input name=file.pb` reads. */
+export function encodeTensorProto(t: Tensor, name: string): Uint8Array[] {
+  const w = new Writer(64);
+  encodeTensor(w, t, {}, name);
+  return w.finish();
+}
+
 function encodeTensor(w: Writer, t: Tensor, opts: EncodeOptions, name: string): void {
   w.packedInt64(1, t.dims);
   w.varintField(2, t.dtype);
