@@ -123,11 +123,11 @@ function weightsOk(m: Match): string | undefined {
   const wq = m.tensor('wq');
   for (const k of ['wq', 'wk', 'wv']) {
     const t = m.tensor(k);
-    if (t.dtype !== DataType.FLOAT || t.rank !== 2 || t.dims[0] !== wq.dims[0] || t.dims[1] !== wq.dims[0]) return `${k} is not float32 [${wq.dims[0]}, ${wq.dims[0]}]`;
+    if (t.dtype !== DataType.FLOAT || t.rank !== 2 || t.dims[0] !== wq.dims[0] || t.dims[1] !== wq.dims[1]) return `${k} is not float32 [${wq.dims[0]}, ${wq.dims[1]}]`;
   }
   for (const k of ['bq', 'bk', 'bv']) {
     const t = m.tensor(k);
-    if (t.dtype !== DataType.FLOAT || t.rank !== 1 || t.dims[0] !== wq.dims[0]) return `${k} is not float32 [${wq.dims[0]}]`;
+    if (t.dtype !== DataType.FLOAT || t.rank !== 1 || t.dims[0] !== wq.dims[1]) return `${k} is not float32 [${wq.dims[1]}]`;
   }
   return undefined;
 }
@@ -135,18 +135,19 @@ function weightsOk(m: Match): string | undefined {
 function check(m: Match): string | undefined {
   const bad = weightsOk(m) ?? shapeReadsOk(m);
   if (bad) return bad;
-  const hidden = m.tensor('wq').dims[0]!;
+  // width: the Q/K/V projections' output size (the hidden size, or less once heads are pruned: qkv_hidden_sizes)
+  const [hidden, width] = m.tensor('wq').dims as [number, number];
   const xs = shapeOf(m.value('x'));
   if (!xs || xs.length !== 3) return 'the input is not known to be 3-D [batch, seq, hidden] (run shape inference)';
   if (xs[2] !== hidden) return `the input's hidden size ${xs[2]} ≠ ${hidden}`;
   const softmax = m.node('softmax');
   const axis = softmax.attrInt('axis', -1);
   if (axis !== -1 && axis !== 3) return `Softmax over axis ${axis}, want the last`;
-  const heads = headsOf(m.node('rq'), hidden);
-  if (!heads) return `the head split of ${hidden} is unknown or inconsistent`;
-  for (const r of ['rk', 'rv']) if (headsOf(m.node(r), hidden) !== heads) return `${r} splits into a different number of heads`;
+  const heads = headsOf(m.node('rq'), width);
+  if (!heads) return `the head split of ${width} is unknown or inconsistent`;
+  for (const r of ['rk', 'rv']) if (headsOf(m.node(r), width) !== heads) return `${r} splits into a different number of heads`;
   const out = shapeOf(m.root.outputs[0]);
-  if (out && (out.length !== 3 || (typeof out[2] === 'number' && out[2] !== hidden))) return `the output reshape gives [${out}], want [B,S,${hidden}]`;
+  if (out && (out.length !== 3 || (typeof out[2] === 'number' && out[2] !== width))) return `the output reshape gives [${out}], want [B,S,${width}]`;
   if (scalarConst(m.value('scale')) === undefined) return 'the score scale is not a scalar constant';
   if (m.has('mask')) {
     const raw = rawMask(m.value('mask'));
@@ -177,11 +178,12 @@ const attention: RewriteRule = {
   patterns: Kt.flatMap((k) => [attentionPattern(k, 'Div', true), attentionPattern(k, 'Mul', true), attentionPattern(k, 'Div', false), attentionPattern(k, 'Mul', false)]),
   check,
   replace(m, b) {
-    const hidden = m.tensor('wq').dims[0]!;
-    const heads = headsOf(m.node('rq'), hidden)!;
-    const w = b.init(`${m.root.name}_qkv_weight`, Tensor.float([hidden, 3 * hidden], concatColumns(['wq', 'wk', 'wv'].map((k) => m.tensor(k)), hidden)));
-    const bias = b.init(`${m.root.name}_qkv_bias`, Tensor.float([3 * hidden], concatColumns(['bq', 'bk', 'bv'].map((k) => m.tensor(k)), 1)));
+    const [hidden, width] = m.tensor('wq').dims as [number, number];
+    const heads = headsOf(m.node('rq'), width)!;
+    const w = b.init(`${m.root.name}_qkv_weight`, Tensor.float([hidden, 3 * width], concatColumns(['wq', 'wk', 'wv'].map((k) => m.tensor(k)), hidden)));
+    const bias = b.init(`${m.root.name}_qkv_bias`, Tensor.float([3 * width], concatColumns(['bq', 'bk', 'bv'].map((k) => m.tensor(k)), 1)));
     const s = scalarConst(m.value('scale'))!;
+    // head-pruned attention (width < hidden): Attention takes weights [hidden, 3·width] as they are
     const attrs: Record<string, ReturnType<typeof attr.float> | number> = { num_heads: heads, scale: attr.float(scaleOf(m, s)) };
     let maskIndex: Value | null = null;
     if (m.has('mask')) {
