@@ -42,26 +42,43 @@ export function paddedDomain(values: readonly number[], floor: number): [number,
 /**
  * Every candidate: latency vs metric, mark size by model size. The chosen model is drawn last with a ring so
  * that nothing hides it; only the baseline, the chosen model and the Pareto front carry id labels (the
- * others are in the decision log), so labels of clustered candidates do not overprint each other.
+ * others are in the decision log), so labels of clustered candidates do not overprint each other. The metric
+ * axis spans the candidates within the goals; one that missed them far off that range (a broken
+ * quantization at 100% CER beside candidates at 0.3%) is drawn as a triangle at the edge, and the title
+ * names its id and value, instead of squashing every other point onto one line.
  */
 export function paretoSpec(points: readonly ParetoPoint[], metricName: string): TopLevelSpec {
-  const y = paddedDomain(points.map((p) => p.metric), 1e-4);
+  const kept = points.filter((p) => p.kind !== 'misses a goal');
+  const inner = paddedDomain((kept.length ? kept : points).map((p) => p.metric), 1e-4);
+  const span = inner[1] - inner[0];
+  const far = (v: number) => v < inner[0] - 3 * span || v > inner[1] + 3 * span;
+  const y = paddedDomain(points.filter((p) => !far(p.metric)).map((p) => p.metric), 1e-4);
   const x = paddedDomain(points.map((p) => p.latencyMs), 1e-3);
   const xEnc = { field: 'latencyMs', type: 'quantitative' as const, title: 'latency p50 (ms)', scale: { domain: x, nice: false, zero: false } };
-  const yEnc = { field: 'metric', type: 'quantitative' as const, title: metricName, scale: { domain: y, nice: false, zero: false } };
+  const yEnc = { field: 'shown', type: 'quantitative' as const, title: metricName, scale: { domain: y, nice: false, zero: false } };
   const order = { baseline: 1, 'Pareto front': 2, 'meets goals': 3, 'misses a goal': 4, chosen: 0 } as const;
+  const values = points.map((p) => {
+    const off = far(p.metric) ? (p.metric > y[1] ? 'above' : 'below') : undefined;
+    const shown = off === 'above' ? y[1] : off === 'below' ? y[0] : p.metric;
+    const labelled = p.kind === 'baseline' || p.kind === 'chosen' || p.kind === 'Pareto front';
+    return { ...p, shown, shape: off === 'above' ? 'triangle-up' : off === 'below' ? 'triangle-down' : 'circle', labelled, off, z: order[p.kind] };
+  });
+  // several candidates off the scale usually sit together (one broken setting tried twice): named once, above the plot
+  const offScale = values.filter((v) => v.off).map((v) => `#${v.id} ${metricName} ${Number(v.metric.toPrecision(3))}`);
   return {
     width: 520,
     height: 300,
     config: { axis: FONT, legend: FONT },
-    data: { values: points.map((p) => ({ ...p, labelled: p.kind === 'baseline' || p.kind === 'chosen' || p.kind === 'Pareto front', z: order[p.kind] })) },
+    ...(offScale.length ? { title: { text: `off the scale (▲▼ at the edge): ${offScale.join(', ')}`, anchor: 'start' as const, fontSize: 11, fontWeight: 'normal' as const, font: 'sans-serif' } } : {}),
+    data: { values },
     layer: [
       {
         transform: [{ filter: "datum.kind !== 'chosen'" }],
-        mark: { type: 'point', filled: true, opacity: 0.75, clip: true },
+        mark: { type: 'point', filled: true, opacity: 0.75, clip: false },
         encoding: {
           x: xEnc,
           y: yEnc,
+          shape: { field: 'shape', type: 'nominal', scale: null, legend: null },
           size: { field: 'sizeMB', type: 'quantitative', title: 'size (MB)', scale: { range: [40, 600] } },
           color: {
             field: 'kind',
@@ -74,7 +91,7 @@ export function paretoSpec(points: readonly ParetoPoint[], metricName: string): 
       },
       {
         transform: [{ filter: "datum.kind === 'chosen'" }],
-        mark: { type: 'point', filled: true, opacity: 1, stroke: '#000000', strokeWidth: 2, clip: true },
+        mark: { type: 'point', filled: true, opacity: 1, stroke: '#000000', strokeWidth: 2, clip: false },
         encoding: { x: xEnc, y: yEnc, size: { field: 'sizeMB', type: 'quantitative' }, color: { field: 'kind', type: 'nominal' } },
       },
       {
