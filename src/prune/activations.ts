@@ -35,7 +35,10 @@ export async function activationNorms(model: Model, weights: readonly PrunableWe
         const inner = t.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
         const d = t.toFloat32();
         const acc = sums.get(name) ?? new Float64Array(n);
-        for (let i = 0; i < d.length; i++) acc[Math.floor(i / inner) % n] += d[i]! * d[i]!;
+        for (let i = 0; i < d.length; i++) {
+          const k = Math.floor(i / inner) % n;
+          acc[k] = acc[k]! + d[i]! * d[i]!;
+        }
         sums.set(name, acc);
       }
     }

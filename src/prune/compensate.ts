@@ -59,8 +59,8 @@ export async function readerStats(model: Model, feeds: Iterable<Record<string, T
         const acc = sums.get(name) ?? { sum: new Float64Array(n), sq: new Float64Array(n), count: 0 };
         for (let i = 0; i < d.length; i++) {
           const p = Math.floor(i / inner) % n;
-          acc.sum[p] += d[i]!;
-          acc.sq[p] += d[i]! * d[i]!;
+          acc.sum[p] = acc.sum[p]! + d[i]!;
+          acc.sq[p] = acc.sq[p]! + d[i]! * d[i]!;
         }
         acc.count += d.length / n;
         sums.set(name, acc);
@@ -111,7 +111,7 @@ export function planCompensation(space: PruneSpace, groups: Iterable<PruneGroup>
       const pos = Math.floor(i / strides[c.axis]!) % dims[c.axis]!;
       if (!removed.has(c.ids[pos]!)) continue;
       const o = Math.floor(i / strides[outAxis]!) % nOut;
-      p.delta[o] += data[i]! * mu[pos]!;
+      p.delta[o] = p.delta[o]! + data[i]! * mu[pos]!;
     }
     pending.set(c.node, p);
   }

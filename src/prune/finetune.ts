@@ -155,7 +155,7 @@ export async function taylorTerms(model: Model, data: TensorData, opts: { batche
         const w = weights.get(c.input)!.toFloat32();
         const next = out[c.output]!.toFloat32();
         const a = acc.get(c.input) ?? new Float32Array(w.length);
-        for (let i = 0; i < w.length; i++) a[i] += w[i]! * (w[i]! - next[i]!);
+        for (let i = 0; i < w.length; i++) a[i] = a[i]! + w[i]! * (w[i]! - next[i]!);
         acc.set(c.input, a);
       }
     }

@@ -48,7 +48,7 @@ export function idScores(space: PruneSpace, criterion: Criterion, inputs: ScoreI
       const g = inputs.taylor.get(c.node.inputs[c.input]!.name);
       if (!g) continue;
       forEachElement(c, (id, _w, i) => {
-        score[id] += Math.abs(g[i]!);
+        score[id] = score[id]! + Math.abs(g[i]!);
         seen[id] = 1;
       });
     }
@@ -64,7 +64,7 @@ export function idScores(space: PruneSpace, criterion: Criterion, inputs: ScoreI
       const t = c.node.inputs[c.input]?.constTensor();
       const inner = t ? t.dims.slice(c.axis + 1).reduce((a, b) => a * b, 1) : 1;
       forEachElement(c, (id, w, i) => {
-        score[id] += v[Math.floor(i / inner) % n]! * w * w;
+        score[id] = score[id]! + v[Math.floor(i / inner) % n]! * w * w;
         seen[id] = 1;
       });
     }
@@ -74,7 +74,7 @@ export function idScores(space: PruneSpace, criterion: Criterion, inputs: ScoreI
   for (const c of space.cuts) {
     if (c.role !== role) continue;
     forEachElement(c, (id, w) => {
-      score[id] += criterion === 'l1' || criterion === 'bn-scale' ? Math.abs(w) : w * w;
+      score[id] = score[id]! + (criterion === 'l1' || criterion === 'bn-scale' ? Math.abs(w) : w * w);
       seen[id] = 1;
     });
   }

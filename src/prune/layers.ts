@@ -49,7 +49,7 @@ export async function layerInfluence(model: Model, feeds?: readonly Record<strin
           aa += a[k]! * a[k]!;
           bb += b[k]! * b[k]!;
         }
-        sum[i] += 1 - ab / Math.sqrt(aa * bb || 1);
+        sum[i] = sum[i]! + 1 - ab / Math.sqrt(aa * bb || 1);
       });
     }
   } finally {

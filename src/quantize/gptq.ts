@@ -26,7 +26,7 @@ export async function collectHessians(model: Model, data: CalibrationData, targe
           const xi = x[off + i]!;
           if (xi === 0) continue;
           const hi = i * K;
-          for (let j = i; j < K; j++) acc.H[hi + j] += xi * x[off + j]!;
+          for (let j = i; j < K; j++) acc.H[hi + j] = acc.H[hi + j]! + xi * x[off + j]!;
         }
       }
       acc.rows += rows;
@@ -38,7 +38,7 @@ export async function collectHessians(model: Model, data: CalibrationData, targe
     const f = rows ? 2 / rows : 0;
     for (let i = 0; i < K; i++) {
       for (let j = i; j < K; j++) {
-        H[i * K + j] *= f;
+        H[i * K + j] = H[i * K + j]! * f;
         H[j * K + i] = H[i * K + j]!;
       }
     }
@@ -58,7 +58,7 @@ export function gptqQuantize(weight: Float32Array, K: number, N: number, hessian
     }
     mean += H[i * K + i]! / K;
   }
-  for (let i = 0; i < K; i++) H[i * K + i] += dampening * mean;
+  for (let i = 0; i < K; i++) H[i * K + i] = H[i * K + i]! + dampening * mean;
   const U = upperCholeskyOfInverse(H, K);
   const out = allocate(K, N, spec);
   const col = new Float64Array(K);
@@ -87,7 +87,7 @@ export function gptqQuantize(weight: Float32Array, K: number, N: number, hessian
       const u = U[k * K + j]!;
       if (u === 0) continue;
       const row = j * N;
-      for (let n = 0; n < N; n++) W[row + n] -= err[n]! * u;
+      for (let n = 0; n < N; n++) W[row + n] = W[row + n]! - err[n]! * u;
     }
   }
   return out;

@@ -43,7 +43,7 @@ export class StreamingHistogram {
     else if (absMax > this.R) this.grow(Math.ceil(Math.log2(absMax / this.R) - 1e-12));
     const half = this.size / 2;
     if (this.R === 0) {
-      this.bins[half] += x.length; // all zeros so far: they live in the bin just above 0
+      this.bins[half] = this.bins[half]! + x.length; // all zeros so far: they live in the bin just above 0
       this.count += x.length;
       return;
     }
@@ -52,7 +52,8 @@ export class StreamingHistogram {
     const bins = this.bins;
     for (let i = 0; i < x.length; i++) {
       const b = Math.floor((x[i]! + this.R) * inv);
-      bins[b < 0 ? 0 : b > last ? last : b]++;
+      const k = b < 0 ? 0 : b > last ? last : b;
+      bins[k] = bins[k]! + 1;
     }
     this.count += x.length;
   }
@@ -66,7 +67,8 @@ export class StreamingHistogram {
     for (let i = 0; i < this.size; i++) {
       if (!this.bins[i]) continue;
       const j = Math.floor((i + half * (f - 1)) / f);
-      merged[Math.min(this.size - 1, j)] += this.bins[i]!;
+      const k = Math.min(this.size - 1, j);
+      merged[k] = merged[k]! + this.bins[i]!;
     }
     this.bins = merged;
     this.R *= f;

@@ -72,7 +72,7 @@ export function entropyThreshold(folded: Float64Array, quantBins: number): numbe
   for (let i = quantBins; i <= n; i++) {
     // tailSum = counts from bin i onward
     for (let k = 0; k < i; k++) p[k] = folded[k]!;
-    p[i - 1] += tailSum;
+    p[i - 1] = p[i - 1]! + tailSum;
     const per = i / quantBins;
     for (let j = 0; j < quantBins; j++) {
       const start = Math.floor(j * per);
