@@ -45,9 +45,10 @@ console.log(`search done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 const optimizedSpec = loadPipelineSpec(path.join(out, 'pipeline.yaml'));
 const pa = await Pipeline.create(spec);
 const pb = await Pipeline.create(optimizedSpec); // the scheduler budget only if the search kept it (schedule.budgetMs in the spec)
-for (let i = 0; i < 3; i++) {
-  await pa.process(set.frames[i]!);
-  await pb.process(set.frames[i]!);
+// warm-up: every stage run 3 times (as `runFrames` does)
+for (const p of [pa, pb]) {
+  for (let i = 0; i < Math.min(p.defaultWarmup, set.frames.length); i++) await p.process(set.frames[i]!);
+  await p.settle();
 }
 pa.reset();
 pb.reset();

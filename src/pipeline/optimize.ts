@@ -181,11 +181,13 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       const r = await runSegments(cand, segments, o.budgetMs);
       const d = judge(r);
       const drop = -d.value;
-      // better: fewer frames over the budget; or as many, with a lower p99; or as many and p99 within 3%
-      // (p99 of a short run is its few worst frames, e.g. the first with every text new) and a mean ≥ 5% lower
+      // better: at least 2 fewer frames over the budget (one frame either way is noise on a short run); or
+      // within one frame, with a p99 ≥ 2% lower and a mean no higher; or no more misses, p99 within 3% (p99 of a
+      // short run is its few worst frames, e.g. the first with every text new) and a mean ≥ 5% lower
       const [m0, m1] = [curRun.latency.deadlineMisses ?? 0, r.latency.deadlineMisses ?? 0];
       const [q0, q1] = [curRun.latency.latency.p99, r.latency.latency.p99];
-      const faster = m1 < m0 || (m1 === m0 && (q1 < 0.98 * q0 || (q1 <= 1.03 * q0 && r.latency.latency.mean < 0.95 * curRun.latency.latency.mean)));
+      const [a0, a1] = [curRun.latency.latency.mean, r.latency.latency.mean];
+      const faster = m1 < m0 - 1 || (m1 <= m0 + 1 && ((q1 < 0.98 * q0 && a1 <= a0) || (m1 <= m0 && q1 <= 1.03 * q0 && a1 < 0.95 * a0)));
       const keep = faster && drop <= o.maxAccuracyDrop;
       const lat = `p99 ${q0.toFixed(1)} → ${q1.toFixed(1)} ms, mean ${curRun.latency.latency.mean.toFixed(1)} → ${r.latency.latency.mean.toFixed(1)} ms, misses ${m0} → ${m1}`;
       const why = !faster ? `not faster: ${lat}` : drop > o.maxAccuracyDrop ? `F1 drop ${drop.toFixed(2)} points > ${o.maxAccuracyDrop} (${lat})` : `${lat}, F1 change ${d.value >= 0 ? '+' : ''}${d.value.toFixed(2)} points`;
@@ -230,6 +232,16 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
           }
         }
       }
+    }
+
+    // a change dropped early may pay once others are in (the detector beside the frames lags less once the
+    // detector is cheaper): one more pass over the dropped pipeline-level changes
+    const dropped = new Set(decisions.filter((d) => !d.kept).map((d) => d.name));
+    for (const c of pipelineChanges(o.budgetMs)) {
+      if (!dropped.has(c.name)) continue;
+      const cand = c.apply(cur);
+      // the written spec refers to the models beside itself; the runs, to the staged files
+      if (cand && (await consider(`${c.name} (second pass)`, c.detail, withModelsAt(cand, (m) => out.path(m))))) cur = cand;
     }
 
     // final: both pipelines on every frame; the F1 bound must hold there, not only on the search frames
@@ -359,7 +371,7 @@ function decisionsHtml(ds: Decision[], where: string, ratio: number, diff: { val
   const rows = ds.map((d) => `<tr><td>${escHtml(d.name)}</td><td>${d.kept ? '<span class="ok">kept</span>' : 'dropped'}</td><td class="num">${Number.isFinite(d.p99) ? d.p99.toFixed(1) : '–'}</td><td class="num">${Number.isFinite(d.f1) ? (100 * d.f1).toFixed(2) : '–'}</td><td class="num">${Number.isFinite(d.f1Change.value) ? `${d.f1Change.value.toFixed(2)} [${d.f1Change.low.toFixed(2)}, ${d.f1Change.high.toFixed(2)}]` : '–'}</td><td>${escHtml(d.why)}</td><td>${escHtml(d.detail)}</td></tr>`).join('');
   return (
     `<p>p99 optimized / baseline on all frames: <strong>${ratio.toFixed(3)}×</strong>; F1 change ${diff.value.toFixed(2)} points [${diff.low.toFixed(2)}, ${diff.high.toFixed(2)}] (paired block bootstrap, 95%).${failures.length ? ` <span class="bad">Not met: ${escHtml(failures.join('; '))}</span>` : ' <span class="ok">Goals met.</span>'}</p>` +
-    `<p>Each change was tried on ${escHtml(where)} on top of those kept before it, and kept when it was faster (fewer frames over the budget; or as many and a lower p99; or p99 within 3% and a mean ≥ 5% lower) and the F1 drop against the baseline stayed within the bound. The p99 column is the pipeline's p99 with the change.</p>` +
+    `<p>Each change was tried on ${escHtml(where)} on top of those kept before it, and kept when it was faster (at least 2 fewer frames over the budget; or within one frame and a p99 ≥ 2% lower with a mean no higher; or no more misses, p99 within 3% and a mean ≥ 5% lower); changes dropped in the first pass were tried once more at the end and the F1 drop against the baseline stayed within the bound. The p99 column is the pipeline's p99 with the change.</p>` +
     `<table><tr><th>change</th><th>verdict</th><th>p99 ms</th><th>F1</th><th>F1 change vs baseline (points)</th><th>why</th><th>what it does</th></tr>${rows}</table>` +
     '<p class="note">Latency vs throughput: stages run one after another per frame on 2 cores, so frame latency and throughput move together here. Pipelining frames (the detector of frame t overlapping the tracking of t+1) would raise throughput but not lower a detector frame\'s latency, and it needs free cores: with 2, the model calls already use both.</p>'
   );

@@ -66,6 +66,15 @@ export class Pipeline {
     return new Pipeline(spec, order, runners, opts);
   }
 
+  /**
+   * Frames to run before timing: enough for every stage to have run 3 times (a detector every k frames: 3k),
+   * so the JIT has compiled every stage's pre- and post-processing and ORT has planned its sessions.
+   */
+  get defaultWarmup(): number {
+    const every = this.order.map((s) => (s.type === 'model' ? (s.interval ?? 1) : 1));
+    return 3 * Math.max(1, ...every);
+  }
+
   /** Runs one frame through every stage. */
   async process(frame: Frame): Promise<FrameResult> {
     const values = new Map<string, Frame | StageOutput>([['frame', frame]]);
@@ -120,14 +129,15 @@ export interface RunResult {
 }
 
 /**
- * Runs a pipeline over decoded frames: `warmup` frames first (sessions planned, stage costs learnt), then the
+ * Runs a pipeline over decoded frames: `warmup` frames first (default `Pipeline.defaultWarmup`: sessions planned,
+ * code compiled, stage costs learnt), then the
  * pipeline is reset and every frame is timed. Frames come back to back, or with `paceMs` as a camera gives
  * them: a frame starts no sooner than `paceMs` after the one before it started (a pipeline that keeps up
  * waits for its frames; one that does not takes them back to back, and its latency is its processing time).
  * Pacing matters to work running beside the frames: a detection takes as many frames as it really would.
  */
 export async function runFrames(p: Pipeline, frames: readonly Frame[], opts: { warmup?: number; paceMs?: number; onFrame?: (r: FrameResult) => void } = {}): Promise<RunResult> {
-  const warm = Math.min(opts.warmup ?? 3, frames.length);
+  const warm = Math.min(opts.warmup ?? p.defaultWarmup, frames.length);
   for (let i = 0; i < warm; i++) await p.process(frames[i]!);
   await p.settle();
   p.reset();

@@ -258,7 +258,7 @@ class TrackerStage implements StageRunner {
   async close(): Promise<void> {}
 }
 
-/** Frames a new region may wait for a frame with room before it is processed regardless of the budget. */
+/** Frames a re-read may wait for a frame with room before it is processed regardless of the budget. */
 const MAX_WAIT = 3;
 
 /** A model on crops of regions: the angle classifier (flips) or the CTC recogniser (texts). */
@@ -312,11 +312,8 @@ class CropStage implements StageRunner {
       })
       .sort((a, b) => (a.it.track?.dueSince ?? 0) - (b.it.track?.dueSince ?? 0) || a.p - b.p || (a.it.track?.id ?? 0) - (b.it.track?.id ?? 0));
     const batch = this.spec.batch ?? 6;
-    // every-frame work is the pipeline's definition and always runs; tracked work may wait for room
-    // …but a region that has waited MAX_WAIT frames runs now, budget or not (no starvation)
-    const overdue = dueList.filter((d) => d.it.track && ctx.index - d.it.track.dueSince! >= MAX_WAIT).length;
-    const n = this.policy === 'every-frame' ? dueList.length : Math.max(overdue, ctx.scheduler.fit(this.spec.id, dueList.length, batch, this.downstream));
-    const work = dueList.slice(0, n).map((d) => d.it);
+    // every-frame work is the pipeline's definition and always runs
+    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince })), ctx.index, (n) => ctx.scheduler.fit(this.spec.id, n, batch, this.downstream))).map((d) => d.it);
     if (work.length) await this.process(work, ctx);
     if (this.spec.post.op === 'ctc') {
       // without tracks, a region has a text only when recognised in this frame
@@ -399,6 +396,22 @@ class CropStage implements StageRunner {
   close(): Promise<void> {
     return this.session.release();
   }
+}
+
+/**
+ * Which due regions a crop stage on tracks runs this frame (`due` in waiting order; `p` as `CropStage.due`
+ * gives it; `fit(n)`: how many of n the scheduler fits in the frame). A region never read (p 0), or read while
+ * cut by the frame edge and now whole (p 1), has no right text yet: it runs now, budget or not. A re-read of
+ * a region whose box changed (zoom; p > 1) waits for a frame with room — but once one has waited MAX_WAIT
+ * frames, one runs per frame regardless, so a burst of re-reads (every box grew at once) drains without
+ * becoming a burst again.
+ */
+export function pickWork<T extends { p: number; dueSince?: number }>(due: readonly T[], index: number, fit: (n: number) => number): T[] {
+  const mandatory = due.filter((d) => d.p <= 1);
+  const deferrable = due.filter((d) => d.p > 1);
+  const overdue = deferrable.some((d) => d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) ? 1 : 0;
+  const extra = Math.max(overdue, fit(due.length) - mandatory.length);
+  return [...mandatory, ...deferrable.slice(0, extra)];
 }
 
 /** Whether a box reaches within 2 px of the frame's edge (the text may continue outside). */

@@ -6,6 +6,7 @@ import { boxIou, rectQuad, type Rect } from './geometry.js';
 import { scoreAccuracy } from './metrics.js';
 import type { FrameResult } from './runner.js';
 import { FrameScheduler } from './scheduler.js';
+import { pickWork } from './stages.js';
 import { Tracker, type TrackerOptions } from './tracker.js';
 
 /** Three texts: one moving right, one moving left and down, one growing (a zoom). */
@@ -142,3 +143,29 @@ describe('frame scheduler', () => {
     expect(r.times.filter((t) => t > 20).length).toBeGreaterThan(20);
   });
 });
+
+describe('crop work under a budget', () => {
+  const due = (p: number, dueSince: number, id: number) => ({ p, dueSince, id });
+  it('never defers a region without its text (new, or cut when read and whole now); defers re-reads until room', () => {
+    const list = [due(1.5, 10, 1), due(0, 12, 2), due(1, 12, 3), due(1.2, 12, 4)];
+    // no room at all: the two without a right text still run, the re-reads wait
+    expect(pickWork(list, 12, () => 0).map((d) => d.id)).toEqual([2, 3]);
+    // room for three: the two, then the longest-waiting re-read
+    expect(pickWork(list, 12, () => 3).map((d) => d.id)).toEqual([2, 3, 1]);
+    // room for all
+    expect(pickWork(list, 12, (n) => n).map((d) => d.id)).toEqual([2, 3, 1, 4]);
+  });
+
+  it('drains overdue re-reads one per frame, not as a burst', () => {
+    let waiting = Array.from({ length: 6 }, (_, i) => due(1.5, 0, i));
+    const perFrame: number[] = [];
+    for (let f = 1; waiting.length && f < 20; f++) {
+      const run = pickWork(waiting, f, () => 0);
+      perFrame.push(run.length);
+      waiting = waiting.filter((d) => !run.includes(d));
+    }
+    // nothing for MAX_WAIT frames (3), then one per frame
+    expect(perFrame).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
+  });
+});
+

@@ -12,11 +12,11 @@ export function register(program: Command): void {
     .requiredOption('--frames <dir>', 'folder of frame images (with truth.jsonl for accuracy; see inferopt data render-video)')
     .option('--budget <ms>', 'per-frame deadline, e.g. 33ms: frames over it are counted (the scheduler plans against the spec\'s schedule.budgetMs)')
     .option('--limit <n>', 'first n frames only')
-    .option('--warmup <n>', 'frames run before timing (then the pipeline is reset)', '3')
+    .option('--warmup <n>', 'frames run before timing, then the pipeline is reset (default: enough for every stage to run 3 times)')
     .option('--fps <n>', 'frames come at this rate, as from a camera (a frame starts no sooner than 1/n s after the one before); default: back to back')
     .option('-o, --output <dir>', 'write results.json, frames.jsonl and report.html here')
     .option('--json', 'print the results as JSON')
-    .action(async (spec: string, flags: { frames: string; budget?: string; limit?: string; warmup: string; fps?: string; output?: string; json?: boolean }) => {
+    .action(async (spec: string, flags: { frames: string; budget?: string; limit?: string; warmup?: string; fps?: string; output?: string; json?: boolean }) => {
       const fps = flags.fps === undefined ? undefined : Number(flags.fps);
       if (fps !== undefined && !(fps > 0 && fps <= 1000)) throw new InputError(`--fps must be a number of frames per second in (0, 1000], not '${flags.fps}'`);
       const r = await runPipelineCommand({
@@ -24,7 +24,7 @@ export function register(program: Command): void {
         framesDir: flags.frames,
         ...(flags.budget !== undefined ? { budgetMs: parseBudgetMs(flags.budget) } : {}),
         ...(flags.limit !== undefined ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
-        warmup: parseRunsFlag('--warmup', flags.warmup, 0),
+        ...(flags.warmup !== undefined ? { warmup: parseRunsFlag('--warmup', flags.warmup, 0) } : {}),
         ...(fps !== undefined ? { paceMs: 1000 / fps } : {}),
         ...(flags.output ? { outDir: flags.output } : {}),
         progress: process.stderr.isTTY && !flags.json,
