@@ -136,6 +136,11 @@ function pipelineChanges(budgetMs: number): Change[] {
       apply: edit((s) => crops(s).filter((c) => c.post.op === 'ctc' && (c.threads ?? 2) !== 1).map((c) => (c.threads = 1)).length > 0),
     },
     {
+      name: 'recogniser on 2 lanes',
+      detail: 'two recogniser sessions of 1 thread each read a frame\'s lines side by side (one per core), instead of one session for all of them',
+      apply: edit((s) => crops(s).filter((c) => c.post.op === 'ctc' && (c.sessions ?? 1) === 1).map((c) => ((c.sessions = 2), (c.threads = 1))).length > 0),
+    },
+    {
       name: `scheduler budget ${budgetMs} ms`,
       detail: 'deferrable work (re-recognition, new tracks) waits for a frame with room instead of overrunning the deadline',
       apply: edit((s) => {

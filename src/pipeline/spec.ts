@@ -61,8 +61,13 @@ export interface ModelStageSpec {
   changeThreshold?: number;
   /** Crop stages: crops per model call. */
   batch?: number;
-  /** ONNX Runtime intra-op threads of this stage's session. */
+  /** ONNX Runtime intra-op threads of this stage's session (of each session, with `sessions`). */
   threads?: number;
+  /**
+   * Crop stages: this many sessions (lanes), a frame's crops shared out among them and run side by side — on 2
+   * cores, two 1-thread lanes read two lines at once, where one 2-thread session scales badly on small batches.
+   */
+  sessions?: number;
   optLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
@@ -170,6 +175,8 @@ function checkModelStage(st: ModelStageSpec, w: string): void {
   if (st.policy !== undefined && !POLICIES.includes(st.policy)) fail(w, `unknown policy '${String(st.policy)}' (known: ${POLICIES.join(', ')})`);
   if (st.batch !== undefined && !(Number.isInteger(st.batch) && st.batch >= 1)) fail(w, '"batch" must be an integer ≥ 1');
   if (st.threads !== undefined && !(Number.isInteger(st.threads) && st.threads >= 1)) fail(w, '"threads" must be an integer ≥ 1');
+  if (st.sessions !== undefined && !(Number.isInteger(st.sessions) && st.sessions >= 1 && st.sessions <= 16)) fail(w, '"sessions" must be an integer from 1 to 16');
+  if (st.sessions !== undefined && st.sessions > 1 && st.pre.op !== 'crop') fail(w, '"sessions" applies to crop stages only (a detector runs one model call per frame)');
 }
 
 /** What a stage takes and gives. */

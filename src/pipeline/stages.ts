@@ -269,13 +269,21 @@ class CropStage implements StageRunner {
 
   constructor(
     readonly spec: ModelStageSpec,
-    private readonly session: Session,
+    /** One session per lane (`sessions` in the spec). */
+    private readonly sessions: Session[],
     private readonly keysFile?: string,
   ) {}
 
   static async create(p: PipelineSpec, st: ModelStageSpec): Promise<CropStage> {
     const keys = st.post.op === 'ctc' ? resolveSpecPath(p, st.post.keys) : undefined;
-    return new CropStage(st, await openSession(p, st), keys);
+    const sessions: Session[] = [];
+    try {
+      for (let i = 0; i < (st.sessions ?? 1); i++) sessions.push(await openSession(p, st));
+    } catch (e) {
+      for (const s of sessions) await s.release();
+      throw e;
+    }
+    return new CropStage(st, sessions, keys);
   }
 
   private get policy() {
@@ -334,29 +342,43 @@ class CropStage implements StageRunner {
       const ratio = s.height >= 1.5 * s.width ? s.height / Math.max(1, s.width) : s.width / Math.max(1, s.height);
       return pre.width ?? Math.min(pre.maxWidth ?? 3200, Math.max(1, Math.ceil(h * ratio)));
     };
-    // similar widths together (PaddleOCR sorts crops by aspect ratio before batching)
-    const sorted = [...work].sort((a, b) => widthOf(a) - widthOf(b));
-    for (let i = 0; i < sorted.length; i += batch) {
-      const chunk = sorted.slice(i, i + batch);
-      const started = performance.now();
-      const m = pre.widthMultiple ?? 1;
-      const widths = chunk.map(widthOf);
-      const stride = pre.width ?? Math.ceil(Math.max(pre.minWidth ?? 1, ...widths) / m) * m;
-      const x = timed(ctx, this.spec.id, 'pre', chunk.length, () => {
-        const data = new Float32Array(chunk.length * 3 * h * stride);
-        chunk.forEach((it, k) => {
-          const flip = this.spec.post.op === 'ctc' ? (it.track?.flipped ?? it.flipped ?? false) : false;
-          cropToTensor(ctx.frame, it.quad, Math.min(widths[k]!, stride), h, stride, pre.normalize ?? 'symmetric', pre.color ?? 'bgr', flip, data, k * 3 * h * stride);
-        });
-        return f32Tensor(data, [chunk.length, 3, h, stride]);
-      });
-      noteShape(ctx, this.spec.id, x.dims);
-      ctx.capture?.(this.spec.id, x);
-      const out = await timedAsync(ctx, this.spec.id, 'model', chunk.length, () => this.session.run({ [this.session.inputNames[0]!]: x }));
-      const y = Object.values(out)[0]!;
-      timed(ctx, this.spec.id, 'post', chunk.length, () => this.post(y, chunk, ctx.index, ctx.frame.width, ctx.frame.height));
-      ctx.scheduler.observe(this.spec.id, chunk.length, performance.now() - started);
+    // lanes: with several sessions, the crops are shared out (widest first, to the lane with the least width so
+    // far) and the lanes' model calls run side by side on ORT's threads
+    const lanes: Item[][] = this.sessions.map(() => []);
+    const load = this.sessions.map(() => 0);
+    for (const it of [...work].sort((a, b) => widthOf(b) - widthOf(a))) {
+      const l = load.indexOf(Math.min(...load));
+      lanes[l]!.push(it);
+      load[l]! += widthOf(it);
     }
+    await Promise.all(lanes.map(async (lane, l) => {
+      // similar widths together (PaddleOCR sorts crops by aspect ratio before batching)
+      const sorted = lane.sort((a, b) => widthOf(a) - widthOf(b));
+      for (let i = 0; i < sorted.length; i += batch) await this.runChunk(sorted.slice(i, i + batch), widthOf, this.sessions[l]!, ctx);
+    }));
+  }
+
+  private async runChunk(chunk: Item[], widthOf: (it: Item) => number, session: Session, ctx: FrameContext): Promise<void> {
+    const pre = this.spec.pre as Extract<ModelStageSpec['pre'], { op: 'crop' }>;
+    const h = pre.height;
+    const started = performance.now();
+    const m = pre.widthMultiple ?? 1;
+    const widths = chunk.map(widthOf);
+    const stride = pre.width ?? Math.ceil(Math.max(pre.minWidth ?? 1, ...widths) / m) * m;
+    const x = timed(ctx, this.spec.id, 'pre', chunk.length, () => {
+      const data = new Float32Array(chunk.length * 3 * h * stride);
+      chunk.forEach((it, k) => {
+        const flip = this.spec.post.op === 'ctc' ? (it.track?.flipped ?? it.flipped ?? false) : false;
+        cropToTensor(ctx.frame, it.quad, Math.min(widths[k]!, stride), h, stride, pre.normalize ?? 'symmetric', pre.color ?? 'bgr', flip, data, k * 3 * h * stride);
+      });
+      return f32Tensor(data, [chunk.length, 3, h, stride]);
+    });
+    noteShape(ctx, this.spec.id, x.dims);
+    ctx.capture?.(this.spec.id, x);
+    const out = await timedAsync(ctx, this.spec.id, 'model', chunk.length, () => session.run({ [session.inputNames[0]!]: x }));
+    const y = Object.values(out)[0]!;
+    timed(ctx, this.spec.id, 'post', chunk.length, () => this.post(y, chunk, ctx.index, ctx.frame.width, ctx.frame.height));
+    ctx.scheduler.observe(this.spec.id, chunk.length, performance.now() - started);
   }
 
   private post(y: Tensor, chunk: Item[], frame: number, frameWidth: number, frameHeight: number): void {
@@ -393,8 +415,8 @@ class CropStage implements StageRunner {
 
   reset(): void {}
 
-  close(): Promise<void> {
-    return this.session.release();
+  async close(): Promise<void> {
+    for (const x of this.sessions) await x.release();
   }
 }
 
