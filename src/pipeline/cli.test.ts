@@ -30,6 +30,7 @@ describe('inferopt pipeline: bad specs', () => {
     ['a non-boolean asyncDetector', (s) => ({ ...s, schedule: { asyncDetector: 'yes' } }), /schedule.asyncDetector must be true or false/],
     ['lanes on a detector', (s) => ((s.stages[0] as { sessions?: number }).sessions = 2, s), /"sessions" applies to crop stages only/],
     ['a bad lane count', (s) => ((s.stages[3] as { sessions?: number }).sessions = 0, s), /"sessions" must be an integer from 1 to 16/],
+    ['a non-boolean spinning', (s) => ((s.stages[0] as { spinning?: unknown }).spinning = 'no', s), /"spinning" must be true or false/],
     ['an unknown post-processing op', (s) => (((s.stages[3] as { post: { op: string } }).post.op = 'beam'), s), /unknown post-processing op 'beam'/],
   ];
   for (const [what, edit, msg] of cases) {

@@ -75,6 +75,11 @@ function pipelineChanges(budgetMs: number): Change[] {
   };
   const out: Change[] = [
     {
+      name: 'ORT threads sleep between calls',
+      detail: 'model sessions\' pool threads sleep after each call instead of spinning (ORT\'s default), so a stage that finished does not busy-wait on the cores the next stage runs on',
+      apply: edit((s) => modelStages(s).filter((m) => m.spinning !== false).map((m) => (m.spinning = false)).length > 0),
+    },
+    {
       name: 'classify each track once',
       detail: 'angle classifier runs on a track\'s first crop only (orientation does not change along a track)',
       apply: edit((s) => crops(s).filter((c) => c.post.op === 'angle' && tracked(s, c) && c.policy !== 'once').map((c) => (c.policy = 'once')).length > 0),

@@ -68,6 +68,11 @@ export interface ModelStageSpec {
    * cores, two 1-thread lanes read two lines at once, where one 2-thread session scales badly on small batches.
    */
   sessions?: number;
+  /**
+   * Whether this stage's ORT pool threads spin (busy-wait) after a call instead of sleeping (ORT's default: on).
+   * Several sessions run in turn in one pipeline: one stage's spinning threads take the cores the next stage needs.
+   */
+  spinning?: boolean;
   optLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
@@ -175,6 +180,7 @@ function checkModelStage(st: ModelStageSpec, w: string): void {
   if (st.policy !== undefined && !POLICIES.includes(st.policy)) fail(w, `unknown policy '${String(st.policy)}' (known: ${POLICIES.join(', ')})`);
   if (st.batch !== undefined && !(Number.isInteger(st.batch) && st.batch >= 1)) fail(w, '"batch" must be an integer ≥ 1');
   if (st.threads !== undefined && !(Number.isInteger(st.threads) && st.threads >= 1)) fail(w, '"threads" must be an integer ≥ 1');
+  if (st.spinning !== undefined && typeof st.spinning !== 'boolean') fail(w, '"spinning" must be true or false');
   if (st.sessions !== undefined && !(Number.isInteger(st.sessions) && st.sessions >= 1 && st.sessions <= 16)) fail(w, '"sessions" must be an integer from 1 to 16');
   if (st.sessions !== undefined && st.sessions > 1 && st.pre.op !== 'crop') fail(w, '"sessions" applies to crop stages only (a detector runs one model call per frame)');
 }

@@ -86,7 +86,7 @@ async function openSession(spec: PipelineSpec, st: ModelStageSpec): Promise<Sess
   } catch {
     throw new InputError(`stage '${st.id}': model not found: ${file}`);
   }
-  return Session.create(file, { threads: st.threads ?? 2, optLevel: st.optLevel ?? 'all' });
+  return Session.create(file, { threads: st.threads ?? 2, optLevel: st.optLevel ?? 'all', ...(st.spinning !== undefined ? { spinning: st.spinning } : {}) });
 }
 
 /**
