@@ -43,7 +43,7 @@ describe('per-layer sensitivity scan', () => {
   it('finds one layer per source here, and joins sources that share a group', () => {
     const m = model();
     const { order } = rankGroups(m, { granularity: 'channel', criterion: 'l2' });
-    expect(sensitivityLayers(order).map((l) => l.sources).sort()).toEqual([['a'], ['b']]);
+    expect(sensitivityLayers(order).map((l) => [l.sources, l.units]).sort()).toEqual([[['a'], 32], [['b'], 32]]);
     // a group spanning two sources (as a residual Add makes) joins them into one layer
     const joined = [{ ...order[0]!, sources: [...order[0]!.sources, ...order.find((g) => g.sources[0]!.node.name !== order[0]!.sources[0]!.node.name)!.sources] }];
     expect(sensitivityLayers(joined).map((l) => l.sources.sort())).toEqual([['a', 'b']]);

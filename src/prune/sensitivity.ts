@@ -18,10 +18,13 @@ import type { PruneGroup } from './space.js';
 export interface LayerSensitivity {
   /** Source node names pruned together (coupled groups). */
   sources: string[];
-  /** Removable units of these sources together. */
+  /** Removable groups (units removed together) of these sources. */
   units: number;
-  /** Relative output error for each amount of the grid (fraction of the layer's units asked to go). */
-  errors: { amount: number; error: number }[];
+  /**
+   * Relative output error for each amount of the grid (fraction of the layer's units asked to go) and the
+   * groups that went (0 when alignment or the minimum keep left none: error 0).
+   */
+  errors: { amount: number; error: number; removed: number }[];
   /** The amount the allocation chose (0: untouched). */
   chosen?: number;
 }
@@ -43,19 +46,13 @@ export type PerSourcePrune = (perSource: ReadonlyMap<string, number>) => { model
 /** The layers of a ranking: sources joined when one group spans them (union-find on source names). */
 export function sensitivityLayers(groups: readonly PruneGroup[]): { sources: string[]; units: number }[] {
   const parent = new Map<string, string>();
-  const units = new Map<string, number>();
   const find = (x: string): string => {
     while (parent.get(x) !== x) x = parent.get(x)!;
     return x;
   };
   for (const g of groups) {
     const names = [...new Set(g.sources.map((s) => s.node.name))];
-    for (const s of g.sources) {
-      if (!parent.has(s.node.name)) {
-        parent.set(s.node.name, s.node.name);
-        units.set(s.node.name, s.count);
-      }
-    }
+    for (const n of names) if (!parent.has(n)) parent.set(n, n);
     for (const n of names.slice(1)) {
       const [a, b] = [find(names[0]!), find(n)];
       if (a !== b) parent.set(b, a);
@@ -66,9 +63,9 @@ export function sensitivityLayers(groups: readonly PruneGroup[]): { sources: str
     const root = find(name);
     const l = layers.get(root) ?? { sources: [], units: 0 };
     l.sources.push(name);
-    l.units += units.get(name)!;
     layers.set(root, l);
   }
+  for (const g of groups) layers.get(find(g.sources[0]!.node.name))!.units++;
   return [...layers.values()];
 }
 
@@ -129,10 +126,10 @@ export async function sensitivityScan(model: Model, groups: readonly PruneGroup[
     for (const amount of amounts) {
       const per = new Map(all.map((s) => [s, layer.sources.includes(s) ? amount : 0]));
       const r = prune(per);
-      errors.push({ amount, error: r.removed === 0 ? 0 : await error.of(r.model) });
+      errors.push({ amount, error: r.removed === 0 ? 0 : await error.of(r.model), removed: r.removed });
     }
     out.push({ ...layer, errors });
-    opts.log?.(`sensitivity ${layer.sources.join('+')} (${layer.units}): ${errors.map((e) => `${Math.round(100 * e.amount)}% → ${e.error.toFixed(4)}`).join(', ')}`);
+    opts.log?.(`sensitivity ${layer.sources.join('+')} (${layer.units}): ${errors.map((e) => `${Math.round(100 * e.amount)}% → ${e.removed ? e.error.toFixed(4) : 'none removed'}`).join(', ')}`);
   }
   return out;
 }

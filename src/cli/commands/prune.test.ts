@@ -79,7 +79,7 @@ describe('inferopt prune', () => {
     const r = await runCli('prune', cnn, '-o', out, '--target-flops', '0.6', '--sensitivity', '--align', '1', '--no-bench');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/per-layer sensitivity \(relative output error when the layer alone loses 25% \/ 50% \/ 75%\) → amount given:/);
-    const layers = r.stdout.split('\n').filter((l) => / units\): [\d./ ]+ → \d+%$/.test(l));
+    const layers = r.stdout.split('\n').filter((l) => / units\): [\d./ —]+ → \d+%$/.test(l));
     expect(layers.length).toBeGreaterThanOrEqual(2);
     const j = await runCli('prune', cnn, '-o', path.join(dir, 'sens2.onnx'), '--target-flops', '0.6', '--sensitivity', '--align', '1', '--no-bench', '--json');
     const s = JSON.parse(j.stdout).report.structured;

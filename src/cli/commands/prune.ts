@@ -306,7 +306,8 @@ function formatResult(r: PruneResultJson): string {
   const s = r.report.structured;
   if (s?.sensitivity) {
     lines.push(`per-layer sensitivity (relative output error when the layer alone loses ${s.sensitivity[0]!.errors.map((e) => `${Math.round(100 * e.amount)}%`).join(' / ')}) → amount given:`);
-    for (const l of s.sensitivity) lines.push(`  ${l.sources.join(' + ')} (${l.units} units): ${l.errors.map((e) => e.error.toFixed(4)).join(' / ')} → ${Math.round(100 * (l.chosen ?? 0))}%`);
+    // '—': alignment or the minimum keep left nothing to remove at that amount
+    for (const l of s.sensitivity) lines.push(`  ${l.sources.join(' + ')} (${l.units} units): ${l.errors.map((e) => (e.removed ? e.error.toFixed(4) : '—')).join(' / ')} → ${Math.round(100 * (l.chosen ?? 0))}%`);
   }
   if (s?.blocked.length) {
     lines.push('not removable:');
