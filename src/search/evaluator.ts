@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import * as os from 'node:os';
+import { toolCacheDir } from '../util/files.js';
 import * as path from 'node:path';
 import { loadModel, modelToBytes } from '../ir/io.js';
 import type { Model } from '../ir/graph.js';
@@ -73,7 +73,7 @@ export class OnnxEvaluator implements Evaluator {
   readonly cacheDir: string;
 
   constructor(private readonly opts: OnnxEvaluatorOptions) {
-    this.cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'inferopt-cache');
+    this.cacheDir = opts.cacheDir ?? toolCacheDir();
   }
 
   /** The baseline's build, kept for the whole search: every candidate is timed side by side with it. */

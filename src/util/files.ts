@@ -11,6 +11,7 @@
  * Bad targets are InputErrors: one line, exit 2.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
 
@@ -27,6 +28,16 @@ const inputs = new Map<string, InputRecord>();
 const key = (st: { dev: number; ino: number }) => `${st.dev}:${st.ino}`;
 
 /** Records a file read as input: nothing in this process writes over it (by any path or link). */
+/**
+ * Where inferopt keeps its own caches (calibration statistics, built candidates), keyed by content: never
+ * beside a user's files (a model inside an npm package or a read-only folder is theirs). `INFEROPT_CACHE`
+ * overrides the default, `<tmp>/inferopt-cache`.
+ */
+export function toolCacheDir(sub?: string): string {
+  const root = process.env.INFEROPT_CACHE || path.join(os.tmpdir(), 'inferopt-cache');
+  return sub ? path.join(root, sub) : root;
+}
+
 export function markInput(file: string): void {
   try {
     const st = fs.statSync(file);

@@ -31,6 +31,27 @@ describe('inferopt quantize', () => {
     expect(loadModel(out).graph.nodes.some((n) => n.opType === 'MatMul')).toBe(false);
   });
 
+  it('caches calibration statistics in its own folder, never beside the model (a model in an npm package is the user\'s)', async () => {
+    const own = fs.mkdtempSync(path.join(dir, 'own-'));
+    const cache = fs.mkdtempSync(path.join(dir, 'cache-'));
+    const model = path.join(own, 'cnn.onnx');
+    fs.copyFileSync(cnn, model);
+    const before = process.env.INFEROPT_CACHE;
+    process.env.INFEROPT_CACHE = cache;
+    try {
+      for (const k of [1, 2]) {
+        const r = await cli(model, '-o', path.join(dir, `cached-${k}.onnx`), '--mode', 'static', '--calib', 'random:2', '--dim', 'N=1');
+        expect(r.code, r.err).toBe(0);
+        if (k === 2) expect(r.err).toMatch(/calibration: reusing/);
+      }
+    } finally {
+      if (before === undefined) delete process.env.INFEROPT_CACHE;
+      else process.env.INFEROPT_CACHE = before;
+    }
+    expect(fs.readdirSync(own)).toEqual(['cnn.onnx']);
+    expect(fs.readdirSync(path.join(cache, 'calibration')).length).toBeGreaterThan(0);
+  });
+
   it('static with random calibration and a sensitivity ranking', async () => {
     const out = path.join(dir, 'cnn_q.onnx');
     const r = await cli(cnn, '-o', out, '--mode', 'static', '--calib', 'random:4', '--dim', 'N=1', '--sensitivity', '--no-cache', '--json');

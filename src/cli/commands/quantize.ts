@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { loadModel, modelSizeOnDisk } from '../../ir/io.js';
 import { saveModelProven } from '../../runtime/prove.js';
-import { checkOutputFile, makeFolders, markInput, writeFileSafe } from '../../util/files.js';
+import { checkOutputFile, makeFolders, markInput, toolCacheDir, writeFileSafe } from '../../util/files.js';
 import type { Model } from '../../ir/graph.js';
 import type { Target } from '../../passes/pass.js';
 import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
@@ -74,7 +74,7 @@ export function register(program: Command): void {
     .option('--calib-limit <n>', 'calibration samples', '100')
     .option('--calib-batch <n>', 'samples per calibration batch', '1')
     .option('--percentile <p>', 'percentile kept by --calib-method percentile (default 99.999)')
-    .option('--no-cache', 'do not reuse or write calibration statistics beside the model')
+    .option('--no-cache', 'do not reuse or write cached calibration statistics (kept in $INFEROPT_CACHE, default <tmp>/inferopt-cache)')
     .option('--per-channel', 'per-channel weights for MatMul/Gemm too (static Conv always is)')
     .option('--activation-type <t>', 'static: int8 (S8S8) | uint8 (U8S8) | auto (uint8 on cpu: ORT x86 fuses only U8 Conv)', 'auto')
     .option('--symmetric-activations', 'static: symmetric activation ranges')
@@ -176,7 +176,7 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
   const calib = flags.calib ? await calibrationData(flags.calib, model, calibOpts) : undefined;
   options.calibration = calib?.data;
   options.log = log;
-  if (calib && flags.cache) options.calibrate = { cache: { dir: path.join(path.dirname(path.resolve(file)), '.inferopt-cache'), dataKey: await calib.contentKey() }, log };
+  if (calib && flags.cache) options.calibrate = { cache: { dir: toolCacheDir('calibration'), dataKey: await calib.contentKey() }, log };
   const report: Partial<QuantizeReport> = { calibration: calib?.description };
   let result: Model;
   let stats: Record<string, number> = {};
