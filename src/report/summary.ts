@@ -109,6 +109,15 @@ export function sparsityRows(r: OptimizeResults): SparsityRow[] {
     const speedup = speedupOf(base, c.measurement);
     rows.push({ id: c.id, granularity: String(last.params.granularity ?? 'channel'), sparsity: 100 * stats.sparsity, metric: c.measurement.metric.value, latencyMs: base.latency.p50 / speedup, speedup, fineTuned: (stats.finetuneSteps ?? 0) > 0 });
   }
-  for (const g of new Set(rows.map((x) => x.granularity))) rows.push({ id: r.baseline.id, granularity: g, sparsity: 0, metric: base.metric.value, latencyMs: base.latency.p50, speedup: 1, fineTuned: false });
+  // each line starts at the unpruned model with the same session and graph passes (the search pruned on top of
+  // them: a thread change must not look like a pruning gain), else at the baseline
+  const key = (c: Candidate) => JSON.stringify([c.recipe.steps.filter((st) => st.pass !== 'prune'), c.recipe.session]);
+  const byKey = new Map(r.candidates.filter((c) => c.measurement && !c.recipe.steps.some((st) => st.pass === 'prune')).map((c) => [key(c), c]));
+  for (const g of new Set(rows.map((x) => x.granularity))) {
+    const first = r.candidates.find((c) => c.stage === 'prune' && rows.some((x) => x.id === c.id && x.granularity === g))!;
+    const ref = byKey.get(key(first)) ?? r.baseline;
+    const speedup = ref === r.baseline ? 1 : speedupOf(base, ref.measurement!);
+    rows.push({ id: ref.id, granularity: g, sparsity: 0, metric: ref.measurement!.metric.value, latencyMs: base.latency.p50 / speedup, speedup, fineTuned: false });
+  }
   return rows.sort((a, b) => (a.granularity < b.granularity ? -1 : a.granularity > b.granularity ? 1 : a.sparsity - b.sparsity));
 }
