@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { InputError } from '../errors.js';
 
 /** Where the queues live: a Redis server, from a `redis://` or `rediss://` (TLS) URL. */
@@ -52,7 +53,8 @@ export function connectionOptions(t: RedisTarget, extra: Record<string, unknown>
     db: t.db,
     ...(t.username ? { username: t.username } : {}),
     ...(t.password ? { password: t.password } : {}),
-    ...(t.tls ? { tls: { servername: t.host } } : {}),
+    // SNI names a host, never an address (Node warns on an IP): an address is checked against the certificate's IP entries
+    ...(t.tls ? { tls: isIP(t.host) ? {} : { servername: t.host } } : {}),
     maxRetriesPerRequest: null,
     ...extra,
   };

@@ -20,6 +20,7 @@ import { describeFingerprint, hardwareClass, hardwareFingerprint, type Fingerpri
 import { checkJob, encodeResult, type JobData, type SearchContext } from './protocol.js';
 import { connectionOptions, parseRedisUrl, type RedisTarget } from './redis-url.js';
 import { BlobCache } from './store.js';
+import { withInputRoots } from '../util/files.js';
 import { PREFIX, SCORE_QUEUE, aliveKey, connectOrFail, timeQueue, WORKERS_KEY, type WorkerInfo } from './cluster.js';
 
 export interface WorkerOptions {
@@ -113,7 +114,16 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const concurrency = o.concurrency ?? 1;
   const lockMs = o.lockMs ?? 30_000;
   const cacheDir = o.cacheDir ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'inferopt', 'models');
-  const dataRoot = o.dataRoot ? fs.realpathSync(o.dataRoot) : undefined;
+  let dataRoot: string | undefined;
+  if (o.dataRoot) {
+    try {
+      dataRoot = fs.realpathSync(o.dataRoot);
+    } catch {
+      throw new InputError(`--data-root ${o.dataRoot}: no such folder`);
+    }
+    if (!fs.statSync(dataRoot).isDirectory()) throw new InputError(`--data-root ${o.dataRoot} is not a folder`);
+    fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+  }
   const redis = await connectOrFail(target);
   const instance = `${process.pid}-${Date.now()}`;
   const claimed = await redis.set(aliveKey(name), instance, 'PX', Math.max(3 * lockMs, 15_000), 'NX');
@@ -202,6 +212,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
         const model = await blobs.file(job.model);
         const reference = job.reference ? await blobs.file(job.reference) : undefined;
         const { image, limit, shuffle, part, calibrationFraction, ...opts } = job.options;
+        if (opts.keys !== undefined) opts.keys = checkData(opts.keys);
         const ds = await openDataset(checkData(job.data), {
           ...(image ? { image } : {}),
           ...(limit !== undefined ? { limit } : {}),
@@ -227,7 +238,10 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     const exclusive = data.kind === 'time' || data.kind === 'confirm';
     const what = `${data.kind}${'shard' in data ? ` shard ${data.shard.index + 1}/${data.shard.count}` : ''} (job ${job.id})`;
     try {
-      const value = await lock.run(exclusive, () => (log(`[${name}] ${what} started`), handle(data)));
+      // with --data-root, every file a job makes this worker read (the data, the files its spec names, each
+      // image) must lie inside it or in the model cache: refused before it is read
+      const confined = () => (dataRoot ? withInputRoots([dataRoot, cacheDir], `worker ${name}'s --data-root ${dataRoot}`, () => handle(data)) : handle(data));
+      const value = await lock.run(exclusive, () => (log(`[${name}] ${what} started`), confined()));
       const ms = performance.now() - t0;
       log(`[${name}] ${what} done in ${(ms / 1000).toFixed(2)} s`);
       return encodeResult({ worker: name, class: cls, ms, value });

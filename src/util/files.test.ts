@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addModel } from '../../test/unit/model-bytes.js';
 import { InputError } from '../errors.js';
 import { loadModel, saveModel } from '../ir/io.js';
-import { checkOutputFile, writeFileSafe } from './files.js';
+import { checkOutputFile, markInput, withInputRoots, writeFileSafe } from './files.js';
+import { openDataset } from '../data/dataset.js';
 import { OutputDir } from './output-dir.js';
 
 let dir: string;
@@ -107,5 +108,35 @@ describe('output folders', () => {
     refused(() => new OutputDir(out, { names: ['r.txt'] }), /r\.txt changed since inferopt wrote it/);
     expect(fs.readdirSync(out).sort()).toEqual(['.inferopt-manifest.json', 'NOTES.md', 'r.txt']);
     expect(fs.statSync(out).mode & 0o077).not.toBe(0); // not a private 0700 folder
+  });
+});
+
+describe('inputs confined to folders (a worker\'s --data-root)', () => {
+  it('refuses files outside the roots, through links and dataset specs, before reading them; nothing outside the scope is affected', async () => {
+    const root = path.join(dir, 'root');
+    const outside = path.join(dir, 'outside');
+    fs.mkdirSync(root);
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(root, 'a.bin'), 'a');
+    fs.writeFileSync(path.join(outside, 'b.bin'), 'b');
+    fs.symlinkSync(path.join(outside, 'b.bin'), path.join(root, 'link.bin'));
+    fs.mkdirSync(path.join(root, 'spec'));
+    // a spec inside the root that names a data file outside it (by ../ and by an absolute path)
+    fs.writeFileSync(path.join(root, 'spec', 'dataset.json'), JSON.stringify({ source: { type: 'idx', path: '../../outside/b.bin' } }));
+    fs.mkdirSync(path.join(root, 'abs'));
+    fs.writeFileSync(path.join(root, 'abs', 'dataset.json'), JSON.stringify({ source: { type: 'idx', path: path.join(outside, 'b.bin') } }));
+    const why = 'the test root';
+    await withInputRoots([root], why, async () => {
+      markInput(path.join(root, 'a.bin'));
+      await Promise.resolve(); // the scope holds across awaits
+      expect(() => markInput(path.join(outside, 'b.bin'))).toThrow(/refused to read .*b\.bin.*lies outside the test root/);
+      expect(() => markInput(path.join(root, 'link.bin'))).toThrow(InputError);
+      expect(() => markInput(path.join(root, '..', 'outside', 'b.bin'))).toThrow(InputError);
+      await expect(openDataset(path.join(root, 'spec'))).rejects.toThrow(/refused to read .*lies outside the test root/);
+      await expect(openDataset(path.join(root, 'abs'))).rejects.toThrow(/refused to read .*lies outside the test root/);
+    });
+    // a second root is allowed too; and outside the scope any file may be read
+    await withInputRoots([root, outside], why, async () => markInput(path.join(outside, 'b.bin')));
+    markInput(path.join(outside, 'b.bin'));
   });
 });

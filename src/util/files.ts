@@ -10,6 +10,7 @@
  * - files get ordinary permissions (0666 minus the umask, or the mode of the file they replace).
  * Bad targets are InputErrors: one line, exit 2.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,7 +28,6 @@ interface InputRecord {
 const inputs = new Map<string, InputRecord>();
 const key = (st: { dev: number; ino: number }) => `${st.dev}:${st.ino}`;
 
-/** Records a file read as input: nothing in this process writes over it (by any path or link). */
 /**
  * Where inferopt keeps its own caches (calibration statistics, built candidates), keyed by content: never
  * beside a user's files (a model inside an npm package or a read-only folder is theirs). `INFEROPT_CACHE`
@@ -38,7 +38,38 @@ export function toolCacheDir(sub?: string): string {
   return sub ? path.join(root, sub) : root;
 }
 
+/** The folders the current job may read inputs from (a worker's `--data-root` and its model cache). */
+const inputRoots = new AsyncLocalStorage<{ roots: readonly string[]; why: string }>();
+
+/**
+ * Runs `f` with every input it records (models, dataset specs and the files they name, images, keys) confined
+ * to `roots` (real paths: a link out of them is refused): `markInput` throws an InputError naming `why` for
+ * anything else, before the file is read.
+ */
+export function withInputRoots<T>(roots: readonly string[], why: string, f: () => Promise<T>): Promise<T> {
+  return inputRoots.run({ roots: roots.map((r) => fs.realpathSync(r)), why }, f);
+}
+
+function checkInputRoot(file: string): void {
+  const scope = inputRoots.getStore();
+  if (!scope) return;
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+  } catch {
+    real = path.resolve(file); // not there: the read fails by itself
+  }
+  if (!scope.roots.some((r) => real === r || real.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) {
+    throw new InputError(`refused to read ${JSON.stringify(file)}: it lies outside ${scope.why}`);
+  }
+}
+
+/**
+ * Records a file read as input: nothing in this process writes over it (by any path or link). Inside
+ * `withInputRoots`, a file outside the allowed folders is refused (InputError) instead.
+ */
 export function markInput(file: string): void {
+  checkInputRoot(file);
   try {
     const st = fs.statSync(file);
     if (st.isFile()) inputs.set(key(st), { file: path.resolve(file), dev: st.dev, ino: st.ino });
