@@ -34,6 +34,8 @@ export interface QuantizeOptions {
   activationType?: QType | 'auto';
   weightType?: QType;
   symmetricActivations?: boolean;
+  /** Static: depthwise Conv in int8 or left float ('auto': float for target wasm). */
+  depthwise?: 'auto' | 'int8' | 'float';
   reduceRange?: boolean;
   /** Dynamic: a fused Attention's QKV weight as QAttention, or split into a quantized MatMul + MultiHeadAttention. */
   attention?: 'qattention' | 'split';
@@ -77,6 +79,7 @@ function passFor(o: QuantizeOptions): { pass: Pass<any>; given: Record<string, u
           activationType: o.activationType,
           weightType: o.weightType,
           symmetricActivations: o.symmetricActivations,
+          depthwise: o.depthwise,
           reduceRange: o.reduceRange,
           calibMethod: o.calibMethod,
           percentile: o.percentile,

@@ -62,6 +62,8 @@ export interface PlanOptions extends NodeFilter {
   symmetricActivations: boolean;
   /** Whether a non-constant value carries float data (from calibration); default: assume so. */
   isFloat?: (v: Value) => boolean;
+  /** Nodes left float although their op type is quantized (e.g. depthwise Conv for wasm). */
+  keepFloat?: (n: Node) => boolean;
 }
 
 export function planStatic(g: Graph, opts: PlanOptions): StaticPlan {
@@ -70,7 +72,7 @@ export function planStatic(g: Graph, opts: PlanOptions): StaticPlan {
   const plan: StaticPlan = { nodes: [], activations: new Set(), shared: new Map(), weights: new Map(), biases: new Map(), tiedRanges: [] };
   for (const n of g.nodes) {
     const spec = QUANTIZED_OPS[n.opType];
-    if (!spec || (n.domain !== '' && n.domain !== 'ai.onnx') || !opts.opTypes.includes(n.opType) || !nodeSelected(n, opts)) continue;
+    if (!spec || (n.domain !== '' && n.domain !== 'ai.onnx') || !opts.opTypes.includes(n.opType) || !nodeSelected(n, opts) || opts.keepFloat?.(n)) continue;
     const data = n.inputs.filter((v, i) => v && i !== spec.biasInput);
     const out = n.outputs[0]!;
     const quantizedOut = foldActivation(out, opts) ?? out;

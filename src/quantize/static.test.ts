@@ -64,6 +64,31 @@ describe('static QDQ quantization', () => {
     expect(f!.cosine).toBeGreaterThan(0.99);
   });
 
+  it('depthwise Conv: left float for --target wasm (auto) or when asked, int8 otherwise; outputs close either way', async () => {
+    // pointwise → depthwise 3×3 (group = channels) → pointwise, as in a MobileNet block
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, ['N', 4, 8, 8]);
+    const w = (name: string, dims: number[], k: number) => b.floats(name, dims, Array.from({ length: dims.reduce((a, c) => a * c, 1) }, (_, i) => k * Math.sin(i * 1.7 + 0.3)));
+    const p1 = b.op('Relu', [b.op('Conv', [x, w('pw1', [8, 4, 1, 1], 0.5), w('b1', [8], 0.1)])]);
+    const dw = b.op('Relu', [b.op('Conv', [p1, w('dw', [8, 1, 3, 3], 0.4), w('b2', [8], 0.1)], { group: 8, pads: [1, 1, 1, 1] }, { name: 'depthwise' })]);
+    b.output(b.op('Conv', [dw, w('pw2', [4, 8, 1, 1], 0.3), w('b3', [4], 0.1)]), 'y');
+    const ref = b.model({ opset: 13 });
+    const weightQuantized = (m: Model, name: string) => m.graph.nodes.find((n) => n.name === name)!.input(1)!.producer?.opType === 'DequantizeLinear';
+    const wasm = await quantize(ref, {}, 'wasm');
+    expect(wasm.stats?.quantizedNodes).toBe(2);
+    expect(weightQuantized(wasm.model, 'depthwise')).toBe(false);
+    const asked = await quantize(ref, { depthwise: 'float' }, 'cpu');
+    expect(weightQuantized(asked.model, 'depthwise')).toBe(false);
+    for (const r of [await quantize(ref, {}, 'cpu'), await quantize(ref, { depthwise: 'int8' }, 'wasm')]) {
+      expect(r.stats?.quantizedNodes).toBe(3);
+      expect(weightQuantized(r.model, 'depthwise')).toBe(true);
+    }
+    for (const r of [wasm, asked]) {
+      const [f] = await compareModels(ref, r.model, calib(ref, 4));
+      expect(f!.cosine).toBeGreaterThan(0.99);
+    }
+  });
+
   it('CNN: per-channel (U8S8 on cpu); ORT fuses every Conv into QLinearConv and folds ReLUs; outputs close', async () => {
     const ref = cnnModel();
     const r = await quantize(ref);

@@ -12,6 +12,7 @@ import type { CalibrationData } from './stream.js';
 import { quantizeTensor } from './weights.js';
 import { upgradeOpset, wouldUpgrade } from './opset-upgrade.js';
 import { cloneModel } from '../ir/clone.js';
+import { isDepthwiseConv } from '../ops/conv.js';
 import { hasSplittableAttention, quantizeTables, splitAttentions, TABLE_OPS } from './fused.js';
 
 /**
@@ -39,6 +40,12 @@ export interface StaticConfig extends NodeFilter {
   /** Statistics collected before (sensitivity and fallback reuse them). */
   stats?: CalibrationStats;
   calibrate?: CalibrateOptions;
+  /**
+   * Depthwise Conv: 'int8' like every Conv, 'float' left float, 'auto' float for `--target wasm` (onnxruntime-web
+   * has no fast int8 depthwise kernel: MobileNetV2's depthwise layers ran ~10× slower as QLinearConv there)
+   * and int8 elsewhere.
+   */
+  depthwise?: 'auto' | 'int8' | 'float';
 }
 
 export const staticQuantizePass: Pass<StaticConfig> = {
@@ -63,6 +70,7 @@ export const staticQuantizePass: Pass<StaticConfig> = {
     calibration: { type: 'object', default: undefined, doc: 'calibration feeds (batches)' },
     stats: { type: 'object', default: undefined, doc: 'precomputed calibration statistics' },
     calibrate: { type: 'object', default: undefined, doc: 'calibration options (cache, grouping)' },
+    depthwise: { type: 'string', choices: ['auto', 'int8', 'float'], default: 'auto', search: ['int8', 'float'], doc: 'depthwise Conv: int8, or left float; auto = float for --target wasm (no fast int8 depthwise kernel in onnxruntime-web), int8 elsewhere' },
   },
   async run(model, ctx, config) {
     const activationType: QType = config.activationType === 'auto' ? (ctx.target === 'std' ? 'int8' : 'uint8') : config.activationType;
@@ -73,7 +81,9 @@ export const staticQuantizePass: Pass<StaticConfig> = {
     if (cfg.opTypes.includes('Attention')) splitAttentions(model, cfg, explain);
     const stats = cfg.stats ?? (await calibrateFor(model, cfg));
     const ranges = computeRanges(stats, cfg.calibMethod, { symmetric: cfg.symmetricActivations, percentile: cfg.percentile });
-    const plan = planStatic(g, { ...cfg, isFloat: (v) => ranges.has(v.name) });
+    const depthwise = (cfg.depthwise ?? 'auto') === 'auto' ? (ctx.target === 'wasm' ? 'float' : 'int8') : cfg.depthwise;
+    const keepFloat = depthwise === 'float' ? (n: Node) => isDepthwiseConv(n) && (explain(n, 'depthwise Conv left float (depthwise=float)'), true) : undefined;
+    const plan = planStatic(g, { ...cfg, isFloat: (v) => ranges.has(v.name), ...(keepFloat ? { keepFloat } : {}) });
     tieRanges(plan, ranges);
     const count = applyPlan(model, plan, ranges, cfg, ctx);
     const tables = quantizeTables(model, cfg, ctx, explain);

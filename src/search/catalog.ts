@@ -49,6 +49,9 @@ export function searchCatalog(): CatalogEntry[] {
       speedsUp: [...CONV_OPS, ...GEMM_OPS],
       needs: ['calibration'],
       searchParams: ['calibMethod', 'perChannel', 'activationType', 'symmetricActivations'],
+      // on wasm the default leaves depthwise Conv float (no fast int8 depthwise kernel in onnxruntime-web): the
+      // search also times it in int8, so a device where int8 depthwise pays gets it by measurement
+      targetSearchParams: { wasm: ['depthwise'] },
     },
     {
       pass: weightOnlyQuantizePass,

@@ -28,6 +28,8 @@ export interface SearchablePass {
   targets?: readonly Target[];
   /** Parameters whose search values the refine stage tries (default: every parameter with search values). */
   searchParams?: readonly string[];
+  /** More parameters tried for one target only (static int8's depthwise Conv on wasm, where it matters). */
+  targetSearchParams?: Partial<Record<Target, readonly string[]>>;
   /** Fixed parameters this entry uses instead of the pass defaults (lets one pass appear as variants). */
   params?: Record<string, unknown>;
   /** A label when one pass is listed more than once (e.g. static int8 per-tensor vs per-channel). */
@@ -52,9 +54,9 @@ export function defaultSessionSpace(cores: number, base: SessionSettings): Sessi
 }
 
 /** The parameter variations of a pass: each searchable parameter moved off its default, one at a time. */
-export function paramVariations(sp: SearchablePass): { name: string; value: unknown }[] {
+export function paramVariations(sp: SearchablePass, target?: Target): { name: string; value: unknown }[] {
   const out: { name: string; value: unknown }[] = [];
-  const names = sp.searchParams ?? Object.keys(sp.pass.params);
+  const names = [...(sp.searchParams ?? Object.keys(sp.pass.params)), ...((target && sp.targetSearchParams?.[target]) ?? [])];
   for (const name of names) {
     const spec = (sp.pass.params as Record<string, { default: unknown; search?: readonly unknown[] }>)[name];
     if (!spec?.search) continue;

@@ -33,6 +33,7 @@ interface QuantizeFlags {
   perChannel?: boolean;
   activationType: string;
   symmetricActivations?: boolean;
+  depthwise: string;
   reduceRange?: boolean;
   attention?: string;
   bits: string;
@@ -76,6 +77,7 @@ export function register(program: Command): void {
     .option('--percentile <p>', 'percentile kept by --calib-method percentile (default 99.999)')
     .option('--no-cache', 'do not reuse or write cached calibration statistics (kept in $INFEROPT_CACHE, default <tmp>/inferopt-cache)')
     .option('--per-channel', 'per-channel weights for MatMul/Gemm too (static Conv always is)')
+    .option('--depthwise <d>', 'static: depthwise Conv int8 | float | auto (float for --target wasm: onnxruntime-web has no fast int8 depthwise kernel)', 'auto')
     .option('--activation-type <t>', 'static: int8 (S8S8) | uint8 (U8S8) | auto (uint8 on cpu: ORT x86 fuses only U8 Conv)', 'auto')
     .option('--symmetric-activations', 'static: symmetric activation ranges')
     .option('--reduce-range', '7-bit weights (CPUs without VNNI)')
@@ -150,6 +152,7 @@ function parseOptions(flags: QuantizeFlags): QuantizeOptions {
     percentile: flags.percentile !== undefined ? numeric(flags.percentile) : undefined,
     activationType: flags.activationType,
     symmetricActivations: flags.symmetricActivations,
+    depthwise: flags.depthwise,
     reduceRange: flags.reduceRange,
     attention: flags.attention,
     bits: numeric(flags.bits),
