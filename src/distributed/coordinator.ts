@@ -44,6 +44,8 @@ export interface DistributedSummary {
   jobs: number;
   /** Scoring shards per candidate. */
   shards: number;
+  /** The most candidates whose jobs were out at once (optimize: 1 unless there are several timing workers). */
+  candidatesInFlight?: number;
 }
 
 export function summarize(cluster: Cluster, workers: readonly WorkerInfo[], shards: number, cls?: string): DistributedSummary {
@@ -77,16 +79,93 @@ export class RemoteEvaluator implements Evaluator {
 
   constructor(
     private readonly cluster: Cluster,
-    private readonly o: { scope: string; ctx: SearchContext; metric: MetricSource; local: OnnxEvaluator; timingClass: string; shards: number },
+    private readonly o: { scope: string; ctx: SearchContext; metric: MetricSource; local: OnnxEvaluator; timingClass: string; shards: number; /** Hosts with a worker of the timing class: candidates timed at once. */ timingHosts: number; /** Candidates built and scored ahead of the search. */ lookahead: number },
   ) {}
 
   private job<T>(queue: string, data: JobData) {
     return this.cluster.run<T>(queue, data, Cluster.jobId(this.o.scope, data));
   }
 
+  /** Timing jobs started, by recipe key (ahead of the search asking, or by it). */
+  private readonly timed = new Map<string, Promise<{ value: TimeValue; worker: string }>>();
+  /** What the search said comes next (prefetch), each against the baseline. */
+  private hints: { recipe: Recipe; baseline: Recipe }[] = [];
+  /** Candidates with jobs out now (recipe keys), and the most there were at once. */
+  private readonly out = new Map<string, number>();
+  /** Timing jobs asked for (running or waiting for a host), and running. */
+  private timingOut = 0;
+  private timingRunning = 0;
+  private readonly timingWaiters: (() => void)[] = [];
+  /** Graphs whose scoring was started ahead (once: a failed one waits for the search to ask). */
+  private readonly scoredAhead = new Set<string>();
+  peakInFlight = 0;
+
+  private track<T>(key: string, p: Promise<T>): Promise<T> {
+    this.out.set(key, (this.out.get(key) ?? 0) + 1);
+    this.peakInFlight = Math.max(this.peakInFlight, this.out.size);
+    const done = () => {
+      const n = this.out.get(key)! - 1;
+      if (n) this.out.set(key, n);
+      else this.out.delete(key);
+      this.fill();
+    };
+    void p.then(done, done);
+    return p;
+  }
+
+  /** Timing and confirmation jobs go out at most one per host of the timing class: never two on one machine. */
+  private async timing<T>(f: () => Promise<T>): Promise<T> {
+    this.timingOut++;
+    while (this.timingRunning >= this.o.timingHosts) await new Promise<void>((go) => this.timingWaiters.push(go));
+    this.timingRunning++;
+    try {
+      return await f();
+    } finally {
+      this.timingRunning--;
+      this.timingOut--;
+      this.timingWaiters.shift()?.();
+    }
+  }
+
+  private timeJob(recipe: Recipe, baseline?: Recipe) {
+    const key = recipeKey(recipe) + (baseline ? '' : ' alone');
+    let p = this.timed.get(key);
+    if (!p) {
+      const data: JobData = { kind: 'time', ctx: this.o.ctx, recipe, ...(baseline ? { baseline } : {}), ...(this.runs ? { runs: this.runs } : {}) };
+      p = this.track(recipeKey(recipe), this.timing(() => this.job<TimeValue>(timeQueue(this.o.timingClass), data)));
+      p.catch(() => {}); // a failure is reported when the search asks for the candidate
+      this.timed.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Several candidates in flight: the candidates the search will ask for next are built and scored now on
+   * any free worker, and timed (side by side with the baseline, as always) on as many workers of the timing
+   * class as there are hosts — two timing jobs never share a machine. The search still takes the results in
+   * its own order and decides alone, so the same inputs choose the same recipe.
+   */
+  prefetch(recipes: readonly Recipe[], baseline: Recipe): void {
+    if (this.runs === undefined) return; // the baseline's timing fixes the rounds every candidate gets
+    this.hints = recipes.map((recipe) => ({ recipe, baseline }));
+    this.fill();
+  }
+
+  private fill(): void {
+    for (const h of this.hints.slice(0, this.o.lookahead)) {
+      if (this.scoredAhead.has(graphKey(h.recipe))) continue;
+      this.scoredAhead.add(graphKey(h.recipe));
+      void this.score(h.recipe).catch(() => {});
+    }
+    for (const h of this.hints) {
+      if (this.timingOut >= this.o.timingHosts) break;
+      if (!this.timed.has(recipeKey(h.recipe))) this.timeJob(h.recipe, h.baseline);
+    }
+  }
+
   async evaluate(recipe: Recipe, baseline?: Recipe): Promise<Measurement> {
-    const data: JobData = { kind: 'time', ctx: this.o.ctx, recipe, ...(baseline ? { baseline } : {}), ...(this.runs ? { runs: this.runs } : {}) };
-    const [t, s] = await Promise.all([this.job<TimeValue>(timeQueue(this.o.timingClass), data), this.score(recipe)]);
+    this.hints = this.hints.filter((h) => recipeKey(h.recipe) !== recipeKey(recipe));
+    const [t, s] = await Promise.all([this.timeJob(recipe, baseline), this.score(recipe)]);
     if (!baseline && t.value.runs) this.runs ??= t.value.runs;
     if (t.value.modelHash !== s.modelHash) {
       throw new Error(`the workers built different models from one recipe (sha256 ${t.value.modelHash.slice(0, 12)}… timed, ${s.modelHash.slice(0, 12)}… scored): builds are not deterministic across these workers`);
@@ -103,7 +182,7 @@ export class RemoteEvaluator implements Evaluator {
     const key = graphKey(recipe);
     let p = this.scores.get(key);
     if (!p) {
-      p = (async () => {
+      p = this.track(recipeKey(recipe), (async () => {
         const parts = await Promise.all(
           Array.from({ length: this.o.shards }, (_, index) =>
             this.job<{ records: EvalRecords; modelHash: string }>(SCORE_QUEUE, { kind: 'score', ctx: this.o.ctx, recipe: { ...recipe, session: DEFAULT_SESSION }, shard: { index, count: this.o.shards } }),
@@ -112,7 +191,7 @@ export class RemoteEvaluator implements Evaluator {
         const hashes = new Set(parts.map((r) => r.value.modelHash));
         if (hashes.size > 1) throw new Error(`the workers built different models from one recipe (${[...hashes].map((h) => h.slice(0, 12)).join(', ')}): builds are not deterministic across these workers`);
         return { metric: this.o.metric.fromRecords(parts.map((r) => r.value.records)), modelHash: parts[0]!.value.modelHash };
-      })();
+      })());
       this.scores.set(key, p);
       p.catch(() => this.scores.delete(key));
     }
@@ -120,7 +199,7 @@ export class RemoteEvaluator implements Evaluator {
   }
 
   async confirm(incumbent: Recipe, candidate: Recipe): Promise<SideBySide> {
-    const r = await this.job<SideBySide>(timeQueue(this.o.timingClass), { kind: 'confirm', ctx: this.o.ctx, a: incumbent, b: candidate, runs: this.runs ?? 30 });
+    const r = await this.timing(() => this.job<SideBySide>(timeQueue(this.o.timingClass), { kind: 'confirm', ctx: this.o.ctx, a: incumbent, b: candidate, runs: this.runs ?? 30 }));
     return r.value;
   }
 
@@ -216,8 +295,8 @@ export async function distributedSearch(x: {
     x.log(`workers: ${workers.length} on ${cluster.target.display}; timing on class ${cls} (${timers.map((w) => w.name).join(', ')}: ${describeFingerprint(timers[0]!.fingerprint)}); scoring in ${shards} shard${shards === 1 ? '' : 's'}${x.resume ? '; resuming' : ''}`);
     for (const w of workers.filter((w) => w.class !== cls)) x.log(`worker ${w.name} is of another hardware class (${w.class}): it scores, it does not time`);
     if (x.progress) cluster.onProgress = () => x.progress!(cluster.progressLine());
-    const evaluator = new RemoteEvaluator(cluster, { scope, ctx, metric: x.metric, local: x.local, timingClass: cls, shards });
-    return { evaluator, cluster, summary: () => summarize(cluster, workers, shards, cls) };
+    const evaluator = new RemoteEvaluator(cluster, { scope, ctx, metric: x.metric, local: x.local, timingClass: cls, shards, timingHosts: new Set(timers.map((w) => w.host)).size, lookahead: Math.max(2, workers.length) });
+    return { evaluator, cluster, summary: () => ({ ...summarize(cluster, workers, shards, cls), candidatesInFlight: evaluator.peakInFlight }) };
   } catch (e) {
     await cluster.close();
     throw e;

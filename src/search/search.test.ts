@@ -366,3 +366,44 @@ describe('goals, budget, recipe, pareto', () => {
     expect(paretoFront(pts)).toEqual([0, 1]);
   });
 });
+
+describe('candidates in flight (Evaluator.prefetch)', () => {
+  /** The fake evaluator, also told what comes next: it measures those ahead, in its own order. */
+  class AheadEvaluator extends FakeEvaluator {
+    hinted: Recipe[] = [];
+    private readonly early = new Map<string, Promise<Measurement>>();
+    prefetch(recipes: readonly Recipe[]): void {
+      // measured ahead in reverse order, before the search asks
+      for (const r of [...recipes].reverse()) {
+        this.hinted.push(r);
+        if (!this.early.has(recipeKey(r))) this.early.set(recipeKey(r), super.evaluate(r));
+      }
+    }
+    override evaluate(r: Recipe): Promise<Measurement> {
+      return this.early.get(recipeKey(r)) ?? super.evaluate(r);
+    }
+  }
+
+  it('the same budget chooses the same recipe, with the same candidates in the same order, as without', async () => {
+    for (const budget of ['50', '3', '5']) {
+      const plain = await runSearch(space, new FakeEvaluator(), opts({}, parseBudget(budget)));
+      const ev = new AheadEvaluator();
+      const ahead = await runSearch(space, ev, opts({}, parseBudget(budget)));
+      expect(ev.hinted.length).toBeGreaterThan(0);
+      expect(ahead.chosen.recipe).toEqual(plain.chosen.recipe);
+      expect(ahead.candidates.map((c) => [c.label, c.verdict, c.reason])).toEqual(plain.candidates.map((c) => [c.label, c.verdict, c.reason]));
+    }
+  });
+
+  it('hints only what the budget has left and nothing measured before', async () => {
+    const hints: Recipe[][] = [];
+    const ev = new FakeEvaluator();
+    const spy: Evaluator = { evaluate: (r) => ev.evaluate(r), prefetch: (rs) => void hints.push([...rs]) };
+    const res = await runSearch(space, spy, opts({}, parseBudget('2')));
+    expect(res.candidates).toHaveLength(3); // baseline + 2
+    expect(hints.length).toBeGreaterThan(0);
+    for (const h of hints) expect(h.length).toBeLessThanOrEqual(2);
+    // the session stage's hint lists the threads and level variations it then measures, in that order
+    expect(hints[0]!.map((r) => recipeKey(r))).toEqual(res.candidates.slice(1, 3).map((c) => recipeKey(c.recipe)));
+  });
+});

@@ -43,6 +43,12 @@ export interface Evaluator {
    * training data or the step cannot be trained.
    */
   train?(recipe: Recipe, seconds: number): { recipe: Recipe; note: string } | undefined;
+  /**
+   * Optional: the recipes the search will most likely measure next, each against `baseline` (an evaluator
+   * with spare workers starts them now: several candidates in flight). A hint only: the search measures and
+   * decides in its own order whatever the evaluator did with it, so the same inputs choose the same recipe.
+   */
+  prefetch?(recipes: readonly Recipe[], baseline: Recipe): void;
 }
 
 export type { Candidate, SearchResult, Skipped, Stage } from './candidate.js';
@@ -229,10 +235,22 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
   const withSession = (r: Recipe, s: Partial<SessionSettings>): Recipe => ({ ...r, session: { ...r.session, ...s } });
   const withSteps = (r: Recipe, steps: RecipeStep[]): Recipe => ({ ...r, steps });
   const stepOf = (sp: SearchablePass, extra: Record<string, unknown> = {}): RecipeStep => ({ pass: sp.pass.id, params: { ...(sp.params ?? {}), ...extra } });
+  /** Tells the evaluator what comes next (not yet measured, within what the trial budget has left). */
+  const prefetch = (recipes: Recipe[]) => {
+    if (!evaluator.prefetch) return;
+    const left = opts.budget.trials !== undefined ? Math.max(0, opts.budget.trials - clock.trials) : Infinity;
+    const next = recipes.filter((r, i) => !seen.has(recipeKey(r)) && recipes.findIndex((x) => recipeKey(x) === recipeKey(r)) === i).slice(0, left);
+    if (next.length) evaluator.prefetch(next, baselineRecipe);
+  };
   const applicable = space.passes.filter((sp) => !sp.targets || sp.targets.includes(opts.target));
   for (const sp of space.passes) if (!applicable.includes(sp)) skipped.push({ what: label(sp), reason: `not available for --target ${opts.target}` });
 
   async function tuneSession(stage: Stage): Promise<void> {
+    prefetch([
+      ...space.session.threads.filter((t) => t !== best.recipe.session.threads).map((threads) => withSession(best.recipe, { threads })),
+      ...space.session.optLevel.filter((l) => l !== best.recipe.session.optLevel).map((optLevel) => withSession(best.recipe, { optLevel })),
+      ...space.session.executionMode.filter((m) => m !== best.recipe.session.executionMode).map((executionMode) => withSession(best.recipe, { executionMode })),
+    ]);
     for (const threads of space.session.threads) if (threads !== best.recipe.session.threads) await measure(withSession(best.recipe, { threads }), stage);
     for (const optLevel of space.session.optLevel) if (optLevel !== best.recipe.session.optLevel) await measure(withSession(best.recipe, { optLevel }), stage);
     for (const executionMode of space.session.executionMode) if (executionMode !== best.recipe.session.executionMode) await measure(withSession(best.recipe, { executionMode }), stage);
@@ -246,7 +264,9 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     }
     await tuneSession('session');
     const graphCandidates: Candidate[] = [];
-    for (const sp of applicable.filter((p) => p.kind === 'graph').sort((a, b) => a.buildCost - b.buildCost)) {
+    const graphPasses = applicable.filter((p) => p.kind === 'graph').sort((a, b) => a.buildCost - b.buildCost);
+    prefetch(graphPasses.map((sp) => withSteps(best.recipe, [...best.recipe.steps, stepOf(sp)])));
+    for (const sp of graphPasses) {
       graphCandidates.push(await measure(withSteps(best.recipe, [...best.recipe.steps, stepOf(sp)]), 'graph'));
     }
     // Quantizers build on the graph passes that changed the graph and kept accuracy, even those dropped for
@@ -285,10 +305,11 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     const prefixes = prunedSteps ? [prunedSteps, graphSteps] : [graphSteps];
     const quantizers = applicable.filter((p) => p.kind === 'quantize').sort((a, b) => a.buildCost - b.buildCost);
     const tried: { sp: SearchablePass; c: Candidate; prefix: RecipeStep[] }[] = [];
+    const pruned = (sp: SearchablePass) => reachableShare(sp, opts.opShare) < minShare && !(sp.reducesSize === true && opts.goals.maxSizeMB !== undefined);
+    prefetch(quantizers.filter((sp) => !pruned(sp)).flatMap((sp) => prefixes.map((prefix) => withSteps(best.recipe, [...prefix, stepOf(sp)]))));
     for (const sp of quantizers) {
       const share = reachableShare(sp, opts.opShare);
-      const sizeMatters = sp.reducesSize === true && opts.goals.maxSizeMB !== undefined;
-      if (share < minShare && !sizeMatters) {
+      if (pruned(sp)) {
         const why = sp.speedsUp!.length === 0 ? 'it does not speed up this target and no size goal is set' : `${sp.speedsUp!.join('/')} take ${(share * 100).toFixed(1)}% of the baseline time: at most ${(1 / (1 - share)).toFixed(2)}× to gain`;
         skipped.push({ what: label(sp), reason: why });
         continue;
@@ -312,7 +333,8 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
         continue;
       }
       const variants = [c];
-      for (const v of paramVariations(sp)) variants.push(await measure(withSteps(best.recipe, [...prefix, stepOf(sp, { [v.name]: v.value })]), 'refine'));
+      prefetch(paramVariations(sp, opts.target).map((v) => withSteps(best.recipe, [...prefix, stepOf(sp, { [v.name]: v.value })])));
+      for (const v of paramVariations(sp, opts.target)) variants.push(await measure(withSteps(best.recipe, [...prefix, stepOf(sp, { [v.name]: v.value })]), 'refine'));
       if (evaluator.fallback && !variants.some((v) => v.accurate)) {
         // the fastest variant that broke the bound, with its most sensitive nodes back in float
         const fastest = variants.filter((v) => v.measurement).sort((a, b) => speed(b) - speed(a))[0];

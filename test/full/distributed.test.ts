@@ -30,8 +30,8 @@ async function freePort(): Promise<number> {
 }
 
 /** A child whose stderr and stdout are collected; `until` waits for a line matching a pattern. */
-function start(cmd: string, args: string[]) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(child);
   let out = '';
   let err = '';
@@ -57,11 +57,19 @@ async function startRedis() {
 }
 
 function worker(url: string, name: string, ...extra: string[]) {
-  return start(process.execPath, [CLI, 'worker', '--redis', url, '--name', name, '--cache', path.join(tmp, `cache-${name}`), '--lock-ms', '3000', ...extra]);
+  return workerWithEnv({}, url, name, ...extra);
+}
+
+function workerWithEnv(env: Record<string, string>, url: string, name: string, ...extra: string[]) {
+  return start(process.execPath, [CLI, 'worker', '--redis', url, '--name', name, '--cache', path.join(tmp, `cache-${name}`), '--lock-ms', '3000', ...extra], env);
 }
 
 async function cli(...args: string[]) {
-  const p = start(process.execPath, [CLI, ...args]);
+  return cliWithEnv({}, ...args);
+}
+
+async function cliWithEnv(env: Record<string, string>, ...args: string[]) {
+  const p = start(process.execPath, [CLI, ...args], env);
   const rc = await p.done;
   return { rc, stdout: p.out(), stderr: p.err() };
 }
@@ -69,7 +77,7 @@ async function cli(...args: string[]) {
 interface Results {
   chosen: { recipe: unknown; label: string };
   candidates: { id: number; label: string; recipe: unknown; error?: string; measurement?: { latency: { p50: number }; metric: { value: number } } }[];
-  distributed?: { timingClass?: { class: string }; workers: { worker: string; class: string; jobs: number; kinds: Record<string, number> }[]; jobs: number };
+  distributed?: { timingClass?: { class: string }; workers: { worker: string; class: string; jobs: number; kinds: Record<string, number> }[]; jobs: number; candidatesInFlight?: number };
 }
 const results = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as Results;
 
@@ -88,9 +96,10 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
     const redis = await startRedis();
     const [w1, w2] = [worker(redis.url, 'w1'), worker(redis.url, 'w2')];
     await Promise.all([w1.until(/joined/), w2.until(/joined/)]);
-    const local = await cli(...optimizeArgs(path.join(tmp, 'local')));
+    // a budget that reaches the quantizers: their builds and scores overlap another candidate's timing
+    const local = await cli(...optimizeArgs(path.join(tmp, 'local'), 8));
     expect(local.rc, local.stderr).toBe(0);
-    const dist = await cli(...optimizeArgs(path.join(tmp, 'dist')), '--workers', redis.url);
+    const dist = await cli(...optimizeArgs(path.join(tmp, 'dist'), 8), '--workers', redis.url);
     expect(dist.rc, dist.stderr).toBe(0);
     const [l, d] = [results(path.join(tmp, 'local')), results(path.join(tmp, 'dist'))];
     expect(d.chosen.recipe).toEqual(l.chosen.recipe);
@@ -103,13 +112,15 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
     }
     expect(d.distributed!.workers.map((w) => w.worker).sort()).toEqual(['w1', 'w2']);
     expect(d.distributed!.workers.every((w) => w.jobs > 0)).toBe(true);
+    // several candidates in flight (the next ones built and scored while one is timed), same choice as above
+    expect(d.distributed!.candidatesInFlight).toBeGreaterThanOrEqual(2);
     const html = fs.readFileSync(path.join(tmp, 'dist', 'report.html'), 'utf8');
     expect(html).toContain('<h2>Workers</h2>');
     expect(html).toMatch(/<td>w1<\/td>[\s\S]*<td>w2<\/td>/);
 
     // --resume: the same inputs find their jobs' results in Redis, nothing is measured again
     const before = w1.err().length + w2.err().length;
-    const again = await cli(...optimizeArgs(path.join(tmp, 'resumed')), '--workers', redis.url, '--resume');
+    const again = await cli(...optimizeArgs(path.join(tmp, 'resumed'), 8), '--workers', redis.url, '--resume');
     expect(again.rc, again.stderr).toBe(0);
     const r = results(path.join(tmp, 'resumed'));
     expect(r.chosen.recipe).toEqual(d.chosen.recipe);
@@ -204,6 +215,67 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
     expect(partial.measurements.length).toBe(Number(m![1]));
     expect(partial.measurements.length).toBeGreaterThanOrEqual(1);
     expect(partial.measurements[0].measurement.latency.p50).toBeGreaterThan(0);
+  });
+
+  it('rediss:// (TLS, with a password): a self-signed server that the CA file trusts is reached; one that it does not trust is one line', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'tls-'));
+    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+    const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { encoding: 'utf8' });
+    expect(ssl.status, ssl.stderr).toBe(0);
+    const port = await freePort();
+    // TLS only: the plain port is off, clients need no certificate of their own
+    const redis = start('redis-server', ['--port', '0', '--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no', '--requirepass', 'pw', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+    await redis.until(/Ready to accept connections/, 20_000);
+    const url = `rediss://:pw@127.0.0.1:${port}`;
+    const trust = { NODE_EXTRA_CA_CERTS: cert };
+    const w = workerWithEnv(trust, url, 'tls1');
+    await w.until(/joined rediss:\/\/:\*\*\*@127\.0\.0\.1/);
+    const args = ['eval', MODEL, '--data', DATA, '--limit', '64', '--batch', '8', '--json'];
+    const local = await cli(...args);
+    const dist = await cliWithEnv(trust, ...args, '--workers', url);
+    expect(dist.rc, dist.stderr).toBe(0);
+    expect(JSON.parse(dist.stdout).metrics).toEqual(JSON.parse(local.stdout).metrics);
+    expect(w.err()).toMatch(/eval shard 1\/1 \(job \w+\) done/);
+    expect(dist.stderr).not.toMatch(/Warning/); // no SNI-on-an-IP warning either
+    // without the CA: the certificate is not trusted — one line, exit 1, the password not shown
+    const untrusted = await cli(...args, '--workers', url);
+    expect(untrusted.rc).toBe(1);
+    expect(untrusted.stderr.trim().split('\n')).toEqual([`inferopt: cannot reach Redis at rediss://:***@127.0.0.1:${port}: self-signed certificate`]);
+    // plain redis:// to the TLS port is not mistaken for a server
+    const plain = await cli(...args, '--workers', `redis://:pw@127.0.0.1:${port}`);
+    expect(plain.rc).toBe(1);
+    expect(plain.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('--data-root: a job whose data, or a file its dataset spec names, lies outside is refused with one line; inside, it runs', async () => {
+    const root = path.join(tmp, 'root');
+    fs.mkdirSync(path.join(root, 'fm'), { recursive: true });
+    for (const f of fs.readdirSync(DATA)) fs.copyFileSync(path.join(DATA, f), path.join(root, 'fm', f));
+    // a spec inside the root whose data file is outside it
+    fs.mkdirSync(path.join(root, 'escape'));
+    const spec = JSON.parse(fs.readFileSync(path.join(DATA, 'dataset.json'), 'utf8'));
+    spec.source.path = path.join(DATA, spec.source.path);
+    fs.writeFileSync(path.join(root, 'escape', 'dataset.json'), JSON.stringify(spec));
+    // and a link inside the root to a folder outside it
+    fs.symlinkSync(DATA, path.join(root, 'link'));
+    const redis = await startRedis();
+    const w = worker(redis.url, 'rooted', '--data-root', root);
+    await w.until(/joined/);
+    const evalOn = (data: string) => cli('eval', MODEL, '--data', data, '--limit', '64', '--batch', '8', '--json', '--workers', redis.url);
+    const inside = await evalOn(path.join(root, 'fm'));
+    expect(inside.rc, inside.stderr).toBe(0);
+    expect(JSON.parse(inside.stdout).samples).toBe(64);
+    for (const [data, why] of [
+      [DATA, /outside this worker's --data-root/],
+      [path.join(root, 'link'), /outside this worker's --data-root/],
+      [path.join(root, 'escape'), /refused to read .*t10k-images-idx3-ubyte\.gz.* lies outside worker rooted's --data-root/],
+    ] as const) {
+      const r = await evalOn(data);
+      expect(r.rc, r.stderr).not.toBe(0);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(why);
+    }
   });
 });
 
