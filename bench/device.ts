@@ -51,6 +51,7 @@ interface Compare {
 
 interface Row {
   model: string;
+  variant: string;
   where: string;
   fp32: number;
   int8: number;
@@ -84,7 +85,16 @@ async function main(): Promise<void> {
       const fp32 = `${name}.onnx`;
       const int8 = `${name}.int8.onnx`;
       await cli(['zoo', name, '-o', fp32, '--seed', '1']);
-      await cli(['quantize', fp32, '--mode', 'static', '--target', 'wasm', '--calib', 'random:8', '-o', int8]);
+      // as optimize builds it: simplify (BatchNorm folded into Conv), then static int8 for the web target,
+      // which leaves depthwise Conv float (--depthwise auto); the all-int8 variant is timed beside it
+      const simple = `${name}.simple.onnx`;
+      await cli(['simplify', fp32, '-o', simple]);
+      await cli(['quantize', simple, '--mode', 'static', '--target', 'wasm', '--calib', 'random:8', '-o', int8]);
+      const variants: [string, string][] = [['int8', int8]];
+      if (name === 'mobilenetv2') {
+        await cli(['quantize', simple, '--mode', 'static', '--target', 'wasm', '--depthwise', 'int8', '--calib', 'random:8', '-o', `${name}.int8dw.onnx`]);
+        variants.push(['int8, depthwise int8 too', `${name}.int8dw.onnx`]);
+      }
       sizes[name] = { fp32: fs.statSync(path.join(work, fp32)).size / MB, int8: fs.statSync(path.join(work, int8)).size / MB };
       const runs = runsFlag || (name === 'resnet50' ? '20' : '40');
       const places: [string, string[]][] = [
@@ -93,25 +103,29 @@ async function main(): Promise<void> {
         ['Chromium wasm, 1 thread', ['--device', device, '--threads', '1']],
         ['Chromium wasm, 2 threads', ['--device', device, '--threads', '2']],
       ];
-      for (const [where, extra] of places) {
-        const argv = ['bench', fp32, '--compare', int8, '--runs', runs, '--warmup', '3', ...extra];
-        process.stderr.write(`${name}: ${where}…\n`);
-        const r = JSON.parse(await cli([...argv, '--json'])) as Compare;
-        rows.push({ model: name, where, fp32: r.a.latencyMs.p50, int8: r.b.latencyMs.p50, ratio: r.ratio, runs: r.a.latencyMs.n, command: `inferopt ${argv.join(' ')}` });
+      for (const [variant, file] of variants) {
+        for (const [where, extra] of places) {
+          // the all-int8 variant only where it was slow: in the browser
+          if (variant !== 'int8' && !where.startsWith('Chromium')) continue;
+          const argv = ['bench', fp32, '--compare', file, '--runs', runs, '--warmup', '3', ...extra];
+          process.stderr.write(`${name} ${variant}: ${where}…\n`);
+          const r = JSON.parse(await cli([...argv, '--json'])) as Compare;
+          rows.push({ model: name, variant, where, fp32: r.a.latencyMs.p50, int8: r.b.latencyMs.p50, ratio: r.ratio, runs: r.a.latencyMs.n, command: `inferopt ${argv.join(' ')}` });
+        }
       }
     }
 
     const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
     const lines = [
-      `| model | size fp32 → int8 (MB) | where | fp32 p50 (ms) | int8 p50 (ms) | int8/fp32 [95% CI] | rounds |`,
-      `|---|---|---|---|---|---|---|`,
-      ...rows.map((r) => `| ${r.model} | ${sizes[r.model]!.fp32.toFixed(1)} → ${sizes[r.model]!.int8.toFixed(1)} | ${r.where} | ${ms(r.fp32)} | ${ms(r.int8)} | ${r.ratio.ratio.toFixed(2)} [${r.ratio.low.toFixed(2)}–${r.ratio.high.toFixed(2)}] | ${r.runs} |`),
+      `| model | size fp32 → int8 (MB) | int8 variant | where | fp32 p50 (ms) | int8 p50 (ms) | int8/fp32 [95% CI] | rounds |`,
+      `|---|---|---|---|---|---|---|---|`,
+      ...rows.map((r) => `| ${r.model} | ${sizes[r.model]!.fp32.toFixed(1)} → ${sizes[r.model]!.int8.toFixed(1)} | ${r.variant} | ${r.where} | ${ms(r.fp32)} | ${ms(r.int8)} | ${r.ratio.ratio.toFixed(2)} [${r.ratio.low.toFixed(2)}–${r.ratio.high.toFixed(2)}] | ${r.runs} |`),
     ];
     process.stdout.write(lines.join('\n') + '\n\n');
     process.stdout.write(`Scenario 1 on a browser (model ≤ ${SIZE_BOUND_MB} MB; latency in Chromium wasm, 2 threads, on this machine's cores — a phone is slower):\n`);
     for (const name of models) {
       const s = sizes[name]!;
-      const c = rows.find((r) => r.model === name && r.where === 'Chromium wasm, 2 threads')!;
+      const c = rows.find((r) => r.model === name && r.variant === 'int8' && r.where === 'Chromium wasm, 2 threads')!;
       const best = c.int8 < c.fp32 ? 'int8' : 'fp32';
       const fits = (mb: number) => (mb <= SIZE_BOUND_MB ? 'fits' : 'over');
       process.stdout.write(
@@ -120,7 +134,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write('\nCommands (in the work folder, with `inferopt device serve` running and Chromium on its page):\n');
     for (const r of rows) process.stdout.write(`  ${r.command}\n`);
-    process.stdout.write(`Models: inferopt zoo <name> -o <name>.onnx --seed 1; inferopt quantize <name>.onnx --mode static --target wasm --calib random:8 -o <name>.int8.onnx\n`);
+    process.stdout.write(`Models: inferopt zoo <name> -o <name>.onnx --seed 1; inferopt simplify <name>.onnx -o <name>.simple.onnx; inferopt quantize <name>.simple.onnx --mode static --target wasm --calib random:8 -o <name>.int8.onnx (mobilenetv2 also with --depthwise int8 -o mobilenetv2.int8dw.onnx)\n`);
   } finally {
     await browser.close();
     serve?.kill('SIGINT');

@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { InferoptError, InputError } from '../errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { BenchOptions, BenchResult, CompareResult, SessionSettingsOverride } from '../runtime/bench.js';
-import { DEFAULT_LIMITS, chunksOf, maxFrameBytes, type BenchJob, type DeviceBenchOptions, type DeviceLimits, type DeviceSummary, type JobInput, type ToControlMessage } from './protocol.js';
+import { DEFAULT_LIMITS, chunksOf, type EpChoice, maxFrameBytes, type BenchJob, type DeviceBenchOptions, type DeviceLimits, type DeviceSummary, type JobInput, type ToControlMessage } from './protocol.js';
 import { deviceStateFile, type DeviceServerState } from './server.js';
 
 export interface DeviceClientOptions {
@@ -113,6 +113,9 @@ async function sendBlob(ws: WebSocket, run: string, hash: string, bytes: Uint8Ar
   }
 }
 
+/** What a device runs: bench options, and the execution provider there (default wasm). */
+export type DeviceRunOptions = BenchOptions & { ep?: EpChoice };
+
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** Runs a job on a device; resolves with the device's result and the device it ran on. */
@@ -146,7 +149,7 @@ export function runOnDevice(device: string, job: BenchJob, blobs: Map<string, Ui
 }
 
 /** The BenchOptions that go over the wire; inputs given as tensors become blobs. */
-function wireOptions(opts: BenchOptions, blobs: Map<string, Uint8Array>): { options: DeviceBenchOptions; inputs: JobInput[]; feedSets?: JobInput[][] } {
+function wireOptions(opts: DeviceRunOptions, blobs: Map<string, Uint8Array>): { options: DeviceBenchOptions; inputs: JobInput[]; feedSets?: JobInput[][] } {
   if (opts.backend && opts.backend !== 'wasm') throw new InputError(`--device runs onnxruntime-web on the device: --backend ${opts.backend} does not apply there`);
   const values: Record<string, number> = {};
   const inputs: JobInput[] = [];
@@ -173,6 +176,7 @@ function wireOptions(opts: BenchOptions, blobs: Map<string, Uint8Array>): { opti
     ...(opts.runs !== undefined ? { runs: opts.runs } : {}),
     ...(opts.seconds !== undefined ? { seconds: opts.seconds } : {}),
     ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
+    ...(opts.ep ? { ep: opts.ep } : {}),
   };
   return { options, inputs, ...(feedSets ? { feedSets } : {}) };
 }
@@ -204,7 +208,7 @@ function checkResult(r: unknown): BenchResult {
 }
 
 /** `benchmark()` on a device: the same options and result, measured there. */
-export async function benchmarkOnDevice(device: string, model: string | Uint8Array, opts: BenchOptions = {}, client: DeviceClientOptions = {}): Promise<{ device: DeviceSummary; result: BenchResult }> {
+export async function benchmarkOnDevice(device: string, model: string | Uint8Array, opts: DeviceRunOptions = {}, client: DeviceClientOptions = {}): Promise<{ device: DeviceSummary; result: BenchResult }> {
   const blobs = new Map<string, Uint8Array>();
   const { options, inputs, feedSets } = wireOptions(opts, blobs);
   const job: BenchJob = { kind: 'bench', label: labelOf(model, '<model>'), model: modelBlob(model, blobs), inputs, ...(feedSets ? { feedSets } : {}), options };
@@ -217,7 +221,7 @@ export async function compareOnDevice(
   device: string,
   a: string | Uint8Array,
   b: string | Uint8Array,
-  opts: BenchOptions = {},
+  opts: DeviceRunOptions = {},
   bSettings: SessionSettingsOverride = {},
   client: DeviceClientOptions = {},
 ): Promise<{ device: DeviceSummary; result: CompareResult }> {

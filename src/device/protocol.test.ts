@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BlobAssembler, DEFAULT_LIMITS, ProtocolError, checkJob, checkedName, chunksOf, decodeChunk, deviceBaseName, encodeChunk, parseControlMessage, parsePageMessage, parseToPageMessage, type BenchJob } from './protocol.js';
+import { BlobAssembler, DEFAULT_LIMITS, ProtocolError, checkJob, chooseProvider, checkedName, chunksOf, decodeChunk, deviceBaseName, encodeChunk, parseControlMessage, parsePageMessage, parseToPageMessage, type BenchJob } from './protocol.js';
 import { sha256Hex } from './sha256.js';
+import { InputError } from '../errors.js';
 import { allowedHosts, tokenMatches } from './server.js';
 
 const H = 'ab'.repeat(32);
@@ -114,5 +115,25 @@ describe('names, tokens and hosts', () => {
     expect(loop.has('127.0.0.1:8081')).toBe(false);
     expect(allowedHosts('192.168.1.5', 80).has('192.168.1.5:80')).toBe(true);
     expect(allowedHosts('192.168.1.5', 80).has('localhost:80')).toBe(false);
+  });
+});
+
+describe('execution provider on a device', () => {
+  const withAdapter = { requestAdapter: async () => ({ info: { vendor: 'fake' } }) };
+  const adapterless = { requestAdapter: async () => null };
+  const failing = { requestAdapter: async () => Promise.reject(new Error('GPU process crashed')) };
+  it('takes WebGPU only where an adapter is there; webgpu without one is a one-line input error', async () => {
+    expect(await chooseProvider('auto', withAdapter)).toEqual({ ep: 'webgpu', note: 'webgpu (auto: the device has a WebGPU adapter)' });
+    expect(await chooseProvider('webgpu', withAdapter)).toEqual({ ep: 'webgpu', note: 'webgpu (asked for)' });
+    expect(await chooseProvider('wasm', withAdapter)).toEqual({ ep: 'wasm', note: 'wasm (asked for)' });
+    expect(await chooseProvider('auto', adapterless)).toEqual({ ep: 'wasm', note: 'wasm (auto: WebGPU is exposed but no adapter is available)' });
+    expect(await chooseProvider('auto', undefined)).toEqual({ ep: 'wasm', note: 'wasm (auto: this browser has no WebGPU)' });
+    expect(await chooseProvider('auto', failing)).toMatchObject({ ep: 'wasm' });
+    await expect(chooseProvider('webgpu', adapterless)).rejects.toThrow(InputError);
+    await expect(chooseProvider('webgpu', undefined)).rejects.toThrow(/cannot run on webgpu on this device: this browser has no WebGPU/);
+  });
+  it('a job names its provider; anything else is refused', () => {
+    expect(checkJob(job({ options: { ...job().options, ep: 'auto' } }), DEFAULT_LIMITS).options.ep).toBe('auto');
+    expect(() => checkJob(job({ options: { ...job().options, ep: 'webgl' as never } }), DEFAULT_LIMITS)).toThrow(ProtocolError);
   });
 });

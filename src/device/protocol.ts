@@ -10,6 +10,7 @@
  * page answers with the hashes it does not hold yet, receives only those, checks each one's hash when its
  * last chunk arrives and keeps it in a cache by hash, so a second run of the same model sends nothing.
  */
+import { InputError } from '../errors.js';
 
 /** Size limits. The server enforces them on what it relays; the page enforces them again on what it keeps. */
 export interface DeviceLimits {
@@ -95,6 +96,34 @@ export interface DeviceBenchOptions {
   batch?: number;
   /** Inputs filled with one number (`--input sr=16000`). */
   values: Record<string, number>;
+  /** Execution provider: 'auto' takes WebGPU where the device has an adapter, else wasm (default 'wasm'). */
+  ep?: EpChoice;
+}
+
+export type EpChoice = 'auto' | 'wasm' | 'webgpu';
+
+/** What a device page's WebGPU looks like to `chooseProvider` (navigator.gpu; absent without WebGPU). */
+export interface GpuLike {
+  requestAdapter(): Promise<unknown>;
+}
+
+/**
+ * The execution provider a job runs on, and why: WebGPU needs an adapter (a browser can expose
+ * navigator.gpu and still have none, as headless Chromium without a GPU does). Asking for webgpu on a device
+ * without one is the user's error (one line); 'auto' falls back to wasm and says so.
+ */
+export async function chooseProvider(wanted: EpChoice, gpu: GpuLike | undefined): Promise<{ ep: 'wasm' | 'webgpu'; note: string }> {
+  if (wanted === 'wasm') return { ep: 'wasm', note: 'wasm (asked for)' };
+  let adapter: unknown = null;
+  try {
+    adapter = gpu ? await gpu.requestAdapter() : null;
+  } catch {
+    adapter = null;
+  }
+  if (adapter) return { ep: 'webgpu', note: wanted === 'auto' ? 'webgpu (auto: the device has a WebGPU adapter)' : 'webgpu (asked for)' };
+  const why = gpu ? 'WebGPU is exposed but no adapter is available' : 'this browser has no WebGPU';
+  if (wanted === 'webgpu') throw new InputError(`cannot run on webgpu on this device: ${why}; use --ep wasm or --ep auto`);
+  return { ep: 'wasm', note: `wasm (auto: ${why})` };
 }
 
 /** The one kind of work a page does: benchmark a model, or two side by side (`compare`). */
@@ -210,7 +239,7 @@ export function checkBlobRef(v: unknown, what: string, limits: DeviceLimits): Bl
 
 function checkOptions(v: unknown, what: string): DeviceBenchOptions {
   const o = obj(v, what);
-  only(o, ['threads', 'warmup', 'runs', 'seconds', 'optLevel', 'executionMode', 'shapes', 'dims', 'seed', 'batch', 'values'], what);
+  only(o, ['threads', 'warmup', 'runs', 'seconds', 'optLevel', 'executionMode', 'shapes', 'dims', 'seed', 'batch', 'values', 'ep'], what);
   const out: DeviceBenchOptions = {
     threads: int(o['threads'], `${what}.threads`, 1, 256),
     warmup: int(o['warmup'], `${what}.warmup`, 0, 100_000),
@@ -225,6 +254,7 @@ function checkOptions(v: unknown, what: string): DeviceBenchOptions {
   if (o['seconds'] !== undefined) out.seconds = num(o['seconds'], `${what}.seconds`, 1e-3, 86_400);
   if (out.runs !== undefined && out.seconds !== undefined) throw new ProtocolError(`${what}: runs and seconds both given`);
   if (o['batch'] !== undefined) out.batch = int(o['batch'], `${what}.batch`, 1, MAX_DIM);
+  if (o['ep'] !== undefined) out.ep = oneOf(o['ep'], ['auto', 'wasm', 'webgpu'] as const, `${what}.ep`);
   return out;
 }
 

@@ -14,7 +14,7 @@ import { checkRuns, checkSeconds, checkThreads } from '../util/limits.js';
 import { rng } from '../util/random.js';
 import { bootstrapMedianRatio, summarize, type RatioInterval, type Summary } from '../util/stats.js';
 import { randomInputs, requireSizedDims, resolveDims, runtimeInputs, type InputValue } from './inputs.js';
-import { DEFAULT_BACKEND, Session, type Backend, type OptLevel, type SessionOptions } from './session.js';
+import { DEFAULT_BACKEND, Session, type Backend, type ExecutionProvider, type OptLevel, type SessionOptions } from './session.js';
 
 export interface BenchOptions {
   backend?: Backend;
@@ -47,6 +47,8 @@ export interface BenchOptions {
   batch?: number;
   /** Called after each timed run (or round) with the fraction done, 0..1. */
   onProgress?: (fraction: number) => void;
+  /** onnxruntime-web's execution provider (wasm backend; default wasm). */
+  executionProvider?: ExecutionProvider;
 }
 
 export interface BenchResult {
@@ -118,7 +120,15 @@ function checkOptions(opts: BenchOptions): void {
 }
 
 function sessionOptions(opts: BenchOptions, dims: Record<string, number>, spinning?: boolean): SessionOptions {
-  return { backend: opts.backend ?? DEFAULT_BACKEND, threads: opts.threads ?? 2, optLevel: opts.optLevel ?? 'all', executionMode: opts.executionMode ?? 'sequential', dims, ...(spinning === false ? { spinning } : {}) };
+  return {
+    backend: opts.backend ?? DEFAULT_BACKEND,
+    threads: opts.threads ?? 2,
+    optLevel: opts.optLevel ?? 'all',
+    executionMode: opts.executionMode ?? 'sequential',
+    dims,
+    ...(spinning === false ? { spinning } : {}),
+    ...(opts.executionProvider ? { executionProvider: opts.executionProvider } : {}),
+  };
 }
 
 const startedRuntimes = new Set<string>();

@@ -17,3 +17,19 @@ export function ortPackageVersion(backend: Backend): string {
   if (backend === 'node') throw new InputError('onnxruntime-node is not part of a browser bundle');
   return web.env.versions.web ?? 'unknown';
 }
+
+// onnxruntime-web's wasm module binds console.log when it starts (its profiler prints the trace there): a
+// stand-in is put in place before that, which hands lines to `capturePrinted` while one runs
+const consoleLog = console.log.bind(console);
+let printedTo: ((text: string) => void) | undefined;
+console.log = (...args: unknown[]) => (printedTo ? printedTo(args.map(String).join(' ')) : consoleLog(...args));
+
+/** Runs `f` (synchronous) and hands `take` what onnxruntime-web printed meanwhile instead of printing it. */
+export function capturePrinted<T>(f: () => T, take: (text: string) => void): T {
+  printedTo = take;
+  try {
+    return f();
+  } finally {
+    printedTo = undefined;
+  }
+}

@@ -32,3 +32,25 @@ export function ortPackageVersion(backend: Backend): string {
   }
   throw new Error(`${name}: package.json not found`);
 }
+
+/**
+ * Runs `f` (synchronous) and hands `take` what onnxruntime-web printed to stdout meanwhile instead of
+ * printing it. Its wasm module prints with `fs.writeSync(1, …)` in Node (its profiler writes the trace there:
+ * the wasm build has no file to write it to).
+ */
+export function capturePrinted<T>(f: () => T, take: (text: string) => void): T {
+  const nodeFs = require('fs') as typeof fs;
+  const write = nodeFs.writeSync;
+  nodeFs.writeSync = ((fd: number, data: unknown, ...rest: unknown[]) => {
+    if (fd === 1 && typeof data === 'string') {
+      take(data);
+      return Buffer.byteLength(data);
+    }
+    return (write as (...a: unknown[]) => number)(fd, data, ...rest);
+  }) as typeof fs.writeSync;
+  try {
+    return f();
+  } finally {
+    nodeFs.writeSync = write;
+  }
+}

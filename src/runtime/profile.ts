@@ -78,9 +78,8 @@ export interface ProfileRunOptions extends Omit<SessionOptions, 'profilePrefix'>
 
 /** Runs `model` with the profiler on; warm-up runs are dropped from the result. */
 export async function profileModel(model: Model | string, feeds: Record<string, Tensor>, opts: ProfileRunOptions = {}): Promise<OrtProfile> {
-  // onnxruntime-web writes no profile file: it prints the events to the console, mixed with everything else
-  if (opts.backend === 'wasm') throw new InputError("ONNX Runtime's profiler writes no trace file on the wasm backend (onnxruntime-web prints it to the console): profile with --backend node");
   const m = typeof model === 'string' ? loadModel(model) : model;
+  if (opts.backend === 'wasm') return profilePrinted(m, feeds, opts);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-profile-'));
   const runs = opts.runs ?? 10;
   const warmup = opts.warmup ?? 2;
@@ -101,6 +100,32 @@ export async function profileModel(model: Model | string, feeds: Record<string, 
   } finally {
     restore.names();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * onnxruntime-web writes no profile file: its wasm build prints the trace events when profiling ends, which
+ * `endProfilingPrinted` collects. The same events as a native profile (kernel times per node, model_run).
+ */
+async function profilePrinted(m: Model, feeds: Record<string, Tensor>, opts: ProfileRunOptions): Promise<OrtProfile> {
+  const runs = opts.runs ?? 10;
+  const warmup = opts.warmup ?? 2;
+  const restore = standInNames(m);
+  try {
+    const session = await Session.create(m, { ...opts, profilePrefix: 'ort' });
+    let events: unknown[];
+    try {
+      const run = session.prepareFeeds(feeds);
+      for (let i = 0; i < warmup + runs; i++) await run();
+      events = session.endProfilingPrinted();
+    } finally {
+      await session.release();
+    }
+    const profile = parseOrtProfile(events);
+    if (profile.kernels.length === 0) throw new Error('onnxruntime-web printed no profile events');
+    return dropWarmup(restore.events(profile), warmup);
+  } finally {
+    restore.names();
   }
 }
 

@@ -10,7 +10,7 @@ import { Tensor } from '../ir/tensor.js';
 import type { Dim } from '../ir/types.js';
 import { checkThreads } from '../util/limits.js';
 
-import { DEFAULT_BACKEND, loadOrt, ortPackageVersion, type Backend, type Ort } from './ort.js';
+import { capturePrinted, DEFAULT_BACKEND, loadOrt, ortPackageVersion, type Backend, type Ort } from './ort.js';
 
 // Both packages share the onnxruntime-common API; typed through the node package.
 type OrtSession = import('onnxruntime-node').InferenceSession;
@@ -18,6 +18,9 @@ type OrtTensor = import('onnxruntime-node').Tensor;
 
 export { DEFAULT_BACKEND, type Backend };
 export type OptLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+/** onnxruntime-web's execution providers inferopt runs on. */
+export type ExecutionProvider = 'wasm' | 'webgpu';
 
 export interface SessionOptions {
   backend?: Backend;
@@ -33,6 +36,8 @@ export interface SessionOptions {
   /** Where ORT should write the model after its own optimizations. */
   optimizedModelPath?: string;
   logSeverity?: 0 | 1 | 2 | 3 | 4;
+  /** onnxruntime-web's execution provider (wasm backend): 'wasm' (CPU, default) or 'webgpu' (where the browser has an adapter). */
+  executionProvider?: ExecutionProvider;
   /** How errors name the model (default: its file, when it has one). */
   label?: string;
   /**
@@ -121,6 +126,10 @@ export class Session {
       // ORT's config keys session.intra_op.allow_spinning / session.inter_op.allow_spinning
       if (opts.spinning === false) so.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
     }
+    if (opts.executionProvider === 'webgpu') {
+      if (backend !== 'wasm') throw new InputError('the webgpu execution provider is onnxruntime-web\'s: it needs the wasm backend (a device page)');
+      so.executionProviders = ['webgpu'];
+    }
     if (opts.profilePrefix) {
       so.enableProfiling = true;
       so.profileFilePrefix = opts.profilePrefix;
@@ -188,6 +197,26 @@ export class Session {
   /** Stops profiling; returns nothing (ORT writes `<prefix>_<date>.json`; see runtime/profile). */
   endProfiling(): void {
     this.session.endProfiling();
+  }
+
+  /**
+   * onnxruntime-web (wasm backend): stops profiling and returns the trace events, which its wasm build prints
+   * (one JSON object a line) instead of writing a file. Other lines printed meanwhile are dropped.
+   */
+  endProfilingPrinted(): unknown[] {
+    let text = '';
+    capturePrinted(() => this.session.endProfiling(), (t) => (text += t));
+    const events: unknown[] = [];
+    for (const line of text.split('\n')) {
+      const t = line.trim().replace(/,$/, '');
+      if (!t.startsWith('{')) continue;
+      try {
+        events.push(JSON.parse(t));
+      } catch {
+        // not an event (node names with quotes make ORT's JSON unreadable: runtime/profile renames them first)
+      }
+    }
+    return events;
   }
 
   async release(): Promise<void> {

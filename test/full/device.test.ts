@@ -126,6 +126,21 @@ describe.skipIf(!browserBin)('inferopt device serve, with headless Chromium as t
     expect(await page.locator('#cache').textContent()).toMatch(/1 blob\(s\) cached/);
   });
 
+  it('execution provider: webgpu on a device without an adapter is one line; auto falls back to wasm and says so', async () => {
+    // headless Chromium here exposes no WebGPU adapter (no GPU)
+    const gpu = await cli(['bench', 'mnv2.onnx', '--device', 'auto', '--ep', 'webgpu', '--runs', '2', '--warmup', '0']);
+    expect(gpu.code).toBe(2);
+    expect(gpu.stderr.trim().split('\n')).toHaveLength(1);
+    expect(gpu.stderr).toMatch(/cannot run on webgpu on this device: (WebGPU is exposed but no adapter is available|this browser has no WebGPU); use --ep wasm or --ep auto/);
+    const auto = await cli(['bench', 'mnv2.onnx', '--device', 'auto', '--ep', 'auto', '--runs', '2', '--warmup', '0', '--json']);
+    expect(auto.code, auto.stderr).toBe(0);
+    const j = JSON.parse(auto.stdout) as { executionProvider: string; executionProviderNote: string };
+    expect(j.executionProvider).toBe('wasm');
+    expect(j.executionProviderNote).toMatch(/^wasm \(auto: /);
+    const text = await cli(['bench', 'mnv2.onnx', '--device', 'auto', '--runs', '2', '--warmup', '0']);
+    expect(text.stdout).toMatch(/^execution provider: wasm \(asked for\)$/m);
+  });
+
   it('compares fp32 with int8 side by side on the page (interleaved, bootstrap interval)', async () => {
     const r = await cli(['bench', 'mnv2.onnx', '--compare', 'mnv2.int8.onnx', '--device', 'auto', '--runs', '6', '--warmup', '1', '--json']);
     expect(r.code, r.stderr).toBe(0);

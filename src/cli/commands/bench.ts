@@ -7,6 +7,7 @@ import type { Backend, OptLevel } from '../../runtime/session.js';
 import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parseThreadsFlag, parsePositiveFlag, parseRunsFlag, parseSecondsFlag } from '../flags.js';
 import { clearLine, liveLine } from '../terminal.js';
 import { benchmarkOnDevice, compareOnDevice } from '../../device/client.js';
+import type { EpChoice } from '../../device/protocol.js';
 import { describeDevice } from '../../device/server.js';
 
 interface BenchFlags {
@@ -27,6 +28,7 @@ interface BenchFlags {
   compareOptLevel?: string;
   compareExecutionMode?: string;
   device?: string;
+  ep: string;
   json?: boolean;
 }
 
@@ -54,8 +56,11 @@ export function register(program: Command): void {
     .option('--compare-opt-level <level>', 'with --compare: ORT graph optimization of the other model (default: --opt-level)')
     .option('--compare-execution-mode <mode>', 'with --compare: execution mode of the other model (default: --execution-mode)')
     .option('--device <name|auto>', 'run on a device connected to `inferopt device serve` (onnxruntime-web there; see `inferopt device list`)')
+    .option('--ep <ep>', 'with --device: execution provider there — wasm | webgpu | auto (WebGPU where the device has an adapter)', 'wasm')
     .option('--json', 'print JSON (no progress bar)')
     .action(async (file: string, flags: BenchFlags, cmd: Command) => {
+      if (!['wasm', 'webgpu', 'auto'].includes(flags.ep)) throw new InputError(`--ep must be wasm, webgpu or auto, not '${flags.ep}'`);
+      if (flags.ep !== 'wasm' && flags.device === undefined) throw new InputError('--ep picks the execution provider on a device: give --device (locally, --backend node or wasm)');
       if (flags.device !== undefined) {
         if (cmd.getOptionValueSource('backend') === 'cli' && flags.backend !== 'wasm') throw new InputError('--device runs onnxruntime-web (wasm) on the device; drop --backend');
         flags.backend = 'wasm';
@@ -88,14 +93,20 @@ export function register(program: Command): void {
 async function benchOnDevice(file: string, flags: BenchFlags, opts: BenchOptions, bar?: ProgressBar): Promise<void> {
   const name = flags.device!;
   if (flags.compare) {
-    const { device, result } = await compareOnDevice(name, file, flags.compare, opts, compareSettings(flags));
+    const { device, result } = await compareOnDevice(name, file, flags.compare, { ...opts, ep: flags.ep as EpChoice }, compareSettings(flags));
     bar?.clear();
-    process.stdout.write(flags.json ? JSON.stringify({ device, ...result }, null, 1) + '\n' : `on device ${device.name}: ${describeDevice(device.info)}\n${formatCompare(result)}`);
+    process.stdout.write(flags.json ? JSON.stringify({ device, ...result }, null, 1) + '\n' : `on device ${device.name}: ${describeDevice(device.info)}\n${ranOn(result)}${formatCompare(result)}`);
   } else {
-    const { device, result } = await benchmarkOnDevice(name, file, opts);
+    const { device, result } = await benchmarkOnDevice(name, file, { ...opts, ep: flags.ep as EpChoice });
     bar?.clear();
-    process.stdout.write(flags.json ? JSON.stringify({ device, ...result }, null, 1) + '\n' : `on device ${device.name}: ${describeDevice(device.info)}\n${formatResult(result)}`);
+    process.stdout.write(flags.json ? JSON.stringify({ device, ...result }, null, 1) + '\n' : `on device ${device.name}: ${describeDevice(device.info)}\n${ranOn(result)}${formatResult(result)}`);
   }
+}
+
+/** The execution provider the device ran, as it reported it. */
+function ranOn(result: object): string {
+  const note = (result as { executionProviderNote?: unknown }).executionProviderNote;
+  return typeof note === 'string' ? `execution provider: ${note}\n` : '';
 }
 
 function checkSessionFlags(optLevel: string, executionMode: string, prefix = ''): void {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
 import { loadModel } from '../../ir/io.js';
 import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parseThreadsFlag, parseRunsFlag } from '../flags.js';
 import { parseShapeFlags, randomInputs, requireSizedDims, resolveDims } from '../../runtime/inputs.js';
@@ -21,6 +22,7 @@ interface ProfileFlags {
   peak: boolean;
   refreshPeak?: boolean;
   json?: boolean;
+  device?: string;
 }
 
 export function register(program: Command): void {
@@ -38,8 +40,12 @@ export function register(program: Command): void {
     .option('--no-peak', "skip measuring this machine's peak GFLOP/s and bandwidth")
     .option('--refresh-peak', 'measure the peak again instead of using the cached value (e.g. after a busy run)')
     .option('--trace <file>', 'write a Chrome-trace / Perfetto JSON')
+    .option('--device <name|auto>', 'not available yet: onnxruntime-web prints its profile on the device; profile with --backend wasm here (the same wasm kernels)')
     .option('--json', 'print JSON')
     .action(async (file: string, flags: ProfileFlags) => {
+      if (flags.device !== undefined) {
+        throw new InputError("profile --device is not available yet: onnxruntime-web's wasm build prints its profile to the page's console rather than a file, and the page does not send it back; profile the model here with --backend wasm (the same onnxruntime-web kernels), or time it on the device with bench --device");
+      }
       const backend = parseBackendFlag(flags.backend);
       const threads = parseThreadsFlag(flags.threads);
       const model = loadModel(file);

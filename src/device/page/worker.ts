@@ -7,7 +7,7 @@ import { InputError } from '../../errors.js';
 import { Tensor } from '../../ir/tensor.js';
 import { benchmark, compare, type BenchOptions } from '../../runtime/bench.js';
 import type { InputValue } from '../../runtime/inputs.js';
-import type { Job, JobInput } from '../protocol.js';
+import { chooseProvider, type GpuLike, type Job, type JobInput } from '../protocol.js';
 
 export interface ToWorker {
   run: string;
@@ -28,11 +28,14 @@ async function runJob({ run, job, blobs }: ToWorker): Promise<unknown> {
   if (o.threads > 1 && !(self as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
     throw new InputError(`this page is not cross-origin isolated, so onnxruntime-web cannot run ${o.threads} threads here; use --threads 1`);
   }
+  // the execution provider: WebGPU only where this browser has an adapter (results say which one ran)
+  const provider = await chooseProvider(o.ep ?? 'wasm', (self.navigator as unknown as { gpu?: GpuLike }).gpu);
   const tensor = (i: JobInput) => new Tensor(i.dtype, i.dims, blobs[i.blob.hash]!, i.name);
   const values: Record<string, InputValue> = { ...o.values };
   for (const i of job.inputs) values[i.name] = tensor(i);
   const opts: BenchOptions = {
     backend: 'wasm',
+    executionProvider: provider.ep,
     threads: o.threads,
     warmup: o.warmup,
     optLevel: o.optLevel,
@@ -48,9 +51,10 @@ async function runJob({ run, job, blobs }: ToWorker): Promise<unknown> {
     ...(job.feedSets ? { feedSets: job.feedSets.map((set) => Object.fromEntries(set.map((i) => [i.name, tensor(i)]))) } : {}),
   };
   const model = blobs[job.model.hash]!;
-  if (!job.compare) return { ...(await benchmark(model, opts)), model: job.label };
+  const ran = { executionProvider: provider.ep, executionProviderNote: provider.note };
+  if (!job.compare) return { ...(await benchmark(model, opts)), model: job.label, ...ran };
   const r = await compare(model, blobs[job.compare.model.hash]!, opts, job.compare.settings);
-  return { ...r, a: { ...r.a, model: job.label }, b: { ...r.b, model: job.compare.label } };
+  return { ...r, a: { ...r.a, model: job.label, ...ran }, b: { ...r.b, model: job.compare.label, ...ran }, ...ran };
 }
 
 // onnxruntime-web starts its pthreads from this same script (its import.meta.url) and names them
