@@ -124,7 +124,9 @@ export async function finetune(model: Model, opts: RecoveryOptions): Promise<Rec
     threads,
     maxSteps: opts.maxSteps,
     shouldStop: deadline !== undefined ? () => performance.now() > deadline : undefined,
-    progress: opts.seconds !== undefined ? () => (performance.now() - t0) / (opts.seconds! * 1000) : undefined,
+    // a time budget paces the schedule; with a step count the schedule follows the steps alone (a recipe step
+    // bounded by steps, with `seconds` as its safety cap, must re-run to the same bytes on a slower machine)
+    progress: opts.seconds !== undefined && opts.maxSteps === undefined ? () => (performance.now() - t0) / (opts.seconds! * 1000) : undefined,
     onEpoch: opts.onEpoch,
   });
   bakeMasks(r.model);

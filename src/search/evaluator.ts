@@ -49,6 +49,8 @@ export interface OnnxEvaluatorOptions {
   cacheDir?: string;
   /** Labelled training data (and a held-out split for early stopping): QAT steps become possible with it. */
   training?: () => Promise<{ train: TensorData; test: TensorData }>;
+  /** Optimizer steps of a QAT step the search adds (default 300): steps, not seconds, end it, so its recipe rebuilds. */
+  trainSteps?: number;
   log?: (msg: string) => void;
 }
 
@@ -114,8 +116,9 @@ export class OnnxEvaluator implements Evaluator {
     const qat = this.opts.catalog.find((c) => c.kind === 'train');
     if (!this.opts.training || !qat || step?.pass !== staticQuantizePass.id) return undefined;
     // distilled from the float model it starts from (the pruned one when a prune step comes first)
-    const params = { distill: 0.5, ...step.params, seconds: Math.max(1, Math.round(seconds)) };
-    return { recipe: { ...recipe, steps: [...recipe.steps.slice(0, -1), { pass: qat.pass.id, params }] }, note: `quantization-aware training of ${step.pass} (at most ${params.seconds} s)` };
+    // bounded by its step count (the recipe rebuilds byte for byte); the budget left is only a safety cap
+    const params = { distill: 0.5, ...step.params, steps: this.opts.trainSteps ?? 300, seconds: Math.max(1, Math.round(seconds)) };
+    return { recipe: { ...recipe, steps: [...recipe.steps.slice(0, -1), { pass: qat.pass.id, params }] }, note: `quantization-aware training of ${step.pass} (${params.steps} steps, capped at ${params.seconds} s)` };
   }
 
   private async calibrationParams(): Promise<{ calibration: Record<string, Tensor>[]; calibrate: { cache: { dir: string; dataKey: string } } }> {

@@ -59,6 +59,8 @@ export interface OptimizeOptions {
    * unpruned model; without training data they are one-shot.
    */
   pruneSteps?: number;
+  /** With trainData: optimizer steps of a QAT step (default 300). */
+  trainSteps?: number;
   metric?: string;
   /** Samples scored (data) or random inputs compared (fidelity). */
   limit?: number;
@@ -151,7 +153,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     // QAT trains in this process (the CLI refuses --train-data with --workers)
     const training = o.trainData && !o.workers ? trainingData(baseModel, o.trainData, o.trainLimit) : undefined;
     const onDevice = o.device !== undefined ? await deviceTimer(o.device, log) : undefined;
-    const local = new OnnxEvaluator({ modelFile, catalog, metric, backend, feedSets: workload.feeds, ...(o.runs ? { runs: o.runs } : {}), ...(training ? { training } : {}), ...(onDevice ? { timer: onDevice.timer } : {}), log });
+    const local = new OnnxEvaluator({ modelFile, catalog, metric, backend, feedSets: workload.feeds, ...(o.runs ? { runs: o.runs } : {}), ...(training ? { training, trainSteps: o.trainSteps ?? 300 } : {}), ...(onDevice ? { timer: onDevice.timer } : {}), log });
     const remote = o.workers
       ? await distributedSearch({
           ...o.workers,

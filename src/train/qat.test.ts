@@ -184,18 +184,24 @@ async function onCnn(fn: (common: Omit<ConstructorParameters<typeof OnnxEvaluato
 }
 
 describe('QAT as an optimize recipe step', () => {
-  it('OnnxEvaluator.train swaps static int8 for qat (same parameters, time-limited); the built model is the static QDQ graph, trained', async () => {
+  it('OnnxEvaluator.train swaps static int8 for qat (same parameters, bounded by steps); the built model is the static QDQ graph, trained', async () => {
     await onCnn(async (common) => {
       const recipe = { target: 'cpu' as const, steps: [{ pass: 'simplify', params: {} }, { pass: 'quantize-static', params: { calibMethod: 'percentile' } }], session: DEFAULT_SESSION };
       expect(new OnnxEvaluator(common).train(recipe, 30)).toBeUndefined(); // no training data: no QAT
-      const ev = new OnnxEvaluator({ ...common, training: async () => ({ train: trainSet, test: heldOut }) });
+      const training = async () => ({ train: trainSet, test: heldOut });
+      const ev = new OnnxEvaluator({ ...common, training, trainSteps: 7 });
       expect(ev.train({ ...recipe, steps: recipe.steps.slice(0, 1) }, 30)).toBeUndefined(); // nothing to train
       const qat = ev.train(recipe, 30.4)!;
-      expect(qat.recipe.steps).toEqual([{ pass: 'simplify', params: {} }, { pass: 'qat', params: { distill: 0.5, calibMethod: 'percentile', seconds: 30 } }]);
+      expect(qat.recipe.steps).toEqual([{ pass: 'simplify', params: {} }, { pass: 'qat', params: { distill: 0.5, calibMethod: 'percentile', steps: 7, seconds: 30 } }]);
       const [ptq, trained] = [await ev.build(recipe), await ev.build(qat.recipe)];
       expect(histogram(trained.model)).toEqual(histogram(ptq.model));
       expect(initTypes(trained.model)).toEqual(initTypes(ptq.model));
-      expect(trained.steps.at(-1)!.stats.steps).toBeGreaterThan(0);
+      // its step count ends it (not the clock; one epoch would be 3 steps): the same recipe rebuilds to the same
+      // bytes in a fresh evaluator
+      expect(trained.steps.at(-1)!.stats.steps).toBe(7);
+      expect(trained.steps.at(-1)!.stats.stoppedByTime).toBeUndefined();
+      const again = await new OnnxEvaluator({ ...common, training, trainSteps: 7 }).build(qat.recipe);
+      expect(Buffer.from(again.bytes).equals(Buffer.from(trained.bytes))).toBe(true);
       const m = await ev.evaluate(qat.recipe);
       expect(Number.isFinite(m.metric.value) && m.latency.p50 > 0).toBe(true);
     });

@@ -97,7 +97,9 @@ export interface QatPassConfig extends Omit<StaticConfig, 'stats'> {
   lr: number;
   epochs: number;
   batch: number;
-  /** Training time limit in seconds (the search's budget for this step); the best held-out weights are kept. */
+  /** Optimizer steps (0: `epochs` passes over the data): what makes a recipe re-run to the same bytes. */
+  steps: number;
+  /** A safety cap on training time in seconds; the best held-out weights so far are kept. */
   seconds: number;
   seed: number;
   lsq: boolean;
@@ -114,8 +116,8 @@ const { stats: _stats, ...staticParams } = staticQuantizePass.params;
 
 /**
  * QAT as a recipe step: static quantization with the same parameters (the planner, the calibration) and a
- * short, time-limited fine-tune of the fake-quantized model on the training data, exported to the same QDQ
- * graph. `optimize --train-data` tries it when static PTQ misses the accuracy goal.
+ * short fine-tune of the fake-quantized model on the training data, bounded by its step count (so a recipe
+ * re-runs to the same bytes; `seconds` is only a safety cap), exported to the same QDQ graph. `optimize --train-data` tries it when static PTQ misses the accuracy goal.
  */
 export const qatPass: Pass<QatPassConfig> = {
   id: 'qat',
@@ -125,7 +127,8 @@ export const qatPass: Pass<QatPassConfig> = {
     lr: { type: 'number', min: 1e-7, max: 1, default: 1e-4, doc: 'peak learning rate (AdamW, cosine schedule)' },
     epochs: { type: 'integer', min: 1, max: 100, default: 1, doc: 'passes over the training data (at most)' },
     batch: { type: 'integer', min: 1, max: 4096, default: 64, doc: 'batch size' },
-    seconds: { type: 'number', min: 1, max: 86400, default: 300, doc: 'training time limit (the best held-out weights so far are kept)' },
+    steps: { type: 'integer', min: 0, max: 1_000_000, default: 0, doc: 'optimizer steps (the cosine schedule runs over them; 0: `epochs` passes). A recipe bounded by steps re-runs to the same bytes' },
+    seconds: { type: 'number', min: 1, max: 86400, default: 900, doc: 'safety cap on training time (the best held-out weights so far are kept; a run stopped by it does not rebuild the same model)' },
     seed: { type: 'integer', min: 0, max: 2 ** 31 - 1, default: 0, doc: 'seed of the shuffle' },
     lsq: { type: 'boolean', default: false, doc: 'learn the quantization scales too (LSQ)' },
     weightScales: { type: 'string', choices: ['ptq', 'mse'], default: 'ptq', doc: "initial weight scales: PTQ's min-max, or the least rounding error per channel" },
@@ -135,10 +138,12 @@ export const qatPass: Pass<QatPassConfig> = {
     test: { type: 'object', default: undefined, doc: 'held-out samples for early stopping (run-time data)' },
   },
   async run(model, ctx, cfg) {
-    const { lr, epochs, batch, seconds, seed, lsq, weightScales, batchNorm, distill: alpha, train: trainSet, test, calibration, calibrate, ...quantize } = cfg;
+    const { lr, epochs, batch, steps, seconds, seed, lsq, weightScales, batchNorm, distill: alpha, train: trainSet, test, calibration, calibrate, ...quantize } = cfg;
     if (!trainSet) throw new InputError('the qat step needs training data (optimize --train-data)');
     if (!calibration) throw new InputError('the qat step needs calibration data');
     const t0 = performance.now();
+    let capped = false;
+    const perEpoch = Math.floor(trainSet.length / batch);
     const r = await quantizationAwareTraining(model, {
       calibration,
       quantize: { ...quantize, ...(calibrate ? { calibrate } : {}) },
@@ -149,14 +154,17 @@ export const qatPass: Pass<QatPassConfig> = {
       ...(alpha > 0 ? { distill: { alpha } } : {}),
       train: trainSet,
       ...(test ? { test, patience: 3, evalEvery: Math.max(10, Math.ceil(trainSet.length / batch / 4)) } : {}),
-      epochs,
+      // bounded by steps (not by time): the schedule and the stopping point depend on the step count alone
+      ...(steps > 0 ? { epochs: Math.max(1, Math.ceil(steps / Math.max(1, perEpoch))), maxSteps: steps, scheduleSteps: steps } : { epochs }),
       batch,
       lr,
       optimizer: { kind: 'adamw' },
+      schedule: { kind: 'cosine' },
       seed,
-      shouldStop: () => performance.now() - t0 > seconds * 1000,
+      shouldStop: () => (capped ||= performance.now() - t0 > seconds * 1000),
       log: ctx.log,
     });
-    return { model: r.qat, modified: true, stats: { steps: r.training.steps, samples: r.samples, trainSeconds: Math.round(r.qatSeconds), ...(r.training.best !== undefined ? { bestHeldOut: r.training.best } : {}) } };
+    if (capped) ctx.log?.(`qat: training stopped at its ${seconds} s cap after ${r.training.steps} steps: this recipe will not rebuild the same model`);
+    return { model: r.qat, modified: true, stats: { steps: r.training.steps, samples: r.samples, trainSeconds: Math.round(r.qatSeconds), ...(capped ? { stoppedByTime: 1 } : {}), ...(r.training.best !== undefined ? { bestHeldOut: r.training.best } : {}) } };
   },
 };

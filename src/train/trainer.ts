@@ -63,6 +63,8 @@ export interface TrainOptions {
   resume?: string;
   /** Stop after this many steps in total (for tests and benchmarks). */
   maxSteps?: number;
+  /** Length of the learning-rate schedule in steps (default: the epochs' steps; a step-bounded run gives its count). */
+  scheduleSteps?: number;
   /** Initializers that train although they are scalars (see TrainingGraphOptions). */
   extraParams?: readonly string[];
   /**
@@ -173,7 +175,7 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
     return r;
   };
   if (opts.patience !== undefined) await judge();
-  const totalSteps = stepsPerEpoch * opts.epochs;
+  const totalSteps = opts.scheduleSteps ?? stepsPerEpoch * opts.epochs;
   for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
     const order = permutation(opts.train.length, seed * 7919 + epoch + 1);
     let lossSum = 0;

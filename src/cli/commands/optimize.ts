@@ -19,6 +19,7 @@ interface OptimizeFlags {
   trainData?: string;
   trainLimit?: string;
   pruneSteps?: string;
+  trainSteps?: string;
   metric?: string;
   maxLatency?: string;
   minSpeedup?: string;
@@ -46,9 +47,10 @@ export function register(program: Command): void {
     .argument('<model>', 'ONNX model file')
     .requiredOption('-o, --output <dir>', 'output folder (new, or an earlier inferopt output)')
     .option('--data <spec>', 'labelled data (dataset spec, folder or file); without it: fidelity to the input model on random inputs')
-    .option('--train-data <spec>', 'labelled training data: prune steps fine-tune (distilled from the unpruned model), and when static int8 misses the accuracy goal quantization-aware training is tried (time-limited by --budget)')
+    .option('--train-data <spec>', 'labelled training data: prune steps fine-tune (distilled from the unpruned model), and when static int8 misses the accuracy goal quantization-aware training is tried (--train-steps steps, capped by --budget)')
     .option('--train-limit <n>', 'train on the first n samples of --train-data')
     .option('--prune-steps <n>', 'with --train-data: fine-tuning steps of each prune candidate', '300')
+    .option('--train-steps <n>', 'with --train-data: optimizer steps of quantization-aware training (steps, not time, end it: its recipe rebuilds)', '300')
     .option('--metric <name>', 'metric the accuracy goal bounds (top1, cer, fidelity.cosine …)')
     .option('--max-latency <ms>', 'goal: p50 latency at most this (ms)')
     .option('--min-speedup <x>', 'goal: at least this many times faster than the input model')
@@ -83,6 +85,7 @@ export function register(program: Command): void {
         ...(flags.trainData ? { trainData: flags.trainData } : {}),
         ...(flags.trainLimit ? { trainLimit: parseIntFlag('--train-limit', flags.trainLimit, 1) } : {}),
         pruneSteps: parseIntFlag('--prune-steps', flags.pruneSteps ?? '300', 1),
+        trainSteps: parseIntFlag('--train-steps', flags.trainSteps ?? '300', 1),
         ...(flags.metric ? { metric: flags.metric } : {}),
         ...(flags.limit ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
         ...(flags.runs ? { runs: parseRunsFlag('--runs', flags.runs, 2) } : {}),
