@@ -102,17 +102,25 @@ export function sparsityRows(r: OptimizeResults): SparsityRow[] {
   const rows: SparsityRow[] = [];
   for (const c of r.candidates) {
     // a prune step with graph passes only (no quantizer, no QAT) after it
-    if (c.stage !== 'prune') continue;
-    const last = c.recipe.steps.find((st) => st.pass === 'prune');
-    const stats = c.measurement?.stepStats?.prune;
-    if (!last || !c.measurement || stats?.sparsity === undefined) continue;
+    if (c.stage !== 'prune' || !c.measurement) continue;
     const speedup = speedupOf(base, c.measurement);
-    rows.push({ id: c.id, granularity: String(last.params.granularity ?? 'channel'), sparsity: 100 * stats.sparsity, metric: c.measurement.metric.value, latencyMs: base.latency.p50 / speedup, speedup, fineTuned: (stats.finetuneSteps ?? 0) > 0 });
+    const at = { id: c.id, metric: c.measurement.metric.value, latencyMs: base.latency.p50 / speedup, speedup };
+    // a student from the teacher (layers dropped, distilled) is a line of its own: its share of parameters gone
+    const student = c.measurement.stepStats?.student;
+    if (student?.params !== undefined && student.teacherParams) {
+      rows.push({ ...at, granularity: 'student', sparsity: 100 * (1 - student.params / student.teacherParams), fineTuned: true });
+      continue;
+    }
+    const last = c.recipe.steps.find((st) => st.pass === 'prune');
+    const stats = c.measurement.stepStats?.prune;
+    if (!last || stats?.sparsity === undefined) continue;
+    rows.push({ ...at, granularity: String(last.params.granularity ?? 'channel'), sparsity: 100 * stats.sparsity, fineTuned: (stats.finetuneSteps ?? 0) > 0 });
   }
   // each line starts at the unpruned model with the same session and graph passes (the search pruned on top of
   // them: a thread change must not look like a pruning gain), else at the baseline
-  const key = (c: Candidate) => JSON.stringify([c.recipe.steps.filter((st) => st.pass !== 'prune'), c.recipe.session]);
-  const byKey = new Map(r.candidates.filter((c) => c.measurement && !c.recipe.steps.some((st) => st.pass === 'prune')).map((c) => [key(c), c]));
+  const shrinks = (pass: string) => pass === 'prune' || pass === 'student';
+  const key = (c: Candidate) => JSON.stringify([c.recipe.steps.filter((st) => !shrinks(st.pass)), c.recipe.session]);
+  const byKey = new Map(r.candidates.filter((c) => c.measurement && !c.recipe.steps.some((st) => shrinks(st.pass))).map((c) => [key(c), c]));
   for (const g of new Set(rows.map((x) => x.granularity))) {
     const first = r.candidates.find((c) => c.stage === 'prune' && rows.some((x) => x.id === c.id && x.granularity === g))!;
     const ref = byKey.get(key(first)) ?? r.baseline;

@@ -7,6 +7,7 @@ import { staticQuantizePass } from '../quantize/static.js';
 import { weightOnlyQuantizePass } from '../quantize/weight-only.js';
 import { qatPass } from '../train/qat.js';
 import { prunePass } from './prune-step.js';
+import { studentPass } from './student-step.js';
 import type { SearchablePass } from './space.js';
 
 /** What a pass needs at build time that a recipe does not carry (data, caches): the evaluator supplies it. */
@@ -79,6 +80,9 @@ export function searchCatalog(): CatalogEntry[] {
       uses: ['training'],
       searchParams: granularity === 'n:m' ? [] : ['sparsity'],
     })),
+    // A student from the teacher (every 2nd, then every 4th repeated layer, distilled): with --train-data only,
+    // tried with the prune steps; the quantizers go on it as on a pruned model.
+    { pass: studentPass, kind: 'prune', variant: 'student', buildCost: 50, needs: ['training'], searchParams: ['every'] },
     // tried only in place of a static quantization that missed the accuracy goal (search.ts), with --train-data
     { pass: qatPass, kind: 'train', buildCost: 100, speedsUp: [...CONV_OPS, ...GEMM_OPS], needs: ['calibration', 'training'], searchParams: [] },
   ];

@@ -319,6 +319,36 @@ describe('search with a fake-fast evaluator', () => {
     expect(strict.candidates.filter((x) => x.stage === 'prune').map((c) => `${c.recipe.steps[0]!.params.granularity}@${c.recipe.steps[0]!.params.sparsity ?? '-'}`)).toEqual(['channel@0.25', 'n:m@-']);
   });
 
+  it('a student from the teacher: tried only with training data, every 2nd then every 4th layer while accurate, the quantizer goes on it', async () => {
+    const student = noop('fake-student', { every: { type: 'integer', default: 2, search: [2, 4], doc: '' }, steps: { type: 'integer', default: 300, doc: '' }, distill: { type: 'number', default: 0.5, doc: '' } });
+    const studentSpace: SearchSpace = {
+      ...space,
+      passes: [...space.passes, { pass: student, kind: 'prune', variant: 'student', buildCost: 50, needs: ['training'], searchParams: ['every'] }],
+    };
+    // every 2nd layer: half the latency, 0.4 points; every 4th: a quarter, 2 points (over the 1-point bound)
+    const ev: Evaluator = {
+      async evaluate(r) {
+        const m = await new FakeEvaluator().evaluate({ ...r, steps: r.steps.filter((st) => st.pass !== 'fake-student') });
+        const st = r.steps.find((x) => x.pass === 'fake-student');
+        const every = Number(st?.params.every ?? 1);
+        const ms = m.latency.p50 / every;
+        return { ...m, latency: { p50: ms, p99: ms, mean: ms }, metric: { ...m.metric, value: m.metric.value - (every === 2 ? 0.004 : every === 4 ? 0.02 : 0) } };
+      },
+    };
+    const withData = await runSearch(studentSpace, ev, { ...opts({}, parseBudget('10m')), pruneFinetune: { steps: 120, distill: 0.5 } });
+    const students = withData.candidates.filter((c) => c.stage === 'prune');
+    expect(students.map((c) => c.recipe.steps[0]!.params)).toEqual([{ every: 2, steps: 120, distill: 0.5 }, { every: 4, steps: 120, distill: 0.5 }]);
+    expect(students.map((c) => c.accurate)).toEqual([true, false]);
+    // the quantizer goes on the kept student (and on the full model), and the chosen recipe composes them
+    // (fake-quant-a with its fallback: 0.5 points more, 0.9 in all)
+    expect(withData.candidates.filter((c) => c.stage === 'quantize').map((c) => c.recipe.steps.map((x) => x.pass).join(' → '))).toEqual(['fake-student → fake-fold → fake-quant-a', 'fake-fold → fake-quant-a']);
+    expect(withData.chosen.recipe.steps).toEqual([{ pass: 'fake-student', params: { every: 2, steps: 120, distill: 0.5 } }, { pass: 'fake-fold', params: {} }, { pass: 'fake-quant-a', params: { fallback: true } }]);
+    // without training data it is not tried, and the report says why
+    const without = await runSearch(studentSpace, ev, opts({}, parseBudget('10m')));
+    expect(without.candidates.some((c) => c.recipe.steps.some((x) => x.pass === 'fake-student'))).toBe(false);
+    expect(without.skipped.find((x) => x.what === 'fake-student (student)')!.reason).toMatch(/needs --train-data/);
+  });
+
   it('records failed candidates and carries on', async () => {
     const flaky: Evaluator = {
       async evaluate(r) {

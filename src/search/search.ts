@@ -283,6 +283,10 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     const pruners = applicable.filter((p) => p.kind === 'prune').sort((a, b) => a.buildCost - b.buildCost);
     const tune = opts.pruneFinetune && opts.pruneFinetune.steps > 0 ? { steps: opts.pruneFinetune.steps, distill: opts.pruneFinetune.distill } : {};
     for (const sp of pruners) {
+      if (sp.needs?.includes('training') && !opts.pruneFinetune) {
+        skipped.push({ what: label(sp), reason: 'it trains (distillation from the model): it needs --train-data' });
+        continue;
+      }
       const share = reachableShare(sp, opts.opShare);
       if (share < minShare) {
         skipped.push({ what: label(sp), reason: `${sp.speedsUp!.join('/')} take ${(share * 100).toFixed(1)}% of the baseline time: nothing of this granularity to prune` });

@@ -34,6 +34,8 @@ export interface SearchablePass {
   params?: Record<string, unknown>;
   /** A label when one pass is listed more than once (e.g. static int8 per-tensor vs per-channel). */
   variant?: string;
+  /** Build-time data the pass cannot run without ('training': tried only when the search has training data). */
+  needs?: readonly string[];
 }
 
 export interface SessionSpace {
