@@ -26,7 +26,7 @@ export { benchmark, compare, type BenchOptions, type BenchResult, type CompareRe
 export { mean, stdev, median, percentile, summarize, bootstrapMedianRatio, type Summary, type RatioInterval, type BootstrapOptions } from './util/stats.js';
 
 // The op registry: shapes, costs and gradients per op.
-export { registerOp, getOp, allOps, defineGrad, getGrad, type OpDef, type InferContext, type Cost } from './ops/index.js';
+export { registerOp, getOp, allOps, defineGrad, getGrad, defineTraits, opTraits, opsWith, type OpDef, type OpTraits, type QuantTraits, type InferContext, type Cost } from './ops/index.js';
 export { inferShapes, analyzeShapes, type InferOptions, type InferReport, type ShapeAnalysis } from './ops/index.js';
 export { modelCost, type ModelCost, type NodeCost, type OpTypeCost } from './ops/index.js';
 

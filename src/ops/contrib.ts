@@ -63,6 +63,7 @@ function attentionCost(dims: (ctx: InferContext) => AttentionDims | undefined, p
 registerOp({
   domain: MS,
   opType: 'Attention',
+  traits: { kernel: 'gemm', prunedBy: ['head'], quant: { tables: true } },
   arithmetic: 'float',
   infer: (ctx) => {
     const d = packedAttentionDims(ctx, 1, 4);
@@ -100,6 +101,7 @@ function mhaDims(ctx: InferContext): AttentionDims | undefined {
 registerOp({
   domain: MS,
   opType: 'MultiHeadAttention',
+  traits: { kernel: 'gemm', prunedBy: ['head'] },
   infer: (ctx) => {
     const d = mhaDims(ctx);
     return [like(ctx, 0, d && [d.batch, d.seq, d.v])];
@@ -127,6 +129,7 @@ for (const opType of ['SkipLayerNormalization', 'SkipSimplifiedLayerNormalizatio
 registerOp({
   domain: MS,
   opType: 'EmbedLayerNormalization',
+  traits: { quant: { tables: true } },
   infer: (ctx) => {
     const ids = shapeIn(ctx, 0);
     const hidden = shapeIn(ctx, 2)?.[1] ?? null;

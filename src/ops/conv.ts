@@ -1,7 +1,7 @@
 import { DataType } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
 import type { Dim, ValueType } from '../ir/types.js';
-import { registerOp, type Cost, type InferContext } from './registry.js';
+import { defineTraits, registerOp, type Cost, type InferContext } from './registry.js';
 import { elemIn, gemmCost, hasInput, INT64, isNum, like, numel, perElementCost, prodDims, shapeIn, tensorOf } from './util.js';
 
 /**
@@ -83,6 +83,7 @@ function convCost(weightInput: number, biasInput: number) {
 registerOp({
   domain: '',
   opType: 'Conv',
+  traits: { kernel: 'conv', prunedBy: ['channel'], quant: { qdq: true, weightInput: 1, biasInput: 2 } },
   arithmetic: 'float',
   infer: (ctx) => [like(ctx, 0, convShape(ctx.node, shapeIn(ctx, 0), shapeIn(ctx, 1)))],
   cost: convCost(1, 2),
@@ -91,6 +92,7 @@ registerOp({
 registerOp({
   domain: 'com.microsoft',
   opType: 'FusedConv',
+  traits: { kernel: 'conv', prunedBy: ['channel'] },
   arithmetic: 'float',
   infer: (ctx) => [like(ctx, 0, convShape(ctx.node, shapeIn(ctx, 0), shapeIn(ctx, 1)))],
   cost: convCost(1, 2),
@@ -137,6 +139,7 @@ function convTransposeShape(node: Node, x: Dim[] | undefined, weight: Dim[] | un
 registerOp({
   domain: '',
   opType: 'ConvTranspose',
+  traits: { kernel: 'conv', prunedBy: ['channel'] },
   arithmetic: 'float',
   infer: (ctx) => [like(ctx, 0, convTransposeShape(ctx.node, shapeIn(ctx, 0), shapeIn(ctx, 1)))],
   // every input element is scattered through a (M/group)·prod(kernel) window
@@ -164,6 +167,7 @@ const poolCost = (ctx: InferContext, outputs: readonly (ValueType | undefined)[]
 registerOp({
   domain: '',
   opType: 'MaxPool',
+  traits: { quant: { passThrough: true } },
   infer: (ctx) => {
     const s = poolShape(ctx.node, shapeIn(ctx, 0));
     return [like(ctx, 0, s), tensorOf(INT64, s)];
@@ -191,6 +195,7 @@ for (const opType of ['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool']) {
     },
   });
 }
+defineTraits('', ['AveragePool', 'GlobalAveragePool'], { quant: { qdq: true } }); // QLinearAveragePool, QLinearGlobalAveragePool
 
 /**
  * A depthwise convolution: one filter per input channel (group = channels, weight [C, 1, …]). Its int8 form

@@ -1,6 +1,6 @@
 import { DataType, dtypeInfo } from '../ir/dtype.js';
 import type { Dim } from '../ir/types.js';
-import { registerOp, type InferContext } from './registry.js';
+import { defineTraits, registerOp, type InferContext } from './registry.js';
 import { BOOL, broadcast, elemIn, hasInput, isNum, like, movementCost, perElementCost, shapeIn, tensorOf } from './util.js';
 
 /**
@@ -94,6 +94,8 @@ for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Max', 'Min', 'Mean'
   registerBroadcast(op);
 }
 for (const op of BOOL_RESULT) registerBroadcast(op);
+defineTraits('', ['Add', 'Mul', 'Max', 'Min', 'Sum', 'And', 'Or', 'Xor', 'Equal', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor'], { commutative: true });
+defineTraits('', ['Add', 'Mul'], { quant: { qdq: true } }); // QLinearAdd, QLinearMul
 
 // the slope broadcasts to X (from opset 7; before, it ran along the channel axis): Y always has X's shape
 registerOp({ domain: '', opType: 'PRelu', infer: (ctx) => [like(ctx, 0, shapeIn(ctx, 0))], cost: perElementCost(1) });
@@ -127,6 +129,8 @@ for (const opType of UNARY) {
     cost: perElementCost(1),
   });
 }
+defineTraits('', ['Sigmoid', 'LeakyRelu'], { quant: { qdq: true } }); // QLinearSigmoid, QLinearLeakyRelu
+defineTraits('', ['Relu', 'Clip'], { quant: { absorbedByQ: true } });
 
 for (const opType of ['Not', 'IsNaN', 'IsInf']) {
   registerOp({

@@ -49,6 +49,7 @@ function matmulCost(a: number, b: number, biasInput = -1) {
 registerOp({
   domain: '',
   opType: 'MatMul',
+  traits: { kernel: 'gemm', prunedBy: ['channel', 'ffn'], quant: { qdq: true, weightInput: 1, weights: true } },
   arithmetic: 'float',
   infer: (ctx) => [like(ctx, 0, matmulShape(shapeIn(ctx, 0), shapeIn(ctx, 1))?.shape)],
   cost: matmulCost(0, 1),
@@ -60,6 +61,7 @@ const gemmInfer = (ctx: InferContext) => [like(ctx, 0, matmulShape(shapeIn(ctx, 
 registerOp({
   domain: '',
   opType: 'Gemm',
+  traits: { kernel: 'gemm', prunedBy: ['channel', 'ffn'], quant: { qdq: true, weightInput: 1, biasInput: 2, weights: true } },
   arithmetic: 'float',
   infer: gemmInfer,
   cost: matmulCost(0, 1, 2),
@@ -85,6 +87,7 @@ registerOp({
 registerOp({
   domain: 'com.microsoft',
   opType: 'FusedMatMul',
+  traits: { kernel: 'gemm', prunedBy: ['ffn'] },
   arithmetic: 'float',
   infer: (ctx) => {
     if (ctx.node.attrInt('transBatchA', 0) || ctx.node.attrInt('transBatchB', 0)) return [like(ctx, 0)];
@@ -115,7 +118,7 @@ registerOp({
     return [tensorOf(hasInput(ctx, 8) ? elemIn(ctx, 8) : elemIn(ctx, 1), p?.shape)];
   },
 });
-registerOp({ domain: 'com.microsoft', opType: 'FusedGemm', arithmetic: 'float', infer: gemmInfer, cost: matmulCost(0, 1, 2) });
+registerOp({ domain: 'com.microsoft', opType: 'FusedGemm', traits: { kernel: 'gemm' }, arithmetic: 'float', infer: gemmInfer, cost: matmulCost(0, 1, 2) });
 
 // A, B, a_scale, b_scale, a_zero_point, b_zero_point, bias; output has a_scale's float type
 registerOp({

@@ -1,6 +1,6 @@
 import { DataType } from '../ir/dtype.js';
 import type { Dim, ValueType } from '../ir/types.js';
-import { registerOp, type Cost, type InferContext } from './registry.js';
+import { defineTraits, registerOp, type Cost, type InferContext } from './registry.js';
 import { elemIn, gemmCost, INT64, ioBytes, isNum, like, movementCost, normAxis, numel, perElementCost, prodDims, shapeIn, tensorOf } from './util.js';
 
 /**
@@ -70,6 +70,7 @@ for (const opType of Object.keys(GATES)) {
 registerOp({
   domain: '',
   opType: 'OneHot',
+  traits: { sizeInflating: true },
   infer: (ctx) => {
     const idx = shapeIn(ctx, 0);
     if (!idx) return [like(ctx, 2)];
@@ -84,6 +85,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'RoiAlign',
+  traits: { halfUnsafe: 'sampling coordinates need float32' },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     const rois = shapeIn(ctx, 1);
@@ -98,6 +100,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'GridSample',
+  traits: { breaksAt: [20] },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     const grid = shapeIn(ctx, 1);
@@ -106,7 +109,7 @@ registerOp({
   cost: perElementCost(8),
 });
 
-registerOp({ domain: '', opType: 'NonMaxSuppression', infer: () => [tensorOf(INT64, [null, 3])], cost: movementCost });
+registerOp({ domain: '', opType: 'NonMaxSuppression', traits: { halfUnsafe: 'box coordinates and IoU thresholds need float32; ORT has only a float kernel' }, infer: () => [tensorOf(INT64, [null, 3])], cost: movementCost });
 
 registerOp({
   domain: '',
@@ -133,6 +136,17 @@ for (const opType of ['EyeLike', 'RandomNormalLike', 'RandomUniformLike', 'Berno
     cost: perElementCost(1),
   });
 }
+const DTYPE_ATTR = 'output type set by a dtype attribute';
+defineTraits('', 'EyeLike', { sizeInflating: true, halfUnsafe: DTYPE_ATTR });
+defineTraits('', ['RandomNormalLike', 'RandomUniformLike'], { nondeterministic: true, halfUnsafe: DTYPE_ATTR });
+defineTraits('', 'Bernoulli', { nondeterministic: true });
+// no shape rule yet: registered for their traits
+for (const opType of ['RandomNormal', 'RandomUniform']) registerOp({ domain: '', opType, traits: { nondeterministic: true, halfUnsafe: DTYPE_ATTR } });
+registerOp({ domain: '', opType: 'Multinomial', traits: { nondeterministic: true, halfUnsafe: 'probabilities need float32' } });
+registerOp({ domain: '', opType: 'DFT', traits: { breaksAt: [20] } }); // dft_length and axis became inputs at 20
+
+// ---- control flow and sequences (shapes: src/ops/infer.ts walks their subgraphs) ------------------------------------
+for (const opType of ['If', 'Loop', 'Scan', 'SequenceConstruct', 'SequenceEmpty', 'Optional']) registerOp({ domain: '', opType, traits: { neverFold: true } });
 
 // ---- losses (training graphs) -----------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 import type { Dim } from '../ir/types.js';
-import { registerOp, type InferContext } from './registry.js';
+import { defineTraits, registerOp, type InferContext } from './registry.js';
 import { elemIn, FLOAT, like, normAxis, perElementCost, shapeIn, tensorOf } from './util.js';
 
 /**
@@ -11,6 +11,8 @@ import { elemIn, FLOAT, like, normAxis, perElementCost, shapeIn, tensorOf } from
 for (const opType of ['Softmax', 'LogSoftmax', 'Hardmax']) {
   registerOp({ domain: '', opType, infer: (ctx) => [like(ctx, 0, shapeIn(ctx, 0))], cost: perElementCost(opType === 'Hardmax' ? 1 : 3) });
 }
+// an unfused attention's softmax runs over heads × seq × seq: cutting heads shrinks it
+defineTraits('', 'Softmax', { prunedBy: ['head'] });
 
 /** Shape of LayerNormalization's Mean / InvStdDev outputs: normalized axes become 1. */
 export function statsShape(x: Dim[] | undefined, axis: number): Dim[] | undefined {

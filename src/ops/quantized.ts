@@ -18,14 +18,15 @@ function quantizedType(ctx: InferContext): DataType {
 }
 
 for (const domain of ['', 'com.microsoft']) {
-  registerOp({ domain, opType: 'QuantizeLinear', quantConversion: true, infer: (ctx) => [tensorOf(quantizedType(ctx), shapeIn(ctx, 0))], cost: perElementCost(2) });
-  registerOp({ domain, opType: 'DequantizeLinear', quantConversion: true, infer: (ctx) => [tensorOf(elemIn(ctx, 1), shapeIn(ctx, 0))], cost: perElementCost(2) });
+  registerOp({ domain, opType: 'QuantizeLinear', quantConversion: true, traits: { neverFold: true }, infer: (ctx) => [tensorOf(quantizedType(ctx), shapeIn(ctx, 0))], cost: perElementCost(2) });
+  registerOp({ domain, opType: 'DequantizeLinear', quantConversion: true, traits: { neverFold: true }, infer: (ctx) => [tensorOf(elemIn(ctx, 1), shapeIn(ctx, 0))], cost: perElementCost(2) });
 }
 
 registerOp({
   domain: '',
   opType: 'DynamicQuantizeLinear',
   quantConversion: true,
+  traits: { neverFold: true },
   infer: (ctx) => [tensorOf(DataType.UINT8, shapeIn(ctx, 0)), tensorOf(FLOAT, []), tensorOf(DataType.UINT8, [])],
   // min/max pass, then scale and round
   cost: perElementCost(4),

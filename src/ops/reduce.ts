@@ -1,5 +1,5 @@
 import type { Dim, ValueType } from '../ir/types.js';
-import { registerOp, type Cost, type InferContext } from './registry.js';
+import { defineTraits, registerOp, type Cost, type InferContext } from './registry.js';
 import { INT64, intsAttrOrInput, like, normAxis, numel, perElementCost, shapeIn, tensorOf } from './util.js';
 
 /**
@@ -38,6 +38,8 @@ function readAllCost(ctx: InferContext, outputs: readonly (ValueType | undefined
 for (const opType of REDUCE) {
   registerOp({ domain: '', opType, infer: (ctx) => [like(ctx, 0, reduceShape(ctx))], cost: readAllCost });
 }
+defineTraits('', 'ReduceSum', { axesInputSince: 13 });
+defineTraits('', REDUCE.filter((op) => op !== 'ReduceSum'), { axesInputSince: 18 });
 
 function reduceOneAxis(x: Dim[] | undefined, axis: number, keep: boolean, replacement: Dim = 1): Dim[] | undefined {
   if (!x) return undefined;
@@ -57,6 +59,7 @@ for (const opType of ['ArgMax', 'ArgMin']) {
 registerOp({
   domain: '',
   opType: 'TopK',
+  traits: { halfUnsafe: 'ordering and ties change under fp16 rounding' },
   infer: (ctx) => {
     const k: Dim = ctx.opset < 10 ? ctx.node.attrInt('k', 1) : (ctx.inputValue(1)?.[0] ?? null);
     const s = reduceOneAxis(shapeIn(ctx, 0), ctx.node.attrInt('axis', -1), true, k);

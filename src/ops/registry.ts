@@ -64,6 +64,52 @@ export interface OpDef {
    * time in these kernels is what quantization adds around the arithmetic it makes integer.
    */
   quantConversion?: boolean;
+  /** What passes need to know about the op beyond its shapes and cost (see OpTraits). */
+  traits?: OpTraits;
+}
+
+/**
+ * Per-op facts the passes act on, kept on the registry entries so that no pass keeps its own list of op
+ * names (as ONNX Runtime's quantization registry and OnnxSlim's pattern registry keep one table). Set inline
+ * in `registerOp` or with `defineTraits` beside an op family's registration; read with `opTraits`/`opsWith`.
+ */
+export interface OpTraits {
+  /** Constant folding never evaluates it: its result is more than a function of its inputs, or folding it loses meaning (control flow, sequences, quantization boundaries). */
+  neverFold?: boolean;
+  /** Its output can be far larger than its inputs: constant folding never evaluates it without a known output size. */
+  sizeInflating?: boolean;
+  /** Its output is random: never folded or merged with another node. */
+  nondeterministic?: boolean;
+  /** Swapping its two inputs gives the same result: rewrite patterns match it either way round. */
+  commutative?: boolean;
+  /** Why it must stay float32 when a model is converted to fp16/bf16 (src/quantize/float16). */
+  halfUnsafe?: string;
+  /** Opsets at which its meaning or signature changed in a way inferopt's opset upgrades do not rewrite: an upgrade across one is refused. */
+  breaksAt?: readonly number[];
+  /** Reduce ops: the opset from which `axes` is an input instead of an attribute (upgrade-opset rewrites it). */
+  axesInputSince?: number;
+  /** For ops carrying a model's multiply-adds: the kernel family quantizing or pruning their weights speeds up. */
+  kernel?: 'conv' | 'gemm';
+  /** Structured pruning granularities whose cuts shrink its work (what the search expects a prune step to speed up). */
+  prunedBy?: readonly ('channel' | 'head' | 'ffn')[];
+  /** How quantization treats it (src/quantize). */
+  quant?: QuantTraits;
+}
+
+export interface QuantTraits {
+  /** Static (QDQ) quantization puts Q/DQ pairs on its float inputs and output, which ONNX Runtime fuses into an integer kernel. */
+  qdq?: boolean;
+  /** The input holding its weight (static: per channel where asked) and its bias (static: int32 at x_scale·w_scale). */
+  weightInput?: number;
+  biasInput?: number;
+  /** Dynamic and weight-only quantization rewrite it around an integer weight. */
+  weights?: boolean;
+  /** It holds weight tables that every mode stores in integers (fused QKV projections, embedding tables: src/quantize/fused). */
+  tables?: boolean;
+  /** It moves or selects data without changing values: static quantization lets its output reuse its input's parameters. */
+  passThrough?: boolean;
+  /** An activation the Q after a quantized op absorbs when the quantized range starts at zero (ORT's Relu/ClipQuantFusion). */
+  absorbedByQ?: boolean;
 }
 
 const REGISTRY = new Map<string, OpDef[]>();
@@ -81,6 +127,9 @@ export function registerOp(def: OpDef): void {
   }
   const pending = PENDING_GRADS.get(k);
   if (pending && !def.grad) def.grad = pending;
+  const traits = PENDING_TRAITS.get(k);
+  if (traits) def.traits = mergeTraits(def.traits, traits, k);
+  TRAIT_CACHE.clear();
   list.push(def);
   REGISTRY.set(k, list);
 }
@@ -159,4 +208,60 @@ function kernelTrait<T>(domain: string, opType: string, get: (def: OpDef) => T |
     if (v !== undefined) return v;
   }
   return undefined;
+}
+
+/** Traits defined before their op was registered; attached by `registerOp` (load order is free). */
+const PENDING_TRAITS = new Map<string, OpTraits>();
+
+function mergeTraits(a: OpTraits | undefined, b: OpTraits, k: string): OpTraits {
+  const out: OpTraits = { ...a };
+  for (const [name, v] of Object.entries(b) as [keyof OpTraits, unknown][]) {
+    if (name === 'quant') out.quant = { ...a?.quant, ...b.quant };
+    else if (out[name] !== undefined && out[name] !== v) throw new Error(`defineTraits: op ${k} has trait ${name} twice`);
+    else (out as Record<string, unknown>)[name] = v;
+  }
+  return out;
+}
+
+/**
+ * Adds traits to ops (every opset entry), for families registered in a loop; an op may be registered
+ * later. Setting one trait of an op to two different values throws.
+ */
+export function defineTraits(domain: string, opTypes: string | readonly string[], traits: OpTraits): void {
+  for (const opType of typeof opTypes === 'string' ? [opTypes] : opTypes) {
+    const k = key(domain, opType);
+    PENDING_TRAITS.set(k, mergeTraits(PENDING_TRAITS.get(k), traits, k));
+    for (const d of REGISTRY.get(k) ?? []) d.traits = mergeTraits(d.traits, traits, k);
+  }
+  TRAIT_CACHE.clear();
+}
+
+/**
+ * The traits of an op: those of its entries in its domain, else in the standard and com.microsoft domains
+ * (as opArithmetic: ONNX Runtime's internal domains hold the same ops in other layouts). {} when none.
+ */
+export function opTraits(domain: string, opType: string): Readonly<OpTraits> {
+  const k = key(domain, opType);
+  let t = TRAIT_CACHE.get(k);
+  if (!t) {
+    t = {};
+    for (const d of [domain === 'ai.onnx' ? '' : domain, '', 'com.microsoft']) {
+      const list = REGISTRY.get(key(d, opType));
+      if (!list) continue;
+      t = list.reduce<OpTraits>((acc, def) => (def.traits ? mergeTraits(acc, def.traits, key(d, opType)) : acc), {});
+      break;
+    }
+    TRAIT_CACHE.set(k, t);
+  }
+  return t;
+}
+
+/** opTraits answers, dropped whenever an op or a trait is added. */
+const TRAIT_CACHE = new Map<string, OpTraits>();
+
+/** The op types (any domain, each once, in registration order) whose traits satisfy `pred`. */
+export function opsWith(pred: (t: OpTraits) => boolean): string[] {
+  const out = new Set<string>();
+  for (const list of REGISTRY.values()) for (const def of list) if (def.traits && pred(def.traits)) out.add(def.opType);
+  return [...out];
 }

@@ -73,6 +73,7 @@ function shapeValue(ctx: InferContext, i: number): Dim[] | undefined {
 registerOp({
   domain: '',
   opType: 'Reshape',
+  traits: { quant: { passThrough: true } },
   infer: (ctx) => {
     const target = ctx.opset < 5 ? ctx.node.attrInts('shape') : shapeValue(ctx, 1);
     return [like(ctx, 0, target && reshapeShape(shapeIn(ctx, 0), target, ctx.node.attrInt('allowzero', 0) === 1))];
@@ -121,6 +122,7 @@ function unsqueezeShape(node: Node, ctx: InferContext): Dim[] | undefined {
 registerOp({
   domain: '',
   opType: 'Squeeze',
+  traits: { quant: { passThrough: true } },
   infer: (ctx) => [like(ctx, 0, squeezeShape(ctx.node, ctx))],
   partialValue: (ctx) => [ctx.inputValue(0)],
   cost: movementCost,
@@ -129,6 +131,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'Unsqueeze',
+  traits: { quant: { passThrough: true } },
   infer: (ctx) => [like(ctx, 0, unsqueezeShape(ctx.node, ctx))],
   partialValue: (ctx) => [ctx.inputValue(0)],
   cost: movementCost,
@@ -139,6 +142,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'Transpose',
+  traits: { quant: { passThrough: true } },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     if (!x) return [like(ctx, 0)];
@@ -151,6 +155,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'Expand',
+  traits: { sizeInflating: true },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     const target = shapeValue(ctx, 1);
@@ -162,6 +167,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'Tile',
+  traits: { sizeInflating: true },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     const reps = ctx.inputValue(1);
@@ -234,6 +240,7 @@ function constantOf(node: Node): { elem: DataType; shape: number[]; values?: num
 registerOp({
   domain: '',
   opType: 'Constant',
+  traits: { neverFold: true },
   infer: (ctx) => {
     const c = constantOf(ctx.node);
     return [c && tensorOf(c.elem, c.shape)];
@@ -246,6 +253,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'ConstantOfShape',
+  traits: { sizeInflating: true },
   infer: (ctx) => {
     const fill = ctx.node.attrTensor('value');
     return [tensorOf(fill?.dtype ?? DataType.FLOAT, shapeValue(ctx, 0))];
@@ -270,6 +278,7 @@ function rangeLength(start: Dim | undefined, limit: Dim | undefined, delta: Dim 
 registerOp({
   domain: '',
   opType: 'Range',
+  traits: { sizeInflating: true, halfUnsafe: 'start/limit/delta in fp16 change the number of elements produced' },
   infer: (ctx) => {
     const [s, l, d] = [0, 1, 2].map((i) => ctx.inputValue(i)?.[0]);
     return [like(ctx, 0, [rangeLength(s, l, d)])];

@@ -1,6 +1,6 @@
 import type { Node } from '../ir/graph.js';
 import type { Dim } from '../ir/types.js';
-import { registerOp, type InferContext } from './registry.js';
+import { defineTraits, registerOp, type InferContext } from './registry.js';
 import { addDim, hasInput, INT64, intsAttrOrInput, isNum, like, movementCost, normAxis, perElementCost, shapeIn, tensorOf } from './util.js';
 
 /**
@@ -28,6 +28,7 @@ function concatShape(ctx: InferContext): Dim[] | undefined {
 registerOp({
   domain: '',
   opType: 'Concat',
+  traits: { quant: { qdq: true } },
   infer: (ctx) => [like(ctx, ctx.node.inputs.findIndex((v) => v), concatShape(ctx))],
   partialValue: (ctx) => {
     const parts = ctx.node.inputs.map((_, i) => ctx.inputValue(i));
@@ -52,6 +53,7 @@ function splitSizes(ctx: InferContext, dim: Dim, outputs: number): Dim[] {
 registerOp({
   domain: '',
   opType: 'Split',
+  traits: { quant: { passThrough: true } },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     const n = ctx.node.outputs.length;
@@ -114,6 +116,7 @@ function sliceDim(d: Dim, start: Dim, end: Dim, step: number): Dim {
 registerOp({
   domain: '',
   opType: 'Slice',
+  traits: { quant: { passThrough: true } },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     if (!x) return [like(ctx, 0)];
@@ -144,6 +147,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'Gather',
+  traits: { quant: { passThrough: true, tables: true } },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     const idx = shapeIn(ctx, 1);
@@ -185,6 +189,8 @@ registerOp({
 for (const opType of ['ScatterND', 'ScatterElements', 'Scatter', 'Trilu', 'CumSum', 'ReverseSequence']) {
   registerOp({ domain: '', opType, infer: (ctx) => [like(ctx, 0, shapeIn(ctx, 0))], cost: perElementCost(1) });
 }
+defineTraits('', 'Scatter', { breaksAt: [11] }); // deprecated for ScatterElements
+defineTraits('', 'CumSum', { halfUnsafe: 'running sums overflow and lose precision in fp16' });
 
 registerOp({
   domain: '',
@@ -198,6 +204,7 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'Pad',
+  traits: { sizeInflating: true },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     const pads = intsAttrOrInput(ctx.node, ctx, 'pads', 1);
@@ -243,6 +250,9 @@ function resizeShape(ctx: InferContext, node: Node): Dim[] | undefined {
 for (const opType of ['Resize', 'Upsample']) {
   registerOp({ domain: '', opType, infer: (ctx) => [like(ctx, 0, resizeShape(ctx, ctx.node))], cost: perElementCost(1) });
 }
+// Resize-11 took roi and scales as inputs and new coordinate modes (upgrading an opset-10 Resize is not rewritten)
+defineTraits('', 'Resize', { sizeInflating: true, breaksAt: [11], quant: { passThrough: true }, halfUnsafe: 'scales/roi inputs must stay float32; coordinates lose precision in fp16 on large images' });
+defineTraits('', 'Upsample', { sizeInflating: true, halfUnsafe: 'scales input must stay float32' });
 
 // ---- DepthToSpace, SpaceToDepth ----------------------------------------------------------------------------------
 
@@ -258,3 +268,4 @@ function blockShape(ctx: InferContext, toSpace: boolean): Dim[] | undefined {
 
 registerOp({ domain: '', opType: 'DepthToSpace', infer: (ctx) => [like(ctx, 0, blockShape(ctx, true))], cost: movementCost });
 registerOp({ domain: '', opType: 'SpaceToDepth', infer: (ctx) => [like(ctx, 0, blockShape(ctx, false))], cost: movementCost });
+defineTraits('', ['DepthToSpace', 'SpaceToDepth'], { quant: { passThrough: true } });

@@ -1,6 +1,7 @@
 import { DataType } from '../ir/dtype.js';
 import { Graph, Model, Node, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
+import { opTraits } from '../ops/index.js';
 import { replaceValue } from '../rewrite/apply.js';
 import { Session } from '../runtime/session.js';
 import type { Pass, PassContext, PassResult } from './pass.js';
@@ -13,12 +14,10 @@ export interface FoldConfig {
   inflateRatio: number;
 }
 
-/** Ops never folded: their result depends on more than their inputs, or folding them loses meaning. */
-const NEVER_FOLD = new Set(['Constant', 'If', 'Loop', 'Scan', 'SequenceConstruct', 'SequenceEmpty', 'Optional', 'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear']);
-
+/** Ops never folded (registry trait `neverFold`): their result depends on more than their inputs, or folding them loses meaning. */
 function isFoldable(n: Node): boolean {
   if (n.domain !== '' && n.domain !== 'ai.onnx') return false;
-  if (NEVER_FOLD.has(n.opType) || isNondeterministic(n)) return false;
+  if (opTraits(n.domain, n.opType).neverFold || isNondeterministic(n)) return false;
   return n.subgraphs().length === 0;
 }
 
@@ -36,17 +35,15 @@ function shapeAnswer(n: Node): Tensor | undefined {
   return Tensor.int64([dims.length], dims);
 }
 
-/** Ops whose output can be far larger than their inputs: never evaluated without a known output size. */
-const INFLATING = new Set(['ConstantOfShape', 'Expand', 'Tile', 'Range', 'Resize', 'Upsample', 'Pad', 'OneHot', 'EyeLike']);
 /** No result bigger than this is ever computed for folding (the model would not want it either). */
 const MAX_EVAL_BYTES = 64 * 2 ** 20;
 
-/** True when evaluating `n` could allocate an unreasonable tensor (known to be huge, or unknown and inflating). */
+/** True when evaluating `n` could allocate an unreasonable tensor (known to be huge, or unknown and size-inflating: registry trait). */
 function tooBigToEvaluate(n: Node): boolean {
   for (const o of n.outputs) {
     const shape = staticShapeOf(o);
     if (!shape) {
-      if (INFLATING.has(n.opType)) return true;
+      if (opTraits(n.domain, n.opType).sizeInflating) return true;
       continue;
     }
     if (shape.reduce((a, b) => a * b, 1) * 8 > MAX_EVAL_BYTES) return true;

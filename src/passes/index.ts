@@ -17,7 +17,7 @@ export { fuseEmbedLayerNorm } from './fusions/embed-layer-norm.js';
 export { fuseBiasGelu, fuseGelu } from './fusions/gelu.js';
 export { fuseLayerNorm } from './fusions/layer-norm.js';
 export { fuseSkipLayerNorm } from './fusions/skip-layer-norm.js';
-export { P, COMMUTATIVE, type Pattern, type OpPattern } from '../rewrite/pattern.js';
+export { P, type Pattern, type OpPattern } from '../rewrite/pattern.js';
 export { Match, matchPattern } from '../rewrite/match.js';
 export { RewriteBuilder, attrsOf, type RewriteRule, type RuleContext } from '../rewrite/rule.js';
 export { rulePass, applyRules, replaceValue } from '../rewrite/apply.js';

@@ -1,6 +1,7 @@
 import type { Model, Node } from '../ir/graph.js';
 import { GraphBuilder } from '../ir/builder.js';
 import { Tensor } from '../ir/tensor.js';
+import { opTraits } from '../ops/index.js';
 import type { Pass, PassContext, PassResult } from './pass.js';
 import { allGraphs, opsetOf } from './util.js';
 
@@ -10,22 +11,25 @@ import { allGraphs, opsetOf } from './util.js';
  * the Reduce* family taking `axes` as an input instead of an attribute (opset 18); those nodes are
  * rewritten. Any op whose schema changed in a way we do not rewrite blocks the upgrade. (Opset 19/20 changes
  * to Cast, Pad, Resize, Split, Scatter*, AveragePool… add types, inputs or attributes whose defaults keep the
- * old behaviour; DFT and GridSample changed signature or mode names and block the upgrade.)
+ * old behaviour; DFT and GridSample changed signature or mode names and block the upgrade.) Both facts are
+ * op registry traits: `axesInputSince` and `breaksAt`.
  */
 
-const REDUCE_AXES_TO_INPUT = new Set(['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
-/** Ops whose meaning or signature changes from 17 to 20 in ways not rewritten here. */
-const BLOCKING = new Set(['DFT', 'GridSample']);
-
 const TARGET_OPSET = 20;
+
+/** Whether `n` (default domain) takes `axes` as an input at the target but as an attribute at `opset`. */
+function axesMoveToInput(n: Node, opset: number): boolean {
+  const since = opTraits(n.domain, n.opType).axesInputSince;
+  return since !== undefined && since > opset && since <= TARGET_OPSET;
+}
 
 function blocker(model: Model): string | undefined {
   for (const g of allGraphs(model.graph)) {
     for (const n of g.nodes) {
       if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
-      if (BLOCKING.has(n.opType)) return `${n.opType} changes between opset ${opsetOf(model)} and ${TARGET_OPSET}`;
-      if (n.opType === 'ReduceSum') continue; // axes is an input since 13
-      if (REDUCE_AXES_TO_INPUT.has(n.opType) && n.inputs.length > 1) return `${n.name} already has an axes input`;
+      const opset = opsetOf(model);
+      if (opTraits(n.domain, n.opType).breaksAt?.some((v) => v > opset && v <= TARGET_OPSET)) return `${n.opType} changes between opset ${opset} and ${TARGET_OPSET}`;
+      if (axesMoveToInput(n, opset) && n.inputs.length > 1) return `${n.name} already has an axes input`;
     }
   }
   return undefined;
@@ -56,7 +60,7 @@ export const upgradeOpsetForGelu: Pass = {
     for (const g of allGraphs(model.graph)) {
       const b = new GraphBuilder(g);
       for (const n of g.nodes) {
-        if ((n.domain === '' || n.domain === 'ai.onnx') && REDUCE_AXES_TO_INPUT.has(n.opType)) {
+        if ((n.domain === '' || n.domain === 'ai.onnx') && axesMoveToInput(n, opset)) {
           axesToInput(n, b);
           rewritten++;
         }

@@ -1,6 +1,7 @@
 import { DataType } from '../ir/dtype.js';
 import type { Graph, Model, Node, Value } from '../ir/graph.js';
 import { isStaticShape, isTensorType, type Dim } from '../ir/types.js';
+import { opTraits } from '../ops/index.js';
 
 /** Small helpers the passes share: what is known about a value (type, shape, constant contents). */
 
@@ -52,7 +53,7 @@ export function* allGraphs(g: Graph): Generator<Graph> {
 
 /** True for ops whose result differs from run to run (never folded or merged). */
 export function isNondeterministic(n: Node): boolean {
-  return /^Random|^Multinomial$|^Bernoulli$/.test(n.opType);
+  return opTraits(n.domain, n.opType).nondeterministic === true;
 }
 
 /** The axes of a reduce node (attribute before opset 18, input after). */

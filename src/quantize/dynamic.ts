@@ -7,7 +7,7 @@ import type { QType } from './qparams.js';
 import { dropIfUnused, nodeSelected, replaceNode, type NodeFilter } from './select.js';
 import { quantizeTensor } from './weights.js';
 import { upgradeOpset } from './opset-upgrade.js';
-import { quantizeTables, splitAttentions, TABLE_OPS } from './fused.js';
+import { quantizeTables, splitAttentions, TABLE_OPS, WEIGHT_OPS } from './fused.js';
 import { allGraphs } from '../passes/util.js';
 
 /**
@@ -39,7 +39,7 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
     reduceRange: { type: 'boolean', default: false, doc: '7-bit weights (for CPUs without VNNI that saturate u8·s8 sums)' },
     opTypes: {
       type: 'string[]',
-      default: ['MatMul', 'Gemm', ...TABLE_OPS],
+      default: [...WEIGHT_OPS, ...TABLE_OPS],
       doc: 'op types to quantize (fused com.microsoft Attention, EmbedLayerNormalization → QEmbedLayerNormalization, Gather: int8 tables)',
     },
     attention: {

@@ -3,6 +3,7 @@ import { FLOAT16_MAX, float32ToFloat16 } from '../ir/float16.js';
 import { Node, type Graph, type Value } from '../ir/graph.js';
 import { outerReads } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
+import { opsWith, opTraits } from '../ops/index.js';
 import type { Pass } from '../passes/pass.js';
 import { randomInputs } from '../runtime/inputs.js';
 import { dropIfUnused, nodeSelected, type NodeFilter } from './select.js';
@@ -10,7 +11,7 @@ import { feedsOf, streamActivations, type CalibrationData, type StreamOptions } 
 
 /**
  * fp16 / bf16 conversion. Every node computes in half precision except:
- * - ops on the block list (below, each with its reason), nodes excluded by the user, ops of other domains
+ * - ops on the block list (the op registry's `halfUnsafe` trait, each with its reason), nodes excluded by the user, ops of other domains
  *   and nodes holding subgraphs;
  * - nodes that read or write a value outside the half type's range: float initializers are checked
  *   directly, activations on calibration data (one seeded random batch when none is given), with headroom.
@@ -18,21 +19,9 @@ import { feedsOf, streamActivations, type CalibrationData, type StreamOptions } 
  * a value crosses between an fp32 and a half node, shared by every reader; a value produced by a Cast gets
  * that Cast's `to` changed instead, so no Cast→Cast chain is ever written.
  */
-export const HALF_BLOCK_LIST: Record<string, string> = {
-  Resize: 'scales/roi inputs must stay float32; coordinates lose precision in fp16 on large images',
-  Upsample: 'scales input must stay float32',
-  TopK: 'ordering and ties change under fp16 rounding',
-  NonMaxSuppression: 'box coordinates and IoU thresholds need float32; ORT has only a float kernel',
-  RoiAlign: 'sampling coordinates need float32',
-  Range: 'start/limit/delta in fp16 change the number of elements produced',
-  CumSum: 'running sums overflow and lose precision in fp16',
-  RandomNormal: 'output type set by a dtype attribute',
-  RandomUniform: 'output type set by a dtype attribute',
-  RandomNormalLike: 'output type set by a dtype attribute',
-  RandomUniformLike: 'output type set by a dtype attribute',
-  EyeLike: 'output type set by a dtype attribute',
-  Multinomial: 'probabilities need float32',
-};
+export const HALF_BLOCK_LIST: Readonly<Record<string, string>> = Object.fromEntries(
+  opsWith((t) => t.halfUnsafe !== undefined).map((op) => [op, opTraits('', op).halfUnsafe!]),
+);
 
 export interface HalfConfig extends NodeFilter {
   /** 'fp16' or 'bf16'. */

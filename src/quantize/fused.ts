@@ -1,6 +1,6 @@
 import { DataType } from '../ir/dtype.js';
 import { Node, type Graph, type Model, type Value } from '../ir/graph.js';
-import { inferShapes } from '../ops/index.js';
+import { inferShapes, opsWith } from '../ops/index.js';
 import { rankOf } from '../passes/util.js';
 import { dropIfUnused, nodeSelected, replaceNode, type NodeFilter } from './select.js';
 import { quantizeTensor } from './weights.js';
@@ -160,8 +160,11 @@ export function hasSplittableAttention(model: Model, filter: NodeFilter): boolea
   return model.graph.nodes.some((n) => n.opType === 'Attention' && n.domain === MS && nodeSelected(n, filter) && !attentionSplitRefusal(n));
 }
 
-/** Op types, besides MatMul/Gemm, whose weights every mode quantizes through this module. */
-export const TABLE_OPS = ['Attention', 'EmbedLayerNormalization', 'Gather'] as const;
+/** Op types, besides MatMul/Gemm, whose weights every mode quantizes through this module (registry trait `quant.tables`). */
+export const TABLE_OPS: readonly string[] = opsWith((t) => t.quant?.tables === true);
+
+/** Op types dynamic and weight-only quantization rewrite around an integer weight (registry trait `quant.weights`). */
+export const WEIGHT_OPS: readonly string[] = opsWith((t) => t.quant?.weights === true);
 
 /**
  * The tables of every mode: EmbedLayerNormalization → QEmbedLayerNormalization (com.microsoft: target cpu)

@@ -2,18 +2,19 @@ import { InputError } from '../errors.js';
 import { DataType } from '../ir/dtype.js';
 import type { Graph, Model, Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
+import { opTraits } from '../ops/index.js';
 
 /**
  * Raises the default-domain opset of old models (PaddleOCR's exports are opset 9) to what quantized ops
  * need: 10 for QuantizeLinear/QLinearConv, 11 for DynamicQuantizeLinear. Ops whose signature changed on the
  * way are rewritten (Slice and TopK attributes become inputs at 10, Upsample becomes the identical Resize-10,
  * Clip and Pad attributes become inputs at 11); a model using an op whose meaning changed in a way not
- * handled here is refused rather than silently altered.
+ * handled here is refused rather than silently altered: those are the op registry's `breaksAt` trait, and
+ * any node holding subgraphs (If, Loop, Scan: their bodies are not upgraded).
  */
-const REFUSED: Record<number, string[]> = {
-  11: ['Resize', 'Scatter', 'Loop', 'If', 'Scan'],
-  10: ['Loop', 'If', 'Scan'],
-};
+function refusedAt(n: Node, v: number, opType = n.opType): boolean {
+  return n.subgraphs().length > 0 || opTraits(n.domain, opType).breaksAt?.includes(v) === true;
+}
 
 export function upgradeOpset(model: Model, target: 10 | 11): boolean {
   const from = model.opset('') ?? 1;
@@ -23,7 +24,7 @@ export function upgradeOpset(model: Model, target: 10 | 11): boolean {
   for (let v = from + 1; v <= target; v++) {
     for (const n of [...g.nodes]) {
       if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
-      if (REFUSED[v]?.includes(n.opType)) throw new InputError(`cannot raise opset ${from} → ${target} for quantization: ${n.opType} '${n.name}' changed meaning at opset ${v}`);
+      if (refusedAt(n, v)) throw new InputError(`cannot raise opset ${from} → ${target} for quantization: ${n.opType} '${n.name}' changed meaning at opset ${v}`);
       if (v === 10) toOpset10(g, n);
       else toOpset11(g, n);
     }
@@ -38,10 +39,9 @@ export function wouldUpgrade(model: Model, target: 10 | 11): boolean {
   const from = model.opset('') ?? 1;
   if (from < 9) return false;
   for (let v = from + 1; v <= target; v++) {
-    const refused = REFUSED[v] ?? [];
     // Upsample becomes Resize at 10, which 11 then refuses
-    const renamed = v === 11 && from < 10 ? ['Upsample'] : [];
-    if (model.graph.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && (refused.includes(n.opType) || renamed.includes(n.opType)))) return false;
+    const renamed = (n: Node) => v === 11 && from < 10 && n.opType === 'Upsample' && refusedAt(n, v, 'Resize');
+    if (model.graph.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && (refusedAt(n, v) || renamed(n)))) return false;
   }
   return true;
 }

@@ -5,6 +5,7 @@ import { loadModel, modelToBytes } from '../ir/io.js';
 import { Tensor } from '../ir/tensor.js';
 import { roundHalfEven } from './qparams.js';
 import { dropIfUnused } from './select.js';
+import { opArithmetic } from '../ops/index.js';
 
 /**
  * Quantization-aware training on top of static quantization. The trainable model is the PTQ model itself
@@ -233,7 +234,10 @@ export function freezeBatchNorm(plan: QatPlan, params: ReadonlyMap<string, Batch
   return count;
 }
 
-/** The first node of `opType` reached from `v` through single-input chains (the fake-quantizer path). */
+/**
+ * The first node of `opType` reached from `v` through the fake-quantizer path: the clamp this file builds
+ * and the Q/DQ pair, none of which carries multiply-adds (`arithmetic` in the op registry).
+ */
 function findConsumer(v: Value, opType: string): Node | undefined {
   const seen = new Set<Value>();
   const queue = [v];
@@ -243,7 +247,7 @@ function findConsumer(v: Value, opType: string): Node | undefined {
     seen.add(x);
     for (const u of x.uses) {
       if (u.node.opType === opType) return u.node;
-      if (['QuantizeLinear', 'DequantizeLinear', 'Where', 'Greater', 'Less'].includes(u.node.opType)) queue.push(...u.node.outputs);
+      if (opArithmetic(u.node.domain, u.node.opType) === undefined) queue.push(...u.node.outputs);
     }
   }
   return undefined;

@@ -13,6 +13,7 @@ import type { CalibrationData } from './stream.js';
 import { weightOnlyQuantizePass } from './weight-only.js';
 import { allGraphs } from '../passes/util.js';
 import { opArithmetic } from '../ops/index.js';
+import { WEIGHT_OPS } from './fused.js';
 
 /** One entry point over the quantization passes, as the CLI, sensitivity and fallback use it. */
 export const QUANTIZE_MODES = ['dynamic', 'static', 'weight-only', 'fp16', 'bf16'] as const;
@@ -173,7 +174,7 @@ function quantizeNotes(o: QuantizeOptions, params: { opTypes?: string[] }, ops: 
     notes.unshift(`nothing converted to ${o.mode}: ${has}`);
     return notes;
   }
-  const rewrites = o.mode === 'weight-only' ? ['MatMul', 'Gemm'] : (params.opTypes ?? []);
+  const rewrites = o.mode === 'weight-only' ? WEIGHT_OPS : (params.opTypes ?? []);
   const asked = o.include?.length ? ` among the nodes --include selects (${o.include.join(', ')})` : '';
   // the compute ops it rewrites that the model has (a Gather of shape indices is no table to quantize)
   const eligible = rewrites.filter((t) => count(t).compute && count(t).main + count(t).sub > 0);

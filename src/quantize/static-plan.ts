@@ -1,4 +1,5 @@
 import type { Graph, Node, Value } from '../ir/graph.js';
+import { opsWith, opTraits } from '../ops/index.js';
 import { isFloatTensor } from './weights.js';
 import { nodeSelected, type NodeFilter } from './select.js';
 
@@ -19,25 +20,22 @@ import { nodeSelected, type NodeFilter } from './select.js';
  * - Concat inputs and output share one range, making QLinearConcat a copy.
  */
 
-/** Ops whose float inputs and outputs are quantized; `weights`: inputs holding weights (with channel axis). */
-export const QUANTIZED_OPS: Record<string, { weightInput?: number; biasInput?: number }> = {
-  Conv: { weightInput: 1, biasInput: 2 },
-  MatMul: { weightInput: 1 },
-  Gemm: { weightInput: 1, biasInput: 2 },
-  Add: {},
-  Mul: {},
-  Concat: {},
-  GlobalAveragePool: {},
-  AveragePool: {},
-  Sigmoid: {},
-  LeakyRelu: {},
-};
+/**
+ * Ops whose float inputs and outputs are quantized (registry trait `quant.qdq`), with the inputs holding
+ * their weight and bias.
+ */
+export const QUANTIZED_OPS: Readonly<Record<string, { weightInput?: number; biasInput?: number }>> = Object.fromEntries(
+  opsWith((t) => t.quant?.qdq === true).map((op) => {
+    const q = opTraits('', op).quant;
+    return [op, { weightInput: q?.weightInput, biasInput: q?.biasInput }];
+  }),
+);
 
-/** Ops that move or select data without changing values: their output reuses the input's parameters. */
-export const PASS_THROUGH_OPS = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Slice', 'Split', 'Gather', 'Resize', 'DepthToSpace', 'SpaceToDepth']);
+/** Ops that move or select data without changing values (`quant.passThrough`): their output reuses the input's parameters. */
+const isPassThrough = (n: Node) => opTraits(n.domain, n.opType).quant?.passThrough === true;
 
-/** Activations the Q after them can absorb when the quantized range starts at zero. */
-export const FOLDABLE_ACTIVATIONS = new Set(['Relu', 'Clip']);
+/** Activations the Q after them can absorb when the quantized range starts at zero (`quant.absorbedByQ`). */
+const isAbsorbedByQ = (n: Node) => opTraits(n.domain, n.opType).quant?.absorbedByQ === true;
 
 export interface StaticPlan {
   /** Nodes whose inputs/outputs are quantized. */
@@ -108,7 +106,7 @@ export function planStatic(g: Graph, opts: PlanOptions): StaticPlan {
   // pass-through ops inherit parameters from a quantized input, in graph order so chains propagate
   const quantized = (v: Value) => plan.activations.has(v) || plan.shared.has(v);
   for (const n of g.nodes) {
-    if (!PASS_THROUGH_OPS.has(n.opType) || !nodeSelected(n, { exclude: opts.exclude })) continue;
+    if (!isPassThrough(n) || !nodeSelected(n, { exclude: opts.exclude })) continue;
     const x = n.input(0);
     if (!x || !quantized(x)) continue;
     for (const o of n.outputs) {
@@ -135,7 +133,7 @@ function weightAxis(n: Node, input: number, perChannel: PlanOptions['perChannel'
 function foldActivation(out: Value, opts: PlanOptions): Value | undefined {
   if (opts.symmetricActivations || out.uses.length !== 1 || out.producer?.graph?.isOutput(out)) return undefined;
   const act = out.uses[0]!.node;
-  if (!FOLDABLE_ACTIVATIONS.has(act.opType) || act.domain !== '' || !nodeSelected(act, { exclude: opts.exclude })) return undefined;
+  if (!isAbsorbedByQ(act) || act.domain !== '' || !nodeSelected(act, { exclude: opts.exclude })) return undefined;
   if (act.opType === 'Clip' && act.inputs.slice(1).some((v) => v && !v.constTensor())) return undefined;
   return act.outputs[0];
 }

@@ -7,7 +7,7 @@ import type { Pass } from '../passes/pass.js';
 import { quantizeBlockwise, type BlockwiseSpec, type BlockwiseWeight } from './blockwise.js';
 import { collectHessians, gptqQuantize } from './gptq.js';
 import { matchWeightMatMul, type WeightMatMul } from './matmul-weights.js';
-import { quantizeTables, splitAttentions, TABLE_OPS } from './fused.js';
+import { quantizeTables, splitAttentions, TABLE_OPS, WEIGHT_OPS } from './fused.js';
 import { dropIfUnused, nodeSelected, replaceNode, type NodeFilter } from './select.js';
 import type { CalibrateOptions } from './calibrate.js';
 import type { CalibrationData } from './stream.js';
@@ -42,7 +42,7 @@ export const weightOnlyQuantizePass: Pass<WeightOnlyConfig> = {
     symmetric: { type: 'boolean', default: true, search: [true, false], doc: 'symmetric blocks (no stored zero points)' },
     accuracyLevel: { type: 'integer', choices: [0, 1, 2, 3, 4], default: 0, search: [0, 4], doc: 'MatMulNBits accuracy_level (4: int8 activations inside the kernel)' },
     algorithm: { type: 'string', choices: ['rtn', 'gptq'], default: 'rtn', search: ['rtn', 'gptq'], doc: 'round-to-nearest, or GPTQ with calibration data' },
-    opTypes: { type: 'string[]', default: ['MatMul', 'Gemm', ...TABLE_OPS], doc: 'op types to quantize (Attention: fused QKV projection split out; EmbedLayerNormalization, Gather: int8 tables)' },
+    opTypes: { type: 'string[]', default: [...WEIGHT_OPS, ...TABLE_OPS], doc: 'op types to quantize (Attention: fused QKV projection split out; EmbedLayerNormalization, Gather: int8 tables)' },
     dampening: { type: 'number', min: 0, max: 1, default: 0.01, doc: 'GPTQ Hessian dampening (fraction of the mean diagonal)' },
     include: { type: 'string[]', default: [], doc: 'only these nodes / op types' },
     exclude: { type: 'string[]', default: [], doc: 'never these nodes / op types' },

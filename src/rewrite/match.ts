@@ -1,6 +1,7 @@
 import type { Node, Value } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { COMMUTATIVE, type OpPattern, type Pattern } from './pattern.js';
+import { opTraits } from '../ops/index.js';
+import type { OpPattern, Pattern } from './pattern.js';
 
 /** What a pattern bound: named values, named nodes (with their output value), named constants. */
 export class Match {
@@ -106,7 +107,7 @@ function matchNode(p: OpPattern, n: Node, outIndex: number, s: State, depth: num
     return s;
   }
   const orders: number[][] = [p.inputs.map((_, i) => i)];
-  const commute = p.commute ?? COMMUTATIVE.has(p.op);
+  const commute = p.commute ?? opTraits(p.domain, p.op).commutative === true;
   if (commute && p.inputs.length === 2) orders.push([1, 0]);
   for (const order of orders) {
     let st: State | null = copy(s);

@@ -8,7 +8,7 @@ import type { Tensor } from '../ir/tensor.js';
  *
  * - `P.op(type, inputs)` matches a node of that type whose inputs match positionally (missing trailing
  *   pattern inputs are not checked: `Reshape(x, *)` is written `P.op('Reshape', [P.v('x'), P.any()])`).
- *   Commutative ops (COMMUTATIVE below, or `commute: true`) also match with their two inputs swapped.
+ *   Commutative ops (the registry's `commutative` trait, or `commute: true`) also match with their two inputs swapped.
  * - `P.v(name)` matches any value and binds it; the same name twice must be the same value.
  * - `P.c(name?, where?)` matches a constant (initializer or Constant output), optionally with a predicate.
  * - `P.scalar(x)` matches a constant whose every element is ≈ x (1e-4 relative).
@@ -44,9 +44,6 @@ export interface ConstPattern {
   /** A description for explain output ("≈ 0.5"). */
   describe?: string;
 }
-
-/** Ops whose two inputs may be swapped (algebraic properties as data, consulted by the matcher). */
-export const COMMUTATIVE: ReadonlySet<string> = new Set(['Add', 'Mul', 'Max', 'Min', 'Sum', 'And', 'Or', 'Xor', 'Equal', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor']);
 
 export interface OpOpts {
   as?: string;

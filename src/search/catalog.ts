@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { opsWith } from '../ops/index.js';
 import type { Pass, Target } from '../passes/pass.js';
 import { simplifyModel } from '../passes/simplify.js';
 import { dynamicQuantizePass } from '../quantize/dynamic.js';
@@ -32,14 +33,17 @@ export const simplifyStep: Pass = {
   },
 };
 
-const GEMM_OPS = ['MatMul', 'Gemm', 'FusedMatMul', 'Attention', 'MultiHeadAttention', 'FusedGemm'];
-const CONV_OPS = ['Conv', 'FusedConv', 'ConvTranspose'];
+/** The op types (as profiles name kernels) of a registry kernel family, or that a pruning granularity shrinks. */
+const kernelOps = (kernel: 'conv' | 'gemm') => opsWith((t) => t.kernel === kernel);
+const prunedOps = (granularity: 'channel' | 'head' | 'ffn') => opsWith((t) => t.prunedBy?.includes(granularity) === true);
 
 /**
  * The passes the optimizer searches over: where each goes in a recipe, what it speeds up (for pruning by the
  * profile) and what it needs at build time. Parameter values come from each pass's declared search values.
  */
 export function searchCatalog(): CatalogEntry[] {
+  const GEMM_OPS = kernelOps('gemm');
+  const CONV_OPS = kernelOps('conv');
   return [
     { pass: simplifyStep, kind: 'graph', buildCost: 1 },
     { pass: dynamicQuantizePass, kind: 'quantize', buildCost: 2, speedsUp: GEMM_OPS, searchParams: ['perChannel', 'weightType'] },
@@ -75,7 +79,7 @@ export function searchCatalog(): CatalogEntry[] {
       variant: granularity,
       params: { granularity },
       buildCost: granularity === 'channel' || granularity === 'n:m' ? 4 : 5,
-      speedsUp: granularity === 'channel' ? [...CONV_OPS, 'Gemm', 'MatMul'] : granularity === 'head' ? ['Attention', 'MultiHeadAttention', 'Softmax'] : granularity === 'ffn' ? ['MatMul', 'FusedMatMul', 'Gemm'] : [...CONV_OPS, ...GEMM_OPS],
+      speedsUp: granularity === 'channel' || granularity === 'head' || granularity === 'ffn' ? prunedOps(granularity) : [...CONV_OPS, ...GEMM_OPS],
       needs: ['calibration'],
       uses: ['training'],
       searchParams: granularity === 'n:m' ? [] : ['sparsity'],

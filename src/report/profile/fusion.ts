@@ -1,4 +1,5 @@
 import type { Graph, Node, Value } from '../../ir/graph.js';
+import { opArithmetic, opTraits } from '../../ops/index.js';
 
 /**
  * What ONNX Runtime did to the graph, read from which kernels ran: a kernel named like a graph node ran that
@@ -87,7 +88,7 @@ class Group {
     private readonly assigned: Set<Node>,
   ) {
     this.nodes = [anchor];
-    this.heavy = HEAVY_OPS.has(anchor.opType) ? 1 : 0;
+    this.heavy = isHeavy(anchor) ? 1 : 0;
   }
 
   grow(direction: 'up' | 'down'): void {
@@ -118,7 +119,7 @@ class Group {
   }
 
   private admit(n: Node): void {
-    if (HEAVY_OPS.has(n.opType)) {
+    if (isHeavy(n)) {
       if (this.heavy > 0) return;
       this.heavy++;
     }
@@ -127,4 +128,7 @@ class Group {
   }
 }
 
-const HEAVY_OPS = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'MatMulInteger', 'ConvInteger', 'QLinearConv', 'QLinearMatMul', 'Attention', 'MultiHeadAttention']);
+/** A GEMM, convolution, recurrent or attention op (registry: `arithmetic`, or a `kernel` family). */
+function isHeavy(n: Node): boolean {
+  return opArithmetic(n.domain, n.opType) !== undefined || opTraits(n.domain, n.opType).kernel !== undefined;
+}
