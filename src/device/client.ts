@@ -9,9 +9,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WebSocket } from 'ws';
 import { InferoptError, InputError } from '../errors.js';
+import type { Model } from '../ir/graph.js';
+import { modelToBytes } from '../ir/io.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { BenchOptions, BenchResult, CompareResult, SessionSettingsOverride } from '../runtime/bench.js';
-import { DEFAULT_LIMITS, chunksOf, type EpChoice, maxFrameBytes, type BenchJob, type DeviceBenchOptions, type DeviceLimits, type DeviceSummary, type JobInput, type ToControlMessage } from './protocol.js';
+import { dropWarmup, parseOrtProfile, standInNames, type OrtProfile } from '../runtime/profile-trace.js';
+import { DEFAULT_LIMITS, chunksOf, type EpChoice, maxFrameBytes, type BenchJob, type DeviceBenchOptions, type DeviceLimits, type DeviceProfileOptions, type DeviceSummary, type Job, type JobInput, type ToControlMessage } from './protocol.js';
 import { deviceStateFile, type DeviceServerState } from './server.js';
 
 export interface DeviceClientOptions {
@@ -119,7 +122,7 @@ export type DeviceRunOptions = BenchOptions & { ep?: EpChoice };
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** Runs a job on a device; resolves with the device's result and the device it ran on. */
-export function runOnDevice(device: string, job: BenchJob, blobs: Map<string, Uint8Array>, opts: DeviceClientOptions = {}): Promise<{ device: DeviceSummary; result: unknown }> {
+export function runOnDevice(device: string, job: Job, blobs: Map<string, Uint8Array>, opts: DeviceClientOptions = {}): Promise<{ device: DeviceSummary; result: unknown }> {
   let on: DeviceSummary | undefined;
   let limits: DeviceLimits = DEFAULT_LIMITS;
   return exchange(opts, { t: 'run', device, job }, async (msg, ws, done, fail) => {
@@ -148,17 +151,20 @@ export function runOnDevice(device: string, job: BenchJob, blobs: Map<string, Ui
   });
 }
 
+/** An input tensor as a job names it; its bytes join `blobs`. */
+function inputBlob(name: string, v: Tensor, blobs: Map<string, Uint8Array>): JobInput {
+  if (v.strings) throw new InputError(`input ${name}: string tensors cannot be sent to a device`);
+  const hash = sha256(v.bytes);
+  blobs.set(hash, v.bytes);
+  return { name, dtype: v.dtype, dims: [...v.dims], blob: { hash, size: v.bytes.length } };
+}
+
 /** The BenchOptions that go over the wire; inputs given as tensors become blobs. */
 function wireOptions(opts: DeviceRunOptions, blobs: Map<string, Uint8Array>): { options: DeviceBenchOptions; inputs: JobInput[]; feedSets?: JobInput[][] } {
   if (opts.backend && opts.backend !== 'wasm') throw new InputError(`--device runs onnxruntime-web on the device: --backend ${opts.backend} does not apply there`);
   const values: Record<string, number> = {};
   const inputs: JobInput[] = [];
-  const blobOf = (name: string, v: Tensor): JobInput => {
-    if (v.strings) throw new InputError(`input ${name}: string tensors cannot be sent to a device`);
-    const hash = sha256(v.bytes);
-    blobs.set(hash, v.bytes);
-    return { name, dtype: v.dtype, dims: [...v.dims], blob: { hash, size: v.bytes.length } };
-  };
+  const blobOf = (name: string, v: Tensor) => inputBlob(name, v, blobs);
   for (const [name, v] of Object.entries({ ...opts.values, ...opts.feeds })) {
     if (typeof v === 'number') values[name] = v;
     else inputs.push(blobOf(name, v));
@@ -242,4 +248,36 @@ export async function compareOnDevice(
   checkResult(c.a);
   checkResult(c.b);
   return { device: r.device, result: { ...c, a: { ...c.a, model: typeof a === 'string' ? a : 'A' }, b: { ...c.b, model: typeof b === 'string' ? b : 'B' } } };
+}
+
+/**
+ * `profile --device`: onnxruntime-web's profiler on the device, on these inputs; the trace comes back as
+ * events and is read as a local wasm profile is (warm-up runs dropped). Nodes whose names ORT would write
+ * unescaped run there under stand-in names (the model is sent re-encoded then; else the file's own bytes,
+ * so a model the device already holds from a bench is not sent again).
+ */
+export async function profileOnDevice(
+  device: string,
+  file: string,
+  model: Model,
+  feeds: Record<string, Tensor>,
+  opts: DeviceProfileOptions,
+  client: DeviceClientOptions = {},
+): Promise<{ device: DeviceSummary; profile: OrtProfile }> {
+  const blobs = new Map<string, Uint8Array>();
+  const restore = standInNames(model);
+  let bytes: Uint8Array;
+  try {
+    bytes = restore.renamed ? modelToBytes(model) : fs.readFileSync(file);
+  } finally {
+    restore.names();
+  }
+  const inputs = Object.entries(feeds).map(([name, t]) => inputBlob(name, t, blobs));
+  const job: Job = { kind: 'profile', label: labelOf(file, '<model>'), model: modelBlob(bytes, blobs), inputs, options: opts };
+  const r = await runOnDevice(device, job, blobs, client);
+  const events = (r.result as { events?: unknown } | undefined)?.events;
+  if (!Array.isArray(events)) throw new InferoptError('the device sent a profile without trace events');
+  const profile = parseOrtProfile(events);
+  if (profile.kernels.length === 0) throw new InferoptError('the device sent a profile with no kernel events');
+  return { device: r.device, profile: dropWarmup(restore.events(profile), opts.warmup) };
 }

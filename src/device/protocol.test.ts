@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BlobAssembler, DEFAULT_LIMITS, ProtocolError, checkJob, chooseProvider, checkedName, chunksOf, decodeChunk, deviceBaseName, encodeChunk, parseControlMessage, parsePageMessage, parseToPageMessage, type BenchJob } from './protocol.js';
+import { BlobAssembler, DEFAULT_LIMITS, ProtocolError, checkJob, chooseProvider, checkedName, chunksOf, decodeChunk, deviceBaseName, encodeChunk, parseControlMessage, parsePageMessage, parseToPageMessage, jobBlobs, MAX_PROFILE_RUNS, type BenchJob, type ProfileJob } from './protocol.js';
 import { sha256Hex } from './sha256.js';
 import { InputError } from '../errors.js';
 import { allowedHosts, tokenMatches } from './server.js';
@@ -76,6 +76,20 @@ describe('messages are checked field by field', () => {
     expect(() => checkJob(job({ compare: { label: 'b', model: { hash: H, size: 11 }, settings: {} } }), DEFAULT_LIMITS)).toThrow(/two sizes/);
   });
 
+  it('a profile job: its own options only, a bounded number of runs; its blobs are the model and the inputs', () => {
+    const H2 = 'cd'.repeat(32);
+    const pj: ProfileJob = { kind: 'profile', label: 'm.onnx', model: { hash: H, size: 10 }, inputs: [{ name: 'x', dtype: 1, dims: [1, 3], blob: { hash: H2, size: 12 } }], options: { threads: 2, runs: 10, warmup: 2, optLevel: 'all', dims: { seq: 8 } } };
+    expect(checkJob(JSON.parse(JSON.stringify(pj)), DEFAULT_LIMITS)).toEqual(pj);
+    expect(jobBlobs(pj).map((b) => b.hash)).toEqual([H, H2]);
+    const bad = (over: object) => () => checkJob({ ...pj, ...over }, DEFAULT_LIMITS);
+    expect(bad({ options: { ...pj.options, values: {} } })).toThrow(/job.options: unexpected field 'values'/);
+    expect(bad({ options: { ...pj.options, runs: MAX_PROFILE_RUNS, warmup: 1 } })).toThrow(/at most 1000 profiled runs/);
+    expect(bad({ options: { ...pj.options, runs: 0 } })).toThrow(ProtocolError);
+    expect(bad({ compare: job().compare ?? {} })).toThrow(/unexpected field 'compare'/);
+    expect(bad({ kind: 'eval' })).toThrow(/job.kind: expected one of bench, profile/);
+    expect(() => checkJob(pj, { ...DEFAULT_LIMITS, maxJobBytes: 21 })).toThrow(/its blobs come to 22 bytes/);
+  });
+
   it('parses each side only the messages that side may receive', () => {
     const info = { userAgent: 'Mozilla/5.0 (Linux; Android 14) Chrome/120.0', hardwareConcurrency: 8, threads: true, simd: true, webgpu: false, ort: '1.30.0' };
     expect(parsePageMessage(JSON.stringify({ t: 'hello', info }), DEFAULT_LIMITS).t).toBe('hello');
@@ -133,7 +147,7 @@ describe('execution provider on a device', () => {
     await expect(chooseProvider('webgpu', undefined)).rejects.toThrow(/cannot run on webgpu on this device: this browser has no WebGPU/);
   });
   it('a job names its provider; anything else is refused', () => {
-    expect(checkJob(job({ options: { ...job().options, ep: 'auto' } }), DEFAULT_LIMITS).options.ep).toBe('auto');
+    expect((checkJob(job({ options: { ...job().options, ep: 'auto' } }), DEFAULT_LIMITS) as BenchJob).options.ep).toBe('auto');
     expect(() => checkJob(job({ options: { ...job().options, ep: 'webgl' as never } }), DEFAULT_LIMITS)).toThrow(ProtocolError);
   });
 });

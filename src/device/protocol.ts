@@ -126,7 +126,7 @@ export async function chooseProvider(wanted: EpChoice, gpu: GpuLike | undefined)
   return { ep: 'wasm', note: `wasm (auto: ${why})` };
 }
 
-/** The one kind of work a page does: benchmark a model, or two side by side (`compare`). */
+/** Benchmark a model on a page, or two side by side (`compare`). */
 export interface BenchJob {
   kind: 'bench';
   /** Shown in results (the file name on the CLI's side). */
@@ -139,7 +139,28 @@ export interface BenchJob {
   options: DeviceBenchOptions;
 }
 
-export type Job = BenchJob;
+/**
+ * Profile a model there (`profile --device`): onnxruntime-web's profiler on, `warmup + runs` runs on the
+ * inputs sent; the page answers with the trace events it printed (kernel and run events, warm-up included).
+ */
+export interface ProfileJob {
+  kind: 'profile';
+  label: string;
+  model: BlobRef;
+  inputs: JobInput[];
+  options: DeviceProfileOptions;
+}
+
+export interface DeviceProfileOptions {
+  threads: number;
+  runs: number;
+  warmup: number;
+  optLevel: DeviceBenchOptions['optLevel'];
+  /** Values of symbolic dimensions, written into the model there (as a local profile does). */
+  dims: Record<string, number>;
+}
+
+export type Job = BenchJob | ProfileJob;
 
 // ---- messages ----
 
@@ -258,11 +279,52 @@ function checkOptions(v: unknown, what: string): DeviceBenchOptions {
   return out;
 }
 
+const inputList = (v: unknown, what: string, limits: DeviceLimits): JobInput[] => {
+  if (!Array.isArray(v) || v.length > 256) throw new ProtocolError(`${what}: expected at most 256 inputs`);
+  return v.map((x, i) => {
+    const w = `${what}[${i}]`;
+    const io = obj(x, w);
+    only(io, ['name', 'dtype', 'dims', 'blob'], w);
+    return { name: str(io['name'], `${w}.name`, 256), dtype: int(io['dtype'], `${w}.dtype`, 1, 64), dims: dimsOf(io['dims'], `${w}.dims`), blob: checkBlobRef(io['blob'], `${w}.blob`, limits) };
+  });
+};
+
+function withinJobLimit<J extends Job>(job: J, limits: DeviceLimits): J {
+  const total = jobBlobs(job).reduce((s, b) => s + b.size, 0);
+  if (total > limits.maxJobBytes) throw new ProtocolError(`job: its blobs come to ${total} bytes, over the limit of ${limits.maxJobBytes}`);
+  return job;
+}
+
+/** The most profiled runs (warm-up included) a profile job may ask for: each adds its events to the answer. */
+export const MAX_PROFILE_RUNS = 1000;
+
+function checkProfileJob(o: Obj, limits: DeviceLimits): ProfileJob {
+  only(o, ['kind', 'label', 'model', 'inputs', 'options'], 'job');
+  const opt = obj(o['options'], 'job.options');
+  only(opt, ['threads', 'runs', 'warmup', 'optLevel', 'dims'], 'job.options');
+  const options: DeviceProfileOptions = {
+    threads: int(opt['threads'], 'job.options.threads', 1, 256),
+    runs: int(opt['runs'], 'job.options.runs', 1, MAX_PROFILE_RUNS),
+    warmup: int(opt['warmup'], 'job.options.warmup', 0, MAX_PROFILE_RUNS),
+    optLevel: oneOf(opt['optLevel'], ['disabled', 'basic', 'extended', 'all'] as const, 'job.options.optLevel'),
+    dims: record(opt['dims'], 'job.options.dims', (x, w) => int(x, w, 0, MAX_DIM)),
+  };
+  if (options.runs + options.warmup > MAX_PROFILE_RUNS) throw new ProtocolError(`job.options: at most ${MAX_PROFILE_RUNS} profiled runs, warm-up included`);
+  const job: ProfileJob = {
+    kind: 'profile',
+    label: str(o['label'], 'job.label', 4096),
+    model: checkBlobRef(o['model'], 'job.model', limits),
+    inputs: inputList(o['inputs'], 'job.inputs', limits),
+    options,
+  };
+  return withinJobLimit(job, limits);
+}
+
 /** Checks a job field by field (unknown fields, types, ranges, sizes against the limits). */
 export function checkJob(v: unknown, limits: DeviceLimits): Job {
   const o = obj(v, 'job');
+  if (oneOf(o['kind'], ['bench', 'profile'] as const, 'job.kind') === 'profile') return checkProfileJob(o, limits);
   only(o, ['kind', 'label', 'model', 'compare', 'inputs', 'feedSets', 'options'], 'job');
-  oneOf(o['kind'], ['bench'] as const, 'job.kind');
   const job: BenchJob = {
     kind: 'bench',
     label: str(o['label'], 'job.label', 4096),
@@ -281,29 +343,18 @@ export function checkJob(v: unknown, limits: DeviceLimits): Job {
     if (s['executionMode'] !== undefined) settings.executionMode = oneOf(s['executionMode'], ['sequential', 'parallel'] as const, 'job.compare.settings.executionMode');
     job.compare = { label: str(c['label'], 'job.compare.label', 4096), model: checkBlobRef(c['model'], 'job.compare.model', limits), settings };
   }
-  const inputList = (v: unknown, what: string): JobInput[] => {
-    if (!Array.isArray(v) || v.length > 256) throw new ProtocolError(`${what}: expected at most 256 inputs`);
-    return v.map((x, i) => {
-      const w = `${what}[${i}]`;
-      const io = obj(x, w);
-      only(io, ['name', 'dtype', 'dims', 'blob'], w);
-      return { name: str(io['name'], `${w}.name`, 256), dtype: int(io['dtype'], `${w}.dtype`, 1, 64), dims: dimsOf(io['dims'], `${w}.dims`), blob: checkBlobRef(io['blob'], `${w}.blob`, limits) };
-    });
-  };
-  job.inputs = inputList(o['inputs'], 'job.inputs');
+  job.inputs = inputList(o['inputs'], 'job.inputs', limits);
   if (o['feedSets'] !== undefined) {
     const sets = o['feedSets'];
     if (!Array.isArray(sets) || sets.length < 1 || sets.length > 64) throw new ProtocolError('job.feedSets: expected 1 to 64 input sets');
-    job.feedSets = sets.map((s, i) => inputList(s, `job.feedSets[${i}]`));
+    job.feedSets = sets.map((s, i) => inputList(s, `job.feedSets[${i}]`, limits));
   }
-  const total = jobBlobs(job).reduce((s, b) => s + b.size, 0);
-  if (total > limits.maxJobBytes) throw new ProtocolError(`job: its blobs come to ${total} bytes, over the limit of ${limits.maxJobBytes}`);
-  return job;
+  return withinJobLimit(job, limits);
 }
 
 /** Every blob a job needs, each hash once. */
 export function jobBlobs(job: Job): BlobRef[] {
-  const all = [job.model, ...(job.compare ? [job.compare.model] : []), ...job.inputs.map((i) => i.blob), ...(job.feedSets ?? []).flat().map((i) => i.blob)];
+  const all = job.kind === 'profile' ? [job.model, ...job.inputs.map((i) => i.blob)] : [job.model, ...(job.compare ? [job.compare.model] : []), ...job.inputs.map((i) => i.blob), ...(job.feedSets ?? []).flat().map((i) => i.blob)];
   const seen = new Map<string, BlobRef>();
   for (const b of all) {
     const had = seen.get(b.hash);

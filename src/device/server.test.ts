@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { listDevices, runOnDevice, sha256 } from './client.js';
-import { BlobAssembler, decodeChunk, jobBlobs, parseToPageMessage, type BenchJob, type DeviceInfo } from './protocol.js';
+import { BlobAssembler, decodeChunk, jobBlobs, parseToPageMessage, type BenchJob, type DeviceInfo, type Job } from './protocol.js';
 import { DeviceServer } from './server.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-device-'));
@@ -37,7 +37,7 @@ async function fakeDevice(opts: { name?: string; origin?: string; token?: string
   const cache = new Map<string, Uint8Array>();
   let pending = new Map<string, BlobAssembler>();
   let run = '';
-  let job: BenchJob | undefined;
+  let job: Job | undefined;
   const name = await new Promise<string>((resolve, reject) => {
     ws.on('unexpected-response', (_q, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     ws.on('error', reject);

@@ -412,7 +412,7 @@ export class DeviceServer {
         }
         run = { id: `r${++this.runCount}-${randomBytes(4).toString('hex')}`, control: ws, device, job: msg.job, owed: new Map(), done: false };
         device.run = run;
-        this.log(`device ${device.name}: run ${run.id} (${msg.job.kind} ${msg.job.label}${msg.job.compare ? ` vs ${msg.job.compare.label}` : ''})`);
+        this.log(`device ${device.name}: run ${run.id} (${msg.job.kind} ${msg.job.label}${msg.job.kind === 'bench' && msg.job.compare ? ` vs ${msg.job.compare.label}` : ''})`);
         send(ws, { t: 'started', run: run.id, device: summary(device), limits: this.limits } satisfies ToControlMessage);
         send(device.socket, { t: 'job', run: run.id, job: msg.job } satisfies ToPageMessage);
       } catch (e) {

@@ -22,7 +22,8 @@ export function ortPackageVersion(backend: Backend): string {
 // stand-in is put in place before that, which hands lines to `capturePrinted` while one runs
 const consoleLog = console.log.bind(console);
 let printedTo: ((text: string) => void) | undefined;
-console.log = (...args: unknown[]) => (printedTo ? printedTo(args.map(String).join(' ')) : consoleLog(...args));
+// (a console.log call is a line: its newline is put back, as Node's stdout would carry it)
+console.log = (...args: unknown[]) => (printedTo ? printedTo(`${args.map(String).join(' ')}\n`) : consoleLog(...args));
 
 /** Runs `f` (synchronous) and hands `take` what onnxruntime-web printed meanwhile instead of printing it. */
 export function capturePrinted<T>(f: () => T, take: (text: string) => void): T {

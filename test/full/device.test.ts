@@ -1,8 +1,9 @@
 /**
  * `inferopt device serve` with a real browser as the device: headless Chromium (Debian `chromium`, driven
  * by playwright-core) opens the printed URL and registers; the CLI benchmarks a zoo model there on
- * onnxruntime-web's wasm backend, compares fp32 with int8 side by side, is refused with a wrong token, and
- * fails with one line — not a hang — when the page goes away mid-run.
+ * onnxruntime-web's wasm backend, compares fp32 with int8 side by side, profiles a model there (the table of
+ * `profile --backend wasm`), is refused with a wrong token, and fails with one line — not a hang — when the
+ * page goes away mid-run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -158,6 +159,45 @@ describe.skipIf(!browserBin)('inferopt device serve, with headless Chromium as t
     expect(j.ratio.confidence).toBe(0.95);
     const text = await cli(['bench', 'mnv2.onnx', '--compare', 'mnv2.int8.onnx', '--device', 'auto', '--runs', '3', '--warmup', '1']);
     expect(text.stdout).toMatch(/B\/A median latency: [\d.]+ \(95% CI [\d.]+–[\d.]+, runs interleaved in random order\)/);
+  });
+
+  it('profile --device: the table of profile --backend wasm, from onnxruntime-web\'s profiler on the page', async () => {
+    type Prof = { device?: { name: string }; backend: string; threads: number; runs: number; runMs: number; kernelMs: number; counts: { graphNodes: number; kernels: number }; nodes: { node: string; opType: string; ms: number; calls: number; graphNodes: string[] }[]; opTypes: { opType: string }[] };
+    const [dev, local] = await Promise.all([
+      cli(['profile', 'mnv2.onnx', '--device', 'auto', '--runs', '2', '--warmup', '1', '--json']),
+      cli(['profile', 'mnv2.onnx', '--backend', 'wasm', '--runs', '2', '--warmup', '1', '--no-peak', '--json']),
+    ]);
+    expect(dev.code, dev.stderr).toBe(0);
+    expect(local.code, local.stderr).toBe(0);
+    const d = JSON.parse(dev.stdout) as Prof;
+    const l = JSON.parse(local.stdout) as Prof;
+    expect(d.device?.name).toBe('headless-chrome-linux');
+    expect([d.backend, d.threads, d.runs]).toEqual(['wasm', 2, 2]); // the warm-up run dropped, as locally
+    // the same onnxruntime-web kernels ran there as in Node's wasm backend: same fusions, same kernels
+    expect(d.counts).toEqual(l.counts);
+    expect(d.nodes.map((n) => n.node).sort()).toEqual(l.nodes.map((n) => n.node).sort());
+    expect(new Set(d.opTypes.map((o) => o.opType))).toEqual(new Set(l.opTypes.map((o) => o.opType)));
+    expect(d.nodes.every((n) => n.calls === 2 && n.ms > 0)).toBe(true);
+    expect(d.kernelMs).toBeGreaterThan(0.5); // a real MobileNetV2 pass, timed there
+    expect(d.kernelMs).toBeLessThanOrEqual(d.runMs * 1.001);
+    const text = await cli(['profile', 'mnv2.onnx', '--device', 'headless-chrome-linux', '--runs', '1', '--warmup', '0', '--top', '3', '--threads', '1']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^on device headless-chrome-linux: HeadlessChrome/);
+    expect(text.stdout).toMatch(/^mnv2\.onnx on wasm \(onnxruntime-web on headless-chrome-linux\), 1 thread; inputs input=1x3x224x224/m);
+    expect(text.stdout).toMatch(/^By op type:$/m);
+    expect(text.stdout).toMatch(/^Top 3 hotspots:$/m);
+    expect(text.stdout).toMatch(/no roofline columns: the device's peak/);
+    expect(await page.locator('#runs tbody tr').first().textContent()).toMatch(/mnv2\.onnx \(profiled\)/);
+    // a node name ORT would write into its trace unescaped runs there under a stand-in and comes back whole
+    const small = buildZooModel('cnn-small', { seed: 3 });
+    small.graph.nodes[0]!.name = 'conv "one"';
+    saveModel(small, path.join(work, 'quoted.onnx'));
+    const q = await cli(['profile', 'quoted.onnx', '--device', 'auto', '--runs', '1', '--warmup', '0', '--json']);
+    expect(q.code, q.stderr).toBe(0);
+    expect((JSON.parse(q.stdout) as Prof).nodes.flatMap((n) => n.graphNodes)).toContain('conv "one"');
+    const bad = await cli(['profile', 'mnv2.onnx', '--device', 'auto', '--backend', 'node']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('inferopt: --device profiles onnxruntime-web (wasm) on the device; drop --backend');
   });
 
   it('optimize --target wasm --device times every candidate on the page', async () => {

@@ -130,6 +130,7 @@ function stopWorker(): void {
 }
 
 function addRunRow(job: Job, result: FromWorker & { t: 'result' }): void {
+  if (job.kind === 'profile') return addProfileRow(job, result.result as { events: { cat?: string; name?: string; dur?: number }[] });
   const r = result.result as { latencyMs?: { n: number; p50: number; p90: number; p99: number }; a?: unknown; b?: unknown };
   const rows = r.a && r.b ? [[job.label, r.a], [job.compare!.label, r.b]] : [[job.label, r]];
   const body = $('runs').querySelector('tbody')!;
@@ -142,6 +143,19 @@ function addRunRow(job: Job, result: FromWorker & { t: 'result' }): void {
     }
     body.prepend(tr);
   }
+}
+
+/** A profile's row: its runs (warm-up included) and the median run time from the trace's model_run events. */
+function addProfileRow(job: Job, r: { events: { cat?: string; name?: string; dur?: number }[] }): void {
+  const runs = r.events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => (e.dur ?? 0) / 1000).sort((a, b) => a - b);
+  const mid = runs.length ? (runs[(runs.length - 1) >> 1]! + runs[runs.length >> 1]!) / 2 : NaN;
+  const tr = document.createElement('tr');
+  for (const v of [`${job.label} (profiled)`, String(job.options.threads), String(runs.length), mid.toFixed(2), '', '']) {
+    const td = document.createElement('td');
+    td.textContent = v;
+    tr.append(td);
+  }
+  $('runs').querySelector('tbody')!.prepend(tr);
 }
 
 function connect(info: DeviceInfo): void {
@@ -165,12 +179,13 @@ function connect(info: DeviceInfo): void {
   const start = (c: Current) => {
     const blobs: Record<string, Uint8Array> = {};
     for (const b of jobBlobs(c.job)) blobs[b.hash] = cacheGet(b.hash)!;
-    const s = c.job.compare?.settings.threads;
+    const s = c.job.kind === 'bench' ? c.job.compare?.settings.threads : undefined;
     if (s !== undefined && s !== c.job.options.threads) {
       return fail(c.run, `both sides of a comparison run with one thread count on a device (onnxruntime-web fixes it per page): ${c.job.options.threads} and ${s} asked`, true);
     }
     const w = workerFor(c.job.options.threads);
-    $('job').textContent = `Running ${c.job.compare ? `${c.job.label} vs ${c.job.compare.label}` : c.job.label} with ${c.job.options.threads} thread(s)…`;
+    const what = c.job.kind === 'profile' ? `Profiling ${c.job.label}` : c.job.compare ? `Running ${c.job.label} vs ${c.job.compare.label}` : `Running ${c.job.label}`;
+    $('job').textContent = `${what} with ${c.job.options.threads} thread(s)…`;
     setStatus('busy', 'busy');
     const progress = $<HTMLProgressElement>('progress');
     progress.hidden = false;

@@ -1,13 +1,15 @@
 /**
  * Where a device page runs a job: in a Web Worker with its own onnxruntime-web (threads fixed per worker).
  * It calls runtime/bench.ts's `benchmark` and `compare` — the code local `inferopt bench` uses, statistics
- * included — on the model bytes the page received and checked.
+ * included — on the model bytes the page received and checked, or, for a profile job, runtime/profile-trace's
+ * `printedProfileEvents` (what local `profile --backend wasm` runs).
  */
 import { InputError } from '../../errors.js';
 import { Tensor } from '../../ir/tensor.js';
 import { benchmark, compare, type BenchOptions } from '../../runtime/bench.js';
 import type { InputValue } from '../../runtime/inputs.js';
-import { chooseProvider, type GpuLike, type Job, type JobInput } from '../protocol.js';
+import { printedProfileEvents } from '../../runtime/profile-trace.js';
+import { chooseProvider, type GpuLike, type Job, type JobInput, type ProfileJob } from '../protocol.js';
 
 export interface ToWorker {
   run: string;
@@ -23,11 +25,31 @@ export type FromWorker =
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
 
-async function runJob({ run, job, blobs }: ToWorker): Promise<unknown> {
+/** Trace events a profile sends back: the run and kernel events, with the fields runtime/profile-trace reads. */
+function slimEvent(e: unknown): unknown {
+  const x = e as { cat?: string; name?: string; ph?: string; ts?: number; dur?: number; pid?: number; tid?: number; args?: { op_name?: string; provider?: string } };
+  const keep = (x.cat === 'Session' && x.name === 'model_run') || (x.cat === 'Node' && x.name?.endsWith('_kernel_time'));
+  if (!keep) return undefined;
+  const args = x.args?.op_name !== undefined ? { op_name: x.args.op_name, ...(x.args.provider ? { provider: x.args.provider } : {}) } : undefined;
+  return { cat: x.cat, name: x.name, ph: x.ph, ts: x.ts, dur: x.dur, pid: x.pid, tid: x.tid, ...(args ? { args } : {}) };
+}
+
+/** onnxruntime-web's profiler on the bytes received, on the inputs sent: its printed trace, slimmed. */
+async function profileJob(run: string, job: ProfileJob, blobs: Record<string, Uint8Array>): Promise<unknown> {
   const o = job.options;
-  if (o.threads > 1 && !(self as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
-    throw new InputError(`this page is not cross-origin isolated, so onnxruntime-web cannot run ${o.threads} threads here; use --threads 1`);
+  const feeds = Object.fromEntries(job.inputs.map((i) => [i.name, new Tensor(i.dtype, i.dims, blobs[i.blob.hash]!, i.name)]));
+  post({ t: 'progress', run, fraction: 0 });
+  const events = (await printedProfileEvents(blobs[job.model.hash]!, feeds, { threads: o.threads, optLevel: o.optLevel, dims: o.dims }, o.runs, o.warmup)).map(slimEvent).filter((e) => e !== undefined);
+  post({ t: 'progress', run, fraction: 1 });
+  return { model: job.label, threads: o.threads, runs: o.runs, warmup: o.warmup, events, executionProvider: 'wasm' };
+}
+
+async function runJob({ run, job, blobs }: ToWorker): Promise<unknown> {
+  if (job.options.threads > 1 && !(self as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
+    throw new InputError(`this page is not cross-origin isolated, so onnxruntime-web cannot run ${job.options.threads} threads here; use --threads 1`);
   }
+  if (job.kind === 'profile') return profileJob(run, job, blobs);
+  const o = job.options;
   // the execution provider: WebGPU only where this browser has an adapter (results say which one ran)
   const provider = await chooseProvider(o.ep ?? 'wasm', (self.navigator as unknown as { gpu?: GpuLike }).gpu);
   const tensor = (i: JobInput) => new Tensor(i.dtype, i.dims, blobs[i.blob.hash]!, i.name);
