@@ -5,7 +5,11 @@
  * onnxruntime-web through `inferopt device serve` with 1 and 2 threads. Every figure is one
  * `inferopt bench fp32.onnx --compare int8.onnx …` run, printed beside the table, so each can be re-run.
  *
- *   npx tsx bench/device.ts [--runs N] [--models mobilenetv2,resnet50] [--threads 2]
+ *   npx tsx bench/device.ts [--runs N] [--models mobilenetv2,resnet50] [--pruned FILE|none]
+ *
+ * ResNet-50 also gets its channel-pruned (50% of FLOPs) + static int8 variant for the web target, built by
+ * `cpu-run npx tsx bench/prune.ts --part resnet50-build` (tmp/bench-prune/r50-c50-int8-wasm.onnx, the
+ * default of --pruned; seeded random weights like the zoo model here, so speed and size only).
  *
  * Needs Debian `chromium`. Not a test: figures vary with the machine and its load (run under measure-run).
  */
@@ -25,6 +29,8 @@ const flag = (name: string, def: string) => {
 };
 const runsFlag = flag('--runs', '');
 const models = flag('--models', 'mobilenetv2,resnet50').split(',');
+const prunedFlag = flag('--pruned', path.join(ROOT, 'tmp/bench-prune/r50-c50-int8-wasm.onnx'));
+const PRUNED = 'pruned 50% FLOPs + int8';
 const MB = 1e6;
 const SIZE_BOUND_MB = 20;
 
@@ -80,7 +86,7 @@ async function main(): Promise<void> {
     const device = (JSON.parse(await cli(['device', 'list', '--json'])) as { devices: { name: string }[] }).devices[0]!.name;
 
     const rows: Row[] = [];
-    const sizes: Record<string, { fp32: number; int8: number }> = {};
+    const sizes: Record<string, { fp32: number; int8: number; pruned?: number }> = {};
     for (const name of models) {
       const fp32 = `${name}.onnx`;
       const int8 = `${name}.int8.onnx`;
@@ -96,6 +102,13 @@ async function main(): Promise<void> {
         variants.push(['int8, depthwise int8 too', `${name}.int8dw.onnx`]);
       }
       sizes[name] = { fp32: fs.statSync(path.join(work, fp32)).size / MB, int8: fs.statSync(path.join(work, int8)).size / MB };
+      if (name === 'resnet50' && prunedFlag !== 'none') {
+        if (!fs.existsSync(prunedFlag)) throw new Error(`${prunedFlag}: not there; build it with \`cpu-run npx tsx bench/prune.ts --part resnet50-build\`, or give --pruned none`);
+        const pruned = `${name}.pruned-c50.int8.onnx`;
+        fs.copyFileSync(prunedFlag, path.join(work, pruned));
+        variants.push([PRUNED, pruned]);
+        sizes[name]!.pruned = fs.statSync(path.join(work, pruned)).size / MB;
+      }
       const runs = runsFlag || (name === 'resnet50' ? '20' : '40');
       const places: [string, string[]][] = [
         ['node native, 2 threads', ['--backend', 'node', '--threads', '2']],
@@ -106,7 +119,7 @@ async function main(): Promise<void> {
       for (const [variant, file] of variants) {
         for (const [where, extra] of places) {
           // the all-int8 variant only where it was slow: in the browser
-          if (variant !== 'int8' && !where.startsWith('Chromium')) continue;
+          if (variant.startsWith('int8,') && !where.startsWith('Chromium')) continue;
           const argv = ['bench', fp32, '--compare', file, '--runs', runs, '--warmup', '3', ...extra];
           process.stderr.write(`${name} ${variant}: ${where}…\n`);
           const r = JSON.parse(await cli([...argv, '--json'])) as Compare;
@@ -117,24 +130,28 @@ async function main(): Promise<void> {
 
     const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
     const lines = [
-      `| model | size fp32 → int8 (MB) | int8 variant | where | fp32 p50 (ms) | int8 p50 (ms) | int8/fp32 [95% CI] | rounds |`,
+      `| model | size fp32 → variant (MB) | variant | where | fp32 p50 (ms) | variant p50 (ms) | variant/fp32 [95% CI] | rounds |`,
       `|---|---|---|---|---|---|---|---|`,
-      ...rows.map((r) => `| ${r.model} | ${sizes[r.model]!.fp32.toFixed(1)} → ${sizes[r.model]!.int8.toFixed(1)} | ${r.variant} | ${r.where} | ${ms(r.fp32)} | ${ms(r.int8)} | ${r.ratio.ratio.toFixed(2)} [${r.ratio.low.toFixed(2)}–${r.ratio.high.toFixed(2)}] | ${r.runs} |`),
+      ...rows.map((r) => `| ${r.model} | ${sizes[r.model]!.fp32.toFixed(1)} → ${(r.variant === PRUNED ? sizes[r.model]!.pruned! : sizes[r.model]!.int8).toFixed(1)} | ${r.variant} | ${r.where} | ${ms(r.fp32)} | ${ms(r.int8)} | ${r.ratio.ratio.toFixed(2)} [${r.ratio.low.toFixed(2)}–${r.ratio.high.toFixed(2)}] | ${r.runs} |`),
     ];
     process.stdout.write(lines.join('\n') + '\n\n');
     process.stdout.write(`Scenario 1 on a browser (model ≤ ${SIZE_BOUND_MB} MB; latency in Chromium wasm, 2 threads, on this machine's cores — a phone is slower):\n`);
+    const fits = (mb: number) => (mb <= SIZE_BOUND_MB ? 'fits' : 'over');
     for (const name of models) {
       const s = sizes[name]!;
-      const c = rows.find((r) => r.model === name && r.variant === 'int8' && r.where === 'Chromium wasm, 2 threads')!;
-      const best = c.int8 < c.fp32 ? 'int8' : 'fp32';
-      const fits = (mb: number) => (mb <= SIZE_BOUND_MB ? 'fits' : 'over');
-      process.stdout.write(
-        `  ${name}: fp32 ${s.fp32.toFixed(1)} MB (${fits(s.fp32)}), ${ms(c.fp32)} ms; int8 ${s.int8.toFixed(1)} MB (${fits(s.int8)}), ${ms(c.int8)} ms — int8 runs in ${c.ratio.ratio.toFixed(2)}× fp32's time [${c.ratio.low.toFixed(2)}–${c.ratio.high.toFixed(2)}]; faster: ${best}\n`,
-      );
+      for (const [variant, mb] of [['int8', s.int8], [PRUNED, s.pruned]] as const) {
+        const c = rows.find((r) => r.model === name && r.variant === variant && r.where === 'Chromium wasm, 2 threads');
+        if (!c || mb === undefined) continue;
+        const best = c.int8 < c.fp32 ? variant : 'fp32';
+        process.stdout.write(
+          `  ${name}: fp32 ${s.fp32.toFixed(1)} MB (${fits(s.fp32)}), ${ms(c.fp32)} ms; ${variant} ${mb.toFixed(1)} MB (${fits(mb)}), ${ms(c.int8)} ms — runs in ${c.ratio.ratio.toFixed(2)}× fp32's time [${c.ratio.low.toFixed(2)}–${c.ratio.high.toFixed(2)}]; faster: ${best}\n`,
+        );
+      }
     }
     process.stdout.write('\nCommands (in the work folder, with `inferopt device serve` running and Chromium on its page):\n');
     for (const r of rows) process.stdout.write(`  ${r.command}\n`);
     process.stdout.write(`Models: inferopt zoo <name> -o <name>.onnx --seed 1; inferopt simplify <name>.onnx -o <name>.simple.onnx; inferopt quantize <name>.simple.onnx --mode static --target wasm --calib random:8 -o <name>.int8.onnx (mobilenetv2 also with --depthwise int8 -o mobilenetv2.int8dw.onnx)\n`);
+    if (sizes['resnet50']?.pruned !== undefined) process.stdout.write(`resnet50.pruned-c50.int8.onnx: a copy of ${path.relative(ROOT, prunedFlag)}, from \`npx tsx bench/prune.ts --part resnet50-build\` (zoo resnet50 seed 1, channels pruned to 50% of FLOPs, l2 importance, --align 8, no fine-tuning; simplified, static int8 --target wasm, 16 random calibration images)\n`);
   } finally {
     await browser.close();
     serve?.kill('SIGINT');
