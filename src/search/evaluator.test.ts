@@ -42,4 +42,27 @@ describe('OnnxEvaluator caches', () => {
     expect(Buffer.from(large).equals(Buffer.from(small))).toBe(false); // other data: its own activation scales
     expect(fs.readdirSync(cacheDir).length).toBeGreaterThanOrEqual(2);
   });
+
+  it('builds recipes that start with the same graph steps from one simplified copy: the same bytes as a fresh build', async () => {
+    const modelFile = path.join(dir, 'cnn-prefix.onnx');
+    saveModel(cnnModel(), modelFile);
+    const model = cnnModel();
+    const feeds = [0, 1].map((seed) => randomInputs(model, { dims: { N: 1 }, seed }));
+    const cacheDir = path.join(dir, 'cache-prefix');
+    const evaluator = () => new OnnxEvaluator({ modelFile, catalog: searchCatalog(), metric: source(feeds), backend: 'node', cacheDir });
+    const recipe = (pass: string, params: Record<string, unknown> = {}): Recipe => ({ target: 'cpu', steps: [{ pass: 'simplify', params: {} }, { pass, params }], session: DEFAULT_SESSION });
+    const warm = evaluator();
+    const first = await warm.build(recipe('quantize-static'));
+    const second = await warm.build(recipe('quantize-dynamic', { perChannel: true }));
+    const third = await warm.build(recipe('convert-half'));
+    for (const [r, b] of [[recipe('quantize-static'), first], [recipe('quantize-dynamic', { perChannel: true }), second], [recipe('convert-half'), third]] as const) {
+      const fresh = await evaluator().build(r);
+      expect(Buffer.from(b.bytes).equals(Buffer.from(fresh.bytes)), r.steps[1]!.pass).toBe(true);
+      expect(b.steps.map((s) => s.pass)).toEqual(['simplify', r.steps[1]!.pass]);
+    }
+    // the simplified copy is never changed by the steps after it (the first build is out of the last-two cache: rebuilt)
+    const again = await warm.build(recipe('quantize-static'));
+    expect(again).not.toBe(first);
+    expect(Buffer.from(again.bytes).equals(Buffer.from(first.bytes))).toBe(true);
+  });
 });

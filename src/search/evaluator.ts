@@ -3,6 +3,7 @@ import { toolCacheDir } from '../util/files.js';
 import * as path from 'node:path';
 import { loadModel, modelToBytes } from '../ir/io.js';
 import type { Model } from '../ir/graph.js';
+import { cloneModel } from '../ir/clone.js';
 import type { Tensor } from '../ir/tensor.js';
 import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult, type SessionSettingsOverride } from '../runtime/bench.js';
 import type { Backend } from '../runtime/session.js';
@@ -88,10 +89,33 @@ export class OnnxEvaluator implements Evaluator {
     const hit = this.built.find((b) => b.key === key);
     if (hit) return hit;
     if (this.built.length >= 2) this.built.shift(); // let the oldest go before building the next
-    const { model, steps } = await applyRecipe(loadModel(this.opts.modelFile), recipe, this.opts.catalog, (e) => this.runtimeParams(e));
+    const { model, steps } = await this.buildFresh(recipe);
     const b = { key, model, bytes: modelToBytes(model), steps };
     this.built.push(b);
     return b;
+  }
+
+  /**
+   * The graph-only steps most recipes start with (simplify), applied once: later recipes with the same
+   * leading steps start from a copy of that model instead of loading and simplifying the input again. The
+   * model is the same, byte for byte, as one built from the input file (passes are deterministic).
+   */
+  private prefix?: { key: string; model: Model; steps: AppliedStep[] };
+
+  private async buildFresh(recipe: Recipe): Promise<{ model: Model; steps: AppliedStep[] }> {
+    const runtime = (e: CatalogEntry) => this.runtimeParams(e);
+    let n = 0;
+    while (n < recipe.steps.length && this.opts.catalog.find((c) => c.pass.id === recipe.steps[n]!.pass)?.kind === 'graph') n++;
+    if (n === 0 || n === recipe.steps.length) return applyRecipe(loadModel(this.opts.modelFile), recipe, this.opts.catalog, runtime);
+    const head: Recipe = { ...recipe, steps: recipe.steps.slice(0, n) };
+    const key = JSON.stringify([recipe.target, head.steps]);
+    if (this.prefix?.key !== key) {
+      this.prefix = undefined; // let the old one go first
+      const built = await applyRecipe(loadModel(this.opts.modelFile), head, this.opts.catalog, runtime);
+      this.prefix = { key, ...built };
+    }
+    const rest = await applyRecipe(cloneModel(this.prefix.model), { ...recipe, steps: recipe.steps.slice(n) }, this.opts.catalog, runtime);
+    return { model: rest.model, steps: [...this.prefix.steps, ...rest.steps] };
   }
 
   private async runtimeParams(entry: CatalogEntry): Promise<Record<string, unknown>> {
@@ -134,7 +158,7 @@ export class OnnxEvaluator implements Evaluator {
     const step = recipe.steps.at(-1);
     if (!step || !supportsFallback(step)) return undefined;
     const prefix: Recipe = { ...recipe, steps: recipe.steps.slice(0, -1) };
-    const { model } = await applyRecipe(loadModel(this.opts.modelFile), prefix, this.opts.catalog, (e) => this.runtimeParams(e));
+    const { model } = await this.buildFresh(prefix);
     // the baseline on the selection samples, once: the fallback's decisions compare with it
     this.selectBaseline ??= this.opts.metric.select(loadModel(this.opts.modelFile));
     const r = await fallbackStep(model, step, recipe.target, (m) => this.opts.metric.select(m), await this.selectBaseline, bound, await this.calibrationParams());
