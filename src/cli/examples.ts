@@ -36,6 +36,7 @@ const EXAMPLES: Record<string, string[]> = {
     'inferopt optimize model.onnx --recipe out/recipe.json -o again/',
     'inferopt optimize model.onnx --data data/fashion-mnist-1k -o out/ --workers redis://:secret@queue-host:6379',
     'inferopt optimize model.onnx --target wasm --device auto -o web/   # timed on a phone or browser: inferopt device serve',
+    'inferopt optimize spam-bert/onnx/model.onnx --data spam.json --layout transformers.js -o spam-web/   # onnx/model_int8.onnx (the dtype the chosen form is), config, tokenizer',
   ],
   worker: ['inferopt worker --redis redis://:secret@queue-host:6379 --name box1', 'inferopt worker --redis rediss://queue-host:6380 --concurrency 2'],
   demo: ['inferopt demo', 'inferopt demo -o /tmp/demo --budget 2m'],

@@ -94,3 +94,36 @@ export function transformersJsPart(fileName: string): string {
   for (const suffix of Object.values(TRANSFORMERS_JS_SUFFIX)) if (suffix && stem.endsWith(suffix)) stem = stem.slice(0, -suffix.length);
   return /(^|_)model(_merged)?$|encoder|decoder|embed_tokens/.test(stem) ? stem : 'model';
 }
+
+/** Files of a Hugging Face model folder transformers.js reads beside the ONNX files (copied as they are). */
+export const HF_SIDE_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'added_tokens.json',
+  'vocab.txt',
+  'vocab.json',
+  'merges.txt',
+  'preprocessor_config.json',
+  'processor_config.json',
+];
+
+/**
+ * The dtype under which transformers.js should load a model made by these steps (pass id and params, as a
+ * recipe records them): its numeric form decides. Nothing quantized → fp32; half precision only → fp16;
+ * 4-bit weight blocks → q4 (q4f16 with fp16 after); dynamic int8 → int8 (uint8 weights → uint8); any other
+ * 8-bit form (static QDQ, 8-bit weight blocks, quantization-aware training) → q8, transformers.js's "8-bit
+ * quantized" file. Pruning and graph rewrites do not change the dtype.
+ */
+export function transformersJsDtypeOf(steps: readonly { pass: string; params: Record<string, unknown> }[]): TransformersJsDtype {
+  const has = (id: string) => steps.find((s) => s.pass === id);
+  const half = has('convert-half');
+  const weightOnly = has('quantize-weight-only');
+  const dynamic = has('quantize-dynamic');
+  if (weightOnly && (weightOnly.params.bits ?? 4) === 4) return half ? 'q4f16' : 'q4';
+  if (dynamic && !has('quantize-static') && !has('qat') && !weightOnly) return dynamic.params.weightType === 'uint8' ? 'uint8' : 'int8';
+  if (weightOnly || dynamic || has('quantize-static') || has('qat')) return 'q8';
+  return half ? 'fp16' : 'fp32';
+}

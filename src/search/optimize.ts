@@ -27,6 +27,8 @@ import { distributedSearch, type RemoteEvaluator } from '../distributed/coordina
 import { describeGoals, type Goals } from './goals.js';
 import { dataMetric, fidelityMetric, type MetricSource } from './metric.js';
 import { OutputDir } from '../util/output-dir.js';
+import { markInput } from '../util/files.js';
+import { HF_SIDE_FILES, TRANSFORMERS_JS_DTYPES, transformersJsDtypeOf, transformersJsFileName, transformersJsPart } from '../quantize/transformers-js.js';
 import { DEFAULT_SESSION, graphKey, type Recipe, type RecipeFile } from './recipe.js';
 import { runSearch } from './search.js';
 import { explainSlowerCandidates } from './explain.js';
@@ -82,6 +84,12 @@ export interface OptimizeOptions {
   workers?: { url: string; resume?: boolean; timingClass?: string };
   /** The live view of the workers (one line, redrawn). */
   progress?: (line: string) => void;
+  /**
+   * 'transformers.js': the chosen model goes into the folder transformers.js loads — `onnx/<part><suffix>.onnx`
+   * with the suffix of the dtype its numeric form is (transformersJsDtypeOf), the input's config and tokenizer
+   * files beside it, and quantize_config.json saying how it was made.
+   */
+  layout?: 'transformers.js';
 }
 
 export interface OptimizeOutcome {
@@ -132,9 +140,12 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   if (!fs.existsSync(modelFile)) throw new InputError(`no such model file: ${o.modelFile}`);
   if (o.recipe) checkRecipeFor(o.recipe, modelFile, forTarget(o.catalog ?? searchCatalog(), o.target), o.allowOtherModel === true);
   const baseModel = loadModel(modelFile);
-  const modelName = `${path.basename(modelFile, '.onnx')}.optimized.onnx`;
+  const layout = o.layout === 'transformers.js' ? transformersJsSource(modelFile) : undefined;
+  // the file the chosen model goes to; with a layout its dtype is known after the search: every one is checked now
+  const nameOf = (r: Recipe) => (layout ? `onnx/${transformersJsFileName(layout.part, transformersJsDtypeOf(r.steps))}` : `${path.basename(modelFile, '.onnx')}.optimized.onnx`);
+  const modelNames = layout ? TRANSFORMERS_JS_DTYPES.map((d) => `onnx/${transformersJsFileName(layout.part, d)}`) : [nameOf({ target: o.target, steps: [], session: DEFAULT_SESSION })];
   const inputFiles = runtimeInputs(baseModel).map((v, i) => ({ name: v.name, file: `timed-input-${i}.pb` }));
-  const out = new OutputDir(o.outDir, { names: [modelName, `${modelName}.data`, 'recipe.json', 'results.json', 'report.md', 'report.html', ...inputFiles.map((f) => f.file), ...(o.workers ? [PARTIAL] : [])] });
+  const out = new OutputDir(o.outDir, { names: [...modelNames.flatMap((n) => [n, `${n}.data`]), ...(layout ? [...layout.side.map((s) => s.name), 'quantize_config.json'] : []), 'recipe.json', 'results.json', 'report.md', 'report.html', ...inputFiles.map((f) => f.file), ...(o.workers ? [PARTIAL] : [])] });
   let journal: RemoteEvaluator['journal'] = [];
   // the queues first: an unreachable Redis is one line before any work
   let cluster: Cluster | undefined;
@@ -202,6 +213,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       log(`side by side: ${sideBySide.speedup.toFixed(2)}× faster [${sideBySide.low.toFixed(2)}, ${sideBySide.high.toFixed(2)}]`);
       if (sideBySide.low <= 1) search.warnings.push(`timed side by side with the baseline, the chosen model's speed-up is not significant (${sideBySide.speedup.toFixed(2)}×, 95% interval ${sideBySide.low.toFixed(2)}–${sideBySide.high.toFixed(2)}): the search's separate measurements were noisy`);
     }
+    const modelName = nameOf(search.chosen.recipe);
     const chosenBuilt = await evaluator.build(search.chosen.recipe);
     const measuredHash = remote?.evaluator.modelHashes.get(graphKey(search.chosen.recipe));
     if (measuredHash && measuredHash !== modelHash(chosenBuilt.bytes)) {
@@ -267,6 +279,19 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       outputs: { model: modelName, recipe: 'recipe.json', results: 'results.json', html: 'report.html', markdown: 'report.md' },
     };
     out.write('recipe.json', JSON.stringify(recipeFile, null, 2) + '\n');
+    if (layout) {
+      for (const s of layout.side) out.write(s.name, s.bytes);
+      const dtype = transformersJsDtypeOf(search.chosen.recipe.steps);
+      const config = {
+        tool: 'inferopt optimize',
+        source: [modelFile],
+        target: o.target,
+        dtypes: [dtype],
+        files: [{ file: modelName, dtype, how: `the model \`inferopt optimize\` chose: ${search.chosen.label}`, recipe: search.chosen.recipe, bytes: modelSizeOnDisk(out.path(modelName)) }],
+        note: `transformers.js runs the file with its own session options: the search's session settings (${search.chosen.recipe.session.threads} thread(s), ORT level ${search.chosen.recipe.session.optLevel}) are not part of it`,
+      };
+      out.write('quantize_config.json', JSON.stringify(config, null, 2) + '\n');
+    }
     out.write('results.json', JSON.stringify(results, null, 1) + '\n');
     out.write('report.md', markdownReport(results));
     out.write('report.html', await htmlReport(results));
@@ -366,4 +391,21 @@ export function benchCommand(modelFile: string, chosenFile: string, workload: Wo
 
 function sha256File(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/**
+ * What `--layout transformers.js` takes from the input: the part it stands for (`model`, `encoder_model`, …)
+ * and the config and tokenizer files of its Hugging Face folder (the file's folder, or the folder above an
+ * `onnx/` folder), read now and recorded as inputs.
+ */
+function transformersJsSource(modelFile: string): { part: string; side: { name: string; bytes: Uint8Array }[] } {
+  const dir = path.dirname(modelFile);
+  const root = path.basename(dir) === 'onnx' ? path.dirname(dir) : dir;
+  const side = HF_SIDE_FILES.map((name) => ({ name, file: path.join(root, name) }))
+    .filter((s) => fs.existsSync(s.file) && fs.statSync(s.file).isFile())
+    .map((s) => {
+      markInput(s.file);
+      return { name: s.name, bytes: fs.readFileSync(s.file) };
+    });
+  return { part: transformersJsPart(path.basename(modelFile)), side };
 }

@@ -109,6 +109,32 @@ describe('output folders', () => {
     expect(fs.readdirSync(out).sort()).toEqual(['.inferopt-manifest.json', 'NOTES.md', 'r.txt']);
     expect(fs.statSync(out).mode & 0o077).not.toBe(0); // not a private 0700 folder
   });
+
+  it('an output folder writes files in one subfolder (onnx/…), and refuses a subfolder that is a link or a file', () => {
+    const out = path.join(dir, 'out-sub');
+    const a = new OutputDir(out, { names: ['onnx/model.onnx', 'r.txt'] });
+    a.write('onnx/model.onnx', new Uint8Array([1, 2, 3]));
+    a.write('r.txt', 'x');
+    a.commit();
+    expect([...fs.readFileSync(path.join(out, 'onnx/model.onnx'))]).toEqual([1, 2, 3]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, '.inferopt-manifest.json'), 'utf8')) as { files: Record<string, unknown> };
+    expect(Object.keys(manifest.files).sort()).toEqual(['onnx/model.onnx', 'r.txt']);
+    // written again over its own files: fine; an edited one is refused
+    const b = new OutputDir(out, { names: ['onnx/model.onnx'] });
+    b.write('onnx/model.onnx', new Uint8Array([4]));
+    b.commit();
+    expect([...fs.readFileSync(path.join(out, 'onnx/model.onnx'))]).toEqual([4]);
+    fs.writeFileSync(path.join(out, 'onnx/model.onnx'), 'edited');
+    refused(() => new OutputDir(out, { names: ['onnx/model.onnx'] }), /onnx\/model\.onnx changed since inferopt wrote it/);
+    // a link where the subfolder would be: nothing is written through it
+    const elsewhere = path.join(dir, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    const out2 = path.join(dir, 'out-link');
+    fs.mkdirSync(out2);
+    fs.symlinkSync(elsewhere, path.join(out2, 'onnx'));
+    refused(() => new OutputDir(out2, { names: ['onnx/model.onnx'] }), /onnx is not a folder/);
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
+  });
 });
 
 describe('inputs confined to folders (a worker\'s --data-root)', () => {

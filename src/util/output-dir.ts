@@ -68,13 +68,16 @@ export class OutputDir {
     this.staging = new Staging(abs, 'out');
   }
 
-  /** Path of a staged file (write it there; it moves into the folder at commit). */
+  /** Path of a staged file (write it there; it moves into the folder at commit). A name may hold one subfolder (`onnx/model.onnx`). */
   path(name: string): string {
-    return this.staging.path(name);
+    const p = this.staging.path(name);
+    if (name.includes('/')) fs.mkdirSync(path.dirname(p), { recursive: true });
+    return p;
   }
 
-  write(name: string, text: string): void {
-    this.staging.write(name, [text]);
+  write(name: string, data: string | Uint8Array): void {
+    this.path(name);
+    this.staging.write(name, [data]);
   }
 
   /** Drops a staged file (and its external data) that is not to be written after all. */
@@ -85,8 +88,9 @@ export class OutputDir {
   /** Moves every staged file into the folder and records it; refuses (and writes nothing) on a collision. */
   commit(): void {
     const label = `${this.opts.flag ?? '-o'} ${this.dir}`;
-    const names = fs.readdirSync(this.staging.dir).sort();
+    const names = stagedFiles(this.staging.dir);
     this.refuseCollisions(names, label);
+    for (const n of names) if (n.includes('/')) makeFolders(path.join(this.dir, path.dirname(n)), label);
     const written = new Date().toISOString();
     const entries = Object.fromEntries(names.map((n) => [n, { ...hashFile(this.staging.path(n)), written }]));
     this.staging.commit(names.map((n) => [n, path.join(this.dir, n)] as const));
@@ -115,6 +119,15 @@ export class OutputDir {
   private refuseCollisions(names: readonly string[], label: string): void {
     const manifest = readManifest(this.dir);
     const problems: string[] = [];
+    for (const sub of new Set(names.filter((n) => n.includes('/')).map((n) => path.dirname(n)))) {
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(path.join(this.dir, sub));
+      } catch {
+        /* a new folder */
+      }
+      if (st && !st.isDirectory()) problems.push(`${sub} is not a folder (a file or a link)`);
+    }
     for (const n of names) {
       const p = path.join(this.dir, n);
       let st: fs.Stats;
@@ -148,8 +161,9 @@ function readManifest(dir: string): Manifest {
     if (m?.format !== 'inferopt-manifest' || typeof m.files !== 'object' || m.files === null) return empty;
     const files: Manifest['files'] = {};
     for (const [k, v] of Object.entries(m.files)) {
-      // a record names a plain file in this folder, nothing else
-      if (k.includes('/') || k.includes('\\') || k === '..' || k === '.' || k === MANIFEST) continue;
+      // a record names a plain file in this folder or in one subfolder of it (onnx/model.onnx), nothing else
+      const parts = k.split('/');
+      if (parts.length > 2 || k.includes('\\') || parts.some((p) => p === '' || p === '..' || p === '.') || k === MANIFEST) continue;
       if (typeof v?.sha256 === 'string' && typeof v.bytes === 'number') files[k] = v;
     }
     return { ...empty, files };
@@ -176,4 +190,15 @@ function hashFile(file: string): { sha256: string; bytes: number } {
       fs.closeSync(fd);
     }
   });
+}
+
+/** The files under a staging folder, as names relative to it (`onnx/model.onnx`), sorted. */
+function stagedFiles(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
+    const name = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...stagedFiles(dir, name));
+    else out.push(name);
+  }
+  return out.sort();
 }

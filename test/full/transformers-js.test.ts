@@ -124,3 +124,54 @@ describe('quantize --layout transformers.js', () => {
     }
   });
 });
+
+describe('optimize --layout transformers.js', () => {
+  it('writes the chosen model under the dtype its form is, with config and tokenizer, and transformers.js runs it as ORT does', async () => {
+    const src = join(tmp, 'spam-bert-opt-src');
+    hfFolder(src);
+    const out = join(tmp, 'spam-bert-opt');
+    const r = await runCli('optimize', join(src, 'onnx/model.onnx'), '--data', 'models/spam-bert/test.json', '--limit', '48', '--budget', '4', '--runs', '5', '--layout', 'transformers.js', '-o', out);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    const qc = JSON.parse(readFileSync(join(out, 'quantize_config.json'), 'utf8')) as { dtypes: string[]; files: { file: string; dtype: string; recipe: { steps: { pass: string }[] } }[] };
+    const [file] = qc.files;
+    const dtype = file!.dtype as (typeof TRANSFORMERS_JS_DTYPES)[number];
+    expect(qc.dtypes).toEqual([dtype]);
+    const suffix = { fp32: '', fp16: '_fp16', q8: '_quantized', int8: '_int8', uint8: '_uint8', q4: '_q4', q4f16: '_q4f16' }[dtype];
+    expect(file!.file).toBe(`onnx/model${suffix}.onnx`);
+    expect(readdirSync(join(out, 'onnx'))).toEqual([`model${suffix}.onnx`]);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { outputs: { model: string } };
+    expect(results.outputs.model).toBe(file!.file);
+    expect(r.stdout).toContain(join(out, file!.file));
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'recipe.json', 'report.html']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(readdirSync(join(src, 'onnx'))).toEqual(['model.onnx']); // the input folder is untouched
+
+    // transformers.js, asked for that dtype, loads that file: the same logits as ORT running it
+    const texts = ['Win a free cruise now, click here', 'Are we still meeting for lunch tomorrow?', 'URGENT: your account has been selected for a cash prize'];
+    const enc = new TextInputEncoder({ tokenizer: join(src, 'tokenizer.json'), maxLength: 128, names: { types: null } });
+    const session = await Session.create(join(out, file!.file));
+    const ref: number[][] = [];
+    for (const t of texts) ref.push([...(await session.run(enc.encode(t))).logits!.toFloat32()]);
+    await session.release();
+    const tf = await import('@huggingface/transformers');
+    tf.env.allowRemoteModels = false;
+    tf.env.localModelPath = tmp + '/';
+    const model = await tf.AutoModelForSequenceClassification.from_pretrained('spam-bert-opt', { dtype, device: 'cpu' });
+    for (const [i, t] of texts.entries()) {
+      const ours = enc.encode(t);
+      const o = await model({
+        input_ids: new tf.Tensor('int64', ours.input_ids!.view() as BigInt64Array, [1, 128]),
+        attention_mask: new tf.Tensor('int64', ours.attention_mask!.view() as BigInt64Array, [1, 128]),
+      });
+      [...(o.logits.data as Float32Array)].forEach((v, j) => expect(v).toBeCloseTo(ref[i]![j]!, 4));
+    }
+    await model.dispose();
+  });
+
+  it('refuses an unknown --layout in one line', async () => {
+    const r = await runCli('optimize', 'models/spam-bert/model.onnx', '--layout', 'onnx-community', '-o', join(tmp, 'o3'));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/unknown --layout 'onnx-community' \(expected transformers\.js\)/);
+  });
+});

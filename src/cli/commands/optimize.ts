@@ -38,6 +38,7 @@ interface OptimizeFlags {
   workers?: string;
   resume?: boolean;
   timingClass?: string;
+  layout?: string;
 }
 
 export function register(program: Command): void {
@@ -68,13 +69,16 @@ export function register(program: Command): void {
     .option('--json', 'print results.json to stdout')
     .option('--workers <redis-url>', 'measure on the workers that joined this Redis (`inferopt worker`); decisions stay here')
     .option('--resume', 'with --workers: pick up the last search with the same inputs (results already in Redis are reused)')
+    .option('--layout <name>', 'transformers.js: write the chosen model into the folder transformers.js loads (onnx/model<dtype suffix>.onnx, config and tokenizer beside it, quantize_config.json)')
     .option('--timing-class <class>', 'with --workers: the hardware class that times candidates (default: the one with most workers)')
     .action(async (file: string, flags: OptimizeFlags) => {
       if ((flags.resume || flags.timingClass) && !flags.workers) throw new InputError(`${flags.resume ? '--resume' : '--timing-class'} needs --workers <redis-url>`);
       if (flags.trainData && flags.workers) throw new InputError('--train-data (quantization-aware training) runs in this process: it cannot be combined with --workers');
       if (flags.device !== undefined && flags.workers) throw new InputError('give either --device or --workers, not both');
       if (flags.device !== undefined && flags.target !== 'wasm') throw new InputError('--device times candidates on onnxruntime-web on the device: give --target wasm');
+      if (flags.layout !== undefined && flags.layout !== 'transformers.js') throw new InputError(`unknown --layout '${flags.layout}' (expected transformers.js)`);
       const outcome = await optimize({
+        ...(flags.layout !== undefined ? { layout: 'transformers.js' as const } : {}),
         ...(flags.device !== undefined ? { device: flags.device } : {}),
         modelFile: file,
         outDir: flags.output,

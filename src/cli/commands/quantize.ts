@@ -17,7 +17,7 @@ import { staticQuantizePass } from '../../quantize/static.js';
 import { parseAccuracyDrop } from '../../search/goals.js';
 import { nodeSensitivity, type NodeSensitivity } from '../../quantize/sensitivity.js';
 import { collect, parseDimFlags, parseIntFlag } from '../flags.js';
-import { isTransformersJsDtype, TRANSFORMERS_JS_DTYPES, transformersJsFileName, transformersJsPart, transformersJsVariant, type TransformersJsFile } from '../../quantize/transformers-js.js';
+import { HF_SIDE_FILES, isTransformersJsDtype, TRANSFORMERS_JS_DTYPES, transformersJsFileName, transformersJsPart, transformersJsVariant, type TransformersJsFile } from '../../quantize/transformers-js.js';
 import { kernelList, kernelSummary, ortKernels, type KernelCount } from '../../runtime/kernels.js';
 
 interface QuantizeFlags {
@@ -266,20 +266,6 @@ function formatResult(r: QuantizeReport): string {
   return lines.join('\n') + '\n';
 }
 
-/** Files of a Hugging Face model folder transformers.js reads beside the ONNX files (copied as they are). */
-const HF_SIDE_FILES = [
-  'config.json',
-  'generation_config.json',
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'added_tokens.json',
-  'vocab.txt',
-  'vocab.json',
-  'merges.txt',
-  'preprocessor_config.json',
-  'processor_config.json',
-];
 
 interface LayoutReport {
   input: string;
