@@ -1,13 +1,18 @@
 /**
  * Plans each frame's deferrable work against a deadline. Mandatory work (the detector when it is due, the
- * tracker) always runs; deferrable work (re-recognising tracks, classifying new ones) is taken in
- * priority order only while its estimated cost still fits the frame's budget, and the rest waits for a
- * later frame with room. Costs are learnt online per stage: an exponential moving average of time per
- * model call and per item, fitted from what each call took.
+ * tracker, a region's first read) always runs; deferrable work (re-reading a changed box, reading a region cut
+ * by the frame edge) is taken in priority order only while its estimated cost still fits the frame's budget,
+ * and the rest waits for a later frame with room. Costs are learnt online per stage from what each model call
+ * took (a least-squares line, recent calls weighing more): a fixed part per call and a part proportional to the
+ * call's size — the elements of its input, so a
+ * batch of wide text crops (padded to the widest) costs more than one of narrow crops.
  */
+/** Each new call's weight against those before it: a call 14 calls back counts half. */
+const FORGET = 0.95;
+
 export class FrameScheduler {
   private frameStart = 0;
-  private readonly costs = new Map<string, { perCall: number; perItem: number; seen: number }>();
+  private readonly costs = new Map<string, { w: number; x: number; y: number; xx: number; xy: number }>();
 
   constructor(
     /** Per-frame deadline (ms); undefined: no deadline, everything due runs. */
@@ -25,50 +30,49 @@ export class FrameScheduler {
     return this.now() - this.frameStart;
   }
 
-  /** Records a model call of `items` items that took `ms`. */
-  observe(stage: string, items: number, ms: number): void {
-    const c = this.costs.get(stage);
-    // split a call's time into a fixed part and a per-item part; one observation cannot separate the two,
-    // so a tenth is taken as fixed until calls of other sizes move the split
-    if (!c) {
-      this.costs.set(stage, { perCall: 0.1 * ms, perItem: (0.9 * ms) / Math.max(1, items), seen: 1 });
-      return;
-    }
-    const alpha = 0.2;
-    const predicted = c.perCall + c.perItem * items;
-    const err = ms - predicted;
-    // gradient step on the squared error, shared between the two parts by their share of the prediction
-    const share = (c.perItem * items) / Math.max(1e-9, predicted);
-    c.perItem = Math.max(0, c.perItem + (alpha * err * share) / items);
-    c.perCall = Math.max(0, c.perCall + alpha * err * (1 - share));
-    c.seen++;
+  /** Records one model call of `size` units (e.g. input elements) that took `ms`. */
+  observe(stage: string, size: number, ms: number): void {
+    const c = this.costs.get(stage) ?? { w: 0, x: 0, y: 0, xx: 0, xy: 0 };
+    // a least-squares line through the calls seen, older calls weighing less (the machine's load changes)
+    for (const k of ['w', 'x', 'y', 'xx', 'xy'] as const) c[k] *= FORGET;
+    c.w += 1;
+    c.x += size;
+    c.y += ms;
+    c.xx += size * size;
+    c.xy += size * ms;
+    this.costs.set(stage, c);
   }
 
-  /** Estimated time of `items` items in calls of at most `batch`; undefined before any observation. */
-  estimate(stage: string, items: number, batch: number): number | undefined {
+  /** Estimated time of `calls` model calls of `size` units in all; undefined before any observation. */
+  estimate(stage: string, calls: number, size: number): number | undefined {
     const c = this.costs.get(stage);
     if (!c) return undefined;
-    if (items === 0) return 0;
-    return Math.ceil(items / batch) * c.perCall + items * c.perItem;
+    const [mx, my] = [c.x / c.w, c.y / c.w];
+    const varX = c.xx / c.w - mx * mx;
+    let perUnit: number;
+    let perCall: number;
+    if (varX > 1e-6 * mx * mx) {
+      perUnit = Math.max(0, (c.xy / c.w - mx * my) / varX);
+      perCall = Math.max(0, my - perUnit * mx);
+    } else {
+      // calls of one size cannot separate a fixed part from a per-unit part: a tenth is taken as fixed
+      perCall = 0.1 * my;
+      perUnit = (0.9 * my) / Math.max(1, mx);
+    }
+    return calls * perCall + size * perUnit;
   }
 
   /**
-   * How many of `due` deferrable items to run now in `stage` (calls of at most `batch`), given that each
-   * item will also cost `downstream` stages their share. All of them without a budget or before the
-   * stage's cost is known.
+   * How many of `due` items (taken in order) to run now, where `cost(k)` estimates the first k (with what they
+   * will cost later stages): the most that fit the room left in the frame. All of them without a budget, or
+   * while a cost is still unknown.
    */
-  fit(stage: string, due: number, batch: number, downstream: readonly { stage: string; batch: number }[] = []): number {
+  fit(due: number, cost: (k: number) => number | undefined): number {
     if (this.budgetMs === undefined || due === 0) return due;
     const room = this.budgetMs * this.safety - this.elapsed();
-    let k = due;
-    const cost = (n: number) => {
-      let t = this.estimate(stage, n, batch);
-      if (t === undefined) return undefined;
-      for (const d of downstream) t += this.estimate(d.stage, n, d.batch) ?? 0;
-      return t;
-    };
     if (cost(1) === undefined) return due;
-    while (k > 0 && cost(k)! > room) k--;
+    let k = due;
+    while (k > 0 && (cost(k) ?? 0) > room) k--;
     return k;
   }
 }

@@ -264,8 +264,8 @@ const MAX_WAIT = 3;
 /** A model on crops of regions: the angle classifier (flips) or the CTC recogniser (texts). */
 class CropStage implements StageRunner {
   private alphabet?: string[];
-  /** Crop stages after this one whose per-item cost the scheduler reserves when deferring. */
-  downstream: { stage: string; batch: number }[] = [];
+  /** Crop stages after this one, whose cost for the same regions the scheduler reserves when deferring. */
+  downstream: CropStage[] = [];
 
   constructor(
     readonly spec: ModelStageSpec,
@@ -319,9 +319,9 @@ class CropStage implements StageRunner {
         return d;
       })
       .sort((a, b) => (a.it.track?.dueSince ?? 0) - (b.it.track?.dueSince ?? 0) || a.p - b.p || (a.it.track?.id ?? 0) - (b.it.track?.id ?? 0));
-    const batch = this.spec.batch ?? 6;
     // every-frame work is the pipeline's definition and always runs
-    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince })), ctx.index, (n) => ctx.scheduler.fit(this.spec.id, n, batch, this.downstream))).map((d) => d.it);
+    const fit = (order: readonly { it: Item }[]) => ctx.scheduler.fit(order.length, (k) => this.cost(order.slice(0, k).map((d) => d.it), ctx.scheduler));
+    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince })), ctx.index, fit)).map((d) => d.it);
     if (work.length) await this.process(work, ctx);
     if (this.spec.post.op === 'ctc') {
       // without tracks, a region has a text only when recognised in this frame
@@ -333,38 +333,76 @@ class CropStage implements StageRunner {
     return items.map((it) => (it.track ? { ...it, flipped: it.track.flipped ?? false } : it));
   }
 
-  private async process(work: Item[], ctx: FrameContext): Promise<void> {
+  /** A crop's width at the model's input height (its aspect ratio kept; a fixed width when the spec sets one). */
+  private widthOf(it: Item): number {
     const pre = this.spec.pre as Extract<ModelStageSpec['pre'], { op: 'crop' }>;
+    const s = cropSize(it.quad);
+    const ratio = s.height >= 1.5 * s.width ? s.height / Math.max(1, s.width) : s.width / Math.max(1, s.height);
+    return pre.width ?? Math.min(pre.maxWidth ?? 3200, Math.max(1, Math.ceil(pre.height * ratio)));
+  }
+
+  /** The input width of a call on these crops: the widest, padded to the spec's minimum and multiple. */
+  private strideOf(chunk: readonly Item[]): number {
+    const pre = this.spec.pre as Extract<ModelStageSpec['pre'], { op: 'crop' }>;
+    const m = pre.widthMultiple ?? 1;
+    return pre.width ?? Math.ceil(Math.max(pre.minWidth ?? 1, ...chunk.map((it) => this.widthOf(it))) / m) * m;
+  }
+
+  /**
+   * How these crops are run: with several sessions (lanes) they are shared out, widest first, to the lane with
+   * the least width so far, and the lanes' calls run side by side on ORT's threads; within a lane, similar
+   * widths go together (PaddleOCR sorts crops by aspect ratio before batching) in calls of at most `batch`.
+   */
+  private plan(work: readonly Item[]): Item[][][] {
     const batch = this.spec.batch ?? 6;
-    const h = pre.height;
-    const widthOf = (it: Item) => {
-      const s = cropSize(it.quad);
-      const ratio = s.height >= 1.5 * s.width ? s.height / Math.max(1, s.width) : s.width / Math.max(1, s.height);
-      return pre.width ?? Math.min(pre.maxWidth ?? 3200, Math.max(1, Math.ceil(h * ratio)));
-    };
-    // lanes: with several sessions, the crops are shared out (widest first, to the lane with the least width so
-    // far) and the lanes' model calls run side by side on ORT's threads
     const lanes: Item[][] = this.sessions.map(() => []);
     const load = this.sessions.map(() => 0);
-    for (const it of [...work].sort((a, b) => widthOf(b) - widthOf(a))) {
+    for (const it of [...work].sort((a, b) => this.widthOf(b) - this.widthOf(a))) {
       const l = load.indexOf(Math.min(...load));
       lanes[l]!.push(it);
-      load[l]! += widthOf(it);
+      load[l]! += this.widthOf(it);
     }
-    await Promise.all(lanes.map(async (lane, l) => {
-      // similar widths together (PaddleOCR sorts crops by aspect ratio before batching)
-      const sorted = lane.sort((a, b) => widthOf(a) - widthOf(b));
-      for (let i = 0; i < sorted.length; i += batch) await this.runChunk(sorted.slice(i, i + batch), widthOf, this.sessions[l]!, ctx);
+    return lanes.map((lane) => {
+      const sorted = lane.sort((a, b) => this.widthOf(a) - this.widthOf(b));
+      const calls: Item[][] = [];
+      for (let i = 0; i < sorted.length; i += batch) calls.push(sorted.slice(i, i + batch));
+      return calls;
+    });
+  }
+
+  /** The size the scheduler counts for a call: its input's elements per channel (crops × height × width). */
+  private sizeOf(chunk: readonly Item[]): number {
+    return chunk.length * (this.spec.pre as Extract<ModelStageSpec['pre'], { op: 'crop' }>).height * this.strideOf(chunk);
+  }
+
+  /**
+   * Estimated time (ms) to run these crops here (the slowest lane) and in the crop stages after this one;
+   * undefined before this stage's cost is known.
+   */
+  cost(items: readonly Item[], scheduler: FrameScheduler): number | undefined {
+    if (!items.length) return 0;
+    let worst = 0;
+    for (const lane of this.plan(items)) {
+      const t = scheduler.estimate(this.spec.id, lane.length, lane.reduce((a, c) => a + this.sizeOf(c), 0));
+      if (t === undefined) return undefined;
+      worst = Math.max(worst, t);
+    }
+    for (const d of this.downstream) worst += d.cost(items, scheduler) ?? 0;
+    return worst;
+  }
+
+  private async process(work: Item[], ctx: FrameContext): Promise<void> {
+    await Promise.all(this.plan(work).map(async (calls, l) => {
+      for (const chunk of calls) await this.runChunk(chunk, this.sessions[l]!, ctx);
     }));
   }
 
-  private async runChunk(chunk: Item[], widthOf: (it: Item) => number, session: Session, ctx: FrameContext): Promise<void> {
+  private async runChunk(chunk: Item[], session: Session, ctx: FrameContext): Promise<void> {
     const pre = this.spec.pre as Extract<ModelStageSpec['pre'], { op: 'crop' }>;
     const h = pre.height;
     const started = performance.now();
-    const m = pre.widthMultiple ?? 1;
-    const widths = chunk.map(widthOf);
-    const stride = pre.width ?? Math.ceil(Math.max(pre.minWidth ?? 1, ...widths) / m) * m;
+    const widths = chunk.map((it) => this.widthOf(it));
+    const stride = this.strideOf(chunk);
     const x = timed(ctx, this.spec.id, 'pre', chunk.length, () => {
       const data = new Float32Array(chunk.length * 3 * h * stride);
       chunk.forEach((it, k) => {
@@ -378,7 +416,7 @@ class CropStage implements StageRunner {
     const out = await timedAsync(ctx, this.spec.id, 'model', chunk.length, () => session.run({ [session.inputNames[0]!]: x }));
     const y = Object.values(out)[0]!;
     timed(ctx, this.spec.id, 'post', chunk.length, () => this.post(y, chunk, ctx.index, ctx.frame.width, ctx.frame.height));
-    ctx.scheduler.observe(this.spec.id, chunk.length, performance.now() - started);
+    ctx.scheduler.observe(this.spec.id, chunk.length * h * stride, performance.now() - started);
   }
 
   private post(y: Tensor, chunk: Item[], frame: number, frameWidth: number, frameHeight: number): void {
@@ -422,17 +460,17 @@ class CropStage implements StageRunner {
 
 /**
  * Which due regions a crop stage on tracks runs this frame (`due` in waiting order; `p` as `CropStage.due`
- * gives it; `fit(n)`: how many of n the scheduler fits in the frame). A region never read (p 0), or read while
- * cut by the frame edge and now whole (p 1), has no right text yet: it runs now, budget or not. A re-read of
- * a region whose box changed (zoom; p > 1) waits for a frame with room — but once one has waited MAX_WAIT
- * frames, one runs per frame regardless, so a burst of re-reads (every box grew at once) drains without
- * becoming a burst again.
+ * gives it; `fit(order)`: how many of `order`, taken from its start, the scheduler fits in the frame). A region
+ * never read (p 0), or read while cut by the frame edge and whole now (p 1), has no right text yet: it
+ * runs now, budget or not. A re-read of a region whose box changed (zoom; p > 1) waits for a frame with room —
+ * but once one has waited MAX_WAIT frames, one runs per frame regardless, so a burst of re-reads (every box
+ * grew at once) drains without becoming a burst again.
  */
-export function pickWork<T extends { p: number; dueSince?: number }>(due: readonly T[], index: number, fit: (n: number) => number): T[] {
+export function pickWork<T extends { p: number; dueSince?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number): T[] {
   const mandatory = due.filter((d) => d.p <= 1);
   const deferrable = due.filter((d) => d.p > 1);
   const overdue = deferrable.some((d) => d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) ? 1 : 0;
-  const extra = Math.max(overdue, fit(due.length) - mandatory.length);
+  const extra = Math.max(overdue, fit([...mandatory, ...deferrable]) - mandatory.length);
   return [...mandatory, ...deferrable.slice(0, extra)];
 }
 

@@ -116,7 +116,7 @@ describe('frame scheduler', () => {
       if (f % 3 === 0) clock += 10;
       clock += 0.5;
       if (f % 4 === 0) queue.push(f, f, f);
-      const k = s.fit('rec', queue.length, 4);
+      const k = s.fit(queue.length, (n) => s.estimate('rec', Math.ceil(n / 4), n));
       const work = queue.splice(0, k);
       for (let i = 0; i < work.length; i += 4) {
         const n = Math.min(4, work.length - i);
@@ -142,6 +142,44 @@ describe('frame scheduler', () => {
     const r = simulate(undefined);
     expect(r.times.filter((t) => t > 20).length).toBeGreaterThan(20);
   });
+
+  /**
+   * Crops of mixed widths: a call costs 1 ms + 0.0005 ms per input element (crops × 48 × the widest crop's
+   * width). Each frame, a 15 ms detector, then re-reads of 2 narrow (40 px) and 1 wide (400 px) text come due.
+   */
+  function mixedWidths(sizeOf: (widths: number[]) => number, frames = 200) {
+    let clock = 0;
+    const s = new FrameScheduler(40, 0.85, () => clock);
+    const queue: number[] = [];
+    const times: number[] = [];
+    let done = 0;
+    for (let f = 0; f < frames; f++) {
+      s.startFrame();
+      clock += 15;
+      queue.push(40, 40, 400);
+      const cost = (ws: number[]) => (ws.length ? 1 + 0.0005 * ws.length * 48 * Math.max(...ws) : 0);
+      const k = s.fit(queue.length, (n) => s.estimate('rec', 1, sizeOf(queue.slice(0, n))));
+      const work = queue.splice(0, k);
+      done += work.length;
+      if (work.length) {
+        clock += cost(work);
+        s.observe('rec', sizeOf(work), cost(work));
+      }
+      times.push(s.elapsed());
+      queue.splice(0, Math.max(0, queue.length - 12)); // a region's re-read is dropped after 4 frames unread
+    }
+    return { times, done };
+  }
+
+  it('learns cost from a call\'s size: wide and narrow crops each planned at their price', () => {
+    const bySize = mixedWidths((ws) => (ws.length ? ws.length * 48 * Math.max(...ws) : 0));
+    const byCount = mixedWidths((ws) => ws.length);
+    // after a few frames to learn, no frame is over the budget either way …
+    expect(bySize.times.slice(10).filter((t) => t > 40).length).toBe(0);
+    expect(byCount.times.slice(10).filter((t) => t > 40).length).toBe(0);
+    // … but counting crops alone prices a narrow crop like a wide one, and fits far less work in the same room
+    expect(bySize.done).toBeGreaterThan(1.5 * byCount.done);
+  });
 });
 
 describe('crop work under a budget', () => {
@@ -153,7 +191,7 @@ describe('crop work under a budget', () => {
     // room for three: the two, then the longest-waiting re-read
     expect(pickWork(list, 12, () => 3).map((d) => d.id)).toEqual([2, 3, 1]);
     // room for all
-    expect(pickWork(list, 12, (n) => n).map((d) => d.id)).toEqual([2, 3, 1, 4]);
+    expect(pickWork(list, 12, (o) => o.length).map((d) => d.id)).toEqual([2, 3, 1, 4]);
   });
 
   it('drains overdue re-reads one per frame, not as a burst', () => {
