@@ -28,6 +28,7 @@ describe('inferopt pipeline: bad specs', () => {
     ['per-track policy without tracks', (s) => ({ ...s, stages: [s.stages[0]!, { ...s.stages[3]!, input: 'det', policy: 'once' }] }), /policy 'once' needs tracked regions/],
     ['a detector beside the frames without a tracker', (s) => ({ ...s, schedule: { asyncDetector: true }, stages: [s.stages[0]!, { ...s.stages[3]!, input: 'det' }] }), /schedule.asyncDetector needs a tracker on the detector's output/],
     ['a non-boolean asyncDetector', (s) => ({ ...s, schedule: { asyncDetector: 'yes' } }), /schedule.asyncDetector must be true or false/],
+    ['a fractional newWait', (s) => ({ ...s, schedule: { newWait: 0.5 } }), /schedule.newWait must be an integer from 0 to 8/],
     ['lanes on a detector', (s) => ((s.stages[0] as { sessions?: number }).sessions = 2, s), /"sessions" applies to crop stages only/],
     ['a bad lane count', (s) => ((s.stages[3] as { sessions?: number }).sessions = 0, s), /"sessions" must be an integer from 1 to 16/],
     ['a non-boolean spinning', (s) => ((s.stages[0] as { spinning?: unknown }).spinning = 'no', s), /"spinning" must be true or false/],

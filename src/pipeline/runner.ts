@@ -61,6 +61,7 @@ export class Pipeline {
     // a deferring crop stage reserves room for the crop stages after it on the same regions
     const crops = order.filter((s) => runners.get(s.id) instanceof CropStage);
     crops.forEach((s, i) => {
+      (runners.get(s.id) as CropStage).newWait = spec.schedule?.newWait ?? 0;
       (runners.get(s.id) as CropStage).downstream = crops.slice(i + 1).map((d) => runners.get(d.id) as CropStage);
     });
     return new Pipeline(spec, order, runners, opts);

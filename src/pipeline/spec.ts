@@ -95,9 +95,11 @@ export interface PipelineSpec {
    * How frames are scheduled. `budgetMs`: per-frame deadline the scheduler plans against (deferring
    * re-recognition that does not fit); `asyncDetector`: the detector of frame t runs on ORT's threads while
    * frames t+1… are tracked, its boxes join the tracker when ready (pipelined: lower latency per frame,
-   * boxes one or more frames old).
+   * boxes one or more frames old); `newWait`: frames a region never read may wait for a frame with room under
+   * the budget (default 0: read on the frame it is first seen, budget or not) — a text found on a detector
+   * frame is then read on the next frame, and has no text on the frame it was found on.
    */
-  schedule?: { budgetMs?: number; asyncDetector?: boolean };
+  schedule?: { budgetMs?: number; asyncDetector?: boolean; newWait?: number };
   /** Where relative paths resolve (the spec file's folder). */
   baseDir?: string;
 }
@@ -163,6 +165,7 @@ export function validateSpec(raw: unknown, source = 'pipeline spec', baseDir = p
     if (typeof sched !== 'object') fail(source, '"schedule" must be an object');
     if (sched.budgetMs !== undefined && !(typeof sched.budgetMs === 'number' && sched.budgetMs > 0)) fail(source, 'schedule.budgetMs must be a positive number');
     if (sched.asyncDetector !== undefined && typeof sched.asyncDetector !== 'boolean') fail(source, 'schedule.asyncDetector must be true or false');
+    if (sched.newWait !== undefined && !(Number.isInteger(sched.newWait) && sched.newWait >= 0 && sched.newWait <= 8)) fail(source, 'schedule.newWait must be an integer from 0 to 8 (frames)');
   }
   return spec;
 }

@@ -266,6 +266,10 @@ class CropStage implements StageRunner {
   private alphabet?: string[];
   /** Crop stages after this one, whose cost for the same regions the scheduler reserves when deferring. */
   downstream: CropStage[] = [];
+  /** Frames a region never read may wait for room (the spec's schedule.newWait). */
+  newWait = 0;
+  /** The frame each track never read here was first due on (for newWait). */
+  private readonly firstDue = new Map<number, number>();
 
   constructor(
     readonly spec: ModelStageSpec,
@@ -321,7 +325,13 @@ class CropStage implements StageRunner {
       .sort((a, b) => (a.it.track?.dueSince ?? 0) - (b.it.track?.dueSince ?? 0) || a.p - b.p || (a.it.track?.id ?? 0) - (b.it.track?.id ?? 0));
     // every-frame work is the pipeline's definition and always runs
     const fit = (order: readonly { it: Item }[]) => ctx.scheduler.fit(order.length, (k) => this.cost(order.slice(0, k).map((d) => d.it), ctx.scheduler));
-    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince })), ctx.index, fit)).map((d) => d.it);
+    const waited = (it: Item) => {
+      const id = it.track!.id;
+      if (!this.firstDue.has(id)) this.firstDue.set(id, ctx.index);
+      return ctx.index - this.firstDue.get(id)!;
+    };
+    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p === 0 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait)).map((d) => d.it);
+    for (const it of work) if (it.track) this.firstDue.delete(it.track.id);
     if (work.length) await this.process(work, ctx);
     if (this.spec.post.op === 'ctc') {
       // without tracks, a region has a text only when recognised in this frame
@@ -451,7 +461,9 @@ class CropStage implements StageRunner {
     });
   }
 
-  reset(): void {}
+  reset(): void {
+    this.firstDue.clear();
+  }
 
   async close(): Promise<void> {
     for (const x of this.sessions) await x.release();
@@ -462,14 +474,16 @@ class CropStage implements StageRunner {
  * Which due regions a crop stage on tracks runs this frame (`due` in waiting order; `p` as `CropStage.due`
  * gives it; `fit(order)`: how many of `order`, taken from its start, the scheduler fits in the frame). A region
  * never read (p 0), or read while cut by the frame edge and whole now (p 1), has no right text yet: it
- * runs now, budget or not. A re-read of a region whose box changed (zoom; p > 1) waits for a frame with room —
- * but once one has waited MAX_WAIT frames, one runs per frame regardless, so a burst of re-reads (every box
- * grew at once) drains without becoming a burst again.
+ * runs now, budget or not — except that with `newWait` > 0 a region never read that has `waited` fewer frames
+ * than that is taken only when there is room, before any re-read. A re-read of a region whose box changed
+ * (zoom; p > 1) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
+ * regardless, so a burst of re-reads (every box grew at once) drains without becoming a burst again.
  */
-export function pickWork<T extends { p: number; dueSince?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number): T[] {
-  const mandatory = due.filter((d) => d.p <= 1);
-  const deferrable = due.filter((d) => d.p > 1);
-  const overdue = deferrable.some((d) => d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) ? 1 : 0;
+export function pickWork<T extends { p: number; dueSince?: number; waited?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number, newWait = 0): T[] {
+  const canWait = (d: T) => d.p === 0 && (d.waited ?? 0) < newWait;
+  const mandatory = due.filter((d) => d.p <= 1 && !canWait(d));
+  const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1)];
+  const overdue = due.some((d) => d.p > 1 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) ? 1 : 0;
   const extra = Math.max(overdue, fit([...mandatory, ...deferrable]) - mandatory.length);
   return [...mandatory, ...deferrable.slice(0, extra)];
 }

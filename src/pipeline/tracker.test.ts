@@ -194,6 +194,16 @@ describe('crop work under a budget', () => {
     expect(pickWork(list, 12, (o) => o.length).map((d) => d.id)).toEqual([2, 3, 1, 4]);
   });
 
+  it('with newWait, a region never read waits for room up to that many frames, before any re-read', () => {
+    const list = [due(1.5, 10, 1), { ...due(0, 9, 2), waited: 0 }, { ...due(0, 12, 3), waited: 1 }, due(1, 12, 4)];
+    // no room: the one that has waited its frame runs, with the cut-then-whole one; the others wait
+    expect(pickWork(list, 12, () => 0, 1).map((d) => d.id)).toEqual([3, 4]);
+    // room for one more: the new one before the re-read
+    expect(pickWork(list, 12, () => 3, 1).map((d) => d.id)).toEqual([3, 4, 2]);
+    // newWait 0 (the default): every region never read runs now
+    expect(pickWork(list, 12, () => 0).map((d) => d.id)).toEqual([2, 3, 4]);
+  });
+
   it('drains overdue re-reads one per frame, not as a burst', () => {
     let waiting = Array.from({ length: 6 }, (_, i) => due(1.5, 0, i));
     const perFrame: number[] = [];
