@@ -9,6 +9,7 @@ import { OutputDir } from '../util/output-dir.js';
 import { environment } from '../report/environment.js';
 import { pipelineReport, runHeadline } from './report.js';
 import { f1Difference, latencyReport, scoreAccuracy } from './metrics.js';
+import type { Frame } from './image.js';
 import type { FrameSet, PipelineRun } from './run.js';
 import { Pipeline, runFrames, type FrameResult } from './runner.js';
 import { resolveSpecPath, type ModelStageSpec, type PipelineSpec } from './spec.js';
@@ -332,22 +333,32 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
   }
 }
 
-/** A run of consecutive frames of the video, starting at frame `first`. */
-type Segment = FrameSet & { first: number };
+/**
+ * A run of consecutive frames of the video, starting at frame `first`; `leadIn`: the frames just before it, run
+ * untimed first, so that its first frame is not one where every text is new (as only the video's first is).
+ */
+type Segment = FrameSet & { first: number; leadIn: readonly Frame[] };
 
-/** The search frames: 4 runs of consecutive frames spread evenly over the video (all frames when n covers them). */
+/** Frames of lead-in before a run of search frames (two detector runs at the longest interval searched). */
+const LEAD_IN = 8;
+
+/**
+ * The search frames: 4 runs of consecutive frames spread evenly over the video (all frames when n covers them),
+ * each after a lead-in of up to LEAD_IN frames (no more than the run's own length).
+ */
 export function searchSegments(set: FrameSet, n?: number, runs = 4): Segment[] {
   const total = set.frames.length;
   const want = Math.min(n ?? total, total);
   if (want >= total || want < runs * 4) {
     const k = want;
-    return [{ dir: set.dir, first: 0, frames: set.frames.slice(0, k), ...(set.truth ? { truth: set.truth.slice(0, k) } : {}) }];
+    return [{ dir: set.dir, first: 0, leadIn: [], frames: set.frames.slice(0, k), ...(set.truth ? { truth: set.truth.slice(0, k) } : {}) }];
   }
   const len = Math.floor(want / runs);
   const stride = (total - len) / (runs - 1);
   return Array.from({ length: runs }, (_, i) => {
     const first = Math.round(i * stride);
-    return { dir: set.dir, first, frames: set.frames.slice(first, first + len), ...(set.truth ? { truth: set.truth.slice(first, first + len) } : {}) };
+    const leadIn = set.frames.slice(Math.max(0, first - Math.min(LEAD_IN, len)), first);
+    return { dir: set.dir, first, leadIn, frames: set.frames.slice(first, first + len), ...(set.truth ? { truth: set.truth.slice(first, first + len) } : {}) };
   });
 }
 
@@ -362,8 +373,8 @@ async function segmentRunner(spec: PipelineSpec, budgetMs: number, capture?: { c
   const frames: FrameResult[] = [];
   let wallMs = 0;
   return {
-    async run(seg: FrameSet): Promise<void> {
-      const r = await runFrames(p, seg.frames, { paceMs: budgetMs });
+    async run(seg: FrameSet & { leadIn?: readonly Frame[] }): Promise<void> {
+      const r = await runFrames(p, seg.frames, { paceMs: budgetMs, ...(seg.leadIn ? { leadIn: seg.leadIn } : {}) });
       frames.push(...r.frames);
       wallMs += r.wallMs;
     },

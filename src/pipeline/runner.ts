@@ -131,27 +131,33 @@ export interface RunResult {
 
 /**
  * Runs a pipeline over decoded frames: `warmup` frames first (default `Pipeline.defaultWarmup`: sessions planned,
- * code compiled, stage costs learnt), then the
- * pipeline is reset and every frame is timed. Frames come back to back, or with `paceMs` as a camera gives
+ * code compiled, stage costs learnt), then the pipeline is reset, the `leadIn` frames (those before `frames` in
+ * the video, if any) run untimed, and every frame is timed. Frames come back to back, or with `paceMs` as a camera gives
  * them: a frame starts no sooner than `paceMs` after the one before it started (a pipeline that keeps up
  * waits for its frames; one that does not takes them back to back, and its latency is its processing time).
  * Pacing matters to work running beside the frames: a detection takes as many frames as it really would.
  */
-export async function runFrames(p: Pipeline, frames: readonly Frame[], opts: { warmup?: number; paceMs?: number; onFrame?: (r: FrameResult) => void } = {}): Promise<RunResult> {
+export async function runFrames(p: Pipeline, frames: readonly Frame[], opts: { warmup?: number; paceMs?: number; leadIn?: readonly Frame[]; onFrame?: (r: FrameResult) => void } = {}): Promise<RunResult> {
   const warm = Math.min(opts.warmup ?? p.defaultWarmup, frames.length);
   for (let i = 0; i < warm; i++) await p.process(frames[i]!);
   await p.settle();
   p.reset();
-  const out: FrameResult[] = [];
-  const t0 = performance.now();
   let last = -Infinity;
-  for (const f of frames) {
+  const paced = async (f: Frame) => {
     if (opts.paceMs) {
       const wait = last + opts.paceMs - performance.now();
       if (wait > 0) await sleep(wait);
       last = performance.now();
     }
-    const r = await p.process(f);
+    return p.process(f);
+  };
+  // lead-in: the frames before these in the video, run as live but not returned, so the first timed frame
+  // meets the tracks and the scheduler's state a live run has there (not every text new at once)
+  for (const f of opts.leadIn ?? []) await paced(f);
+  const out: FrameResult[] = [];
+  const t0 = performance.now();
+  for (const f of frames) {
+    const r = await paced(f);
     out.push(r);
     opts.onFrame?.(r);
   }
