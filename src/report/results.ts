@@ -47,7 +47,16 @@ export interface OptimizeResults {
    * `timing`): the speed-up with its 95% interval and each side's latency from that one run. The headline,
    * the summary table and this field are the same measurement; `bench --compare` reproduces it.
    */
-  sideBySide?: { speedup: number; low: number; high: number; runs: number; baseline: LatencyStats; chosen: LatencyStats };
+  sideBySide?: {
+    speedup: number;
+    low: number;
+    high: number;
+    runs: number;
+    baseline: LatencyStats;
+    chosen: LatencyStats;
+    /** Other processes' CPU time while it was timed, as a share of the machine (timed in this process, Linux). */
+    otherCpu?: { share: number; cores: number };
+  };
   environment: Environment;
   /** `optimize --workers`: who measured what, and the hardware class every latency was timed on. */
   distributed?: DistributedSummary;
