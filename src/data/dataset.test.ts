@@ -32,6 +32,15 @@ describe('selection', () => {
     expect(shuffled).not.toEqual(cal.slice(0, 30));
     // another split seed gives another split
     expect(await ids(split(ds, { calibrationFraction: 0.2, seed: 8 }).calibration)).not.toEqual(cal);
+    // a dataset that is one part already (a held-out split named in its spec) is split within that part: both
+    // sides hold only its ids (it used to be re-split from the source: the other part's samples were scored)
+    const heldOut = await openDataset(images, { part: 'calibration', calibrationFraction: 0.2, splitSeed: 7 });
+    const inner = split(heldOut, { calibrationFraction: 0.2, seed: 7 });
+    const [ic, ie] = [await ids(inner.calibration), await ids(inner.evaluation)];
+    expect([...ic, ...ie].sort()).toEqual([...cal].sort());
+    expect(ic.filter((id) => ie.includes(id))).toEqual([]);
+    expect(ie.length).toBeGreaterThan(ic.length);
+    expect(ic.length).toBeGreaterThan(0);
   });
 
   it('shuffles by seed: a permutation, repeatable, different per seed (indexed and streamed)', async () => {

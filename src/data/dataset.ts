@@ -259,8 +259,12 @@ export function limit(ds: Dataset, n: number): Dataset {
  */
 export function split(ds: Dataset, opts: { calibrationFraction?: number; seed?: number } = {}): { calibration: Dataset; evaluation: Dataset } {
   const fraction = opts.calibrationFraction ?? 0.1;
-  const seed = opts.seed ?? 0;
-  if (ds instanceof SpecDataset) {
+  // A spec that already names a part (a held-out split the user chose, e.g. models/spam-bert/test.json) is split
+  // within that part, with another hash seed (the same one puts every sample on one side). Re-splitting its
+  // source instead scored `optimize --data test.json` on the training emails.
+  const within = ds instanceof SpecDataset && ds.spec.part !== undefined;
+  const seed = (opts.seed ?? 0) + (within ? 0x5bd1e995 : 0);
+  if (ds instanceof SpecDataset && !within) {
     const side = (part: 'calibration' | 'evaluation') => ds.with({ part, calibrationFraction: fraction, splitSeed: seed });
     return { calibration: side('calibration'), evaluation: side('evaluation') };
   }
