@@ -102,6 +102,13 @@ export interface DeviceBenchOptions {
 
 export type EpChoice = 'auto' | 'wasm' | 'webgpu';
 
+/** What a WebGPU run on a device adds to its result: its outputs against wasm's on the same inputs. */
+export interface OutputsVsWasm {
+  tolerance: { atol: number; rtol: number };
+  ok: boolean;
+  outputs: { name: string; ok: boolean; maxAbs?: number; maxRel?: number; cosine?: number; mismatches?: number; count?: number; top1?: number; problem?: string }[];
+}
+
 /** What a device page's WebGPU looks like to `chooseProvider` (navigator.gpu; absent without WebGPU). */
 export interface GpuLike {
   requestAdapter(): Promise<unknown>;

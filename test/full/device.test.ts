@@ -2,7 +2,8 @@
  * `inferopt device serve` with a real browser as the device: headless Chromium (Debian `chromium`, driven
  * by playwright-core) opens the printed URL and registers; the CLI benchmarks a zoo model there on
  * onnxruntime-web's wasm backend, compares fp32 with int8 side by side, profiles a model there (the table of
- * `profile --backend wasm`), is refused with a wrong token, and fails with one line — not a hang — when the
+ * `profile --backend wasm`), runs WebGPU on SwiftShader's software adapter with its outputs checked against
+ * wasm, is refused with a wrong token, and fails with one line — not a hang — when the
  * page goes away mid-run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -140,6 +141,37 @@ describe.skipIf(!browserBin)('inferopt device serve, with headless Chromium as t
     expect(j.executionProviderNote).toMatch(/^wasm \(auto: /);
     const text = await cli(['bench', 'mnv2.onnx', '--device', 'auto', '--runs', '2', '--warmup', '0']);
     expect(text.stdout).toMatch(/^execution provider: wasm \(asked for\)$/m);
+  });
+
+  it('webgpu on a software adapter (SwiftShader): runs there, and its outputs are checked against wasm', async () => {
+    // Debian's chromium ships SwiftShader's Vulkan: with these flags headless Chromium exposes a (fallback)
+    // WebGPU adapter without a GPU. Its speed means nothing; that the webgpu path runs and agrees does.
+    const gpuBrowser = await chromium.launch({ executablePath: browserBin!, args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader'] });
+    try {
+      const p = await gpuBrowser.newPage();
+      p.on('pageerror', (e) => pageErrors.push(e.message));
+      await p.goto(`${url}&name=swiftshader`);
+      await p.waitForFunction(() => /connected as/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      saveModel(buildZooModel('cnn-small', { seed: 4 }), path.join(work, 'gpu-small.onnx'));
+      const r = await cli(['bench', 'gpu-small.onnx', '--device', 'swiftshader', '--ep', 'webgpu', '--runs', '2', '--warmup', '1', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout) as { device: { info: { webgpu: boolean; webgpuAdapter?: string } }; executionProvider: string; latencyMs: { n: number }; outputsVsWasm: { ok: boolean; outputs: { name: string; maxAbs: number; cosine: number; count: number; mismatches: number }[] } };
+      expect(j.device.info.webgpu).toBe(true);
+      expect(j.device.info.webgpuAdapter).toMatch(/swiftshader/);
+      expect(j.executionProvider).toBe('webgpu');
+      expect(j.latencyMs.n).toBe(2);
+      expect(j.outputsVsWasm.outputs.map((o) => o.name)).toEqual(['logits']);
+      expect(j.outputsVsWasm.outputs[0]!.count).toBe(10);
+      expect(j.outputsVsWasm.outputs[0]!.cosine).toBeGreaterThan(0.99999);
+      expect(j.outputsVsWasm.ok).toBe(true);
+      const text = await cli(['bench', 'gpu-small.onnx', '--device', 'swiftshader', '--ep', 'auto', '--runs', '1', '--warmup', '0']);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/^execution provider: webgpu \(auto: the device has a WebGPU adapter\)$/m);
+      expect(text.stdout).toMatch(/^outputs on webgpu vs wasm \(same inputs\): logits max abs [\d.e+-]+, cosine (1\.000000|0\.99999\d).* — within 0\.0001 \+ 0\.001·\|wasm\|$/m);
+      await p.close();
+    } finally {
+      await gpuBrowser.close();
+    }
   });
 
   it('compares fp32 with int8 side by side on the page (interleaved, bootstrap interval)', async () => {

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult, type SessionSettingsOverride } from '../../runtime/bench.js';
@@ -7,7 +8,7 @@ import type { Backend, OptLevel } from '../../runtime/session.js';
 import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parseThreadsFlag, parsePositiveFlag, parseRunsFlag, parseSecondsFlag } from '../flags.js';
 import { clearLine, liveLine } from '../terminal.js';
 import { benchmarkOnDevice, compareOnDevice } from '../../device/client.js';
-import type { EpChoice } from '../../device/protocol.js';
+import type { EpChoice, OutputsVsWasm } from '../../device/protocol.js';
 import { describeDevice } from '../../device/server.js';
 
 interface BenchFlags {
@@ -103,10 +104,19 @@ async function benchOnDevice(file: string, flags: BenchFlags, opts: BenchOptions
   }
 }
 
-/** The execution provider the device ran, as it reported it. */
+/** The execution provider the device ran, as it reported it, and on WebGPU how its outputs compare with wasm's. */
 function ranOn(result: object): string {
-  const note = (result as { executionProviderNote?: unknown }).executionProviderNote;
-  return typeof note === 'string' ? `execution provider: ${note}\n` : '';
+  const r = result as { executionProviderNote?: unknown; outputsVsWasm?: OutputsVsWasm; a?: { model?: string; outputsVsWasm?: OutputsVsWasm }; b?: { model?: string; outputsVsWasm?: OutputsVsWasm } };
+  let out = typeof r.executionProviderNote === 'string' ? `execution provider: ${r.executionProviderNote}\n` : '';
+  const sides = r.a && r.b ? [r.a, r.b] : [{ outputsVsWasm: r.outputsVsWasm }];
+  for (const side of sides) {
+    const v = side.outputsVsWasm;
+    if (!v) continue;
+    const who = 'model' in side && side.model ? `${path.basename(side.model)}: ` : '';
+    const each = v.outputs.map((o) => (o.problem ? `${o.name} ${o.problem}` : `${o.name} max abs ${o.maxAbs!.toExponential(1)}, cosine ${o.cosine!.toFixed(6)}${o.top1 !== undefined ? `, top-1 ${(100 * o.top1).toFixed(0)}%` : ''}`));
+    out += `${who}outputs on webgpu vs wasm (same inputs): ${each.join('; ')} — ${v.ok ? 'within' : 'NOT within'} ${v.tolerance.atol} + ${v.tolerance.rtol}·|wasm|\n`;
+  }
+  return out;
 }
 
 function checkSessionFlags(optLevel: string, executionMode: string, prefix = ''): void {

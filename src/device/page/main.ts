@@ -27,7 +27,7 @@ async function deviceInfo(): Promise<DeviceInfo> {
   let webgpuAdapter: string | undefined;
   if (nav.gpu) {
     try {
-      const adapter = await Promise.race([nav.gpu.requestAdapter(), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
+      const adapter = await Promise.race([nav.gpu.requestAdapter(), new Promise<null>((r) => setTimeout(() => r(null), 8000))]);
       if (adapter) {
         webgpu = true;
         const name = [adapter.info?.vendor, adapter.info?.architecture].filter(Boolean).join(' ');

@@ -5,11 +5,14 @@
  * `printedProfileEvents` (what local `profile --backend wasm` runs).
  */
 import { InputError } from '../../errors.js';
+import { loadModel } from '../../ir/io.js';
 import { Tensor } from '../../ir/tensor.js';
 import { benchmark, compare, type BenchOptions } from '../../runtime/bench.js';
-import type { InputValue } from '../../runtime/inputs.js';
+import { randomInputs, resolveDims, type InputValue } from '../../runtime/inputs.js';
 import { printedProfileEvents } from '../../runtime/profile-trace.js';
-import { chooseProvider, type GpuLike, type Job, type JobInput, type ProfileJob } from '../protocol.js';
+import { Session, type ExecutionProvider } from '../../runtime/session.js';
+import { compareTensors, type Tolerance } from '../../verify/compare.js';
+import { chooseProvider, type GpuLike, type Job, type JobInput, type OutputsVsWasm, type ProfileJob } from '../protocol.js';
 
 export interface ToWorker {
   run: string;
@@ -44,6 +47,41 @@ async function profileJob(run: string, job: ProfileJob, blobs: Record<string, Ui
   return { model: job.label, threads: o.threads, runs: o.runs, warmup: o.warmup, events, executionProvider: 'wasm' };
 }
 
+/** verify's default tolerance: |webgpu − wasm| ≤ atol + rtol·|wasm| for every element. */
+const VS_WASM: Tolerance = { atol: 1e-4, rtol: 1e-3 };
+
+/**
+ * A WebGPU run's outputs against onnxruntime-web's wasm on the same inputs (the first input set of the
+ * bench), each in a fresh session: a GPU's shaders can differ from the CPU kernels (precision, unsupported
+ * ops falling back), and a fast wrong answer is no result.
+ */
+async function outputsVsWasm(model: Uint8Array, opts: BenchOptions): Promise<OutputsVsWasm> {
+  const m = loadModel(model);
+  const given = opts.feedSets?.[0] ?? {};
+  const shapes = { ...opts.shapes };
+  for (const [name, t] of Object.entries(given)) shapes[name] = [...t.dims];
+  const spec = { shapes, dims: opts.dims ?? {}, seed: opts.seed ?? 0, values: { ...opts.values, ...given } };
+  const feeds = randomInputs(m, spec);
+  const dims = resolveDims(m, spec);
+  const outputs = async (ep: ExecutionProvider) => {
+    const session = await Session.create(m, { backend: 'wasm', executionProvider: ep, threads: opts.threads ?? 2, optLevel: opts.optLevel ?? 'all', dims });
+    try {
+      return await session.run(feeds);
+    } finally {
+      await session.release();
+    }
+  };
+  const want = await outputs('wasm');
+  const got = await outputs('webgpu');
+  const rows = Object.entries(want).map(([name, ref]) => {
+    const cand = got[name];
+    if (!cand) return { name, ok: false, problem: 'missing from the webgpu run' };
+    const d = compareTensors(name, ref, cand, VS_WASM);
+    return { name, maxAbs: d.maxAbs, maxRel: d.maxRel, cosine: d.cosine, mismatches: d.mismatches, count: d.count, ...(d.top1 !== undefined ? { top1: d.top1 } : {}), ...(d.problem ? { problem: d.problem } : {}), ok: !d.problem && d.mismatches === 0 };
+  });
+  return { tolerance: VS_WASM, ok: rows.every((r) => r.ok), outputs: rows };
+}
+
 async function runJob({ run, job, blobs }: ToWorker): Promise<unknown> {
   if (job.options.threads > 1 && !(self as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
     throw new InputError(`this page is not cross-origin isolated, so onnxruntime-web cannot run ${job.options.threads} threads here; use --threads 1`);
@@ -74,9 +112,14 @@ async function runJob({ run, job, blobs }: ToWorker): Promise<unknown> {
   };
   const model = blobs[job.model.hash]!;
   const ran = { executionProvider: provider.ep, executionProviderNote: provider.note };
-  if (!job.compare) return { ...(await benchmark(model, opts)), model: job.label, ...ran };
-  const r = await compare(model, blobs[job.compare.model.hash]!, opts, job.compare.settings);
-  return { ...r, a: { ...r.a, model: job.label, ...ran }, b: { ...r.b, model: job.compare.label, ...ran }, ...ran };
+  const vsWasm = async (bytes: Uint8Array) => (provider.ep === 'webgpu' ? { outputsVsWasm: await outputsVsWasm(bytes, opts) } : {});
+  if (!job.compare) {
+    const r = await benchmark(model, opts);
+    return { ...r, model: job.label, ...ran, ...(await vsWasm(model)) };
+  }
+  const other = blobs[job.compare.model.hash]!;
+  const r = await compare(model, other, opts, job.compare.settings);
+  return { ...r, a: { ...r.a, model: job.label, ...ran, ...(await vsWasm(model)) }, b: { ...r.b, model: job.compare.label, ...ran, ...(await vsWasm(other)) }, ...ran };
 }
 
 // onnxruntime-web starts its pthreads from this same script (its import.meta.url) and names them
