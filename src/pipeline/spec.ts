@@ -43,7 +43,10 @@ export type PostSpec =
   | { op: 'angle'; threshold?: number }
   | { op: 'ctc'; keys: string; dropScore?: number };
 
-/** When a crop stage runs on a tracked region: every frame, once per track, or when its box changed. */
+/**
+ * When a crop stage runs on a tracked region: every frame; once per track (and once more if that crop was cut by
+ * the frame edge, when the region is whole); or when its box changed (and when a cut region is whole).
+ */
 export type RecognizePolicy = 'every-frame' | 'once' | 'on-change';
 
 export interface ModelStageSpec {

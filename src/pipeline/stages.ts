@@ -294,23 +294,9 @@ class CropStage implements StageRunner {
     return this.spec.policy ?? 'every-frame';
   }
 
-  /** Whether a region needs this stage now, and how urgently (lower first). */
+  /** Whether a region needs this stage now, and how urgently (lower first): see `cropDue`. */
   private due(it: Item, frame: number, frameWidth: number, frameHeight: number): number | undefined {
-    const t = it.track;
-    if (!t || this.policy === 'every-frame') return 0;
-    const isRec = this.spec.post.op === 'ctc';
-    const last = isRec ? t.recognizedAt : t.flipped === undefined ? undefined : 0;
-    if (last === undefined) return 0; // never seen: first
-    if (this.policy === 'once') return undefined;
-    if (!isRec) return undefined;
-    const b = t.recognizedBox!;
-    // a text cut by the frame edge when last read is read again once it is wholly inside (text entering)
-    if (t.recognizedCut && !touchesEdge(it.box, frameWidth, frameHeight)) return 1;
-    const [w0, h0] = [b[2] - b[0], b[3] - b[1]];
-    const [w1, h1] = [it.box[2] - it.box[0], it.box[3] - it.box[1]];
-    const change = Math.max(Math.abs(w1 - w0) / Math.max(1, w0), Math.abs(h1 - h0) / Math.max(1, h0));
-    if (change < (this.spec.changeThreshold ?? 0.15)) return undefined;
-    return 1 + 1 / (1 + frame - t.recognizedAt!); // changed ones after new ones, the longest-waiting first
+    return cropDue(it, { policy: this.policy, recognizes: this.spec.post.op === 'ctc', changeThreshold: this.spec.changeThreshold ?? 0.15 }, frame, frameWidth, frameHeight);
   }
 
   async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
@@ -437,7 +423,10 @@ class CropStage implements StageRunner {
       chunk.forEach((it, k) => {
         const p180 = data[k * classes + 1]!;
         const flipped = p180 > data[k * classes]! && p180 >= (post.threshold ?? 0.9);
-        if (it.track) it.track.flipped = flipped;
+        if (it.track) {
+          it.track.flipped = flipped;
+          it.track.classifiedCut = touchesEdge(it.box, frameWidth, frameHeight);
+        }
         else it.flipped = flipped;
       });
       return;
@@ -468,6 +457,27 @@ class CropStage implements StageRunner {
   async close(): Promise<void> {
     for (const x of this.sessions) await x.release();
   }
+}
+
+/**
+ * Whether a region needs a crop stage now, and how urgently (lower first; undefined: not now). 0: never run
+ * here; 1: run while cut by the frame edge and whole now (its text, or angle, was judged on part of it);
+ * 1 < p ≤ 2: a recogniser's re-read of a box whose width or height changed by `changeThreshold` (on-change),
+ * the longest-waiting first. Untracked regions, and every-frame stages, run every frame.
+ */
+export function cropDue(it: Item, st: { policy: string; recognizes: boolean; changeThreshold: number }, frame: number, frameWidth: number, frameHeight: number): number | undefined {
+  const t = it.track;
+  if (!t || st.policy === 'every-frame') return 0;
+  const last = st.recognizes ? t.recognizedAt : t.flipped === undefined ? undefined : 0;
+  if (last === undefined) return 0; // never seen: first
+  if ((st.recognizes ? t.recognizedCut : t.classifiedCut) && !touchesEdge(it.box, frameWidth, frameHeight)) return 1;
+  if (st.policy === 'once' || !st.recognizes) return undefined;
+  const b = t.recognizedBox!;
+  const [w0, h0] = [b[2] - b[0], b[3] - b[1]];
+  const [w1, h1] = [it.box[2] - it.box[0], it.box[3] - it.box[1]];
+  const change = Math.max(Math.abs(w1 - w0) / Math.max(1, w0), Math.abs(h1 - h0) / Math.max(1, h0));
+  if (change < st.changeThreshold) return undefined;
+  return 1 + 1 / (1 + frame - t.recognizedAt!);
 }
 
 /**

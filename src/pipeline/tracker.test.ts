@@ -6,8 +6,8 @@ import { boxIou, rectQuad, type Rect } from './geometry.js';
 import { scoreAccuracy } from './metrics.js';
 import type { FrameResult } from './runner.js';
 import { FrameScheduler } from './scheduler.js';
-import { pickWork } from './stages.js';
-import { Tracker, type TrackerOptions } from './tracker.js';
+import { cropDue, pickWork, type Item } from './stages.js';
+import { Tracker, type Track, type TrackerOptions } from './tracker.js';
 
 /** Three texts: one moving right, one moving left and down, one growing (a zoom). */
 function trajectories(frames: number): FrameTruth[] {
@@ -217,3 +217,35 @@ describe('crop work under a budget', () => {
   });
 });
 
+
+describe('when a crop stage runs on a tracked region', () => {
+  const W = 640;
+  const H = 360;
+  const region = (box: Rect, t: Partial<Track>): Item => ({ box, quad: rectQuad(box), score: 1, track: { id: 1, ...t } as Track });
+  const rec = (policy: string) => ({ policy, recognizes: true, changeThreshold: 0.15 });
+  const cls = { policy: 'once', recognizes: false, changeThreshold: 0.15 };
+  const whole: Rect = [100, 100, 300, 130];
+  const cut: Rect = [0, 100, 150, 130];
+
+  it('never read: now; read while cut and whole now: again, whatever the policy; read whole: not again (once)', () => {
+    expect(cropDue(region(cut, {}), rec('once'), 5, W, H)).toBe(0);
+    expect(cropDue(region(whole, { recognizedAt: 3, recognizedBox: cut, recognizedCut: true }), rec('once'), 5, W, H)).toBe(1);
+    expect(cropDue(region(cut, { recognizedAt: 3, recognizedBox: cut, recognizedCut: true }), rec('once'), 5, W, H)).toBeUndefined();
+    expect(cropDue(region(whole, { recognizedAt: 3, recognizedBox: whole, recognizedCut: false }), rec('once'), 5, W, H)).toBeUndefined();
+  });
+
+  it('the angle classifier (once) runs again when it judged a cut region that is whole now', () => {
+    expect(cropDue(region(whole, {}), cls, 5, W, H)).toBe(0);
+    expect(cropDue(region(whole, { flipped: false, classifiedCut: true }), cls, 5, W, H)).toBe(1);
+    expect(cropDue(region(whole, { flipped: true, classifiedCut: false }), cls, 5, W, H)).toBeUndefined();
+  });
+
+  it('on-change: a box 15% wider or taller is read again, the longest-waiting first', () => {
+    const t = { recognizedAt: 3, recognizedBox: whole, recognizedCut: false };
+    expect(cropDue(region([100, 100, 320, 130], t), rec('on-change'), 5, W, H)).toBeUndefined(); // 10% wider
+    const p5 = cropDue(region([100, 100, 340, 130], t), rec('on-change'), 5, W, H)!; // 20% wider
+    const p9 = cropDue(region([100, 100, 340, 130], t), rec('on-change'), 9, W, H)!;
+    expect(p5).toBeGreaterThan(1);
+    expect(p9).toBeLessThan(p5);
+  });
+});

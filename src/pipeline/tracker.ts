@@ -109,6 +109,8 @@ export class Track {
   recognizedCut?: boolean;
   /** The angle classifier found the region upside down. */
   flipped?: boolean;
+  /** Its box touched the frame edge when it was classified (the angle was judged on part of the text). */
+  classifiedCut?: boolean;
   /** Its boxes at the last frames, newest last (detections that arrive late are matched against these). */
   private readonly history: Rect[] = [];
 
