@@ -3,6 +3,7 @@
  * every frame) against what `inferopt pipeline optimize` makes of it, side by side on the same frames.
  *
  *   npx tsx bench/pipeline.ts --frames <dir> [--budget 50] [--search-frames 80] [--no-models]
+ *   npx tsx bench/pipeline.ts --frames <dir> --budget 66 --against <spec>   (no search: that spec, side by side)
  *
  * 1. optimize: the search runs on the first --search-frames frames (its own report goes to tmp/bench-pipeline/);
  * 2. side by side: baseline and optimized pipelines, both loaded, every frame of --frames through both, in blocks
@@ -39,10 +40,12 @@ const set = await loadFrameSet(framesDir);
 const spec = loadPipelineSpec(specFile);
 console.log(`${set.frames.length} frames ${set.frames[0]!.width}×${set.frames[0]!.height} from ${framesDir}; budget ${budget} ms; search on ${searchFrames} frames spread over the video`);
 
-const opt = await optimizePipeline({ spec, frames: set, searchFrames, budgetMs: budget, maxAccuracyDrop: 1, outDir: out, models, log: (l) => console.log(`  ${l}`) });
-console.log(`search done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+// --against: a spec made elsewhere (by hand, or an earlier search), compared side by side without a search
+const against = arg('against');
+const opt = against ? undefined : await optimizePipeline({ spec, frames: set, searchFrames, budgetMs: budget, maxAccuracyDrop: 1, outDir: out, models, log: (l) => console.log(`  ${l}`) });
+if (opt) console.log(`search done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
-const optimizedSpec = loadPipelineSpec(path.join(out, 'pipeline.yaml'));
+const optimizedSpec = loadPipelineSpec(against ?? path.join(out, 'pipeline.yaml'));
 const pa = await Pipeline.create(spec);
 const pb = await Pipeline.create(optimizedSpec); // the scheduler budget only if the search kept it (schedule.budgetMs in the spec)
 // warm-up: every stage run 3 times (as `runFrames` does)
@@ -106,6 +109,6 @@ console.log(row('baseline', la, aa));
 console.log(row('optimized', lb, ab));
 console.log(`p99 optimized/baseline ${ratio.value.toFixed(3)}× [${ratio.low.toFixed(3)}, ${ratio.high.toFixed(3)}] (goal ≤ 0.5); F1 change ${diff.value.toFixed(2)} points [${diff.low.toFixed(2)}, ${diff.high.toFixed(2)}] (goal ≥ −1); misses ${(100 * lb.missRate!).toFixed(1)}% (goal ≤ 1%)`);
 console.log('per stage, mean ms/frame:  baseline ' + la.stages.map((s) => `${s.stage} ${s.mean.toFixed(1)}`).join(', ') + ';  optimized ' + lb.stages.map((s) => `${s.stage} ${s.mean.toFixed(1)}`).join(', '));
-console.log(`\nwhich decisions bought how much (search on ${searchFrames} frames, each on top of those kept before it):`);
-for (const d of opt.decisions) console.log(`  ${d.kept ? 'kept   ' : 'dropped'} ${d.name.padEnd(34)} p99 ${Number.isFinite(d.p99) ? d.p99.toFixed(1).padStart(6) : '     –'} ms  F1 change ${Number.isFinite(d.f1Change.value) ? `${d.f1Change.value.toFixed(2)} [${d.f1Change.low.toFixed(2)}, ${d.f1Change.high.toFixed(2)}]` : '–'}  (${d.why})`);
-console.log(`\noptimized spec: ${path.join(out, 'pipeline.yaml')}; report: ${path.join(out, 'report.html')}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+if (opt) console.log(`\nwhich decisions bought how much (search on ${searchFrames} frames, each on top of those kept before it):`);
+for (const d of opt?.decisions ?? []) console.log(`  ${d.kept ? 'kept   ' : 'dropped'} ${d.name.padEnd(34)} p99 ${Number.isFinite(d.p99) ? d.p99.toFixed(1).padStart(6) : '     –'} ms  F1 change ${Number.isFinite(d.f1Change.value) ? `${d.f1Change.value.toFixed(2)} [${d.f1Change.low.toFixed(2)}, ${d.f1Change.high.toFixed(2)}]` : '–'}  (${d.why})`);
+console.log(`\noptimized spec: ${against ?? path.join(out, 'pipeline.yaml')}${opt ? `; report: ${path.join(out, 'report.html')}` : ''}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
