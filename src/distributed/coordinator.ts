@@ -34,6 +34,9 @@ export function timingClass(workers: readonly WorkerInfo[], backend: Backend, wa
   return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0];
 }
 
+/** Jobs that timed something (they ran alone on their machine). */
+export const timingJobs = (s: WorkerStats) => (s.kinds.time ?? 0) + (s.kinds.confirm ?? 0) + (s.kinds.pipeline ?? 0);
+
 /** What the report shows about a distributed run: who did what, and which hardware class timed it. */
 export interface DistributedSummary {
   redis: string;
@@ -42,8 +45,10 @@ export interface DistributedSummary {
   workers: (WorkerStats & { fingerprint: string; timed: boolean })[];
   /** Jobs run (each counted once, whatever retries it took). */
   jobs: number;
-  /** Scoring shards per candidate. */
-  shards: number;
+  /** Scoring shards per candidate (absent for pipelines: each run is one job). */
+  shards?: number;
+  /** `pipeline optimize --workers`: each job ran a candidate beside the current best. */
+  pipelines?: boolean;
   /** The most candidates whose jobs were out at once (optimize: 1 unless there are several timing workers). */
   candidatesInFlight?: number;
 }
@@ -56,7 +61,7 @@ export function summarize(cluster: Cluster, workers: readonly WorkerInfo[], shar
     ...(cls && timingWorker ? { timingClass: { class: cls, fingerprint: describeFingerprint(timingWorker.fingerprint) } } : {}),
     workers: [...cluster.stats.values()]
       .sort((a, b) => (a.worker < b.worker ? -1 : 1))
-      .map((s) => ({ ...s, fingerprint: infos.get(s.worker) ? describeFingerprint(infos.get(s.worker)!.fingerprint) : 'left before the end', timed: s.class === cls && ((s.kinds.time ?? 0) + (s.kinds.confirm ?? 0)) > 0 })),
+      .map((s) => ({ ...s, fingerprint: infos.get(s.worker) ? describeFingerprint(infos.get(s.worker)!.fingerprint) : 'left before the end', timed: s.class === cls && timingJobs(s) > 0 })),
     jobs: [...cluster.stats.values()].reduce((n, s) => n + s.jobs, 0),
     shards,
   };

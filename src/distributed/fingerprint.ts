@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { stableJson } from '../search/recipe.js';
 import { ortVersion, type Backend } from '../runtime/session.js';
+import type { DeviceInfo } from '../device/protocol.js';
+import { describeDevice } from '../device/server.js';
 
 /**
  * What a worker's timings depend on: the CPU (model, cores, the instruction sets ORT's kernels use), ONNX
@@ -18,6 +20,8 @@ export interface Fingerprint {
   backend: Backend;
   platform: string;
   arch: string;
+  /** A device page (`inferopt worker --device`): the browser that times, as it registered. */
+  device?: { userAgent: string; simd: boolean; threads: boolean; webgpu: boolean; webgpuAdapter?: string; memoryGiB?: number };
 }
 
 /** The extensions that change which ORT kernels run (x86: SSE/AVX/AVX-512/VNNI/AMX; Arm: NEON dot/i8mm/SVE). */
@@ -48,6 +52,24 @@ export function hardwareFingerprint(backend: Backend): Fingerprint {
   return fingerprintFrom({ cpuinfo, cpuModel: cpus[0]?.model ?? 'unknown', cores: cpus.length, ortVersion: ortVersion(backend), backend, platform: os.platform(), arch: os.arch() });
 }
 
+/**
+ * A device page's fingerprint (onnxruntime-web in a browser, `inferopt device serve`): the browser and its
+ * version, the cores and memory it reports, what its wasm can do, the ORT web version. A class of its own.
+ */
+export function deviceFingerprint(info: DeviceInfo): Fingerprint {
+  const isa = [info.simd ? 'wasm-simd' : '', info.threads ? 'wasm-threads' : '', info.webgpu ? 'webgpu' : ''].filter(Boolean);
+  return {
+    cpuModel: `device page: ${describeDevice(info).split(', ')[0]}`,
+    cores: info.hardwareConcurrency,
+    isa,
+    ortVersion: info.ort,
+    backend: 'wasm',
+    platform: 'browser',
+    arch: 'wasm',
+    device: { userAgent: info.userAgent, simd: info.simd, threads: info.threads, webgpu: info.webgpu, ...(info.webgpuAdapter ? { webgpuAdapter: info.webgpuAdapter } : {}), ...(info.deviceMemoryGiB !== undefined ? { memoryGiB: info.deviceMemoryGiB } : {}) },
+  };
+}
+
 /** The hardware class: a short hash of the whole fingerprint (equal fingerprints, equal class). */
 export function hardwareClass(f: Fingerprint): string {
   return crypto.createHash('sha256').update(stableJson(f)).digest('hex').slice(0, 12);
@@ -55,5 +77,6 @@ export function hardwareClass(f: Fingerprint): string {
 
 /** One line: `Intel Xeon … · 2 cores · avx2 avx512f … · ORT node 1.30.0`. */
 export function describeFingerprint(f: Fingerprint): string {
+  if (f.device) return `${f.cpuModel} · ${f.cores} core${f.cores === 1 ? '' : 's'} · ${f.isa.join(' ') || 'plain wasm'} · onnxruntime-web ${f.ortVersion}`;
   return `${f.cpuModel} · ${f.cores} core${f.cores === 1 ? '' : 's'} · ${f.isa.join(' ') || 'no listed ISA extensions'} · ORT ${f.backend} ${f.ortVersion} · ${f.platform}/${f.arch}`;
 }

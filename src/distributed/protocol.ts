@@ -61,11 +61,19 @@ export type JobData =
   /** Build the recipe's model and score one shard of the metric's samples, with per-sample records. */
   | { kind: 'score'; ctx: SearchContext; recipe: Recipe; shard: Shard }
   /** `eval --workers`: score one shard of the data with a stored model (and reference). */
-  | { kind: 'eval'; model: string; reference?: string; data: string; options: EvalJobOptions; shard: Shard };
+  | { kind: 'eval'; model: string; reference?: string; data: string; options: EvalJobOptions; shard: Shard }
+  /**
+   * `pipeline optimize --workers`: run pipeline specs side by side on the frames (runs of consecutive
+   * frames `[first, count, lead-in frames before first]`), timed at the budget's pace. Every model and character list a spec names is a
+   * `sha256:<hash>` in the store; the specs are checked as a spec file is before they run.
+   */
+  | { kind: 'pipeline'; specs: Record<string, unknown>[]; frames: string; framesKey: string; segments: [number, number, number?][]; budgetMs: number };
 
 export type JobKind = JobData['kind'];
 
 const HASH = /^[0-9a-f]{64}$/;
+/** How a pipeline job's spec names a file: by its hash in the store (a worker reads no other path from a spec). */
+export const STORE_REF = /^sha256:([0-9a-f]{64})$/;
 const TASKS: readonly string[] = ['classification', 'ctc', 'det-map', 'tensors', 'fidelity'];
 
 /** Checks a job from the queue; throws InputError naming the first problem. */
@@ -182,8 +190,33 @@ export function checkJob(raw: unknown, catalog: readonly CatalogEntry[]): JobDat
         shard: shard(j.shard),
       };
     }
+    case 'pipeline': {
+      only(j, ['kind', 'specs', 'frames', 'framesKey', 'segments', 'budgetMs'], 'the job');
+      if (!Array.isArray(j.specs) || j.specs.length < 1 || j.specs.length > 2) bad('specs must be a list of 1 or 2 pipeline specs');
+      for (const [i, spec] of (j.specs as unknown[]).entries()) {
+        if (!spec || typeof spec !== 'object' || Array.isArray(spec)) bad(`specs[${i}] must be an object`);
+        const stages = (spec as { stages?: unknown }).stages;
+        if (!Array.isArray(stages)) bad(`specs[${i}].stages must be a list`);
+        if ('baseDir' in (spec as object)) bad(`specs[${i}] must not set baseDir`);
+        for (const st of stages as Record<string, unknown>[]) {
+          if (!st || typeof st !== 'object' || st.type !== 'model') continue;
+          if (typeof st.model !== 'string' || !STORE_REF.test(st.model)) bad(`specs[${i}]: stage models must be sha256:<hash> of the store`);
+          const keys = (st.post as Record<string, unknown> | undefined)?.keys;
+          if (keys !== undefined && (typeof keys !== 'string' || !STORE_REF.test(keys))) bad(`specs[${i}]: character lists must be sha256:<hash> of the store`);
+        }
+      }
+      if (!Array.isArray(j.segments) || j.segments.length < 1 || j.segments.length > 64) bad('segments must be a list of 1 to 64 [first, count, lead-in]');
+      for (const seg of j.segments as unknown[]) {
+        if (!Array.isArray(seg) || seg.length < 2 || seg.length > 3) bad('a segment must be [first, count, lead-in]');
+        const first = int((seg as unknown[])[0], 'a segment\'s first frame', 0, 1e7);
+        int((seg as unknown[])[1], 'a segment\'s frame count', 1, 1e7);
+        if ((seg as unknown[]).length === 3) int((seg as unknown[])[2], 'a segment\'s lead-in', 0, first);
+      }
+      if (!(typeof j.budgetMs === 'number' && j.budgetMs > 0 && j.budgetMs <= 60_000)) bad('budgetMs must be a number in (0, 60000]');
+      return { kind: 'pipeline', specs: j.specs as Record<string, unknown>[], frames: str(j.frames, 'frames'), framesKey: hash(j.framesKey, 'framesKey'), segments: j.segments as [number, number, number?][], budgetMs: j.budgetMs as number };
+    }
     default:
-      return bad(`unknown kind ${JSON.stringify(String(j.kind)).slice(0, 40)} (known: time, confirm, score, eval)`);
+      return bad(`unknown kind ${JSON.stringify(String(j.kind)).slice(0, 40)} (known: time, confirm, score, eval, pipeline)`);
   }
 }
 

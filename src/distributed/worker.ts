@@ -13,12 +13,14 @@ import type { Backend } from '../runtime/session.js';
 import { searchCatalog } from '../search/catalog.js';
 import { OnnxEvaluator, modelHash } from '../search/evaluator.js';
 import type { MetricSource } from '../search/metric.js';
-import { metricSourceFor } from '../search/optimize.js';
 import { stableJson } from '../search/recipe.js';
 import { timingWorkload } from '../search/workload.js';
-import { describeFingerprint, hardwareClass, hardwareFingerprint, type Fingerprint } from './fingerprint.js';
+import { describeFingerprint, deviceFingerprint, hardwareClass, hardwareFingerprint, type Fingerprint } from './fingerprint.js';
+import { deviceTimer, metricSourceFor } from '../search/optimize.js';
+import { listDevices } from '../device/client.js';
 import { checkJob, encodeResult, type JobData, type SearchContext } from './protocol.js';
 import { connectionOptions, parseRedisUrl, type RedisTarget } from './redis-url.js';
+import { pipelineJobRunner } from './pipeline.js';
 import { BlobCache } from './store.js';
 import { withInputRoots } from '../util/files.js';
 import { PREFIX, SCORE_QUEUE, aliveKey, connectOrFail, timeQueue, WORKERS_KEY, type WorkerInfo } from './cluster.js';
@@ -30,6 +32,12 @@ export interface WorkerOptions {
   /** Scoring jobs run at once (timing jobs always run alone). */
   concurrency?: number;
   backend?: Backend;
+  /**
+   * Time on a device page connected to `inferopt device serve` (its name, or 'auto': the first connected)
+   * instead of this machine: the worker is of the device's own hardware class, on the wasm backend. It still
+   * builds and scores here.
+   */
+  device?: string;
   /** Where fetched models are kept by hash (default: the user's cache folder). */
   cacheDir?: string;
   /** Data paths a job names must lie inside this folder (default: any path the worker can read). */
@@ -106,8 +114,13 @@ interface Context {
 export async function runWorker(o: WorkerOptions): Promise<void> {
   const target = parseRedisUrl(o.url);
   const log = o.log ?? (() => {});
-  const backend = o.backend ?? 'node';
-  const fingerprint = hardwareFingerprint(backend);
+  if (o.device !== undefined && o.backend === 'node') throw new InputError('--device times on onnxruntime-web on the device: leave --backend out (or give wasm)');
+  const onDevice = o.device !== undefined ? await deviceTimer(o.device, log) : undefined;
+  // the worker is the device it times on: pinned by name (for 'auto', the first connected)
+  if (onDevice) onDevice.device ??= (await listDevices()).devices.find((d) => o.device === 'auto' || d.name === o.device);
+  if (onDevice && !onDevice.device) throw new InputError(`the device ${o.device} went away`);
+  const backend = onDevice ? 'wasm' : (o.backend ?? 'node');
+  const fingerprint = onDevice?.device ? deviceFingerprint(onDevice.device.info) : hardwareFingerprint(backend);
   const cls = hardwareClass(fingerprint);
   const name = o.name ?? `${os.hostname()}-${process.pid}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new InputError(`--name must be 1-64 letters, digits, '.', '_' or '-'`);
@@ -183,12 +196,14 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     const key = String(runs ?? 'auto');
     let e = c.evaluators.get(key);
     if (!e) {
-      e = new OnnxEvaluator({ modelFile: c.modelFile, catalog, metric: c.metric, backend: ctx.backend, feedSets: c.feeds, ...(runs ? { runs } : {}) });
+      e = new OnnxEvaluator({ modelFile: c.modelFile, catalog, metric: c.metric, backend: ctx.backend, feedSets: c.feeds, ...(runs ? { runs } : {}), ...(onDevice ? { timer: onDevice.timer } : {}) });
       if (c.evaluators.size >= 2) c.evaluators.delete(c.evaluators.keys().next().value!);
       c.evaluators.set(key, e);
     }
     return e;
   };
+
+  const runPipelines = pipelineJobRunner({ blobs, checkData, worker: name });
 
   async function handle(job: JobData): Promise<unknown> {
     switch (job.kind) {
@@ -223,6 +238,9 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
         const r = await evaluate(model, ds, { ...opts, ...(reference ? { reference } : {}), shard: job.shard, records: true });
         return { records: r.records, seen: ds.size };
       }
+      case 'pipeline':
+        if (backend !== 'node') throw new InputError(`worker ${name} times on ${backend}: pipelines run on the node backend`);
+        return runPipelines(job);
     }
   }
 
@@ -235,7 +253,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       log(`[${name}] ${(e as Error).message}`);
       throw e;
     }
-    const exclusive = data.kind === 'time' || data.kind === 'confirm';
+    const exclusive = data.kind === 'time' || data.kind === 'confirm' || data.kind === 'pipeline';
     const what = `${data.kind}${'shard' in data ? ` shard ${data.shard.index + 1}/${data.shard.count}` : ''} (job ${job.id})`;
     try {
       // with --data-root, every file a job makes this worker read (the data, the files its spec names, each

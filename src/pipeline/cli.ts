@@ -8,7 +8,9 @@ import { OutputDir } from '../util/output-dir.js';
 import { environment } from '../report/environment.js';
 import { pipelineReport, runHeadline } from './report.js';
 import { loadFrameSet, runPipeline, type PipelineRun } from './run.js';
-import { loadPipelineSpec } from './spec.js';
+import { loadPipelineSpec, type PipelineSpec } from './spec.js';
+import { Cluster } from '../distributed/cluster.js';
+import { remotePipeline } from '../distributed/pipeline.js';
 
 /** `33ms`, `33`, `0.033s` → milliseconds. */
 export function parseBudgetMs(s: string): number {
@@ -63,9 +65,21 @@ export async function runPipelineCommand(o: { specFile: string; framesDir: strin
 }
 
 
-export async function optimizePipelineCommand(o: { specFile: string; framesDir: string; budgetMs: number; maxAccuracyDrop: number; outDir: string; searchFrames?: number; limit?: number; models?: boolean; quiet?: boolean }): Promise<{ met: boolean; summary: unknown; text: string }> {
+export async function optimizePipelineCommand(o: { specFile: string; framesDir: string; budgetMs: number; maxAccuracyDrop: number; outDir: string; searchFrames?: number; limit?: number; models?: boolean; quiet?: boolean; workers?: { url: string; timingClass?: string }; progress?: (line: string) => void }): Promise<{ met: boolean; summary: unknown; text: string }> {
   const spec = loadPipelineSpec(o.specFile);
+  // the queues first: an unreachable Redis is one line before any work
+  const cluster = o.workers ? await Cluster.open(o.workers.url) : undefined;
+  try {
+    return await optimizeWith(o, spec, cluster);
+  } finally {
+    await cluster?.close();
+  }
+}
+
+async function optimizeWith(o: Parameters<typeof optimizePipelineCommand>[0], spec: PipelineSpec, cluster?: Cluster): Promise<{ met: boolean; summary: unknown; text: string }> {
   const set = await loadFrameSet(o.framesDir, o.limit);
+  const log = (l: string) => process.stderr.write(l + '\n');
+  const remote = cluster ? await remotePipeline(cluster, { framesDir: o.framesDir, ...(o.workers?.timingClass ? { timingClass: o.workers.timingClass } : {}), log: o.quiet ? () => {} : log, ...(o.progress ? { progress: o.progress } : {}) }) : undefined;
   const r = await optimizePipeline({
     spec,
     frames: set,
@@ -74,7 +88,8 @@ export async function optimizePipelineCommand(o: { specFile: string; framesDir: 
     outDir: o.outDir,
     ...(o.searchFrames ? { searchFrames: o.searchFrames } : {}),
     ...(o.models !== undefined ? { models: o.models } : {}),
-    ...(o.quiet ? {} : { log: (l: string) => process.stderr.write(l + '\n') }),
+    ...(o.quiet ? {} : { log }),
+    ...(remote ? { remote } : {}),
   });
   const b = r.baseline.latency.latency;
   const p = r.optimized.latency.latency;

@@ -30,6 +30,18 @@ export interface PipelineOptimizeOptions {
   /** Try per-stage int8 models (static and dynamic), calibrated on the inputs each stage really received. */
   models?: boolean;
   log?: (line: string) => void;
+  /**
+   * Runs the search's pipelines elsewhere (`--workers`, src/distributed): each call runs its specs on one
+   * machine (two side by side, as runPaired), so a candidate is judged against the current best timed there too. Decisions stay
+   * here; the baseline's calibration inputs are still captured here.
+   */
+  remote?: PipelineRemote;
+}
+
+export interface PipelineRemote {
+  run(specs: PipelineSpec[], segments: readonly Segment[], budgetMs: number): Promise<PipelineRun[]>;
+  /** Added to results.json (`distributed`) and to report.html. */
+  summary(): { results: unknown; section: { title: string; html: string } };
 }
 
 /** One step of the search: a change to the spec, judged on the search frames. */
@@ -191,7 +203,8 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     const baseSpec = clone(o.spec);
     log(`baseline on ${where}…`);
     const captured = new Map<string, Tensor[]>();
-    const base = await runSegments(baseSpec, segments, o.budgetMs, o.models !== false ? { captureInputs: 24, into: captured } : undefined);
+    // with workers, the baseline runs here only to capture the int8 models' calibration inputs
+    const base = o.remote && o.models === false ? (await o.remote.run([baseSpec], segments, o.budgetMs))[0]! : await runSegments(baseSpec, segments, o.budgetMs, o.models !== false ? { captureInputs: 24, into: captured } : undefined);
     log(`baseline: ${runHeadline(base)}`);
     const judge = (r: PipelineRun) => f1Difference(base.accuracy!.perFrame, r.accuracy!.perFrame);
     const decisions: Decision[] = [];
@@ -202,20 +215,21 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     // the spec as it stands, with its models where the runs find them (beside the output while it is written)
     let curRunnable = baseSpec;
     const consider = async (name: string, detail: string, cand: PipelineSpec) => {
-      // the candidate against a fresh run of the current spec, side by side (see runPaired)
-      const [again, r] = await runPaired(curRunnable, cand, segments, o.budgetMs);
-      curRun = again;
+      // the candidate against a fresh run of the current spec, side by side (see runPaired); with workers, the
+      // pair runs on one worker (o.remote)
+      const [ref, r] = o.remote ? ((await o.remote.run([curRunnable, cand], segments, o.budgetMs)) as [PipelineRun, PipelineRun]) : await runPaired(curRunnable, cand, segments, o.budgetMs);
+      curRun = ref;
       const d = judge(r);
       const drop = -d.value;
       // better: at least 2 fewer frames over the budget (one frame either way is noise on a short run); or
       // within one frame, with a p99 ≥ 2% lower and a mean no higher; or no more misses, p99 within 3% (p99 of a
       // short run is its few worst frames, e.g. the first with every text new) and a mean ≥ 5% lower
-      const [m0, m1] = [curRun.latency.deadlineMisses ?? 0, r.latency.deadlineMisses ?? 0];
-      const [q0, q1] = [curRun.latency.latency.p99, r.latency.latency.p99];
-      const [a0, a1] = [curRun.latency.latency.mean, r.latency.latency.mean];
+      const [m0, m1] = [ref.latency.deadlineMisses ?? 0, r.latency.deadlineMisses ?? 0];
+      const [q0, q1] = [ref.latency.latency.p99, r.latency.latency.p99];
+      const [a0, a1] = [ref.latency.latency.mean, r.latency.latency.mean];
       const faster = m1 < m0 - 1 || (m1 <= m0 + 1 && ((q1 < 0.98 * q0 && a1 <= a0) || (m1 <= m0 && q1 <= 1.03 * q0 && a1 < 0.95 * a0)));
       const keep = faster && drop <= o.maxAccuracyDrop;
-      const lat = `p99 ${q0.toFixed(1)} → ${q1.toFixed(1)} ms, mean ${curRun.latency.latency.mean.toFixed(1)} → ${r.latency.latency.mean.toFixed(1)} ms, misses ${m0} → ${m1}`;
+      const lat = `p99 ${q0.toFixed(1)} → ${q1.toFixed(1)} ms, mean ${a0.toFixed(1)} → ${a1.toFixed(1)} ms, misses ${m0} → ${m1}`;
       const why = !faster ? `not faster: ${lat}` : drop > o.maxAccuracyDrop ? `F1 drop ${drop.toFixed(2)} points > ${o.maxAccuracyDrop} (${lat})` : `${lat}, F1 change ${d.value >= 0 ? '+' : ''}${d.value.toFixed(2)} points`;
       decisions.push({ name, detail, kept: keep, why, p99: r.latency.latency.p99, p50: r.latency.latency.p50, f1: r.accuracy!.f1.value, f1Change: { value: d.value, low: d.low, high: d.high } });
       log(`${keep ? 'kept   ' : 'dropped'} ${name}: ${why}`);
@@ -273,8 +287,9 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
 
     // final: both pipelines on every frame; the F1 bound must hold there, not only on the search frames
     log(`final runs on ${o.frames.frames.length} frames…`);
-    const baseline = await runSegments(baseSpec, [o.frames], o.budgetMs);
-    let optimized = await runSegments(withModelsAt(cur, (m) => out.path(m)), [o.frames], o.budgetMs);
+    // both on one machine (with workers: one job)
+    const finalRuns = async (): Promise<[PipelineRun, PipelineRun]> => (o.remote ? ((await o.remote.run([baseSpec, withModelsAt(cur, (m) => out.path(m))], [{ ...o.frames, first: 0, leadIn: [] }], o.budgetMs)) as [PipelineRun, PipelineRun]) : [await runSegments(baseSpec, [o.frames], o.budgetMs), await runSegments(withModelsAt(cur, (m) => out.path(m)), [o.frames], o.budgetMs)]);
+    let [baseline, optimized] = await finalRuns();
     let diff = f1Difference(baseline.accuracy!.perFrame, optimized.accuracy!.perFrame);
     while (-diff.value > o.maxAccuracyDrop && kept.length) {
       const undo = kept.pop()!;
@@ -283,7 +298,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       d.why = `undone: on all ${o.frames.frames.length} frames the F1 drop was ${(-diff.value).toFixed(2)} points > ${o.maxAccuracyDrop} with it (search frames: ${d.why})`;
       log(`undone ${undo.name}: F1 drop ${(-diff.value).toFixed(2)} points on all frames`);
       cur = undo.before;
-      optimized = await runSegments(withModelsAt(cur, (m) => out.path(m)), [o.frames], o.budgetMs);
+      [baseline, optimized] = o.remote ? await finalRuns() : [baseline, await runSegments(withModelsAt(cur, (m) => out.path(m)), [o.frames], o.budgetMs)];
       diff = f1Difference(baseline.accuracy!.perFrame, optimized.accuracy!.perFrame);
     }
     const failures: string[] = [];
@@ -316,6 +331,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       f1Change: diff,
       p99Ratio: optimized.latency.latency.p99 / baseline.latency.latency.p99,
       environment: environment(),
+      ...(o.remote ? { distributed: o.remote.summary().results } : {}),
     };
     out.write('results.json', JSON.stringify(summary, null, 1) + '\n');
     out.write('report.html', await pipelineReport({
@@ -323,7 +339,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       runs: [{ label: 'baseline', run: baseline }, { label: 'optimized', run: optimized }],
       budgetMs: o.budgetMs,
       framesDir: o.frames.dir,
-      sections: [{ title: 'Decisions', html: decisionsHtml(decisions, where, summary.p99Ratio, diff, failures) }],
+      sections: [{ title: 'Decisions', html: decisionsHtml(decisions, where, summary.p99Ratio, diff, failures) }, ...(o.remote ? [o.remote.summary().section] : [])],
     }));
     out.commit();
     return { baseline, optimized, spec: written as PipelineSpec, decisions, met: failures.length === 0, failures, outDir: o.outDir };
@@ -337,7 +353,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
  * A run of consecutive frames of the video, starting at frame `first`; `leadIn`: the frames just before it, run
  * untimed first, so that its first frame is not one where every text is new (as only the video's first is).
  */
-type Segment = FrameSet & { first: number; leadIn: readonly Frame[] };
+export type Segment = FrameSet & { first: number; leadIn: readonly Frame[] };
 
 /** Frames of lead-in before a run of search frames (two detector runs at the longest interval searched). */
 const LEAD_IN = 8;
@@ -396,7 +412,7 @@ async function segmentRunner(spec: PipelineSpec, budgetMs: number, capture?: { c
 }
 
 /** Runs a spec over runs of frames (see `segmentRunner`). */
-async function runSegments(spec: PipelineSpec, segments: readonly FrameSet[], budgetMs: number, capture?: { captureInputs: number; into: Map<string, Tensor[]> }): Promise<PipelineRun> {
+export async function runSegments(spec: PipelineSpec, segments: readonly FrameSet[], budgetMs: number, capture?: { captureInputs: number; into: Map<string, Tensor[]> }): Promise<PipelineRun> {
   const r = await segmentRunner(spec, budgetMs, capture);
   try {
     for (const seg of segments) await r.run(seg);

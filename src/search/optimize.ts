@@ -108,7 +108,7 @@ export interface OptimizeOutcome {
  * A Timer that runs runtime/bench.ts on a device; `device` is filled in by the first measurement (the
  * server picks the device for 'auto'), and every later one goes to that same device by name.
  */
-async function deviceTimer(name: string, log: (line: string) => void): Promise<{ timer: Timer; device?: DeviceSummary }> {
+export async function deviceTimer(name: string, log: (line: string) => void): Promise<{ timer: Timer; device?: DeviceSummary }> {
   const holder: { timer: Timer; device?: DeviceSummary } = { timer: undefined as unknown as Timer };
   const target = () => holder.device?.name ?? name;
   const seen = (d: DeviceSummary) => {

@@ -2,13 +2,13 @@
  * optimize/eval --workers on BullMQ + Redis, end to end: a redis-server on a random loopback port, workers as
  * real `inferopt worker` processes, the coordinator as the CLI. Needs Debian redis-server (.ci/run installs it).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { requireAvailable } from './debian-data.js';
+import { freePort, start, startRedis, stopAll } from './redis-harness.js';
 
 const hasRedis = requireAvailable(spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0, 'Debian redis-server', 'apt-get install -y redis-server');
 
@@ -16,45 +16,6 @@ const CLI = path.resolve('bin/inferopt.js');
 const MODEL = path.resolve('models/fashion-mnist/model.onnx');
 const DATA = path.resolve('data/fashion-mnist-1k');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-dist-'));
-const children = new Set<ChildProcess>();
-
-/** A free port on the loopback interface (the OS picks it). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-/** A child whose stderr and stdout are collected; `until` waits for a line matching a pattern. */
-function start(cmd: string, args: string[], env: Record<string, string> = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  children.add(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const done = new Promise<number>((resolve) => child.on('exit', (code, signal) => (children.delete(child), resolve(code ?? (signal ? 128 : 1)))));
-  const until = async (re: RegExp, ms = 120_000) => {
-    const t0 = Date.now();
-    while (!re.test(err + out)) {
-      if (child.exitCode !== null) throw new Error(`${cmd} exited before ${re}: ${err}`);
-      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}: ${err}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-  return { child, done, until, out: () => out, err: () => err };
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const r = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes']);
-  await r.until(/Ready to accept connections/, 20_000);
-  return { ...r, url: `redis://127.0.0.1:${port}` };
-}
 
 function worker(url: string, name: string, ...extra: string[]) {
   return workerWithEnv({}, url, name, ...extra);
@@ -82,11 +43,6 @@ interface Results {
 const results = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as Results;
 
 const optimizeArgs = (out: string, budget = 5) => ['optimize', MODEL, '--data', DATA, '--limit', '160', '--budget', String(budget), '-o', out];
-
-async function stopAll() {
-  for (const c of [...children]) c.kill('SIGKILL');
-  await new Promise((r) => setTimeout(r, 200));
-}
 
 describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () => {
   afterEach(stopAll);
@@ -154,6 +110,59 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
     expect(r.candidates.map((c) => c.id)).toEqual([0, 1, 2, 3, 4, 5]);
     // each job counted once: the per-worker counts add up to the jobs run
     expect(r.distributed!.workers.reduce((n, w) => n + w.jobs, 0)).toBe(r.distributed!.jobs);
+  });
+
+  it('pipeline optimize --workers: each candidate runs beside the current best on one worker; the same choice as a local run', async () => {
+    const redis = await startRedis();
+    const [w1, w2] = [worker(redis.url, 'w1'), worker(redis.url, 'w2')];
+    const frames = path.join(tmp, 'video');
+    const rendered = await cli('data', 'render-video', '-o', frames, '--frames', '6', '--seed', '5');
+    expect(rendered.rc, rendered.stderr).toBe(0);
+    await Promise.all([w1.until(/joined/), w2.until(/joined/)]);
+    // detector → recogniser with every pipeline-level change but one already made: the search tries
+    // "detector input × 0.5" (twice: it comes back in the second pass), which loses far more than 1 point of
+    // F1 here, so both runs must drop it whatever the timings were
+    const spec = path.join(tmp, 'det-rec.json');
+    const paddle = (file: string) => `@paddleocr/${file}`;
+    fs.writeFileSync(spec, JSON.stringify({
+      format: 'inferopt-pipeline',
+      stages: [
+        { id: 'det', type: 'model', model: paddle('ch_PP-OCRv4_det_infer.onnx'), input: 'frame', pre: { op: 'resize', limitSide: 960, multiple: 32, normalize: 'imagenet', color: 'bgr', scale: 0.75 }, post: { op: 'db', threshold: 0.3, boxThreshold: 0.5, unclipRatio: 1.5 }, threads: 2, spinning: false },
+        { id: 'rec', type: 'model', model: paddle('ch_PP-OCRv4_rec_infer.onnx'), input: 'det', pre: { op: 'crop', height: 48, minWidth: 32, widthMultiple: 32, maxWidth: 1600, normalize: 'symmetric', color: 'bgr' }, post: { op: 'ctc', keys: paddle('ppocr_keys_v1.txt'), dropScore: 0.5 }, batch: 16, threads: 1, sessions: 2, spinning: false },
+      ],
+      schedule: { budgetMs: 50 },
+    }));
+    const args = (out: string) => ['pipeline', 'optimize', spec, '--frames', frames, '--budget', '50ms', '--no-models', '--max-accuracy-drop', '1', '--json', '-o', out];
+    const local = await cli(...args(path.join(tmp, 'pl-local')));
+    const dist = await cli(...args(path.join(tmp, 'pl-dist')), '--workers', redis.url);
+    expect([0, 3], local.stderr).toContain(local.rc);
+    expect([0, 3], dist.stderr).toContain(dist.rc);
+    type PipelineResults = {
+      decisions: { name: string; kept: boolean; why: string; f1: number }[];
+      baseline: { f1: { value: number } };
+      optimized: { f1: { value: number } };
+      distributed: { timingClass: { class: string }; pipelines: boolean; jobs: number; workers: { worker: string; jobs: number; kinds: Record<string, number> }[] };
+    };
+    const [l, d] = [JSON.parse(local.stdout) as PipelineResults, JSON.parse(dist.stdout) as PipelineResults];
+    expect(d.decisions.map((x) => x.name)).toEqual(['detector input × 0.5', 'detector input × 0.5 (second pass)']);
+    expect(d.decisions.map((x) => [x.name, x.kept])).toEqual(l.decisions.map((x) => [x.name, x.kept]));
+    expect(d.decisions.every((x) => /F1 drop|not faster/.test(x.why))).toBe(true);
+    // accuracy computed on the workers is the local computation, to the last digit
+    expect(d.decisions.map((x) => x.f1)).toEqual(l.decisions.map((x) => x.f1));
+    expect(d.baseline.f1).toEqual(l.baseline.f1);
+    expect(d.optimized.f1).toEqual(l.optimized.f1);
+    expect(fs.readFileSync(path.join(tmp, 'pl-dist', 'pipeline.yaml'), 'utf8')).toBe(fs.readFileSync(path.join(tmp, 'pl-local', 'pipeline.yaml'), 'utf8'));
+    // every run was a job on a worker: the baseline, one per decision (candidate beside the current best), the final pair
+    const cls = /class (\w+)/.exec(w1.err())![1]!;
+    expect(d.distributed.pipelines).toBe(true);
+    expect(d.distributed.timingClass.class).toBe(cls);
+    expect(d.distributed.jobs).toBe(1 + d.decisions.length + 1);
+    expect(d.distributed.workers.reduce((n, w) => n + (w.kinds.pipeline ?? 0), 0)).toBe(d.distributed.jobs);
+    const pairs = (w1.err() + w2.err()).match(/pipeline \(job \w+\) done/g) ?? [];
+    expect(pairs.length).toBe(d.distributed.jobs);
+    const html = fs.readFileSync(path.join(tmp, 'pl-dist', 'report.html'), 'utf8');
+    expect(html).toContain('<h2>Workers</h2>');
+    for (const w of d.distributed.workers) expect(html).toContain(`<td>${w.worker}</td>`);
   });
 
   it('a sharded eval equals the local eval exactly (metrics, intervals, confusion; fidelity too)', async () => {

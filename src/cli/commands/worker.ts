@@ -6,7 +6,8 @@ interface WorkerFlags {
   redis: string;
   name?: string;
   concurrency: string;
-  backend: string;
+  backend?: string;
+  device?: string;
   cache?: string;
   dataRoot?: string;
   lockMs: string;
@@ -19,7 +20,8 @@ export function register(program: Command): void {
     .requiredOption('--redis <url>', 'redis://[user:password@]host[:port][/db], or rediss:// for TLS (password also from INFEROPT_REDIS_PASSWORD)')
     .option('--name <name>', 'this worker\'s name, unique on the server (default: host-pid)')
     .option('--concurrency <n>', 'scoring jobs at once (timing jobs always run alone)', '1')
-    .option('--backend <b>', 'node | wasm: the ONNX Runtime backend this worker times on (part of its hardware class)', 'node')
+    .option('--backend <b>', 'node | wasm: the ONNX Runtime backend this worker times on (part of its hardware class; default node)')
+    .option('--device <name|auto>', 'time on a device page connected to `inferopt device serve` (onnxruntime-web there): the worker is of that device\'s own hardware class; it builds and scores here')
     .option('--cache <dir>', 'where fetched models are kept by hash (default ~/.cache/inferopt/models)')
     .option('--data-root <dir>', 'refuse jobs whose data lie outside this folder')
     .option('--lock-ms <ms>', 'job lock: a killed worker\'s job is retried elsewhere after about this long', '30000')
@@ -36,7 +38,8 @@ export function register(program: Command): void {
         url: flags.redis,
         ...(flags.name ? { name: flags.name } : {}),
         concurrency: parseIntFlag('--concurrency', flags.concurrency, 1, 64),
-        backend: parseBackendFlag(flags.backend),
+        ...(flags.backend ? { backend: parseBackendFlag(flags.backend) } : {}),
+        ...(flags.device !== undefined ? { device: flags.device } : {}),
         ...(flags.cache ? { cacheDir: flags.cache } : {}),
         ...(flags.dataRoot ? { dataRoot: flags.dataRoot } : {}),
         lockMs: parseIntFlag('--lock-ms', flags.lockMs, 1000, 3_600_000),
