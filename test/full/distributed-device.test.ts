@@ -14,8 +14,8 @@ import { chromiumPath } from './chromium.js';
 import { requireAvailable } from './debian-data.js';
 import { start, startRedis, stopAll } from './redis-harness.js';
 
-const hasRedis = requireAvailable(spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0, 'Debian redis-server', 'apt-get install -y redis-server');
 const browserBin = chromiumPath('the device-worker test');
+const ready = requireAvailable(spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0 && browserBin !== null, 'Debian redis-server and chromium', 'apt-get install -y redis-server chromium');
 
 const CLI = path.resolve('bin/inferopt.js');
 const MODEL = path.resolve('models/fashion-mnist/model.onnx');
@@ -30,7 +30,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-describe.skipIf(!hasRedis || !browserBin)('a device page as a worker (BullMQ + Redis, headless Chromium)', () => {
+describe.skipIf(!ready)('a device page as a worker (BullMQ + Redis, headless Chromium)', () => {
   it('joins with the page\'s own hardware class; optimize --target wasm times every candidate on it, a native worker only scores', async () => {
     const redis = await startRedis();
     const serve = start(process.execPath, [CLI, 'device', 'serve'], env);
