@@ -28,6 +28,20 @@ export interface WorkerInfo {
   pid: number;
 }
 
+/** How a worker's refusal of a job begins (its reason follows the worker's name). */
+export const REFUSED = 'refused by worker ';
+
+/**
+ * A worker refused a job: the data lie outside its --data-root, a model's hash does not verify, its data
+ * differ from the coordinator's… Every job of the run would be refused alike: one line, exit 2, the run stops.
+ */
+export class JobRefusedError extends InferoptError {
+  readonly abortsSearch = true;
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
+
 /** Redis could not be reached or was lost: one line, exit 1 (not the user's input). */
 export class RedisError extends InferoptError {
   /** Not a failed candidate: the search cannot go on (src/search rethrows it). */
@@ -176,7 +190,9 @@ export class Cluster {
     let onLost: ((e: RedisError) => void) | undefined;
     try {
       const raw = await Promise.race([
-        job.waitUntilFinished(events),
+        job.waitUntilFinished(events).catch((e: Error) => {
+          throw e?.message?.startsWith(REFUSED) ? new JobRefusedError(e.message) : e;
+        }),
         new Promise<never>((_, reject) => {
           onLost = reject;
           this.losers.add(reject);

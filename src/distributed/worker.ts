@@ -23,7 +23,7 @@ import { connectionOptions, parseRedisUrl, type RedisTarget } from './redis-url.
 import { pipelineJobRunner } from './pipeline.js';
 import { BlobCache } from './store.js';
 import { withInputRoots } from '../util/files.js';
-import { PREFIX, SCORE_QUEUE, aliveKey, connectOrFail, timeQueue, WORKERS_KEY, type WorkerInfo } from './cluster.js';
+import { PREFIX, REFUSED, SCORE_QUEUE, aliveKey, connectOrFail, timeQueue, WORKERS_KEY, type WorkerInfo } from './cluster.js';
 
 export interface WorkerOptions {
   url: string;
@@ -244,6 +244,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     }
   }
 
+  const refusal = (e: Error) => new Error(`${REFUSED}${name}: ${e.message.split('\n')[0]!}`);
+
   const processor = async (job: Job): Promise<string> => {
     const t0 = performance.now();
     let data: JobData;
@@ -251,7 +253,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       data = checkJob(job.data, catalog);
     } catch (e) {
       log(`[${name}] ${(e as Error).message}`);
-      throw e;
+      throw refusal(e as Error);
     }
     const exclusive = data.kind === 'time' || data.kind === 'confirm' || data.kind === 'pipeline';
     const what = `${data.kind}${'shard' in data ? ` shard ${data.shard.index + 1}/${data.shard.count}` : ''} (job ${job.id})`;
@@ -266,6 +268,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
       log(`[${name}] ${what} failed: ${msg}`);
+      // refused (the job's data, models or spec do not pass this worker's checks): the coordinator stops
+      if (e instanceof InputError) throw refusal(e);
       throw e instanceof InferoptError ? e : new Error(msg);
     }
   };

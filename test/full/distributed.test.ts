@@ -256,7 +256,7 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
     expect(plain.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('--data-root: a job whose data, or a file its dataset spec names, lies outside is refused with one line; inside, it runs', async () => {
+  it('--data-root: an eval, optimize or pipeline job whose data (or a file its dataset spec names) lies outside is refused with one line; inside, it runs', async () => {
     const root = path.join(tmp, 'root');
     fs.mkdirSync(path.join(root, 'fm'), { recursive: true });
     for (const f of fs.readdirSync(DATA)) fs.copyFileSync(path.join(DATA, f), path.join(root, 'fm', f));
@@ -280,11 +280,29 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
       [path.join(root, 'escape'), /refused to read .*t10k-images-idx3-ubyte\.gz.* lies outside worker rooted's --data-root/],
     ] as const) {
       const r = await evalOn(data);
-      expect(r.rc, r.stderr).not.toBe(0);
+      expect(r.rc, r.stderr).toBe(2);
       const lines = r.stderr.trim().split('\n');
       expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^inferopt: refused by worker rooted: /);
       expect(lines[0]).toMatch(why);
     }
+
+    // optimize jobs (scoring and timing read the data) and pipeline jobs (the frames) are held to it too: the
+    // first refusal stops the run with one line, no stack, exit 2
+    const last = (r: { stderr: string }) => r.stderr.trim().split('\n').at(-1)!;
+    const opt = (data: string, out: string) => cli('optimize', MODEL, '--data', data, '--limit', '64', '--budget', '1', '-o', path.join(tmp, out), '--workers', redis.url);
+    const outside = await opt(DATA, 'rooted-outside');
+    expect(outside.rc, outside.stderr).toBe(2);
+    expect(last(outside)).toMatch(/^inferopt: refused by worker rooted: the data ".*fashion-mnist-1k" is outside this worker's --data-root$/);
+    expect(outside.stderr).not.toMatch(/^\s+at /m);
+    const optInside = await opt(path.join(root, 'fm'), 'rooted-inside');
+    expect(optInside.rc, optInside.stderr).toBe(0);
+    const frames = path.join(tmp, 'frames-outside');
+    expect((await cli('data', 'render-video', '-o', frames, '--frames', '2', '--seed', '1')).rc).toBe(0);
+    const pl = await cli('pipeline', 'optimize', path.resolve('data/pipelines/paddleocr-video.yaml'), '--frames', frames, '--budget', '50ms', '--no-models', '-o', path.join(tmp, 'rooted-pipeline'), '--workers', redis.url);
+    expect(pl.rc, pl.stderr).toBe(2);
+    expect(last(pl)).toMatch(/^inferopt: refused by worker rooted: the data ".*frames-outside" is outside this worker's --data-root$/);
+    expect(w.err()).not.toMatch(/pipeline \(job \w+\) started[\s\S]*pipeline \(job \w+\) started/); // stopped at the first
   });
 });
 
