@@ -130,7 +130,7 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
         { id: 'det', type: 'model', model: paddle('ch_PP-OCRv4_det_infer.onnx'), input: 'frame', pre: { op: 'resize', limitSide: 960, multiple: 32, normalize: 'imagenet', color: 'bgr', scale: 0.75 }, post: { op: 'db', threshold: 0.3, boxThreshold: 0.5, unclipRatio: 1.5 }, threads: 2, spinning: false },
         { id: 'rec', type: 'model', model: paddle('ch_PP-OCRv4_rec_infer.onnx'), input: 'det', pre: { op: 'crop', height: 48, minWidth: 32, widthMultiple: 32, maxWidth: 1600, normalize: 'symmetric', color: 'bgr' }, post: { op: 'ctc', keys: paddle('ppocr_keys_v1.txt'), dropScore: 0.5 }, batch: 16, threads: 1, sessions: 2, spinning: false },
       ],
-      schedule: { budgetMs: 50 },
+      schedule: { budgetMs: 50, newWait: 1 },
     }));
     const args = (out: string) => ['pipeline', 'optimize', spec, '--frames', frames, '--budget', '50ms', '--no-models', '--max-accuracy-drop', '1', '--json', '-o', out];
     const local = await cli(...args(path.join(tmp, 'pl-local')));
