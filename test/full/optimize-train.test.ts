@@ -23,7 +23,8 @@ describe.runIf(hasFashion)('optimize with --train-data on the Fashion-MNIST ResN
     const r = await runCli('optimize', MODEL, '-o', out, ...data, '--prune-steps', '10', '--budget', '14', '--max-accuracy-drop', '5');
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
-    const pruned = res.candidates.filter((c: { stage: string }) => c.stage === 'prune');
+    // prune-stage candidates of the prune pass (a student from the teacher, pass 'student', is of that stage too)
+    const pruned = res.candidates.filter((c: { stage: string; recipe: { steps: { pass: string }[] } }) => c.stage === 'prune' && c.recipe.steps[0]!.pass === 'prune');
     const granularities = new Set(pruned.map((c: { recipe: { steps: { params: { granularity: string } }[] } }) => c.recipe.steps[0]!.params.granularity));
     expect([...granularities].sort()).toEqual(['channel', 'n:m', 'unstructured']);
     for (const c of pruned) {
