@@ -66,11 +66,7 @@ describe('quantize --layout transformers.js', () => {
       if (rec.text) texts.push(rec.text);
       if (texts.length === 24) break;
     }
-    const enc = new TextInputEncoder({ tokenizer: join(src, 'tokenizer.json'), maxLength: 128, names: { types: null } });
-    const session = await Session.create(join(src, 'onnx/model.onnx'));
-    const ref: number[][] = [];
-    for (const t of texts) ref.push([...(await session.run(enc.encode(t))).logits!.toFloat32()]);
-    await session.release();
+    const { enc, ref } = await ortLogits(src, join(src, 'onnx/model.onnx'), texts);
 
     const tf = await import('@huggingface/transformers');
     tf.env.allowRemoteModels = false;
@@ -148,11 +144,7 @@ describe('optimize --layout transformers.js', () => {
 
     // transformers.js, asked for that dtype, loads that file: the same logits as ORT running it
     const texts = ['Win a free cruise now, click here', 'Are we still meeting for lunch tomorrow?', 'URGENT: your account has been selected for a cash prize'];
-    const enc = new TextInputEncoder({ tokenizer: join(src, 'tokenizer.json'), maxLength: 128, names: { types: null } });
-    const session = await Session.create(join(out, file!.file));
-    const ref: number[][] = [];
-    for (const t of texts) ref.push([...(await session.run(enc.encode(t))).logits!.toFloat32()]);
-    await session.release();
+    const { enc, ref } = await ortLogits(src, join(out, file!.file), texts);
     const tf = await import('@huggingface/transformers');
     tf.env.allowRemoteModels = false;
     tf.env.localModelPath = tmp + '/';
@@ -175,3 +167,13 @@ describe('optimize --layout transformers.js', () => {
     expect(r.stderr).toMatch(/unknown --layout 'onnx-community' \(expected transformers\.js\)/);
   });
 });
+
+/** ORT's logits for each text, the model fed by the folder's tokenizer (the reference transformers.js must match). */
+async function ortLogits(folder: string, model: string, texts: readonly string[]) {
+  const enc = new TextInputEncoder({ tokenizer: join(folder, 'tokenizer.json'), maxLength: 128, names: { types: null } });
+  const session = await Session.create(model);
+  const ref: number[][] = [];
+  for (const t of texts) ref.push([...(await session.run(enc.encode(t))).logits!.toFloat32()]);
+  await session.release();
+  return { enc, ref };
+}
