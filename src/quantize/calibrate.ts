@@ -75,8 +75,26 @@ export async function collectStats(model: Model, data: CalibrationData, names: r
   return stats;
 }
 
+/** Ranges already derived from a statistics object, per method and options (see computeRanges). */
+const derived = new WeakMap<CalibrationStats, Map<string, { state: string; ranges: Map<string, Range> }>>();
+
+/**
+ * Every tensor's range from `stats` by `method`. Derived once per statistics object, method and options: the
+ * entropy method's search costs seconds per model, and per-node sensitivity quantizes the same statistics once
+ * per node (PaddleOCR rec's accuracy-aware fallback spent 9 minutes re-deriving them). Statistics that gained
+ * samples since are derived again. The caller gets its own Map.
+ */
 export function computeRanges(stats: CalibrationStats, method: CalibMethod, opts: RangeOptions = {}): Map<string, Range> {
+  const key = JSON.stringify([method, opts.percentile ?? null, opts.symmetric ?? false, opts.quantBins ?? null]);
+  let count = 0;
+  for (const h of stats.tensors.values()) count += h.count;
+  const state = `${stats.batches}:${stats.tensors.size}:${count}`;
+  let memo = derived.get(stats);
+  if (!memo) derived.set(stats, (memo = new Map()));
+  const hit = memo.get(key);
+  if (hit?.state === state) return new Map(hit.ranges);
   const out = new Map<string, Range>();
   for (const [name, h] of stats.tensors) if (h.count > 0) out.set(name, rangeFrom(h, method, opts));
-  return out;
+  memo.set(key, { state, ranges: out });
+  return new Map(out);
 }
