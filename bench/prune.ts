@@ -2,7 +2,7 @@
  * Pruning on ONNX (issue 12): what each granularity buys on ONNX Runtime CPU, measured side by side.
  *
  *   # Fashion-MNIST ResNet (committed model, real data): prune + fine-tune, models saved in tmp/bench-prune/
- *   measure-run npx tsx bench/prune.ts --part fm-channel [--budget 300]   # 50% of FLOPs, ≤ budget s fine-tuning
+ *   cpu-run npx tsx bench/prune.ts --part fm-channel [--budget 300]       # 50% of FLOPs, ≤ budget s fine-tuning
  *   cpu-run npx tsx bench/prune.ts --part fm-sparse [--steps 300]         # unstructured 50/80/90%, 2:4, masks held
  *   measure-run npx tsx bench/prune.ts --part fm                          # the table: accuracy, speed b1/b32, sizes
  *   cpu-run npx tsx bench/prune.ts --part resnet50-build                  # zoo resnet50: channels 30%/50% FLOPs, + static int8 (cpu, wasm)
