@@ -8,7 +8,9 @@ import { DataType } from '../ir/dtype.js';
 import { GraphBuilder } from '../ir/builder.js';
 import { saveModel } from '../ir/io.js';
 import { rng } from '../util/random.js';
+import { Session } from '../runtime/session.js';
 import { evaluate } from './evaluate.js';
+import { ReferenceOutputs } from './reference.js';
 
 const FASHION = resolve('data/fashion-mnist-1k');
 
@@ -65,6 +67,51 @@ describe('evaluate', () => {
     const diff = await evaluate(a.model, await openDataset(FASHION, { limit: 60 }), { reference: refFile, batch: 8, bootstrap: { iterations: 50 } });
     expect(diff.metrics['fidelity.top1Agreement']!.value).toBeCloseTo(agree / 60, 12);
     expect(diff.metrics['fidelity.kl']!.value).toBeGreaterThan(0);
+  });
+});
+
+describe('evaluate with kept reference outputs', () => {
+  it('gives the figures of a plain reference run, and runs the reference only for batches it has not kept', async () => {
+    const a = linearClassifier(10, 1);
+    const other = linearClassifier(10, 2);
+    const data = () => openDataset(FASHION, { limit: 40 });
+    const opts = { batch: 8, bootstrap: { iterations: 50 } };
+    const plain = await evaluate(a.model, await data(), { ...opts, reference: other.model });
+    const kept = new ReferenceOutputs(other.model);
+    const create = vi.spyOn(Session, 'create');
+    const first = await evaluate(a.model, await data(), { ...opts, reference: kept });
+    expect(create).toHaveBeenCalledTimes(2); // the model and, once, the reference
+    expect(kept.size).toBe(5);
+    create.mockClear();
+    const second = await evaluate(a.model, await data(), { ...opts, reference: kept });
+    expect(create).toHaveBeenCalledTimes(1); // the model only: every batch's reference output was kept
+    // a cache too small to keep a batch runs the reference every time, with the same figures
+    const none = new ReferenceOutputs(other.model, 100);
+    const third = await evaluate(a.model, await data(), { ...opts, reference: none });
+    expect(none.size).toBe(0);
+    create.mockRestore();
+    for (const r of [first, second, third]) expect(r.metrics).toEqual(plain.metrics);
+    expect(plain.metrics['fidelity.top1Agreement']!.value).toBeLessThan(1);
+  });
+});
+
+describe('evaluate with a screen part-way', () => {
+  it('stops after the first samples when the screen says so, with their figures; runs to the end otherwise', async () => {
+    const a = linearClassifier(10, 1);
+    const other = linearClassifier(10, 2);
+    const opts = { batch: 4, bootstrap: { iterations: 50 }, reference: other.model };
+    const first = await evaluate(a.model, await openDataset(FASHION, { limit: 8 }), opts);
+    const seen: unknown[] = [];
+    const stopped = await evaluate(a.model, await openDataset(FASHION, { limit: 40 }), { ...opts, screen: { samples: 8, stop: (m) => (seen.push(m), true) } });
+    expect(stopped.stoppedAt).toBe(8);
+    expect(stopped.samples).toBe(8);
+    expect(stopped.metrics).toEqual(first.metrics);
+    expect(seen).toEqual([first.metrics]);
+    const full = await evaluate(a.model, await openDataset(FASHION, { limit: 40 }), opts);
+    const looked = await evaluate(a.model, await openDataset(FASHION, { limit: 40 }), { ...opts, screen: { samples: 8, stop: () => false } });
+    expect(looked.stoppedAt).toBeUndefined();
+    expect(looked.samples).toBe(40);
+    expect(looked.metrics).toEqual(full.metrics);
   });
 });
 

@@ -13,6 +13,7 @@ import { DetMapScores, pixelCounts, shrinkBox, type PixelCounts } from './detmap
 import { FidelityScores, isDistribution, sampleFidelity, type SampleFidelity } from './fidelity.js';
 import { checkFeeds, sampleRows } from './model-io.js';
 import { OcrScores, ctcAlphabet, ctcGreedy } from './ocr.js';
+import { ReferenceOutputs } from './reference.js';
 
 export type Task = 'classification' | 'ctc' | 'det-map' | 'tensors' | 'fidelity';
 
@@ -29,8 +30,11 @@ export interface EvaluateOptions extends SessionOptions {
   shrinkRatio?: number;
   /** CTC: drop all spaces before comparing (PaddleOCR's RecMetric default); leading/trailing ones are always trimmed. */
   ignoreSpaces?: boolean;
-  /** A second model run on the same inputs; its outputs are the reference for fidelity metrics. */
-  reference?: Model | string;
+  /**
+   * A second model run on the same inputs; its outputs are the reference for fidelity metrics. A
+   * ReferenceOutputs keeps them per batch for the next evaluation on the same data (the reference runs once).
+   */
+  reference?: Model | string | ReferenceOutputs;
   batch?: number;
   /** Called after each batch with the samples done so far. */
   onProgress?: (done: number) => void;
@@ -42,6 +46,11 @@ export interface EvaluateOptions extends SessionOptions {
   shard?: { index: number; count: number };
   /** Also return every sample's outcome (`records`), from which `resultFromRecords` recomputes the metrics exactly. */
   records?: boolean;
+  /**
+   * A look part-way: once `samples` samples are done, `stop` sees the metrics so far; true ends the evaluation
+   * there (the result holds those samples only, `stoppedAt` says so). A cheap screen in the same pass.
+   */
+  screen?: { samples: number; stop: (metrics: Record<string, Estimate>) => boolean };
 }
 
 /**
@@ -80,6 +89,8 @@ export interface EvalResult {
   peakRssMB: number;
   /** With `records: true`: every sample's outcome. */
   records?: EvalRecords;
+  /** The evaluation ended after this many samples: `screen.stop` said so. */
+  stoppedAt?: number;
 }
 
 function guessTask(label: Label | undefined): Task {
@@ -218,13 +229,24 @@ function tensorsScorer(): Scorer {
 export async function evaluate(model: Model | string, data: Dataset, opts: EvaluateOptions = {}): Promise<EvalResult> {
   const m = typeof model === 'string' ? loadModel(model) : model;
   const session = await Session.create(typeof model === 'string' ? model : m, opts);
-  const ref = opts.reference ? await Session.create(opts.reference, opts) : undefined;
+  const cache = opts.reference instanceof ReferenceOutputs ? opts.reference : undefined;
+  const refModel = opts.reference instanceof ReferenceOutputs ? opts.reference.model : opts.reference;
+  // with a cache, the reference's session is made only for a batch it has not kept
+  let ref = refModel && !cache ? await Session.create(refModel, opts) : undefined;
+  const refOutput = async (feeds: Record<string, Tensor>, batch: number): Promise<Tensor | undefined> => {
+    const kept = cache?.get(batch, outName);
+    if (kept) return kept;
+    ref ??= await Session.create(refModel!, opts);
+    const r = (await ref.run(feeds, [outName]))[outName];
+    if (r) cache?.keep(batch, outName, r);
+    return r;
+  };
   const inputNames = runtimeInputs(m).map((v) => v.name);
   const outName = opts.output ?? defaultOutput(m, session.outputNames, opts.task);
   if (!session.outputNames.includes(outName)) throw new InputError(`the model has no output '${outName}' (outputs: ${session.outputNames.join(', ')})`);
   let task = opts.task;
   let scorer: Scorer | undefined;
-  const fidelity = ref ? new FidelityScores() : undefined;
+  const fidelity = refModel ? new FidelityScores() : undefined;
   let lastFeeds: Record<string, Tensor> = {};
   let done = 0;
   // with records: each run sample's position in the data and id (shards skip the other batches)
@@ -235,6 +257,13 @@ export async function evaluate(model: Model | string, data: Dataset, opts: Evalu
   if (shard && !(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
     throw new InputError(`bad shard ${shard.index} of ${shard.count}`);
   }
+  let looked = false;
+  let stoppedAt: number | undefined;
+  const metricsOf = (boot: ResampleOptions): Record<string, Estimate> => {
+    const metrics: Record<string, Estimate> = scorer && task !== 'fidelity' ? scorer.estimates(boot) : {};
+    if (fidelity) for (const [k, v] of Object.entries(fidelity.estimates(boot))) metrics[`fidelity.${k}`] = v;
+    return metrics;
+  };
   const t0 = performance.now();
   try {
     for await (const b of batches(data, opts.batch ?? 1)) {
@@ -248,18 +277,25 @@ export async function evaluate(model: Model | string, data: Dataset, opts: Evalu
       lastFeeds = feeds;
       const out = (await session.run(feeds, [outName]))[outName]!;
       const hasLabels = b.labels.some((l) => l !== undefined);
-      if (!scorer && (hasLabels || !ref)) {
+      if (!scorer && (hasLabels || !refModel)) {
         task ??= guessTask(b.labels[0]);
         scorer = makeScorer(task, opts, data.classes, () => Object.values(lastFeeds)[0]!.dims);
       }
       if (scorer && task !== 'fidelity') scorer.add(out, b.labels, b.ids);
-      if (ref && fidelity) {
-        const r = (await ref.run(feeds, [outName]))[outName];
+      if (fidelity) {
+        const r = await refOutput(feeds, batchIndex - 1);
         if (!r) throw new InputError(`the reference model has no output '${outName}'`);
         addFidelity(fidelity, out, r, b.ids.length);
       }
       done += b.ids.length;
       opts.onProgress?.(done);
+      if (opts.screen && !looked && done >= opts.screen.samples) {
+        looked = true;
+        if (opts.screen.stop(metricsOf(opts.bootstrap ?? {}))) {
+          stoppedAt = done;
+          break;
+        }
+      }
     }
   } finally {
     await session.release();
@@ -269,11 +305,10 @@ export async function evaluate(model: Model | string, data: Dataset, opts: Evalu
   const records = opts.records ? recordsOf(task ?? 'fidelity', positions, scorer && task !== 'fidelity' ? scorer : undefined, fidelity, data.classes) : undefined;
   if (done === 0) return { task: task ?? 'fidelity', samples: 0, seconds: 0, samplesPerSecond: 0, metrics: {}, peakRssMB: process.resourceUsage().maxRSS / 1024, records: records! };
   const seconds = (performance.now() - t0) / 1000;
-  const boot = opts.bootstrap ?? {};
-  const metrics: Record<string, Estimate> = scorer && task !== 'fidelity' ? scorer.estimates(boot) : {};
-  if (fidelity) for (const [k, v] of Object.entries(fidelity.estimates(boot))) metrics[`fidelity.${k}`] = v;
+  const metrics = metricsOf(opts.bootstrap ?? {});
   return {
     task: task ?? 'fidelity',
+    ...(stoppedAt !== undefined ? { stoppedAt } : {}),
     samples: done,
     seconds,
     samplesPerSecond: done / seconds,

@@ -6,4 +6,5 @@ export { OcrScores, ctcAlphabet, ctcGreedy, editDistance } from './ocr.js';
 export { DetMapScores, pixelCounts, shrinkBox } from './detmap.js';
 export { DetBoxScores, iou, mapBoxes, matchBoxes } from './detboxes.js';
 export { FidelityScores, sampleFidelity, type SampleFidelity } from './fidelity.js';
+export { ReferenceOutputs } from './reference.js';
 export { checkFeeds, defaultImagePreprocess } from './model-io.js';

@@ -104,6 +104,18 @@ describe('compare', () => {
     expect(again.order).toEqual(c.order);
   });
 
+  it('ends after the round `enough` says so, with both sides timed equally often', async () => {
+    const seen: number[] = [];
+    const c = await compare(mlp(1, 64), mlp(1, 64), { runs: 12, warmup: 1, threads: 1, dims: { N: 4 } }, {}, (a, b) => {
+      seen.push(a.length, b.length);
+      return a.length >= 4;
+    });
+    expect(c.a.timesMs).toHaveLength(4);
+    expect(c.b.timesMs).toHaveLength(4);
+    expect(c.order).toHaveLength(8);
+    expect(seen).toEqual([2, 2, 3, 3, 4, 4]); // asked from the second round on (a ratio needs two)
+  });
+
   it('gives B its own session settings when asked (A keeps the shared ones)', async () => {
     const opts = { runs: 3, warmup: 1, threads: 1, optLevel: 'all' as const, dims: { N: 4 } };
     const c = await compare(mlp(1, 64), mlp(1, 64), opts, { threads: 2, optLevel: 'basic' });

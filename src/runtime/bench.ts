@@ -248,8 +248,11 @@ async function timeOnce(c: Contestant): Promise<void> {
   c.times.push(performance.now() - t0);
 }
 
-/** Repeats `step` for `runs` steps or until `seconds` have passed (at least MIN_TIMED_RUNS), reporting progress. */
-async function repeat(step: () => Promise<void>, opts: BenchOptions): Promise<void> {
+/**
+ * Repeats `step` for `runs` steps or until `seconds` have passed (at least MIN_TIMED_RUNS), reporting progress;
+ * `enough` (after each step) ends it sooner.
+ */
+async function repeat(step: () => Promise<void>, opts: BenchOptions, enough: () => boolean = () => false): Promise<void> {
   const start = performance.now();
   if (opts.seconds !== undefined) {
     const budget = opts.seconds * 1000;
@@ -257,13 +260,14 @@ async function repeat(step: () => Promise<void>, opts: BenchOptions): Promise<vo
       await step();
       const elapsed = performance.now() - start;
       opts.onProgress?.(Math.min(1, elapsed / budget));
-      if (i + 1 >= MIN_TIMED_RUNS && elapsed >= budget) return;
+      if (i + 1 >= MIN_TIMED_RUNS && (elapsed >= budget || enough())) return;
     }
   }
   const runs = opts.runs ?? DEFAULT_RUNS;
   for (let i = 0; i < runs; i++) {
     await step();
     opts.onProgress?.((i + 1) / runs);
+    if (i + 1 >= MIN_TIMED_RUNS && i + 1 < runs && enough()) return;
   }
 }
 
@@ -319,6 +323,11 @@ export async function compare(
   opts: BenchOptions = {},
   /** Session settings for B alone (e.g. another thread count): A runs with `opts`, B with `opts` + these. */
   bSettings: SessionSettingsOverride = {},
+  /**
+   * Asked after each round with both sides' times so far: true ends the comparison there, with fewer
+   * rounds than asked (a sequential test: the search stops timing a candidate that cannot win).
+   */
+  enough?: (a: readonly number[], b: readonly number[]) => boolean,
 ): Promise<CompareResult> {
   checkOptions(opts);
   checkOptions(bSettings);
@@ -337,7 +346,7 @@ export async function compare(
         order.push(which);
         await timeOnce(which === 'A' ? ca : cb!);
       }
-    }, opts);
+    }, opts, enough ? () => enough(ca.times, cb!.times) : undefined);
     const ratio = bootstrapMedianRatio(ca.times, cb.times, { paired: true, seed: opts.seed ?? 0 });
     return { a: result(ca, opts), b: result(cb, { ...opts, ...bSettings }), ratio, order };
   } finally {

@@ -65,4 +65,26 @@ describe('OnnxEvaluator caches', () => {
     expect(again).not.toBe(first);
     expect(Buffer.from(again.bytes).equals(Buffer.from(first.bytes))).toBe(true);
   });
+
+  it('stops timing a candidate whose paired interval cannot reach the bar, unless it could win on size', async () => {
+    const modelFile = path.join(dir, 'cnn-bar.onnx');
+    saveModel(cnnModel(), modelFile);
+    const ev = new OnnxEvaluator({ modelFile, catalog: searchCatalog(), metric: source([]), backend: 'node', runs: 30, dims: { N: 1 } });
+    const base: Recipe = { target: 'cpu', steps: [], session: DEFAULT_SESSION };
+    const cand: Recipe = { target: 'cpu', steps: [{ pass: 'simplify', params: {} }], session: DEFAULT_SESSION };
+    await ev.time(base);
+    const size = (await ev.build(cand)).bytes.length;
+    // nothing is 100× faster than the baseline: stopped at the first look (a third of the rounds)
+    const hopeless = await ev.time(cand, base, { speedup: 100, sizeBytes: size });
+    expect(hopeless.stoppedEarly).toEqual({ rounds: 10, of: 30, bar: 100 });
+    expect(hopeless.vsBaseline!.high).toBeLessThan(100);
+    // a bar below anything it could be: timed to the end
+    const easy = await ev.time(cand, base, { speedup: 0.01, sizeBytes: size });
+    expect(easy.stoppedEarly).toBeUndefined();
+    expect(easy.latency.samples).toHaveLength(30);
+    // as much smaller than the incumbent as wins on size alone: timed to the end whatever its speed
+    const smaller = await ev.time(cand, base, { speedup: 100, sizeBytes: size * 2 });
+    expect(smaller.stoppedEarly).toBeUndefined();
+    expect(smaller.latency.samples).toHaveLength(30);
+  });
 });

@@ -12,17 +12,19 @@ import { InputError } from '../errors.js';
 import { staticQuantizePass } from '../quantize/static.js';
 import type { TensorData } from '../train/trainer.js';
 import type { CatalogEntry } from './catalog.js';
-import type { AccuracyBound, Measurement, MetricValue } from './goals.js';
+import { metricDrop, type AccuracyBound, type Measurement, type MetricValue } from './goals.js';
 import { fallbackStep, supportsFallback } from './fallback.js';
-import type { MetricSource } from './metric.js';
+import type { MetricSource, ScoreScreen } from './metric.js';
 import { dataContentKey } from '../quantize/calibrate.js';
 import { graphKey, recipeKey, type Recipe } from './recipe.js';
-import type { Evaluator, SideBySide } from './search.js';
+import type { Bar, Evaluator, SideBySide } from './search.js';
+import { bootstrapMedianRatio } from '../util/stats.js';
 
 /** Where candidates are timed: runtime/bench.ts here (the default), or the same functions run on a device. */
 export interface Timer {
   benchmark(model: Uint8Array, opts: BenchOptions): Promise<BenchResult>;
-  compare(a: Uint8Array, b: Uint8Array, opts: BenchOptions, bSettings: SessionSettingsOverride): Promise<CompareResult>;
+  /** `enough`: see runtime/bench.ts `compare` (a timer that cannot ask it after each round runs every round). */
+  compare(a: Uint8Array, b: Uint8Array, opts: BenchOptions, bSettings: SessionSettingsOverride, enough?: (a: readonly number[], b: readonly number[]) => boolean): Promise<CompareResult>;
 }
 
 const LOCAL_TIMER: Timer = { benchmark, compare };
@@ -196,11 +198,11 @@ export class OnnxEvaluator implements Evaluator {
     return this.sideBySide(incumbent, candidate, runs);
   }
 
-  private async sideBySide(a: Recipe, b: Recipe, runs: number): Promise<SideBySide> {
+  private async sideBySide(a: Recipe, b: Recipe, runs: number, enough?: (a: readonly number[], b: readonly number[]) => boolean): Promise<SideBySide> {
     const ba = await this.build(a);
     const bb = await this.build(b);
     const { threads, optLevel, executionMode } = this.benchOptions(b, runs);
-    const r = await (this.opts.timer ?? LOCAL_TIMER).compare(ba.bytes, bb.bytes, this.benchOptions(a, runs), { threads, optLevel, executionMode });
+    const r = await (this.opts.timer ?? LOCAL_TIMER).compare(ba.bytes, bb.bytes, this.benchOptions(a, runs), { threads, optLevel, executionMode }, enough);
     const stats = (x: typeof r.a) => ({ p50: x.latencyMs.p50, p90: x.latencyMs.p90, p99: x.latencyMs.p99, mean: x.latencyMs.mean, samples: x.timesMs });
     return { ratio: r.ratio.ratio, low: r.ratio.low, high: r.ratio.high, runs: r.a.timesMs.length, a: stats(r.a), b: stats(r.b) };
   }
@@ -209,20 +211,34 @@ export class OnnxEvaluator implements Evaluator {
    * Builds and scores the recipe, and times it: the baseline alone (it also sets the run count), every other
    * recipe side by side with `baseline` (interleaved, one process), so its speed-up is a paired figure.
    */
-  async evaluate(recipe: Recipe, baseline?: Recipe): Promise<Measurement> {
-    const metric = await this.score(recipe);
-    return { ...(await this.time(recipe, baseline)), metric };
+  async evaluate(recipe: Recipe, baseline?: Recipe, bar?: Bar): Promise<Measurement> {
+    const t0 = performance.now();
+    await this.build(recipe);
+    const t1 = performance.now();
+    const { screenedAt, ...metric } = await this.score(recipe, bar?.accuracy);
+    const t2 = performance.now();
+    // screened out: timed briefly (to its first look) for the report's plot; it is dropped for its accuracy
+    const { stoppedEarly, ...timed } = await this.time(recipe, baseline, screenedAt !== undefined ? { speedup: Infinity, sizeBytes: 0 } : bar);
+    const phasesMs = { build: t1 - t0, score: t2 - t1, time: performance.now() - t2 };
+    return { ...timed, metric, phasesMs, ...(screenedAt !== undefined ? { screened: { samples: screenedAt } } : stoppedEarly ? { stoppedEarly } : {}) };
+  }
+
+  private hashes = new WeakMap<Built, string>();
+  private hashOf(built: Built): string {
+    let h = this.hashes.get(built);
+    if (!h) this.hashes.set(built, (h = modelHash(built.bytes)));
+    return h;
   }
 
   /** The metric of the recipe's model, cached by the model's bytes (recipes that build the same graph share it). */
-  async score(recipe: Recipe): Promise<MetricValue> {
+  async score(recipe: Recipe, accuracy?: Bar['accuracy']): Promise<MetricValue & { screenedAt?: number }> {
     const built = await this.build(recipe);
-    const hash = modelHash(built.bytes);
-    let metric = this.metrics.get(hash);
-    if (!metric) {
-      metric = await this.opts.metric.score(built.model);
-      this.metrics.set(hash, metric);
-    }
+    const hash = this.hashOf(built);
+    const cached = this.metrics.get(hash);
+    if (cached) return cached;
+    const metric = await this.opts.metric.score(built.model, accuracy ? farPast(accuracy) : undefined);
+    // a screened figure is of the first samples only: not the model's score
+    if (metric.screenedAt === undefined) this.metrics.set(hash, metric);
     return metric;
   }
 
@@ -235,7 +251,7 @@ export class OnnxEvaluator implements Evaluator {
    * Times the recipe's model (what `evaluate` measures besides the metric): alone for the baseline, else side
    * by side with `baseline`. Also its size and the steps that changed nothing.
    */
-  async time(recipe: Recipe, baseline?: Recipe): Promise<Omit<Measurement, 'metric'>> {
+  async time(recipe: Recipe, baseline?: Recipe, bar?: Bar): Promise<Omit<Measurement, 'metric'>> {
     const built = await this.build(recipe);
     // The process's first benchmark also pays for ORT's thread pools and caches warming up (not the baseline's
     // fault); it also tells how many runs fit in the time each candidate gets.
@@ -249,14 +265,57 @@ export class OnnxEvaluator implements Evaluator {
     const common = { sizeBytes: built.bytes.length, ...(inertSteps.length ? { inertSteps } : {}), ...(Object.keys(stepStats).length ? { stepStats } : {}) };
     if (baseline && recipeKey(baseline) !== recipeKey(recipe)) {
       this.pinned ??= await this.build(baseline);
-      const r = await this.sideBySide(baseline, recipe, this.opts.runs ?? this.runs ?? 15);
-      return { latency: r.b!, ...common, vsBaseline: { speedup: 1 / r.ratio, low: 1 / r.high, high: 1 / r.low } };
+      const runs = this.opts.runs ?? this.runs ?? 15;
+      // a candidate no smaller than the bar (so it can only win on speed) stops being timed once its paired
+      // interval shows it cannot: the fastest it may be is slower than the incumbent
+      const enough = bar && built.bytes.length >= bar.sizeBytes * SIZE_WIN ? cannotBeat(bar.speedup, runs) : undefined;
+      const r = await this.sideBySide(baseline, recipe, runs, enough);
+      const vsBaseline = { speedup: 1 / r.ratio, low: 1 / r.high, high: 1 / r.low };
+      const stoppedEarly = r.runs! < runs ? { rounds: r.runs!, of: runs, bar: bar!.speedup } : undefined;
+      return { latency: r.b!, ...common, vsBaseline, ...(stoppedEarly ? { stoppedEarly } : {}) };
     }
     const b = await (this.opts.timer ?? LOCAL_TIMER).benchmark(built.bytes, this.benchOptions(recipe));
     if (!baseline) this.pinned ??= built;
     const l = b.latencyMs;
     return { latency: { p50: l.p50, p90: l.p90, p99: l.p99, mean: l.mean, samples: b.timesMs }, ...common };
   }
+}
+
+/** Samples of the cheap accuracy screen, and how far past the bound (× the bound) screens a candidate out. */
+const SCREEN_SAMPLES = 8;
+const FAR_PAST = 2;
+
+/**
+ * The cheap screen of the scoring pass: after the first SCREEN_SAMPLES samples, a candidate whose whole
+ * interval there (its most favourable end) is past FAR_PAST times the bound cannot be accurate: it is not
+ * scored on the rest.
+ */
+function farPast(accuracy: NonNullable<Bar['accuracy']>): ScoreScreen {
+  return {
+    samples: SCREEN_SAMPLES,
+    stop: (sofar) => {
+      const favourable = (sofar.higherIsBetter ? sofar.hi : sofar.lo) ?? sofar.value;
+      return metricDrop(accuracy.baseline, { ...sofar, value: favourable }, accuracy.bound.relative) > FAR_PAST * accuracy.bound.value;
+    },
+  };
+}
+
+/** A candidate at most this share of the incumbent's size wins on size alone (search.ts `judge`). */
+const SIZE_WIN = 0.95;
+
+/**
+ * The sequential test that ends a candidate's paired timing early: from a third of the rounds (at least 5),
+ * every 5 rounds, the 95% interval of its speed-up over the baseline; stop when even its top is below the
+ * incumbent's speed-up (the search keeps a candidate only when it is faster than that by the tie).
+ */
+function cannotBeat(speedup: number, runs: number): (a: readonly number[], b: readonly number[]) => boolean {
+  const first = Math.max(5, Math.ceil(runs / 3));
+  return (a, b) => {
+    const n = Math.min(a.length, b.length);
+    if (n < first || (n - first) % 5 !== 0 || a.length !== b.length) return false;
+    const r = bootstrapMedianRatio(a, b, { paired: true, seed: 0, iterations: 1000 });
+    return 1 / r.low < speedup;
+  };
 }
 
 /** The content hash models are cached (and, across machines, stored) by. */

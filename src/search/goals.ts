@@ -36,6 +36,18 @@ export interface Measurement {
    * baseline itself and for evaluators that time candidates alone.
    */
   vsBaseline?: SpeedupInterval;
+  /**
+   * Its paired timing ended after `rounds` of the `of` asked: its interval showed it could not beat the
+   * incumbent's speed-up `bar` (a candidate that can only lose is not timed to the end).
+   */
+  stoppedEarly?: { rounds: number; of: number; bar: number };
+  /**
+   * The metric is from the first `samples` samples only: there it was already far past the accuracy bound
+   * (its whole interval over twice the bound), so the rest were not scored and it was timed briefly.
+   */
+  screened?: { samples: number };
+  /** Where the evaluation's time went (ms by phase: build, score, time), for the log and the report. */
+  phasesMs?: Record<string, number>;
 }
 
 /** A speed-up (baseline time / candidate time, medians) with its 95% interval. */

@@ -3,7 +3,8 @@ import type { Model } from '../ir/graph.js';
 import { feeds, openDataset, split, type DatasetSpec } from '../data/dataset.js';
 import type { Dataset, Sample } from '../data/types.js';
 import type { Estimate } from '../eval/bootstrap.js';
-import { evaluate, resultFromRecords, type EvalRecords, type EvalResult } from '../eval/evaluate.js';
+import { ReferenceOutputs } from '../eval/reference.js';
+import { evaluate, resultFromRecords, type EvalRecords, type EvalResult, type EvaluateOptions } from '../eval/evaluate.js';
 import { metricTraits } from '../eval/metric-traits.js';
 import { inferShapes } from '../ops/index.js';
 import { randomInputs, runtimeInputs, type InputSpec } from '../runtime/inputs.js';
@@ -16,7 +17,11 @@ export interface MetricSource {
   readonly name: string;
   readonly source: 'data' | 'fidelity';
   readonly note: string;
-  score(model: Model): Promise<MetricValue>;
+  /**
+   * With `screen`: a look after the first `screen.samples` samples; when `stop` says so, the rest are not
+   * scored and the value is that of the first ones (`screenedAt` samples).
+   */
+  score(model: Model, screen?: ScoreScreen): Promise<MetricValue & { screenedAt?: number }>;
   /**
    * The same metric on samples disjoint from `score`'s, for decisions made inside a candidate (the
    * accuracy-aware fallback's trials), so that the figure reported by `score` is not graded on the data that
@@ -34,6 +39,22 @@ export interface MetricSource {
   scoreShard(model: Model, shard: { index: number; count: number }): Promise<EvalRecords>;
   /** The metric of merged shard records: exactly `score`'s value and interval on the whole. */
   fromRecords(records: readonly EvalRecords[]): MetricValue;
+}
+
+/** A cheap look part-way through scoring (evaluate's `screen`): `stop` sees the metric so far. */
+export interface ScoreScreen {
+  samples: number;
+  stop: (sofar: MetricValue) => boolean;
+}
+
+/** evaluate's screen option for a ScoreScreen on the metric `pickOf` picks. */
+function screenOption(screen: ScoreScreen | undefined, pickOf: (metrics: Record<string, Estimate>) => MetricValue): Pick<EvaluateOptions, 'screen'> {
+  return screen ? { screen: { samples: screen.samples, stop: (metrics) => screen.stop(pickOf(metrics)) } } : {};
+}
+
+/** The picked metric, with the samples it stopped at when the screen stopped it. */
+function screened(v: MetricValue, r: EvalResult): MetricValue & { screenedAt?: number } {
+  return r.stoppedAt !== undefined ? { ...v, screenedAt: r.stoppedAt } : v;
 }
 
 /** A metric's estimate with its direction and scale (src/eval/metric-traits). */
@@ -92,14 +113,17 @@ export async function dataMetric(model: Model, spec: string | DatasetSpec, opts:
     name = v.name;
     return v;
   };
-  const scoreOn = async (model: Model, part: Dataset) => named(await evaluate(model, part, evalOpts));
+  const scoreOn = async (model: Model, part: Dataset, screen?: ScoreScreen) => {
+    const r = await evaluate(model, part, { ...evalOpts, ...screenOption(screen, (metrics) => pick({ metrics } as EvalResult, name, note)) });
+    return screened(named(r), r);
+  };
   return {
     get name() {
       return name ?? 'metric';
     },
     source: 'data',
     note,
-    score: (model) => scoreOn(model, parts.evaluation),
+    score: (model, screen) => scoreOn(model, parts.evaluation, screen),
     // the calibration part: disjoint from the evaluation part that `score` reports on
     select: (model) => scoreOn(model, parts.calibration),
     scoreShard: async (model, shard) => (await evaluate(model, parts.evaluation, { ...evalOpts, shard, records: true })).records!,
@@ -149,15 +173,21 @@ export function fidelityMetric(baseline: Model, opts: { samples?: number; input?
   const name = opts.metric ?? proxyMetricFor(shape);
   const note = `fidelity to the baseline model on ${samples} seeded random inputs (no --data given): the candidate's output compared with the baseline's, not accuracy on real labels`;
   if (runtimeInputs(baseline).length === 0) throw new InputError('the model has no inputs to feed');
+  // the baseline's outputs on each input set, computed once for every candidate scored on it
+  const scored = new ReferenceOutputs(baseline);
+  const selecting = new ReferenceOutputs(baseline);
   return {
     name,
     source: 'fidelity',
     note,
-    score: async (model) => pick(await evaluate(model, randomDataset(baseline, samples, opts.input), { reference: baseline, task: 'fidelity' }), name, note),
-    scoreShard: async (model, shard) => (await evaluate(model, randomDataset(baseline, samples, opts.input), { reference: baseline, task: 'fidelity', shard, records: true })).records!,
+    score: async (model, screen) => {
+      const r = await evaluate(model, randomDataset(baseline, samples, opts.input), { reference: scored, task: 'fidelity', ...screenOption(screen, (metrics) => pick({ metrics } as EvalResult, name, note)) });
+      return screened(pick(r, name, note), r);
+    },
+    scoreShard: async (model, shard) => (await evaluate(model, randomDataset(baseline, samples, opts.input), { reference: scored, task: 'fidelity', shard, records: true })).records!,
     fromRecords: (records) => pick(resultFromRecords(records), name, note),
     // other seeds: inputs disjoint from those scored (1000…) and from calibration's (5000…)
-    select: async (model) => pick(await evaluate(model, randomDataset(baseline, samples, opts.input, 3000), { reference: baseline, task: 'fidelity' }), name, note),
+    select: async (model) => pick(await evaluate(model, randomDataset(baseline, samples, opts.input, 3000), { reference: selecting, task: 'fidelity' }), name, note),
     calibration: () => collectFeeds(randomDataset(baseline, 32, opts.input, 5000), baseline, 32),
   };
 }

@@ -74,6 +74,8 @@ export interface OptimizeOptions {
   allowOtherModel?: boolean;
   /** Timed runs per candidate. */
   runs?: number;
+  /** false: time every candidate for all its runs (see SearchOptions.screen; default true). */
+  earlyStop?: boolean;
   /** Time every candidate on this device (`inferopt device serve`; a name or 'auto'): onnxruntime-web there. */
   device?: string;
   catalog?: CatalogEntry[];
@@ -201,6 +203,7 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       baseSession,
       opShare,
       log,
+      ...(o.earlyStop === false ? { screen: false } : {}),
       ...(training ? { pruneFinetune: { steps: o.pruneSteps ?? 300, distill: 0.5 } } : {}),
       ...(o.recipe ? { only: { ...o.recipe.recipe, target: o.recipe.recipe.target } } : {}),
     });

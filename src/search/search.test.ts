@@ -58,6 +58,22 @@ const opts = (g: Partial<Goals> = {}, budget = parseBudget('50')) => ({
 });
 
 describe('search with a fake-fast evaluator', () => {
+  it('gives each candidate the bar to beat (the incumbent’s speed-up and size, the bound), none with screen: false', async () => {
+    const bars: unknown[] = [];
+    const ev = new FakeEvaluator();
+    const seeing: Evaluator = { evaluate: (r, b, bar) => (bars.push(bar), ev.evaluate(r)) };
+    const res = await runSearch(space, seeing, opts());
+    expect(bars[0]).toBeUndefined(); // the baseline
+    const metric = res.baseline.measurement!.metric;
+    expect(bars[1]).toEqual({ speedup: 1, sizeBytes: 4e6, accuracy: { baseline: metric, bound: { value: 1, relative: false } } });
+    // after fake-fold won, candidates are held to its speed-up
+    const fold = res.candidates.findIndex((c) => c.stage === 'graph' && c.verdict === 'improved');
+    expect((bars[fold + 1] as { speedup: number }).speedup).toBeCloseTo(1 / 0.9, 9);
+    bars.length = 0;
+    await runSearch(space, seeing, { ...opts(), screen: false });
+    expect(bars.every((b) => b === undefined)).toBe(true);
+  });
+
   it('explores cheap first, prunes by the profile, refines parameters and picks the fastest accurate recipe', async () => {
     const ev = new FakeEvaluator();
     const res = await runSearch(space, ev, opts());

@@ -19,13 +19,25 @@ export interface SideBySide {
   b?: LatencyStats;
 }
 
+/**
+ * What a candidate must beat to win (the incumbent's paired speed-up over the baseline, and its size): an
+ * evaluator may stop timing a candidate early once its interval shows it cannot (see `OnnxEvaluator`).
+ */
+export interface Bar {
+  speedup: number;
+  sizeBytes: number;
+  /** The baseline's metric and the bound: a candidate far past it on a first slice of the samples is screened out. */
+  accuracy?: { baseline: MetricValue; bound: AccuracyBound };
+}
+
 /** Measures one recipe: builds the model, times it, scores it. Implementations cache what they can. */
 export interface Evaluator {
   /**
    * Measures `recipe`. With `baseline` (every candidate after the baseline itself), an evaluator that can
-   * times the two side by side and returns the paired speed-up in `vsBaseline`.
+   * times the two side by side and returns the paired speed-up in `vsBaseline`. With `bar`, it may time a
+   * candidate that cannot beat it with fewer rounds (`Measurement.stoppedEarly` says so).
    */
-  evaluate(recipe: Recipe, baseline?: Recipe): Promise<Measurement>;
+  evaluate(recipe: Recipe, baseline?: Recipe, bar?: Bar): Promise<Measurement>;
   /**
    * Optional: times two recipes (each with its own session settings) side by side, interleaved, and returns
    * median(candidate)/median(incumbent) with a confidence interval. The search confirms every gain with it
@@ -76,6 +88,11 @@ export interface SearchOptions {
   pruneFinetune?: { steps: number; distill: number };
   /** Evaluate this recipe only (against the baseline), no search: `optimize --recipe`. */
   only?: Recipe;
+  /**
+   * false: time every candidate for all its rounds (default: the evaluator may stop timing a candidate whose
+   * paired interval shows it cannot beat the incumbent: `optimize --no-early-stop`).
+   */
+  screen?: boolean;
   log?: (line: string) => void;
 }
 
@@ -121,7 +138,9 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     const t0 = performance.now();
     const c: Candidate = { id: candidates.length, stage, recipe, label, meetsAll: false, accurate: false, verdict: 'failed', reason: '', evalMs: 0 };
     try {
-      c.measurement = await evaluator.evaluate(recipe, stage === 'baseline' ? undefined : baselineRecipe);
+      // the bar is the incumbent's paired speed-up (1 for the baseline itself) and size
+      const bar = stage === 'baseline' || opts.screen === false ? undefined : { speedup: speedupOf(base, best.measurement!), sizeBytes: best.measurement!.sizeBytes, accuracy: { baseline: base.metric, bound: opts.goals.maxAccuracyDrop } };
+      c.measurement = await evaluator.evaluate(recipe, stage === 'baseline' ? undefined : baselineRecipe, bar);
     } catch (e) {
       // an evaluator that can no longer measure anything (its queue's server is gone) stops the search
       if ((e as { abortsSearch?: boolean } | undefined)?.abortsSearch === true) throw e;
@@ -148,8 +167,9 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       const before = best;
       judge(c);
       if (best === c) await confirmGain(c, before);
+      c.evalMs = performance.now() - t0; // with the confirmation runs
     }
-    log(`[${c.id}] ${stage}: ${label} — ${c.measurement ? summary(c.measurement) : c.error} → ${c.verdict}${c.reason ? ` (${c.reason})` : ''}`);
+    log(`[${c.id}] ${stage}: ${label} — ${c.measurement ? summary(c.measurement) : c.error} → ${c.verdict}${c.reason ? ` (${c.reason})` : ''} ${took(c)}`);
     if (c.meetsAll && hasPerformanceTarget(opts.goals) && stage !== 'baseline') {
       stopped = `candidate ${c.id} met every goal`;
       throw new Stop();
@@ -174,6 +194,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     if (!c.accurate) {
       c.verdict = 'dropped';
       c.reason = `${acc.detail}; ${vsBase.toFixed(2)}× vs baseline`;
+      if (m.screened) c.reason += `; screened out on the first ${m.screened.samples} samples (not scored on the rest, timed ${m.latency.samples?.length ?? '?'} rounds)`;
       return;
     }
     const faster = ratio < 1 - tie;
@@ -185,6 +206,8 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     } else {
       c.verdict = 'dropped';
       c.reason = ratio > 1 + tie ? `${ratio.toFixed(2)}× the latency of the best so far` : `no measurable gain (${ratio.toFixed(3)}× latency)`;
+      const early = m.stoppedEarly;
+      if (early) c.reason += `; timed ${early.rounds} of ${early.of} rounds: even the top of its interval (${m.vsBaseline!.high.toFixed(2)}×) is below the best so far (${early.bar.toFixed(2)}×)`;
     }
   }
 
@@ -374,6 +397,15 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
 
 function label(sp: SearchablePass): string {
   return sp.variant ? `${sp.pass.id} (${sp.variant})` : sp.pass.id;
+}
+
+/** How long the candidate took, and where (the evaluator's phases; the rest is confirmation runs). */
+function took(c: Candidate): string {
+  const p = c.measurement?.phasesMs;
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  if (!p) return `[${s(c.evalMs)}]`;
+  const rest = c.evalMs - Object.values(p).reduce((a, b) => a + b, 0);
+  return `[${s(c.evalMs)}: ${Object.entries(p).map(([k, v]) => `${k} ${s(v)}`).join(', ')}${rest > 50 ? `, confirm ${s(rest)}` : ''}]`;
 }
 
 function summary(m: Measurement): string {

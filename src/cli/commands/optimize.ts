@@ -33,6 +33,8 @@ interface OptimizeFlags {
   dim: string[];
   limit?: string;
   runs?: string;
+  /** false with --no-early-stop. */
+  earlyStop: boolean;
   device?: string;
   json?: boolean;
   workers?: string;
@@ -65,6 +67,7 @@ export function register(program: Command): void {
     .option('--dim <name=n>', 'symbolic dimension value (repeatable)', collect, [])
     .option('--limit <n>', 'samples scored (data) or random inputs compared (fidelity)')
     .option('--runs <n>', 'timed runs per candidate (default 30)')
+    .option('--no-early-stop', 'time every candidate for all its runs (by default a candidate whose paired interval shows it cannot beat the best so far stops being timed)')
     .option('--device <name|auto>', 'with --target wasm: time every candidate on a device connected to `inferopt device serve`')
     .option('--json', 'print results.json to stdout')
     .option('--workers <redis-url>', 'measure on the workers that joined this Redis (`inferopt worker`); decisions stay here')
@@ -93,6 +96,7 @@ export function register(program: Command): void {
         ...(flags.metric ? { metric: flags.metric } : {}),
         ...(flags.limit ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
         ...(flags.runs ? { runs: parseRunsFlag('--runs', flags.runs, 2) } : {}),
+        ...(flags.earlyStop === false ? { earlyStop: false } : {}),
         ...(flags.recipe ? { recipe: readRecipe(flags.recipe), allowOtherModel: flags.otherModel === true } : {}),
         input: { shapes: parseShapeFlags(flags.shape), dims: parseDimFlags(flags.dim) },
         log: flags.json ? undefined : (line) => (clearLine(), process.stderr.write(`${line}\n`)),
