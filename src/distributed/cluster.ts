@@ -1,6 +1,6 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { InferoptError } from '../errors.js';
+import { InferoptError, InputError } from '../errors.js';
 import type { Fingerprint } from './fingerprint.js';
 import { decodeResult, type JobData } from './protocol.js';
 import { connectionOptions, parseRedisUrl, type RedisTarget } from './redis-url.js';
@@ -30,16 +30,42 @@ export interface WorkerInfo {
 
 /** How a worker's refusal of a job begins (its reason follows the worker's name). */
 export const REFUSED = 'refused by worker ';
+/** Follows the worker's name when the refusal is of that job's own content (its candidate), not of the run. */
+export const THIS_JOB_ONLY = ' (this job only)';
 
 /**
- * A worker refused a job: the data lie outside its --data-root, a model's hash does not verify, its data
- * differ from the coordinator's… Every job of the run would be refused alike: one line, exit 2, the run stops.
+ * What a worker refuses for the whole run, not for one job: the run's data (outside its --data-root, other
+ * data than the coordinator's), the input model, the frames, the backend. Any other refusal (a recipe it will
+ * not build, a candidate's model or spec that does not pass its checks) is of that job only.
+ */
+export class RunRefusal extends InputError {}
+
+/**
+ * A worker refused a job for the whole run: the data lie outside its --data-root, the input model's hash does
+ * not verify, its data differ from the coordinator's… Every job of the run would be refused alike: one line,
+ * exit 2, the run stops.
  */
 export class JobRefusedError extends InferoptError {
   readonly abortsSearch = true;
   constructor(message: string) {
     super(message, 2);
   }
+}
+
+/**
+ * A worker refused one candidate's job (its recipe, its model or spec): the candidate is judged failed with
+ * this reason and the search goes on. On the baseline (nothing to compare with) it is the user's one line.
+ */
+export class CandidateRefusedError extends InputError {
+  readonly candidateOnly = true;
+}
+
+/** A failed job's error on the coordinator: a refusal for the run, a refusal of the job alone, or as it came. */
+export function jobError(e: Error): Error {
+  const m = e?.message;
+  if (typeof m !== 'string' || !m.startsWith(REFUSED)) return e;
+  const only = /^refused by worker [A-Za-z0-9._-]{1,64} \(this job only\): /.test(m); // REFUSED, a worker's name, THIS_JOB_ONLY
+  return only ? new CandidateRefusedError(m) : new JobRefusedError(m);
 }
 
 /** Redis could not be reached or was lost: one line, exit 1 (not the user's input). */
@@ -144,8 +170,27 @@ export class Cluster {
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  /** Stores a model (hash-addressed); fails with the lost-Redis error rather than waiting for a server that is gone. */
   put(bytes: Uint8Array): Promise<string> {
-    return putBlob(this.redis, bytes);
+    return this.whileUp(putBlob(this.redis, bytes));
+  }
+
+  /** `p`, or the lost-Redis error as soon as the watchdog declares Redis lost (commands would wait for it forever). */
+  private async whileUp<T>(p: Promise<T>): Promise<T> {
+    if (this.lost) throw this.lost;
+    p.catch(() => {}); // settled after the loss: nobody waits for it any more
+    let onLost: ((e: RedisError) => void) | undefined;
+    try {
+      return await Promise.race([
+        p,
+        new Promise<never>((_, reject) => {
+          onLost = reject;
+          this.losers.add(reject);
+        }),
+      ]);
+    } finally {
+      if (onLost) this.losers.delete(onLost);
+    }
   }
 
   private async queueFor(name: string): Promise<{ queue: Queue; events: QueueEvents }> {
@@ -182,22 +227,17 @@ export class Cluster {
    */
   async run<T>(queueName: string, data: JobData, jobId: string): Promise<{ value: T } & ResultMeta> {
     if (this.lost) throw this.lost;
-    const { queue, events } = await this.queueFor(queueName);
+    const { queue, events } = await this.whileUp(this.queueFor(queueName));
     const week = 7 * 24 * 3600;
     const t0 = performance.now();
-    const job = await queue.add(data.kind, data, { jobId, attempts: 1, removeOnComplete: { age: week }, removeOnFail: { age: week } });
+    const job = await this.whileUp(queue.add(data.kind, data, { jobId, attempts: 1, removeOnComplete: { age: week }, removeOnFail: { age: week } }));
     this.running++;
-    let onLost: ((e: RedisError) => void) | undefined;
     try {
-      const raw = await Promise.race([
+      const raw = await this.whileUp(
         job.waitUntilFinished(events).catch((e: Error) => {
-          throw e?.message?.startsWith(REFUSED) ? new JobRefusedError(e.message) : e;
+          throw jobError(e);
         }),
-        new Promise<never>((_, reject) => {
-          onLost = reject;
-          this.losers.add(reject);
-        }),
-      ]);
+      );
       const r = decodeResult<{ value: T } & ResultMeta>(raw);
       if (!this.counted.has(jobId)) {
         this.counted.add(jobId);
@@ -210,7 +250,6 @@ export class Cluster {
       }
       return r;
     } finally {
-      if (onLost) this.losers.delete(onLost);
       this.running--;
       this.onProgress?.();
     }

@@ -6,7 +6,8 @@ import { describeFingerprint, fingerprintFrom, hardwareClass, isaFlags, type Fin
 import { checkJob, decodeResult, encodeResult, MAX_JOB_BYTES, type SearchContext } from './protocol.js';
 import { mask, parseRedisUrl } from './redis-url.js';
 import { MachineLock } from './worker.js';
-import type { WorkerInfo } from './cluster.js';
+import { CandidateRefusedError, JobRefusedError, jobError, THIS_JOB_ONLY, type WorkerInfo } from './cluster.js';
+import { InputError } from '../errors.js';
 
 const H = (c: string) => c.repeat(64);
 const ctx: SearchContext = { model: H('a'), input: {}, backend: 'node', workload: H('b'), calibration: H('c') };
@@ -90,5 +91,22 @@ describe('the machine lock of a worker', () => {
     expect(events.slice(0, 2).sort()).toEqual(['s1+', 's2+']);
     expect(events.indexOf('t+')).toBeGreaterThan(Math.max(events.indexOf('s1-'), events.indexOf('s2-')));
     expect(events.indexOf('s3+')).toBeGreaterThan(events.indexOf('t-'));
+  });
+});
+
+describe('a worker\'s refusal, on the coordinator', () => {
+  it('a refusal for the run stops it; a refusal of one job fails that candidate only; other errors stay as they are', () => {
+    const run = jobError(new Error('refused by worker rooted: the data "/d" is outside this worker\'s --data-root'));
+    expect(run).toBeInstanceOf(JobRefusedError);
+    expect((run as JobRefusedError).abortsSearch).toBe(true);
+    expect(run.message).toBe('refused by worker rooted: the data "/d" is outside this worker\'s --data-root');
+    const one = jobError(new Error(`refused by worker w-1.a${THIS_JOB_ONLY}: unknown pass 'shell'`));
+    expect(one).toBeInstanceOf(CandidateRefusedError);
+    expect(one).toBeInstanceOf(InputError); // on the baseline: the user's one line, exit 2
+    expect((one as { abortsSearch?: boolean }).abortsSearch).toBeUndefined();
+    const other = new Error('ORT could not load the model');
+    expect(jobError(other)).toBe(other);
+    // a worker cannot make its reason pass for the marker: it follows the name, before the colon
+    expect(jobError(new Error(`refused by worker w1: x${THIS_JOB_ONLY}: y`))).toBeInstanceOf(JobRefusedError);
   });
 });

@@ -7,10 +7,12 @@ import { runPaired, runSegments, type PipelineRemote, type Segment } from '../pi
 import { loadFrameSet, type FrameSet, type PipelineRun } from '../pipeline/run.js';
 import { resolveSpecPath, validateSpec, type PipelineSpec } from '../pipeline/spec.js';
 import { workersSection } from '../report/html.js';
-import { Cluster, timeQueue } from './cluster.js';
-import { summarize, timingClass, type DistributedSummary } from './coordinator.js';
+import { Cluster, RunRefusal, timeQueue } from './cluster.js';
+import { searchScope, summarize, timingClass, type DistributedSummary } from './coordinator.js';
 import { describeFingerprint } from './fingerprint.js';
 import { STORE_REF, type JobData } from './protocol.js';
+import { stableJson } from '../search/recipe.js';
+import { sha256 } from './store.js';
 import type { BlobCache } from './store.js';
 
 /**
@@ -34,7 +36,19 @@ export function framesContentKey(dir: string): string {
 }
 
 /** What the coordinator needs besides the search: the hook, and the per-worker summary for the outputs. */
-export async function remotePipeline(cluster: Cluster, x: { framesDir: string; timingClass?: string; log: (line: string) => void; progress?: (line: string) => void }): Promise<PipelineRemote & { summary(): { results: DistributedSummary; section: { title: string; html: string } } }> {
+export async function remotePipeline(
+  cluster: Cluster,
+  x: {
+    framesDir: string;
+    timingClass?: string;
+    /** The search as given (its spec and settings): what makes two runs the same search, for --resume. */
+    search: { spec: PipelineSpec; settings: unknown };
+    /** Pick up the last search with the same inputs: jobs it ran (or left running) are not run again. */
+    resume?: boolean;
+    log: (line: string) => void;
+    progress?: (line: string) => void;
+  },
+): Promise<PipelineRemote & { summary(): { results: DistributedSummary; section: { title: string; html: string } } }> {
   const workers = await cluster.workers();
   if (workers.length === 0) throw new InputError(`no worker is connected to ${cluster.target.display}: start one with \`inferopt worker --redis <url>\``);
   const cls = timingClass(workers, 'node', x.timingClass);
@@ -43,8 +57,6 @@ export async function remotePipeline(cluster: Cluster, x: { framesDir: string; t
   for (const w of workers.filter((w) => w.class !== cls)) x.log(`worker ${w.name} is of another hardware class (${w.class}): it runs no pipeline of this search`);
   if (x.progress) cluster.onProgress = () => x.progress!(cluster.progressLine());
   const framesKey = framesContentKey(x.framesDir);
-  const scope = crypto.randomUUID();
-  let calls = 0;
   // files put in the store, by path (with size and mtime: a staged model rewritten is put again)
   const stored = new Map<string, string>();
   const ref = async (file: string) => {
@@ -66,6 +78,13 @@ export async function remotePipeline(cluster: Cluster, x: { framesDir: string; t
     }
     return c as unknown as Record<string, unknown>;
   };
+  // the search's id in Redis (fresh, or the last one for these inputs with --resume); a job's id is the id, the
+  // job's place in the search and its content: a resumed search that takes the same steps finds each step's
+  // result (or its job still running), and a step that went otherwise is a new job
+  const inputs = { spec: await portable(x.search.spec), frames: framesKey, settings: x.search.settings, timingClass: cls };
+  const scope = await searchScope(cluster, `pipeline:${sha256(new TextEncoder().encode(stableJson(inputs)))}`, x.resume === true);
+  if (x.resume) x.log(`resuming the last search with these inputs on ${cluster.target.display}`);
+  let calls = 0;
   const summary = (): DistributedSummary => {
     const { shards: _shards, ...s } = summarize(cluster, workers, 1, cls);
     return { ...s, pipelines: true };
@@ -91,10 +110,15 @@ export function pipelineJobRunner(o: { blobs: BlobCache; checkData: (p: string) 
   const framesOf = (dir: string, key: string) => {
     const real = o.checkData(dir);
     if (frames?.key !== `${real}\0${key}`) {
+      // the frames are the whole run's: what is wrong with them is refused for the run
       const set = (async () => {
-        const actual = framesContentKey(real);
-        if (actual !== key) throw new InputError(`worker ${o.worker} reads other frames at ${dir} than the coordinator (content ${actual.slice(0, 12)}… vs ${key.slice(0, 12)}…): it needs the same files at the same path`);
-        return loadFrameSet(real);
+        try {
+          const actual = framesContentKey(real);
+          if (actual !== key) throw new RunRefusal(`worker ${o.worker} reads other frames at ${dir} than the coordinator (content ${actual.slice(0, 12)}… vs ${key.slice(0, 12)}…): it needs the same files at the same path`);
+          return await loadFrameSet(real);
+        } catch (e) {
+          throw e instanceof InputError && !(e instanceof RunRefusal) ? new RunRefusal(e.message) : e;
+        }
       })();
       frames = { key: `${real}\0${key}`, set };
       set.catch(() => (frames = undefined));
@@ -105,7 +129,7 @@ export function pipelineJobRunner(o: { blobs: BlobCache; checkData: (p: string) 
   return async (job: Extract<JobData, { kind: 'pipeline' }>): Promise<Omit<PipelineRun, 'spec'>[]> => {
     const set = await framesOf(job.frames, job.framesKey);
     const segments: Segment[] = job.segments.map(([first, n, lead = 0]) => {
-      if (first + n > set.frames.length || lead > first) throw new InputError(`frames ${first - lead}..${first + n - 1} asked for; ${job.frames} has ${set.frames.length}`);
+      if (first + n > set.frames.length || lead > first) throw new RunRefusal(`frames ${first - lead}..${first + n - 1} asked for; ${job.frames} has ${set.frames.length}`);
       return { dir: set.dir, first, leadIn: set.frames.slice(first - lead, first), frames: set.frames.slice(first, first + n), ...(set.truth ? { truth: set.truth.slice(first, first + n) } : {}) };
     });
     const specs: PipelineSpec[] = [];

@@ -23,7 +23,7 @@ import { connectionOptions, parseRedisUrl, type RedisTarget } from './redis-url.
 import { pipelineJobRunner } from './pipeline.js';
 import { BlobCache } from './store.js';
 import { withInputRoots } from '../util/files.js';
-import { PREFIX, REFUSED, SCORE_QUEUE, aliveKey, connectOrFail, timeQueue, WORKERS_KEY, type WorkerInfo } from './cluster.js';
+import { PREFIX, REFUSED, RunRefusal, SCORE_QUEUE, THIS_JOB_ONLY, aliveKey, connectOrFail, timeQueue, WORKERS_KEY, type WorkerInfo } from './cluster.js';
 
 export interface WorkerOptions {
   url: string;
@@ -161,10 +161,19 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     try {
       real = fs.realpathSync(data);
     } catch {
-      throw new InputError(`the data ${JSON.stringify(data)} is not readable on worker ${name}`);
+      throw new RunRefusal(`the data ${JSON.stringify(data)} is not readable on worker ${name}`);
     }
-    if (real !== dataRoot && !real.startsWith(dataRoot + path.sep)) throw new InputError(`the data ${JSON.stringify(data)} is outside this worker's --data-root`);
+    if (real !== dataRoot && !real.startsWith(dataRoot + path.sep)) throw new RunRefusal(`the data ${JSON.stringify(data)} is outside this worker's --data-root`);
     return real;
+  };
+
+  /** What fails setting up a run's context (its data, input model…) is refused for the whole run. */
+  const runWide = async <T>(f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (e) {
+      throw e instanceof InputError && !(e instanceof RunRefusal) ? new RunRefusal(e.message) : e;
+    }
   };
 
   /** The metric, timing inputs and input model of a search, built once and checked against the coordinator's. */
@@ -172,7 +181,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     const key = stableJson(ctx);
     let c = contexts.get(key);
     if (!c) {
-      c = (async () => {
+      c = runWide(async () => {
         const modelFile = await blobs.file(ctx.model);
         const baseModel = loadModel(modelFile);
         const input = ctx.input;
@@ -183,7 +192,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
         if (wk !== ctx.workload) throw new InputError(`worker ${name} reads other timing inputs than the coordinator (content ${wk.slice(0, 12)}… vs ${ctx.workload.slice(0, 12)}…): it needs the same data at the same path`);
         if (ck !== ctx.calibration) throw new InputError(`worker ${name} reads other calibration data than the coordinator: it needs the same data at the same path`);
         return { metric, modelFile, feeds: workload.feeds, evaluators: new Map<string, OnnxEvaluator>() };
-      })();
+      });
       if (contexts.size >= 4) contexts.delete(contexts.keys().next().value!);
       contexts.set(key, c);
       c.catch(() => contexts.delete(key));
@@ -208,7 +217,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   async function handle(job: JobData): Promise<unknown> {
     switch (job.kind) {
       case 'time': {
-        if (job.ctx.backend !== backend) throw new InputError(`worker ${name} times on ${backend}, the job asks for ${job.ctx.backend}`);
+        if (job.ctx.backend !== backend) throw new RunRefusal(`worker ${name} times on ${backend}, the job asks for ${job.ctx.backend}`);
         const e = await evaluatorOf(job.ctx, job.runs);
         const t = await e.time(job.recipe, job.baseline);
         return { ...t, runs: e.runsPerCandidate, modelHash: modelHash((await e.build(job.recipe)).bytes) };
@@ -239,12 +248,15 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
         return { records: r.records, seen: ds.size };
       }
       case 'pipeline':
-        if (backend !== 'node') throw new InputError(`worker ${name} times on ${backend}: pipelines run on the node backend`);
+        if (backend !== 'node') throw new RunRefusal(`worker ${name} times on ${backend}: pipelines run on the node backend`);
         return runPipelines(job);
     }
   }
 
-  const refusal = (e: Error) => new Error(`${REFUSED}${name}: ${e.message.split('\n')[0]!}`);
+  // a refusal for the whole run (its data, input model, frames, backend; an eval has no candidates) stops the
+  // coordinator; one of this job's own content (a recipe or candidate spec this worker will not run, a
+  // candidate model whose hash does not verify) fails that candidate only
+  const refusal = (e: Error, job?: JobData) => new Error(`${REFUSED}${name}${e instanceof RunRefusal || job?.kind === 'eval' ? '' : THIS_JOB_ONLY}: ${e.message.split('\n')[0]!}`);
 
   const processor = async (job: Job): Promise<string> => {
     const t0 = performance.now();
@@ -268,8 +280,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
       log(`[${name}] ${what} failed: ${msg}`);
-      // refused (the job's data, models or spec do not pass this worker's checks): the coordinator stops
-      if (e instanceof InputError) throw refusal(e);
+      // refused (the job's data, models or spec do not pass this worker's checks)
+      if (e instanceof InputError) throw refusal(e, data);
       throw e instanceof InferoptError ? e : new Error(msg);
     }
   };

@@ -1,10 +1,16 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CandidateRefusedError, RedisError, THIS_JOB_ONLY } from '../distributed/cluster.js';
 import type { FrameTruth } from './frames.js';
 import type { Rect } from './geometry.js';
 import type { Frame } from './image.js';
-import { scoreAccuracy } from './metrics.js';
-import { searchSegments } from './optimize.js';
+import { latencyReport, scoreAccuracy } from './metrics.js';
+import { optimizePipeline, searchSegments, type PipelineRemote } from './optimize.js';
+import type { PipelineRun } from './run.js';
 import type { FrameResult } from './runner.js';
+import type { PipelineSpec } from './spec.js';
 
 const frameSet = (n: number) => ({
   dir: 'v',
@@ -41,5 +47,53 @@ describe('scoring runs of frames together', () => {
   it('a new id where tracking restarted is no ID switch; a new id within a run is', () => {
     expect(scoreAccuracy(results, truth).idSwitches).toBe(3);
     expect(scoreAccuracy(results, truth, new Set([0, 3])).idSwitches).toBe(2);
+  });
+});
+
+describe('pipeline optimize on workers (a fake PipelineRemote: no Redis, no models)', () => {
+  // eight frames, one text each, read right by every spec in the same time: no change is faster
+  const n = 8;
+  const box: Rect = [0, 0, 40, 12];
+  const truth: FrameTruth[] = Array.from({ length: n }, (_, f) => ({ frame: f, file: '', items: [{ id: 1, text: 'ab', box }] }));
+  const frames: FrameResult[] = truth.map((_, f) => ({ index: f, latencyMs: 10, spans: [], items: [{ box, text: 'ab', score: 1, trackId: 1 }] }));
+  const runOf = (spec: PipelineSpec): PipelineRun => ({ spec, latency: latencyReport(frames, 10 * n, 50), accuracy: scoreAccuracy(frames, truth), frames, shapes: {} });
+  const spec = {
+    format: 'inferopt-pipeline',
+    stages: [
+      { id: 'det', type: 'model', model: 'det.onnx', input: 'frame', pre: { op: 'resize', limitSide: 960, multiple: 32 }, post: { op: 'db' } },
+      { id: 'rec', type: 'model', model: 'rec.onnx', input: 'det', pre: { op: 'crop', height: 48 }, post: { op: 'ctc', keys: 'keys.txt' } },
+    ],
+  } as unknown as PipelineSpec;
+
+  it('a candidate whose job a worker refused is dropped as failed and the search goes on; Redis lost: the decisions so far are kept', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-plremote-'));
+    try {
+      let calls = 0;
+      const remote: PipelineRemote = {
+        async run(specs) {
+          calls++;
+          // the first candidate (call 2, beside the baseline spec): a worker refused this job alone
+          if (calls === 2) throw new CandidateRefusedError(`refused by worker w1${THIS_JOB_ONLY}: model 0123456789ab… in the store hashes to ba9876543210…: refused`);
+          // Redis gone at the 6th run (after the baseline and 4 decisions)
+          if (calls === 6) throw new RedisError('lost Redis at redis://127.0.0.1:1 (no answer for 10 s)');
+          return specs.map(runOf);
+        },
+        summary: () => ({ results: {}, section: { title: 'Workers', html: '' } }),
+      };
+      const run = optimizePipeline({ spec, frames: { dir: 'v', frames: Array.from({ length: n }, (_, i) => ({ index: i }) as unknown as Frame), truth }, budgetMs: 50, maxAccuracyDrop: 1, outDir: out, models: false, remote });
+      await expect(run).rejects.toThrow(/^lost Redis at redis:\/\/127\.0\.0\.1:1 \(no answer for 10 s\); the baseline and the 4 decisions made so far are in .*partial-results\.json: rerun with --resume when Redis is back$/);
+      const partial = JSON.parse(fs.readFileSync(path.join(out, 'partial-results.json'), 'utf8')) as { kind: string; baseline: { f1: { value: number } }; decisions: { name: string; kept: boolean; why: string }[] };
+      expect(partial.kind).toBe('pipeline-optimize');
+      expect(partial.baseline.f1.value).toBe(1);
+      const [first, ...rest] = partial.decisions;
+      expect(first!.kept).toBe(false);
+      expect(first!.why).toMatch(/^failed: refused by worker w1 \(this job only\): model 0123456789ab/);
+      // the search went on after it: the next changes were run and judged (none is faster here)
+      expect(rest).toHaveLength(3);
+      expect(rest.every((d) => !d.kept && /^not faster/.test(d.why))).toBe(true);
+      expect(fs.existsSync(path.join(out, 'pipeline.yaml'))).toBe(false);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 });

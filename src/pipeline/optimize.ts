@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { stringify } from 'yaml';
+import { CandidateRefusedError, RedisError } from '../distributed/cluster.js';
 import { InputError } from '../errors.js';
 import { loadModel } from '../ir/io.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -196,6 +197,10 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
   if (!(o.maxAccuracyDrop >= 0)) throw new InputError('--max-accuracy-drop must be ≥ 0 points');
   if (!o.frames.truth) throw new InputError(`--frames ${o.frames.dir}: optimizing needs truth.jsonl (accuracy is the constraint); render one with inferopt data render-video`);
   const out = new OutputDir(o.outDir);
+  // what the search found so far (kept when the workers' Redis is lost mid-run)
+  let base: PipelineRun | undefined;
+  const decisions: Decision[] = [];
+  const staged: string[] = [];
   try {
     const segments = searchSegments(o.frames, o.searchFrames);
     const n = segments.reduce((a, s) => a + s.frames.length, 0);
@@ -204,10 +209,9 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     log(`baseline on ${where}…`);
     const captured = new Map<string, Tensor[]>();
     // with workers, the baseline runs here only to capture the int8 models' calibration inputs
-    const base = o.remote && o.models === false ? (await o.remote.run([baseSpec], segments, o.budgetMs))[0]! : await runSegments(baseSpec, segments, o.budgetMs, o.models !== false ? { captureInputs: 24, into: captured } : undefined);
+    base = o.remote && o.models === false ? (await o.remote.run([baseSpec], segments, o.budgetMs))[0]! : await runSegments(baseSpec, segments, o.budgetMs, o.models !== false ? { captureInputs: 24, into: captured } : undefined);
     log(`baseline: ${runHeadline(base)}`);
-    const judge = (r: PipelineRun) => f1Difference(base.accuracy!.perFrame, r.accuracy!.perFrame);
-    const decisions: Decision[] = [];
+    const judge = (r: PipelineRun) => f1Difference(base!.accuracy!.perFrame, r.accuracy!.perFrame);
     let cur = baseSpec;
     let curRun = base;
     // specs before each kept change, newest last (the final check undoes from the end)
@@ -217,7 +221,18 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     const consider = async (name: string, detail: string, cand: PipelineSpec) => {
       // the candidate against a fresh run of the current spec, side by side (see runPaired); with workers, the
       // pair runs on one worker (o.remote)
-      const [ref, r] = o.remote ? ((await o.remote.run([curRunnable, cand], segments, o.budgetMs)) as [PipelineRun, PipelineRun]) : await runPaired(curRunnable, cand, segments, o.budgetMs);
+      let pair: [PipelineRun, PipelineRun];
+      try {
+        pair = o.remote ? ((await o.remote.run([curRunnable, cand], segments, o.budgetMs)) as [PipelineRun, PipelineRun]) : await runPaired(curRunnable, cand, segments, o.budgetMs);
+      } catch (e) {
+        // a worker refused this candidate's job (its spec or a model of it): the candidate is dropped, the
+        // search goes on with the current spec
+        if (!(e instanceof CandidateRefusedError)) throw e;
+        decisions.push({ name, detail, kept: false, why: `failed: ${e.message}`, p99: NaN, p50: NaN, f1: NaN, f1Change: { value: NaN, low: NaN, high: NaN } });
+        log(`failed  ${name}: ${e.message} — dropped, the search goes on`);
+        return false;
+      }
+      const [ref, r] = pair;
       curRun = ref;
       const d = judge(r);
       const drop = -d.value;
@@ -259,6 +274,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
           const local = `${st.id}.${mode}-int8.optimized.onnx`;
           try {
             const q = await quantizeModel(model, { mode, target: 'cpu', ...(mode === 'static' ? { calibration: calib.map((t) => ({ [inputName]: t })) } : {}) });
+            staged.push(local);
             await saveModelProven(q.model, out.path(local), { feeds: { [inputName]: calib[0]! } });
           } catch (e) {
             decisions.push({ name: `${st.id}: ${mode} int8`, detail: 'int8 model for the stage', kept: false, why: `quantize failed: ${(e as Error).message.split('\n')[0]}`, p99: NaN, p50: NaN, f1: NaN, f1Change: { value: NaN, low: NaN, high: NaN } });
@@ -344,10 +360,22 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     out.commit();
     return { baseline, optimized, spec: written as PipelineSpec, decisions, met: failures.length === 0, failures, outDir: o.outDir };
   } catch (e) {
+    // the workers' Redis lost mid-run: what was decided so far is kept (rerun with --resume when it is back)
+    if (e instanceof RedisError && o.remote && base) {
+      for (const name of staged) out.discard(name);
+      const partial = { format: 'inferopt-partial-results', version: 1, kind: 'pipeline-optimize', error: e.message, budgetMs: o.budgetMs, maxAccuracyDrop: o.maxAccuracyDrop, baseline: { latency: base.latency, f1: base.accuracy!.f1, cer: base.accuracy!.cer }, decisions };
+      out.write(PARTIAL, JSON.stringify(partial, null, 1) + '\n');
+      out.commit();
+      const n = decisions.length;
+      throw new RedisError(`${e.message}; the baseline and the ${n} decision${n === 1 ? '' : 's'} made so far are in ${path.join(o.outDir, PARTIAL)}: rerun with --resume when Redis is back`);
+    }
     out.abandon();
     throw e;
   }
 }
+
+/** Written when the workers' Redis is lost mid-run (`pipeline optimize --workers`): the decisions made until then. */
+const PARTIAL = 'partial-results.json';
 
 /**
  * A run of consecutive frames of the video, starting at frame `first`; `leadIn`: the frames just before it, run

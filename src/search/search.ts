@@ -227,7 +227,17 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       const v = c.measurement!.vsBaseline;
       r = { ratio: 1 / v.speedup, low: 1 / v.high, high: 1 / v.low };
     } else if (evaluator.confirm) {
-      r = await evaluator.confirm(before.recipe, c.recipe);
+      try {
+        r = await evaluator.confirm(before.recipe, c.recipe);
+      } catch (e) {
+        // the side-by-side run could not be made (a worker refused its job): the gain is not confirmed
+        if ((e as { abortsSearch?: boolean } | undefined)?.abortsSearch === true) throw e;
+        best = before;
+        c.refuted = true;
+        c.verdict = 'dropped';
+        c.reason = `not confirmed: the side-by-side run with the best so far failed (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`;
+        return;
+      }
     }
     if (!r) return;
     // a speed gain must hold by more than the tie: a 2% edge that is significant in one run and not in the

@@ -44,6 +44,38 @@ const results = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'resu
 
 const optimizeArgs = (out: string, budget = 5) => ['optimize', MODEL, '--data', DATA, '--limit', '160', '--budget', String(budget), '-o', out];
 
+/**
+ * A detector → recogniser spec with every pipeline-level change but one already made: the search tries
+ * "detector input × 0.5" (twice: it comes back in the second pass), which loses far more than 1 point of F1
+ * on the 6-frame video of seed 5, so every run drops it whatever the timings were: 4 runs (the baseline, the
+ * two tries, the final pair).
+ */
+function detRecSpec(): string {
+  const spec = path.join(tmp, 'det-rec.json');
+  const paddle = (file: string) => `@paddleocr/${file}`;
+  fs.writeFileSync(spec, JSON.stringify({
+    format: 'inferopt-pipeline',
+    stages: [
+      { id: 'det', type: 'model', model: paddle('ch_PP-OCRv4_det_infer.onnx'), input: 'frame', pre: { op: 'resize', limitSide: 960, multiple: 32, normalize: 'imagenet', color: 'bgr', scale: 0.75 }, post: { op: 'db', threshold: 0.3, boxThreshold: 0.5, unclipRatio: 1.5 }, threads: 2, spinning: false },
+      { id: 'rec', type: 'model', model: paddle('ch_PP-OCRv4_rec_infer.onnx'), input: 'det', pre: { op: 'crop', height: 48, minWidth: 32, widthMultiple: 32, maxWidth: 1600, normalize: 'symmetric', color: 'bgr' }, post: { op: 'ctc', keys: paddle('ppocr_keys_v1.txt'), dropScore: 0.5 }, batch: 16, threads: 1, sessions: 2, spinning: false },
+    ],
+    schedule: { budgetMs: 50, newWait: 1 },
+  }));
+  return spec;
+}
+
+const pipelineArgs = (spec: string, frames: string) => (out: string) => ['pipeline', 'optimize', spec, '--frames', frames, '--budget', '50ms', '--no-models', '--max-accuracy-drop', '1', '--json', '-o', out];
+
+/** The 6-frame video the pipeline tests search on (rendered once). */
+let video: string | undefined;
+async function sixFrames(): Promise<string> {
+  if (video) return video;
+  const frames = path.join(tmp, 'video');
+  const rendered = await cli('data', 'render-video', '-o', frames, '--frames', '6', '--seed', '5');
+  expect(rendered.rc, rendered.stderr).toBe(0);
+  return (video = frames);
+}
+
 describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () => {
   afterEach(stopAll);
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -115,24 +147,10 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
   it('pipeline optimize --workers: each candidate runs beside the current best on one worker; the same choice as a local run', async () => {
     const redis = await startRedis();
     const [w1, w2] = [worker(redis.url, 'w1'), worker(redis.url, 'w2')];
-    const frames = path.join(tmp, 'video');
-    const rendered = await cli('data', 'render-video', '-o', frames, '--frames', '6', '--seed', '5');
-    expect(rendered.rc, rendered.stderr).toBe(0);
+    const frames = await sixFrames();
     await Promise.all([w1.until(/joined/), w2.until(/joined/)]);
-    // detector → recogniser with every pipeline-level change but one already made: the search tries
-    // "detector input × 0.5" (twice: it comes back in the second pass), which loses far more than 1 point of
-    // F1 here, so both runs must drop it whatever the timings were
-    const spec = path.join(tmp, 'det-rec.json');
-    const paddle = (file: string) => `@paddleocr/${file}`;
-    fs.writeFileSync(spec, JSON.stringify({
-      format: 'inferopt-pipeline',
-      stages: [
-        { id: 'det', type: 'model', model: paddle('ch_PP-OCRv4_det_infer.onnx'), input: 'frame', pre: { op: 'resize', limitSide: 960, multiple: 32, normalize: 'imagenet', color: 'bgr', scale: 0.75 }, post: { op: 'db', threshold: 0.3, boxThreshold: 0.5, unclipRatio: 1.5 }, threads: 2, spinning: false },
-        { id: 'rec', type: 'model', model: paddle('ch_PP-OCRv4_rec_infer.onnx'), input: 'det', pre: { op: 'crop', height: 48, minWidth: 32, widthMultiple: 32, maxWidth: 1600, normalize: 'symmetric', color: 'bgr' }, post: { op: 'ctc', keys: paddle('ppocr_keys_v1.txt'), dropScore: 0.5 }, batch: 16, threads: 1, sessions: 2, spinning: false },
-      ],
-      schedule: { budgetMs: 50, newWait: 1 },
-    }));
-    const args = (out: string) => ['pipeline', 'optimize', spec, '--frames', frames, '--budget', '50ms', '--no-models', '--max-accuracy-drop', '1', '--json', '-o', out];
+    const spec = detRecSpec();
+    const args = pipelineArgs(spec, frames);
     const local = await cli(...args(path.join(tmp, 'pl-local')));
     const dist = await cli(...args(path.join(tmp, 'pl-dist')), '--workers', redis.url);
     expect([0, 3], local.stderr).toContain(local.rc);
@@ -163,6 +181,61 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
     const html = fs.readFileSync(path.join(tmp, 'pl-dist', 'report.html'), 'utf8');
     expect(html).toContain('<h2>Workers</h2>');
     for (const w of d.distributed.workers) expect(html).toContain(`<td>${w.worker}</td>`);
+  });
+
+  it('pipeline optimize --workers: the coordinator killed mid-run, --resume runs only what was not done and decides the same', async () => {
+    const redis = await startRedis();
+    const w = worker(redis.url, 'w1');
+    const frames = await sixFrames();
+    await w.until(/joined/);
+    const spec = detRecSpec();
+    const args = pipelineArgs(spec, frames);
+    // nothing to resume yet: one line, exit 2
+    const none = await cli(...args(path.join(tmp, 'pl-none')), '--workers', redis.url, '--resume');
+    expect(none.rc, none.stderr).toBe(2);
+    expect(none.stderr.trim().split('\n').at(-1)).toMatch(/^inferopt: nothing to resume: no search with these inputs was started on redis:\/\/127\.0\.0\.1:\d+$/);
+    // kill -9 the coordinator once the baseline is done and the first candidate's run has started
+    const first = start(process.execPath, [CLI, ...args(path.join(tmp, 'pl-crashed')), '--workers', redis.url]);
+    await w.until(/pipeline \(job \w+\) done[\s\S]*pipeline \(job \w+\) started/);
+    first.child.kill('SIGKILL');
+    await first.done;
+    const before = w.err().length;
+    const resumed = await cli(...args(path.join(tmp, 'pl-resumed')), '--workers', redis.url, '--resume');
+    expect([0, 3], resumed.stderr).toContain(resumed.rc);
+    const r = JSON.parse(resumed.stdout) as { decisions: { name: string; kept: boolean; why: string }[]; distributed: { jobs: number } };
+    expect(r.decisions.map((d) => [d.name, d.kept])).toEqual([['detector input × 0.5', false], ['detector input × 0.5 (second pass)', false]]);
+    expect(r.decisions.every((d) => /F1 drop|not faster/.test(d.why))).toBe(true);
+    expect(r.distributed.jobs).toBe(4);
+    // the jobs the crashed run had finished (the baseline) or left running were not run again: 4 runs in all,
+    // each once, and fewer than 4 of them after the resume
+    const ids = (log: string) => [...log.matchAll(/pipeline \(job (\w+)\) started/g)].map((m) => m[1]!);
+    expect(ids(w.err()).length).toBe(4);
+    expect(new Set(ids(w.err())).size).toBe(4);
+    expect(ids(w.err().slice(before)).length).toBeLessThanOrEqual(2);
+  });
+
+  it('pipeline optimize --workers, Redis lost mid-run: one line, exit 1, the baseline and the decisions so far kept', async () => {
+    const redis = await startRedis();
+    const w = worker(redis.url, 'w1');
+    const frames = await sixFrames();
+    await w.until(/joined/);
+    const out = path.join(tmp, 'pl-lost');
+    const search = start(process.execPath, [CLI, ...pipelineArgs(detRecSpec(), frames)(out), '--workers', redis.url]);
+    // the baseline and the first candidate done
+    await w.until(/pipeline \(job \w+\) done[\s\S]*pipeline \(job \w+\) done/);
+    redis.child.kill('SIGKILL');
+    expect(await search.done).toBe(1);
+    const lines = search.err().trim().split('\n');
+    const m = /^inferopt: lost Redis at redis:\/\/127\.0\.0\.1:\d+ \(no answer for 10 s\); the baseline and the (\d+) decisions? made so far are in .*partial-results\.json: rerun with --resume when Redis is back$/.exec(lines.at(-1)!);
+    expect(m, search.err()).not.toBeNull();
+    expect(search.err()).not.toMatch(/^\s+at /m);
+    const partial = JSON.parse(fs.readFileSync(path.join(out, 'partial-results.json'), 'utf8')) as { kind: string; baseline: { f1: { value: number } }; decisions: { name: string }[] };
+    expect(partial.kind).toBe('pipeline-optimize');
+    expect(partial.baseline.f1.value).toBeGreaterThan(0);
+    expect(partial.decisions.length).toBe(Number(m![1]));
+    expect(partial.decisions[0]!.name).toBe('detector input × 0.5');
+    // nothing else was written
+    expect(fs.readdirSync(out).filter((f) => !f.startsWith('.'))).toEqual(['partial-results.json']);
   });
 
   it('a sharded eval equals the local eval exactly (metrics, intervals, confusion; fidelity too)', async () => {

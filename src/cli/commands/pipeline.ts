@@ -46,8 +46,9 @@ export function register(program: Command): void {
     .option('--json', 'print results.json')
     .option('--workers <redis-url>', 'run every candidate (beside the current best, on one machine) on the workers that joined this Redis (`inferopt worker`); decisions stay here. The frames must be at the same path on the workers')
     .option('--timing-class <class>', 'with --workers: the hardware class whose workers run the pipelines (default: the one with most workers)')
-    .action(async (spec: string, flags: { frames: string; budget: string; maxAccuracyDrop: string; output: string; searchFrames?: string; limit?: string; models: boolean; json?: boolean; workers?: string; timingClass?: string }) => {
-      if (flags.timingClass && !flags.workers) throw new InputError('--timing-class needs --workers <redis-url>');
+    .option('--resume', 'with --workers: pick up the last search with the same inputs (runs already done on the workers are not run again)')
+    .action(async (spec: string, flags: { frames: string; budget: string; maxAccuracyDrop: string; output: string; searchFrames?: string; limit?: string; models: boolean; json?: boolean; workers?: string; timingClass?: string; resume?: boolean }) => {
+      if ((flags.timingClass || flags.resume) && !flags.workers) throw new InputError(`${flags.resume ? '--resume' : '--timing-class'} needs --workers <redis-url>`);
       const drop = Number(flags.maxAccuracyDrop);
       if (!(drop >= 0)) throw new InputError(`--max-accuracy-drop must be a number of points ≥ 0, not '${flags.maxAccuracyDrop}'`);
       const r = await optimizePipelineCommand({
@@ -60,7 +61,7 @@ export function register(program: Command): void {
         ...(flags.limit !== undefined ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
         models: flags.models,
         quiet: !!flags.json,
-        ...(flags.workers ? { workers: { url: flags.workers, ...(flags.timingClass ? { timingClass: flags.timingClass } : {}) } } : {}),
+        ...(flags.workers ? { workers: { url: flags.workers, resume: flags.resume === true, ...(flags.timingClass ? { timingClass: flags.timingClass } : {}) } } : {}),
       });
       process.stdout.write(flags.json ? JSON.stringify(r.summary, null, 1) + '\n' : r.text);
       if (!r.met) process.exitCode = 3;
