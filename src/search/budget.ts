@@ -41,4 +41,15 @@ export class BudgetClock {
     const b = this.budget;
     return (b.trials !== undefined && this.trials >= b.trials) || (b.ms !== undefined && this.elapsedMs >= b.ms);
   }
+
+  /**
+   * A share of what is left now, as a test: true once the candidates since this call have used `fraction` of
+   * the trials left, or of the time left (a stage that must leave room for the ones after it).
+   */
+  share(fraction: number): () => boolean {
+    const [t0, ms0, b] = [this.trials, this.elapsedMs, this.budget];
+    const trials = b.trials !== undefined ? Math.max(1, Math.floor((b.trials - t0) * fraction)) : undefined;
+    const ms = b.ms !== undefined ? Math.max(0, b.ms - ms0) * fraction : undefined;
+    return () => (trials !== undefined && this.trials - t0 >= trials) || (ms !== undefined && this.elapsedMs - ms0 >= ms);
+  }
 }

@@ -315,9 +315,18 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     // plots accuracy and latency against sparsity per granularity); the best one kept goes under the quantizers.
     const pruners = applicable.filter((p) => p.kind === 'prune').sort((a, b) => a.buildCost - b.buildCost);
     const tune = opts.pruneFinetune && opts.pruneFinetune.steps > 0 ? { steps: opts.pruneFinetune.steps, distill: opts.pruneFinetune.distill } : {};
+    // Candidates that fine-tune take minutes each on a transformer (spam-bert: a prune candidate's 300 steps are
+    // longer than most time budgets): under a time budget they get half of the time left, so the quantizers
+    // after them are still tried.
+    const trainingShare = opts.pruneFinetune && opts.budget.ms !== undefined ? clock.share(0.5) : undefined;
+    const shareNote = 'the candidates that fine-tune had used half of the time budget left (the quantizers get the rest)';
     for (const sp of pruners) {
       if (sp.needs?.includes('training') && !opts.pruneFinetune) {
         skipped.push({ what: label(sp), reason: 'it trains (distillation from the model): it needs --train-data' });
+        continue;
+      }
+      if (trainingShare?.()) {
+        skipped.push({ what: label(sp), reason: shareNote });
         continue;
       }
       const share = reachableShare(sp, opts.opShare);
@@ -331,7 +340,11 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       const dflt = Object.fromEntries((sp.searchParams ?? []).map((k) => [k, sp.params?.[k] ?? (sp.pass.params as Record<string, { default: unknown }>)[k]!.default]));
       amounts.push(dflt);
       amounts.sort((a, b) => Number(Object.values(a)[0] ?? 0) - Number(Object.values(b)[0] ?? 0));
-      for (const amount of amounts) {
+      for (const [i, amount] of amounts.entries()) {
+        if (i > 0 && trainingShare?.()) {
+          skipped.push({ what: `${label(sp)} at ${Object.entries(amount).map(([k, v]) => `${k} ${v}`).join(', ')} and beyond`, reason: shareNote });
+          break;
+        }
         const c = await measure(withSteps(best.recipe, [stepOf(sp, { ...tune, ...amount }), ...graphSteps]), 'prune');
         if (!c.accurate) break; // or it failed: nothing of this granularity in the model (the error says why)
       }

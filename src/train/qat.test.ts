@@ -21,6 +21,8 @@ import { staticQuantizePass } from '../quantize/static.js';
 import { resolveParams } from '../passes/pass.js';
 import { convBatchNorms, quantizationAwareTraining } from './qat.js';
 import { gatherBatch, type TensorData } from './trainer.js';
+import { gradCheck } from './gradcheck.js';
+import { makeInput } from './training-graph.js';
 
 /** 8×8 one-channel images: class c has a bright c-th quadrant (of 3) plus noise. */
 function images(n: number, seed: number): TensorData {
@@ -150,6 +152,67 @@ describe('quantization-aware training', () => {
       await a.release();
     });
   }
+});
+
+describe('4-bit weights in QAT (the clamp to ±7·s before an int8 QuantizeLinear): gradients against finite differences', () => {
+  // x[1,6,1,1] → 1×1 Conv with 2 output channels: 6 weights per channel, per-channel 4-bit scales
+  // (x goes through its own activation Q/DQ: it is fed a value on its grid, so the Conv sees it exactly)
+  async function fakeQuant4(): Promise<{ model: Model; w: string; scales: number[]; x: number }> {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, ['N', 6, 1, 1]);
+    const w0 = Tensor.float([2, 6, 1, 1], [0.7, -0.3, 0.1, 0.5, -0.2, 0.4, -1.4, 0.6, 0.2, -0.8, 1.0, 0.3]);
+    b.output(b.op('Conv', [x, b.init('w', w0)]), 'y');
+    const ptq = b.model({ opset: 17 });
+    const r = rng(3);
+    const calib = [0, 1].map(() => ({ x: Tensor.float([4, 6, 1, 1], Array.from({ length: 24 }, () => r() * 2 - 1)) }));
+    await staticQuantizePass.run(ptq, { target: 'cpu' }, resolveParams(staticQuantizePass, { calibration: calib, weightBits: 4 }));
+    const plan = prepareQat(ptq, { weightBits: 4 });
+    expect(plan.weights.map((p) => p.limit)).toEqual([7]);
+    const g = plan.model.graph;
+    const wv = g.initializers.get(plan.weights[0]!.float)!;
+    const scales = Array.from(g.nodes.find((n) => n.name === plan.weights[0]!.quantizer)!.input(1)!.initializer!.toFloat32());
+    makeInput(g, wv);
+    const x = 100 * g.initializers.get('x_scale')!.initializer!.toFloat32()[0]!;
+    return { model: plan.model, w: wv.name, scales, x };
+  }
+  const feedsFor = (x: number, w: string, values: number[]) => ({ x: Tensor.float([1, 6, 1, 1], new Array<number>(6).fill(x)), [w]: Tensor.float([2, 6, 1, 1], values) });
+
+  it('inside the grid: the secant over whole steps (h = 4·s) is 1; far beyond ±7·s it is 0', async () => {
+    const { model, w, scales, x } = await fakeQuant4();
+    const ks = [[-3, -1, 0, 1, 2.5, 12], [2, -2.5, 0.5, -12, 1.5, -3]];
+    const values = ks.flatMap((row, c) => row.map((k) => (k + 0.25) * scales[c]!));
+    // one finite-difference step per channel: h = 4·s of the channel the element is in
+    for (const c of [0, 1]) {
+      const elements = [0, 1, 2, 3, 4, 5].map((i) => c * 6 + i);
+      const [r] = await gradCheck(model, { feeds: feedsFor(x, w, values), wrt: [w], eps: 4 * scales[c]!, elements });
+      expect(r!.maxError, JSON.stringify(r!.worst)).toBeLessThan(1e-4);
+      const R = Array.from({ length: 2 }, rng(7)).map((u) => u * 2 - 1);
+      for (const i of elements) expect(r!.analytic[i]).toBeCloseTo(Math.abs(ks[c]![i - c * 6]!) > 7 ? 0 : R[c]! * x, 5);
+    }
+  });
+
+  it('at the edges: the mask of the clamp to [−7·s, 7·s] per channel (not of round(w/s) within ±7.5)', async () => {
+    const { model, w, scales, x } = await fakeQuant4();
+    const ks = [[6.8, 7.2, 7.4, -6.8, -7.2, -7.4], [6.9, 7.1, -6.9, -7.1, 7.45, -7.45]];
+    const values = ks.flatMap((row, c) => row.map((k) => k * scales[c]!));
+    const clampTo = (lim: number) => {
+      const b = new GraphBuilder();
+      const x = b.input('x', DataType.FLOAT, ['N', 6, 1, 1]);
+      const wi = b.input(w, DataType.FLOAT, [2, 6, 1, 1]);
+      const hi = b.init('hi', Tensor.float([2, 1, 1, 1], scales.map((s) => lim * s)));
+      const lo = b.init('lo', Tensor.float([2, 1, 1, 1], scales.map((s) => -lim * s)));
+      b.output(b.op('Conv', [x, b.op('Max', [b.op('Min', [wi, hi]), lo])]), 'y');
+      return b.model({ opset: 17 });
+    };
+    const feeds = feedsFor(x, w, values);
+    const eps = Math.min(...scales) / 40;
+    const [r] = await gradCheck(model, { feeds, wrt: [w], surrogate: clampTo(7), eps, elements: [...values.keys()] });
+    expect(r!.maxError, JSON.stringify(r!.worst)).toBeLessThan(1e-3);
+    // 7.2·s, 7.4·s … still round to 7, but the clamp has already cut them: their gradient is 0
+    expect([...values.keys()].filter((i) => r!.analytic[i] === 0)).toEqual([1, 2, 4, 5, 7, 9, 10, 11]);
+    const [wrong] = await gradCheck(model, { feeds, wrt: [w], surrogate: clampTo(7.5), eps, elements: [...values.keys()] });
+    expect(wrong!.maxError).toBeGreaterThan(0.1);
+  });
 });
 
 describe('weight scales with the least rounding error (QAT --weight-scales mse)', () => {

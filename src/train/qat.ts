@@ -107,6 +107,8 @@ export interface QatPassConfig extends Omit<StaticConfig, 'stats'> {
   batchNorm: 'fold' | 'freeze';
   /** Weight of the float model's soft targets (0: off). */
   distill: number;
+  /** Early stopping keeps the weights of the lowest held-out loss, or of the best held-out accuracy. */
+  selectBy: 'loss' | 'accuracy';
   /** Run-time data (never in a recipe file): the training split and the held-out split for early stopping. */
   train?: TensorData;
   test?: TensorData;
@@ -134,11 +136,12 @@ export const qatPass: Pass<QatPassConfig> = {
     weightScales: { type: 'string', choices: ['ptq', 'mse'], default: 'ptq', doc: "initial weight scales: PTQ's min-max, or the least rounding error per channel" },
     batchNorm: { type: 'string', choices: ['fold', 'freeze'], default: 'fold', doc: 'BatchNorm after Conv: folded before training, or frozen and folded at export' },
     distill: { type: 'number', min: 0, max: 1, default: 0, doc: 'weight of the float model\'s soft targets (distillation at T = 2; 0: labels only)' },
+    selectBy: { type: 'string', choices: ['loss', 'accuracy'], default: 'loss', doc: 'held-out evaluation whose weights are kept: the lowest mean cross-entropy, or the best top-1 (noisy on a small held-out split)' },
     train: { type: 'object', default: undefined, doc: 'training samples (run-time data)' },
     test: { type: 'object', default: undefined, doc: 'held-out samples for early stopping (run-time data)' },
   },
   async run(model, ctx, cfg) {
-    const { lr, epochs, batch, steps, seconds, seed, lsq, weightScales, batchNorm, distill: alpha, train: trainSet, test, calibration, calibrate, ...quantize } = cfg;
+    const { lr, epochs, batch, steps, seconds, seed, lsq, weightScales, batchNorm, distill: alpha, selectBy, train: trainSet, test, calibration, calibrate, ...quantize } = cfg;
     if (!trainSet) throw new InputError('the qat step needs training data (optimize --train-data)');
     if (!calibration) throw new InputError('the qat step needs calibration data');
     const t0 = performance.now();
@@ -153,7 +156,7 @@ export const qatPass: Pass<QatPassConfig> = {
       batchNorm,
       ...(alpha > 0 ? { distill: { alpha } } : {}),
       train: trainSet,
-      ...(test ? { test, patience: 3, evalEvery: Math.max(10, Math.ceil(trainSet.length / batch / 4)) } : {}),
+      ...(test ? { test, patience: 3, selectBy, evalEvery: Math.max(10, Math.ceil(trainSet.length / batch / 4)) } : {}),
       // bounded by steps (not by time): the schedule and the stopping point depend on the step count alone
       ...(steps > 0 ? { epochs: Math.max(1, Math.ceil(steps / Math.max(1, perEpoch))), maxSteps: steps, scheduleSteps: steps } : { epochs }),
       batch,

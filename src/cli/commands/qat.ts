@@ -44,6 +44,7 @@ interface QatFlags extends TrainingFlags {
   distill?: string;
   temperature: string;
   patience: string;
+  selectBy: string;
   evalEvery?: string;
   limit?: string;
   benchRuns: string;
@@ -76,6 +77,7 @@ export function register(program: Command): void {
     .option('--temperature <t>', 'softmax temperature of the soft targets (with --distill)', '2')
     .option('--batch-norm <m>', 'BatchNorm after Conv: fold (before quantization; the folded weights train) | freeze (statistics fixed, γ/β train, folded at export)', 'fold')
     .option('--patience <n>', 'early stop after this many held-out evaluations without improvement (the best weights are kept)', '3')
+    .option('--select-by <m>', 'which held-out evaluation\'s weights are kept: loss (the lowest mean cross-entropy) | accuracy (the best top-1, noisy on a few thousand samples)', 'loss')
     .option('--eval-every <steps>', 'also evaluate the held-out split every this many steps');
   addTrainingFlags(cmd, { epochs: '1', batch: '64', lr: '1e-4', optimizer: 'adamw' })
     .option('--limit <n>', 'score on the first n samples of --data')
@@ -104,6 +106,8 @@ export interface QatReport {
   samplesSeen: number;
   epochs: number;
   bestHeldOut?: number;
+  /** The step whose weights were kept (the best held-out evaluation by `--select-by`). */
+  bestStep?: number;
   latency?: { ptqMs: number; qatMs: number; ratio: { value: number; low: number; high: number }; threads: number; batch: number; rounds: number };
 }
 
@@ -122,6 +126,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   if (!['cpu', 'std', 'wasm'].includes(flags.target)) throw new InputError('--target must be cpu, std or wasm');
   if (!['ptq', 'mse'].includes(flags.weightScales)) throw new InputError('--weight-scales must be ptq or mse');
   if (!['fold', 'freeze'].includes(flags.batchNorm)) throw new InputError('--batch-norm must be fold or freeze');
+  if (!['loss', 'accuracy'].includes(flags.selectBy)) throw new InputError('--select-by must be loss or accuracy');
   const alpha = flags.distill !== undefined ? Number(flags.distill) : 0;
   if (!(alpha >= 0 && alpha <= 1)) throw new InputError(`--distill must be a weight in [0, 1], not '${flags.distill}'`);
   const temperature = Number(flags.temperature);
@@ -167,12 +172,14 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
     train: trainSet,
     test: heldOut,
     patience: parseIntFlag('--patience', flags.patience, 1),
+    selectBy: flags.selectBy as 'loss' | 'accuracy',
     evalEvery: flags.evalEvery ? parseIntFlag('--eval-every', flags.evalEvery, 1) : undefined,
     onProgress: process.stderr.isTTY ? drawProgress : logProgress,
     onEpoch: (s) => log(formatEpoch(s, (performance.now() - t0) / 1000)),
     onEval: (e) => log(`step ${e.step} test_loss ${e.testLoss.toFixed(4)} test_acc ${(100 * e.testAccuracy).toFixed(2)}%`),
     log,
   });
+  if (r.training.bestStep !== undefined) log(`QAT: kept the weights of step ${r.training.bestStep} of ${r.training.steps} (best held-out ${flags.selectBy}; held-out accuracy ${(100 * r.training.best!).toFixed(2)}%)`);
   await saveModelProven(r.qat, flags.output, { flag: '-o', reference: file });
   if (flags.ptqOutput) await saveModelProven(r.ptq, flags.ptqOutput, { flag: '--ptq-output', reference: file });
 
@@ -185,7 +192,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   const report: QatReport = {
     model: file,
     output: flags.output,
-    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq, weightScales: flags.weightScales, batchNorm: flags.batchNorm, ...(alpha > 0 ? { distill: alpha, temperature } : {}) },
+    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq, weightScales: flags.weightScales, batchNorm: flags.batchNorm, ...(alpha > 0 ? { distill: alpha, temperature } : {}), selectBy: flags.selectBy },
     metric: 'top1',
     float: fl.metric,
     ptq: ptq.metric,
@@ -198,6 +205,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
     samplesSeen: r.samples,
     epochs: r.training.history.length,
     bestHeldOut: r.training.best,
+    bestStep: r.training.bestStep,
   };
   const rounds = parseIntFlag('--bench-runs', flags.benchRuns, 0);
   if (rounds > 0) {
