@@ -159,9 +159,9 @@ describe('4-bit weights in QAT (the clamp to ±7·s before an int8 QuantizeLinea
   // (x goes through its own activation Q/DQ: it is fed a value on its grid, so the Conv sees it exactly)
   async function fakeQuant4(): Promise<{ model: Model; w: string; scales: number[]; x: number }> {
     const b = new GraphBuilder();
-    const x = b.input('x', DataType.FLOAT, ['N', 6, 1, 1]);
+    const xi = b.input('x', DataType.FLOAT, ['N', 6, 1, 1]);
     const w0 = Tensor.float([2, 6, 1, 1], [0.7, -0.3, 0.1, 0.5, -0.2, 0.4, -1.4, 0.6, 0.2, -0.8, 1.0, 0.3]);
-    b.output(b.op('Conv', [x, b.init('w', w0)]), 'y');
+    b.output(b.op('Conv', [xi, b.init('w', w0)]), 'y');
     const ptq = b.model({ opset: 17 });
     const r = rng(3);
     const calib = [0, 1].map(() => ({ x: Tensor.float([4, 6, 1, 1], Array.from({ length: 24 }, () => r() * 2 - 1)) }));
