@@ -182,7 +182,8 @@ function wireOptions(opts: DeviceRunOptions, blobs: Map<string, Uint8Array>): { 
     ...(opts.runs !== undefined ? { runs: opts.runs } : {}),
     ...(opts.seconds !== undefined ? { seconds: opts.seconds } : {}),
     ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
-    ...(opts.ep ? { ep: opts.ep } : {}),
+    // `ep` as the CLI gives it (auto too), or the execution provider a recipe names (the search's timer)
+    ...(opts.ep ?? opts.executionProvider ? { ep: opts.ep ?? opts.executionProvider } : {}),
   };
   return { options, inputs, ...(feedSets ? { feedSets } : {}) };
 }
@@ -233,12 +234,13 @@ export async function compareOnDevice(
 ): Promise<{ device: DeviceSummary; result: CompareResult }> {
   const blobs = new Map<string, Uint8Array>();
   const { options, inputs, feedSets } = wireOptions(opts, blobs);
+  const { executionProvider: bEp, ...bRest } = bSettings;
   const job: BenchJob = {
     kind: 'bench',
     ...(feedSets ? { feedSets } : {}),
     label: labelOf(a, 'A'),
     model: modelBlob(a, blobs),
-    compare: { label: labelOf(b, 'B'), model: modelBlob(b, blobs), settings: { ...bSettings } },
+    compare: { label: labelOf(b, 'B'), model: modelBlob(b, blobs), settings: { ...bRest, ...(bEp ? { ep: bEp } : {}) } },
     inputs,
     options,
   };

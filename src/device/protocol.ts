@@ -139,7 +139,8 @@ export interface BenchJob {
   /** Shown in results (the file name on the CLI's side). */
   label: string;
   model: BlobRef;
-  compare?: { label: string; model: BlobRef; settings: Partial<Pick<DeviceBenchOptions, 'threads' | 'optLevel' | 'executionMode'>> };
+  /** B's own session settings; `ep`: B's execution provider when it differs from A's (the search times WebGPU against wasm). */
+  compare?: { label: string; model: BlobRef; settings: Partial<Pick<DeviceBenchOptions, 'threads' | 'optLevel' | 'executionMode' | 'ep'>> };
   inputs: JobInput[];
   /** Several input sets used in turn (BenchOptions.feedSets: real batches drawn from data); replaces `inputs`. */
   feedSets?: JobInput[][];
@@ -343,11 +344,12 @@ export function checkJob(v: unknown, limits: DeviceLimits): Job {
     const c = obj(o['compare'], 'job.compare');
     only(c, ['label', 'model', 'settings'], 'job.compare');
     const s = obj(c['settings'], 'job.compare.settings');
-    only(s, ['threads', 'optLevel', 'executionMode'], 'job.compare.settings');
+    only(s, ['threads', 'optLevel', 'executionMode', 'ep'], 'job.compare.settings');
     const settings: NonNullable<BenchJob['compare']>['settings'] = {};
     if (s['threads'] !== undefined) settings.threads = int(s['threads'], 'job.compare.settings.threads', 1, 256);
     if (s['optLevel'] !== undefined) settings.optLevel = oneOf(s['optLevel'], ['disabled', 'basic', 'extended', 'all'] as const, 'job.compare.settings.optLevel');
     if (s['executionMode'] !== undefined) settings.executionMode = oneOf(s['executionMode'], ['sequential', 'parallel'] as const, 'job.compare.settings.executionMode');
+    if (s['ep'] !== undefined) settings.ep = oneOf(s['ep'], ['auto', 'wasm', 'webgpu'] as const, 'job.compare.settings.ep');
     job.compare = { label: str(c['label'], 'job.compare.label', 4096), model: checkBlobRef(c['model'], 'job.compare.model', limits), settings };
   }
   job.inputs = inputList(o['inputs'], 'job.inputs', limits);

@@ -54,6 +54,8 @@ export interface BenchOptions {
 export interface BenchResult {
   /** The file benchmarked, or `<model>` for an in-memory model. */
   model: string;
+  /** onnxruntime-web's execution provider, when one was asked for (a device page). */
+  executionProvider?: ExecutionProvider;
   /**
    * One-off start-up of the runtime in this process (library load, wasm compile, thread pools), measured
    * on a one-node model before the real session so that it is not counted as the model's creation time or
@@ -283,6 +285,7 @@ function result(c: Contestant, opts: BenchOptions): BenchResult {
     threads: so.threads!,
     optLevel: so.optLevel!,
     executionMode: so.executionMode!,
+    ...(so.executionProvider ? { executionProvider: so.executionProvider } : {}),
     inputs: c.inputs,
     ...(c.shapes ? { shapes: c.shapes } : {}),
     batch: c.batch,
@@ -308,7 +311,7 @@ export async function benchmark(model: Model | string | Uint8Array, opts: BenchO
 }
 
 /** Session settings that may differ between the two sides of a comparison (the inputs never do). */
-export type SessionSettingsOverride = Pick<BenchOptions, 'threads' | 'optLevel' | 'executionMode'>;
+export type SessionSettingsOverride = Pick<BenchOptions, 'threads' | 'optLevel' | 'executionMode' | 'executionProvider'>;
 
 /**
  * Benchmarks A and B side by side: both sessions are created and warmed up (one after the other, so that

@@ -2,7 +2,7 @@
 import type { GoalCheck, Measurement } from './goals.js';
 import type { Recipe } from './recipe.js';
 
-export type Stage = 'baseline' | 'session' | 'graph' | 'prune' | 'quantize' | 'refine' | 'fallback' | 'qat' | 'retune';
+export type Stage = 'baseline' | 'session' | 'graph' | 'prune' | 'quantize' | 'refine' | 'fallback' | 'qat' | 'retune' | 'webgpu';
 
 export interface Candidate {
   id: number;

@@ -19,6 +19,7 @@ import { dataContentKey } from '../quantize/calibrate.js';
 import { graphKey, recipeKey, type Recipe } from './recipe.js';
 import type { Bar, Evaluator, SideBySide } from './search.js';
 import { bootstrapMedianRatio } from '../util/stats.js';
+import type { OutputsVsWasm } from '../device/protocol.js';
 
 /** Where candidates are timed: runtime/bench.ts here (the default), or the same functions run on a device. */
 export interface Timer {
@@ -181,6 +182,7 @@ export class OnnxEvaluator implements Evaluator {
       threads: recipe.session.threads,
       optLevel: recipe.session.optLevel,
       executionMode: recipe.session.executionMode,
+      ...(recipe.session.ep ? { executionProvider: recipe.session.ep } : {}),
       warmup: this.opts.warmup ?? 3,
       runs,
       ...(this.opts.feedSets
@@ -198,13 +200,15 @@ export class OnnxEvaluator implements Evaluator {
     return this.sideBySide(incumbent, candidate, runs);
   }
 
-  private async sideBySide(a: Recipe, b: Recipe, runs: number, enough?: (a: readonly number[], b: readonly number[]) => boolean): Promise<SideBySide> {
+  private async sideBySide(a: Recipe, b: Recipe, runs: number, enough?: (a: readonly number[], b: readonly number[]) => boolean): Promise<SideBySide & { bVsWasm?: Measurement['outputsVsWasm'] }> {
     const ba = await this.build(a);
     const bb = await this.build(b);
     const { threads, optLevel, executionMode } = this.benchOptions(b, runs);
-    const r = await (this.opts.timer ?? LOCAL_TIMER).compare(ba.bytes, bb.bytes, this.benchOptions(a, runs), { threads, optLevel, executionMode }, enough);
+    // each side on its own execution provider (a WebGPU candidate against the wasm baseline, on the device)
+    const ep = a.session.ep || b.session.ep ? { executionProvider: b.session.ep ?? ('wasm' as const) } : {};
+    const r = await (this.opts.timer ?? LOCAL_TIMER).compare(ba.bytes, bb.bytes, this.benchOptions(a, runs), { threads, optLevel, executionMode, ...ep }, enough);
     const stats = (x: typeof r.a) => ({ p50: x.latencyMs.p50, p90: x.latencyMs.p90, p99: x.latencyMs.p99, mean: x.latencyMs.mean, samples: x.timesMs });
-    return { ratio: r.ratio.ratio, low: r.ratio.low, high: r.ratio.high, runs: r.a.timesMs.length, a: stats(r.a), b: stats(r.b) };
+    return { ratio: r.ratio.ratio, low: r.ratio.low, high: r.ratio.high, runs: r.a.timesMs.length, a: stats(r.a), b: stats(r.b), ...(b.session.ep === 'webgpu' ? { bVsWasm: vsWasmOf(r.b) } : {}) };
   }
 
   /**
@@ -270,9 +274,11 @@ export class OnnxEvaluator implements Evaluator {
       // interval shows it cannot: the fastest it may be is slower than the incumbent
       const enough = bar && built.bytes.length >= bar.sizeBytes * SIZE_WIN ? cannotBeat(bar.speedup, runs) : undefined;
       const r = await this.sideBySide(baseline, recipe, runs, enough);
+      // a fast wrong answer is no result: WebGPU's outputs must agree with wasm's (the device checked them)
+      if (r.bVsWasm && !r.bVsWasm.ok) throw new Error(`on webgpu its outputs differ from wasm's on the same inputs (max abs ${r.bVsWasm.maxAbs.toExponential(1)}, over ${r.bVsWasm.tolerance})`);
       const vsBaseline = { speedup: 1 / r.ratio, low: 1 / r.high, high: 1 / r.low };
       const stoppedEarly = r.runs! < runs ? { rounds: r.runs!, of: runs, bar: bar!.speedup } : undefined;
-      return { latency: r.b!, ...common, vsBaseline, ...(stoppedEarly ? { stoppedEarly } : {}) };
+      return { latency: r.b!, ...common, vsBaseline, ...(stoppedEarly ? { stoppedEarly } : {}), ...(r.bVsWasm ? { outputsVsWasm: r.bVsWasm } : {}) };
     }
     const b = await (this.opts.timer ?? LOCAL_TIMER).benchmark(built.bytes, this.benchOptions(recipe));
     if (!baseline) this.pinned ??= built;
@@ -316,6 +322,14 @@ function cannotBeat(speedup: number, runs: number): (a: readonly number[], b: re
     const r = bootstrapMedianRatio(a, b, { paired: true, seed: 0, iterations: 1000 });
     return 1 / r.low < speedup;
   };
+}
+
+/** What a device said of a WebGPU run's outputs against wasm's (none said: not checked, which is no pass). */
+function vsWasmOf(r: object): NonNullable<Measurement['outputsVsWasm']> {
+  const v = (r as { outputsVsWasm?: OutputsVsWasm }).outputsVsWasm;
+  if (!v) return { ok: false, maxAbs: NaN, tolerance: 'no check: the device sent no comparison with wasm' };
+  const maxAbs = Math.max(0, ...v.outputs.map((o) => (o.maxAbs === undefined ? Infinity : o.maxAbs)));
+  return { ok: v.ok, maxAbs, tolerance: `${v.tolerance.atol} + ${v.tolerance.rtol}·|wasm|` };
 }
 
 /** The content hash models are cached (and, across machines, stored) by. */

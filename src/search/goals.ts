@@ -48,6 +48,8 @@ export interface Measurement {
   screened?: { samples: number };
   /** Where the evaluation's time went (ms by phase: build, score, time), for the log and the report. */
   phasesMs?: Record<string, number>;
+  /** On a WebGPU execution provider: its outputs against onnxruntime-web's wasm on the same inputs (checked on the device). */
+  outputsVsWasm?: { ok: boolean; maxAbs: number; tolerance: string };
 }
 
 /** A speed-up (baseline time / candidate time, medians) with its 95% interval. */

@@ -110,8 +110,8 @@ export interface OptimizeOutcome {
  * A Timer that runs runtime/bench.ts on a device; `device` is filled in by the first measurement (the
  * server picks the device for 'auto'), and every later one goes to that same device by name.
  */
-export async function deviceTimer(name: string, log: (line: string) => void): Promise<{ timer: Timer; device?: DeviceSummary }> {
-  const holder: { timer: Timer; device?: DeviceSummary } = { timer: undefined as unknown as Timer };
+export async function deviceTimer(name: string, log: (line: string) => void): Promise<{ timer: Timer; device?: DeviceSummary; webgpu?: string }> {
+  const holder: { timer: Timer; device?: DeviceSummary; webgpu?: string } = { timer: undefined as unknown as Timer };
   const target = () => holder.device?.name ?? name;
   const seen = (d: DeviceSummary) => {
     if (!holder.device) log(`timing on device ${d.name}: ${describeDevice(d.info)}`);
@@ -134,6 +134,9 @@ export async function deviceTimer(name: string, log: (line: string) => void): Pr
   if (name === 'auto' ? devices.length === 0 : !devices.some((d) => d.name === name)) {
     throw new InputError(name === 'auto' ? `no device is connected; open ${url} on the device` : `no device named '${name}' is connected (${devices.length ? `connected: ${devices.map((d) => d.name).join(', ')}` : `none is; open ${url} on the device`})`);
   }
+  // the device's WebGPU adapter, when it has one (the search then times WebGPU there too)
+  const listed = name === 'auto' ? devices[0] : devices.find((d) => d.name === name);
+  if (listed?.info.webgpu) holder.webgpu = listed.info.webgpuAdapter ?? 'a WebGPU adapter';
   return holder;
 }
 
@@ -196,6 +199,11 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     const sessionSpace = defaultSessionSpace(os.cpus().length, baseSession);
     // onnxruntime-web fixes its thread count once per process: the thread count is not searchable there
     if (backend === 'wasm') sessionSpace.threads = [baseSession.threads];
+    // a device page with a WebGPU adapter: the float model is timed on WebGPU there too (fp32 and fp16)
+    if (onDevice?.webgpu) {
+      sessionSpace.ep = ['webgpu'];
+      log(`device has WebGPU (${onDevice.webgpu}): the float model in fp32 and fp16 is timed on it too, beside the wasm search, its outputs checked against wasm`);
+    }
     const search = await runSearch({ passes: catalog, session: sessionSpace }, evaluator, {
       goals: o.goals,
       budget: o.budget,

@@ -8,6 +8,8 @@ export interface SessionSettings {
   threads: number;
   optLevel: OptLevel;
   executionMode: 'sequential' | 'parallel';
+  /** onnxruntime-web's WebGPU execution provider on a device page (absent: the backend's CPU provider). */
+  ep?: 'webgpu';
 }
 
 /** One pass with its parameters (only those that differ from the pass's defaults need to be listed). */
@@ -67,6 +69,7 @@ export function describeRecipe(r: Recipe, base: SessionSettings = DEFAULT_SESSIO
   if (r.session.threads !== base.threads) sess.push(`${r.session.threads} thread${r.session.threads === 1 ? '' : 's'}`);
   if (r.session.optLevel !== base.optLevel) sess.push(`ORT level ${r.session.optLevel}`);
   if (r.session.executionMode !== base.executionMode) sess.push(`${r.session.executionMode} execution`);
+  if (r.session.ep !== base.ep) sess.push(r.session.ep ? `on ${r.session.ep}` : 'on the CPU');
   return sess.length ? `${steps} | ${sess.join(', ')}` : steps;
 }
 
@@ -101,6 +104,7 @@ export function parseRecipeFile(json: unknown, source = 'recipe'): RecipeFile {
   if (!sess || !Number.isInteger(sess.threads) || sess.threads! < 1) bad('"session.threads" must be a positive integer');
   if (!OPT_LEVELS.includes(sess!.optLevel!)) bad(`bad session.optLevel '${String(sess!.optLevel)}'`);
   if (sess!.executionMode !== 'sequential' && sess!.executionMode !== 'parallel') bad(`bad session.executionMode '${String(sess!.executionMode)}'`);
+  if (sess!.ep !== undefined && sess!.ep !== 'webgpu') bad(`bad session.ep '${String(sess!.ep)}' (webgpu, or leave it out)`);
   return {
     format: 'inferopt-recipe',
     version: 1,

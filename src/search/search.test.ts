@@ -411,6 +411,50 @@ describe('search with a fake-fast evaluator', () => {
   });
 });
 
+describe('search on a device page with WebGPU', () => {
+  const half = noop('convert-half');
+  const gpuSpace: SearchSpace = { ...space, passes: [...space.passes, { pass: half, kind: 'quantize', buildCost: 2, speedsUp: [], reducesSize: true }], session: { ...space.session, ep: ['webgpu'] } };
+  /** The fake's wasm figures; on WebGPU the float model takes `gpuMs` (fp16: 0.6 of it), whatever else. */
+  const onDevice = (gpuMs: number) => {
+    const calls: Recipe[] = [];
+    const ev: Evaluator = {
+      async evaluate(r) {
+        calls.push(r);
+        if (r.session.ep !== 'webgpu') return new FakeEvaluator().evaluate({ ...r, steps: r.steps.filter((st) => st.pass !== 'convert-half') });
+        const fp16 = r.steps.some((st) => st.pass === 'convert-half');
+        return { latency: { p50: gpuMs * (fp16 ? 0.6 : 1), p99: gpuMs, mean: gpuMs }, sizeBytes: fp16 ? 2e6 : 4e6, metric: { name: 'accuracy', value: fp16 ? 0.899 : 0.9, higherIsBetter: true, scale: 'fraction' }, outputsVsWasm: { ok: true, maxAbs: 1e-6, tolerance: '0.0001 + 0.001·|wasm|' } };
+      },
+    };
+    return { ev, calls };
+  };
+
+  it('times fp32 and fp16 on WebGPU beside the wasm search, after the budget too, and picks by the measured latency', async () => {
+    // a fast GPU: fp16 on WebGPU (1.2 ms) beats the best wasm recipe (int8 with fallback, 6 ms)
+    const fast = onDevice(2);
+    const r1 = await runSearch(gpuSpace, fast.ev, opts({}, parseBudget('4')));
+    const gpu = r1.candidates.filter((c) => c.recipe.session.ep === 'webgpu');
+    expect(gpu.map((c) => [c.stage, c.recipe.steps.map((st) => st.pass)])).toEqual([['webgpu', []], ['webgpu', ['convert-half']]]);
+    expect(gpu.every((c) => c.measurement!.latency.p50 > 0)).toBe(true);
+    expect(r1.chosen.recipe).toEqual({ target: 'cpu', steps: [{ pass: 'convert-half', params: {} }], session: { ...DEFAULT_SESSION, ep: 'webgpu' } });
+    // the budget of 4 bounded the wasm search only: both WebGPU candidates came after it
+    expect(r1.candidates.filter((c) => c.stage !== 'baseline' && c.stage !== 'webgpu')).toHaveLength(4);
+    // a slow (software) adapter: both are timed, both slower than the best wasm recipe, which stays chosen
+    const slow = onDevice(80);
+    const r2 = await runSearch(gpuSpace, slow.ev, opts());
+    const slowGpu = r2.candidates.filter((c) => c.recipe.session.ep === 'webgpu');
+    expect(slowGpu).toHaveLength(2);
+    expect(slowGpu.every((c) => c.verdict === 'dropped' && c.measurement)).toBe(true);
+    expect(r2.chosen.recipe.session.ep).toBeUndefined();
+    // the same choice as the search without WebGPU
+    expect(r2.chosen.recipe).toEqual((await runSearch(space, new FakeEvaluator(), opts())).chosen.recipe);
+    expect(r2.chosen.recipe.steps.map((st) => st.pass)).toContain('fake-quant-a');
+    // without WebGPU in the space, nothing is timed there
+    const none = onDevice(2);
+    await runSearch(space, none.ev, opts());
+    expect(none.calls.some((c) => c.session.ep)).toBe(false);
+  });
+});
+
 describe('goals, budget, recipe, pareto', () => {
   const m = (p50: number, acc: number, size = 1e6): Measurement => ({ latency: { p50, p99: p50, mean: p50 }, sizeBytes: size, metric: { name: 'cer', value: acc, higherIsBetter: false, scale: 'fraction' } });
   it('checks lower-is-better metrics in points and relative percent', () => {

@@ -130,7 +130,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     const key = recipeKey(recipe);
     const cached = seen.get(key);
     if (cached) return cached;
-    if (stage !== 'baseline' && clock.spent()) {
+    if (stage !== 'baseline' && stage !== 'webgpu' && clock.spent()) {
       stopped = `the budget was spent (${clock.trials} candidates in ${(clock.elapsedMs / 1000).toFixed(1)} s)`;
       throw new Stop();
     }
@@ -414,6 +414,20 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     if (best !== baseline && best.recipe.steps.length > 0) await tuneSession('retune');
   } catch (e) {
     if (!(e instanceof Stop)) throw e;
+  }
+  if (space.session.ep?.includes('webgpu') && !opts.only) {
+    // WebGPU on a device page: the float model in fp32 and in fp16 (what GPUs run fast; int8 has few WebGPU
+    // kernels) runs there too, each timed side by side with the wasm baseline on the device, its outputs
+    // checked against wasm's. They are judged like every candidate, against the best wasm recipe found: the
+    // choice follows the measured figures. Timed after the budget too (two candidates): the budget bounds
+    // the search on wasm, and a device with a GPU is not to be judged by it alone.
+    const half = applicable.find((sp) => sp.pass.id === 'convert-half');
+    const onGpu = [withSession(baselineRecipe, { ep: 'webgpu' }), ...(half ? [withSession(withSteps(baselineRecipe, [stepOf(half)]), { ep: 'webgpu' })] : [])];
+    try {
+      for (const r of onGpu) await measure(r, 'webgpu');
+    } catch (e) {
+      if (!(e instanceof Stop)) throw e;
+    }
   }
   return conclude({ baseline, candidates, skipped, stopped, clock, goals: opts.goals, tie, forced, incumbent: best });
 }

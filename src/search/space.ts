@@ -42,6 +42,11 @@ export interface SessionSpace {
   threads: number[];
   optLevel: readonly OptLevel[];
   executionMode: readonly SessionSettings['executionMode'][];
+  /**
+   * 'webgpu': a device page with a WebGPU adapter times the float model (fp32 and fp16) on WebGPU too, after
+   * the search on its CPU (wasm); the fastest measured on the device is chosen (see runSearch).
+   */
+  ep?: readonly 'webgpu'[];
 }
 
 export interface SearchSpace {

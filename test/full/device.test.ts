@@ -167,7 +167,37 @@ describe.skipIf(!browserBin)('inferopt device serve, with headless Chromium as t
       const text = await cli(['bench', 'gpu-small.onnx', '--device', 'swiftshader', '--ep', 'auto', '--runs', '1', '--warmup', '0']);
       expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toMatch(/^execution provider: webgpu \(auto: the device has a WebGPU adapter\)$/m);
+      // the header names what ran: WebGPU, with wasm's threads only for the ops it has no kernel for
+      expect(text.stdout).toMatch(/^gpu-small\.onnx: webgpu \(onnxruntime-web; ops without a WebGPU kernel on wasm, 2 threads\), opt level all, sequential; inputs: /m);
+      expect(text.stdout).not.toMatch(/: wasm, \d threads?,/);
       expect(text.stdout).toMatch(/^outputs on webgpu vs wasm \(same inputs\): logits max abs [\d.e+-]+, cosine (1\.000000|0\.99999\d).* — within 0\.0001 \+ 0\.001·\|wasm\|$/m);
+
+      // optimize --device on this page: the wasm search, then the float model in fp32 and fp16 on WebGPU, each
+      // timed side by side with the wasm baseline there and its outputs checked against wasm; the choice
+      // follows the measured figures (on a software adapter WebGPU is slow: what matters is that both EPs were
+      // timed and the decision agrees with the figures, whichever way they fall)
+      const out = path.join(work, 'opt-gpu');
+      const opt = await cli(['optimize', 'gpu-small.onnx', '--target', 'wasm', '--device', 'swiftshader', '--budget', '2', '--runs', '5', '-o', out]);
+      expect(opt.code, opt.stderr).toBe(0);
+      expect(opt.stderr).toMatch(/device has WebGPU \(.*swiftshader.*\): the float model in fp32 and fp16 is timed on it too/i);
+      type C = { id: number; stage: string; verdict: string; error?: string; recipe: { steps: { pass: string }[]; session: { ep?: string } }; measurement?: { vsBaseline?: { speedup: number }; latency: { p50: number }; outputsVsWasm?: { ok: boolean; maxAbs: number } } };
+      const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as { candidates: C[]; chosen: { id: number } };
+      const gpu = res.candidates.filter((c) => c.recipe.session.ep === 'webgpu');
+      expect(gpu.map((c) => [c.stage, c.recipe.steps.map((st) => st.pass)])).toEqual([['webgpu', []], ['webgpu', ['convert-half']]]);
+      // each was timed on the device (or failed on the outputs check, saying so)
+      for (const c of gpu) {
+        if (c.measurement) {
+          expect(c.measurement.latency.p50).toBeGreaterThan(0);
+          expect(c.measurement.outputsVsWasm!.ok).toBe(true);
+        } else expect(c.error).toMatch(/^on webgpu its outputs differ from wasm's/);
+      }
+      expect(gpu[0]!.measurement).toBeDefined(); // fp32 agrees with wasm (as bench showed above)
+      const wasmTimed = res.candidates.filter((c) => c.stage !== 'baseline' && !c.recipe.session.ep && c.measurement);
+      expect(wasmTimed.length).toBeGreaterThan(0);
+      // the decision follows the figures: nothing measured faster by more than the tie was passed over
+      const speed = (c: C) => c.measurement?.vsBaseline?.speedup ?? 1;
+      const chosen = res.candidates.find((c) => c.id === res.chosen.id)!;
+      for (const c of res.candidates.filter((x) => x.measurement && x.verdict !== 'failed')) if (c.recipe.session.ep !== chosen.recipe.session.ep) expect(speed(c), `${c.id} vs chosen ${chosen.id}`).toBeLessThan(speed(chosen) * 1.05 + 1e-9);
       await p.close();
     } finally {
       await gpuBrowser.close();

@@ -172,7 +172,10 @@ function rate(x: number): string {
 
 function header(r: BenchResult): string {
   const inputs = r.inputs.map((i) => `${i.name} ${i.type}[${i.shape.join(',')}]`).join(', ');
-  return `${r.backend}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, opt level ${r.optLevel}, ${r.executionMode}; inputs: ${inputs}`;
+  const threads = `${r.threads} thread${r.threads === 1 ? '' : 's'}`;
+  // on WebGPU the threads are wasm's, for the ops that have no WebGPU kernel
+  const where = r.executionProvider === 'webgpu' ? `webgpu (onnxruntime-web; ops without a WebGPU kernel on wasm, ${threads})` : `${r.backend}, ${threads}`;
+  return `${where}, opt level ${r.optLevel}, ${r.executionMode}; inputs: ${inputs}`;
 }
 
 const STAT_ROWS: [string, (r: BenchResult) => string][] = [

@@ -118,8 +118,13 @@ async function runJob({ run, job, blobs }: ToWorker): Promise<unknown> {
     return { ...r, model: job.label, ...ran, ...(await vsWasm(model)) };
   }
   const other = blobs[job.compare.model.hash]!;
-  const r = await compare(model, other, opts, job.compare.settings);
-  return { ...r, a: { ...r.a, model: job.label, ...ran, ...(await vsWasm(model)) }, b: { ...r.b, model: job.compare.label, ...ran, ...(await vsWasm(other)) }, ...ran };
+  // B on its own execution provider when it names one (WebGPU timed against wasm, side by side)
+  const { ep: bWanted, ...bSettings } = job.compare.settings;
+  const bProvider = bWanted ? await chooseProvider(bWanted, (self.navigator as unknown as { gpu?: GpuLike }).gpu) : provider;
+  const bRan = { executionProvider: bProvider.ep, executionProviderNote: bProvider.note };
+  const r = await compare(model, other, opts, { ...bSettings, executionProvider: bProvider.ep });
+  const bVsWasm = bProvider.ep === 'webgpu' ? { outputsVsWasm: await outputsVsWasm(other, opts) } : {};
+  return { ...r, a: { ...r.a, model: job.label, ...ran, ...(await vsWasm(model)) }, b: { ...r.b, model: job.compare.label, ...bRan, ...bVsWasm }, ...ran };
 }
 
 // onnxruntime-web starts its pthreads from this same script (its import.meta.url) and names them
