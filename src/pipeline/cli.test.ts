@@ -31,6 +31,9 @@ describe('inferopt pipeline: bad specs', () => {
     ['a fractional newWait', (s) => ({ ...s, schedule: { newWait: 0.5 } }), /schedule.newWait must be an integer from 0 to 8/],
     ['lanes on a detector', (s) => ((s.stages[0] as { sessions?: number }).sessions = 2, s), /"sessions" applies to crop stages only/],
     ['a bad lane count', (s) => ((s.stages[3] as { sessions?: number }).sessions = 0, s), /"sessions" must be an integer from 1 to 16/],
+    ['refresh on a recogniser read every frame', (s) => ((s.stages[3] as { refresh?: number }).refresh = 8, s), /"refresh" applies to recognisers \(post ctc\) with policy on-change/],
+    ['a zero refresh', (s) => (Object.assign(s.stages[3]!, { policy: 'on-change', refresh: 0 }), s), /"refresh" must be an integer from 1 to 10000/],
+    ['a negative changeThreshold', (s) => (Object.assign(s.stages[3]!, { policy: 'on-change', changeThreshold: -1 }), s), /"changeThreshold" must be a number above 0/],
     ['a non-boolean spinning', (s) => ((s.stages[0] as { spinning?: unknown }).spinning = 'no', s), /"spinning" must be true or false/],
     ['an unknown post-processing op', (s) => (((s.stages[3] as { post: { op: string } }).post.op = 'beam'), s), /unknown post-processing op 'beam'/],
   ];

@@ -62,6 +62,12 @@ export interface ModelStageSpec {
   policy?: RecognizePolicy;
   /** on-change: relative change of width or height since the last run that counts as a change. */
   changeThreshold?: number;
+  /**
+   * on-change recognisers: a track last read this many frames ago is read again when the frame has room under
+   * the scheduler's budget (never at the budget's cost), so one unlucky read (a box cut short by the detector,
+   * a blurred frame) does not stand for the track's whole life.
+   */
+  refresh?: number;
   /** Crop stages: crops per model call. */
   batch?: number;
   /** ONNX Runtime intra-op threads of this stage's session (of each session, with `sessions`). */
@@ -184,6 +190,9 @@ function checkModelStage(st: ModelStageSpec, w: string): void {
   if (st.post.op === 'db') for (const k of Object.keys(st.post)) if (k !== 'op' && !(k in DB_DEFAULTS)) fail(w, `unknown db option '${k}' (known: ${Object.keys(DB_DEFAULTS).join(', ')})`);
   if (st.interval !== undefined && !(Number.isInteger(st.interval) && st.interval >= 1)) fail(w, '"interval" must be an integer ≥ 1');
   if (st.policy !== undefined && !POLICIES.includes(st.policy)) fail(w, `unknown policy '${String(st.policy)}' (known: ${POLICIES.join(', ')})`);
+  if (st.changeThreshold !== undefined && !(typeof st.changeThreshold === 'number' && st.changeThreshold > 0 && st.changeThreshold <= 10)) fail(w, '"changeThreshold" must be a number above 0 and at most 10 (a relative change)');
+  if (st.refresh !== undefined && !(Number.isInteger(st.refresh) && st.refresh >= 1 && st.refresh <= 10000)) fail(w, '"refresh" must be an integer from 1 to 10000 (frames)');
+  if (st.refresh !== undefined && !(st.post.op === 'ctc' && st.policy === 'on-change')) fail(w, '"refresh" applies to recognisers (post ctc) with policy on-change');
   if (st.batch !== undefined && !(Number.isInteger(st.batch) && st.batch >= 1)) fail(w, '"batch" must be an integer ≥ 1');
   if (st.threads !== undefined && !(Number.isInteger(st.threads) && st.threads >= 1)) fail(w, '"threads" must be an integer ≥ 1');
   if (st.spinning !== undefined && typeof st.spinning !== 'boolean') fail(w, '"spinning" must be true or false');

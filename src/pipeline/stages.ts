@@ -296,7 +296,7 @@ class CropStage implements StageRunner {
 
   /** Whether a region needs this stage now, and how urgently (lower first): see `cropDue`. */
   private due(it: Item, frame: number, frameWidth: number, frameHeight: number): number | undefined {
-    return cropDue(it, { policy: this.policy, recognizes: this.spec.post.op === 'ctc', changeThreshold: this.spec.changeThreshold ?? 0.15 }, frame, frameWidth, frameHeight);
+    return cropDue(it, { policy: this.policy, recognizes: this.spec.post.op === 'ctc', changeThreshold: this.spec.changeThreshold ?? 0.15, ...(this.spec.refresh !== undefined ? { refresh: this.spec.refresh } : {}) }, frame, frameWidth, frameHeight);
   }
 
   async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
@@ -463,9 +463,11 @@ class CropStage implements StageRunner {
  * Whether a region needs a crop stage now, and how urgently (lower first; undefined: not now). 0: never run
  * here; 1: run while cut by the frame edge and whole now (its text, or angle, was judged on part of it);
  * 1 < p ≤ 2: a recogniser's re-read of a box whose width or height changed by `changeThreshold` (on-change),
- * the longest-waiting first. Untracked regions, and every-frame stages, run every frame.
+ * the longest-waiting first; 2 < p ≤ 3: with `refresh`, a re-read of a track last read `refresh` or more frames
+ * ago (on-change; only when the frame has room, see `pickWork`). Untracked regions, and every-frame stages, run
+ * every frame.
  */
-export function cropDue(it: Item, st: { policy: string; recognizes: boolean; changeThreshold: number }, frame: number, frameWidth: number, frameHeight: number): number | undefined {
+export function cropDue(it: Item, st: { policy: string; recognizes: boolean; changeThreshold: number; refresh?: number }, frame: number, frameWidth: number, frameHeight: number): number | undefined {
   const t = it.track;
   if (!t || st.policy === 'every-frame') return 0;
   const last = st.recognizes ? t.recognizedAt : t.flipped === undefined ? undefined : 0;
@@ -476,8 +478,10 @@ export function cropDue(it: Item, st: { policy: string; recognizes: boolean; cha
   const [w0, h0] = [b[2] - b[0], b[3] - b[1]];
   const [w1, h1] = [it.box[2] - it.box[0], it.box[3] - it.box[1]];
   const change = Math.max(Math.abs(w1 - w0) / Math.max(1, w0), Math.abs(h1 - h0) / Math.max(1, h0));
-  if (change < st.changeThreshold) return undefined;
-  return 1 + 1 / (1 + frame - t.recognizedAt!);
+  const age = frame - t.recognizedAt!;
+  if (change >= st.changeThreshold) return 1 + 1 / (1 + age);
+  if (st.refresh !== undefined && age >= st.refresh) return 2 + 1 / (1 + age);
+  return undefined;
 }
 
 /**
@@ -486,14 +490,15 @@ export function cropDue(it: Item, st: { policy: string; recognizes: boolean; cha
  * never read (p 0), or read while cut by the frame edge and whole now (p 1), has no right text yet: it
  * runs now, budget or not — except that with `newWait` > 0 a region never read that has `waited` fewer frames
  * than that is taken only when there is room, before any re-read. A re-read of a region whose box changed
- * (zoom; p > 1) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
- * regardless, so a burst of re-reads (every box grew at once) drains without becoming a burst again.
+ * (zoom; 1 < p ≤ 2) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
+ * regardless, so a burst of re-reads (every box grew at once) drains without becoming a burst again. A refresh
+ * (p > 2) runs only in a frame with room, after every other re-read.
  */
 export function pickWork<T extends { p: number; dueSince?: number; waited?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number, newWait = 0): T[] {
   const canWait = (d: T) => d.p === 0 && (d.waited ?? 0) < newWait;
   const mandatory = due.filter((d) => d.p <= 1 && !canWait(d));
-  const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1)];
-  const overdue = due.some((d) => d.p > 1 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) ? 1 : 0;
+  const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1 && d.p <= 2), ...due.filter((d) => d.p > 2)];
+  const overdue = due.some((d) => d.p > 1 && d.p <= 2 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) ? 1 : 0;
   const extra = Math.max(overdue, fit([...mandatory, ...deferrable]) - mandatory.length);
   return [...mandatory, ...deferrable.slice(0, extra)];
 }

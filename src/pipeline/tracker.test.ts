@@ -215,6 +215,17 @@ describe('crop work under a budget', () => {
     // nothing for MAX_WAIT frames (3), then one per frame
     expect(perFrame).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
   });
+
+  it('a refresh runs only with room, after every other re-read, and is never forced', () => {
+    const list = [due(2.1, 0, 1), due(1.5, 11, 2), due(2.05, 0, 3)];
+    // no room, however long the refreshes have waited: nothing (the changed box has not waited MAX_WAIT frames)
+    expect(pickWork(list, 12, () => 0).map((d) => d.id)).toEqual([]);
+    // room for one: the changed box first, though the refreshes are due for longer
+    expect(pickWork(list, 12, () => 1).map((d) => d.id)).toEqual([2]);
+    expect(pickWork(list, 12, (o) => o.length).map((d) => d.id)).toEqual([2, 1, 3]);
+    // waiting refreshes alone never make a forced run
+    expect(pickWork([due(2.1, 0, 1)], 50, () => 0)).toEqual([]);
+  });
 });
 
 
@@ -247,5 +258,18 @@ describe('when a crop stage runs on a tracked region', () => {
     const p9 = cropDue(region([100, 100, 340, 130], t), rec('on-change'), 9, W, H)!;
     expect(p5).toBeGreaterThan(1);
     expect(p9).toBeLessThan(p5);
+  });
+
+  it('on-change with refresh: an unchanged box read `refresh` frames ago is due as a refresh (p > 2)', () => {
+    const t = { recognizedAt: 3, recognizedBox: whole, recognizedCut: false };
+    const r = { ...rec('on-change'), refresh: 8 };
+    expect(cropDue(region(whole, t), r, 10, W, H)).toBeUndefined(); // read 7 frames ago
+    const p11 = cropDue(region(whole, t), r, 11, W, H)!;
+    expect(p11).toBeGreaterThan(2);
+    expect(p11).toBeLessThanOrEqual(3);
+    // a changed box is a change re-read (1 < p ≤ 2), not a refresh
+    expect(cropDue(region([100, 100, 340, 130], t), r, 11, W, H)!).toBeLessThanOrEqual(2);
+    // once and the classifier never refresh
+    expect(cropDue(region(whole, t), { ...rec('once'), refresh: 8 }, 30, W, H)).toBeUndefined();
   });
 });
