@@ -65,11 +65,12 @@ export class FrameScheduler {
   /**
    * How many of `due` items (taken in order) to run now, where `cost(k)` estimates the first k (with what they
    * will cost later stages): the most that fit the room left in the frame. All of them without a budget, or
-   * while a cost is still unknown.
+   * while a cost is still unknown. `share`: plan to that part of the budget only (work that is merely useful
+   * leaves the rest of the frame as margin for the tail).
    */
-  fit(due: number, cost: (k: number) => number | undefined): number {
+  fit(due: number, cost: (k: number) => number | undefined, share = 1): number {
     if (this.budgetMs === undefined || due === 0) return due;
-    const room = this.budgetMs * this.safety - this.elapsed();
+    const room = this.budgetMs * this.safety * share - this.elapsed();
     if (cost(1) === undefined) return due;
     let k = due;
     while (k > 0 && (cost(k) ?? 0) > room) k--;

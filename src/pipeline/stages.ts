@@ -261,6 +261,13 @@ class TrackerStage implements StageRunner {
 /** Frames a re-read may wait for a frame with room before it is processed regardless of the budget. */
 const MAX_WAIT = 3;
 
+/**
+ * The part of the frame budget a refresh (see `cropDue`) may fill: a refresh is merely useful, and filling
+ * frames to the planned limit left the tail no margin (a hand-made spec's median went from 24 to 40 ms at a
+ * 66 ms budget, and more frames went over it).
+ */
+const REFRESH_SHARE = 0.5;
+
 /** A model on crops of regions: the angle classifier (flips) or the CTC recogniser (texts). */
 class CropStage implements StageRunner {
   private alphabet?: string[];
@@ -310,13 +317,13 @@ class CropStage implements StageRunner {
       })
       .sort((a, b) => (a.it.track?.dueSince ?? 0) - (b.it.track?.dueSince ?? 0) || a.p - b.p || (a.it.track?.id ?? 0) - (b.it.track?.id ?? 0));
     // every-frame work is the pipeline's definition and always runs
-    const fit = (order: readonly { it: Item }[]) => ctx.scheduler.fit(order.length, (k) => this.cost(order.slice(0, k).map((d) => d.it), ctx.scheduler));
+    const fit = (order: readonly { it: Item }[], share?: number) => ctx.scheduler.fit(order.length, (k) => this.cost(order.slice(0, k).map((d) => d.it), ctx.scheduler), share);
     const waited = (it: Item) => {
       const id = it.track!.id;
       if (!this.firstDue.has(id)) this.firstDue.set(id, ctx.index);
       return ctx.index - this.firstDue.get(id)!;
     };
-    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p === 0 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait)).map((d) => d.it);
+    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p === 0 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait, (order) => fit(order, REFRESH_SHARE))).map((d) => d.it);
     for (const it of work) if (it.track) this.firstDue.delete(it.track.id);
     if (work.length) await this.process(work, ctx);
     if (this.spec.post.op === 'ctc') {
@@ -492,15 +499,19 @@ export function cropDue(it: Item, st: { policy: string; recognizes: boolean; cha
  * than that is taken only when there is room, before any re-read. A re-read of a region whose box changed
  * (zoom; 1 < p ≤ 2) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
  * regardless, so a burst of re-reads (every box grew at once) drains without becoming a burst again. A refresh
- * (p > 2) runs only in a frame with room, after every other re-read.
+ * (p > 2) runs only once every other due region is taken, and only as far as `fitSpare` (the same, planned to
+ * a smaller part of the budget; default `fit`) fits; it is never forced.
  */
-export function pickWork<T extends { p: number; dueSince?: number; waited?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number, newWait = 0): T[] {
+export function pickWork<T extends { p: number; dueSince?: number; waited?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number, newWait = 0, fitSpare = fit): T[] {
   const canWait = (d: T) => d.p === 0 && (d.waited ?? 0) < newWait;
   const mandatory = due.filter((d) => d.p <= 1 && !canWait(d));
-  const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1 && d.p <= 2), ...due.filter((d) => d.p > 2)];
+  const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1 && d.p <= 2)];
+  const refresh = due.filter((d) => d.p > 2);
   const overdue = due.some((d) => d.p > 1 && d.p <= 2 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) ? 1 : 0;
   const extra = Math.max(overdue, fit([...mandatory, ...deferrable]) - mandatory.length);
-  return [...mandatory, ...deferrable.slice(0, extra)];
+  const taken = [...mandatory, ...deferrable.slice(0, extra)];
+  if (extra < deferrable.length || !refresh.length) return taken;
+  return [...taken, ...refresh.slice(0, Math.max(0, fitSpare([...taken, ...refresh]) - taken.length))];
 }
 
 /** Whether a box reaches within 2 px of the frame's edge (the text may continue outside). */

@@ -225,6 +225,9 @@ describe('crop work under a budget', () => {
     expect(pickWork(list, 12, (o) => o.length).map((d) => d.id)).toEqual([2, 1, 3]);
     // waiting refreshes alone never make a forced run
     expect(pickWork([due(2.1, 0, 1)], 50, () => 0)).toEqual([]);
+    // refreshes fill only the spare part of the budget: room for all, spare room for two in all
+    expect(pickWork(list, 12, (o) => o.length, 0, () => 2).map((d) => d.id)).toEqual([2, 1]);
+    expect(pickWork(list, 12, (o) => o.length, 0, () => 1).map((d) => d.id)).toEqual([2]);
   });
 });
 
