@@ -169,14 +169,6 @@ function pipelineChanges(budgetMs: number): Change[] {
       }),
     },
     {
-      name: 'read tracks again when there is room',
-      detail: 'the recogniser reads a track again when its last read is 8 or more frames old and the frame has room under the budget (never at the budget\'s cost), so one unlucky read (a box cut short, a blurred frame) does not stand for the track\'s whole life',
-      apply: edit((s) => {
-        if (s.schedule?.budgetMs === undefined) return false;
-        return crops(s).filter((c) => c.post.op === 'ctc' && c.policy === 'on-change' && c.refresh === undefined).map((c) => (c.refresh = 8)).length > 0;
-      }),
-    },
-    {
       name: 'new texts may wait a frame',
       detail: 'a text never read may wait one frame for room under the budget (one found on a detector frame is read on the next frame; it has no text on the frame it was found on)',
       apply: edit((s) => {
