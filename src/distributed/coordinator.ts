@@ -59,7 +59,8 @@ export function summarize(cluster: Cluster, workers: readonly WorkerInfo[], shar
   return {
     redis: cluster.target.display,
     ...(cls && timingWorker ? { timingClass: { class: cls, fingerprint: describeFingerprint(timingWorker.fingerprint) } } : {}),
-    workers: [...cluster.stats.values()]
+    // connected workers that ran nothing are listed too (with 0 jobs), so the report shows who was there
+    workers: [...cluster.stats.values(), ...workers.filter((w) => !cluster.stats.has(w.name)).map((w): WorkerStats => ({ worker: w.name, class: w.class, jobs: 0, busyMs: 0, kinds: {} }))]
       .sort((a, b) => (a.worker < b.worker ? -1 : 1))
       .map((s) => ({ ...s, fingerprint: infos.get(s.worker) ? describeFingerprint(infos.get(s.worker)!.fingerprint) : 'left before the end', timed: s.class === cls && timingJobs(s) > 0 })),
     jobs: [...cluster.stats.values()].reduce((n, s) => n + s.jobs, 0),

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { searchCatalog } from '../search/catalog.js';
 import { DEFAULT_SESSION, type Recipe } from '../search/recipe.js';
-import { timingClass } from './coordinator.js';
+import { summarize, timingClass } from './coordinator.js';
 import { describeFingerprint, fingerprintFrom, hardwareClass, isaFlags, type Fingerprint } from './fingerprint.js';
 import { checkJob, decodeResult, encodeResult, MAX_JOB_BYTES, type SearchContext } from './protocol.js';
 import { mask, parseRedisUrl } from './redis-url.js';
 import { MachineLock } from './worker.js';
-import { CandidateRefusedError, JobRefusedError, jobError, THIS_JOB_ONLY, type WorkerInfo } from './cluster.js';
+import { CandidateRefusedError, JobRefusedError, jobError, THIS_JOB_ONLY, type Cluster, type WorkerInfo, type WorkerStats } from './cluster.js';
 import { InputError } from '../errors.js';
 
 const H = (c: string) => c.repeat(64);
@@ -74,6 +74,17 @@ describe('hardware fingerprints', () => {
     expect(timingClass(ws, 'node', hardwareClass(fp(8)))).toBe(hardwareClass(fp(8)));
     expect(() => timingClass(ws, 'node', hardwareClass(fp(4, 'wasm')))).toThrow(/no running worker of class/);
     expect(() => timingClass(ws.slice(3), 'node')).toThrow(/no running worker times on the node backend/);
+  });
+
+  it('the report lists every connected worker, those that ran nothing with 0 jobs', () => {
+    const fp = (backend: 'node' | 'wasm'): Fingerprint => ({ ...base, backend, isa: [] });
+    const w = (name: string, f: Fingerprint): WorkerInfo => ({ name, class: hardwareClass(f), fingerprint: f, concurrency: 1, startedAt: '', host: '', pid: 1 });
+    const ws = [w('n1', fp('node')), w('web', fp('wasm'))];
+    const stats = new Map<string, WorkerStats>([['n1', { worker: 'n1', class: ws[0]!.class, jobs: 3, busyMs: 900, kinds: { pipeline: 3 } }]]);
+    const cluster = { target: { display: 'redis://127.0.0.1:1' }, stats } as unknown as Cluster;
+    const s = summarize(cluster, ws, 1, ws[0]!.class);
+    expect(s.workers.map((x) => [x.worker, x.jobs, x.timed])).toEqual([['n1', 3, true], ['web', 0, false]]);
+    expect(s.jobs).toBe(3);
   });
 });
 

@@ -109,7 +109,7 @@ export function workersSection(d: DistributedSummary, heading = true): string {
     `${heading ? '<h2>Workers</h2>' : ''}<p>Measured by ${d.workers.length} worker${d.workers.length === 1 ? '' : 's'} through Redis at ${esc(d.redis)}: ${how}. ${esc(timed)}</p>`,
     table(
       d.pipelines ? ['worker', 'class', 'jobs', 'pipeline jobs', 'busy', 'hardware'] : ['worker', 'class', 'jobs', 'timing jobs', 'scoring jobs', 'busy', 'hardware'],
-      d.workers.map((w) => [w.worker, w.class, String(w.jobs), ...(d.pipelines ? [String(w.kinds.pipeline ?? 0)] : [String(timingJobs(w)), String((w.kinds.score ?? 0) + (w.kinds.eval ?? 0))]), `${(w.busyMs / 1000).toFixed(1)} s`, w.timed || !d.timingClass || w.class === d.timingClass.class ? w.fingerprint : `${w.fingerprint} (another class: ${d.pipelines ? 'ran nothing of this search' : 'scored only'})`]),
+      d.workers.map((w) => [w.worker, w.class, String(w.jobs), ...(d.pipelines ? [String(w.kinds.pipeline ?? 0)] : [String(timingJobs(w)), String((w.kinds.score ?? 0) + (w.kinds.eval ?? 0))]), `${(w.busyMs / 1000).toFixed(1)}\u00a0s`, w.timed || !d.timingClass || w.class === d.timingClass.class ? w.fingerprint : `${w.fingerprint} (another class: ${d.pipelines ? 'ran nothing of this search' : 'scored only'})`]),
     ),
   ].join('\n');
 }
