@@ -86,6 +86,10 @@ describe('evaluate with kept reference outputs', () => {
     const second = await evaluate(a.model, await data(), { ...opts, reference: kept });
     expect(create).toHaveBeenCalledTimes(1); // the model only: every batch's reference output was kept
     // a cache too small to keep a batch runs the reference every time, with the same figures
+    // other samples in the same batch positions (shuffled) never read the kept outputs of these
+    const shifted = await evaluate(a.model, await openDataset(FASHION, { limit: 40, shuffleSeed: 3 }), { ...opts, reference: kept });
+    const shiftedPlain = await evaluate(a.model, await openDataset(FASHION, { limit: 40, shuffleSeed: 3 }), { ...opts, reference: other.model });
+    expect(shifted.metrics).toEqual(shiftedPlain.metrics);
     const none = new ReferenceOutputs(other.model, 100);
     const third = await evaluate(a.model, await data(), { ...opts, reference: none });
     expect(none.size).toBe(0);

@@ -233,7 +233,7 @@ export async function evaluate(model: Model | string, data: Dataset, opts: Evalu
   const refModel = opts.reference instanceof ReferenceOutputs ? opts.reference.model : opts.reference;
   // with a cache, the reference's session is made only for a batch it has not kept
   let ref = refModel && !cache ? await Session.create(refModel, opts) : undefined;
-  const refOutput = async (feeds: Record<string, Tensor>, batch: number): Promise<Tensor | undefined> => {
+  const refOutput = async (feeds: Record<string, Tensor>, batch: string): Promise<Tensor | undefined> => {
     const kept = cache?.get(batch, outName);
     if (kept) return kept;
     ref ??= await Session.create(refModel!, opts);
@@ -283,7 +283,7 @@ export async function evaluate(model: Model | string, data: Dataset, opts: Evalu
       }
       if (scorer && task !== 'fidelity') scorer.add(out, b.labels, b.ids);
       if (fidelity) {
-        const r = await refOutput(feeds, batchIndex - 1);
+        const r = await refOutput(feeds, `${batchIndex - 1}\u0001${b.ids.join('\u0001')}`);
         if (!r) throw new InputError(`the reference model has no output '${outName}'`);
         addFidelity(fidelity, out, r, b.ids.length);
       }
