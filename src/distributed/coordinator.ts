@@ -209,8 +209,8 @@ export class RemoteEvaluator implements Evaluator {
     return r.value;
   }
 
-  fallback(recipe: Recipe, baseline: MetricValue, bound: AccuracyBound): Promise<{ recipe: Recipe; note: string } | undefined> {
-    return this.o.local.fallback(recipe, baseline, bound);
+  fallback(recipe: Recipe, baseline: MetricValue, bound: AccuracyBound, timeUp?: () => boolean): Promise<{ recipe: Recipe; note: string } | undefined> {
+    return this.o.local.fallback(recipe, baseline, bound, timeUp);
   }
 
   /** The chosen model, built here (the same recipe and model give the same bytes as on the workers). */

@@ -64,4 +64,23 @@ describe('sensitivity and accuracy-aware fallback', () => {
     expect(report.message).toMatch(/not met/);
     expect(report.best).toBe(Math.max(...report.trials.map((t) => t.score)));
   });
+
+  it('stops at the deadline: mid-scan it runs no trial, between trials it runs no more', async () => {
+    const m = fragile();
+    const scores: Model[] = [];
+    const evaluate = async (x: Model) => (scores.push(x), agreement(m)(x));
+    // the time is up after the first node of the sensitivity scan (timeUp is asked before each node)
+    let asked = 0;
+    const r = await quantizeWithFallback(m, { mode: 'dynamic' }, { maxDrop: 6, evaluate, feeds: evalFeeds(m).slice(0, 1), timeUp: () => ++asked > 1 });
+    expect(r.report.stopped).toBe('the time was up during the sensitivity scan (1 of 3 nodes ranked)');
+    expect(r.report.trials).toHaveLength(1); // the fully quantized model only
+    expect(scores).toHaveLength(2); // baseline and fully quantized: no trial
+    expect(r.report.met).toBe(false);
+    expect(r.report.message).toMatch(/\(stopped: the time was up during the sensitivity scan/);
+    // the time is up after the scan and one trial (asked 3× in the scan, then before each trial)
+    asked = 0;
+    const r2 = await quantizeWithFallback(m, { mode: 'dynamic' }, { maxDrop: -1, evaluate: agreement(m), feeds: evalFeeds(m).slice(0, 1), timeUp: () => ++asked > 4 });
+    expect(r2.report.stopped).toBe('the time was up after 1 trial(s)');
+    expect(r2.report.trials).toHaveLength(2);
+  });
 });

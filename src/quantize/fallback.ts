@@ -1,7 +1,7 @@
 import type { Model } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { quantizeModel, type QuantizeOptions } from './quantize.js';
-import { nodeSensitivity, withStaticStats, type NodeSensitivity } from './sensitivity.js';
+import { rankNodes, withStaticStats, type NodeSensitivity } from './sensitivity.js';
 
 /**
  * Accuracy-aware quantization: quantize everything, evaluate; while the metric dropped by more than the
@@ -27,6 +27,11 @@ export interface FallbackOptions {
   feeds: readonly Record<string, Tensor>[];
   /** How many trials move a single node before batches start (default 3). */
   singleSteps?: number;
+  /**
+   * Asked before each node of the sensitivity scan and before each trial: once true (a search's time budget
+   * is spent), the fallback stops there and returns the best model so far, saying where it stopped.
+   */
+  timeUp?: () => boolean;
   log?: (msg: string) => void;
 }
 
@@ -51,6 +56,8 @@ export interface FallbackReport {
   /** Scores on the data the decisions were made on (the trials'), when `report` measured the figures above. */
   selection?: { baseline: number; best: number; drop: number };
   trials: FallbackTrial[];
+  /** Where `timeUp` ended it before the bound held and before its trials ran out. */
+  stopped?: string;
   message: string;
 }
 
@@ -66,12 +73,20 @@ export async function quantizeWithFallback(model: Model, options: QuantizeOption
   const trials: FallbackTrial[] = [{ floatNodes: 0, score: fullyQuantized, drop: dropOf(fullyQuantized) }];
   f.log?.(`fallback: baseline ${fmt(baseline)}, fully quantized ${fmt(fullyQuantized)} (drop ${fmt(dropOf(fullyQuantized))}, bound ${fmt(f.maxDrop)})`);
   let ranking: NodeSensitivity[] = [];
+  let stopped: string | undefined;
   if (dropOf(fullyQuantized) > f.maxDrop) {
-    ranking = await nodeSensitivity(model, o, f.feeds, f.log);
+    const ranked = await rankNodes(model, o, f.feeds, { ...(f.log ? { log: f.log } : {}), ...(f.timeUp ? { timeUp: f.timeUp } : {}) });
+    // a ranking cut short would move the wrong nodes first: no trials on it
+    if (!ranked.complete) stopped = `the time was up during the sensitivity scan (${ranked.ranking.length} of ${ranked.of} nodes ranked)`;
+    else ranking = ranked.ranking;
     const budget = f.trials ?? 10;
     const singles = f.singleSteps ?? 3;
     let count = 0;
     for (let t = 0; t < budget && count < ranking.length; t++) {
+      if (f.timeUp?.()) {
+        stopped = `the time was up after ${t} trial(s)`;
+        break;
+      }
       count = Math.min(ranking.length, t < singles ? count + 1 : count + 2 ** (t - singles + 1));
       const names = ranking.slice(0, count).map((r) => r.node);
       const m = await quantize(names);
@@ -94,10 +109,10 @@ export async function quantizeWithFallback(model: Model, options: QuantizeOption
   const where = held ? ` on held-out data (${fmt(selection.drop)} on the data the fallback decided on)` : '';
   const message = met
     ? `met: drop ${fmt(reported.drop)}${where} ≤ ${fmt(f.maxDrop)} with ${floatNodes.length} node(s) kept float`
-    : `not met: the best model found drops ${fmt(reported.drop)}${where} (> ${fmt(f.maxDrop)}) with ${floatNodes.length} node(s) float after ${trials.length - 1} trial(s); it is the one written`;
+    : `not met: the best model found drops ${fmt(reported.drop)}${where} (> ${fmt(f.maxDrop)}) with ${floatNodes.length} node(s) float after ${trials.length - 1} trial(s)${stopped ? ` (stopped: ${stopped})` : ''}; it is the one written`;
   return {
     model: bestModel,
-    report: { met, maxDrop: f.maxDrop, baseline: reported.baseline, fullyQuantized, best: reported.best, drop: reported.drop, floatNodes, ranking, ...(held ? { selection } : {}), trials, message },
+    report: { met, maxDrop: f.maxDrop, baseline: reported.baseline, fullyQuantized, best: reported.best, drop: reported.drop, floatNodes, ranking, ...(held ? { selection } : {}), trials, ...(stopped ? { stopped } : {}), message },
   };
 }
 

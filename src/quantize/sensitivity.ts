@@ -45,6 +45,19 @@ export async function withStaticStats(model: Model, o: QuantizeOptions): Promise
 }
 
 export async function nodeSensitivity(model: Model, options: QuantizeOptions, feeds: readonly Record<string, Tensor>[], log?: (m: string) => void): Promise<NodeSensitivity[]> {
+  return (await rankNodes(model, options, feeds, { ...(log ? { log } : {}) })).ranking;
+}
+
+/**
+ * nodeSensitivity with a deadline: `timeUp` is asked before each node (one quantization and one run each);
+ * once it says true the scan stops, and the ranking holds the nodes scanned so far (`complete` false).
+ */
+export async function rankNodes(
+  model: Model,
+  options: QuantizeOptions,
+  feeds: readonly Record<string, Tensor>[],
+  x: { log?: (m: string) => void; timeUp?: () => boolean } = {},
+): Promise<{ ranking: NodeSensitivity[]; complete: boolean; of: number }> {
   // calibration data is read once: static statistics are collected up front, GPTQ is ranked as RTN
   const o = await withStaticStats(model, options.mode === 'weight-only' ? { ...options, algorithm: 'rtn' } : options);
   const full = await quantizeModel(model, { ...o, inPlace: false });
@@ -55,6 +68,7 @@ export async function nodeSensitivity(model: Model, options: QuantizeOptions, fe
   const result: NodeSensitivity[] = [];
   let k = 0;
   for (const name of candidates) {
+    if (x.timeUp?.()) break;
     const q = await quantizeModel(model, { ...o, inPlace: false, include: [name], exclude: [] });
     const out = nodeOutput.get(name)!;
     const got = await runWithOutputs(q.model, [finalName, out], feeds);
@@ -64,9 +78,9 @@ export async function nodeSensitivity(model: Model, options: QuantizeOptions, fe
       outputSqnr: compareArrays(flat(ref, out), flat(got, out)).sqnr,
       finalSqnr: compareArrays(flat(ref, finalName), flat(got, finalName)).sqnr,
     });
-    log?.(`sensitivity ${++k}/${candidates.length}: ${name}`);
+    x.log?.(`sensitivity ${++k}/${candidates.length}: ${name}`);
   }
-  return result.sort((a, b) => a.finalSqnr - b.finalSqnr || a.outputSqnr - b.outputSqnr);
+  return { ranking: result.sort((a, b) => a.finalSqnr - b.finalSqnr || a.outputSqnr - b.outputSqnr), complete: result.length === candidates.length, of: candidates.length };
 }
 
 async function runWithOutputs(model: Model, names: string[], feeds: readonly Record<string, Tensor>[]) {

@@ -61,7 +61,9 @@ export function candidateCell(c: Candidate, base: Measurement): string {
   if (!c.measurement) return c.error ?? 'failed';
   const m = c.measurement;
   const speed = m.vsBaseline ? `${m.vsBaseline.speedup.toFixed(2)}× [${m.vsBaseline.low.toFixed(2)}–${m.vsBaseline.high.toFixed(2)}]` : c.stage === 'baseline' ? 'timed alone' : `${speedupOf(base, m).toFixed(2)}×, timed separately`;
-  return `${ms(m.latency.p50)} (${speed}), ${mb(m.sizeBytes)}, ${formatMetric({ ...m.metric, lo: undefined, hi: undefined })}`;
+  // with the baseline's p50 of the same paired run: the two p50s and the ratio are one timing's
+  const p50 = m.vsBaseline?.baselineP50 !== undefined ? `${ms(m.vsBaseline.baselineP50).replace(/ ms$/, '')} → ${ms(m.latency.p50)}` : ms(m.latency.p50);
+  return `${p50} (${speed}), ${mb(m.sizeBytes)}, ${formatMetric({ ...m.metric, lo: undefined, hi: undefined })}`;
 }
 
 /** One line: the inputs every latency figure was timed on, and the thread counts. */

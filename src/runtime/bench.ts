@@ -49,7 +49,16 @@ export interface BenchOptions {
   onProgress?: (fraction: number) => void;
   /** onnxruntime-web's execution provider (wasm backend; default wasm). */
   executionProvider?: ExecutionProvider;
+  /** ORT's pool threads spinning (SessionOptions.spinning; default ORT's own). `compare` uses PAIRED_SPINNING. */
+  spinning?: SessionOptions['spinning'];
 }
+
+/**
+ * How `compare` lets ORT's pool threads spin in both sessions, and what optimize times a model alone with
+ * (so that its p50 is the same kind of figure as the paired ones): during a run, not after it. See
+ * SessionOptions.spinning and bench/spinning.ts.
+ */
+export const PAIRED_SPINNING: SessionOptions['spinning'] = 'run';
 
 export interface BenchResult {
   /** The file benchmarked, or `<model>` for an in-memory model. */
@@ -121,14 +130,14 @@ function checkOptions(opts: BenchOptions): void {
   if (opts.threads !== undefined) checkThreads('threads', opts.threads);
 }
 
-function sessionOptions(opts: BenchOptions, dims: Record<string, number>, spinning?: boolean): SessionOptions {
+function sessionOptions(opts: BenchOptions, dims: Record<string, number>, spinning?: SessionOptions['spinning']): SessionOptions {
   return {
     backend: opts.backend ?? DEFAULT_BACKEND,
     threads: opts.threads ?? 2,
     optLevel: opts.optLevel ?? 'all',
     executionMode: opts.executionMode ?? 'sequential',
     dims,
-    ...(spinning === false ? { spinning } : {}),
+    ...(spinning !== undefined ? { spinning } : {}),
     ...(opts.executionProvider ? { executionProvider: opts.executionProvider } : {}),
   };
 }
@@ -152,7 +161,7 @@ async function startRuntime(opts: SessionOptions): Promise<number> {
  * Loads the model (for its declared inputs), makes the feeds, fixes symbolic dims, creates the session and
  * warms it up, watching RSS from just before creation to the end of warm-up.
  */
-async function prepare(source: Model | string | Uint8Array, opts: BenchOptions, spinning?: boolean): Promise<Contestant> {
+async function prepare(source: Model | string | Uint8Array, opts: BenchOptions): Promise<Contestant> {
   const model = source instanceof Model ? source : loadModel(source);
   const sets = opts.feedSets?.length ? opts.feedSets : [opts.feeds ?? {}];
   if (opts.feedSets?.length && opts.feeds) throw new InputError('give either feeds or feedSets, not both');
@@ -178,7 +187,7 @@ async function prepare(source: Model | string | Uint8Array, opts: BenchOptions, 
   const rssBefore = memory.now();
   let session: Session;
   try {
-    session = await Session.create(sessionSource, sessionOptions(opts, dims, spinning));
+    session = await Session.create(sessionSource, sessionOptions(opts, dims, opts.spinning));
   } catch (e) {
     memory.stop();
     throw e;
@@ -317,7 +326,7 @@ export type SessionSettingsOverride = Pick<BenchOptions, 'threads' | 'optLevel' 
  * Benchmarks A and B side by side: both sessions are created and warmed up (one after the other, so that
  * each one's memory can be told apart), then each round runs A and B once in a seeded random order
  * (`opts.seed`), so neither always goes first. The ratio is median(B)/median(A) with a paired bootstrap
- * interval over rounds. ORT's threads do not spin between runs in either session (SessionOptions.spinning).
+ * interval over rounds. ORT's threads do not spin between runs in either session (PAIRED_SPINNING).
  */
 
 export async function compare(
@@ -336,11 +345,13 @@ export async function compare(
   checkOptions(bSettings);
   // Two sessions in one process, run in turn: the one waiting must not spin its threads on the cores the one
   // being timed needs (with ORT's default spinning, two 2-thread ResNet-18 sessions each ran at 18.8 ms in
-  // turn against 9.5 ms alone; without it 10.0 ms in turn and alone).
-  const ca = await prepare(a, opts, false);
+  // turn against 9.5 ms alone; without it 10.0 ms in turn and alone) — but never spinning at all slowed a
+  // 0.14 ms model on 2 threads by half and made a 1-thread candidate look 1.5× faster than it is alone.
+  const paired = { ...opts, spinning: PAIRED_SPINNING };
+  const ca = await prepare(a, paired);
   let cb: Contestant | undefined;
   try {
-    cb = await prepare(b, { ...opts, ...bSettings }, false);
+    cb = await prepare(b, { ...paired, ...bSettings });
     const coin = rng((opts.seed ?? 0) + 0x5eed);
     const order: ('A' | 'B')[] = [];
     await repeat(async () => {

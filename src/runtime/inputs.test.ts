@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
-import { parseInputFlags, parseShapeFlags, randomInputs, requireSizedDims, resolveDims, unsizedDims } from './inputs.js';
+import { encodeTensorProto } from '../ir/proto/encode.js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseInputFlags, parseInputSets, parseShapeFlags, randomInputs, requireSizedDims, resolveDims, unsizedDims } from './inputs.js';
 
 /** BERT-like inputs: ids and mask share [batch, seq]; a float input with a fixed last dim. */
 function model() {
@@ -85,6 +89,27 @@ describe('--input values', () => {
     expect(() => randomInputs(vad(), { values: { sr: 1.5 } })).toThrow(/int64, give an integer/);
     expect(() => parseInputFlags(['sr'])).toThrow(/expected name=number or name=file\.pb/);
     expect(() => parseInputFlags(['sr=/nonexistent/x.pb'])).toThrow(/not a number and no such file/);
+  });
+
+  it('a file input given several times makes input sets, in the order given; names given once go to every set', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-sets-'));
+    try {
+      const file = (name: string, v: number) => {
+        const f = path.join(dir, `${name}-${v}.pb`);
+        fs.writeFileSync(f, Buffer.concat(encodeTensorProto(Tensor.float([1, 2], [v, v]), name)));
+        return f;
+      };
+      const flags = ['sr=16000', `input=${file('input', 1)}`, `state=${file('state', 10)}`, `input=${file('input', 2)}`, `state=${file('state', 20)}`];
+      const { values, sets } = parseInputSets(flags);
+      expect(values).toEqual({ sr: 16000 });
+      expect(sets!.map((s) => [s['input']!.toNumbers()[0], s['state']!.toNumbers()[0]])).toEqual([[1, 10], [2, 20]]);
+      // given once each: plain values, no sets (what parseInputFlags gives)
+      expect(parseInputSets([`input=${file('input', 3)}`]).sets).toBeUndefined();
+      expect(() => parseInputSets([...flags, `input=${file('input', 4)}`])).toThrow(/--input state is given 2 times and --input input 3 times: give each repeated input once per input set/);
+      expect(() => parseInputSets(['sr=1', 'sr=2'])).toThrow(/a number is one value for every run/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

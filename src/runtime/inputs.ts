@@ -224,22 +224,48 @@ export const INPUT_FLAG_HELP = 'value of an input instead of random data: a numb
 export function parseInputFlags(flags: readonly string[] = []): Record<string, InputValue> {
   const out: Record<string, InputValue> = {};
   for (const f of flags) {
-    const m = /^([^=]+)=(.+)$/.exec(f.trim());
-    if (!m) throw new InputError(`bad --input '${f}': expected name=number or name=file.pb`);
-    const [, name, v] = m as unknown as [string, string, string];
-    if (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(v)) {
-      out[name] = Number(v);
-      continue;
-    }
-    const bytes = readInputFile(v);
-    if (!bytes) throw new InputError(`--input ${name}=${v}: not a number and no such file`);
-    try {
-      out[name] = decodeTensor(bytes);
-    } catch (e) {
-      throw new InputError(`--input ${name}: ${v} is not an ONNX TensorProto (${(e as Error).message})`);
-    }
+    const [name, value] = parseInputFlag(f);
+    out[name] = value;
   }
   return out;
+}
+
+function parseInputFlag(f: string): [string, InputValue] {
+  const m = /^([^=]+)=(.+)$/.exec(f.trim());
+  if (!m) throw new InputError(`bad --input '${f}': expected name=number or name=file.pb`);
+  const [, name, v] = m as unknown as [string, string, string];
+  if (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(v)) return [name, Number(v)];
+  const bytes = readInputFile(v);
+  if (!bytes) throw new InputError(`--input ${name}=${v}: not a number and no such file`);
+  try {
+    return [name, decodeTensor(bytes)];
+  } catch (e) {
+    throw new InputError(`--input ${name}: ${v} is not an ONNX TensorProto (${(e as Error).message})`);
+  }
+}
+
+/**
+ * `--input` flags where a name may come several times: its k-th file goes into input set k, and the sets are
+ * used in turn (bench's feedSets: what optimize timed, batch after batch). Names given once apply to every
+ * set (`values`). Every repeated name must come equally often, with files (a number is one value for all).
+ */
+export function parseInputSets(flags: readonly string[] = []): { values: Record<string, InputValue>; sets?: Record<string, Tensor>[] } {
+  const byName = new Map<string, InputValue[]>();
+  for (const f of flags) {
+    const [name, v] = parseInputFlag(f);
+    byName.set(name, [...(byName.get(name) ?? []), v]);
+  }
+  const values: Record<string, InputValue> = {};
+  const repeated = [...byName].filter(([, vs]) => vs.length > 1);
+  for (const [name, vs] of byName) if (vs.length === 1) values[name] = vs[0]!;
+  if (repeated.length === 0) return { values };
+  const n = repeated[0]![1].length;
+  for (const [name, vs] of repeated) {
+    if (vs.length !== n) throw new InputError(`--input ${name} is given ${vs.length} times and --input ${repeated[0]![0]} ${n} times: give each repeated input once per input set`);
+    if (vs.some((v) => typeof v === 'number')) throw new InputError(`--input ${name}: a number is one value for every run; give it once (input sets take TensorProto files)`);
+  }
+  const sets = Array.from({ length: n }, (_, k) => Object.fromEntries(repeated.map(([name, vs]) => [name, vs[k] as Tensor])));
+  return { values, sets };
 }
 
 /** Parses `name=1x3x224x224` shape flags. */

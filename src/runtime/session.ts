@@ -41,11 +41,14 @@ export interface SessionOptions {
   /** How errors name the model (default: its file, when it has one). */
   label?: string;
   /**
-   * Whether ORT's pool threads spin (busy-wait) after a run instead of sleeping (node backend; ORT's default:
-   * on). Off for sessions timed in turn in one process: a session's idle spinning threads take the cores from
-   * the other one while it runs (two 2-thread ResNet-18 sessions timed in turn ran at 2× their own latency).
+   * Whether ORT's pool threads spin (busy-wait) for work instead of sleeping (node backend; ORT's default:
+   * true, and they go on spinning after a run returns). `'run'`: they spin during a run and stop as it returns
+   * (ORT's session.force_spinning_stop), which is what sessions timed in turn in one process need: a session's
+   * idle spinning threads take the cores from the other one while it runs (two 2-thread ResNet-18 sessions
+   * timed in turn ran at 2× their own latency), while never spinning (false) slows a small model's every
+   * run on several threads (Fashion-MNIST CNN, batch 1, 2 threads: see bench/spinning.ts).
    */
-  spinning?: boolean;
+  spinning?: boolean | 'run';
 }
 
 let webThreads = -1;
@@ -125,6 +128,7 @@ export class Session {
       so.interOpNumThreads = opts.interOpThreads ?? 1;
       // ORT's config keys session.intra_op.allow_spinning / session.inter_op.allow_spinning
       if (opts.spinning === false) so.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+      if (opts.spinning === 'run') so.extra = { session: { force_spinning_stop: '1' } };
     }
     if (opts.executionProvider === 'webgpu') {
       if (backend !== 'wasm') throw new InputError('the webgpu execution provider is onnxruntime-web\'s: it needs the wasm backend (a device page)');

@@ -37,6 +37,11 @@ export class BudgetClock {
     return performance.now() - this.t0;
   }
 
+  /** True once a time budget is spent (trials do not count: for a long step inside one candidate). */
+  timeUp(): boolean {
+    return this.budget.ms !== undefined && this.elapsedMs >= this.budget.ms;
+  }
+
   spent(): boolean {
     const b = this.budget;
     return (b.trials !== undefined && this.trials >= b.trials) || (b.ms !== undefined && this.elapsedMs >= b.ms);

@@ -7,7 +7,9 @@ import { Tensor } from '../ir/tensor.js';
 import { cnnModel } from '../quantize/fixtures.js';
 import { randomInputs } from '../runtime/inputs.js';
 import { searchCatalog } from './catalog.js';
-import { OnnxEvaluator } from './evaluator.js';
+import { OnnxEvaluator, type Timer } from './evaluator.js';
+import { PAIRED_SPINNING, type BenchOptions, type BenchResult, type CompareResult } from '../runtime/bench.js';
+import { bootstrapMedianRatio, summarize } from '../util/stats.js';
 import type { MetricSource } from './metric.js';
 import { DEFAULT_SESSION, type Recipe } from './recipe.js';
 
@@ -86,5 +88,38 @@ describe('OnnxEvaluator caches', () => {
     const smaller = await ev.time(cand, base, { speedup: 100, sizeBytes: size * 2 });
     expect(smaller.stoppedEarly).toBeUndefined();
     expect(smaller.latency.samples).toHaveLength(30);
+  });
+
+  // optimize --workers printed "p50 0.21 ms (1.53× vs baseline side by side)" under a baseline p50 of 0.14 ms:
+  // the p50 and the ratio were of one paired run (the baseline ran at 0.32 ms there), the 0.14 ms of another
+  // run, the baseline alone — and with ORT's threads spinning between runs, which the pairs did not allow
+  it('gives the baseline p50 of the same paired run beside the ratio, and times the baseline alone as the pairs do', async () => {
+    const modelFile = path.join(dir, 'cnn-p50.onnx');
+    saveModel(cnnModel(), modelFile);
+    const seen: BenchOptions[] = [];
+    const result = (times: number[]) => ({ latencyMs: summarize(times), timesMs: times }) as unknown as BenchResult;
+    const timer: Timer = {
+      async benchmark(_m, opts) {
+        seen.push(opts);
+        return result([0.13, 0.14, 0.15]);
+      },
+      async compare(_a, _b, opts) {
+        seen.push(opts);
+        const a = Array.from({ length: 20 }, (_, i) => 0.32 + (i % 3) * 0.001);
+        const b = Array.from({ length: 20 }, (_, i) => 0.21 + (i % 3) * 0.001);
+        return { a: result(a), b: result(b), ratio: bootstrapMedianRatio(a, b, { paired: true }), order: [] } as CompareResult;
+      },
+    };
+    const ev = new OnnxEvaluator({ modelFile, catalog: searchCatalog(), metric: source([]), backend: 'node', runs: 20, dims: { N: 1 }, timer });
+    const base: Recipe = { target: 'cpu', steps: [], session: DEFAULT_SESSION };
+    const cand: Recipe = { target: 'cpu', steps: [{ pass: 'simplify', params: {} }], session: { ...DEFAULT_SESSION, threads: 1 } };
+    const alone = await ev.time(base);
+    expect(alone.latency.p50).toBeCloseTo(0.14, 9);
+    const t = await ev.time(cand, base);
+    expect(t.latency.p50).toBeCloseTo(0.211, 9);
+    expect(t.vsBaseline!.baselineP50).toBeCloseTo(0.321, 9);
+    expect(t.vsBaseline!.speedup).toBeCloseTo(0.321 / 0.211, 2);
+    // every timing of the search, alone or paired, with the same spinning setting
+    expect(new Set(seen.map((o) => o.spinning))).toEqual(new Set([PAIRED_SPINNING]));
   });
 });

@@ -5,7 +5,7 @@ import { loadModel, modelToBytes } from '../ir/io.js';
 import type { Model } from '../ir/graph.js';
 import { cloneModel } from '../ir/clone.js';
 import type { Tensor } from '../ir/tensor.js';
-import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult, type SessionSettingsOverride } from '../runtime/bench.js';
+import { benchmark, compare, PAIRED_SPINNING, type BenchOptions, type BenchResult, type CompareResult, type SessionSettingsOverride } from '../runtime/bench.js';
 import type { Backend } from '../runtime/session.js';
 import { applyRecipe, type AppliedStep } from './apply.js';
 import { InputError } from '../errors.js';
@@ -157,16 +157,16 @@ export class OnnxEvaluator implements Evaluator {
   }
 
   /** Accuracy-aware fallback of the recipe's last (quantize) step; see fallback.ts. */
-  async fallback(recipe: Recipe, baseline: MetricValue, bound: AccuracyBound): Promise<{ recipe: Recipe; note: string } | undefined> {
+  async fallback(recipe: Recipe, baseline: MetricValue, bound: AccuracyBound, timeUp?: () => boolean): Promise<{ recipe: Recipe; note: string } | undefined> {
     const step = recipe.steps.at(-1);
     if (!step || !supportsFallback(step)) return undefined;
     const prefix: Recipe = { ...recipe, steps: recipe.steps.slice(0, -1) };
     const { model } = await this.buildFresh(prefix);
     // the baseline on the selection samples, once: the fallback's decisions compare with it
     this.selectBaseline ??= this.opts.metric.select(loadModel(this.opts.modelFile));
-    const r = await fallbackStep(model, step, recipe.target, (m) => this.opts.metric.select(m), await this.selectBaseline, bound, await this.calibrationParams());
+    const r = await fallbackStep(model, step, recipe.target, (m) => this.opts.metric.select(m), await this.selectBaseline, bound, await this.calibrationParams(), undefined, timeUp);
     const kept = r.floatNodes.length ? `${r.floatNodes.length} most sensitive node(s) kept in float (${r.floatNodes.slice(0, 4).join(', ')}${r.floatNodes.length > 4 ? ', …' : ''})` : 'no node moved back to float';
-    return { recipe: { ...prefix, steps: [...prefix.steps, r.step] }, note: `accuracy-aware fallback: ${kept}` };
+    return { recipe: { ...prefix, steps: [...prefix.steps, r.step] }, note: `accuracy-aware fallback: ${kept}${r.stopped ? ` (stopped at the budget's end: ${r.stopped})` : ''}` };
   }
 
   private selectBaseline?: Promise<MetricValue>;
@@ -185,6 +185,8 @@ export class OnnxEvaluator implements Evaluator {
       ...(recipe.session.ep ? { executionProvider: recipe.session.ep } : {}),
       warmup: this.opts.warmup ?? 3,
       runs,
+      // alone (the baseline) as in the pairs: its p50 is the same kind of figure as theirs
+      spinning: PAIRED_SPINNING,
       ...(this.opts.feedSets
         ? { feedSets: this.opts.feedSets }
         : { ...(this.opts.shapes ? { shapes: this.opts.shapes } : {}), ...(this.opts.dims ? { dims: this.opts.dims } : {}) }),
@@ -276,7 +278,7 @@ export class OnnxEvaluator implements Evaluator {
       const r = await this.sideBySide(baseline, recipe, runs, enough);
       // a fast wrong answer is no result: WebGPU's outputs must agree with wasm's (the device checked them)
       if (r.bVsWasm && !r.bVsWasm.ok) throw new Error(`on webgpu its outputs differ from wasm's on the same inputs (max abs ${r.bVsWasm.maxAbs.toExponential(1)}, over ${r.bVsWasm.tolerance})`);
-      const vsBaseline = { speedup: 1 / r.ratio, low: 1 / r.high, high: 1 / r.low };
+      const vsBaseline = { speedup: 1 / r.ratio, low: 1 / r.high, high: 1 / r.low, ...(r.a ? { baselineP50: r.a.p50 } : {}) };
       const stoppedEarly = r.runs! < runs ? { rounds: r.runs!, of: runs, bar: bar!.speedup } : undefined;
       return { latency: r.b!, ...common, vsBaseline, ...(stoppedEarly ? { stoppedEarly } : {}), ...(r.bVsWasm ? { outputsVsWasm: r.bVsWasm } : {}) };
     }

@@ -40,7 +40,9 @@ export async function fallbackStep(
   bound: AccuracyBound,
   runtime: { calibration: Record<string, Tensor>[]; calibrate?: QuantizeOptions['calibrate'] },
   trials = 5,
-): Promise<{ step: RecipeStep; floatNodes: string[]; met: boolean; message: string }> {
+  /** The search's deadline (see FallbackOptions.timeUp). */
+  timeUp?: () => boolean,
+): Promise<{ step: RecipeStep; floatNodes: string[]; met: boolean; message: string; stopped?: string }> {
   const points = baseline.scale === 'fraction' ? 100 : 1;
   const maxDrop = bound.relative ? (bound.value / 100) * Math.abs(baseline.value) * points : bound.value;
   const { report } = await quantizeWithFallback(prefixModel, { ...optionsOf(step, target), calibration: runtime.calibration, ...(runtime.calibrate ? { calibrate: runtime.calibrate } : {}) }, {
@@ -50,8 +52,9 @@ export async function fallbackStep(
     higherIsBetter: baseline.higherIsBetter,
     trials,
     feeds: runtime.calibration.slice(0, 8),
+    ...(timeUp ? { timeUp } : {}),
   });
   const floatNodes = report.floatNodes.map((n) => n.node);
   const exclude = [...((step.params.exclude as string[] | undefined) ?? []), ...floatNodes];
-  return { step: { pass: step.pass, params: { ...step.params, exclude } }, floatNodes, met: report.met, message: report.message };
+  return { step: { pass: step.pass, params: { ...step.params, exclude } }, floatNodes, met: report.met, message: report.message, ...(report.stopped ? { stopped: report.stopped } : {}) };
 }

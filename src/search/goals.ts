@@ -33,9 +33,11 @@ export interface Measurement {
   /**
    * Speed-up over the baseline timed side by side with it (runs interleaved in one process, median ratio
    * with its 95% interval): the paired figure every decision and the Pareto front use. Absent for the
-   * baseline itself and for evaluators that time candidates alone.
+   * baseline itself and for evaluators that time candidates alone. `baselineP50`: the baseline's p50 in that
+   * same paired run (the candidate's is `latency.p50`), so that the two p50s shown beside the ratio are one
+   * timing's (the baseline's own p50 is another run's).
    */
-  vsBaseline?: SpeedupInterval;
+  vsBaseline?: SpeedupInterval & { baselineP50?: number };
   /**
    * Its paired timing ended after `rounds` of the `of` asked: its interval showed it could not beat the
    * incumbent's speed-up `bar` (a candidate that can only lose is not timed to the end).

@@ -206,6 +206,17 @@ describe('optimize times what the workload runs', () => {
     const per = 3 * 8 * 40;
     const head = timed.toNumbers().slice(0, per);
     expect(Array.from({ length: n }, (_, k) => k).some((k) => head.every((v, j) => v === xs[k * per + j]))).toBe(true); // one of the data's samples
+    // the reproduce command feeds every input set the search timed, in its order (not the first alone)
+    const cmd: string = results.timing.reproduce;
+    const files = [...cmd.matchAll(/--input x=(\S+)/g)].map((m) => m[1]!);
+    expect(files).toEqual([path.join(out, 'timed-input-0.pb'), ...Array.from({ length: 7 }, (_, k) => path.join(out, `timed-input-0-${k + 1}.pb`))]);
+    const sets = files.map((f) => decodeTensor(fs.readFileSync(f)).toNumbers().slice(0, per));
+    expect(new Set(sets.map((x) => x.join())).size).toBe(8); // eight different samples
+    const args = cmd.split(' ').slice(1);
+    const again = await runCli(...args.slice(0, args.indexOf('--runs')), '--runs', '3', '--json');
+    expect(again.code).toBe(0);
+    const bench = JSON.parse(again.stdout);
+    expect(bench.a.shapes).toEqual([{ shapes: 'x=1x3x8x40', count: 8 }]);
 
     // a declared batch takes real batches of that size from the data
     const out2 = path.join(dir, 'line-opt-4');

@@ -150,8 +150,9 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
   // the file the chosen model goes to; with a layout its dtype is known after the search: every one is checked now
   const nameOf = (r: Recipe) => (layout ? `onnx/${transformersJsFileName(layout.part, transformersJsDtypeOf(r.steps))}` : `${path.basename(modelFile, '.onnx')}.optimized.onnx`);
   const modelNames = layout ? TRANSFORMERS_JS_DTYPES.map((d) => `onnx/${transformersJsFileName(layout.part, d)}`) : [nameOf({ target: o.target, steps: [], session: DEFAULT_SESSION })];
-  const inputFiles = runtimeInputs(baseModel).map((v, i) => ({ name: v.name, file: `timed-input-${i}.pb` }));
-  const out = new OutputDir(o.outDir, { names: [...modelNames.flatMap((n) => [n, `${n}.data`]), ...(layout ? [...layout.side.map((s) => s.name), 'quantize_config.json'] : []), 'recipe.json', 'results.json', 'report.md', 'report.html', ...inputFiles.map((f) => f.file), ...(o.workers ? [PARTIAL] : [])] });
+  // every timed input set, by input: set 0 as timed-input-<i>.pb, set k as timed-input-<i>-<k>.pb
+  const inputFiles = runtimeInputs(baseModel).map((v, i) => ({ name: v.name, file: (k: number) => (k === 0 ? `timed-input-${i}.pb` : `timed-input-${i}-${k}.pb`) }));
+  const out = new OutputDir(o.outDir, { names: [...modelNames.flatMap((n) => [n, `${n}.data`]), ...(layout ? [...layout.side.map((s) => s.name), 'quantize_config.json'] : []), 'recipe.json', 'results.json', 'report.md', 'report.html', ...inputFiles.flatMap((f) => Array.from({ length: MAX_TIMED_SETS }, (_, k) => f.file(k))), ...(o.workers ? [PARTIAL] : [])] });
   let journal: RemoteEvaluator['journal'] = [];
   // the queues first: an unreachable Redis is one line before any work
   let cluster: Cluster | undefined;
@@ -261,14 +262,17 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
       note: `re-run with: inferopt optimize ${path.basename(modelFile)} --recipe recipe.json -o <dir>${search.chosen.recipe.steps.some((s) => catalog.find((c) => c.pass.id === s.pass)?.needs?.length) ? ' --data <the same data>' : ''}${search.chosen.recipe.steps.some((s) => trainsOn(catalog, s)) ? ' --train-data <the same training data>' : ''}`,
     };
     // the data's values change the float model's speed (PaddleOCR det: 45.6 ms on a rendered page, 35.3 ms on
-    // random values, 2 threads): the first timed input set is written beside the model for bench --input
-    const timedFiles: Record<string, string> = {};
+    // random values, 2 threads): every timed input set is written beside the model for bench --input, which
+    // cycles them as the search did (one set alone gave the rec model 1.21× where its eight gave 1.38×)
+    const timedFiles: Record<string, string[]> = {};
     if (workload.source === 'data') {
       for (const f of inputFiles) {
-        const t = workload.feeds[0]![f.name];
-        if (!t) continue;
-        fs.writeFileSync(out.path(f.file), Buffer.concat(encodeTensorProto(t, f.name)));
-        timedFiles[f.name] = path.join(o.outDir, f.file);
+        workload.feeds.slice(0, MAX_TIMED_SETS).forEach((feeds, k) => {
+          const t = feeds[f.name];
+          if (!t) return;
+          fs.writeFileSync(out.path(f.file(k)), Buffer.concat(encodeTensorProto(t, f.name)));
+          (timedFiles[f.name] ??= []).push(path.join(o.outDir, f.file(k)));
+        });
       }
     }
     const results: OptimizeResults = {
@@ -329,6 +333,9 @@ export async function optimize(o: OptimizeOptions): Promise<OptimizeOutcome> {
     await cluster?.close();
   }
 }
+
+/** Input sets optimize times on at most (search/workload.ts draws 8), each written for the reproduce command. */
+const MAX_TIMED_SETS = 8;
 
 /** Other processes' share of the cores above which the headline timing is flagged as taken on a busy machine. */
 const BUSY_SHARE = 0.15;
@@ -398,17 +405,20 @@ async function opTypeTimes(model: Model, workload: Workload, threads: number, re
 }
 
 /**
- * The `inferopt bench --compare` command that times baseline and chosen as the final side-by-side run did: the
- * first timed input set from the data (`files`: TensorProto files by input name) or the workload's (most common)
- * shapes, each model's own session settings, the --input values given.
+ * The `inferopt bench --compare` command that times baseline and chosen as the final side-by-side run did:
+ * every timed input set from the data (`files`: TensorProto files by input name, one per set, fed in turn
+ * in the same order) or the workload's (most common) shapes, each model's own session settings, the --input
+ * values given.
  */
-export function benchCommand(modelFile: string, chosenFile: string, workload: Workload, base: Recipe, chosen: Recipe, input: InputSpec, backend: Backend, files: Record<string, string> = {}, runs?: number): string {
+export function benchCommand(modelFile: string, chosenFile: string, workload: Workload, base: Recipe, chosen: Recipe, input: InputSpec, backend: Backend, files: Record<string, string[]> = {}, runs?: number): string {
   const q = (s: string) => (/^[\w./=:,+@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
   const args = ['inferopt', 'bench', q(modelFile), '--compare', q(chosenFile)];
   if (backend !== 'node') args.push('--backend', backend);
   const common = [...workload.shapes].sort((a, b) => b.count - a.count)[0];
   for (const s of common?.shapes.split(', ') ?? []) if (!s.endsWith('=scalar') && !files[s.slice(0, s.lastIndexOf('='))]) args.push('--shape', q(s));
-  for (const [name, file] of Object.entries(files)) args.push('--input', q(`${name}=${file}`));
+  // set by set (the k-th file of each input is set k), so that a model with several inputs pairs them right
+  const sets = Math.max(0, ...Object.values(files).map((fs) => fs.length));
+  for (let k = 0; k < sets; k++) for (const [name, fs] of Object.entries(files)) if (fs[k]) args.push('--input', q(`${name}=${fs[k]}`));
   for (const [name, v] of Object.entries(input.values ?? {})) if (typeof v === 'number' && !files[name]) args.push('--input', q(`${name}=${v}`));
   const a = base.session;
   const b = chosen.session;

@@ -238,6 +238,55 @@ describe('search with a fake-fast evaluator', () => {
     expect(res.chosen).toBe(fb);
   });
 
+  // "p50 0.21 ms (1.53× vs baseline side by side)" under a baseline p50 of 0.14 ms: the line now gives both p50s of
+  // the paired run its ratio comes from (the baseline's own p50 is another run's)
+  it('logs a candidate with both p50s of the paired run beside its ratio', async () => {
+    const ev = new FakeEvaluator();
+    const paired: Evaluator = {
+      async evaluate(r, baseline) {
+        const m = await ev.evaluate(r);
+        if (!baseline) return { ...m, latency: { ...m.latency, p50: 0.14 } };
+        // in the pair the baseline ran at 0.32 ms, the candidate at 0.21 ms
+        return { ...m, latency: { ...m.latency, p50: 0.21 }, vsBaseline: { speedup: 0.32 / 0.21, low: 1.5, high: 1.55, baselineP50: 0.32 } };
+      },
+    };
+    const lines: string[] = [];
+    await runSearch(space, paired, { ...opts(), log: (l) => lines.push(l) });
+    expect(lines.find((l) => l.startsWith('[0] '))).toMatch(/ — p50 0\.140 ms, /);
+    expect(lines.find((l) => l.startsWith('[1] '))).toMatch(/ — p50 0\.320 → 0\.210 ms \(1\.52× vs baseline side by side \[1\.50, 1\.55\]\), /);
+  });
+
+  it('passes the time budget down to the fallback: it is told when the time is up, and the search stops there', async () => {
+    const ev = new FakeEvaluator();
+    let polls = 0;
+    let sawTimeUp = false;
+    const slowFallback: Evaluator = {
+      evaluate: (r) => ev.evaluate(r),
+      async fallback(r, _baseline, _bound, timeUp) {
+        // a fallback that would run for minutes: it polls the deadline between its steps (at most 10 s here)
+        const t0 = performance.now();
+        while (performance.now() - t0 < 10_000) {
+          polls++;
+          if (timeUp?.()) {
+            sawTimeUp = true;
+            break;
+          }
+          await new Promise((go) => setTimeout(go, 5));
+        }
+        return { recipe: { ...r, steps: [...r.steps.slice(0, -1), { pass: r.steps.at(-1)!.pass, params: { exclude: ['MatMul_3'] } }] }, note: 'accuracy-aware fallback: stopped' };
+      },
+    };
+    const noVariants: SearchSpace = { ...space, passes: space.passes.map((p) => (p.pass === quantA ? { ...p, searchParams: [] } : p)) };
+    // the fake candidates take no time: a budget of 1 s ends inside the fallback
+    const t0 = performance.now();
+    const res = await runSearch(noVariants, slowFallback, opts({}, parseBudget('1s')));
+    expect(sawTimeUp).toBe(true);
+    expect(polls).toBeGreaterThan(1);
+    expect(performance.now() - t0).toBeLessThan(6000);
+    expect(res.stopped).toMatch(/^the budget was spent/);
+    expect(res.candidates.some((c) => c.stage === 'fallback')).toBe(false); // not measured after the budget
+  });
+
   it('tries quantization-aware training in place of a quantizer that missed the bound, when the evaluator can train', async () => {
     const ev = new FakeEvaluator();
     const seconds: number[] = [];

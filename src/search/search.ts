@@ -46,9 +46,10 @@ export interface Evaluator {
   confirm?(incumbent: Recipe, candidate: Recipe): Promise<SideBySide>;
   /**
    * Optional: accuracy-aware fallback for a quantized recipe that broke the accuracy bound: the recipe with
-   * the most sensitive nodes kept in float (undefined when its last step has no fallback).
+   * the most sensitive nodes kept in float (undefined when its last step has no fallback). `timeUp` says when
+   * the search's time budget is spent: the fallback stops there with what it has (it can take minutes).
    */
-  fallback?(recipe: Recipe, baseline: MetricValue, bound: AccuracyBound): Promise<{ recipe: Recipe; note: string } | undefined>;
+  fallback?(recipe: Recipe, baseline: MetricValue, bound: AccuracyBound, timeUp?: () => boolean): Promise<{ recipe: Recipe; note: string } | undefined>;
   /**
    * Optional: quantization-aware training in place of a quantize step that missed the accuracy goal (the
    * recipe with its last step replaced, training limited to `seconds`), or undefined when the evaluator has no
@@ -393,7 +394,8 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
           stopped = `the budget was spent (${clock.trials} candidates in ${(clock.elapsedMs / 1000).toFixed(1)} s)`;
           throw new Stop();
         }
-        const fb = await evaluator.fallback(fastest.recipe, base.metric, opts.goals.maxAccuracyDrop);
+        // a time budget bounds the fallback too: it stops at the budget's end with what it has
+        const fb = await evaluator.fallback(fastest.recipe, base.metric, opts.goals.maxAccuracyDrop, () => clock.timeUp());
         if (fb) {
           const f = await measure(fb.recipe, 'fallback');
           f.reason = `${fb.note}; ${f.reason}`;
@@ -445,7 +447,13 @@ function took(c: Candidate): string {
   return `[${s(c.evalMs)}: ${Object.entries(p).map(([k, v]) => `${k} ${s(v)}`).join(', ')}${rest > 50 ? `, confirm ${s(rest)}` : ''}]`;
 }
 
+/** Two decimals, three under 1 ms (a 0.14 ms model's p50s would all read 0.1). */
+const p50ms = (x: number) => x.toFixed(x < 1 ? 3 : 2);
+
 function summary(m: Measurement): string {
-  const paired = m.vsBaseline ? ` (${m.vsBaseline.speedup.toFixed(2)}× vs baseline side by side [${m.vsBaseline.low.toFixed(2)}, ${m.vsBaseline.high.toFixed(2)}])` : '';
-  return `p50 ${m.latency.p50.toFixed(2)} ms${paired}, ${(m.sizeBytes / 1e6).toFixed(2)} MB, ${m.metric.name} ${m.metric.value.toFixed(4)}`;
+  const v = m.vsBaseline;
+  const paired = v ? ` (${v.speedup.toFixed(2)}× vs baseline side by side [${v.low.toFixed(2)}, ${v.high.toFixed(2)}])` : '';
+  // both p50s of the paired run beside its ratio (the baseline's own p50, timed alone, is another run's)
+  const p50 = v?.baselineP50 !== undefined ? `p50 ${p50ms(v.baselineP50)} → ${p50ms(m.latency.p50)} ms` : `p50 ${p50ms(m.latency.p50)} ms`;
+  return `${p50}${paired}, ${(m.sizeBytes / 1e6).toFixed(2)} MB, ${m.metric.name} ${m.metric.value.toFixed(4)}`;
 }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { benchmark, compare, type BenchOptions, type BenchResult, type CompareResult, type SessionSettingsOverride } from '../../runtime/bench.js';
-import { INPUT_FLAG_HELP, parseInputFlags, parseShapeFlags } from '../../runtime/inputs.js';
+import { INPUT_FLAG_HELP, parseInputSets, parseShapeFlags } from '../../runtime/inputs.js';
 import type { Backend, OptLevel } from '../../runtime/session.js';
 import { collect, parseBackendFlag, parseDimFlags, parseIntFlag, parseThreadsFlag, parsePositiveFlag, parseRunsFlag, parseSecondsFlag } from '../flags.js';
 import { clearLine, liveLine } from '../terminal.js';
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option('--seconds <s>', 'measure for this long instead of a run count')
     .option('--shape <name=dims>', 'input shape, e.g. x=1x3x224x224 (repeatable)', collect, [])
     .option('--dim <name=n>', 'value of a symbolic dimension, e.g. seq=128 (repeatable)', collect, [])
-    .option('--input <name=value>', INPUT_FLAG_HELP, collect, [])
+    .option('--input <name=value>', `${INPUT_FLAG_HELP}; a file input given several times makes input sets, used in turn (as optimize timed them)`, collect, [])
     .option('--opt-level <level>', 'ORT graph optimization: disabled | basic | extended | all', 'all')
     .option('--execution-mode <mode>', 'sequential | parallel', 'sequential')
     .option('--batch <n>', 'samples per inference for samples/s (default: leading dim of the first input)')
@@ -153,7 +153,11 @@ function benchOptions(flags: BenchFlags): BenchOptions {
   if (flags.runs !== undefined) opts.runs = parseRunsFlag('--runs', flags.runs, 1);
   if (flags.seconds !== undefined) opts.seconds = parseSecondsFlag('--seconds', flags.seconds);
   if (flags.batch !== undefined) opts.batch = parseIntFlag('--batch', flags.batch, 1);
-  if (flags.input.length) opts.values = parseInputFlags(flags.input);
+  if (flags.input.length) {
+    const { values, sets } = parseInputSets(flags.input);
+    opts.values = values;
+    if (sets) opts.feedSets = sets;
+  }
   return opts;
 }
 
@@ -171,7 +175,9 @@ function rate(x: number): string {
 }
 
 function header(r: BenchResult): string {
-  const inputs = r.inputs.map((i) => `${i.name} ${i.type}[${i.shape.join(',')}]`).join(', ');
+  const inputs = r.shapes
+    ? `${r.shapes.reduce((n, s) => n + s.count, 0)} input sets used in turn (${r.shapes.map((s) => `${s.shapes} ×${s.count}`).join('; ')})`
+    : r.inputs.map((i) => `${i.name} ${i.type}[${i.shape.join(',')}]`).join(', ');
   const threads = `${r.threads} thread${r.threads === 1 ? '' : 's'}`;
   // on WebGPU the threads are wasm's, for the ops that have no WebGPU kernel
   const where = r.executionProvider === 'webgpu' ? `webgpu (onnxruntime-web; ops without a WebGPU kernel on wasm, ${threads})` : `${r.backend}, ${threads}`;
