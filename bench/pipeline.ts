@@ -2,10 +2,12 @@
  * Video text spotting under a frame budget: the PaddleOCR pipeline as PaddleOCR runs it (every stage fp32,
  * every frame) against what `inferopt pipeline optimize` makes of it, side by side on the same frames.
  *
- *   npx tsx bench/pipeline.ts --frames <dir> [--budget 50] [--search-frames 80] [--no-models]
+ *   npx tsx bench/pipeline.ts --frames <dir> [--budget 50] [--search-frames 80] [--search-video <dir> --accuracy-frames 300] [--no-models]
  *   npx tsx bench/pipeline.ts --frames <dir> --budget 66 --against <spec>   (no search: that spec, side by side)
  *
- * 1. optimize: the search runs on the first --search-frames frames (its own report goes to tmp/bench-pipeline/);
+ * 1. optimize: the search times candidates on --search-frames frames (4 runs spread over the video; with
+ *    --search-video, over that other video, so every frame of --frames is held out) and judges F1 on
+ *    --accuracy-frames frames (runs of 20; default: the timing frames); its own report goes to tmp/bench-pipeline/;
  * 2. side by side: baseline and optimized pipelines, both loaded, every frame of --frames through both, in blocks
  *    of 20 frames in a seeded random order (interleaved: machine noise hits both alike), frames at the budget's
  *    pace; per-frame latency
@@ -31,6 +33,10 @@ const framesDir = arg('frames');
 if (!framesDir) throw new Error('--frames <dir> (render one: inferopt data render-video -o <dir> --frames 300)');
 const budget = Number(arg('budget', '50'));
 const searchFrames = Number(arg('search-frames', '80'));
+// --search-video: the search runs on another rendered video (held-out verdict on --frames); --accuracy-frames: F1 on
+// that many frames of it, as runs of 20 (many tracks)
+const searchVideoDir = arg('search-video');
+const accuracyFrames = arg('accuracy-frames') !== undefined ? Number(arg('accuracy-frames')) : undefined;
 const models = !process.argv.includes('--no-models');
 const specFile = arg('spec', 'data/pipelines/paddleocr-video.yaml')!;
 const out = arg('out', 'tmp/bench-pipeline')!;
@@ -38,11 +44,12 @@ const out = arg('out', 'tmp/bench-pipeline')!;
 const t0 = performance.now();
 const set = await loadFrameSet(framesDir);
 const spec = loadPipelineSpec(specFile);
-console.log(`${set.frames.length} frames ${set.frames[0]!.width}×${set.frames[0]!.height} from ${framesDir}; budget ${budget} ms; search on ${searchFrames} frames spread over the video`);
+const searchVideo = searchVideoDir ? await loadFrameSet(searchVideoDir) : undefined;
+console.log(`${set.frames.length} frames ${set.frames[0]!.width}×${set.frames[0]!.height} from ${framesDir}; budget ${budget} ms; search on ${searchFrames} frames spread over ${searchVideo ? `another video, ${searchVideoDir} (${searchVideo.frames.length} frames: ${framesDir} is held out)` : 'the video'}${accuracyFrames ? `, F1 on ${accuracyFrames} frames of it in runs of 20` : ''}`);
 
 // --against: a spec made elsewhere (by hand, or an earlier search), compared side by side without a search
 const against = arg('against');
-const opt = against ? undefined : await optimizePipeline({ spec, frames: set, searchFrames, budgetMs: budget, maxAccuracyDrop: 1, outDir: out, models, log: (l) => console.log(`  ${l}`) });
+const opt = against ? undefined : await optimizePipeline({ spec, frames: set, searchFrames, ...(searchVideo ? { searchVideo } : {}), ...(accuracyFrames ? { accuracyFrames } : {}), budgetMs: budget, maxAccuracyDrop: 1, outDir: out, models, log: (l) => console.log(`  ${l}`) });
 if (opt) console.log(`search done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
 const optimizedSpec = loadPipelineSpec(against ?? path.join(out, 'pipeline.yaml'));
@@ -110,5 +117,5 @@ console.log(row('optimized', lb, ab));
 console.log(`p99 optimized/baseline ${ratio.value.toFixed(3)}× [${ratio.low.toFixed(3)}, ${ratio.high.toFixed(3)}] (goal ≤ 0.5); F1 change ${diff.value.toFixed(2)} points [${diff.low.toFixed(2)}, ${diff.high.toFixed(2)}] (goal ≥ −1); misses ${(100 * lb.missRate!).toFixed(1)}% (goal ≤ 1%)`);
 console.log('per stage, mean ms/frame:  baseline ' + la.stages.map((s) => `${s.stage} ${s.mean.toFixed(1)}`).join(', ') + ';  optimized ' + lb.stages.map((s) => `${s.stage} ${s.mean.toFixed(1)}`).join(', '));
 if (opt) console.log(`\nwhich decisions bought how much (search on ${searchFrames} frames, each on top of those kept before it):`);
-for (const d of opt?.decisions ?? []) console.log(`  ${d.kept ? 'kept   ' : 'dropped'} ${d.name.padEnd(34)} p99 ${Number.isFinite(d.p99) ? d.p99.toFixed(1).padStart(6) : '     –'} ms  F1 change ${Number.isFinite(d.f1Change.value) ? `${d.f1Change.value.toFixed(2)} [${d.f1Change.low.toFixed(2)}, ${d.f1Change.high.toFixed(2)}]` : '–'}  (${d.why})`);
+for (const d of opt?.decisions ?? []) console.log(`  ${d.kept ? 'kept   ' : 'dropped'} ${d.name.padEnd(34)} p99 ${Number.isFinite(d.p99) ? d.p99.toFixed(1).padStart(6) : '     –'} ms  F1 change ${Number.isFinite(d.f1Change.value) ? `${d.f1Change.value.toFixed(2)} [${d.f1Change.low.toFixed(2)}, ${d.f1Change.high.toFixed(2)}] on ${d.f1Frames} frames` : '–'}  (${d.why})`);
 console.log(`\noptimized spec: ${against ?? path.join(out, 'pipeline.yaml')}${opt ? `; report: ${path.join(out, 'report.html')}` : ''}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -65,7 +65,7 @@ export async function runPipelineCommand(o: { specFile: string; framesDir: strin
 }
 
 
-export async function optimizePipelineCommand(o: { specFile: string; framesDir: string; budgetMs: number; maxAccuracyDrop: number; outDir: string; searchFrames?: number; limit?: number; models?: boolean; quiet?: boolean; workers?: { url: string; timingClass?: string; resume?: boolean }; progress?: (line: string) => void }): Promise<{ met: boolean; summary: unknown; text: string }> {
+export async function optimizePipelineCommand(o: { specFile: string; framesDir: string; budgetMs: number; maxAccuracyDrop: number; outDir: string; searchFrames?: number; searchVideo?: string; accuracyFrames?: number; limit?: number; models?: boolean; quiet?: boolean; workers?: { url: string; timingClass?: string; resume?: boolean }; progress?: (line: string) => void }): Promise<{ met: boolean; summary: unknown; text: string }> {
   const spec = loadPipelineSpec(o.specFile);
   // the queues first: an unreachable Redis is one line before any work
   const cluster = o.workers ? await Cluster.open(o.workers.url) : undefined;
@@ -78,12 +78,14 @@ export async function optimizePipelineCommand(o: { specFile: string; framesDir: 
 
 async function optimizeWith(o: Parameters<typeof optimizePipelineCommand>[0], spec: PipelineSpec, cluster?: Cluster): Promise<{ met: boolean; summary: unknown; text: string }> {
   const set = await loadFrameSet(o.framesDir, o.limit);
+  if (o.searchVideo && cluster) throw new InputError('--search-video with --workers is not supported yet: the workers run frames of --frames only');
+  const searchVideo = o.searchVideo ? await loadFrameSet(o.searchVideo) : undefined;
   const log = (l: string) => process.stderr.write(l + '\n');
   const remote = cluster
     ? await remotePipeline(cluster, {
         framesDir: o.framesDir,
         ...(o.workers?.timingClass ? { timingClass: o.workers.timingClass } : {}),
-        search: { spec, settings: { budgetMs: o.budgetMs, maxAccuracyDrop: o.maxAccuracyDrop, searchFrames: o.searchFrames ?? null, limit: o.limit ?? null, models: o.models !== false } },
+        search: { spec, settings: { budgetMs: o.budgetMs, maxAccuracyDrop: o.maxAccuracyDrop, searchFrames: o.searchFrames ?? null, accuracyFrames: o.accuracyFrames ?? null, limit: o.limit ?? null, models: o.models !== false } },
         resume: o.workers?.resume === true,
         log: o.quiet ? () => {} : log,
         ...(o.progress ? { progress: o.progress } : {}),
@@ -96,6 +98,8 @@ async function optimizeWith(o: Parameters<typeof optimizePipelineCommand>[0], sp
     maxAccuracyDrop: o.maxAccuracyDrop,
     outDir: o.outDir,
     ...(o.searchFrames ? { searchFrames: o.searchFrames } : {}),
+    ...(searchVideo ? { searchVideo } : {}),
+    ...(o.accuracyFrames ? { accuracyFrames: o.accuracyFrames } : {}),
     ...(o.models !== undefined ? { models: o.models } : {}),
     ...(o.quiet ? {} : { log }),
     ...(remote ? { remote } : {}),

@@ -50,6 +50,15 @@ describe('scoring runs of frames together', () => {
   });
 });
 
+// a detector and a recogniser on its boxes (the fake runs below never open the models)
+const spec = {
+  format: 'inferopt-pipeline',
+  stages: [
+    { id: 'det', type: 'model', model: 'det.onnx', input: 'frame', pre: { op: 'resize', limitSide: 960, multiple: 32 }, post: { op: 'db' } },
+    { id: 'rec', type: 'model', model: 'rec.onnx', input: 'det', pre: { op: 'crop', height: 48 }, post: { op: 'ctc', keys: 'keys.txt' } },
+  ],
+} as unknown as PipelineSpec;
+
 describe('pipeline optimize on workers (a fake PipelineRemote: no Redis, no models)', () => {
   // eight frames, one text each, read right by every spec in the same time: no change is faster
   const n = 8;
@@ -57,13 +66,6 @@ describe('pipeline optimize on workers (a fake PipelineRemote: no Redis, no mode
   const truth: FrameTruth[] = Array.from({ length: n }, (_, f) => ({ frame: f, file: '', items: [{ id: 1, text: 'ab', box }] }));
   const frames: FrameResult[] = truth.map((_, f) => ({ index: f, latencyMs: 10, spans: [], items: [{ box, text: 'ab', score: 1, trackId: 1 }] }));
   const runOf = (spec: PipelineSpec): PipelineRun => ({ spec, latency: latencyReport(frames, 10 * n, 50), accuracy: scoreAccuracy(frames, truth), frames, shapes: {} });
-  const spec = {
-    format: 'inferopt-pipeline',
-    stages: [
-      { id: 'det', type: 'model', model: 'det.onnx', input: 'frame', pre: { op: 'resize', limitSide: 960, multiple: 32 }, post: { op: 'db' } },
-      { id: 'rec', type: 'model', model: 'rec.onnx', input: 'det', pre: { op: 'crop', height: 48 }, post: { op: 'ctc', keys: 'keys.txt' } },
-    ],
-  } as unknown as PipelineSpec;
 
   it('a candidate whose job a worker refused is dropped as failed and the search goes on; Redis lost: the decisions so far are kept', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-plremote-'));
@@ -97,3 +99,80 @@ describe('pipeline optimize on workers (a fake PipelineRemote: no Redis, no mode
     }
   });
 });
+
+describe('pipeline optimize: F1 judged on many tracks (accuracyFrames; a fake PipelineRemote: no models)', () => {
+  // one text per frame; the detector at 0.75 of its input is faster, and on the timing frames it reads 'a8' for 'ab'
+  // (one unlucky read standing for a short run), while on the accuracy runs (many runs, many tracks) it reads right
+  const box: Rect = [0, 0, 40, 12];
+  const n = 200;
+  const video = { dir: 'v', frames: Array.from({ length: n }, (_, i) => ({ index: i }) as unknown as Frame), truth: Array.from({ length: n }, (_, f): FrameTruth => ({ frame: f, file: '', items: [{ id: 1 + Math.floor(f / 5), text: 'ab', box }] })) };
+  const scaled = (s: PipelineSpec) => ((s.stages[0] as { pre: { scale?: number } }).pre.scale ?? 1) < 1;
+  // crop batches of 16 are faster still, and read the same as without them
+  const batched = (s: PipelineSpec) => (s.stages[1] as { batch?: number }).batch === 16;
+  const fake = () => {
+    const asked: { segments: number; frames: number; scaled: boolean }[] = [];
+    const remote: PipelineRemote = {
+      async run(specs, segments, budgetMs) {
+        const truth = segments.flatMap((s) => s.truth!);
+        // the 16 timing frames (4 runs of 4): the unlucky read; the accuracy runs and the final check on every frame: none
+        const timing = truth.length === 16;
+        return specs.map((spec) => {
+          asked.push({ segments: segments.length, frames: truth.length, scaled: scaled(spec) });
+          const fast = scaled(spec);
+          const frames: FrameResult[] = truth.map((t, f) => ({ index: f, latencyMs: 10 - (fast ? 5 : 0) - (batched(spec) ? 2 : 0), spans: [], items: [{ box, text: fast && timing && f < 4 ? 'a8' : 'ab', score: 1, trackId: t.items[0]!.id }] }));
+          return { spec, latency: latencyReport(frames, 10 * frames.length, budgetMs), accuracy: scoreAccuracy(frames, truth), frames, shapes: {} };
+        });
+      },
+      summary: () => ({ results: {}, section: { title: 'Workers', html: '' } }),
+    };
+    return { remote, asked };
+  };
+  const search = async (accuracyFrames?: number) => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-placc-'));
+    try {
+      const { remote, asked } = fake();
+      const r = await optimizePipeline({ spec, frames: video, searchFrames: 16, ...(accuracyFrames ? { accuracyFrames } : {}), budgetMs: 50, maxAccuracyDrop: 1, outDir: out, models: false, remote });
+      return { r, asked, results: JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as { accuracyFrames?: number; accuracySegments?: [number, number][] } };
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  };
+
+  it('a search video needs truth, and runs locally only (workers run frames of --frames): one clear line', async () => {
+    const { remote } = fake();
+    const noTruth = { dir: 'other', frames: video.frames };
+    await expect(optimizePipeline({ spec, frames: video, searchVideo: noTruth, budgetMs: 50, maxAccuracyDrop: 1, outDir: path.join(os.tmpdir(), 'never-written'), models: false })).rejects.toThrow(/^--search-video other: the search needs truth\.jsonl there/);
+    await expect(optimizePipeline({ spec, frames: video, searchVideo: video, budgetMs: 50, maxAccuracyDrop: 1, outDir: path.join(os.tmpdir(), 'never-written'), models: false, remote })).rejects.toThrow(/^--search-video with --workers is not supported yet/);
+    expect(fs.existsSync(path.join(os.tmpdir(), 'never-written'))).toBe(false);
+  });
+
+  it('on the timing frames alone, one unlucky read drops a faster change', async () => {
+    const { r } = await search();
+    const d = r.decisions.find((x) => x.name === 'detector input × 0.75')!;
+    expect(d.kept).toBe(false);
+    expect(d.why).toMatch(/^F1 drop \d+\.\d+ points > 1/);
+    expect(d.f1Frames).toBe(16);
+  });
+
+  it('with accuracy frames, a faster change is judged on them (runs of 20 over the video) and kept; slower ones, and one that reads the same on the timing frames, are not run there', async () => {
+    const { r, asked, results } = await search(100);
+    const d = r.decisions.find((x) => x.name === 'detector input × 0.75')!;
+    expect(d.kept).toBe(true);
+    expect(d.f1Frames).toBe(100);
+    expect(d.why).toMatch(/F1 change \+0\.00 points on 100 frames$/);
+    expect(results.accuracyFrames).toBe(100);
+    expect(results.accuracySegments).toEqual([[0, 19], [45, 64], [90, 109], [135, 154], [180, 199]]);
+    // crop batches of 16: faster, and the same reads as the current spec on the timing frames: the current spec's
+    // accuracy run stands for it
+    const b = r.decisions.find((x) => x.name === 'crop batches of 16')!;
+    expect(b.kept).toBe(true);
+    expect(b.f1Frames).toBe(100);
+    expect(b.why).toMatch(/F1 change \+0\.00 points on 100 frames \(the same reads as the current spec on the timing frames: its run there\)$/);
+    // the accuracy runs: the baseline once, then only the one faster candidate that read differently
+    const acc = asked.filter((a) => a.segments > 1 && a.frames === 100);
+    expect(acc.map((a) => a.scaled)).toEqual([false, true]);
+    // every other decision was judged on the 16 timing frames
+    expect(r.decisions.filter((x) => x !== d && x !== b).every((x) => x.f1Frames === 16 && /^not faster/.test(x.why))).toBe(true);
+  });
+});
+

@@ -28,6 +28,19 @@ export interface PipelineOptimizeOptions {
    * whole video (tracks start afresh in each), so a change is judged on every kind of scene, not the opening.
    */
   searchFrames?: number;
+  /**
+   * Another video of the same kind, with truth (`render-video --seed …`): the search runs on it (timing and F1), and the
+   * final verdict on `frames` is on frames the search never judged on. Default: the search runs on `frames`.
+   */
+  searchVideo?: FrameSet;
+  /**
+   * Frames of the search video F1 is judged on (default: the timing frames, `searchFrames`): taken as runs of 20
+   * consecutive frames spread over the video, tracks starting afresh in each, so the judgement rests on many
+   * tracks' reads — with `policy: on-change` one read stands for a track's whole life, and a few tracks make the
+   * F1 change a matter of one or two unlucky reads. Timing stays on the `searchFrames` runs (side by side); a
+   * candidate is run on these frames only when it is faster, once (against one run of the baseline on them).
+   */
+  accuracyFrames?: number;
   /** Try per-stage int8 models (static and dynamic), calibrated on the inputs each stage really received. */
   models?: boolean;
   log?: (line: string) => void;
@@ -56,6 +69,8 @@ export interface Decision {
   f1: number;
   /** F1 change against the baseline (points) with its paired block-bootstrap interval. */
   f1Change: { value: number; low: number; high: number };
+  /** Frames the F1 change was judged on (the accuracy frames for a faster candidate, else the timing frames). */
+  f1Frames?: number;
 }
 
 export interface PipelineOptimizeResult {
@@ -188,9 +203,11 @@ function pipelineChanges(budgetMs: number): Change[] {
  * `consider` — and the F1 drop against the baseline stays within the bound), then int8 versions of
  * each model stage (static and dynamic, calibrated on the inputs that stage received in the baseline run, so
  * at its real shapes and content), judged the same way by the whole pipeline's latency and F1, then the
- * dropped pipeline-level changes once more. The search judges on frames spread over the
- * video; the final verdict runs every frame, and when the F1 bound does not hold there, the last kept
- * changes are undone until it does. Writes the optimized spec, its models, results.json and report.html.
+ * pipeline-level changes dropped as not faster once more. The search times candidates on frames spread over the
+ * video (or over another video, `searchVideo`) and judges F1 there or on `accuracyFrames` (many short runs:
+ * many tracks); the final verdict runs every frame, and when the F1 bound does not hold there, the last kept
+ * changes are undone until it does (not with a search video: the verdict is then on held-out frames, and only
+ * reported). Writes the optimized spec, its models, results.json and report.html.
  */
 export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<PipelineOptimizeResult> {
   const log = o.log ?? (() => {});
@@ -202,18 +219,33 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
   const decisions: Decision[] = [];
   const staged: string[] = [];
   try {
-    const segments = searchSegments(o.frames, o.searchFrames);
+    if (o.searchVideo && o.remote) throw new InputError('--search-video with --workers is not supported yet: the workers run frames of --frames only');
+    if (o.searchVideo && !o.searchVideo.truth) throw new InputError(`--search-video ${o.searchVideo.dir}: the search needs truth.jsonl there (render one with inferopt data render-video --seed …)`);
+    if (o.accuracyFrames !== undefined && !(Number.isInteger(o.accuracyFrames) && o.accuracyFrames >= 1)) throw new InputError('--accuracy-frames must be an integer ≥ 1');
+    const video = o.searchVideo ?? o.frames;
+    const segments = searchSegments(video, o.searchFrames);
     const n = segments.reduce((a, s) => a + s.frames.length, 0);
-    const where = segments.length > 1 ? `${n} frames (${segments.length} runs of ${segments[0]!.frames.length} spread over the video)` : `${n} frames`;
+    const runsOf = (segs: readonly Segment[]) => { const k = segs.reduce((a, s) => a + s.frames.length, 0); return segs.length > 1 ? `${k} frames (${segs.length} runs of ${segs[0]!.frames.length} spread over ${o.searchVideo ? `the search video ${o.searchVideo.dir}` : 'the video'})` : `${k} frames${o.searchVideo ? ` of the search video ${o.searchVideo.dir}` : ''}`; };
+    // F1 on its own, larger set of runs (many tracks), or on the timing runs
+    const accSegments = o.accuracyFrames !== undefined ? searchSegments(video, o.accuracyFrames, Math.max(4, Math.round(o.accuracyFrames / ACCURACY_RUN))) : undefined;
+    const nAcc = accSegments ? accSegments.reduce((a, s) => a + s.frames.length, 0) : n;
+    const where = runsOf(segments) + (accSegments ? `; F1 on ${runsOf(accSegments)}` : '');
     const baseSpec = clone(o.spec);
     log(`baseline on ${where}…`);
     const captured = new Map<string, Tensor[]>();
     // with workers, the baseline runs here only to capture the int8 models' calibration inputs
     base = o.remote && o.models === false ? (await o.remote.run([baseSpec], segments, o.budgetMs))[0]! : await runSegments(baseSpec, segments, o.budgetMs, o.models !== false ? { captureInputs: 24, into: captured } : undefined);
     log(`baseline: ${runHeadline(base)}`);
+    // an accuracy run: its latency is not used, so frames come back to back unless pace changes what is read (work
+    // beside the frames spans as many frames as it lives); the scheduler plans each frame from its own elapsed time
+    const runOne = async (spec: PipelineSpec, segs: readonly Segment[]) => (o.remote ? (await o.remote.run([spec], segs, o.budgetMs))[0]! : await runSegments(spec, segs, o.budgetMs, undefined, { paced: !!spec.schedule?.asyncDetector }));
+    const baseAcc = accSegments ? await runOne(baseSpec, accSegments) : undefined;
+    if (baseAcc) log(`baseline F1 on ${runsOf(accSegments!)}: ${(100 * baseAcc.accuracy!.f1.value).toFixed(2)}`);
     const judge = (r: PipelineRun) => f1Difference(base!.accuracy!.perFrame, r.accuracy!.perFrame);
     let cur = baseSpec;
     let curRun = base;
+    // the current spec's run on the accuracy frames
+    let curAcc = baseAcc;
     // specs before each kept change, newest last (the final check undoes from the end)
     const kept: { name: string; before: PipelineSpec }[] = [];
     // the spec as it stands, with its models where the runs find them (beside the output while it is written)
@@ -234,8 +266,6 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       }
       const [ref, r] = pair;
       curRun = ref;
-      const d = judge(r);
-      const drop = -d.value;
       // better: at least 2 fewer frames over the budget (one frame either way is noise on a short run); or
       // within one frame, with a p99 ≥ 2% lower and a mean no higher; or no more misses, p99 within 3% (p99 of a
       // short run is its few worst frames, e.g. the first with every text new) and a mean ≥ 5% lower
@@ -243,16 +273,27 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       const [q0, q1] = [ref.latency.latency.p99, r.latency.latency.p99];
       const [a0, a1] = [ref.latency.latency.mean, r.latency.latency.mean];
       const faster = m1 < m0 - 1 || (m1 <= m0 + 1 && ((q1 < 0.98 * q0 && a1 <= a0) || (m1 <= m0 && q1 <= 1.03 * q0 && a1 < 0.95 * a0)));
+      // F1: a faster candidate on the accuracy runs (when there are any), against the baseline's run on them
+      // a candidate that read exactly what the current spec read on every timing frame (a change of threads or
+      // batching) is taken to read the same on the accuracy frames: the current spec's run there stands for it
+      const same = faster && curAcc && sameReads(ref, r);
+      const accRun = faster && curAcc && accSegments ? (same ? curAcc : await runOne(cand, accSegments)) : undefined;
+      const acc = accRun?.accuracy;
+      const judged = acc ? { d: f1Difference(baseAcc!.accuracy!.perFrame, acc.perFrame), f1: acc.f1.value, frames: nAcc } : { d: judge(r), f1: r.accuracy!.f1.value, frames: n };
+      const d = judged.d;
+      const on = acc ? ` on ${nAcc} frames${same ? ' (the same reads as the current spec on the timing frames: its run there)' : ''}` : '';
+      const drop = -d.value;
       const keep = faster && drop <= o.maxAccuracyDrop;
       const lat = `p99 ${q0.toFixed(1)} → ${q1.toFixed(1)} ms, mean ${a0.toFixed(1)} → ${a1.toFixed(1)} ms, misses ${m0} → ${m1}`;
-      const why = !faster ? `not faster: ${lat}` : drop > o.maxAccuracyDrop ? `F1 drop ${drop.toFixed(2)} points > ${o.maxAccuracyDrop} (${lat})` : `${lat}, F1 change ${d.value >= 0 ? '+' : ''}${d.value.toFixed(2)} points`;
-      decisions.push({ name, detail, kept: keep, why, p99: r.latency.latency.p99, p50: r.latency.latency.p50, f1: r.accuracy!.f1.value, f1Change: { value: d.value, low: d.low, high: d.high } });
+      const why = !faster ? `not faster: ${lat}` : drop > o.maxAccuracyDrop ? `F1 drop ${drop.toFixed(2)} points${on} > ${o.maxAccuracyDrop} (${lat})` : `${lat}, F1 change ${d.value >= 0 ? '+' : ''}${d.value.toFixed(2)} points${on}`;
+      decisions.push({ name, detail, kept: keep, why, p99: r.latency.latency.p99, p50: r.latency.latency.p50, f1: judged.f1, f1Change: { value: d.value, low: d.low, high: d.high }, f1Frames: judged.frames });
       log(`${keep ? 'kept   ' : 'dropped'} ${name}: ${why}`);
       if (keep) {
         kept.push({ name, before: cur });
         cur = cand;
         curRun = r;
         curRunnable = cand;
+        if (accRun) curAcc = accRun;
       }
       return keep;
     };
@@ -293,7 +334,8 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
 
     // a change dropped early may pay once others are in (the detector beside the frames lags less once the
     // detector is cheaper): one more pass over the dropped pipeline-level changes
-    const dropped = new Set(decisions.filter((d) => !d.kept).map((d) => d.name));
+    // (not those dropped on F1: a change's F1 is judged against the baseline, and the changes kept since rarely give it back)
+    const dropped = new Set(decisions.filter((d) => !d.kept && d.why.startsWith('not faster')).map((d) => d.name));
     for (const c of pipelineChanges(o.budgetMs)) {
       if (!dropped.has(c.name)) continue;
       const cand = c.apply(cur);
@@ -302,12 +344,14 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     }
 
     // final: both pipelines on every frame; the F1 bound must hold there, not only on the search frames
-    log(`final runs on ${o.frames.frames.length} frames…`);
+    log(`final runs on ${o.frames.frames.length} frames${o.searchVideo ? ' (held out: the search ran on another video)' : ''}…`);
     // both on one machine (with workers: one job)
     const finalRuns = async (): Promise<[PipelineRun, PipelineRun]> => (o.remote ? ((await o.remote.run([baseSpec, withModelsAt(cur, (m) => out.path(m))], [{ ...o.frames, first: 0, leadIn: [] }], o.budgetMs)) as [PipelineRun, PipelineRun]) : [await runSegments(baseSpec, [o.frames], o.budgetMs), await runSegments(withModelsAt(cur, (m) => out.path(m)), [o.frames], o.budgetMs)]);
     let [baseline, optimized] = await finalRuns();
     let diff = f1Difference(baseline.accuracy!.perFrame, optimized.accuracy!.perFrame);
-    while (-diff.value > o.maxAccuracyDrop && kept.length) {
+    // undo kept changes while the bound fails on every frame — not with a search video: the verdict frames are held
+    // out, and deciding on them would make them search frames
+    while (-diff.value > o.maxAccuracyDrop && kept.length && !o.searchVideo) {
       const undo = kept.pop()!;
       const d = decisions.find((x) => x.name === undo.name && x.kept)!;
       d.kept = false;
@@ -338,6 +382,9 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       maxAccuracyDrop: o.maxAccuracyDrop,
       searchFrames: n,
       searchSegments: segments.map((s) => [s.first, s.first + s.frames.length - 1]),
+      ...(o.searchVideo ? { searchVideo: o.searchVideo.dir, searchVideoFrames: o.searchVideo.frames.length } : {}),
+      ...(accSegments ? { accuracyFrames: nAcc, accuracySegments: accSegments.map((s) => [s.first, s.first + s.frames.length - 1]) } : {}),
+      heldOut: !!o.searchVideo,
       frames: o.frames.frames.length,
       met: failures.length === 0,
       failures,
@@ -355,7 +402,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       runs: [{ label: 'baseline', run: baseline }, { label: 'optimized', run: optimized }],
       budgetMs: o.budgetMs,
       framesDir: o.frames.dir,
-      sections: [{ title: 'Decisions', html: decisionsHtml(decisions, where, summary.p99Ratio, diff, failures) }, ...(o.remote ? [o.remote.summary().section] : [])],
+      sections: [{ title: 'Decisions', html: decisionsHtml(decisions, where, summary.p99Ratio, diff, failures, accSegments ? nAcc : undefined, o.searchVideo ? o.frames.frames.length : undefined) }, ...(o.remote ? [o.remote.summary().section] : [])],
     }));
     out.commit();
     return { baseline, optimized, spec: written as PipelineSpec, decisions, met: failures.length === 0, failures, outDir: o.outDir };
@@ -374,6 +421,12 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
   }
 }
 
+/** Whether two runs on the same frames reported the same texts in the same boxes on every frame. */
+export function sameReads(a: PipelineRun, b: PipelineRun): boolean {
+  const key = (f: FrameResult) => JSON.stringify(f.items.map((it) => [it.text, it.box]));
+  return a.frames.length === b.frames.length && a.frames.every((f, i) => key(f) === key(b.frames[i]!));
+}
+
 /** Written when the workers' Redis is lost mid-run (`pipeline optimize --workers`): the decisions made until then. */
 const PARTIAL = 'partial-results.json';
 
@@ -385,6 +438,9 @@ export type Segment = FrameSet & { first: number; leadIn: readonly Frame[] };
 
 /** Frames of lead-in before a run of search frames (two detector runs at the longest interval searched). */
 const LEAD_IN = 8;
+
+/** Frames in each run of the accuracy frames (`accuracyFrames`): many short runs, many tracks read afresh. */
+const ACCURACY_RUN = 20;
 
 /**
  * The search frames: 4 runs of consecutive frames spread evenly over the video (all frames when n covers them),
@@ -412,13 +468,17 @@ export function searchSegments(set: FrameSet, n?: number, runs = 4): Segment[] {
  * second): a pipeline that keeps up waits for its frames, so work beside the frames (a detection) spans as many
  * frames as it would live.
  */
-async function segmentRunner(spec: PipelineSpec, budgetMs: number, capture?: { captureInputs: number; into: Map<string, Tensor[]> }) {
+async function segmentRunner(spec: PipelineSpec, budgetMs: number, capture?: { captureInputs: number; into: Map<string, Tensor[]> }, paced = true) {
   const p = await Pipeline.create(spec, { recordShapes: true, ...(capture ? { captureInputs: capture.captureInputs } : {}) });
   const frames: FrameResult[] = [];
   let wallMs = 0;
+  let warm = false;
   return {
     async run(seg: FrameSet & { leadIn?: readonly Frame[] }): Promise<void> {
-      const r = await runFrames(p, seg.frames, { paceMs: budgetMs, ...(seg.leadIn ? { leadIn: seg.leadIn } : {}) });
+      // warm-up (sessions planned, code compiled, costs learnt) before the first run of frames only: the
+      // pipeline stays open between runs, so later runs start warm after their lead-in
+      const r = await runFrames(p, seg.frames, { ...(paced ? { paceMs: budgetMs } : {}), ...(warm ? { warmup: 0 } : {}), ...(seg.leadIn ? { leadIn: seg.leadIn } : {}) });
+      warm = true;
       frames.push(...r.frames);
       wallMs += r.wallMs;
     },
@@ -440,8 +500,8 @@ async function segmentRunner(spec: PipelineSpec, budgetMs: number, capture?: { c
 }
 
 /** Runs a spec over runs of frames (see `segmentRunner`). */
-export async function runSegments(spec: PipelineSpec, segments: readonly FrameSet[], budgetMs: number, capture?: { captureInputs: number; into: Map<string, Tensor[]> }): Promise<PipelineRun> {
-  const r = await segmentRunner(spec, budgetMs, capture);
+export async function runSegments(spec: PipelineSpec, segments: readonly FrameSet[], budgetMs: number, capture?: { captureInputs: number; into: Map<string, Tensor[]> }, opts: { paced?: boolean } = {}): Promise<PipelineRun> {
+  const r = await segmentRunner(spec, budgetMs, capture, opts.paced !== false);
   try {
     for (const seg of segments) await r.run(seg);
     return r.result(segments);
@@ -484,11 +544,11 @@ function withModelsAt(s: PipelineSpec, at: (name: string) => string): PipelineSp
 
 const escHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-function decisionsHtml(ds: Decision[], where: string, ratio: number, diff: { value: number; low: number; high: number }, failures: string[]): string {
+function decisionsHtml(ds: Decision[], where: string, ratio: number, diff: { value: number; low: number; high: number }, failures: string[], accuracyFrames?: number, heldOut?: number): string {
   const rows = ds.map((d) => `<tr><td>${escHtml(d.name)}</td><td>${d.kept ? '<span class="ok">kept</span>' : 'dropped'}</td><td class="num">${Number.isFinite(d.p99) ? d.p99.toFixed(1) : '–'}</td><td class="num">${Number.isFinite(d.f1) ? (100 * d.f1).toFixed(2) : '–'}</td><td class="num">${Number.isFinite(d.f1Change.value) ? `${d.f1Change.value.toFixed(2)} [${d.f1Change.low.toFixed(2)}, ${d.f1Change.high.toFixed(2)}]` : '–'}</td><td>${escHtml(d.why)}</td><td>${escHtml(d.detail)}</td></tr>`).join('');
   return (
-    `<p>p99 optimized / baseline on all frames: <strong>${ratio.toFixed(3)}×</strong>; F1 change ${diff.value.toFixed(2)} points [${diff.low.toFixed(2)}, ${diff.high.toFixed(2)}] (paired block bootstrap, 95%).${failures.length ? ` <span class="bad">Not met: ${escHtml(failures.join('; '))}</span>` : ' <span class="ok">Goals met.</span>'}</p>` +
-    `<p>Each change was tried on ${escHtml(where)} on top of those kept before it, and kept when it was faster (at least 2 fewer frames over the budget; or within one frame and a p99 ≥ 2% lower with a mean no higher; or no more misses, p99 within 3% and a mean ≥ 5% lower); changes dropped in the first pass were tried once more at the end and the F1 drop against the baseline stayed within the bound. The p99 column is the pipeline's p99 with the change.</p>` +
+    `<p>p99 optimized / baseline on all${heldOut ? ` ${heldOut} held-out` : ''} frames: <strong>${ratio.toFixed(3)}×</strong>; F1 change ${diff.value.toFixed(2)} points [${diff.low.toFixed(2)}, ${diff.high.toFixed(2)}] (paired block bootstrap, 95%).${failures.length ? ` <span class="bad">Not met: ${escHtml(failures.join('; '))}</span>` : ' <span class="ok">Goals met.</span>'}</p>` +
+    `<p>Each change was tried on ${escHtml(where)} on top of those kept before it, and kept when it was faster (at least 2 fewer frames over the budget; or within one frame and a p99 ≥ 2% lower with a mean no higher; or no more misses, p99 within 3% and a mean ≥ 5% lower); changes dropped in the first pass as not faster were tried once more at the end; and the F1 drop against the baseline stayed within the bound. The p99 column is the pipeline's p99 with the change.${accuracyFrames ? ` The F1 of a faster change was judged on the ${accuracyFrames} accuracy frames (many short runs, many tracks), the others' on the timing frames.` : ''}${heldOut ? ' The search ran on another video; the verdict above is on frames it never judged on.' : ''}</p>` +
     `<table><tr><th>change</th><th>verdict</th><th>p99 ms</th><th>F1</th><th>F1 change vs baseline (points)</th><th>why</th><th>what it does</th></tr>${rows}</table>` +
     '<p class="note">Latency vs throughput: stages run one after another per frame on 2 cores, so frame latency and throughput move together here. Pipelining frames (the detector of frame t overlapping the tracking of t+1) would raise throughput but not lower a detector frame\'s latency, and it needs free cores: with 2, the model calls already use both.</p>'
   );

@@ -41,13 +41,15 @@ export function register(program: Command): void {
     .option('--max-accuracy-drop <points>', 'largest text-spotting F1 drop accepted, in points', '1')
     .requiredOption('-o, --output <dir>', 'output folder: pipeline.yaml, <stage>.optimized.onnx, results.json, report.html')
     .option('--search-frames <n>', 'frames each candidate is judged on (default: all)')
+    .option('--search-video <dir>', 'another rendered video (with truth.jsonl) the search runs on, so the verdict on --frames is on held-out frames')
+    .option('--accuracy-frames <n>', 'frames F1 is judged on during the search, as runs of 20 spread over the search video (many tracks; default: the --search-frames ones)')
     .option('--limit <n>', 'first n frames only')
     .option('--no-models', 'skip per-stage int8 models (static and dynamic, calibrated on the inputs each stage received)')
     .option('--json', 'print results.json')
     .option('--workers <redis-url>', 'run every candidate (beside the current best, on one machine) on the workers that joined this Redis (`inferopt worker`); decisions stay here. The frames must be at the same path on the workers')
     .option('--timing-class <class>', 'with --workers: the hardware class whose workers run the pipelines (default: the one with most workers)')
     .option('--resume', 'with --workers: pick up the last search with the same inputs (runs already done on the workers are not run again)')
-    .action(async (spec: string, flags: { frames: string; budget: string; maxAccuracyDrop: string; output: string; searchFrames?: string; limit?: string; models: boolean; json?: boolean; workers?: string; timingClass?: string; resume?: boolean }) => {
+    .action(async (spec: string, flags: { frames: string; budget: string; maxAccuracyDrop: string; output: string; searchFrames?: string; searchVideo?: string; accuracyFrames?: string; limit?: string; models: boolean; json?: boolean; workers?: string; timingClass?: string; resume?: boolean }) => {
       if ((flags.timingClass || flags.resume) && !flags.workers) throw new InputError(`${flags.resume ? '--resume' : '--timing-class'} needs --workers <redis-url>`);
       const drop = Number(flags.maxAccuracyDrop);
       if (!(drop >= 0)) throw new InputError(`--max-accuracy-drop must be a number of points ≥ 0, not '${flags.maxAccuracyDrop}'`);
@@ -58,6 +60,8 @@ export function register(program: Command): void {
         maxAccuracyDrop: drop,
         outDir: flags.output,
         ...(flags.searchFrames !== undefined ? { searchFrames: parseIntFlag('--search-frames', flags.searchFrames, 1) } : {}),
+        ...(flags.searchVideo !== undefined ? { searchVideo: flags.searchVideo } : {}),
+        ...(flags.accuracyFrames !== undefined ? { accuracyFrames: parseIntFlag('--accuracy-frames', flags.accuracyFrames, 1) } : {}),
         ...(flags.limit !== undefined ? { limit: parseIntFlag('--limit', flags.limit, 1) } : {}),
         models: flags.models,
         quiet: !!flags.json,
