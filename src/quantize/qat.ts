@@ -62,13 +62,13 @@ export interface FrozenBatchNorm {
 const BASE = (name: string) => name.replace(/_quantized$/, '');
 
 /** A per-axis parameter (or scalar) value for element i of a tensor of `dims` quantized along `axis`. */
-function paramAt(values: Float32Array | number[], dims: readonly number[], axis: number | undefined, i: number): number {
+export function paramAt(values: ArrayLike<number>, dims: readonly number[], axis: number | undefined, i: number): number {
   if (values.length === 1 || axis === undefined) return values[0]!;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   return values[Math.floor(i / inner) % dims[axis]!]!;
 }
 
-function axisOf(n: Node, rank: number): number | undefined {
+export function axisOf(n: Node, rank: number): number | undefined {
   const scale = n.input(1)!;
   const st = scale.initializer ?? scale.constTensor();
   if (st && st.size <= 1) return undefined;
@@ -76,8 +76,9 @@ function axisOf(n: Node, rank: number): number | undefined {
 }
 
 /**
- * `weightBits` < 8 (a narrower grid stored in int8, as `static --weight-bits` writes it): the float weights are
- * clamped to ±(2^(bits−1) − 1)·s before QuantizeLinear (Where nodes, so the gradient is masked there too).
+ * `weightBits` < 8 (a narrower grid stored in int8, as `static --weight-bits` writes it): the float weights that
+ * would round beyond ±(2^(bits−1) − 1) are set to that limit before QuantizeLinear (Where nodes, so the
+ * gradient is masked there too; see `clampToGrid`).
  */
 export interface PrepareQatOptions {
   lsq?: boolean;
@@ -253,7 +254,14 @@ function findConsumer(v: Value, opType: string): Node | undefined {
   return undefined;
 }
 
-/** w clamped to ±limit·s (per channel when s is): Where(w > hi, hi, w), then Where(· < −hi, −hi, ·). */
+/**
+ * The narrow grid's saturation: w stays as it is while round(w/s) is within ±limit (|w| < (limit + ½)·s, where
+ * the int8 QuantizeLinear after it rounds to the grid by itself) and becomes ±limit·s beyond. So the gradient's
+ * mask is the straight-through estimator's own, round(w/s) within [−limit, limit] (as PyTorch's fake_quantize
+ * with quant_min −limit, quant_max limit), not a clamp at ±limit·s: weights in (limit, limit + ½)·s round to
+ * ±limit too, and a clamp there gave them no gradient, so they could never move back inside. The edge sits a
+ * hair below (limit + ½)·s so that a float w/s never rounds to ±(limit + 1). Per channel when s is.
+ */
 function clampToGrid(g: Graph, w: Value, dq: Node, limit: number, rank: number, axis: number | undefined, before: Node): Value {
   const s = dq.input(1)!;
   const add = (op: string, inputs: Value[], name: string) => {
@@ -266,10 +274,12 @@ function clampToGrid(g: Graph, w: Value, dq: Node, limit: number, rank: number, 
     const shape = Array.from({ length: rank }, (_, i) => (i === axis ? -1 : 1));
     sb = add('Reshape', [s, g.addInitializer(Tensor.int64([rank], shape), g.uniqueName(`${w.name}_scale_shape`))], `${w.name}_scale_b`);
   }
-  const hi = add('Mul', [sb, g.addInitializer(Tensor.float([], [limit]), g.uniqueName(`${w.name}_grid_max`))], `${w.name}_hi`);
+  const times = (k: number, name: string) => add('Mul', [sb, g.addInitializer(Tensor.float([], [k]), g.uniqueName(`${w.name}_${name}_k`))], `${w.name}_${name}`);
+  const hi = times(limit, 'hi');
   const lo = add('Neg', [hi], `${w.name}_lo`);
-  const upper = add('Where', [add('Greater', [w, hi], `${w.name}_above`), hi, w], `${w.name}_clamped_hi`);
-  return add('Where', [add('Less', [upper, lo], `${w.name}_below`), lo, upper], `${w.name}_clamped`);
+  const edge = times(limit + 0.5 - 1 / 1024, 'edge');
+  const upper = add('Where', [add('Less', [w, edge], `${w.name}_below_edge`), w, hi], `${w.name}_clamped_hi`);
+  return add('Where', [add('Greater', [upper, add('Neg', [edge], `${w.name}_neg_edge`)], `${w.name}_above_neg_edge`), upper, lo], `${w.name}_clamped`);
 }
 
 /**

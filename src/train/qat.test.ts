@@ -14,7 +14,8 @@ import { loadModel, modelToBytes, saveModel } from '../ir/io.js';
 import { Tensor } from '../ir/tensor.js';
 import { rng } from '../runtime/inputs.js';
 import { Session } from '../runtime/session.js';
-import { exportQat, freezeBatchNorm, mseScales, prepareQat } from '../quantize/qat.js';
+import { exportQat, freezeBatchNorm, mseScales, prepareQat, type QatPlan } from '../quantize/qat.js';
+import { oscillationTracker } from '../quantize/qat-oscillation.js';
 import { runPasses } from '../passes/manager.js';
 import { CLEANUP_PASSES } from '../passes/simplify.js';
 import { staticQuantizePass } from '../quantize/static.js';
@@ -154,7 +155,7 @@ describe('quantization-aware training', () => {
   }
 });
 
-describe('4-bit weights in QAT (the clamp to ±7·s before an int8 QuantizeLinear): gradients against finite differences', () => {
+describe('4-bit weights in QAT (saturation to ±7·s before an int8 QuantizeLinear): gradients against finite differences', () => {
   // x[1,6,1,1] → 1×1 Conv with 2 output channels: 6 weights per channel, per-channel 4-bit scales
   // (x goes through its own activation Q/DQ: it is fed a value on its grid, so the Conv sees it exactly)
   async function fakeQuant4(): Promise<{ model: Model; w: string; scales: number[]; x: number }> {
@@ -191,9 +192,9 @@ describe('4-bit weights in QAT (the clamp to ±7·s before an int8 QuantizeLinea
     }
   });
 
-  it('at the edges: the mask of the clamp to [−7·s, 7·s] per channel (not of round(w/s) within ±7.5)', async () => {
+  it('at the edges: the mask is round(w/s) within ±7 (|w| < 7.5·s, as the 8-bit rule and PyTorch), not a clamp at ±7·s', async () => {
     const { model, w, scales, x } = await fakeQuant4();
-    const ks = [[6.8, 7.2, 7.4, -6.8, -7.2, -7.4], [6.9, 7.1, -6.9, -7.1, 7.45, -7.45]];
+    const ks = [[6.8, 7.2, 7.4, -6.8, -7.6, -7.4], [6.9, 7.55, -6.9, -7.1, 7.45, -7.8]];
     const values = ks.flatMap((row, c) => row.map((k) => k * scales[c]!));
     const clampTo = (lim: number) => {
       const b = new GraphBuilder();
@@ -206,12 +207,68 @@ describe('4-bit weights in QAT (the clamp to ±7·s before an int8 QuantizeLinea
     };
     const feeds = feedsFor(x, w, values);
     const eps = Math.min(...scales) / 40;
-    const [r] = await gradCheck(model, { feeds, wrt: [w], surrogate: clampTo(7), eps, elements: [...values.keys()] });
+    const [r] = await gradCheck(model, { feeds, wrt: [w], surrogate: clampTo(7.5), eps, elements: [...values.keys()] });
     expect(r!.maxError, JSON.stringify(r!.worst)).toBeLessThan(1e-3);
-    // 7.2·s, 7.4·s … still round to 7, but the clamp has already cut them: their gradient is 0
-    expect([...values.keys()].filter((i) => r!.analytic[i] === 0)).toEqual([1, 2, 4, 5, 7, 9, 10, 11]);
-    const [wrong] = await gradCheck(model, { feeds, wrt: [w], surrogate: clampTo(7.5), eps, elements: [...values.keys()] });
+    // 7.2·s, 7.4·s, 7.45·s round to 7: they keep their gradient; only beyond 7.5·s is it 0
+    expect([...values.keys()].filter((i) => r!.analytic[i] === 0)).toEqual([4, 7, 11]);
+    // the old clamp at ±7·s cut 7.2·s … 7.45·s too
+    const [wrong] = await gradCheck(model, { feeds, wrt: [w], surrogate: clampTo(7), eps, elements: [...values.keys()] });
     expect(wrong!.maxError).toBeGreaterThan(0.1);
+    // the forward pass is the export's rounding: s·clamp(round(w/s), −7, 7) (7.45 → 7, 7.55 → 7, −7.8 → −7)
+    const session = await Session.create(model, { threads: 1 });
+    const y = (await session.run(feeds)).y!.toFloat32();
+    await session.release();
+    const xin = feeds.x!.toFloat32()[0]!;
+    ks.forEach((row, c) => {
+      const expected = row.reduce((a, k) => a + xin * scales[c]! * Math.min(7, Math.max(-7, Math.round(k))), 0);
+      expect(y[c]).toBeCloseTo(expected, 4);
+    });
+  });
+});
+
+describe('oscillation tracking and freezing in QAT (the integer values after every step)', () => {
+  async function plan4(): Promise<QatPlan> {
+    const b = new GraphBuilder();
+    const xi = b.input('x', DataType.FLOAT, ['N', 6, 1, 1]);
+    b.output(b.op('Conv', [xi, b.init('w', Tensor.float([2, 6, 1, 1], [0.7, -0.3, 0.1, 0.5, -0.2, 0.4, -1.4, 0.6, 0.2, -0.8, 1.0, 0.3]))]), 'y');
+    const ptq = b.model({ opset: 17 });
+    const r = rng(3);
+    const calib = [0, 1].map(() => ({ x: Tensor.float([4, 6, 1, 1], Array.from({ length: 24 }, () => r() * 2 - 1)) }));
+    await staticQuantizePass.run(ptq, { target: 'cpu' }, resolveParams(staticQuantizePass, { calibration: calib, weightBits: 4 }));
+    return prepareQat(ptq, { weightBits: 4 });
+  }
+
+  it('counts changes and back-and-forth changes of round(w/s), and freezes a weight that keeps flipping at its usual grid point', async () => {
+    const plan = await plan4();
+    const name = plan.weights[0]!.float;
+    const scales = Array.from(plan.model.graph.nodes.find((n) => n.name === plan.weights[0]!.quantizer)!.input(1)!.initializer!.toFloat32());
+    // element 0 flips 2 ↔ 3 every step (mostly at 2: 2.4, 2.6, 2.4, 2.4, 2.6 …); element 7 moves up steadily; the rest stay
+    const at = (step: number) => Float32Array.from({ length: 12 }, (_, i) => {
+      const c = Math.floor(i / 6);
+      const k = i === 0 ? (step % 3 === 1 ? 2.6 : 2.4) : i === 7 ? -6 + step * 0.5 : 1.2;
+      return k * scales[c]!;
+    });
+    const tracker = oscillationTracker(plan, { momentum: 0.5, window: 6 });
+    for (let step = 1; step <= 12; step++) tracker.afterStep(step, new Map([[name, Tensor.float([2, 6, 1, 1], at(step))]]));
+    const st = tracker.stats();
+    expect(st.weights).toBe(12);
+    expect(st.steps).toBe(12);
+    // in steps 7…12 element 0 changes at 7, 8, 10 and 11 (each time back), element 7 at 10 and 11 (on its way up)
+    expect(st.changed).toBe(2);
+    expect(st.oscillating).toBe(1);
+    expect(st.frozen).toBe(0);
+
+    const freezer = oscillationTracker(plan, { momentum: 0.5, freezeAbove: 0.6, window: 6 });
+    let written: Float32Array | undefined;
+    for (let step = 1; step <= 12; step++) {
+      const tensors = new Map([[name, Tensor.float([2, 6, 1, 1], at(step))]]);
+      freezer.afterStep(step, tensors);
+      written = tensors.get(name)!.toFloat32();
+    }
+    expect(freezer.stats().frozen).toBe(1);
+    // frozen at 2 (where it spent two steps in three), written back as 2·s; the others untouched
+    expect(written![0]).toBeCloseTo(2 * scales[0]!, 6);
+    expect(Array.from(written!.slice(1))).toEqual(Array.from(at(12).slice(1)));
   });
 });
 

@@ -1,11 +1,13 @@
 import { InputError } from '../errors.js';
 import type { Model } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
 import { loadModel, modelToBytes } from '../ir/io.js';
 import { runPasses } from '../passes/manager.js';
 import { resolveParams, type Pass, type PassContext, type Target } from '../passes/pass.js';
 import { CLEANUP_PASSES } from '../passes/simplify.js';
 import { foldedWeightName } from '../passes/rules/conv.js';
 import { exportQat, freezeBatchNorm, prepareQat, type BatchNormParams } from '../quantize/qat.js';
+import { oscillationTracker, type OscillationOptions, type OscillationStats } from '../quantize/qat-oscillation.js';
 import { staticQuantizePass, type StaticConfig } from '../quantize/static.js';
 import type { CalibrationData } from '../quantize/stream.js';
 import { distill } from './distill.js';
@@ -38,6 +40,11 @@ export interface QatOptions extends Omit<TrainOptions, 'extraParams' | 'frozen'>
   distill?: { alpha: number; temperature?: number };
   /** Weights to keep fixed, by name. */
   frozen?: (name: string) => boolean;
+  /**
+   * Track the weights' integer values after every step (how many still change and oscillate at the end), and
+   * with `freezeAbove`, freeze the oscillating ones (src/quantize/qat-oscillation.ts).
+   */
+  oscillations?: OscillationOptions;
   log?: (msg: string) => void;
 }
 
@@ -52,6 +59,8 @@ export interface QatResult {
   qatSeconds: number;
   /** Samples seen by the optimizer. */
   samples: number;
+  /** With `oscillations`: the integer values' changes over the last steps. */
+  oscillations?: OscillationStats;
 }
 
 export async function quantizationAwareTraining(model: Model, opts: QatOptions): Promise<QatResult> {
@@ -69,13 +78,17 @@ export async function quantizationAwareTraining(model: Model, opts: QatOptions):
   if (opts.batchNorm === 'freeze') opts.log?.(`QAT: ${freezeBatchNorm(plan, batchNorms)} of ${batchNorms.size} BatchNorms frozen (folded at export)`);
   const frozen = new Set(plan.frozen);
   opts.log?.(`QAT: ${plan.weights.length} fake-quantized weights, ${plan.biases.length} biases, ${plan.model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length - plan.weights.length} activation quantizers${opts.lsq ? `, ${plan.logScales.length} learned scales` : ''}`);
-  const trainOpts = { ...opts, frozen: (name: string) => frozen.has(name) || !!opts.frozen?.(name), extraParams: plan.extraParams };
+  const tracker = opts.oscillations ? oscillationTracker(plan, opts.oscillations) : undefined;
+  const afterStep = tracker ? (step: number, tensors: Map<string, Tensor>) => { tracker.afterStep(step, tensors); opts.afterStep?.(step, tensors); } : opts.afterStep;
+  const trainOpts = { ...opts, frozen: (name: string) => frozen.has(name) || !!opts.frozen?.(name), extraParams: plan.extraParams, ...(afterStep ? { afterStep } : {}) };
   const training = opts.distill && opts.distill.alpha > 0
     ? await distill(plan.model, { ...trainOpts, teacher: float, alpha: opts.distill.alpha, temperature: opts.distill.temperature ?? 2 })
     : await train(plan.model, trainOpts);
   const qat = exportQat(training.model, plan);
   const qatSeconds = (performance.now() - t1) / 1000;
-  return { float, ptq, qat, training, ptqSeconds, qatSeconds, samples: training.steps * opts.batch };
+  const oscillations = tracker?.stats();
+  if (oscillations) opts.log?.(`QAT: in the last ${Math.min(oscillations.window, oscillations.steps)} of ${oscillations.steps} steps, ${oscillations.changed} of ${oscillations.weights} weights changed their integer value (${oscillations.changes} changes), ${oscillations.oscillating} of them back and forth; ${oscillations.frozen} frozen; oscillation frequency above ${Object.entries(oscillations.frequencyAbove).map(([f, n]) => `${f}: ${n}`).join(', ')}`);
+  return { float, ptq, qat, training, ptqSeconds, qatSeconds, samples: training.steps * opts.batch, ...(oscillations ? { oscillations } : {}) };
 }
 
 /** BatchNormalization after a Conv with a constant weight, keyed by the name the folded weight will have. */

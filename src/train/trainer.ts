@@ -92,6 +92,11 @@ export interface TrainOptions {
   progress?: () => number;
   onProgress?(p: Progress): void;
   onEpoch?(s: EpochStats): void;
+  /**
+   * After every optimizer step (`step` steps done), before any evaluation: may replace tensors in `tensors` (the
+   * trained weights and optimizer state, by initializer name), e.g. QAT's frozen weights. Never mutate a tensor.
+   */
+  afterStep?(step: number, tensors: Map<string, Tensor>): void;
   /** After each evaluation inside an epoch (`evalEvery`). */
   onEval?(e: { step: number; testAccuracy: number; testLoss: number }): void;
 }
@@ -203,6 +208,7 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
       for (const [k, t] of carried) feeds[k] = t;
       const out = await session.run(feeds);
       for (const c of graph.carried) carried.set(c.input, out[c.output]!);
+      opts.afterStep?.(step + 1, carried);
       const loss = out.loss!.toFloat32()[0]!;
       if (!Number.isFinite(loss)) throw new InputError(`training diverged at step ${step} (loss ${loss}); lower the learning rate`);
       lossSum += loss * batch;

@@ -18,6 +18,7 @@ import { compare } from '../../runtime/bench.js';
 import { runtimeInputs } from '../../runtime/inputs.js';
 import { collectTensorData, holdOut } from '../../train/data.js';
 import { quantizationAwareTraining, type QatResult } from '../../train/qat.js';
+import type { OscillationStats } from '../../quantize/qat-oscillation.js';
 import type { TensorData } from '../../train/trainer.js';
 import { parseIntFlag } from '../flags.js';
 import { addTrainingFlags, drawProgress, formatEpoch, logProgress, trainOptionsFrom, type TrainingFlags } from './train.js';
@@ -46,6 +47,8 @@ interface QatFlags extends TrainingFlags {
   patience: string;
   selectBy: string;
   evalEvery?: string;
+  oscillations?: boolean;
+  freezeOscillations?: string;
   limit?: string;
   benchRuns: string;
   json?: boolean;
@@ -78,7 +81,9 @@ export function register(program: Command): void {
     .option('--batch-norm <m>', 'BatchNorm after Conv: fold (before quantization; the folded weights train) | freeze (statistics fixed, γ/β train, folded at export)', 'fold')
     .option('--patience <n>', 'early stop after this many held-out evaluations without improvement (the best weights are kept)', '3')
     .option('--select-by <m>', 'which held-out evaluation\'s weights are kept: loss (the lowest mean cross-entropy) | accuracy (the best top-1, noisy on a few thousand samples)', 'loss')
-    .option('--eval-every <steps>', 'also evaluate the held-out split every this many steps');
+    .option('--eval-every <steps>', 'also evaluate the held-out split every this many steps')
+    .option('--oscillations', "count the weights whose integer value still changes (and changes back) in the last 100 steps")
+    .option('--freeze-oscillations <f>', 'freeze a weight at its most frequent grid point once its oscillation frequency (moving average, momentum 0.01) exceeds f, after the first 200 steps (Nagel et al. 2022); implies --oscillations');
   addTrainingFlags(cmd, { epochs: '1', batch: '64', lr: '1e-4', optimizer: 'adamw' })
     .option('--limit <n>', 'score on the first n samples of --data')
     .option('--bench-runs <n>', 'rounds of the side-by-side latency comparison (0: skip)', '100')
@@ -108,6 +113,8 @@ export interface QatReport {
   bestHeldOut?: number;
   /** The step whose weights were kept (the best held-out evaluation by `--select-by`). */
   bestStep?: number;
+  /** With --oscillations: integer-value changes in the last steps, and the weights frozen. */
+  oscillations?: OscillationStats;
   latency?: { ptqMs: number; qatMs: number; ratio: { value: number; low: number; high: number }; threads: number; batch: number; rounds: number };
 }
 
@@ -131,6 +138,8 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   if (!(alpha >= 0 && alpha <= 1)) throw new InputError(`--distill must be a weight in [0, 1], not '${flags.distill}'`);
   const temperature = Number(flags.temperature);
   if (!(temperature > 0 && temperature <= 100)) throw new InputError(`--temperature must be in (0, 100], not '${flags.temperature}'`);
+  const freezeAbove = flags.freezeOscillations !== undefined ? Number(flags.freezeOscillations) : undefined;
+  if (freezeAbove !== undefined && !(freezeAbove > 0 && freezeAbove < 1)) throw new InputError(`--freeze-oscillations must be a frequency in (0, 1), not '${flags.freezeOscillations}'`);
   const model = loadModel(file);
   const common = trainOptionsFrom(flags);
   const threads = common.threads;
@@ -174,6 +183,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
     patience: parseIntFlag('--patience', flags.patience, 1),
     selectBy: flags.selectBy as 'loss' | 'accuracy',
     evalEvery: flags.evalEvery ? parseIntFlag('--eval-every', flags.evalEvery, 1) : undefined,
+    ...(flags.oscillations || freezeAbove !== undefined ? { oscillations: { window: 100, ...(freezeAbove !== undefined ? { freezeAbove, freezeFrom: 200 } : {}) } } : {}),
     onProgress: process.stderr.isTTY ? drawProgress : logProgress,
     onEpoch: (s) => log(formatEpoch(s, (performance.now() - t0) / 1000)),
     onEval: (e) => log(`step ${e.step} test_loss ${e.testLoss.toFixed(4)} test_acc ${(100 * e.testAccuracy).toFixed(2)}%`),
@@ -192,7 +202,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   const report: QatReport = {
     model: file,
     output: flags.output,
-    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq, weightScales: flags.weightScales, batchNorm: flags.batchNorm, ...(alpha > 0 ? { distill: alpha, temperature } : {}), selectBy: flags.selectBy },
+    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq, weightScales: flags.weightScales, batchNorm: flags.batchNorm, ...(alpha > 0 ? { distill: alpha, temperature } : {}), selectBy: flags.selectBy, ...(freezeAbove !== undefined ? { freezeOscillations: freezeAbove } : {}) },
     metric: 'top1',
     float: fl.metric,
     ptq: ptq.metric,
@@ -206,6 +216,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
     epochs: r.training.history.length,
     bestHeldOut: r.training.best,
     bestStep: r.training.bestStep,
+    ...(r.oscillations ? { oscillations: r.oscillations } : {}),
   };
   const rounds = parseIntFlag('--bench-runs', flags.benchRuns, 0);
   if (rounds > 0) {
