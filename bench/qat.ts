@@ -68,6 +68,8 @@ const CASES: Record<string, { model: string; flags: string[] }> = {
   'mobilenet-4bit-all-60k-osc': { model: 'models/fashion-mobilenet/model.onnx', flags: [...LOSS_60K, '--oscillations'] },
   // session 7: the same, freezing the weights that oscillate (Nagel et al. 2022) at their usual grid point
   'mobilenet-4bit-all-60k-freeze': { model: 'models/fashion-mobilenet/model.onnx', flags: [...LOSS_60K, '--freeze-oscillations', '0.01'] },
+  // session 7: the first Conv and the classifier at 8 bits, PTQ and QAT alike (the PTQ row is this model format too)
+  'mobilenet-4bit-ends': { model: 'models/fashion-mobilenet/model.onnx', flags: [...LOSS_60K, '--wide-ends'] },
 };
 
 fs.mkdirSync(out, { recursive: true });
@@ -157,11 +159,11 @@ if (mode === 'train') {
   const row = async (name: string, m: Model) => process.stdout.write(`${name}: test ${acc(await top1Hits(m, test))}, held-out ${acc(await top1Hits(m, held))}\n`);
   await row('float (BatchNorm folded)', float);
   for (const perChannel of ['conv', 'all'] as const) {
-    for (const weightBits of [4, 8]) {
+    for (const [weightBits, wideEnds] of [[4, false], [4, true], [8, false]] as const) {
       const q = loadModel(modelToBytes(float));
       const calibration = (await calibrationData('models/fashion-mnist/train.json', q, { limit: 200, batch: 1 })).data;
-      await staticQuantizePass.run(q, { target: 'cpu' }, resolveParams(staticQuantizePass, { calibration, perChannel, weightBits }));
-      await row(`PTQ ${weightBits}-bit weights, per-channel ${perChannel}`, q);
+      await staticQuantizePass.run(q, { target: 'cpu' }, resolveParams(staticQuantizePass, { calibration, perChannel, weightBits, wideEnds }));
+      await row(`PTQ ${weightBits}-bit weights${wideEnds ? ' (first and last layers 8-bit)' : ''}, per-channel ${perChannel}`, q);
     }
   }
 } else {

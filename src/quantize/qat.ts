@@ -128,15 +128,15 @@ export function prepareQat(ptq: Model, opts: PrepareQatOptions = {}): QatPlan {
     const fv = g.addInitializer(Tensor.float([...t.dims], values), floatName);
     const qv = g.newValue(`${floatName}_fake_quantized`);
     let input: Value = fv;
-    let limit: number | undefined;
+    // a narrow grid only where static quantization put one: a weight it kept at 8 bits (`wideEnds`: the first and
+    // last layers) has integers beyond ±limit (min-max scales put its largest weight at ±127)
+    const narrow = opts.weightBits !== undefined && opts.weightBits < 8 && t.dtype === DataType.INT8 ? 2 ** (opts.weightBits - 1) - 1 : undefined;
+    const limit = narrow !== undefined && ints.every((v) => Math.abs(v) <= narrow) ? narrow : undefined;
     if (opts.weightScales === 'mse' && t.dtype === DataType.INT8 && z.every((v) => v === 0)) {
       const scale = dq.input(1)!;
-      scale.initializer = Tensor.float([...scale.initializer!.dims], mseScales(values, t.dims, axis, 2 ** ((opts.weightBits ?? 8) - 1) - 1));
+      scale.initializer = Tensor.float([...scale.initializer!.dims], mseScales(values, t.dims, axis, limit ?? 127));
     }
-    if (opts.weightBits !== undefined && opts.weightBits < 8 && t.dtype === DataType.INT8) {
-      limit = 2 ** (opts.weightBits - 1) - 1;
-      input = clampToGrid(g, fv, dq, limit, t.rank, axis, dq);
-    }
+    if (limit !== undefined) input = clampToGrid(g, fv, dq, limit, t.rank, axis, dq);
     const quantizer = new Node('QuantizeLinear', [input, dq.input(1), dq.input(2)], [qv], { name: g.uniqueName(`${floatName}_QuantizeLinear`), attrs: dq.attrs.values() });
     g.addNode(quantizer, dq);
     dq.setInput(0, qv);

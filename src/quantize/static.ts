@@ -29,6 +29,8 @@ export interface StaticConfig extends NodeFilter {
   weightType: QType;
   /** Weight grid: 8, or fewer bits stored in the 8-bit type (same kernels; for accuracy studies and QAT). */
   weightBits: number;
+  /** With `weightBits` < 8: the first and the last weighted layers (in graph order) keep 8-bit weights. */
+  wideEnds: boolean;
   perChannel: 'conv' | 'all' | 'none';
   symmetricActivations: boolean;
   reduceRange: boolean;
@@ -55,6 +57,7 @@ export const staticQuantizePass: Pass<StaticConfig> = {
     activationType: { type: 'string', choices: ['auto', 'int8', 'uint8'], default: 'auto', search: ['int8', 'uint8'], doc: 'activation integer type: int8 (S8S8), uint8 (U8S8); auto = uint8 on cpu, int8 elsewhere' },
     weightType: { type: 'string', choices: ['int8', 'uint8'], default: 'int8', doc: 'weight integer type' },
     weightBits: { type: 'number', min: 2, max: 8, default: 8, doc: 'weight grid in bits (below 8: stored in the 8-bit type, e.g. 4 = levels −7…7; same kernels, for accuracy studies and QAT)' },
+    wideEnds: { type: 'boolean', default: false, doc: 'with weightBits below 8: the first and the last weighted layers keep 8-bit weights (the usual low-bit practice)' },
     perChannel: { type: 'string', choices: ['conv', 'all', 'none'], default: 'conv', search: ['conv', 'all', 'none'], doc: 'per-channel weight scales: Conv only, all weighted ops, none' },
     symmetricActivations: { type: 'boolean', default: false, search: [false, true], doc: 'symmetric activation ranges (no zero point; ReLUs then stay)' },
     reduceRange: { type: 'boolean', default: false, search: [false, true], doc: '7-bit weights for CPUs without VNNI' },
@@ -115,6 +118,14 @@ function tieRanges(plan: StaticPlan, ranges: Map<string, Range>): void {
   }
 }
 
+/** The weights of the first and the last weighted node in graph order. */
+function endWeights(g: Graph, plan: StaticPlan): Set<Value> {
+  const order = new Map(g.nodes.map((n, i) => [n, i]));
+  const weights = [...plan.weights].filter(([, info]) => info.isWeight).map(([w]) => ({ w, at: Math.min(...w.uses.map((u) => order.get(u.node) ?? Infinity)) }));
+  weights.sort((a, b) => a.at - b.at);
+  return new Set([weights[0]?.w, weights.at(-1)?.w].filter((w): w is Value => !!w));
+}
+
 function applyPlan(model: Model, plan: StaticPlan, ranges: Map<string, Range>, cfg: StaticConfig & { activationType: QType }, ctx: PassContext): number {
   const g = model.graph;
   if (plan.nodes.length) raiseOpset(model, ctx);
@@ -140,10 +151,11 @@ function applyPlan(model: Model, plan: StaticPlan, ranges: Map<string, Range>, c
   }
   const weightScales = new Map<Value, number[]>();
   const floors = biasScaleFloors(plan, paramsOf);
+  const wide = cfg.weightBits < 8 && cfg.wideEnds ? endWeights(g, plan) : new Set<Value>();
   for (const [w, info] of plan.weights) {
     const t = w.constTensor()!;
     const spec = info.isWeight
-      ? { qtype: cfg.weightType, symmetric: cfg.weightType === 'int8', reduceRange: cfg.reduceRange, bits: cfg.weightBits < 8 ? cfg.weightBits : undefined }
+      ? { qtype: cfg.weightType, symmetric: cfg.weightType === 'int8', reduceRange: cfg.reduceRange, bits: cfg.weightBits < 8 && !wide.has(w) ? cfg.weightBits : undefined }
       : actSpec;
     const q = quantizeTensor(t, spec, info.axis, floors.get(w));
     weightScales.set(w, q.params.map((p) => p.scale));

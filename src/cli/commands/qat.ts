@@ -36,6 +36,7 @@ interface QatFlags extends TrainingFlags {
   perChannel?: boolean;
   perTensor?: boolean;
   weightBits: string;
+  wideEnds?: boolean;
   activationType: string;
   symmetricActivations?: boolean;
   target: string;
@@ -71,6 +72,7 @@ export function register(program: Command): void {
     .option('--per-channel', 'per-channel weights for MatMul/Gemm too (Conv always is)')
     .option('--per-tensor', 'per-tensor weights everywhere (Conv too)')
     .option('--weight-bits <n>', 'weight grid: 8, or 2–7 bits stored as int8 (4 = levels −7…7; same kernels and speed)', '8')
+    .option('--wide-ends', 'with --weight-bits below 8: the first and the last weighted layers keep 8-bit weights (PTQ and QAT alike)')
     .option('--activation-type <t>', 'int8 | uint8 | auto', 'auto')
     .option('--symmetric-activations', 'symmetric activation ranges')
     .option('--target <t>', 'cpu | std | wasm', 'cpu')
@@ -163,6 +165,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
       if (b > 8) throw new InputError('--weight-bits must be 2–8');
       return b;
     })(),
+    ...(flags.wideEnds ? { wideEnds: true } : {}),
     activationType: flags.activationType as StaticConfig['activationType'],
     symmetricActivations: !!flags.symmetricActivations,
     calibMethod: flags.calibMethod as CalibMethod,
