@@ -416,7 +416,9 @@ describe('search with a fake-fast evaluator', () => {
 
   it('under a time budget the candidates that fine-tune get half of the time left, so the quantizers are still tried', async () => {
     const student = noop('fake-student', { every: { type: 'integer', default: 2, search: [2, 4], doc: '' }, steps: { type: 'integer', default: 300, doc: '' }, distill: { type: 'number', default: 0.5, doc: '' } });
-    const studentSpace: SearchSpace = { ...space, passes: [...space.passes, { pass: student, kind: 'prune', variant: 'student', buildCost: 50, needs: ['training'], searchParams: ['every'] }] };
+    // a cheaper fine-tuning pruner listed first: with training data the student still goes before it
+    const channel = noop('fake-prune', { sparsity: { type: 'number', default: 0.5, search: [0.25, 0.5], doc: '' }, steps: { type: 'integer', default: 300, doc: '' }, distill: { type: 'number', default: 0.5, doc: '' } });
+    const studentSpace: SearchSpace = { ...space, passes: [...space.passes, { pass: channel, kind: 'prune', variant: 'channel', buildCost: 5, uses: ['training'], speedsUp: ['MatMul'], searchParams: ['sparsity'] }, { pass: student, kind: 'prune', variant: 'student', buildCost: 50, needs: ['training'], searchParams: ['every'] }] };
     // a student takes 4 (fake) minutes to distil and runs in 1/every of the time; everything else takes no time
     const now = performance.now.bind(performance);
     let fake = 0;
@@ -432,15 +434,20 @@ describe('search with a fake-fast evaluator', () => {
         },
       };
       const res = await runSearch(studentSpace, ev, { ...opts({}, parseBudget('6m')), pruneFinetune: { steps: 300, distill: 0.5 } });
-      // every 2nd layer took 4 of the 3 minutes the training candidates had: every 4th is not started
+      // every 2nd layer took 4 of the 3 minutes the training candidates had: every 4th is not started, nor the
+      // cheaper pruner after it (the student goes first with training data: the biggest win on a transformer)
       expect(res.candidates.filter((c) => c.stage === 'prune').map((c) => c.recipe.steps[0]!.params.every)).toEqual([2]);
       expect(res.skipped.find((x) => x.what === 'fake-student (student) at every 4 and beyond')!.reason).toMatch(/half of the time budget left/);
+      expect(res.skipped.find((x) => x.what === 'fake-prune (channel)')!.reason).toMatch(/half of the time budget left/);
       // and the quantizer was tried on the student (whose build distils again: 4 more minutes, so the budget ends there)
       expect(res.candidates.filter((c) => c.stage === 'quantize').map((c) => c.recipe.steps.map((x) => x.pass).join(' → '))).toEqual(['fake-student → fake-fold → fake-quant-a']);
       // a trial budget is a count the user gave: no share there
       fake = 0;
       const counted = await runSearch(studentSpace, ev, { ...opts({}, parseBudget('50')), pruneFinetune: { steps: 300, distill: 0.5 } });
-      expect(counted.candidates.filter((c) => c.stage === 'prune').map((c) => c.recipe.steps[0]!.params.every)).toEqual([2, 4]);
+      expect(counted.candidates.filter((c) => c.stage === 'prune').map((c) => c.recipe.steps[0]!.pass + ' ' + JSON.stringify(c.recipe.steps[0]!.params))).toEqual([
+        'fake-student {"steps":300,"distill":0.5,"every":2}', 'fake-student {"steps":300,"distill":0.5,"every":4}',
+        'fake-prune {"steps":300,"distill":0.5,"sparsity":0.25}', 'fake-prune {"steps":300,"distill":0.5,"sparsity":0.5}',
+      ]);
     } finally {
       clock.mockRestore();
     }

@@ -314,7 +314,11 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     }
     // Pruning: each granularity at each of its sparsity search values on the graph passes' model (the report
     // plots accuracy and latency against sparsity per granularity); the best one kept goes under the quantizers.
-    const pruners = applicable.filter((p) => p.kind === 'prune').sort((a, b) => a.buildCost - b.buildCost);
+    // With training data the students come first: dropping whole layers is the biggest win on a transformer
+    // (spam-bert: every 4th layer + int8 gave 5.11×, the best channel pruning 2.01×), and under a time budget
+    // the cheaper granularities tried first used it all. Otherwise the cheapest build first.
+    const studentFirst = (p: SearchablePass) => (opts.pruneFinetune && p.variant === 'student' ? 0 : 1);
+    const pruners = applicable.filter((p) => p.kind === 'prune').sort((a, b) => studentFirst(a) - studentFirst(b) || a.buildCost - b.buildCost);
     const tune = opts.pruneFinetune && opts.pruneFinetune.steps > 0 ? { steps: opts.pruneFinetune.steps, distill: opts.pruneFinetune.distill } : {};
     // Candidates that fine-tune take minutes each on a transformer (spam-bert: a prune candidate's 300 steps are
     // longer than most time budgets): under a time budget they get half of the time left, so the quantizers

@@ -355,7 +355,16 @@ describe('prune → QAT in one optimize recipe', () => {
       expect(qat.recipe.steps[2]!.params.distill).toBe(0.5);
       const ptq = await ev.build(ptqRecipe);
       const trained = await ev.build(qat.recipe);
+      expect(ev.trainedReuses).toBe(1); // QAT on [prune, simplify] started from the pruned model PTQ was built on
       expect(histogram(trained.model)).toEqual(histogram(ptq.model));
+      // a quantizer on a pruned model the search measured before starts from it: the same bytes as built anew
+      const ev2 = new OnnxEvaluator({ ...common, training });
+      await ev2.build(pruned);
+      const again = await ev2.build(ptqRecipe);
+      expect(ev2.trainedReuses).toBe(1);
+      expect(again.steps.map((s) => s.pass)).toEqual(['prune', 'simplify', 'quantize-static']);
+      expect(again.steps[0]!.stats.finetuneSteps).toBe(12);
+      expect(Buffer.from(again.bytes).equals(Buffer.from(ptq.bytes))).toBe(true);
       // (the pruned PTQ model still carries the biases mean compensation replaced, unread; the export drops them)
       const used = (m: Model) => Object.fromEntries(Object.entries(initTypes(m)).filter(([k]) => m.graph.initializers.get(k)!.uses.length > 0));
       expect(used(trained.model)).toEqual(used(ptq.model));
