@@ -92,6 +92,27 @@ describe('quantization-aware training', () => {
     }
   });
 
+  it('4-bit weights with 8-bit ends (wideEnds): the first Conv and the Gemm keep the 8-bit grid in PTQ, QAT clamps only the middle one', async () => {
+    const float = loadModel(modelToBytes(cnn()));
+    await runPasses(float, CLEANUP_PASSES, { target: 'cpu' });
+    const maxInt = (m: Model) => Object.fromEntries([...m.graph.initializers].filter(([, v]) => v.initializer!.dtype === DataType.INT8 && v.initializer!.rank > 1).map(([k, v]) => [k.replace(/_quantized$/, ''), Math.max(...Array.from(v.initializer!.toFloat32(), Math.abs))]));
+    const ptq = loadModel(modelToBytes(float));
+    await staticQuantizePass.run(ptq, { target: 'cpu' }, resolveParams(staticQuantizePass, { calibration: calibration(), weightBits: 4, wideEnds: true }));
+    const ints = maxInt(ptq);
+    expect(Object.keys(ints).length).toBe(3);
+    // the first and last weighted layers on the 8-bit grid (min-max puts a weight at ±127), the middle one on ±7
+    expect(Object.entries(ints).filter(([, v]) => v === 127).map(([k]) => k).sort()).toEqual(['c1.weight', 'fc.weight'].map((k) => Object.keys(ints).find((n) => n.startsWith(k))!).sort());
+    expect(Object.values(ints).filter((v) => v <= 7).length).toBe(1);
+    const plan = prepareQat(ptq, { weightBits: 4 });
+    expect(plan.weights.filter((w) => w.limit === 7).length).toBe(1);
+    const back = exportQat(plan.model, plan);
+    expect(maxInt(back)).toEqual(ints);
+    // without wideEnds all three are on ±7
+    const all = loadModel(modelToBytes(float));
+    await staticQuantizePass.run(all, { target: 'cpu' }, resolveParams(staticQuantizePass, { calibration: calibration(), weightBits: 4 }));
+    expect(Object.values(maxInt(all)).every((v) => v <= 7)).toBe(true);
+  });
+
   it('BatchNorm frozen: untrained, the graph computes the PTQ model (W·γ/σ and β + (b − μ)·γ/σ rebuild the folded values)', async () => {
     const model = cnn();
     const float = loadModel(modelToBytes(model));
