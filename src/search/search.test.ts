@@ -418,7 +418,7 @@ describe('search with a fake-fast evaluator', () => {
     const student = noop('fake-student', { every: { type: 'integer', default: 2, search: [2, 4], doc: '' }, steps: { type: 'integer', default: 300, doc: '' }, distill: { type: 'number', default: 0.5, doc: '' } });
     // a cheaper fine-tuning pruner listed first: with training data the student still goes before it
     const channel = noop('fake-prune', { sparsity: { type: 'number', default: 0.5, search: [0.25, 0.5], doc: '' }, steps: { type: 'integer', default: 300, doc: '' }, distill: { type: 'number', default: 0.5, doc: '' } });
-    const studentSpace: SearchSpace = { ...space, passes: [...space.passes, { pass: channel, kind: 'prune', variant: 'channel', buildCost: 5, uses: ['training'], speedsUp: ['MatMul'], searchParams: ['sparsity'] }, { pass: student, kind: 'prune', variant: 'student', buildCost: 50, needs: ['training'], searchParams: ['every'] }] };
+    const studentSpace: SearchSpace = { ...space, passes: [...space.passes, { pass: channel, kind: 'prune', variant: 'channel', buildCost: 5, speedsUp: ['MatMul'], searchParams: ['sparsity'] }, { pass: student, kind: 'prune', variant: 'student', buildCost: 50, needs: ['training'], searchParams: ['every'] }] };
     // a student takes 4 (fake) minutes to distil and runs in 1/every of the time; everything else takes no time
     const now = performance.now.bind(performance);
     let fake = 0;
