@@ -166,6 +166,7 @@ describe('the timed inputs', () => {
     expect(r.shapes).toEqual([{ shapes: 'x=1x320', count: 2 }, { shapes: 'x=1x160', count: 1 }]);
     expect(r.inputs[0]!.shape).toEqual([1, 320]);
     expect(r.timesMs).toHaveLength(6);
+    expect(r.warmup).toBe(3); // one untimed run per set at least, and it says so (it said 0)
     await expect(benchmark(widthModel(), { runs: 1, feeds: set(8), feedSets: [set(8)] })).rejects.toThrow(/not both/);
   });
 });

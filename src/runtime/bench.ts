@@ -118,6 +118,8 @@ interface Contestant {
   batch: number;
   runtimeStartMs: number;
   sessionRssBytes: number;
+  /** Untimed runs made (at least one per input set). */
+  warmup: number;
   times: number[];
 }
 
@@ -195,8 +197,9 @@ async function prepare(source: Model | string | Uint8Array, opts: BenchOptions):
   const runners = allFeeds.map((f) => session.prepareFeeds(f));
   let next = 0;
   const runOnce = () => runners[next++ % runners.length]!();
+  const warmup = Math.max(opts.warmup ?? DEFAULT_WARMUP, runners.length > 1 ? runners.length : 0);
   try {
-    for (let i = 0; i < Math.max(opts.warmup ?? DEFAULT_WARMUP, runners.length > 1 ? runners.length : 0); i++) await runOnce();
+    for (let i = 0; i < warmup; i++) await runOnce();
   } catch (e) {
     await session.release();
     throw e;
@@ -221,7 +224,7 @@ async function prepare(source: Model | string | Uint8Array, opts: BenchOptions):
   const first = inputs[0]?.shape;
   const batch = opts.batch ?? (first && first.length >= 2 ? first[0]! : 1);
   const label = typeof source === 'string' ? source : '<model>';
-  return { label, session, runOnce, inputs, ...(shapes ? { shapes } : {}), batch, runtimeStartMs, sessionRssBytes: Math.max(0, memory.peak - rssBefore), times: [] };
+  return { label, session, runOnce, inputs, ...(shapes ? { shapes } : {}), batch, runtimeStartMs, sessionRssBytes: Math.max(0, memory.peak - rssBefore), warmup, times: [] };
 }
 
 /** `x=1x3x48x320, mask=1x128`: the shapes of one input set, as the flags write them. */
@@ -299,7 +302,7 @@ function result(c: Contestant, opts: BenchOptions): BenchResult {
     ...(c.shapes ? { shapes: c.shapes } : {}),
     batch: c.batch,
     sessionCreateMs: c.session.createMs,
-    warmup: opts.warmup ?? DEFAULT_WARMUP,
+    warmup: c.warmup,
     latencyMs,
     throughput: { inferencesPerSec, samplesPerSec: inferencesPerSec * c.batch },
     memory: { peakRssBytes: peakRssBytes(), sessionRssBytes: c.sessionRssBytes },

@@ -256,6 +256,25 @@ describe('search with a fake-fast evaluator', () => {
     expect(lines.find((l) => l.startsWith('[1] '))).toMatch(/ — p50 0\.320 → 0\.210 ms \(1\.52× vs baseline side by side \[1\.50, 1\.55\]\), /);
   });
 
+  it('runs the fallback from the fastest variant that has one (the fastest may have none)', async () => {
+    const ev = new FakeEvaluator();
+    const asked: Recipe[] = [];
+    const firstHasNone: Evaluator = {
+      // both variants of fake-quant-a break the bound here (its fallback param is ignored), at the same speed
+      evaluate: (r) => ev.evaluate({ ...r, steps: r.steps.map((s) => (s.pass === 'fake-quant-a' && !s.params.exclude ? { ...s, params: {} } : s)) }),
+      async fallback(r) {
+        asked.push(r);
+        if (asked.length === 1) return undefined; // no fallback for this variant (static per-channel 'none')
+        const last = r.steps.at(-1)!;
+        return { recipe: { ...r, steps: [...r.steps.slice(0, -1), { pass: last.pass, params: { ...last.params, exclude: ['MatMul_3'] } }] }, note: 'accuracy-aware fallback: 1 node kept in float' };
+      },
+    };
+    const res = await runSearch(space, firstHasNone, opts());
+    expect(asked).toHaveLength(2);
+    expect(asked[0]).not.toEqual(asked[1]);
+    expect(res.candidates.filter((c) => c.stage === 'fallback')).toHaveLength(1);
+  });
+
   it('passes the time budget down to the fallback: it is told when the time is up, and the search stops there', async () => {
     const ev = new FakeEvaluator();
     let polls = 0;

@@ -391,15 +391,18 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       prefetch(paramVariations(sp, opts.target).map((v) => withSteps(best.recipe, [...prefix, stepOf(sp, { [v.name]: v.value })])));
       for (const v of paramVariations(sp, opts.target)) variants.push(await measure(withSteps(best.recipe, [...prefix, stepOf(sp, { [v.name]: v.value })]), 'refine'));
       if (evaluator.fallback && !variants.some((v) => v.accurate)) {
-        // the fastest variant that broke the bound, with its most sensitive nodes back in float
-        const fastest = variants.filter((v) => v.measurement).sort((a, b) => speed(b) - speed(a))[0];
-        if (!fastest) continue;
-        if (clock.spent()) {
-          stopped = `the budget was spent (${clock.trials} candidates in ${(clock.elapsedMs / 1000).toFixed(1)} s)`;
-          throw new Stop();
+        // the fastest variant that broke the bound and has a fallback (static per-channel 'none' has none: the
+        // rec model's fastest variant was that one, and no fallback ran at all), its most sensitive nodes back in float
+        let fb: Awaited<ReturnType<NonNullable<Evaluator['fallback']>>>;
+        for (const v of variants.filter((x) => x.measurement).sort((a, b) => speed(b) - speed(a))) {
+          if (clock.spent()) {
+            stopped = `the budget was spent (${clock.trials} candidates in ${(clock.elapsedMs / 1000).toFixed(1)} s)`;
+            throw new Stop();
+          }
+          // a time budget bounds the fallback too: it stops at the budget's end with what it has
+          fb = await evaluator.fallback(v.recipe, base.metric, opts.goals.maxAccuracyDrop, () => clock.timeUp());
+          if (fb) break;
         }
-        // a time budget bounds the fallback too: it stops at the budget's end with what it has
-        const fb = await evaluator.fallback(fastest.recipe, base.metric, opts.goals.maxAccuracyDrop, () => clock.timeUp());
         if (fb) {
           const f = await measure(fb.recipe, 'fallback');
           f.reason = `${fb.note}; ${f.reason}`;

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('Optimize a shipped model on shipped data end to end and write the report (about 50 s on 2 cores)')
+    .description('Optimize a shipped model on shipped data end to end and write the report (30–60 s on 2 cores)')
     .option('-o, --output <dir>', 'output folder (must not exist; default ./inferopt-demo, or -2, -3… if taken)')
     .option('--budget <n|time>', 'candidates (default 30: the same data and budget choose the same recipe) or wall time for the search', '30')
     .action(async (flags: { output?: string; budget: string }) => {
