@@ -33,6 +33,8 @@ describe('inferopt pipeline: bad specs', () => {
     ['a bad lane count', (s) => ((s.stages[3] as { sessions?: number }).sessions = 0, s), /"sessions" must be an integer from 1 to 16/],
     ['refresh on a recogniser read every frame', (s) => ((s.stages[3] as { refresh?: number }).refresh = 8, s), /"refresh" applies to recognisers \(post ctc\) with policy on-change/],
     ['a zero refresh', (s) => (Object.assign(s.stages[3]!, { policy: 'on-change', refresh: 0 }), s), /"refresh" must be an integer from 1 to 10000/],
+    ['confirm on a recogniser read every frame', (s) => ((s.stages[3] as { confirm?: number }).confirm = 4, s), /"confirm" applies to recognisers \(post ctc\) with policy on-change/],
+    ['a fractional confirm', (s) => (Object.assign(s.stages[3]!, { policy: 'on-change', confirm: 1.5 }), s), /"confirm" must be an integer from 1 to 10000/],
     ['a negative changeThreshold', (s) => (Object.assign(s.stages[3]!, { policy: 'on-change', changeThreshold: -1 }), s), /"changeThreshold" must be a number above 0/],
     ['a non-boolean spinning', (s) => ((s.stages[0] as { spinning?: unknown }).spinning = 'no', s), /"spinning" must be true or false/],
     ['an unknown post-processing op', (s) => (((s.stages[3] as { post: { op: string } }).post.op = 'beam'), s), /unknown post-processing op 'beam'/],

@@ -115,13 +115,13 @@ function pipelineChanges(budgetMs: number): Change[] {
     },
     {
       name: 'recognise a track when its box changes',
-      detail: 'recogniser runs on a track\'s first crop and again when its width or height changed by 15% (text entering, zoom)',
-      apply: edit((s) => crops(s).filter((c) => c.post.op === 'ctc' && tracked(s, c) && c.policy !== 'on-change').map((c) => ((c.policy = 'on-change'), (c.changeThreshold = 0.15))).length > 0),
+      detail: 'recogniser runs on a track\'s first crop and again when its width or height changed by 15% (text entering, zoom); each such read gets a second opinion 4 frames later when a frame has room (the better-scored read stands)',
+      apply: edit((s) => crops(s).filter((c) => c.post.op === 'ctc' && tracked(s, c) && c.policy !== 'on-change').map((c) => ((c.policy = 'on-change'), (c.changeThreshold = 0.15), (c.confirm = 4))).length > 0),
     },
     {
       name: 'recognise a track once',
       detail: 'recogniser runs on a track\'s first crop only',
-      apply: edit((s) => crops(s).filter((c) => c.post.op === 'ctc' && tracked(s, c) && c.policy !== 'once').map((c) => (c.policy = 'once')).length > 0),
+      apply: edit((s) => crops(s).filter((c) => c.post.op === 'ctc' && tracked(s, c) && c.policy !== 'once').map((c) => ((c.policy = 'once'), delete c.confirm, delete c.refresh)).length > 0),
     },
     {
       name: 'tight crop widths',

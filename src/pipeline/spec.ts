@@ -68,6 +68,12 @@ export interface ModelStageSpec {
    * a blurred frame) does not stand for the track's whole life.
    */
   refresh?: number;
+  /**
+   * on-change recognisers: a track's read (its first, and the first after each change of its box) gets a second
+   * opinion this many frames later, when the frame has room (never at the budget's cost), and the better-scored
+   * read stands: one read is then not all a track's life rests on. Costs one read per track and box change.
+   */
+  confirm?: number;
   /** Crop stages: crops per model call. */
   batch?: number;
   /** ONNX Runtime intra-op threads of this stage's session (of each session, with `sessions`). */
@@ -193,6 +199,8 @@ function checkModelStage(st: ModelStageSpec, w: string): void {
   if (st.changeThreshold !== undefined && !(typeof st.changeThreshold === 'number' && st.changeThreshold > 0 && st.changeThreshold <= 10)) fail(w, '"changeThreshold" must be a number above 0 and at most 10 (a relative change)');
   if (st.refresh !== undefined && !(Number.isInteger(st.refresh) && st.refresh >= 1 && st.refresh <= 10000)) fail(w, '"refresh" must be an integer from 1 to 10000 (frames)');
   if (st.refresh !== undefined && !(st.post.op === 'ctc' && st.policy === 'on-change')) fail(w, '"refresh" applies to recognisers (post ctc) with policy on-change');
+  if (st.confirm !== undefined && !(Number.isInteger(st.confirm) && st.confirm >= 1 && st.confirm <= 10000)) fail(w, '"confirm" must be an integer from 1 to 10000 (frames)');
+  if (st.confirm !== undefined && !(st.post.op === 'ctc' && st.policy === 'on-change')) fail(w, '"confirm" applies to recognisers (post ctc) with policy on-change');
   if (st.batch !== undefined && !(Number.isInteger(st.batch) && st.batch >= 1)) fail(w, '"batch" must be an integer ≥ 1');
   if (st.threads !== undefined && !(Number.isInteger(st.threads) && st.threads >= 1)) fail(w, '"threads" must be an integer ≥ 1');
   if (st.spinning !== undefined && typeof st.spinning !== 'boolean') fail(w, '"spinning" must be true or false');

@@ -303,7 +303,7 @@ class CropStage implements StageRunner {
 
   /** Whether a region needs this stage now, and how urgently (lower first): see `cropDue`. */
   private due(it: Item, frame: number, frameWidth: number, frameHeight: number): number | undefined {
-    return cropDue(it, { policy: this.policy, recognizes: this.spec.post.op === 'ctc', changeThreshold: this.spec.changeThreshold ?? 0.15, ...(this.spec.refresh !== undefined ? { refresh: this.spec.refresh } : {}) }, frame, frameWidth, frameHeight);
+    return cropDue(it, { policy: this.policy, recognizes: this.spec.post.op === 'ctc', changeThreshold: this.spec.changeThreshold ?? 0.15, ...(this.spec.refresh !== undefined ? { refresh: this.spec.refresh } : {}), ...(this.spec.confirm !== undefined ? { confirm: this.spec.confirm } : {}) }, frame, frameWidth, frameHeight);
   }
 
   async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
@@ -444,14 +444,7 @@ class CropStage implements StageRunner {
     chunk.forEach((it, k) => {
       const { text, score } = ctcDecode(data, steps, classes, this.alphabet!, k * steps * classes);
       const kept = score >= (post.dropScore ?? 0.5) ? text : '';
-      if (it.track) {
-        it.track.text = kept;
-        it.track.textScore = score;
-        it.track.recognizedBox = [...it.box];
-        it.track.recognizedAt = frame;
-        it.track.dueSince = undefined;
-        it.track.recognizedCut = touchesEdge(it.box, frameWidth, frameHeight);
-      }
+      if (it.track) recordRead(it.track, { text: kept, score }, it.box, frame, touchesEdge(it.box, frameWidth, frameHeight), this.spec.changeThreshold ?? 0.15, this.policy === 'on-change');
       it.text = kept;
       it.textScore = score;
     });
@@ -474,21 +467,44 @@ class CropStage implements StageRunner {
  * ago (on-change; only when the frame has room, see `pickWork`). Untracked regions, and every-frame stages, run
  * every frame.
  */
-export function cropDue(it: Item, st: { policy: string; recognizes: boolean; changeThreshold: number; refresh?: number }, frame: number, frameWidth: number, frameHeight: number): number | undefined {
+export function cropDue(it: Item, st: { policy: string; recognizes: boolean; changeThreshold: number; refresh?: number; confirm?: number }, frame: number, frameWidth: number, frameHeight: number): number | undefined {
   const t = it.track;
   if (!t || st.policy === 'every-frame') return 0;
   const last = st.recognizes ? t.recognizedAt : t.flipped === undefined ? undefined : 0;
   if (last === undefined) return 0; // never seen: first
   if ((st.recognizes ? t.recognizedCut : t.classifiedCut) && !touchesEdge(it.box, frameWidth, frameHeight)) return 1;
   if (st.policy === 'once' || !st.recognizes) return undefined;
-  const b = t.recognizedBox!;
-  const [w0, h0] = [b[2] - b[0], b[3] - b[1]];
-  const [w1, h1] = [it.box[2] - it.box[0], it.box[3] - it.box[1]];
-  const change = Math.max(Math.abs(w1 - w0) / Math.max(1, w0), Math.abs(h1 - h0) / Math.max(1, h0));
   const age = frame - t.recognizedAt!;
-  if (change >= st.changeThreshold) return 1 + 1 / (1 + age);
+  if (boxChange(t.recognizedBox!, it.box) >= st.changeThreshold) return 1 + 1 / (1 + age);
+  if (st.confirm !== undefined && (t.reads ?? 1) < 2 && age >= st.confirm) return 2 + 1 / (1 + age);
   if (st.refresh !== undefined && age >= st.refresh) return 2 + 1 / (1 + age);
   return undefined;
+}
+
+/** The relative change of a box's width or height (the larger). */
+const boxChange = (b: Rect, a: Rect) => {
+  const [w0, h0] = [b[2] - b[0], b[3] - b[1]];
+  const [w1, h1] = [a[2] - a[0], a[3] - a[1]];
+  return Math.max(Math.abs(w1 - w0) / Math.max(1, w0), Math.abs(h1 - h0) / Math.max(1, h0));
+};
+
+/**
+ * Records a recogniser's read of a track (`cut`: its box touched the frame edge). With `bestOf` (on-change
+ * recognisers, whose re-reads of an unchanged box are confirm or refresh reads), a second opinion on the box that
+ * stands — not the first read, not a changed box, not a cut read now whole — keeps whichever read scored higher
+ * (the CTC score: mean probability of the kept characters), so a worse read never replaces a better one of the
+ * same text; any other read replaces the text (every-frame recognisers always: the text is this frame's read).
+ */
+export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox' | 'recognizedAt' | 'recognizedCut' | 'reads' | 'dueSince'>, read: { text: string; score: number }, box: Rect, frame: number, cut: boolean, changeThreshold: number, bestOf: boolean): void {
+  const second = bestOf && t.recognizedAt !== undefined && t.recognizedBox !== undefined && !t.recognizedCut && !cut && boxChange(t.recognizedBox, box) < changeThreshold;
+  t.recognizedAt = frame;
+  t.dueSince = undefined;
+  t.reads = second ? (t.reads ?? 1) + 1 : 1;
+  if (second && read.score <= (t.textScore ?? -Infinity)) return;
+  t.text = read.text;
+  t.textScore = read.score;
+  t.recognizedBox = [...box];
+  t.recognizedCut = cut;
 }
 
 /**

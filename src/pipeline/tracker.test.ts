@@ -6,7 +6,7 @@ import { boxIou, rectQuad, type Rect } from './geometry.js';
 import { scoreAccuracy } from './metrics.js';
 import type { FrameResult } from './runner.js';
 import { FrameScheduler } from './scheduler.js';
-import { cropDue, pickWork, type Item } from './stages.js';
+import { cropDue, pickWork, recordRead, type Item } from './stages.js';
 import { Tracker, type Track, type TrackerOptions } from './tracker.js';
 
 /** Three texts: one moving right, one moving left and down, one growing (a zoom). */
@@ -274,5 +274,42 @@ describe('when a crop stage runs on a tracked region', () => {
     expect(cropDue(region([100, 100, 340, 130], t), r, 11, W, H)!).toBeLessThanOrEqual(2);
     // once and the classifier never refresh
     expect(cropDue(region(whole, t), { ...rec('once'), refresh: 8 }, 30, W, H)).toBeUndefined();
+  });
+
+  it('on-change with confirm: a box read once gets a second opinion `confirm` frames later (p > 2), and then no more', () => {
+    const r = { ...rec('on-change'), confirm: 4 };
+    const t = { recognizedAt: 3, recognizedBox: whole, recognizedCut: false, reads: 1 };
+    expect(cropDue(region(whole, t), r, 6, W, H)).toBeUndefined(); // read 3 frames ago
+    const p7 = cropDue(region(whole, t), r, 7, W, H)!;
+    expect(p7).toBeGreaterThan(2);
+    expect(p7).toBeLessThanOrEqual(3);
+    expect(cropDue(region(whole, { ...t, reads: 2 }), r, 30, W, H)).toBeUndefined();
+    // a changed box is a change re-read, not a second opinion
+    expect(cropDue(region([100, 100, 340, 130], t), r, 7, W, H)!).toBeLessThanOrEqual(2);
+  });
+
+  it('a second opinion keeps the better-scored read; a read of a changed box, or of a box read while cut, replaces it', () => {
+    const t: Parameters<typeof recordRead>[0] = {};
+    recordRead(t, { text: 'Pa', score: 0.7 }, whole, 3, false, 0.15, true);
+    expect([t.text, t.reads, t.recognizedAt]).toEqual(['Pa', 1, 3]);
+    // a second opinion on the same box (2 px wider) that scores higher: it stands
+    recordRead(t, { text: 'Park city hotel', score: 0.95 }, [100, 100, 302, 130], 7, false, 0.15, true);
+    expect([t.text, t.textScore, t.reads, t.recognizedAt]).toEqual(['Park city hotel', 0.95, 2, 7]);
+    // one that scores lower: the better read stands (its box too), the read is counted and dated
+    recordRead(t, { text: 'Park city hote', score: 0.9 }, whole, 15, false, 0.15, true);
+    expect([t.text, t.textScore, t.recognizedBox, t.reads, t.recognizedAt]).toEqual(['Park city hotel', 0.95, [100, 100, 302, 130], 3, 15]);
+    // a box 20% wider (zoom, more text): the new read replaces it, whatever its score
+    recordRead(t, { text: 'Park city hotels', score: 0.6 }, [100, 100, 362, 130], 20, false, 0.15, true);
+    expect([t.text, t.reads]).toEqual(['Park city hotels', 1]);
+    // read while cut by the frame edge: the read of the whole box replaces it
+    const c: Parameters<typeof recordRead>[0] = {};
+    recordRead(c, { text: 'Par', score: 0.99 }, cut, 3, true, 0.15, true);
+    recordRead(c, { text: 'Park', score: 0.8 }, [0, 100, 152, 130], 5, false, 0.15, true);
+    expect([c.text, c.reads, c.recognizedCut]).toEqual(['Park', 1, false]);
+    // an every-frame recogniser (no best-of): each frame's read is the text, a worse one too
+    const e: Parameters<typeof recordRead>[0] = {};
+    recordRead(e, { text: 'Park city hotel', score: 0.95 }, whole, 3, false, 0.15, false);
+    recordRead(e, { text: 'Park city hote', score: 0.9 }, whole, 4, false, 0.15, false);
+    expect([e.text, e.textScore, e.reads]).toEqual(['Park city hote', 0.9, 1]);
   });
 });

@@ -100,9 +100,12 @@ export class Track {
   score: number;
   text?: string;
   textScore?: number;
-  /** The box at the last recognition (the recognition policy compares against it). */
+  /** The box of the read that stands (the recognition policy compares against it). */
   recognizedBox?: Rect;
+  /** The frame of the last read (of the one that stands, or of a second opinion that did not win). */
   recognizedAt?: number;
+  /** Reads of the box that stands (1 after a first read or a read of a changed box; more after second opinions). */
+  reads?: number;
   /** The frame since which it has waited for recognition (the scheduler runs it after MAX_WAIT frames regardless). */
   dueSince?: number;
   /** Its box touched the frame edge when it was recognised (the text may have been cut). */
