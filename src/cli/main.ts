@@ -5,8 +5,11 @@ import { registerCommands } from './commands/index.js';
 import { addExamples } from './examples.js';
 import { guardOutput } from './terminal.js';
 
-/** Builds the `inferopt` program. Commands live in ./commands, one file each, thin over the library. */
-export function buildProgram(): Command {
+/**
+ * Builds the `inferopt` program. Commands live in ./commands, one file each, thin over the library. Given
+ * the command line, only the command it names is loaded (all of them when it names none or an unknown one).
+ */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command('inferopt')
     .description('Make trained neural networks smaller and faster, and prove every step with measurements.')
     .version(packageVersion(), '-V, --version', 'print the version')
@@ -16,10 +19,15 @@ export function buildProgram(): Command {
       writeErr: (s) => process.stderr.write(s),
       outputError: (s, write) => write(`inferopt: ${commanderLine(s)} (see --help)\n`),
     });
-  registerCommands(program);
+  await registerCommands(program, argv ? commandOf(argv) : undefined);
   addExamples(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError(false);
   return program;
+}
+
+/** The command a command line names: its first word after the global options, if any. */
+function commandOf(argv: readonly string[]): string | undefined {
+  return argv.slice(2).find((a) => !a.startsWith('-'));
 }
 
 /** Flags renamed for one grammar across commands: the old name gets a one-line pointer to the new one. */
@@ -58,7 +66,7 @@ function packageVersion(): string {
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 bad usage or input, 3 goal not met). */
 export async function main(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   const renamed = renamedFlag(argv);
   if (renamed) {
     process.stderr.write(`inferopt: ${renamed}\n`);

@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
+import { COMMAND_NAMES } from '../../src/cli/commands/index.js';
 import { commandsWithoutExamples } from '../../src/cli/examples.js';
 import { loadDatasetSpec } from '../../src/data/dataset.js';
 import { idxBytes } from '../../src/data/sources/idx.js';
@@ -17,8 +18,17 @@ function allCommands(c: Command): Command[] {
   return [c, ...c.commands.flatMap(allCommands)];
 }
 
+const program = await buildProgram();
+
 describe('one CLI grammar', () => {
-  const program = buildProgram();
+  it('a command line loads the command it names alone; without one, every command', async () => {
+    expect(program.commands.map((c) => c.name())).toEqual(COMMAND_NAMES);
+    for (const name of COMMAND_NAMES) {
+      const one = await buildProgram(['node', 'inferopt', '--verbose', name, 'x.onnx']);
+      expect(one.commands.map((c) => c.name())).toEqual([name]);
+    }
+    expect((await buildProgram(['node', 'inferopt', 'simplfy'])).commands).toHaveLength(COMMAND_NAMES.length);
+  });
 
   it('every command has examples in its --help', async () => {
     expect(commandsWithoutExamples(program)).toEqual([]);

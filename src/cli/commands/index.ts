@@ -1,44 +1,44 @@
 import type { Command } from 'commander';
-import * as evalCmd from './eval.js';
-import * as data from './data.js';
-import * as profile from './profile.js';
-import * as optimize from './optimize.js';
-import * as demo from './demo.js';
-import * as zoo from './zoo.js';
-import * as bench from './bench.js';
-import * as inspect from './inspect.js';
-import * as simplify from './simplify.js';
-import * as verify from './verify.js';
-import * as train from './train.js';
-import * as quantize from './quantize.js';
-import * as pipeline from './pipeline.js';
-import * as qat from './qat.js';
-import * as distill from './distill.js';
-import * as prune from './prune.js';
-import * as device from './device.js';
-import * as worker from './worker.js';
+
+/** A command module: one file per command in this folder, each registering itself. */
+interface CommandModule {
+  register(program: Command): void;
+}
 
 /**
- * Every command registers itself here (one line each; one file per command in this folder).
+ * Every command, by the name it registers, in the order `--help` lists them (one line each). Loaded on
+ * demand: a run of one command imports that command's module alone, so `inferopt quantize` does not pay for
+ * loading (and holding) the pipeline, device, distributed and report code.
  */
-export function registerCommands(program: Command): void {
-  void program;
-  evalCmd.register(program);
-  data.register(program);
-  bench.register(program);
-  inspect.register(program);
-  profile.register(program);
-  optimize.register(program);
-  demo.register(program);
-  zoo.register(program);
-  simplify.register(program);
-  verify.register(program);
-  train.register(program);
-  quantize.register(program);
-  pipeline.register(program);
-  qat.register(program);
-  distill.register(program);
-  prune.register(program);
-  device.register(program);
-  worker.register(program);
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  eval: () => import('./eval.js'),
+  data: () => import('./data.js'),
+  bench: () => import('./bench.js'),
+  inspect: () => import('./inspect.js'),
+  profile: () => import('./profile.js'),
+  optimize: () => import('./optimize.js'),
+  demo: () => import('./demo.js'),
+  zoo: () => import('./zoo.js'),
+  simplify: () => import('./simplify.js'),
+  verify: () => import('./verify.js'),
+  train: () => import('./train.js'),
+  quantize: () => import('./quantize.js'),
+  pipeline: () => import('./pipeline.js'),
+  qat: () => import('./qat.js'),
+  distill: () => import('./distill.js'),
+  prune: () => import('./prune.js'),
+  device: () => import('./device.js'),
+  worker: () => import('./worker.js'),
+};
+
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+/**
+ * Registers the commands on `program`: only `only` when it names a command, otherwise all of them (for
+ * `--help`, `help <command>` and "did you mean" on an unknown command).
+ */
+export async function registerCommands(program: Command, only?: string): Promise<void> {
+  const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : COMMAND_NAMES;
+  const modules = await Promise.all(names.map((n) => COMMANDS[n]!()));
+  for (const m of modules) m.register(program);
 }
