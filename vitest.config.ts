@@ -11,6 +11,7 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
           pool: 'forks',
+          globalSetup: ['test/setup/temp-dir.ts'],
         },
       },
       {
@@ -20,6 +21,7 @@ export default defineConfig({
           testTimeout: 600_000,
           hookTimeout: 600_000,
           pool: 'forks',
+          globalSetup: ['test/setup/temp-dir.ts'],
         },
       },
     ],

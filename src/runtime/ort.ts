@@ -17,7 +17,13 @@ let nodeOrt: Ort | undefined;
 let webOrt: Ort | undefined;
 
 export function loadOrt(backend: Backend): Ort {
-  if (backend === 'node') return (nodeOrt ??= require('onnxruntime-node') as Ort);
+  if (backend === 'node') {
+    // onnxruntime-node 1.30's Linux binding starts Microsoft's 1DS telemetry when it loads: it tries HTTPS
+    // uploads and leaves `.ses` and `mat-debug-<pid>.log` in the temp folder, one log per process (thousands
+    // piled up in /tmp here). Off, unless the user set ORT_DISABLE_TELEMETRY themselves.
+    process.env['ORT_DISABLE_TELEMETRY'] ??= '1';
+    return (nodeOrt ??= require('onnxruntime-node') as Ort);
+  }
   return (webOrt ??= require('onnxruntime-web') as unknown as Ort);
 }
 

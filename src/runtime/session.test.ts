@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
@@ -75,6 +76,29 @@ describe('ONNX Runtime errors name the model and what it was fed', () => {
       await expect(Session.create(m, { threads: 1, label: 'candidate #3' })).rejects.toThrow(/^ONNX Runtime \(node\) could not load candidate #3: /);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('ONNX Runtime in a process', () => {
+  it('leaves nothing in the temp folder (onnxruntime-node 1.30 telemetry is off unless asked for)', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-ort-tmp-'));
+    try {
+      const script = `
+        const { Session } = await import(${JSON.stringify(new URL('./session.ts', import.meta.url).href)});
+        const { GraphBuilder } = await import(${JSON.stringify(new URL('../ir/builder.ts', import.meta.url).href)});
+        const { DataType } = await import(${JSON.stringify(new URL('../ir/dtype.ts', import.meta.url).href)});
+        const b = new GraphBuilder();
+        b.output(b.op('Relu', [b.input('x', DataType.FLOAT, [3])]), 'y');
+        const s = await Session.create(b.model({ opset: 17 }), { threads: 1 });
+        await s.release();`;
+      const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
+      delete env['ORT_DISABLE_TELEMETRY'];
+      execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, stdio: 'pipe' });
+      // with telemetry on, ORT writes .ses and mat-debug-<pid>.log here
+      expect(fs.readdirSync(tmp).filter((n) => !/^tsx-/.test(n))).toEqual([]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
 });
