@@ -1,11 +1,30 @@
 import type { Graph, Model } from './graph.js';
 import type { Tensor } from './tensor.js';
-import { modelFromBytes, modelToBytes } from './bytes.js';
+import { decodeModelBytes, modelFromBytes, modelToBytes } from './bytes.js';
+import { encodeModel } from './proto/encode.js';
+import { concatChunks } from './proto/wire.js';
 
-/** A deep copy of a model (through the encoder; the copy shares no object with the original). */
-export function cloneModel(model: Model): Model {
-  return modelFromBytes(modelToBytes(model), undefined, { check: false }); // the original was checked when it was made
+/**
+ * A deep copy of a model (through the encoder; the copy shares no object with the original). With
+ * `shareWeights`, the tensors of 1 KiB and more share their bytes with the original instead of copying them
+ * (new Tensor objects over the same arrays): the copy of a 438 MB model costs its graph only. For a copy whose
+ * rewrites replace tensors but never write into one's bytes, which would change both models.
+ */
+export function cloneModel(model: Model, opts: { shareWeights?: boolean } = {}): Model {
+  if (!opts.shareWeights) return modelFromBytes(modelToBytes(model), undefined, { check: false }); // the original was checked when it was made
+  const shared: Uint8Array[] = [];
+  const index = new Map<Uint8Array, number>();
+  const placement = (t: Tensor) => {
+    if (t.bytes.length < 1024) return undefined;
+    let i = index.get(t.bytes);
+    if (i === undefined) index.set(t.bytes, (i = shared.push(t.bytes) - 1));
+    return { location: SHARED, offset: i };
+  };
+  return decodeModelBytes(concatChunks(encodeModel(model, { placement })), '<clone>', (ref) => shared[ref.offset]!);
 }
+
+/** The external data location of a weight shared with the original (an index into its list, not a file). */
+const SHARED = '\u0000inferopt:shared';
 
 /**
  * Gives every byte array of a model its own buffer. A loaded model's tensors are views into the file's

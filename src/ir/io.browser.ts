@@ -3,7 +3,7 @@
  * file system: fetch the bytes, then `modelFromBytes` (or `loadModel(bytes)`); `modelToBytes` to download.
  */
 import { InputError } from '../errors.js';
-import { modelFromBytes } from './bytes.js';
+import { modelFromBytes, modelToBytes } from './bytes.js';
 import type { Model } from './graph.js';
 
 export { PROTOBUF_LIMIT, modelFromBytes, modelToBytes } from './bytes.js';
@@ -12,6 +12,7 @@ export interface LoadOptions {
   baseDir?: string;
   externalData?: Map<string, Uint8Array>;
   check?: boolean;
+  weights?: boolean;
 }
 
 export interface SaveOptions {
@@ -25,6 +26,11 @@ const noFiles = (what: string): never => {
 export function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): Model {
   if (typeof source === 'string') return noFiles(`loadModel('${source}')`);
   return modelFromBytes(source, opts.externalData, { check: opts.check });
+}
+
+/** A browser has no files: a reader gets the model's bytes. */
+export function modelFileOrBytes(model: Model): { source: string | Uint8Array; done(): void } {
+  return { source: modelToBytes(model), done: () => {} };
 }
 
 export function resolveExternalPath(_baseDir: string, location: string, _tensorName = ''): string {

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
 import { assertValidModel } from './check.js';
@@ -8,6 +9,7 @@ import { PROTOBUF_LIMIT, decodeModelBytes, externalSlice } from './bytes.js';
 import type { ExternalRef } from './proto/decode.js';
 import { readSkeleton, SELF_LOCATION } from './proto/skeleton.js';
 import { encodeModel } from './proto/encode.js';
+import { concatChunks } from './proto/wire.js';
 import type { Tensor } from './tensor.js';
 
 export { PROTOBUF_LIMIT, modelFromBytes, modelToBytes } from './bytes.js';
@@ -27,6 +29,13 @@ export interface LoadOptions {
    * (default true; training checkpoints, which a run replaces as it goes, pass false).
    */
   markInput?: boolean;
+  /**
+   * Read the weights (default true). False reads the graph alone: tensors in external data, and the large
+   * initializers of a big file (≥ 64 MiB, read through its skeleton), are not read; their bytes are zeros
+   * (never touched, so not resident), and external data files need not exist. For a count of what a graph
+   * holds, e.g. the kernels in a model ORT wrote.
+   */
+  weights?: boolean;
 }
 
 /** Loads a model from a path or from bytes. External data is read relative to the model's folder. */
@@ -49,6 +58,7 @@ export function loadModel(source: string | Uint8Array, opts: LoadOptions = {}): 
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new InputError(`${label}: tensor '${tensorName}': external data offset ${offset} / length ${length} must be whole numbers ≥ 0`);
     }
+    if (opts.weights === false) return new Uint8Array(length);
     const given = opts.externalData?.get(ref.location);
     if (given) return externalSlice(label, given, ref, tensorName);
     let f = files.get(ref.location);
@@ -303,6 +313,34 @@ function initializerTensors(g: Graph, out = new Set<Tensor>()): Set<Tensor> {
   for (const v of g.initializers.values()) out.add(v.initializer!);
   for (const n of g.nodes) for (const sub of n.subgraphs()) initializerTensors(sub, out);
   return out;
+}
+
+/**
+ * A model as a reader that takes a path or bytes (ONNX Runtime) gets it: a small model as bytes; a big one
+ * (64 MiB and more) written to a fresh temp folder chunk by chunk from its tensors' own bytes, never joined
+ * into one buffer (for a 438 MB model, 438 MB less in memory). Call `done` once the reader has read it: it
+ * removes the folder.
+ */
+export function modelFileOrBytes(model: Model): { source: string | Uint8Array; done(): void } {
+  const chunks = encodeModel(model);
+  const total = chunks.reduce((s, c) => s + c.length, 0);
+  if (total > PROTOBUF_LIMIT) throw new Error(`model is ${total} bytes, over the 2 GiB protobuf limit; save it to a path with external data`);
+  if (total < SKELETON_FROM) return { source: concatChunks(chunks), done: () => {} };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-session-'));
+  const done = () => fs.rmSync(dir, { recursive: true, force: true });
+  const file = path.join(dir, 'model.onnx');
+  try {
+    const fd = fs.openSync(file, 'wx', 0o600);
+    try {
+      for (const c of chunks) for (let at = 0; at < c.length; ) at += fs.writeSync(fd, c, at, c.length - at);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    done();
+    throw e;
+  }
+  return { source: file, done };
 }
 
 /** Writes chunks to `file` safely (checked, staged, flushed, renamed into place); see util/files. */

@@ -99,7 +99,7 @@ export async function calibrateFor(model: Model, cfg: Pick<StaticConfig, 'calibr
   if (!cfg.calibration) throw new InputError('static quantization needs calibration data (--calib)');
   // the pass splits fused Attentions before planning: statistics are taken on a split copy, by the same names
   if (cfg.opTypes.includes('Attention') && hasSplittableAttention(model, cfg)) {
-    model = cloneModel(model);
+    model = cloneModel(model, { shareWeights: true }); // splitting replaces the QKV weights, never writes into one
     splitAttentions(model, cfg);
   }
   const plan = planStatic(model.graph, cfg);

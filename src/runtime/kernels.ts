@@ -25,27 +25,41 @@ export interface KernelCount {
 
 /** Counts the int8 and float compute kernels of the graph ORT runs for `model` (CPU provider, level "all"). */
 export async function ortKernels(model: Model | string, opts: Pick<SessionOptions, 'threads' | 'optLevel' | 'dims'> = {}): Promise<KernelCount> {
+  return withOptimizedModelFile(async (file) => {
+    const s = await Session.create(model, { threads: opts.threads ?? 1, optLevel: opts.optLevel ?? 'all', dims: opts.dims, optimizedModelPath: file, optimizedModelExternalData: true, prepacking: false });
+    await s.release();
+    return countKernels(file);
+  });
+}
+
+/**
+ * Runs `f` with a path in a fresh temp folder for ORT's optimized model (SessionOptions.optimizedModelPath),
+ * and removes the folder after.
+ */
+export async function withOptimizedModelFile<T>(f: (file: string) => Promise<T>): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-kernels-'));
   try {
-    const file = path.join(dir, 'ort-optimized.onnx');
-    const s = await Session.create(model, { threads: opts.threads ?? 1, optLevel: opts.optLevel ?? 'all', dims: opts.dims, optimizedModelPath: file });
-    await s.release();
-    const ran = loadModel(file, { check: false, markInput: false });
-    const out: KernelCount = { int8: {}, float: {}, int8Total: 0, floatTotal: 0, unfusedQdq: 0 };
-    for (const n of ran.graph.allNodes()) {
-      const a = opArithmetic(n.domain, n.opType);
-      if (!a) continue;
-      out[a][n.opType] = (out[a][n.opType] ?? 0) + 1;
-      if (a === 'int8') out.int8Total++;
-      else {
-        out.floatTotal++;
-        if (n.inputs.some((v) => v?.producer?.opType === 'DequantizeLinear')) out.unfusedQdq++;
-      }
-    }
-    return out;
+    return await f(path.join(dir, 'ort-optimized.onnx'));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Counts the compute kernels in a model file ORT wrote after its optimizations (its graph only: weights are not read). */
+export function countKernels(file: string): KernelCount {
+  const ran = loadModel(file, { check: false, markInput: false, weights: false });
+  const out: KernelCount = { int8: {}, float: {}, int8Total: 0, floatTotal: 0, unfusedQdq: 0 };
+  for (const n of ran.graph.allNodes()) {
+    const a = opArithmetic(n.domain, n.opType);
+    if (!a) continue;
+    out[a][n.opType] = (out[a][n.opType] ?? 0) + 1;
+    if (a === 'int8') out.int8Total++;
+    else {
+      out.floatTotal++;
+      if (n.inputs.some((v) => v?.producer?.opType === 'DequantizeLinear')) out.unfusedQdq++;
+    }
+  }
+  return out;
 }
 
 /** "2 QLinearConv, 1 QGemm" */

@@ -6,6 +6,7 @@ import { loadModel, saveModel } from '../../ir/io.js';
 import { cnnModel, mlpModel } from '../../quantize/fixtures.js';
 import { runCli } from '../../../test/unit/run-cli.js';
 import { verifyModels } from '../../verify/index.js';
+import { ortKernels } from '../../runtime/kernels.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-quantize-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -29,6 +30,9 @@ describe('inferopt quantize', () => {
     expect(rep.opsAfter.DynamicQuantizeMatMul).toBe(3);
     expect(rep.sizeAfter).toBeLessThan(rep.sizeBefore);
     expect(loadModel(out).graph.nodes.some((n) => n.opType === 'MatMul')).toBe(false);
+    // with no --dim the proof's own session counts the kernels: the same count as a session of its own
+    expect(rep.kernels).toEqual(await ortKernels(out));
+    expect(rep.kernels.int8).toEqual({ DynamicQuantizeMatMul: 3 });
   });
 
   it('caches calibration statistics in its own folder, never beside the model (a model in an npm package is the user\'s)', async () => {

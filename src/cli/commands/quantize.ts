@@ -210,10 +210,14 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
     for (const n of r.notes) process.stderr.write(`inferopt: note: ${n}\n`);
   }
   // loaded and run once in the runtime it targets (ORT node for cpu/std, onnxruntime-web for wasm) before it is in place
-  const saved = await saveModelProven(result, out, { flag: '-o', reference: file, input: inputSpec, backend: options.target === 'wasm' ? 'wasm' : 'node' });
+  // with no --dim, the proof's own session counts the kernels (the model is loaded once); with --dim, ORT is
+  // given the fixed shapes in a session of its own, as the proof runs the file as written
+  const dims = Object.keys(inputSpec.dims).length > 0;
+  const node = options.target !== 'wasm';
+  const saved = await saveModelProven(result, out, { flag: '-o', reference: file, input: inputSpec, backend: node ? 'node' : 'wasm', kernels: node && !dims });
   if (saved.proof.note) process.stderr.write(`inferopt: note: ${flags.output} ${saved.proof.note}\n`);
   const nothing = report.notes?.some((n) => n.startsWith('nothing '));
-  if (options.target !== 'wasm') report.kernels = await countKernels(file, out, options.mode, inputSpec.dims, !nothing);
+  if (node) report.kernels = await countKernels(file, out, options.mode, inputSpec.dims, !nothing, saved.proof.kernels);
   const sizeBefore = modelSizeOnDisk(file);
   const sizeAfter = saved.bytes + saved.dataBytes;
   const opsAfter: Record<string, number> = {};
@@ -226,10 +230,10 @@ async function runQuantize(file: string, flags: QuantizeFlags, verbose: boolean)
  * stay in float kernels (then it is rarely faster than the float model: QDQ pairs ORT did not fuse only add
  * work). Undefined, with a note, when ORT cannot write its optimized graph (e.g. a model over 2 GB).
  */
-async function countKernels(input: string, out: string, mode: string, dims: Record<string, number>, quantizedAny: boolean): Promise<KernelCount | undefined> {
+async function countKernels(input: string, out: string, mode: string, dims: Record<string, number>, quantizedAny: boolean, counted?: KernelCount): Promise<KernelCount | undefined> {
   let k: KernelCount;
   try {
-    k = await ortKernels(out, { dims });
+    k = counted ?? (await ortKernels(out, { dims }));
   } catch (e) {
     process.stderr.write(`inferopt: note: could not count the kernels ONNX Runtime runs for ${out}: ${(e as Error).message.split('\n')[0]}\n`);
     return undefined;
