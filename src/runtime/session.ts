@@ -124,7 +124,6 @@ export class Session {
       ort.env.wasm.numThreads = threads;
       webThreads = threads;
     }
-    const { source, done } = prepareModel(model, opts.dims);
     const so: import('onnxruntime-node').InferenceSession.SessionOptions = {
       graphOptimizationLevel: opts.optLevel ?? 'all',
       executionMode: opts.executionMode ?? 'sequential',
@@ -157,6 +156,8 @@ export class Session {
       so.profileFilePrefix = opts.profilePrefix;
     }
     if (opts.optimizedModelPath) so.optimizedModelFilePath = opts.optimizedModelPath;
+    // last before the load: a big in-memory model is a temp file from here until ORT has read it
+    const { source, done } = prepareModel(model, opts.dims);
     const t0 = performance.now();
     let session: OrtSession;
     try {
