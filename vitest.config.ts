@@ -21,7 +21,6 @@ export default defineConfig({
           testTimeout: 600_000,
           hookTimeout: 600_000,
           pool: 'forks',
-          globalSetup: ['test/setup/temp-dir.ts'],
         },
       },
     ],
