@@ -16,6 +16,8 @@ let before: string | undefined;
 export function setup(): void {
   before = process.env['TMPDIR'];
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-test-run-'));
+  // like /tmp: tests that run the CLI as another user (user nobody, for read-only folders) need it too
+  fs.chmodSync(dir, 0o1777);
   process.env['TMPDIR'] = dir;
 }
 
