@@ -176,3 +176,50 @@ describe('pipeline optimize: F1 judged on many tracks (accuracyFrames; a fake Pi
   });
 });
 
+describe('pipeline optimize: the scheduler is tried again once the detector is cheaper (a fake PipelineRemote: no models)', () => {
+  // one text per frame; a detector, a tracker and a recogniser. The scheduler budget is faster, but while the detector
+  // runs every frame it defers reads that every frame needs, and one frame in 8 has a stale text; once the detector
+  // runs every 4 frames there is room, and the scheduler defers nothing that matters
+  const tracked = {
+    format: 'inferopt-pipeline',
+    stages: [
+      { id: 'det', type: 'model', model: 'det.onnx', input: 'frame', pre: { op: 'resize', limitSide: 960, multiple: 32 }, post: { op: 'db' } },
+      { id: 'track', type: 'tracker', input: 'det' },
+      { id: 'rec', type: 'model', model: 'rec.onnx', input: 'track', pre: { op: 'crop', height: 48 }, post: { op: 'ctc', keys: 'keys.txt' } },
+    ],
+  } as unknown as PipelineSpec;
+  const box: Rect = [0, 0, 40, 12];
+  const n = 64;
+  const video = { dir: 'v', frames: Array.from({ length: n }, (_, i) => ({ index: i }) as unknown as Frame), truth: Array.from({ length: n }, (_, f): FrameTruth => ({ frame: f, file: '', items: [{ id: 1 + Math.floor(f / 16), text: 'ab', box }] })) };
+  const remote: PipelineRemote = {
+    async run(specs, segments, budgetMs) {
+      const truth = segments.flatMap((s) => s.truth!);
+      return specs.map((spec) => {
+        const budget = spec.schedule?.budgetMs !== undefined;
+        const every = (spec.stages[0] as { interval?: number }).interval ?? 1;
+        const ms = 100 - (budget ? 20 : 0) - (every >= 4 ? 30 : 0) - (budget && spec.schedule?.newWait ? 5 : 0);
+        const frames: FrameResult[] = truth.map((t, f) => ({ index: f, latencyMs: ms, spans: [], items: [{ box, text: budget && every < 4 && f % 8 === 3 ? 'a' : 'ab', score: 1, trackId: t.items[0]!.id }] }));
+        return { spec, latency: latencyReport(frames, ms * frames.length, budgetMs), accuracy: scoreAccuracy(frames, truth), frames, shapes: {} };
+      });
+    },
+    summary: () => ({ results: {}, section: { title: 'Workers', html: '' } }),
+  };
+
+  it('the budget dropped on F1 in the first pass is kept in the second, and new texts waiting a frame (which needs it) is tried then', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-plsched-'));
+    try {
+      const r = await optimizePipeline({ spec: tracked, frames: video, searchFrames: 32, budgetMs: 50, maxAccuracyDrop: 1, outDir: out, models: false, remote });
+      const names = r.decisions.map((d) => `${d.kept ? '+' : '-'} ${d.name}`);
+      // first pass: the budget is faster but costs F1 (the detector still runs every frame); the detector every 2 and
+      // 3 frames buys nothing here, every 4 does
+      expect(names.indexOf('- scheduler budget 50 ms')).toBeLessThan(names.indexOf('+ detector every 4 frames'));
+      expect(r.decisions.find((d) => d.name === 'scheduler budget 50 ms')!.why).toMatch(/^F1 drop \d+\.\d+ points > 1/);
+      // second pass: tried again, kept, and new texts waiting a frame with it
+      expect(names).toContain('+ scheduler budget 50 ms (second pass)');
+      expect(names).toContain('+ new texts may wait a frame (second pass)');
+      expect(r.spec.schedule).toEqual({ budgetMs: 50, newWait: 1 });
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

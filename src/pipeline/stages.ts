@@ -43,6 +43,12 @@ export interface FrameContext {
   shapes?: Map<string, Map<string, number>>;
   /** Model inputs kept for calibration, per stage. */
   capture?: (stage: string, t: Tensor) => void;
+  /**
+   * The detector's boxes reached the tracker on this frame (its model ran here, or a run beside the frames
+   * delivered) and it skips frames (`interval` > 1): the frame that carries the detector and the reads of the
+   * texts it found or changed, while the frames between have room. Not set when the detector runs every frame.
+   */
+  detected?: boolean;
 }
 
 export type StageOutput = Item[] | undefined;
@@ -153,6 +159,7 @@ class DetectorStage implements StageRunner {
   async run(input: Frame | StageOutput, ctx: FrameContext): Promise<StageOutput> {
     if (this.beside) return this.runBeside(input as Frame, ctx);
     if (!this.due(ctx.index)) return undefined;
+    if ((this.spec.interval ?? 1) > 1) ctx.detected = true;
     const f = input as Frame;
     const { x, width, height } = this.input(f, ctx);
     const out = await timedAsync(ctx, this.spec.id, 'model', 1, () => this.session.run({ [this.session.inputNames[0]!]: x }));
@@ -167,6 +174,7 @@ class DetectorStage implements StageRunner {
       this.pending = undefined;
       if (p.error) throw p.error;
       const lag = ctx.index - p.index;
+      if ((this.spec.interval ?? 1) > 1) ctx.detected = true;
       result = timed(ctx, this.spec.id, 'post', undefined, () => this.post(p.out!, p.frame, p.width, p.height)).map((r) => ({ ...r, lag }));
     }
     if (!this.pending && !this.running && ctx.index - this.lastStart >= (this.spec.interval ?? 1)) {
@@ -323,7 +331,7 @@ class CropStage implements StageRunner {
       if (!this.firstDue.has(id)) this.firstDue.set(id, ctx.index);
       return ctx.index - this.firstDue.get(id)!;
     };
-    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p === 0 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait, (order) => fit(order, REFRESH_SHARE))).map((d) => d.it);
+    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p === 0 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait, (order) => fit(order, REFRESH_SHARE), ctx.detected === true)).map((d) => d.it);
     for (const it of work) if (it.track) this.firstDue.delete(it.track.id);
     if (work.length) await this.process(work, ctx);
     if (this.spec.post.op === 'ctc') {
@@ -516,9 +524,13 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
  * (zoom; 1 < p ≤ 2) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
  * regardless, so a burst of re-reads (every box grew at once) drains without becoming a burst again. A refresh
  * (p > 2) runs only once every other due region is taken, and only as far as `fitSpare` (the same, planned to
- * a smaller part of the budget; default `fit`) fits; it is never forced.
+ * a smaller part of the budget; default `fit`) fits; it is never forced, and never on a `detectorFrame` (the
+ * frame where the detector's boxes arrive already carries the detector and the reads of the texts it found or
+ * changed; a second opinion or a refresh waits for the next frame, with or without a budget — with `confirm`
+ * equal to the detector's interval, every second opinion of a read made on a detector frame fell on the next
+ * detector frame).
  */
-export function pickWork<T extends { p: number; dueSince?: number; waited?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number, newWait = 0, fitSpare = fit): T[] {
+export function pickWork<T extends { p: number; dueSince?: number; waited?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number, newWait = 0, fitSpare = fit, detectorFrame = false): T[] {
   const canWait = (d: T) => d.p === 0 && (d.waited ?? 0) < newWait;
   const mandatory = due.filter((d) => d.p <= 1 && !canWait(d));
   const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1 && d.p <= 2)];
@@ -526,7 +538,7 @@ export function pickWork<T extends { p: number; dueSince?: number; waited?: numb
   const overdue = due.some((d) => d.p > 1 && d.p <= 2 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) ? 1 : 0;
   const extra = Math.max(overdue, fit([...mandatory, ...deferrable]) - mandatory.length);
   const taken = [...mandatory, ...deferrable.slice(0, extra)];
-  if (extra < deferrable.length || !refresh.length) return taken;
+  if (extra < deferrable.length || !refresh.length || detectorFrame) return taken;
   return [...taken, ...refresh.slice(0, Math.max(0, fitSpare([...taken, ...refresh]) - taken.length))];
 }
 

@@ -229,6 +229,17 @@ describe('crop work under a budget', () => {
     expect(pickWork(list, 12, (o) => o.length, 0, () => 2).map((d) => d.id)).toEqual([2, 1]);
     expect(pickWork(list, 12, (o) => o.length, 0, () => 1).map((d) => d.id)).toEqual([2]);
   });
+
+  it('a second opinion or a refresh is never taken on the frame the detector\'s boxes arrive, room or not; the other reads are', () => {
+    // due: a new text (p 0), a changed box (p 1.5), a confirm (p 2.2) and a refresh (p 2.1)
+    const list = [due(0, 12, 1), due(1.5, 11, 2), due(2.2, 8, 3), due(2.1, 4, 4)];
+    const all = (o: readonly unknown[]) => o.length;
+    expect(pickWork(list, 12, all, 0, all, true).map((d) => d.id)).toEqual([1, 2]);
+    // the next frame (no detector): they run
+    expect(pickWork(list, 13, all, 0, all, false).map((d) => d.id)).toEqual([1, 2, 3, 4]);
+    // without a budget (fit takes everything) the same: a detector frame takes no second opinion
+    expect(pickWork([due(2.2, 8, 3)], 12, all, 0, all, true)).toEqual([]);
+  });
 });
 
 
