@@ -281,9 +281,9 @@ class CropStage implements StageRunner {
   private alphabet?: string[];
   /** Crop stages after this one, whose cost for the same regions the scheduler reserves when deferring. */
   downstream: CropStage[] = [];
-  /** Frames a region never read may wait for room (the spec's schedule.newWait). */
+  /** Frames a region without its right text (never read, or read while cut and whole now) may wait for room (the spec's schedule.newWait). */
   newWait = 0;
-  /** The frame each track never read here was first due on (for newWait). */
+  /** The frame each track without its right text here was first due on (for newWait). */
   private readonly firstDue = new Map<number, number>();
 
   constructor(
@@ -331,7 +331,7 @@ class CropStage implements StageRunner {
       if (!this.firstDue.has(id)) this.firstDue.set(id, ctx.index);
       return ctx.index - this.firstDue.get(id)!;
     };
-    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p === 0 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait, (order) => fit(order, REFRESH_SHARE), ctx.detected === true)).map((d) => d.it);
+    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p <= 1 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait, (order) => fit(order, REFRESH_SHARE), ctx.detected === true)).map((d) => d.it);
     for (const it of work) if (it.track) this.firstDue.delete(it.track.id);
     if (work.length) await this.process(work, ctx);
     if (this.spec.post.op === 'ctc') {
@@ -519,8 +519,9 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
  * Which due regions a crop stage on tracks runs this frame (`due` in waiting order; `p` as `CropStage.due`
  * gives it; `fit(order)`: how many of `order`, taken from its start, the scheduler fits in the frame). A region
  * never read (p 0), or read while cut by the frame edge and whole now (p 1), has no right text yet: it
- * runs now, budget or not — except that with `newWait` > 0 a region never read that has `waited` fewer frames
- * than that is taken only when there is room, before any re-read. A re-read of a region whose box changed
+ * runs now, budget or not — except that with `newWait` > 0 such a region (never read, or whole again) that has
+ * `waited` fewer frames than that is taken only when there is room, before any re-read (a text read while cut
+ * mostly becomes whole on a detector frame, which has the least room). A re-read of a region whose box changed
  * (zoom; 1 < p ≤ 2) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
  * regardless, so a burst of re-reads (every box grew at once) drains without becoming a burst again. A refresh
  * (p > 2) runs only once every other due region is taken, and only as far as `fitSpare` (the same, planned to
@@ -531,7 +532,7 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
  * detector frame).
  */
 export function pickWork<T extends { p: number; dueSince?: number; waited?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number, newWait = 0, fitSpare = fit, detectorFrame = false): T[] {
-  const canWait = (d: T) => d.p === 0 && (d.waited ?? 0) < newWait;
+  const canWait = (d: T) => d.p <= 1 && (d.waited ?? 0) < newWait;
   const mandatory = due.filter((d) => d.p <= 1 && !canWait(d));
   const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1 && d.p <= 2)];
   const refresh = due.filter((d) => d.p > 2);

@@ -195,13 +195,21 @@ describe('crop work under a budget', () => {
   });
 
   it('with newWait, a region never read waits for room up to that many frames, before any re-read', () => {
-    const list = [due(1.5, 10, 1), { ...due(0, 9, 2), waited: 0 }, { ...due(0, 12, 3), waited: 1 }, due(1, 12, 4)];
-    // no room: the one that has waited its frame runs, with the cut-then-whole one; the others wait
+    const list = [due(1.5, 10, 1), { ...due(0, 9, 2), waited: 0 }, { ...due(0, 12, 3), waited: 1 }, { ...due(1, 12, 4), waited: 1 }];
+    // no room: the ones that have waited their frame run (new, and cut-then-whole); the others wait
     expect(pickWork(list, 12, () => 0, 1).map((d) => d.id)).toEqual([3, 4]);
     // room for one more: the new one before the re-read
     expect(pickWork(list, 12, () => 3, 1).map((d) => d.id)).toEqual([3, 4, 2]);
     // newWait 0 (the default): every region never read runs now
     expect(pickWork(list, 12, () => 0).map((d) => d.id)).toEqual([2, 3, 4]);
+  });
+
+  it('with newWait, a region read while cut and whole now waits for room too, and runs once it has waited', () => {
+    const list = [{ ...due(1, 12, 1), waited: 0 }, { ...due(1, 11, 2), waited: 1 }, due(1.5, 10, 3)];
+    // no room: only the one that has waited its frame
+    expect(pickWork(list, 12, () => 0, 1).map((d) => d.id)).toEqual([2]);
+    // room for one more: the waiting whole-again read before the re-read of a changed box
+    expect(pickWork(list, 12, () => 2, 1).map((d) => d.id)).toEqual([2, 1]);
   });
 
   it('drains overdue re-reads one per frame, not as a burst', () => {
