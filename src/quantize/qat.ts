@@ -341,6 +341,32 @@ function foldFrozenBatchNorm(g: Graph, bn: FrozenBatchNorm, init: (name: string)
   removeDeadChain(g, init(bn.raw));
 }
 
+/**
+ * A learned activation scale `s` (one value, shared by its tied group) whose QuantizeLinear reads a Clip's output:
+ * when the Clip's max lands within half a step below the grid's top (max/s + z in [qmax − ½, qmax): it rounds to
+ * the top integer without being on it), `s` becomes max/(qmax − z), the top exactly at the max, as PTQ's min-max
+ * calibration puts it. ONNX Runtime 1.30 refuses such a model at optimization level extended and above ("two
+ * nodes with same node name" of the Conv before the Clip): LSQ moved the ReLU6 scale of the Fashion-MNIST
+ * MobileNet from 6/255 to 6.00004/255 in three steps; tops of 6.000001–6.0117 fail, 5.99999 and 6.0118 load. The grid
+ * moves by less than half a step at the top (less below it); the values beyond the max it gives up never occur.
+ */
+function alignToClip(s: Float32Array, scaleOut: Value): void {
+  if (s.length !== 1) return;
+  for (const { node: q } of scaleOut.uses) {
+    if (q.opType !== 'QuantizeLinear' || q.input(1) !== scaleOut) continue;
+    const clip = q.input(0)?.producer;
+    if (clip?.opType !== 'Clip' || clip.domain !== '') continue;
+    // opset 11+: max is the third input; before, an attribute
+    const max = clip.inputs.length > 2 ? clip.input(2)?.constTensor()?.toFloat32()[0] : clip.attrFloat('max');
+    const zt = q.input(2)?.constTensor();
+    const qmax = zt?.dtype === DataType.INT8 ? 127 : zt?.dtype === DataType.UINT8 ? 255 : undefined;
+    if (max === undefined || !(max > 0) || qmax === undefined || zt!.size !== 1) continue;
+    const z = zt!.toFloat32()[0]!;
+    const top = max / s[0]! + z;
+    if (top >= qmax - 0.5 && top < qmax) s[0] = Math.fround(max / (qmax - z));
+  }
+}
+
 /** The trained model back in PTQ's QDQ form: integer weights and int32 biases from the trained floats. */
 export function exportQat(trained: Model, plan: QatPlan): Model {
   const m = loadModel(modelToBytes(trained));
@@ -352,9 +378,12 @@ export function exportQat(trained: Model, plan: QatPlan): Model {
   };
   for (const bn of plan.batchNorm) foldFrozenBatchNorm(g, bn, init);
   const nodeByName = new Map(g.nodes.map((n) => [n.name, n]));
+  const learned = new Map<string, Float32Array>();
+  for (const { log } of plan.logScales) if (!learned.has(log)) learned.set(log, Float32Array.from(init(log).initializer!.toFloat32(), Math.exp));
+  for (const { log, exp } of plan.logScales) alignToClip(learned.get(log)!, nodeByName.get(exp)!.outputs[0]!);
   for (const { log, scale, exp } of plan.logScales) {
     const node = nodeByName.get(exp)!;
-    const sv = g.addInitializer(Tensor.float([...init(log).initializer!.dims], Array.from(init(log).initializer!.toFloat32(), Math.exp)), scale);
+    const sv = g.addInitializer(Tensor.float([...init(log).initializer!.dims], Array.from(learned.get(log)!)), scale);
     node.outputs[0]!.replaceAllUsesWith(sv);
     g.removeNode(node);
   }

@@ -176,6 +176,64 @@ describe('quantization-aware training', () => {
   }
 });
 
+describe('LSQ scale after a Clip (ReLU6) at export', () => {
+  // Conv → Clip(0, 6) → Conv → Clip(0, 6) → GAP → Gemm: both Clip outputs calibrate to 6/255 and share one log-scale
+  async function relu6Plan(): Promise<QatPlan> {
+    const r = rng(5);
+    const w = (dims: number[]) => Tensor.float(dims, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (r() - 0.5) * 4));
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, ['N', 1, 8, 8]);
+    const relu6 = (h: ReturnType<typeof b.input>) => b.op('Clip', [h, b.init(`zero${h.name}`, Tensor.float([], [0])), b.init(`six${h.name}`, Tensor.float([], [6]))]);
+    let h = relu6(b.op('Conv', [x, b.init('c1.weight', w([4, 1, 3, 3])), b.init('c1.bias', w([4]))], { pads: [1, 1, 1, 1] }));
+    h = relu6(b.op('Conv', [h, b.init('c2.weight', w([4, 4, 3, 3])), b.init('c2.bias', w([4]))], { pads: [1, 1, 1, 1] }));
+    b.output(b.op('Gemm', [b.op('Flatten', [b.op('GlobalAveragePool', [h])], { axis: 1 }), b.init('fc.weight', w([3, 4])), b.init('fc.bias', w([3]))], { transB: 1 }), 'logits');
+    const ptq = b.model({ opset: 17 });
+    await staticQuantizePass.run(ptq, { target: 'cpu' }, resolveParams(staticQuantizePass, { calibration: calibration().map((c) => ({ x: Tensor.float([...c.x.dims], Array.from(c.x.toFloat32(), (v) => 4 * v)) })) }));
+    return prepareQat(ptq, { lsq: true });
+  }
+  /** The Clips' output scales (exported) and whether ONNX Runtime loads the model at level 'all'. */
+  async function exportWith(plan: QatPlan, top: number) {
+    const g = plan.model.graph;
+    const clipQs = g.nodes.filter((n) => n.opType === 'QuantizeLinear' && n.input(0)?.producer?.opType === 'Clip');
+    expect(clipQs.length).toBe(2);
+    const logs = new Set(clipQs.map((q) => plan.logScales.find((l) => l.exp === q.input(1)!.producer!.name)!.log));
+    expect(logs.size).toBe(1); // tied: one learned scale
+    const log = g.initializers.get([...logs][0]!)!;
+    expect(log.initializer!.toFloat32()[0]).toBeCloseTo(Math.log(6 / 255), 6);
+    log.initializer = Tensor.float([], [Math.log(top / 255)]);
+    const back = exportQat(plan.model, plan);
+    const scales = back.graph.nodes.filter((n) => n.opType === 'QuantizeLinear' && n.input(0)?.producer?.opType === 'Clip').map((q) => q.input(1)!.initializer!.toFloat32()[0]!);
+    let loads = true;
+    try {
+      await (await Session.create(back, { threads: 1, optLevel: 'all' })).release();
+    } catch {
+      loads = false;
+    }
+    return { back, scales, loads };
+  }
+
+  it('a learned scale that puts 6 within half a step below the grid top becomes 6/255 (ORT refuses the model otherwise); others stay', async () => {
+    const six = Math.fround(6 / 255);
+    for (const top of [6.00004, 6.005, 6.0117]) {
+      const { back, scales, loads } = await exportWith(await relu6Plan(), top);
+      expect(scales, `top ${top}`).toEqual([six, six]);
+      expect(loads, `top ${top}`).toBe(true);
+      // the bias after the second Clip is quantized with the scale written (x_scale · w_scale)
+      const bias = back.graph.nodes.find((n) => n.opType === 'DequantizeLinear' && n.input(0)!.initializer?.dtype === DataType.INT32 && n.name.startsWith('c2'))!;
+      const wScale = bias.outputs[0]!.uses[0]!.node.input(1)!.producer!.input(1)!.initializer!.toFloat32();
+      // (float32: within an ulp; the unaligned scale would be 1e-5 to 2e-3 off)
+      Array.from(bias.input(1)!.initializer!.toFloat32()).forEach((v, i) => expect(Math.abs(v / (six * wScale[i]!) - 1)).toBeLessThan(2e-7));
+    }
+    // outside the window nothing moves: below 6 (the Clip is redundant) and half a step or more above it
+    for (const top of [5.9, 6.0118, 6.5]) {
+      const { scales, loads } = await exportWith(await relu6Plan(), top);
+      expect(scales.length).toBe(2);
+      for (const v of scales) expect(Math.abs((v * 255) / top - 1), `top ${top}`).toBeLessThan(1e-6);
+      expect(loads, `top ${top}`).toBe(true);
+    }
+  });
+});
+
 describe('4-bit weights in QAT (saturation to ±7·s before an int8 QuantizeLinear): gradients against finite differences', () => {
   // x[1,6,1,1] → 1×1 Conv with 2 output channels: 6 weights per channel, per-channel 4-bit scales
   // (x goes through its own activation Q/DQ: it is fed a value on its grid, so the Conv sees it exactly)
