@@ -177,7 +177,7 @@ function pipelineChanges(budgetMs: number): Change[] {
         return true;
       }),
     })),
-    ...[0.75].map((f) => ({
+    ...[0.75, 0.5].map((f) => ({
       name: `detector input × ${f}`,
       detail: `detector input resized to ${f} of its side length (${Math.round(f * f * 100)}% of the pixels)`,
       apply: edit((s) => {
