@@ -1,6 +1,7 @@
 import { DataType, dtypeInfo } from '../ir/dtype.js';
 import type { Dim } from '../ir/types.js';
-import { defineTraits, registerOp, type InferContext } from './registry.js';
+import type { Node } from '../ir/graph.js';
+import { defineTraits, registerOp, type InferContext, type ValueRange } from './registry.js';
 import { BOOL, broadcast, elemIn, hasInput, isNum, like, movementCost, perElementCost, shapeIn, tensorOf } from './util.js';
 
 /**
@@ -131,6 +132,27 @@ for (const opType of UNARY) {
 }
 defineTraits('', ['Sigmoid', 'LeakyRelu'], { quant: { qdq: true } }); // QLinearSigmoid, QLinearLeakyRelu
 defineTraits('', ['Relu', 'Clip'], { quant: { absorbedByQ: true } });
+
+/**
+ * Clip's bounds: inputs 1 and 2 from opset 11 (an absent or empty one: no bound), attributes `min`/`max` before
+ * (absent: the float's lowest/highest, taken as no bound). A bound input that is not a constant: null.
+ */
+function clipRange(n: Node): ValueRange {
+  const bound = (input: number, attr: string, none: number): number | null => {
+    const v = n.input(input);
+    if (v) {
+      const t = v.constTensor();
+      return t ? t.toFloat32()[0]! : null;
+    }
+    return n.attrFloat(attr) ?? none;
+  };
+  return { min: bound(1, 'min', -Infinity), max: bound(2, 'max', Infinity) };
+}
+defineTraits('', 'Clip', { outputRange: clipRange, boundsInputSince: 11 });
+const fixedRange = (min: number, max: number) => (): ValueRange => ({ min, max });
+defineTraits('', 'Relu', { outputRange: fixedRange(0, Infinity) });
+defineTraits('', ['Sigmoid', 'HardSigmoid'], { outputRange: fixedRange(0, 1) });
+defineTraits('', 'Tanh', { outputRange: fixedRange(-1, 1) });
 
 for (const opType of ['Not', 'IsNaN', 'IsInf']) {
   registerOp({

@@ -12,7 +12,7 @@ for (const opType of ['Softmax', 'LogSoftmax', 'Hardmax']) {
   registerOp({ domain: '', opType, infer: (ctx) => [like(ctx, 0, shapeIn(ctx, 0))], cost: perElementCost(opType === 'Hardmax' ? 1 : 3) });
 }
 // an unfused attention's softmax runs over heads × seq × seq: cutting heads shrinks it
-defineTraits('', 'Softmax', { prunedBy: ['head'] });
+defineTraits('', 'Softmax', { prunedBy: ['head'], outputRange: () => ({ min: 0, max: 1 }) });
 
 /** Shape of LayerNormalization's Mean / InvStdDev outputs: normalized axes become 1. */
 export function statsShape(x: Dim[] | undefined, axis: number): Dim[] | undefined {

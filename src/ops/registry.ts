@@ -94,6 +94,22 @@ export interface OpTraits {
   prunedBy?: readonly ('channel' | 'head' | 'ffn')[];
   /** How quantization treats it (src/quantize). */
   quant?: QuantTraits;
+  /**
+   * The interval its output always lies in, from its attributes and constant inputs (Clip's min/max, Relu
+   * [0, ∞), Sigmoid [0, 1]…): what quantization reads instead of naming the op. Read with `outputRange`.
+   */
+  outputRange?: (node: Node) => ValueRange;
+  /** Its range bounds are attributes `min`/`max` before this opset and inputs 1 and 2 from it (Clip: 11): upgrade-opset moves them. */
+  boundsInputSince?: number;
+}
+
+/**
+ * Bounds of an op's output: −Infinity / Infinity where it has none; null where the bound is an input that is
+ * not a constant (the range is then unknown when the model is built). Closed: in float32 Sigmoid reaches 0 and 1.
+ */
+export interface ValueRange {
+  min: number | null;
+  max: number | null;
 }
 
 export interface QuantTraits {
@@ -254,6 +270,11 @@ export function opTraits(domain: string, opType: string): Readonly<OpTraits> {
     TRAIT_CACHE.set(k, t);
   }
   return t;
+}
+
+/** The range of a node's output (see OpTraits.outputRange), or undefined when its op has no bounded range. */
+export function outputRange(node: Node): ValueRange | undefined {
+  return opTraits(node.domain, node.opType).outputRange?.(node);
 }
 
 /** opTraits answers, dropped whenever an op or a trait is added. */

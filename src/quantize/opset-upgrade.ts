@@ -2,7 +2,7 @@ import { InputError } from '../errors.js';
 import { DataType } from '../ir/dtype.js';
 import type { Graph, Model, Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { opTraits } from '../ops/index.js';
+import { opTraits, outputRange } from '../ops/index.js';
 
 /**
  * Raises the default-domain opset of old models (PaddleOCR's exports are opset 9) to what quantized ops
@@ -25,6 +25,7 @@ export function upgradeOpset(model: Model, target: 10 | 11): boolean {
     for (const n of [...g.nodes]) {
       if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
       if (refusedAt(n, v)) throw new InputError(`cannot raise opset ${from} → ${target} for quantization: ${n.opType} '${n.name}' changed meaning at opset ${v}`);
+      if (opTraits(n.domain, n.opType).boundsInputSince === v) boundsToInputs(g, n);
       if (v === 10) toOpset10(g, n);
       else toOpset11(g, n);
     }
@@ -55,6 +56,21 @@ function attrToInput(g: Graph, n: Node, attr: string, tensor: (vals: number[]) =
   n.setInput(index, g.addInitializer(tensor(vals), g.uniqueName(`${n.name || n.opType}_${attr}`)));
 }
 
+/**
+ * The range bounds of an op whose `min`/`max` attributes become inputs 1 and 2 at this opset (Clip-11: optional
+ * inputs of the data's type, float here: Clip was float-only before). An absent attribute stays absent.
+ */
+function boundsToInputs(g: Graph, n: Node): void {
+  const r = outputRange(n)!; // from the attributes (no bound inputs before this opset)
+  n.attrs.delete('min');
+  n.attrs.delete('max');
+  const put = (i: number, v: number | null, what: string) => {
+    if (v !== null && Number.isFinite(v)) n.setInput(i, g.addInitializer(Tensor.scalar(DataType.FLOAT, v), g.uniqueName(`${n.name || n.opType}_${what}`)));
+  };
+  put(1, r.min, 'min');
+  put(2, r.max, 'max');
+}
+
 function toOpset10(g: Graph, n: Node): void {
   if (n.opType === 'Slice') {
     attrToInput(g, n, 'starts', (v) => Tensor.int64([v.length], v), 1);
@@ -68,15 +84,7 @@ function toOpset10(g: Graph, n: Node): void {
 }
 
 function toOpset11(g: Graph, n: Node): void {
-  if (n.opType === 'Clip') {
-    // Clip-11 min/max are optional inputs of the data's type (float here: Clip was float-only before)
-    const lo = n.attrFloat('min');
-    const hi = n.attrFloat('max');
-    n.attrs.delete('min');
-    n.attrs.delete('max');
-    if (lo !== undefined) n.setInput(1, g.addInitializer(Tensor.scalar(DataType.FLOAT, lo), g.uniqueName(`${n.name || 'Clip'}_min`)));
-    if (hi !== undefined) n.setInput(2, g.addInitializer(Tensor.scalar(DataType.FLOAT, hi), g.uniqueName(`${n.name || 'Clip'}_max`)));
-  } else if (n.opType === 'Pad') {
+  if (n.opType === 'Pad') {
     const value = n.attrFloat('value', 0);
     attrToInput(g, n, 'pads', (v) => Tensor.int64([v.length], v), 1);
     n.attrs.delete('value');

@@ -5,7 +5,7 @@ import { loadModel, modelToBytes } from '../ir/io.js';
 import { Tensor } from '../ir/tensor.js';
 import { roundHalfEven } from './qparams.js';
 import { dropIfUnused } from './select.js';
-import { opArithmetic } from '../ops/index.js';
+import { opArithmetic, opTraits, outputRange } from '../ops/index.js';
 
 /**
  * Quantization-aware training on top of static quantization. The trainable model is the PTQ model itself
@@ -354,13 +354,14 @@ function alignToClip(s: Float32Array, scaleOut: Value): void {
   if (s.length !== 1) return;
   for (const { node: q } of scaleOut.uses) {
     if (q.opType !== 'QuantizeLinear' || q.input(1) !== scaleOut) continue;
-    const clip = q.input(0)?.producer;
-    if (clip?.opType !== 'Clip' || clip.domain !== '') continue;
-    // opset 11+: max is the third input; before, an attribute
-    const max = clip.inputs.length > 2 ? clip.input(2)?.constTensor()?.toFloat32()[0] : clip.attrFloat('max');
+    // an activation the Q absorbs (ORT's Relu/ClipQuantFusion) whose range has a finite top (Clip's max, from
+    // its input at opset 11+ or its attribute before: the op registry's outputRange)
+    const act = q.input(0)?.producer;
+    if (!act || act.domain !== '' || opTraits(act.domain, act.opType).quant?.absorbedByQ !== true) continue;
+    const max = outputRange(act)?.max ?? undefined;
     const zt = q.input(2)?.constTensor();
     const qmax = zt?.dtype === DataType.INT8 ? 127 : zt?.dtype === DataType.UINT8 ? 255 : undefined;
-    if (max === undefined || !(max > 0) || qmax === undefined || zt!.size !== 1) continue;
+    if (max === undefined || !(max > 0) || max === Infinity || qmax === undefined || zt!.size !== 1) continue;
     const z = zt!.toFloat32()[0]!;
     const top = max / s[0]! + z;
     if (top >= qmax - 0.5 && top < qmax) s[0] = Math.fround(max / (qmax - z));

@@ -1,5 +1,5 @@
 import type { Graph, Node, Value } from '../ir/graph.js';
-import { opsWith, opTraits } from '../ops/index.js';
+import { opsWith, opTraits, outputRange } from '../ops/index.js';
 import { isFloatTensor } from './weights.js';
 import { nodeSelected, type NodeFilter } from './select.js';
 
@@ -134,6 +134,8 @@ function foldActivation(out: Value, opts: PlanOptions): Value | undefined {
   if (opts.symmetricActivations || out.uses.length !== 1 || out.producer?.graph?.isOutput(out)) return undefined;
   const act = out.uses[0]!.node;
   if (!isAbsorbedByQ(act) || act.domain !== '' || !nodeSelected(act, { exclude: opts.exclude })) return undefined;
-  if (act.opType === 'Clip' && act.inputs.slice(1).some((v) => v && !v.constTensor())) return undefined;
+  // a bound that is not a constant (Clip's min/max inputs): the range the Q must absorb is not known here
+  const range = outputRange(act);
+  if (range && (range.min === null || range.max === null)) return undefined;
   return act.outputs[0];
 }
