@@ -48,6 +48,22 @@ class FakeEvaluator implements Evaluator {
   }
 }
 
+/** A pruner whose granularity and sparsity are parameters (the fakes' evaluators give them their effect). */
+const prune = noop('fake-prune', {
+  granularity: { type: 'string', default: 'channel', doc: '' },
+  sparsity: { type: 'number', default: 0.5, search: [0.25, 0.5, 0.75], doc: '' },
+  steps: { type: 'integer', default: 0, doc: '' },
+  distill: { type: 'number', default: 0, doc: '' },
+});
+
+/** performance.now() that the test moves on by hand (`clock.fake += ms`): candidates that take minutes in no time. */
+function fakeClock() {
+  const now = performance.now.bind(performance);
+  const clock = { fake: 0, restore: () => spy.mockRestore() };
+  const spy = vi.spyOn(performance, 'now').mockImplementation(() => now() + clock.fake);
+  return clock;
+}
+
 const goals = (g: Partial<Goals> = {}): Goals => ({ maxAccuracyDrop: { value: 1, relative: false }, ...g });
 const opts = (g: Partial<Goals> = {}, budget = parseBudget('50')) => ({
   goals: goals(g),
@@ -339,12 +355,6 @@ describe('search with a fake-fast evaluator', () => {
   });
 
   it('prune steps: every granularity at its sparsity values, fine-tuned when there is training data; the best goes under the quantizer, then QAT', async () => {
-    const prune = noop('fake-prune', {
-      granularity: { type: 'string', default: 'channel', doc: '' },
-      sparsity: { type: 'number', default: 0.5, search: [0.25, 0.5, 0.75], doc: '' },
-      steps: { type: 'integer', default: 0, doc: '' },
-      distill: { type: 'number', default: 0, doc: '' },
-    });
     const entry = (granularity: string, speedsUp: string[]) => ({ pass: prune, kind: 'prune' as const, variant: granularity, params: { granularity }, buildCost: 4, speedsUp, searchParams: granularity === 'n:m' ? [] : ['sparsity'] });
     const pruneSpace: SearchSpace = {
       ...space,
@@ -439,14 +449,12 @@ describe('search with a fake-fast evaluator', () => {
     const channel = noop('fake-prune', { sparsity: { type: 'number', default: 0.5, search: [0.25, 0.5], doc: '' }, steps: { type: 'integer', default: 300, doc: '' }, distill: { type: 'number', default: 0.5, doc: '' } });
     const studentSpace: SearchSpace = { ...space, passes: [...space.passes, { pass: channel, kind: 'prune', variant: 'channel', buildCost: 5, speedsUp: ['MatMul'], searchParams: ['sparsity'] }, { pass: student, kind: 'prune', variant: 'student', buildCost: 50, needs: ['training'], searchParams: ['every'] }] };
     // a student takes 4 (fake) minutes to distil and runs in 1/every of the time; everything else takes no time
-    const now = performance.now.bind(performance);
-    let fake = 0;
-    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now() + fake);
+    const clock = fakeClock();
     try {
       const ev: Evaluator = {
         async evaluate(r) {
           const st = r.steps.find((x) => x.pass === 'fake-student');
-          if (st) fake += 4 * 60_000;
+          if (st) clock.fake += 4 * 60_000;
           const m = await new FakeEvaluator().evaluate({ ...r, steps: r.steps.filter((x) => x.pass !== 'fake-student') });
           const ms = m.latency.p50 / Number(st?.params.every ?? 1);
           return { ...m, latency: { p50: ms, p99: ms, mean: ms } };
@@ -461,14 +469,73 @@ describe('search with a fake-fast evaluator', () => {
       // and the quantizer was tried on the student (whose build distils again: 4 more minutes, so the budget ends there)
       expect(res.candidates.filter((c) => c.stage === 'quantize').map((c) => c.recipe.steps.map((x) => x.pass).join(' → '))).toEqual(['fake-student → fake-fold → fake-quant-a']);
       // a trial budget is a count the user gave: no share there
-      fake = 0;
+      clock.fake = 0;
       const counted = await runSearch(studentSpace, ev, { ...opts({}, parseBudget('50')), pruneFinetune: { steps: 300, distill: 0.5 } });
       expect(counted.candidates.filter((c) => c.stage === 'prune').map((c) => c.recipe.steps[0]!.pass + ' ' + JSON.stringify(c.recipe.steps[0]!.params))).toEqual([
         'fake-student {"steps":300,"distill":0.5,"every":2}', 'fake-student {"steps":300,"distill":0.5,"every":4}',
         'fake-prune {"steps":300,"distill":0.5,"sparsity":0.25}', 'fake-prune {"steps":300,"distill":0.5,"sparsity":0.5}',
       ]);
     } finally {
-      clock.mockRestore();
+      clock.restore();
+    }
+  });
+
+  it('comes back to the prunings the training share skipped when the quantizers left time, and starts none that does not fit', async () => {
+    const entry = (granularity: string) => ({ pass: prune, kind: 'prune' as const, variant: granularity, params: { granularity }, buildCost: granularity === 'channel' ? 4 : 5, speedsUp: ['MatMul'], searchParams: ['sparsity'] });
+    const pruneSpace: SearchSpace = { ...space, passes: [...space.passes, entry('channel'), entry('head')] };
+    // A prune candidate takes 60 (fake) s to fine-tune; on a kept pruned prefix a quantizer takes 1 s; the rest none.
+    // channel: latency × (1 − 0.5·s), drop 0.2 / 0.4 / 3 points at s = 0.25 / 0.5 / 0.75; head: × (1 − 1.2·s), 0.3
+    // points at 0.25, 3 beyond. fake-quant-a with its fallback: × 0.6 and 0.5 points more.
+    const clock = fakeClock();
+    try {
+      const ev: Evaluator = {
+        async evaluate(r) {
+          const pr = r.steps.find((x) => x.pass === 'fake-prune');
+          if (pr) clock.fake += r.steps.some((x) => x.pass === 'fake-quant-a') ? 1_000 : 60_000;
+          const m = await new FakeEvaluator().evaluate({ ...r, steps: r.steps.filter((x) => x.pass !== 'fake-prune') });
+          let ms = m.latency.p50;
+          let acc = m.metric.value;
+          if (pr) {
+            const sp = Number(pr.params.sparsity);
+            if (pr.params.granularity === 'channel') {
+              ms *= 1 - 0.5 * sp;
+              acc -= sp === 0.25 ? 0.002 : sp === 0.5 ? 0.004 : 0.03;
+            } else {
+              ms *= 1 - 1.2 * sp;
+              acc -= sp === 0.25 ? 0.003 : 0.03;
+            }
+          }
+          return { ...m, latency: { p50: ms, p99: ms, mean: ms }, metric: { ...m.metric, value: acc } };
+        },
+      };
+      const at = (c: { recipe: Recipe }) => `${c.recipe.steps[0]!.params.granularity}@${c.recipe.steps[0]!.params.sparsity}`;
+      const run = (budget: string) => runSearch(pruneSpace, ev, { ...opts({}, parseBudget(budget)), pruneFinetune: { steps: 30, distill: 0.5 } });
+      // 5 minutes: the share (150 s) ends after channel 0.75 (180 s), so head is skipped; the quantizers and the
+      // session settings on the pruned model take 4 s, which leaves 116 s: head 0.25 (estimated 60 s, the longest
+      // prune candidate, + 10%) is tried, it is faster in float than channel 0.5, replaces it under the quantizer
+      // (1 s) and wins; head 0.5 would need 66 s of the 55 left: not started
+      clock.fake = 0;
+      const res = await run('5m');
+      expect(res.candidates.filter((c) => c.stage === 'prune').map(at)).toEqual(['channel@0.25', 'channel@0.5', 'channel@0.75', 'head@0.25']);
+      const head = res.candidates.find((c) => c.stage === 'prune' && at(c) === 'head@0.25')!;
+      expect(head.reason).toMatch(/^tried again with the time the quantizers left/);
+      expect(res.chosen.recipe.steps).toEqual([{ pass: 'fake-prune', params: { granularity: 'head', sparsity: 0.25, steps: 30, distill: 0.5 } }, { pass: 'fake-fold', params: {} }, { pass: 'fake-quant-a', params: { fallback: true } }]);
+      expect(res.chosen.reason).toMatch(/fake-prune \(head\) at sparsity 0\.25 \(faster in float than the pruning the quantizers went on\) in its place/);
+      expect(res.skipped.find((x) => x.what.startsWith('fake-prune (head)'))).toEqual({ what: 'fake-prune (head) at sparsity 0.5 and beyond', reason: expect.stringMatching(/half of the time budget left.*tried again at the end up to there: the 55 s left at the end did not fit its estimated 66 s$/) });
+      expect(res.wallMs).toBeLessThanOrEqual(300_000);
+      // 4 minutes: the share (120 s) ends after channel 0.5, so channel 0.75 and head are skipped; 116 s are left
+      // after the quantizers: channel 0.75 is tried (it breaks the bound: channel is done), then head (66 s) does
+      // not fit the 56 s left and is never started
+      clock.fake = 0;
+      const short = await run('4m');
+      expect(short.candidates.filter((c) => c.stage === 'prune').map(at)).toEqual(['channel@0.25', 'channel@0.5', 'channel@0.75']);
+      expect(short.candidates.find((c) => c.stage === 'prune' && at(c) === 'channel@0.75')!.reason).toMatch(/^tried again with the time the quantizers left/);
+      expect(short.skipped.some((x) => x.what.includes('channel'))).toBe(false);
+      expect(short.skipped.find((x) => x.what === 'fake-prune (head)')!.reason).toMatch(/half of the time budget left.*; tried again at the end: the 56 s left at the end did not fit its estimated 66 s$/);
+      expect(short.chosen.recipe.steps[0]!.params).toMatchObject({ granularity: 'channel', sparsity: 0.5 });
+      expect(short.wallMs).toBeLessThanOrEqual(240_000);
+    } finally {
+      clock.restore();
     }
   });
 

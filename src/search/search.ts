@@ -127,7 +127,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
   const base = baseline.measurement;
   let best = baseline;
 
-  async function measure(recipe: Recipe, stage: Stage): Promise<Candidate> {
+  async function measure(recipe: Recipe, stage: Stage, note?: string): Promise<Candidate> {
     const key = recipeKey(recipe);
     const cached = seen.get(key);
     if (cached) return cached;
@@ -170,6 +170,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       if (best === c) await confirmGain(c, before);
       c.evalMs = performance.now() - t0; // with the confirmation runs
     }
+    if (note) c.reason = c.reason ? `${note}; ${c.reason}` : note;
     log(`[${c.id}] ${stage}: ${label} — ${c.measurement ? summary(c.measurement) : c.error} → ${c.verdict}${c.reason ? ` (${c.reason})` : ''} ${took(c)}`);
     if (c.meetsAll && hasPerformanceTarget(opts.goals) && stage !== 'baseline') {
       stopped = `candidate ${c.id} met every goal`;
@@ -266,6 +267,71 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       : `not confirmed side by side: ${figure} of the best so far — not a significant gain, the simpler recipe stays`;
   }
 
+  /**
+   * Tries the pruning candidates the training share skipped, in the order they were skipped, each only when
+   * the time left fits it: its estimated cost is the longest prune candidate of the same granularity measured
+   * so far (else of the same pass, else any prune candidate) with 10% to spare. Each is measured as the first
+   * pass would have (on the input graph, amounts upwards until one breaks the bound); one that is accurate and
+   * faster in float than the pruning the quantizers went on then replaces it under the best recipe's quantizer
+   * (when that fits too). One that does not fit is left, and a cheaper one after it may still be tried.
+   */
+  async function revisit(
+    deferred: { sp: SearchablePass; amounts: Record<string, unknown>[]; skip: Skipped }[],
+    x: { pruneFrom: Recipe; pruneIncumbent: Candidate; graphSteps: RecipeStep[]; tune: Record<string, unknown>; pruners: SearchablePass[]; amountText: (a: Record<string, unknown>) => string },
+  ): Promise<void> {
+    const speed = (c: Candidate) => (c.measurement ? speedupOf(base, c.measurement) : 0);
+    const isPruner = (st: RecipeStep) => x.pruners.some((p) => p.pass.id === st.pass);
+    /** Whether work estimated at `ms` (or one trial) fits what the budget has left; the reason when not. */
+    const fits = (ms: number | undefined): string | undefined => {
+      const b = opts.budget;
+      if (b.trials !== undefined && clock.trials >= b.trials) return 'no trials were left';
+      if (b.ms === undefined) return undefined;
+      const left = b.ms - clock.elapsedMs;
+      if (ms === undefined) return 'its cost could not be estimated (no prune candidate was measured)';
+      return ms * 1.1 <= left ? undefined : `the ${(left / 1000).toFixed(0)} s left at the end did not fit its estimated ${((ms * 1.1) / 1000).toFixed(0)} s`;
+    };
+    const costOf = (sp: SearchablePass): number | undefined => {
+      const pruneCands = candidates.filter((c) => c.stage === 'prune' && c.measurement);
+      const ofPass = pruneCands.filter((c) => c.recipe.steps[0]?.pass === sp.pass.id);
+      const same = ofPass.filter((c) => c.recipe.steps[0]!.params.granularity === sp.params?.granularity);
+      const pool = same.length ? same : ofPass.length ? ofPass : pruneCands;
+      return pool.length ? Math.max(...pool.map((c) => c.evalMs)) : undefined;
+    };
+    for (const d of deferred) {
+      let left = d.amounts;
+      let why: string | undefined;
+      try {
+        while (left.length) {
+          const amount = left[0]!;
+          why = fits(costOf(d.sp));
+          if (why) break;
+          left = left.slice(1);
+          const step = stepOf(d.sp, { ...x.tune, ...amount });
+          const c = await measure(withSteps(x.pruneFrom, [step, ...x.graphSteps]), 'prune', 'tried again with the time the quantizers left');
+          if (!c.accurate) {
+            left = [];
+            break;
+          }
+          // faster in float than the pruning under the quantizers (by more than the tie): under the best quantizer
+          if (best === c || speed(c) <= speed(x.pruneIncumbent) * (1 + tie)) continue;
+          const composed = withSteps(best.recipe, [step, ...best.recipe.steps.filter((st) => !isPruner(st))]);
+          const whyNot = seen.has(recipeKey(composed)) ? undefined : fits(best.evalMs);
+          if (whyNot) {
+            skipped.push({ what: `${c.label} under the best recipe's quantizer`, reason: whyNot });
+            continue;
+          }
+          await measure(composed, 'quantize', `${label(d.sp)} at ${x.amountText(amount)} (faster in float than the pruning the quantizers went on) in its place`);
+        }
+      } finally {
+        // what was tried is no longer skipped; the rest says why it still was
+        const at = skipped.indexOf(d.skip);
+        if (!left.length) skipped.splice(at, 1);
+        else if (left !== d.amounts) skipped[at] = { what: `${label(d.sp)} at ${x.amountText(left[0]!)} and beyond`, reason: `${d.skip.reason}; tried again at the end up to there: ${why ?? 'the search stopped'}` };
+        else if (why) skipped[at] = { what: d.skip.what, reason: `${d.skip.reason}; tried again at the end: ${why}` };
+      }
+    }
+  }
+
   const withSession = (r: Recipe, s: Partial<SessionSettings>): Recipe => ({ ...r, session: { ...r.session, ...s } });
   const withSteps = (r: Recipe, steps: RecipeStep[]): Recipe => ({ ...r, steps });
   const stepOf = (sp: SearchablePass, extra: Record<string, unknown> = {}): RecipeStep => ({ pass: sp.pass.id, params: { ...(sp.params ?? {}), ...extra } });
@@ -325,13 +391,19 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
     // after them are still tried.
     const trainingShare = opts.pruneFinetune && opts.budget.ms !== undefined ? clock.share(0.5) : undefined;
     const shareNote = 'the candidates that fine-tune had used half of the time budget left (the quantizers get the rest)';
+    // what the share skipped, in order: tried again at the end when the time left fits (see revisit below)
+    const deferred: { sp: SearchablePass; amounts: Record<string, unknown>[]; skip: Skipped }[] = [];
+    const pruneFrom = best.recipe;
+    const amountsOf = (sp: SearchablePass): Record<string, unknown>[] => {
+      const amounts = paramVariations(sp).map((v): Record<string, unknown> => ({ [v.name]: v.value }));
+      const dflt = Object.fromEntries((sp.searchParams ?? []).map((k) => [k, sp.params?.[k] ?? (sp.pass.params as Record<string, { default: unknown }>)[k]!.default]));
+      amounts.push(dflt);
+      return amounts.sort((a, b) => Number(Object.values(a)[0] ?? 0) - Number(Object.values(b)[0] ?? 0));
+    };
+    const amountText = (amount: Record<string, unknown>) => Object.entries(amount).map(([k, v]) => `${k} ${v}`).join(', ');
     for (const sp of pruners) {
       if (sp.needs?.includes('training') && !opts.pruneFinetune) {
         skipped.push({ what: label(sp), reason: 'it trains (distillation from the model): it needs --train-data' });
-        continue;
-      }
-      if (trainingShare?.()) {
-        skipped.push({ what: label(sp), reason: shareNote });
         continue;
       }
       const share = reachableShare(sp, opts.opShare);
@@ -341,19 +413,26 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       }
       // Pruned (and fine-tuned) on the input graph, BatchNorm still there, then the graph passes again. Amounts
       // go up from the smallest and stop at the first that breaks the accuracy bound (more would break it too).
-      const amounts = paramVariations(sp).map((v) => ({ [v.name]: v.value }));
-      const dflt = Object.fromEntries((sp.searchParams ?? []).map((k) => [k, sp.params?.[k] ?? (sp.pass.params as Record<string, { default: unknown }>)[k]!.default]));
-      amounts.push(dflt);
-      amounts.sort((a, b) => Number(Object.values(a)[0] ?? 0) - Number(Object.values(b)[0] ?? 0));
+      const amounts = amountsOf(sp);
+      if (trainingShare?.()) {
+        const skip = { what: label(sp), reason: shareNote };
+        skipped.push(skip);
+        deferred.push({ sp, amounts, skip });
+        continue;
+      }
       for (const [i, amount] of amounts.entries()) {
         if (i > 0 && trainingShare?.()) {
-          skipped.push({ what: `${label(sp)} at ${Object.entries(amount).map(([k, v]) => `${k} ${v}`).join(', ')} and beyond`, reason: shareNote });
+          const skip = { what: `${label(sp)} at ${amountText(amount)} and beyond`, reason: shareNote };
+          skipped.push(skip);
+          deferred.push({ sp, amounts: amounts.slice(i), skip });
           break;
         }
         const c = await measure(withSteps(best.recipe, [stepOf(sp, { ...tune, ...amount }), ...graphSteps]), 'prune');
         if (!c.accurate) break; // or it failed: nothing of this granularity in the model (the error says why)
       }
     }
+    // the float model the quantizers build on: a revisited pruning must beat it to go under them
+    const pruneIncumbent = best;
     // Each quantizer goes on the pruned model when a pruning was kept, and on the unpruned one too: pruning
     // that bought size or a little speed in float may buy nothing once quantized, and cost accuracy.
     const prunedSteps = best.recipe.steps.some((st) => pruners.some((p) => p.pass.id === st.pass)) ? best.recipe.steps : undefined;
@@ -421,6 +500,11 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       }
     }
     if (best !== baseline && best.recipe.steps.length > 0) await tuneSession('retune');
+    // Back to what the training share skipped, now that the quantizers are done: their share was a guess of
+    // what they would need (spam-bert, session 8: head, ffn and unstructured skipped, 102 s of 600 left unused).
+    const before = best;
+    await revisit(deferred, { pruneFrom, pruneIncumbent, graphSteps, tune, pruners, amountText });
+    if (best !== before && best.recipe.steps.length > 0) await tuneSession('retune');
   } catch (e) {
     if (!(e instanceof Stop)) throw e;
   }
