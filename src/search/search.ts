@@ -288,7 +288,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       if (b.ms === undefined) return undefined;
       const left = b.ms - clock.elapsedMs;
       if (ms === undefined) return 'its cost could not be estimated (no prune candidate was measured)';
-      return ms * 1.1 <= left ? undefined : `the ${(left / 1000).toFixed(0)} s left at the end did not fit its estimated ${((ms * 1.1) / 1000).toFixed(0)} s`;
+      return ms * 1.1 <= left ? undefined : `the ${(left / 1000).toFixed(0)} s left did not fit its estimated ${((ms * 1.1) / 1000).toFixed(0)} s`;
     };
     const costOf = (sp: SearchablePass): number | undefined => {
       const pruneCands = candidates.filter((c) => c.stage === 'prune' && c.measurement);
@@ -326,8 +326,8 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
         // what was tried is no longer skipped; the rest says why it still was
         const at = skipped.indexOf(d.skip);
         if (!left.length) skipped.splice(at, 1);
-        else if (left !== d.amounts) skipped[at] = { what: `${label(d.sp)} at ${x.amountText(left[0]!)} and beyond`, reason: `${d.skip.reason}; tried again at the end up to there: ${why ?? 'the search stopped'}` };
-        else if (why) skipped[at] = { what: d.skip.what, reason: `${d.skip.reason}; tried again at the end: ${why}` };
+        else if (left !== d.amounts) skipped[at] = { what: `${label(d.sp)} at ${x.amountText(left[0]!)} and beyond`, reason: `${d.skip.reason}; the amounts below it were tried at the end, then ${why ?? 'the search stopped'}` };
+        else if (why) skipped[at] = { what: d.skip.what, reason: `${d.skip.reason}; not started at the end either: ${why}` };
       }
     }
   }
