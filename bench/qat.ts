@@ -79,6 +79,10 @@ const CASES: Record<string, { model: string; flags: string[] }> = {
   // session 8: the same, learning from the float model's soft targets alone: the drop is measured against that
   // model, so this trains on exactly what is measured (labels the float model gets wrong pull the other way)
   'mobilenet-4bit-ends-2ep-kd1': { model: 'models/fashion-mobilenet/model.onnx', flags: [...ENDS_2EP, '--distill', '1'] },
+  // session 9: session 7's -ends recipe, exporting the mean of the weights (and LSQ scales) over the last half /
+  // quarter of its 843 steps (tail averaging) in place of the lowest held-out loss's weights
+  'mobilenet-4bit-ends-avg': { model: 'models/fashion-mobilenet/model.onnx', flags: [...LOSS_60K, '--wide-ends', '--average-last', '0.5'] },
+  'mobilenet-4bit-ends-avg25': { model: 'models/fashion-mobilenet/model.onnx', flags: [...LOSS_60K, '--wide-ends', '--average-last', '0.25'] },
 };
 
 fs.mkdirSync(out, { recursive: true });

@@ -122,6 +122,8 @@ export interface QatPassConfig extends Omit<StaticConfig, 'stats'> {
   distill: number;
   /** Early stopping keeps the weights of the lowest held-out loss, or of the best held-out accuracy. */
   selectBy: 'loss' | 'accuracy';
+  /** The mean of the weights over this last fraction of the steps is exported (0: off). */
+  averageLast: number;
   /** Run-time data (never in a recipe file): the training split and the held-out split for early stopping. */
   train?: TensorData;
   test?: TensorData;
@@ -150,11 +152,12 @@ export const qatPass: Pass<QatPassConfig> = {
     batchNorm: { type: 'string', choices: ['fold', 'freeze'], default: 'fold', doc: 'BatchNorm after Conv: folded before training, or frozen and folded at export' },
     distill: { type: 'number', min: 0, max: 1, default: 0, doc: 'weight of the float model\'s soft targets (distillation at T = 2; 0: labels only)' },
     selectBy: { type: 'string', choices: ['loss', 'accuracy'], default: 'loss', doc: 'held-out evaluation whose weights are kept: the lowest mean cross-entropy, or the best top-1 (noisy on a small held-out split)' },
+    averageLast: { type: 'number', min: 0, max: 1, default: 0, doc: "export the mean of the weights (and learned scales) over this last fraction of the steps (tail averaging; 0: off, the best held-out evaluation's weights)" },
     train: { type: 'object', default: undefined, doc: 'training samples (run-time data)' },
     test: { type: 'object', default: undefined, doc: 'held-out samples for early stopping (run-time data)' },
   },
   async run(model, ctx, cfg) {
-    const { lr, epochs, batch, steps, seconds, seed, lsq, weightScales, batchNorm, distill: alpha, selectBy, train: trainSet, test, calibration, calibrate, ...quantize } = cfg;
+    const { lr, epochs, batch, steps, seconds, seed, lsq, weightScales, batchNorm, distill: alpha, selectBy, averageLast, train: trainSet, test, calibration, calibrate, ...quantize } = cfg;
     if (!trainSet) throw new InputError('the qat step needs training data (optimize --train-data)');
     if (!calibration) throw new InputError('the qat step needs calibration data');
     const t0 = performance.now();
@@ -168,6 +171,7 @@ export const qatPass: Pass<QatPassConfig> = {
       weightScales,
       batchNorm,
       ...(alpha > 0 ? { distill: { alpha } } : {}),
+      ...(averageLast > 0 ? { averageLast } : {}),
       train: trainSet,
       ...(test ? { test, patience: 3, selectBy, evalEvery: Math.max(10, Math.ceil(trainSet.length / batch / 4)) } : {}),
       // bounded by steps (not by time): the schedule and the stopping point depend on the step count alone
@@ -181,6 +185,6 @@ export const qatPass: Pass<QatPassConfig> = {
       log: ctx.log,
     });
     if (capped) ctx.log?.(`qat: training stopped at its ${seconds} s cap after ${r.training.steps} steps: this recipe will not rebuild the same model`);
-    return { model: r.qat, modified: true, stats: { steps: r.training.steps, samples: r.samples, trainSeconds: Math.round(r.qatSeconds), ...(capped ? { stoppedByTime: 1 } : {}), ...(r.training.best !== undefined ? { bestHeldOut: r.training.best } : {}) } };
+    return { model: r.qat, modified: true, stats: { steps: r.training.steps, samples: r.samples, trainSeconds: Math.round(r.qatSeconds), ...(capped ? { stoppedByTime: 1 } : {}), ...(r.training.best !== undefined ? { bestHeldOut: r.training.best } : {}), ...(r.training.averaged ? { averagedSteps: r.training.averaged.count } : {}) } };
   },
 };

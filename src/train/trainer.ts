@@ -99,6 +99,26 @@ export interface TrainOptions {
   afterStep?(step: number, tensors: Map<string, Tensor>): void;
   /** After each evaluation inside an epoch (`evalEvery`). */
   onEval?(e: { step: number; testAccuracy: number; testLoss: number }): void;
+  /**
+   * Weight averaging over the end of training (tail averaging, SWA-style over the schedule's last part): the
+   * fraction in (0, 1] of the schedule's steps whose weights are averaged. After each of the last
+   * n = max(1, round(averageLast · scheduleSteps)) steps of the schedule (after `afterStep`), every trained tensor
+   * (weights, learned scales, running statistics; not the optimizer state) is added to a float64 sum; the mean is
+   * what `train` returns, in place of the best held-out evaluation's weights, and is evaluated on `test` once.
+   * A run that ends before the window (early stop, time) returns the best or last weights and no `averaged`.
+   */
+  averageLast?: number;
+}
+
+/** The weight average a run returned (`averageLast`). */
+export interface AveragedWeights {
+  /** The first and last step whose weights were added (steps done, 1-based), and how many snapshots. */
+  from: number;
+  to: number;
+  count: number;
+  /** On `test`: the average's accuracy and mean cross-entropy. */
+  testAccuracy?: number;
+  testLoss?: number;
 }
 
 export interface TrainResult {
@@ -112,7 +132,57 @@ export interface TrainResult {
   best?: number;
   /** With `patience`: the step of the evaluation whose weights are returned (0: the starting weights). */
   bestStep?: number;
+  /** With `averageLast`: the average returned in place of `best` (absent when the run ended before the window). */
+  averaged?: AveragedWeights;
 }
+
+/** `averageLast` checked: a fraction in (0, 1]. */
+export function checkAverageLast(f: number | undefined, flag = 'averageLast'): void {
+  if (f !== undefined && !(f > 0 && f <= 1)) throw new InputError(`${flag} must be a fraction in (0, 1], not '${f}'`);
+}
+
+/** Running sums of the trained tensors (float64) over a window of steps. */
+class WeightAverage {
+  readonly sums = new Map<string, Float64Array>();
+  count = 0;
+  from = 0;
+  to = 0;
+  constructor(readonly names: readonly string[]) {}
+  add(step: number, tensors: ReadonlyMap<string, Tensor>): void {
+    for (const name of this.names) {
+      const t = tensors.get(name)!;
+      if (t.dtype !== DataType.FLOAT) continue;
+      const v = t.toFloat32();
+      let sum = this.sums.get(name);
+      if (!sum) this.sums.set(name, (sum = new Float64Array(v.length)));
+      for (let i = 0; i < v.length; i++) sum[i]! += v[i]!;
+    }
+    if (this.count++ === 0) this.from = step;
+    this.to = step;
+  }
+  /** The mean of each summed tensor (float32), the other tensors as in `last`. */
+  mean(last: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
+    const out = new Map(last);
+    for (const [name, sum] of this.sums) out.set(name, new Tensor(DataType.FLOAT, [...last.get(name)!.dims], new Uint8Array(Float32Array.from(sum, (x) => x / this.count).buffer), name));
+    return out;
+  }
+  /** Checkpoint form: the sums as DOUBLE tensors under `average/<name>`, the window in one INT64 tensor. */
+  save(into: Map<string, Tensor>): void {
+    for (const [name, sum] of this.sums) into.set(`${AVERAGE_PREFIX}${name}`, Tensor.fromArray(DataType.DOUBLE, [sum.length], sum));
+    into.set(`${AVERAGE_PREFIX}window`, Tensor.int64([3], [this.count, this.from, this.to]));
+  }
+  load(from: ReadonlyMap<string, Tensor>): void {
+    const w = from.get(`${AVERAGE_PREFIX}window`)?.toNumbers();
+    if (!w) return;
+    [this.count, this.from, this.to] = w as [number, number, number];
+    for (const name of this.names) {
+      const t = from.get(`${AVERAGE_PREFIX}${name}`);
+      if (t) this.sums.set(name, Float64Array.from(t.toNumbers()));
+    }
+  }
+}
+const AVERAGE_PREFIX = 'inferopt.average/';
+
 
 /** Copies rows `order[from..from+n)` of every input into batch tensors. */
 export function gatherBatch(data: TensorData, order: ArrayLike<number>, from: number, n: number): Record<string, Tensor> {
@@ -155,7 +225,8 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
   const graph = await buildTrainingGraph(forward, { loss: opts.loss ?? { kind: 'cross-entropy' }, optimizer, sample, frozen: opts.frozen, clipNorm: opts.clipNorm, extraParams: opts.extraParams });
   const session = await Session.create(graph.model, { threads: opts.threads ?? 2, optLevel: 'all' });
 
-  const config = JSON.stringify({ batch, optimizer, loss: opts.loss, seed, params: graph.params });
+  checkAverageLast(opts.averageLast);
+  const config = JSON.stringify({ batch, optimizer, loss: opts.loss, seed, params: graph.params, ...(opts.averageLast !== undefined ? { averageLast: opts.averageLast } : {}) });
   const carried = new Map<string, Tensor>();
   const initial = new Map([...forward.graph.initializers].map(([k, v]) => [k, v.initializer!]));
   for (const c of graph.carried) {
@@ -163,10 +234,12 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
   }
   let startEpoch = 0;
   let step = 0;
+  const average = opts.averageLast !== undefined ? new WeightAverage(graph.carried.filter((c) => c.init !== 'zeros').map((c) => c.input)) : undefined;
   if (opts.resume) {
     const ck = loadCheckpoint(opts.resume);
     if (ck.config !== config) throw new InputError(`checkpoint ${opts.resume} was made with a different configuration`);
-    for (const [k, t] of ck.tensors) carried.set(k, t);
+    for (const [k, t] of ck.tensors) if (!k.startsWith(AVERAGE_PREFIX)) carried.set(k, t);
+    average?.load(ck.tensors);
     startEpoch = ck.epoch;
     step = ck.step;
   }
@@ -191,6 +264,8 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
   };
   if (opts.patience !== undefined) await judge(step);
   const totalSteps = opts.scheduleSteps ?? stepsPerEpoch * opts.epochs;
+  // the weights after steps averageFrom … totalSteps are averaged
+  const averageFrom = average ? totalSteps - Math.max(1, Math.round(opts.averageLast! * totalSteps)) + 1 : Infinity;
   for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
     const order = permutation(opts.train.length, seed * 7919 + epoch + 1);
     let lossSum = 0;
@@ -209,6 +284,7 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
       const out = await session.run(feeds);
       for (const c of graph.carried) carried.set(c.input, out[c.output]!);
       opts.afterStep?.(step + 1, carried);
+      if (step + 1 >= averageFrom) average!.add(step + 1, carried);
       const loss = out.loss!.toFloat32()[0]!;
       if (!Number.isFinite(loss)) throw new InputError(`training diverged at step ${step} (loss ${loss}); lower the learning rate`);
       lossSum += loss * batch;
@@ -229,12 +305,25 @@ export async function train(forward: Model, opts: TrainOptions): Promise<TrainRe
     if (!stop) Object.assign(stats, await judge(step));
     history.push(stats);
     opts.onEpoch?.(stats);
-    if (opts.checkpoint) saveCheckpoint(opts.checkpoint, { tensors: carried, epoch: epoch + 1, step, config });
+    if (opts.checkpoint) {
+      const tensors = new Map(carried);
+      average?.save(tensors);
+      saveCheckpoint(opts.checkpoint, { tensors, epoch: epoch + 1, step, config });
+    }
     if (stop || (opts.maxSteps !== undefined && step >= opts.maxSteps) || opts.shouldStop?.()) break;
   }
   await session.release();
-  const final = best ? best.tensors : carried;
-  return { model: withWeights(forward, final), history, graph, steps: step, best: best?.accuracy, ...(best ? { bestStep: best.step } : {}) };
+  let averaged: AveragedWeights | undefined;
+  let final = best ? best.tensors : carried;
+  if (average && average.count > 0) {
+    final = average.mean(carried);
+    averaged = { from: average.from, to: average.to, count: average.count };
+    if (evaluator && opts.test) {
+      const r = await evaluator(opts.test, final);
+      Object.assign(averaged, r);
+    }
+  }
+  return { model: withWeights(forward, final), history, graph, steps: step, best: best?.accuracy, ...(best ? { bestStep: best.step } : {}), ...(averaged ? { averaged } : {}) };
 }
 
 /** The forward model with new initializer values (weights and running statistics). */

@@ -19,7 +19,7 @@ import { runtimeInputs } from '../../runtime/inputs.js';
 import { collectTensorData, holdOut } from '../../train/data.js';
 import { quantizationAwareTraining, type QatResult } from '../../train/qat.js';
 import type { OscillationStats } from '../../quantize/qat-oscillation.js';
-import type { TensorData } from '../../train/trainer.js';
+import type { AveragedWeights, TensorData } from '../../train/trainer.js';
 import { parseIntFlag } from '../flags.js';
 import { addTrainingFlags, drawProgress, formatEpoch, logProgress, trainOptionsFrom, type TrainingFlags } from './train.js';
 
@@ -115,6 +115,8 @@ export interface QatReport {
   bestHeldOut?: number;
   /** The step whose weights were kept (the best held-out evaluation by `--select-by`). */
   bestStep?: number;
+  /** With --average-last: the averaged steps and the average's held-out figures (its weights are the ones written). */
+  averaged?: AveragedWeights;
   /** With --oscillations: integer-value changes in the last steps, and the weights frozen. */
   oscillations?: OscillationStats;
   latency?: { ptqMs: number; qatMs: number; ratio: { value: number; low: number; high: number }; threads: number; batch: number; rounds: number };
@@ -192,7 +194,10 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
     onEval: (e) => log(`step ${e.step} test_loss ${e.testLoss.toFixed(4)} test_acc ${(100 * e.testAccuracy).toFixed(2)}%`),
     log,
   });
-  if (r.training.bestStep !== undefined) log(`QAT: kept the weights of step ${r.training.bestStep} of ${r.training.steps} (best held-out ${flags.selectBy}; held-out accuracy ${(100 * r.training.best!).toFixed(2)}%)`);
+  const av = r.training.averaged;
+  if (av) log(`QAT: wrote the mean of the weights after steps ${av.from}–${av.to} (${av.count} snapshots, --average-last ${flags.averageLast})${av.testAccuracy !== undefined ? `; held-out loss ${av.testLoss!.toFixed(4)}, accuracy ${(100 * av.testAccuracy).toFixed(2)}%` : ''}`);
+  else if (flags.averageLast !== undefined) log(`QAT: training ended before the averaging window (--average-last ${flags.averageLast}); the ${r.training.bestStep !== undefined ? 'best held-out' : 'last'} weights are written`);
+  if (r.training.bestStep !== undefined && !av) log(`QAT: kept the weights of step ${r.training.bestStep} of ${r.training.steps} (best held-out ${flags.selectBy}; held-out accuracy ${(100 * r.training.best!).toFixed(2)}%)`);
   await saveModelProven(r.qat, flags.output, { flag: '-o', reference: file });
   if (flags.ptqOutput) await saveModelProven(r.ptq, flags.ptqOutput, { flag: '--ptq-output', reference: file });
 
@@ -205,7 +210,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
   const report: QatReport = {
     model: file,
     output: flags.output,
-    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq, weightScales: flags.weightScales, batchNorm: flags.batchNorm, ...(alpha > 0 ? { distill: alpha, temperature } : {}), selectBy: flags.selectBy, ...(freezeAbove !== undefined ? { freezeOscillations: freezeAbove } : {}) },
+    quantization: { ...quantize, target: flags.target, lsq: !!flags.lsq, weightScales: flags.weightScales, batchNorm: flags.batchNorm, ...(alpha > 0 ? { distill: alpha, temperature } : {}), selectBy: flags.selectBy, ...(common.averageLast !== undefined ? { averageLast: common.averageLast } : {}), ...(freezeAbove !== undefined ? { freezeOscillations: freezeAbove } : {}) },
     metric: 'top1',
     float: fl.metric,
     ptq: ptq.metric,
@@ -219,6 +224,7 @@ async function runQat(file: string, flags: QatFlags): Promise<QatReport> {
     epochs: r.training.history.length,
     bestHeldOut: r.training.best,
     bestStep: r.training.bestStep,
+    ...(av ? { averaged: av } : {}),
     ...(r.oscillations ? { oscillations: r.oscillations } : {}),
   };
   const rounds = parseIntFlag('--bench-runs', flags.benchRuns, 0);

@@ -36,6 +36,7 @@ interface TrainFlags {
   resume?: string;
   log?: string;
   maxSteps?: string;
+  averageLast?: string;
 }
 
 export function register(program: Command): void {
@@ -119,10 +120,11 @@ export function addTrainingFlags(cmd: Command, d: { epochs: string; batch: strin
     .option('--checkpoint <file>', 'save a checkpoint here after every epoch')
     .option('--resume <file>', 'continue from a checkpoint')
     .option('--log <file>', 'append the progress lines here')
-    .option('--max-steps <n>', 'stop after this many steps (smoke runs)');
+    .option('--max-steps <n>', 'stop after this many steps (smoke runs)')
+    .option('--average-last <fraction>', "write the mean of the weights over this last fraction of the schedule's steps (tail averaging, in (0, 1]; replaces the best held-out evaluation's weights)");
 }
 
-export type TrainingFlags = Pick<TrainFlags, 'epochs' | 'batch' | 'lr' | 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay' | 'schedule' | 'warmup' | 'freeze' | 'seed' | 'threads' | 'checkpoint' | 'resume' | 'log' | 'maxSteps'>;
+export type TrainingFlags = Pick<TrainFlags, 'epochs' | 'batch' | 'lr' | 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay' | 'schedule' | 'warmup' | 'freeze' | 'seed' | 'threads' | 'checkpoint' | 'resume' | 'log' | 'maxSteps' | 'averageLast'>;
 
 /** The TrainOptions those flags set (data, loss and callbacks are the command's). */
 export function trainOptionsFrom(flags: TrainingFlags) {
@@ -138,7 +140,15 @@ export function trainOptionsFrom(flags: TrainingFlags) {
     checkpoint: flags.checkpoint,
     resume: flags.resume,
     maxSteps: flags.maxSteps ? parseIntFlag('--max-steps', flags.maxSteps, 1) : undefined,
+    ...(flags.averageLast !== undefined ? { averageLast: parseFractionFlag('--average-last', flags.averageLast) } : {}),
   };
+}
+
+/** A fraction in (0, 1], or an InputError naming the flag. */
+function parseFractionFlag(flag: string, value: string): number {
+  const n = value.trim() === '' ? NaN : Number(value);
+  if (!(n > 0 && n <= 1)) throw new InputError(`${flag} must be a fraction in (0, 1], not '${value}'`);
+  return n;
 }
 
 export function optimizerFrom(flags: Pick<TrainFlags, 'optimizer' | 'momentum' | 'nesterov' | 'weightDecay'>): OptimizerSpec {
