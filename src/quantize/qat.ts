@@ -368,8 +368,11 @@ function alignToClip(s: Float32Array, scaleOut: Value): void {
   }
 }
 
-/** The trained model back in PTQ's QDQ form: integer weights and int32 biases from the trained floats. */
-export function exportQat(trained: Model, plan: QatPlan): Model {
+/**
+ * The trained model back in PTQ's QDQ form: integer weights and int32 biases from the trained floats.
+ * `alignToClip: false` writes learned scales as learned (tests compare the two exports; ORT may refuse it).
+ */
+export function exportQat(trained: Model, plan: QatPlan, opts: { alignToClip?: boolean } = {}): Model {
   const m = loadModel(modelToBytes(trained));
   const g = m.graph;
   const init = (name: string) => {
@@ -381,7 +384,7 @@ export function exportQat(trained: Model, plan: QatPlan): Model {
   const nodeByName = new Map(g.nodes.map((n) => [n.name, n]));
   const learned = new Map<string, Float32Array>();
   for (const { log } of plan.logScales) if (!learned.has(log)) learned.set(log, Float32Array.from(init(log).initializer!.toFloat32(), Math.exp));
-  for (const { log, exp } of plan.logScales) alignToClip(learned.get(log)!, nodeByName.get(exp)!.outputs[0]!);
+  if (opts.alignToClip !== false) for (const { log, exp } of plan.logScales) alignToClip(learned.get(log)!, nodeByName.get(exp)!.outputs[0]!);
   for (const { log, scale, exp } of plan.logScales) {
     const node = nodeByName.get(exp)!;
     const sv = g.addInitializer(Tensor.float([...init(log).initializer!.dims], Array.from(learned.get(log)!)), scale);

@@ -9,7 +9,7 @@ import { fidelityMetric } from '../search/metric.js';
 import { DEFAULT_SESSION } from '../search/recipe.js';
 import { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../ir/dtype.js';
-import type { Model } from '../ir/graph.js';
+import type { Model, Node } from '../ir/graph.js';
 import { loadModel, modelToBytes, saveModel } from '../ir/io.js';
 import { Tensor } from '../ir/tensor.js';
 import { rng } from '../runtime/inputs.js';
@@ -176,6 +176,45 @@ describe('quantization-aware training', () => {
   }
 });
 
+describe('QAT with weight averaging (averageLast)', () => {
+  it('exports the mean of the last steps’ weights and learned scales (BatchNorm frozen, 4-bit, LSQ) to the PTQ op histogram and initializer types', async () => {
+    // every float tensor the loop carries, after every step (weights, log-scales, γ/β; optimizer state too)
+    const snaps = new Map<number, Map<string, Float32Array>>();
+    const afterStep = (step: number, t: Map<string, Tensor>) => void snaps.set(step, new Map([...t].filter(([, v]) => v.dtype === DataType.FLOAT).map(([k, v]) => [k, Float32Array.from(v.toFloat32())])));
+    // 192 samples, batch 16: 12 steps an epoch, 24 in all; 0.25 of them: the weights after steps 19–24
+    const r = await quantizationAwareTraining(cnn(), { calibration: calibration(), train: trainSet, test: heldOut, epochs: 2, batch: 16, lr: 0.01, optimizer: { kind: 'adamw' }, threads: 1, lsq: true, seed: 3, quantize: { weightBits: 4 }, batchNorm: 'freeze', patience: 100, evalEvery: 4, averageLast: 0.25, afterStep });
+    expect(r.training.steps).toBe(24);
+    expect(r.training.averaged).toMatchObject({ from: 19, to: 24, count: 6 });
+    const mean = (name: string) => {
+      const sum = new Float64Array(snaps.get(19)!.get(name)!.length);
+      for (let s = 19; s <= 24; s++) snaps.get(s)!.get(name)!.forEach((v, i) => (sum[i]! += v));
+      return Array.from(Float32Array.from(sum, (x) => x / 6));
+    };
+    // the trained model's tensors are the means of those that train (the log-scales and γ/β among them)
+    const trained = [...r.training.model.graph.initializers.keys()].filter((k) => snaps.get(24)!.has(k));
+    const moved = trained.filter((k) => mean(k).some((v, i) => v !== snaps.get(24)!.get(k)![i]));
+    expect(moved.filter((k) => k.endsWith('_log')).length).toBeGreaterThan(0);
+    // BatchNorm frozen with no log callback too (the freeze once ran only inside `log?.(…)`): γ trains
+    expect(moved.filter((k) => k.includes('_bn_gamma')).length).toBe(2);
+    for (const k of trained) expect(Array.from(r.training.model.graph.initializers.get(k)!.initializer!.toFloat32()), k).toEqual(mean(k));
+    // exported: each learned activation scale is exp of its mean log-scale (no Clip here, nothing aligned)
+    for (const k of moved.filter((n) => n.endsWith('_log') && snaps.get(24)!.get(n)!.length === 1)) {
+      const scale = r.qat.graph.initializers.get(k.slice(0, -'_log'.length))!.initializer!.toFloat32()[0];
+      expect(scale, k).toBe(Math.fround(Math.exp(mean(k)[0]!)));
+    }
+    expect(histogram(r.qat)).toEqual(histogram(r.ptq));
+    expect(initTypes(r.qat)).toEqual(initTypes(r.ptq));
+    for (const v of r.qat.graph.initializers.values()) if (v.initializer!.dtype === DataType.INT8 && v.name.startsWith('c2')) expect(Math.max(...Array.from(v.initializer!.toFloat32(), Math.abs))).toBeLessThanOrEqual(7);
+    // the exported model scores what the average scored on the held-out split (integer rounding aside)
+    const feeds = gatherBatch(heldOut, Uint32Array.from({ length: 48 }, (_, i) => i), 0, 48);
+    const a = await Session.create(r.qat, { threads: 1, optLevel: 'disabled' });
+    const out = (await a.run({ x: feeds.x! })).logits!.toFloat32();
+    await a.release();
+    const hits = feeds.labels!.toNumbers().filter((l, i) => out.subarray(i * 3, i * 3 + 3).indexOf(Math.max(...out.subarray(i * 3, i * 3 + 3))) === l).length;
+    expect(Math.abs(hits / 48 - r.training.averaged!.testAccuracy!)).toBeLessThanOrEqual(1 / 48);
+  });
+});
+
 describe('LSQ scale after a Clip (ReLU6) at export', () => {
   // Conv → Clip(0, 6) → Conv → Clip(0, 6) → GAP → Gemm: both Clip outputs calibrate to 6/255 and share one log-scale
   async function relu6Plan(): Promise<QatPlan> {
@@ -231,6 +270,57 @@ describe('LSQ scale after a Clip (ReLU6) at export', () => {
       for (const v of scales) expect(Math.abs((v * 255) / top - 1), `top ${top}`).toBeLessThan(1e-6);
       expect(loads, `top ${top}`).toBe(true);
     }
+  });
+  it('the aligned export computes what the unaligned one does, within what one step of the Clip grid explains', async () => {
+    const top = 6.005;
+    const plan = await relu6Plan();
+    const g = plan.model.graph;
+    const log = g.initializers.get(plan.logScales.find((l) => g.nodes.find((n) => n.name === l.exp)!.outputs[0]!.uses.some((u) => u.node.input(0)?.producer?.opType === 'Clip'))!.log)!;
+    log.initializer = Tensor.float([], [Math.log(top / 255)]);
+    const aligned = exportQat(plan.model, plan);
+    const unaligned = exportQat(plan.model, plan, { alignToClip: false });
+    const sa = Math.fround(6 / 255);
+    const su = Math.fround(Math.exp(Math.fround(Math.log(top / 255))));
+    const clipScale = (m: Model) => m.graph.nodes.filter((n) => n.opType === 'QuantizeLinear' && n.input(0)?.producer?.opType === 'Clip').map((q) => q.input(1)!.initializer!.toFloat32()[0]);
+    expect(clipScale(aligned)).toEqual([sa, sa]);
+    expect(clipScale(unaligned)).toEqual([su, su]);
+    const step = (sa + su) / 2; // two grids' roundings of one value differ by at most half a step of each
+    // the first Clip's fake-quantized output and the logits, on inputs that drive the Clips into saturation
+    const run = async (m: Model) => {
+      const c = loadModel(modelToBytes(m));
+      const q1 = c.graph.nodes.find((n) => n.opType === 'QuantizeLinear' && n.input(0)?.producer?.opType === 'Clip')!;
+      c.graph.outputs.push(q1.outputs[0]!.uses[0]!.node.outputs[0]!);
+      const s = await Session.create(c, { threads: 1, optLevel: 'disabled' });
+      const x = gatherBatch(heldOut, Uint32Array.from({ length: 48 }, (_, i) => i), 0, 48).x!;
+      const out = await s.run({ x: Tensor.float([...x.dims], Array.from(x.toFloat32(), (v) => 4 * v)) });
+      await s.release();
+      return { act: out[c.graph.outputs[1]!.name]!.toFloat32(), logits: out.logits!.toFloat32() };
+    };
+    const [a, u] = [await run(aligned), await run(unaligned)];
+    const maxDiff = (p: Float32Array, q: Float32Array) => p.reduce((m, v, i) => Math.max(m, Math.abs(v - q[i]!)), 0);
+    expect(Math.max(...a.act)).toBe(Math.fround(255 * sa)); // saturated: the tops are 6 and 6.005
+    expect(Math.max(...u.act)).toBe(Math.fround(255 * su));
+    expect(maxDiff(a.act, u.act)).toBeGreaterThan(0);
+    expect(maxDiff(a.act, u.act)).toBeLessThanOrEqual(step);
+    // the logits: that step carried through Conv (|W|₁ per channel, the bias's own rounding), the second Clip's grid
+    // (one step more), the pool's grid (one of its steps) and the classifier (|fc| per logit)
+    const w = (name: string) => aligned.graph.nodes.find((n) => n.opType === 'DequantizeLinear' && n.input(0)!.name.startsWith(name))!;
+    const deq = (n: Node) => {
+      const q = n.input(0)!.initializer!.toFloat32();
+      const sc = n.input(1)!.initializer!.toFloat32();
+      return Float32Array.from(q, (v, i) => v * sc[sc.length === 1 ? 0 : Math.floor(i / (q.length / sc.length))]!);
+    };
+    const w2 = deq(w('c2.weight'));
+    const w2s = w('c2.weight').input(1)!.initializer!.toFloat32();
+    const fc = deq(w('fc.weight'));
+    const pool = aligned.graph.nodes.find((n) => n.opType === 'QuantizeLinear' && n.input(0)?.producer?.opType === 'GlobalAveragePool')!.input(1)!.initializer!.toFloat32()[0]!;
+    const perChannel = Array.from({ length: 4 }, (_, c) => {
+      const l1 = w2.subarray(c * 36, (c + 1) * 36).reduce((t, v) => t + Math.abs(v), 0);
+      return l1 * step + w2s[c]! * step + step + pool;
+    });
+    const bound = Array.from({ length: 3 }, (_, k) => perChannel.reduce((t, d, c) => t + Math.abs(fc[k * 4 + c]!) * d, 0));
+    expect(maxDiff(a.logits, u.logits)).toBeGreaterThan(0);
+    a.logits.forEach((v, i) => expect(Math.abs(v - u.logits[i]!), `logit ${i}`).toBeLessThanOrEqual(bound[i % 3]! * (1 + 1e-6)));
   });
 });
 
@@ -458,13 +548,13 @@ describe('prune → QAT in one optimize recipe', () => {
 });
 
 describe('inferopt qat: bad input → one line, exit 2', () => {
-  it('an unknown --batch-norm or --weight-scales, before any data is read', async () => {
+  it('an unknown --batch-norm or --weight-scales, a --average-last outside (0, 1], before any data is read', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-qat-cli-'));
     try {
       const file = path.join(dir, 'cnn.onnx');
       saveModel(cnn(), file);
       const common = [file, '--train-data', path.join(dir, 'none.json'), '--data', path.join(dir, 'none.json'), '-o', path.join(dir, 'out.onnx')];
-      for (const [flag, value, message] of [['--batch-norm', 'frozen', '--batch-norm must be fold or freeze'], ['--weight-scales', 'l2', '--weight-scales must be ptq or mse']]) {
+      for (const [flag, value, message] of [['--batch-norm', 'frozen', '--batch-norm must be fold or freeze'], ['--weight-scales', 'l2', '--weight-scales must be ptq or mse'], ['--average-last', '0', "--average-last must be a fraction in (0, 1], not '0'"], ['--average-last', '1.5', "--average-last must be a fraction in (0, 1], not '1.5'"], ['--average-last', 'half', "--average-last must be a fraction in (0, 1], not 'half'"]]) {
         const r = await runCli('qat', ...common, flag!, value!);
         expect(r.code).toBe(2);
         expect(r.stderr).toBe(`inferopt: ${message}\n`);

@@ -75,7 +75,11 @@ export async function quantizationAwareTraining(model: Model, opts: QatOptions):
 
   const t1 = performance.now();
   const plan = prepareQat(ptq, { lsq: opts.lsq, weightBits: opts.quantize?.weightBits, weightScales: opts.weightScales });
-  if (opts.batchNorm === 'freeze') opts.log?.(`QAT: ${freezeBatchNorm(plan, batchNorms)} of ${batchNorms.size} BatchNorms frozen (folded at export)`);
+  if (opts.batchNorm === 'freeze') {
+    // (not inside `opts.log?.(…)`: optional chaining skips evaluating the arguments when there is no log)
+    const n = freezeBatchNorm(plan, batchNorms);
+    opts.log?.(`QAT: ${n} of ${batchNorms.size} BatchNorms frozen (folded at export)`);
+  }
   const frozen = new Set(plan.frozen);
   opts.log?.(`QAT: ${plan.weights.length} fake-quantized weights, ${plan.biases.length} biases, ${plan.model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').length - plan.weights.length} activation quantizers${opts.lsq ? `, ${plan.logScales.length} learned scales` : ''}`);
   const tracker = opts.oscillations ? oscillationTracker(plan, opts.oscillations) : undefined;

@@ -160,3 +160,78 @@ describe('training loop (ONNX Runtime does forward, backward and update)', () =>
     expect(String(err)).toMatch(/no gradient rule for op 'Round' \(node 'rounding'\)/);
   });
 });
+
+describe('weight averaging over the end of training (averageLast)', () => {
+  const data = blobs(240, 3); // 15 steps of 16 per epoch: 30 steps in 2 epochs
+  const test = blobs(60, 4);
+  const opts = { train: data, epochs: 2, batch: 16, lr: 0.05, seed: 5, threads: 1, optimizer: { kind: 'adamw', weightDecay: 0.01 } as const };
+  const names = ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias'];
+  /** Copies of the trained weights after every step. */
+  const recorder = () => {
+    const snaps = new Map<number, Map<string, Float32Array>>();
+    return { snaps, afterStep: (step: number, t: Map<string, Tensor>) => void snaps.set(step, new Map(names.map((n) => [n, Float32Array.from(t.get(n)!.toFloat32())]))) };
+  };
+  /** The float32 mean, summed in float64 in step order, of the snapshots `from`…`to`. */
+  const mean = (snaps: Map<number, Map<string, Float32Array>>, from: number, to: number) =>
+    new Map(names.map((n) => {
+      const sum = new Float64Array(snaps.get(from)!.get(n)!.length);
+      for (let s = from; s <= to; s++) snaps.get(s)!.get(n)!.forEach((v, i) => (sum[i]! += v));
+      return [n, Array.from(Float32Array.from(sum, (x) => x / (to - from + 1)))];
+    }));
+  const pick = (m: Model) => new Map(names.map((n) => [n, weights(m).get(n)!]));
+
+  it('returns the mean of the weights after the schedule’s last round(f·steps) steps, evaluated on the held-out split, in place of the best evaluation', async () => {
+    const rec = recorder();
+    // 0.2 of 30 steps: the weights after steps 25–30; early stopping would otherwise return its best evaluation
+    const r = await train(mlp(), { ...opts, test, patience: 100, evalEvery: 5, averageLast: 0.2, afterStep: rec.afterStep });
+    expect(r.steps).toBe(30);
+    expect(r.averaged).toMatchObject({ from: 25, to: 30, count: 6 });
+    expect(pick(r.model)).toEqual(mean(rec.snaps, 25, 30));
+    // not the last weights, nor a window one step shorter or longer
+    for (const other of [mean(rec.snaps, 30, 30), mean(rec.snaps, 26, 30), mean(rec.snaps, 24, 30)]) expect(pick(r.model)).not.toEqual(other);
+    // the average's held-out figures are those of the returned model
+    const s = await Session.create(r.model, { threads: 1 });
+    const logits = (await s.run({ x: Tensor.float([60, 4], test.inputs.x!.data as Float32Array) })).logits!.toFloat32();
+    await s.release();
+    let hits = 0;
+    let loss = 0;
+    for (let i = 0; i < 60; i++) {
+      const row = Array.from(logits.subarray(i * 3, i * 3 + 3));
+      const max = Math.max(...row);
+      if (row.indexOf(max) === test.labels[i]) hits++;
+      loss += Math.log(row.reduce((z, v) => z + Math.exp(v - max), 0)) + max - row[test.labels[i]!]!;
+    }
+    expect(r.averaged!.testAccuracy).toBe(hits / 60);
+    expect(Math.abs(r.averaged!.testLoss! - loss / 60)).toBeLessThan(1e-5);
+  });
+
+  it('a window of one step is the last weights, bit for bit; a run that stops before the window returns its last weights, no average', async () => {
+    const plain = await train(mlp(), opts);
+    const one = await train(mlp(), { ...opts, averageLast: 1 / 30 });
+    expect(one.averaged).toMatchObject({ from: 30, to: 30, count: 1 });
+    expect(weights(one.model)).toEqual(weights(plain.model));
+    const early = await train(mlp(), { ...opts, scheduleSteps: 30, maxSteps: 20, averageLast: 0.2 });
+    expect(early.averaged).toBeUndefined();
+    expect(weights(early.model)).toEqual(weights((await train(mlp(), { ...opts, scheduleSteps: 30, maxSteps: 20 })).model));
+  });
+
+  it('a run resumed from a checkpoint inside the window averages the same steps (the sums are in the checkpoint)', async () => {
+    const rec = recorder();
+    const a = await train(mlp(), { ...opts, averageLast: 0.6, afterStep: rec.afterStep }); // steps 13–30
+    expect(a.averaged).toMatchObject({ from: 13, to: 30, count: 18 });
+    expect(pick(a.model)).toEqual(mean(rec.snaps, 13, 30));
+    const ck = path.join(dir, 'avg-ck.onnx');
+    await train(mlp(), { ...opts, averageLast: 0.6, checkpoint: ck, scheduleSteps: 30, maxSteps: 15 }); // steps 13–15 summed
+    const resumed = await train(mlp(), { ...opts, averageLast: 0.6, resume: ck });
+    expect(resumed.averaged).toMatchObject({ from: 13, to: 30, count: 18 });
+    expect(weights(resumed.model)).toEqual(weights(a.model));
+    // a checkpoint made without averaging is refused for an averaged run (different configuration)
+    const plainCk = path.join(dir, 'plain-ck.onnx');
+    await train(mlp(), { ...opts, checkpoint: plainCk, maxSteps: 15 });
+    await expect(train(mlp(), { ...opts, averageLast: 0.6, resume: plainCk })).rejects.toThrow(/different configuration/);
+  });
+
+  it('a fraction outside (0, 1] is refused', async () => {
+    for (const f of [0, -0.5, 1.5, Number.NaN]) await expect(train(mlp(), { ...opts, averageLast: f })).rejects.toThrow(InputError);
+  });
+});

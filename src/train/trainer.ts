@@ -177,7 +177,7 @@ class WeightAverage {
     [this.count, this.from, this.to] = w as [number, number, number];
     for (const name of this.names) {
       const t = from.get(`${AVERAGE_PREFIX}${name}`);
-      if (t) this.sums.set(name, Float64Array.from(t.toNumbers()));
+      if (t) this.sums.set(name, Float64Array.from(t.view() as Float64Array));
     }
   }
 }
