@@ -59,6 +59,8 @@ export function register(program: Command): void {
       if (flags.checkpoint) checkOutputFile(flags.checkpoint, '--checkpoint');
       const written = [flags.output, flags.checkpoint, flags.log].filter((f): f is string => !!f).map((f) => path.resolve(f));
       if (new Set(written).size < written.length) throw new InputError('-o, --checkpoint and --log must be different files');
+      // the training flags are checked before any data is read
+      const common = trainOptionsFrom(flags);
       const logFd = flags.log ? openAppend(flags.log, '--log') : undefined;
       try {
         const inputNames = model.graph.inputs.filter((v) => !v.initializer).map((v) => v.name);
@@ -78,7 +80,7 @@ export function register(program: Command): void {
         log(`# ${data.length} training / ${test.length} held-out samples; inferopt train ${process.argv.slice(3).join(' ')}`);
         const t0 = performance.now();
         const result = await train(model, {
-          ...trainOptionsFrom(flags),
+          ...common,
           train: data,
           test,
           loss: lossFrom(flags),
