@@ -7,7 +7,7 @@ import type { FrameTruth } from './frames.js';
 import type { Rect } from './geometry.js';
 import type { Frame } from './image.js';
 import { latencyReport, scoreAccuracy } from './metrics.js';
-import { optimizePipeline, searchSegments, type PipelineRemote } from './optimize.js';
+import { isFaster, optimizePipeline, searchSegments, type PipelineRemote } from './optimize.js';
 import type { PipelineRun } from './run.js';
 import type { FrameResult } from './runner.js';
 import type { PipelineSpec } from './spec.js';
@@ -16,6 +16,29 @@ const frameSet = (n: number) => ({
   dir: 'v',
   frames: Array.from({ length: n }, (_, i) => ({ width: 4, height: 4, index: i }) as unknown as Frame),
   truth: Array.from({ length: n }, (_, i): FrameTruth => ({ frame: i, file: '', items: [] })),
+});
+
+describe('pipeline optimize: what counts as faster', () => {
+  const run = (misses: number, p99: number, mean: number) => ({ misses, p99, mean });
+  it('fewer misses count only beyond their noise, and not with a higher p99', () => {
+    // session 8's "recogniser on 2 lanes": 2 fewer of 28 (noise: √54 ≈ 7) while p99 and mean rose — not faster
+    expect(isFaster(run(28, 198.9, 61.9), run(26, 260.1, 65.3))).toBe(false);
+    // the same 2 fewer with p99 and mean unchanged: still noise
+    expect(isFaster(run(28, 198.9, 61.9), run(26, 198.9, 61.9))).toBe(false);
+    // the scheduler budget's 30 → 4 (√34 ≈ 5.8) with a lower p99: faster
+    expect(isFaster(run(30, 206, 50), run(4, 115, 48))).toBe(true);
+    // many fewer misses but a p99 4% higher: not on misses alone
+    expect(isFaster(run(30, 100, 50), run(4, 104, 49))).toBe(false);
+    // few misses: 3 → 0 is more than √3 and at least 2
+    expect(isFaster(run(3, 100, 50), run(0, 100, 50))).toBe(true);
+    expect(isFaster(run(2, 100, 50), run(1, 100, 50))).toBe(false);
+  });
+  it('within a frame of misses, a lower p99 with a mean no higher, or a lower mean with p99 within 3%, is faster', () => {
+    expect(isFaster(run(3, 206, 40), run(3, 115, 40))).toBe(true);
+    expect(isFaster(run(3, 206, 40), run(4, 115, 41))).toBe(false);
+    expect(isFaster(run(3, 100, 40), run(3, 102, 37))).toBe(true);
+    expect(isFaster(run(3, 100, 40), run(4, 102, 37))).toBe(false);
+  });
 });
 
 describe('pipeline optimize: search frames', () => {

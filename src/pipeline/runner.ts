@@ -3,7 +3,7 @@ import type { Rect } from './geometry.js';
 import type { Frame } from './image.js';
 import { FrameScheduler } from './scheduler.js';
 import { resolveOrder, outputStage, type PipelineSpec, type StageSpec } from './spec.js';
-import { CropStage, DetectorStage, createStage, type FrameContext, type Span, type StageOutput, type StageRunner } from './stages.js';
+import { CropStage, DetectorStage, createStage, type FrameContext, type PlanRecord, type Span, type StageOutput, type StageRunner } from './stages.js';
 
 /** What the pipeline reports for one region of one frame. */
 export interface OutputItem {
@@ -19,6 +19,8 @@ export interface FrameResult {
   latencyMs: number;
   spans: Span[];
   items: OutputItem[];
+  /** What each crop stage on tracks planned (only with `PipelineOptions.tracePlans`). */
+  plans?: PlanRecord[];
 }
 
 export interface PipelineOptions {
@@ -28,6 +30,8 @@ export interface PipelineOptions {
   recordShapes?: boolean;
   /** Keep up to this many model inputs per stage (calibration data for quantization). */
   captureInputs?: number;
+  /** Record each crop stage's plan per frame in `FrameResult.plans` (diagnosis: estimate vs actual). */
+  tracePlans?: boolean;
 }
 
 /**
@@ -86,6 +90,7 @@ export class Pipeline {
       spans: [],
       scheduler: this.scheduler,
       ...(this.opts.recordShapes ? { shapes: this.shapes } : {}),
+      ...(this.opts.tracePlans ? { plans: [] } : {}),
       ...(this.opts.captureInputs ? { capture: (stage: string, t: Tensor) => this.capture(stage, t) } : {}),
     };
     this.scheduler.startFrame();
@@ -98,6 +103,7 @@ export class Pipeline {
       latencyMs,
       spans: ctx.spans,
       items: out.map((it) => ({ box: it.box, text: it.text ?? '', score: it.textScore ?? it.score, ...(it.track ? { trackId: it.track.id } : {}) })),
+      ...(ctx.plans ? { plans: ctx.plans } : {}),
     };
   }
 

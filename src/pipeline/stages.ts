@@ -49,6 +49,25 @@ export interface FrameContext {
    * texts it found or changed, while the frames between have room. Not set when the detector runs every frame.
    */
   detected?: boolean;
+  /** When set, each crop stage on tracks records what it planned this frame (`PipelineOptions.tracePlans`). */
+  plans?: PlanRecord[];
+}
+
+/**
+ * What a crop stage planned on one frame: due regions by kind (mandatory: must run now; deferrable: first reads
+ * allowed to wait, changed boxes; spare: second opinions and refreshes), how many of each it took, the frame's
+ * elapsed time when it planned, and the scheduler's estimate of what it took (this stage and the crop stages
+ * after it, per-call; undefined while a cost is unknown) and the cost it was planned at. The actual time is in
+ * the frame's spans.
+ */
+export interface PlanRecord {
+  stage: string;
+  elapsedMs: number;
+  due: { mandatory: number; deferrable: number; spare: number };
+  taken: { mandatory: number; deferrable: number; spare: number };
+  estimateMs?: number;
+  /** The cost it was planned at (`FrameScheduler.planned`, with the margin). */
+  plannedMs?: number;
 }
 
 export type StageOutput = Item[] | undefined;
@@ -325,15 +344,32 @@ class CropStage implements StageRunner {
       })
       .sort((a, b) => (a.it.track?.dueSince ?? 0) - (b.it.track?.dueSince ?? 0) || a.p - b.p || (a.it.track?.id ?? 0) - (b.it.track?.id ?? 0));
     // every-frame work is the pipeline's definition and always runs
-    const fit = (order: readonly { it: Item }[], share?: number) => ctx.scheduler.fit(order.length, (k) => this.cost(order.slice(0, k).map((d) => d.it), ctx.scheduler), share);
+    const fit = (order: readonly { it: Item }[], share?: number, margin = true) => ctx.scheduler.fit(order.length, (k) => this.cost(order.slice(0, k).map((d) => d.it), ctx.scheduler, margin), share);
     const waited = (it: Item) => {
       const id = it.track!.id;
       if (!this.firstDue.has(id)) this.firstDue.set(id, ctx.index);
       return ctx.index - this.firstDue.get(id)!;
     };
-    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p <= 1 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait, (order) => fit(order, REFRESH_SHARE), ctx.detected === true)).map((d) => d.it);
+    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p <= 1 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait, (order) => fit(order, REFRESH_SHARE), ctx.detected === true, (order) => fit(order, 1, false))).map((d) => d.it);
+    if (ctx.plans && this.policy !== 'every-frame') {
+      const kind = (d: { it: Item; p: number }) => (d.p > 2 ? 'spare' : d.p <= 1 && !(d.it.track && (waited(d.it) < this.newWait)) ? 'mandatory' : 'deferrable');
+      const count = (list: { it: Item; p: number }[]) => {
+        const c = { mandatory: 0, deferrable: 0, spare: 0 };
+        for (const d of list) c[kind(d)]++;
+        return c;
+      };
+      const est = this.estimate(work, ctx.scheduler, true);
+      const planned = this.cost(work, ctx.scheduler);
+      ctx.plans.push({ stage: this.spec.id, elapsedMs: ctx.scheduler.elapsed(), due: count(dueList), taken: count(dueList.filter((d) => work.includes(d.it))), ...(est !== undefined ? { estimateMs: est } : {}), ...(planned !== undefined ? { plannedMs: planned } : {}) });
+    }
     for (const it of work) if (it.track) this.firstDue.delete(it.track.id);
-    if (work.length) await this.process(work, ctx);
+    if (work.length) {
+      // the per-call estimate of this work (before it runs and teaches the per-call costs), against its wall time
+      const est = this.estimate(work, ctx.scheduler);
+      const started = performance.now();
+      await this.process(work, ctx);
+      if (est !== undefined) ctx.scheduler.observePlan(this.spec.id, est, performance.now() - started);
+    }
     if (this.spec.post.op === 'ctc') {
       // without tracks, a region has a text only when recognised in this frame
       return items
@@ -387,10 +423,10 @@ class CropStage implements StageRunner {
   }
 
   /**
-   * Estimated time (ms) to run these crops here (the slowest lane) and in the crop stages after this one;
-   * undefined before this stage's cost is known.
+   * The per-call estimate (ms) of running these crops here: the slowest lane's calls (`downstream`: plus the crop
+   * stages after this one, each its slowest lane); undefined before this stage's cost is known.
    */
-  cost(items: readonly Item[], scheduler: FrameScheduler): number | undefined {
+  estimate(items: readonly Item[], scheduler: FrameScheduler, downstream = false): number | undefined {
     if (!items.length) return 0;
     let worst = 0;
     for (const lane of this.plan(items)) {
@@ -398,8 +434,20 @@ class CropStage implements StageRunner {
       if (t === undefined) return undefined;
       worst = Math.max(worst, t);
     }
-    for (const d of this.downstream) worst += d.cost(items, scheduler) ?? 0;
+    if (downstream) for (const d of this.downstream) worst += d.estimate(items, scheduler) ?? 0;
     return worst;
+  }
+
+  /**
+   * The cost (ms) to plan with for these crops here and in the crop stages after this one: each stage's estimate
+   * as the scheduler plans it (`FrameScheduler.planned`: calibrated against what such work took, plus a margin
+   * of its spread unless `margin` is false); undefined before this stage's cost is known.
+   */
+  cost(items: readonly Item[], scheduler: FrameScheduler, margin = true): number | undefined {
+    let total = scheduler.planned(this.spec.id, this.estimate(items, scheduler), margin);
+    if (total === undefined) return undefined;
+    for (const d of this.downstream) total += d.cost(items, scheduler, margin) ?? 0;
+    return total;
   }
 
   private async process(work: Item[], ctx: FrameContext): Promise<void> {
@@ -523,7 +571,10 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
  * `waited` fewer frames than that is taken only when there is room, before any re-read (a text read while cut
  * mostly becomes whole on a detector frame, which has the least room). A re-read of a region whose box changed
  * (zoom; 1 < p ≤ 2) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
- * regardless, so a burst of re-reads (every box grew at once) drains without becoming a burst again. A refresh
+ * as long as `fitOverdue` fits it (the stage passes its mean cost against the whole budget, no margin: forcing
+ * it regardless put frames already late from their detector and first reads over the budget, 5 of 21 misses in
+ * issue 14's diagnosis; default: always), so a burst of re-reads (every box grew at once) drains without
+ * becoming a burst again. A refresh
  * (p > 2) runs only once every other due region is taken, and only as far as `fitSpare` (the same, planned to
  * a smaller part of the budget; default `fit`) fits; it is never forced, and never on a `detectorFrame` (the
  * frame where the detector's boxes arrive already carries the detector and the reads of the texts it found or
@@ -531,12 +582,12 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
  * equal to the detector's interval, every second opinion of a read made on a detector frame fell on the next
  * detector frame).
  */
-export function pickWork<T extends { p: number; dueSince?: number; waited?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number, newWait = 0, fitSpare = fit, detectorFrame = false): T[] {
+export function pickWork<T extends { p: number; dueSince?: number; waited?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number, newWait = 0, fitSpare = fit, detectorFrame = false, fitOverdue: (order: readonly T[]) => number = (o) => o.length): T[] {
   const canWait = (d: T) => d.p <= 1 && (d.waited ?? 0) < newWait;
   const mandatory = due.filter((d) => d.p <= 1 && !canWait(d));
   const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1 && d.p <= 2)];
   const refresh = due.filter((d) => d.p > 2);
-  const overdue = due.some((d) => d.p > 1 && d.p <= 2 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) ? 1 : 0;
+  const overdue = due.some((d) => d.p > 1 && d.p <= 2 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) && deferrable.length > 0 && fitOverdue([...mandatory, deferrable[0]!]) > mandatory.length ? 1 : 0;
   const extra = Math.max(overdue, fit([...mandatory, ...deferrable]) - mandatory.length);
   const taken = [...mandatory, ...deferrable.slice(0, extra)];
   if (extra < deferrable.length || !refresh.length || detectorFrame) return taken;
