@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { InferoptError, InputError } from '../errors.js';
 import type { Fingerprint } from './fingerprint.js';
 import { decodeResult, type JobData } from './protocol.js';
+import { disconnectAll } from './disconnect.js';
 import { connectionOptions, parseRedisUrl, type RedisTarget } from './redis-url.js';
 import { putBlob, sha256 } from './store.js';
 import type { ResultMeta } from './worker.js';
@@ -269,7 +270,6 @@ export class Cluster {
     const all = [...this.queues.values()];
     const closing = Promise.all(all.flatMap((q) => [q.queue.close().catch(() => {}), q.events.close().catch(() => {})]));
     await Promise.race([closing, new Promise((r) => setTimeout(r, 3000).unref())]);
-    for (const c of this.connections) c.disconnect();
-    this.redis.disconnect();
+    await disconnectAll([...this.connections, this.redis]);
   }
 }

@@ -15,6 +15,7 @@ import { OnnxEvaluator, modelHash } from '../search/evaluator.js';
 import type { MetricSource } from '../search/metric.js';
 import { stableJson } from '../search/recipe.js';
 import { timingWorkload } from '../search/workload.js';
+import { disconnectAll } from './disconnect.js';
 import { describeFingerprint, deviceFingerprint, hardwareClass, hardwareFingerprint, type Fingerprint } from './fingerprint.js';
 import { deviceTimer, metricSourceFor } from '../search/optimize.js';
 import { listDevices } from '../device/client.js';
@@ -320,8 +321,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     await Promise.all([scoreWorker.close(), timeWorker.close()]).catch(() => {});
     await redis.hdel(WORKERS_KEY, name).catch(() => {});
     await redis.del(aliveKey(name)).catch(() => {});
-    for (const c of connections) c.disconnect();
-    redis.disconnect();
+    await disconnectAll([...connections, redis]);
     log(`worker ${name} left`);
   }
 }
