@@ -1,6 +1,6 @@
 import type { Dim, ValueType } from '../ir/types.js';
 import { defineTraits, registerOp, type Cost, type InferContext } from './registry.js';
-import { INT64, intsAttrOrInput, like, normAxis, numel, perElementCost, shapeIn, tensorOf } from './util.js';
+import { INT64, int64Input, intsAttrOrInput, like, normAxis, numel, perElementCost, shapeIn, tensorOf } from './util.js';
 
 /**
  * Reductions: Reduce* (axes as an attribute, or as an input from opset 13 for ReduceSum and 18 for the
@@ -59,7 +59,8 @@ for (const opType of ['ArgMax', 'ArgMin']) {
 registerOp({
   domain: '',
   opType: 'TopK',
-  traits: { halfUnsafe: 'ordering and ties change under fp16 rounding' },
+  // TopK-10: k is an int64 input of shape [1]
+  traits: { halfUnsafe: 'ordering and ties change under fp16 rounding', signatureChanges: [{ at: 10, attrsToInputs: [int64Input('k', 1)] }] },
   infer: (ctx) => {
     const k: Dim = ctx.opset < 10 ? ctx.node.attrInt('k', 1) : (ctx.inputValue(1)?.[0] ?? null);
     const s = reduceOneAxis(shapeIn(ctx, 0), ctx.node.attrInt('axis', -1), true, k);

@@ -1,3 +1,4 @@
+import type { DataType } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { Dim, TensorType, ValueType } from '../ir/types.js';
@@ -101,6 +102,35 @@ export interface OpTraits {
   outputRange?: (node: Node) => ValueRange;
   /** Its range bounds are attributes `min`/`max` before this opset and inputs 1 and 2 from it (Clip: 11): upgrade-opset moves them. */
   boundsInputSince?: number;
+  /**
+   * The opsets at which its signature changed in a way the quantizer's opset upgrade rewrites (Slice's and TopK's
+   * attributes became inputs at 10, Upsample became Resize at 10, Pad's at 11): data read by the one
+   * interpreter in src/quantize/opset-upgrade. Read with `signatureChangeAt`.
+   */
+  signatureChanges?: readonly SignatureChange[];
+}
+
+/** How an op's signature changed at one opset: attributes that became inputs, and/or a new name. */
+export interface SignatureChange {
+  /** The opset at which the new signature starts. */
+  at: number;
+  /** Attributes that became inputs there, in order. An absent attribute leaves its input absent. */
+  attrsToInputs?: readonly AttrToInput[];
+  /** The op type it is from this opset on, with the same inputs and attributes (Upsample → Resize at 10). */
+  renamedTo?: string;
+}
+
+/** One attribute that became an input: its value, as a constant of this type and shape, is put at `input`. */
+export interface AttrToInput {
+  attr: string;
+  /** The input's index; the optional inputs before it stay empty where absent. */
+  input: number;
+  /** Element type of the new input. */
+  dtype: DataType;
+  /** 'vector': 1-D of the attribute's values (a single int or float gives shape [1]); 'scalar': 0-D (one value). */
+  shape: 'vector' | 'scalar';
+  /** The input's default: an attribute holding it is dropped without adding an input (Pad's value 0). */
+  omitIf?: number;
 }
 
 /**
@@ -275,6 +305,11 @@ export function opTraits(domain: string, opType: string): Readonly<OpTraits> {
 /** The range of a node's output (see OpTraits.outputRange), or undefined when its op has no bounded range. */
 export function outputRange(node: Node): ValueRange | undefined {
   return opTraits(node.domain, node.opType).outputRange?.(node);
+}
+
+/** The signature change of an op at exactly this opset (see OpTraits.signatureChanges), if it has one. */
+export function signatureChangeAt(domain: string, opType: string, opset: number): SignatureChange | undefined {
+  return opTraits(domain, opType).signatureChanges?.find((c) => c.at === opset);
 }
 
 /** opTraits answers, dropped whenever an op or a trait is added. */

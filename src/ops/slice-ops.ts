@@ -1,7 +1,8 @@
+import { DataType } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
 import type { Dim } from '../ir/types.js';
 import { defineTraits, registerOp, type InferContext } from './registry.js';
-import { addDim, hasInput, INT64, intsAttrOrInput, isNum, like, movementCost, normAxis, perElementCost, shapeIn, tensorOf } from './util.js';
+import { addDim, hasInput, INT64, int64Input, intsAttrOrInput, isNum, like, movementCost, normAxis, perElementCost, shapeIn, tensorOf } from './util.js';
 
 /**
  * Ops that cut, join, gather or pad: Concat, Split, Slice, Gather, GatherElements, GatherND, Pad,
@@ -116,7 +117,11 @@ function sliceDim(d: Dim, start: Dim, end: Dim, step: number): Dim {
 registerOp({
   domain: '',
   opType: 'Slice',
-  traits: { quant: { passThrough: true } },
+  traits: {
+    quant: { passThrough: true },
+    // Slice-10: starts, ends and axes are int64 inputs 1–3 (steps, input 4, is new and optional)
+    signatureChanges: [{ at: 10, attrsToInputs: [int64Input('starts', 1), int64Input('ends', 2), int64Input('axes', 3)] }],
+  },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     if (!x) return [like(ctx, 0)];
@@ -204,7 +209,12 @@ registerOp({
 registerOp({
   domain: '',
   opType: 'Pad',
-  traits: { sizeInflating: true },
+  traits: {
+    sizeInflating: true,
+    // Pad-11: pads is an int64 input 1, value the optional input 2 (constant_value, default 0; float here: Pad-2
+    // data is float and inferopt upgrades float models)
+    signatureChanges: [{ at: 11, attrsToInputs: [int64Input('pads', 1), { attr: 'value', input: 2, dtype: DataType.FLOAT, shape: 'scalar', omitIf: 0 }] }],
+  },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);
     const pads = intsAttrOrInput(ctx.node, ctx, 'pads', 1);
@@ -252,7 +262,8 @@ for (const opType of ['Resize', 'Upsample']) {
 }
 // Resize-11 took roi and scales as inputs and new coordinate modes (upgrading an opset-10 Resize is not rewritten)
 defineTraits('', 'Resize', { sizeInflating: true, breaksAt: [11], quant: { passThrough: true }, halfUnsafe: 'scales/roi inputs must stay float32; coordinates lose precision in fp16 on large images' });
-defineTraits('', 'Upsample', { sizeInflating: true, halfUnsafe: 'scales input must stay float32' });
+// Resize-10 is Upsample-9 under a new name: same inputs (X, scales) and mode
+defineTraits('', 'Upsample', { sizeInflating: true, halfUnsafe: 'scales input must stay float32', signatureChanges: [{ at: 10, renamedTo: 'Resize' }] });
 
 // ---- DepthToSpace, SpaceToDepth ----------------------------------------------------------------------------------
 

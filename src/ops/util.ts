@@ -1,7 +1,7 @@
 import { DataType, byteSize } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
 import { isTensorType, type Dim, type TensorType, type ValueType } from '../ir/types.js';
-import type { Cost, InferContext } from './registry.js';
+import type { AttrToInput, Cost, InferContext } from './registry.js';
 
 /**
  * The model's shapes contradict an op's rules (MatMul inner dims differ, an axis out of range, shapes that do
@@ -191,4 +191,7 @@ export const ZERO_COST: Cost = { macs: 0, flops: 0, bytesRead: 0, bytesWritten: 
 
 export const BOOL = DataType.BOOL;
 export const INT64 = DataType.INT64;
+
+/** An ints attribute that became a 1-D int64 input at some opset (see OpTraits.signatureChanges). */
+export const int64Input = (attr: string, input: number): AttrToInput => ({ attr, input, dtype: INT64, shape: 'vector' });
 export const FLOAT = DataType.FLOAT;

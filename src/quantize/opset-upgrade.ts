@@ -2,19 +2,21 @@ import { InputError } from '../errors.js';
 import { DataType } from '../ir/dtype.js';
 import type { Graph, Model, Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { opTraits, outputRange } from '../ops/index.js';
+import { opTraits, outputRange, signatureChangeAt, type AttrToInput, type SignatureChange } from '../ops/index.js';
 
 /**
  * Raises the default-domain opset of old models (PaddleOCR's exports are opset 9) to what quantized ops
  * need: 10 for QuantizeLinear/QLinearConv, 11 for DynamicQuantizeLinear. Ops whose signature changed on the
- * way are rewritten (Slice and TopK attributes become inputs at 10, Upsample becomes the identical Resize-10,
- * Clip and Pad attributes become inputs at 11); a model using an op whose meaning changed in a way not
- * handled here is refused rather than silently altered: those are the op registry's `breaksAt` trait, and
- * any node holding subgraphs (If, Loop, Scan: their bodies are not upgraded).
+ * way are rewritten as the op registry declares: `signatureChanges` (attributes that became inputs, a new
+ * name) and `boundsInputSince` (range bounds that became inputs); this file names no op. A model using an op
+ * whose meaning changed in a way not handled here is refused rather than silently altered: those are the op
+ * registry's `breaksAt` trait, and any node holding subgraphs (If, Loop, Scan: their bodies are not upgraded).
  */
 function refusedAt(n: Node, v: number, opType = n.opType): boolean {
   return n.subgraphs().length > 0 || opTraits(n.domain, opType).breaksAt?.includes(v) === true;
 }
+
+const isDefaultDomain = (n: Node) => n.domain === '' || n.domain === 'ai.onnx';
 
 export function upgradeOpset(model: Model, target: 10 | 11): boolean {
   const from = model.opset('') ?? 1;
@@ -23,11 +25,11 @@ export function upgradeOpset(model: Model, target: 10 | 11): boolean {
   const g = model.graph;
   for (let v = from + 1; v <= target; v++) {
     for (const n of [...g.nodes]) {
-      if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
+      if (!isDefaultDomain(n)) continue;
       if (refusedAt(n, v)) throw new InputError(`cannot raise opset ${from} → ${target} for quantization: ${n.opType} '${n.name}' changed meaning at opset ${v}`);
       if (opTraits(n.domain, n.opType).boundsInputSince === v) boundsToInputs(g, n);
-      if (v === 10) toOpset10(g, n);
-      else toOpset11(g, n);
+      const change = signatureChangeAt(n.domain, n.opType, v);
+      if (change) applySignatureChange(g, n, change);
     }
   }
   const o = model.opsetImports.find((x) => x.domain === '' || x.domain === 'ai.onnx')!;
@@ -35,25 +37,37 @@ export function upgradeOpset(model: Model, target: 10 | 11): boolean {
   return true;
 }
 
-/** Whether `upgradeOpset(model, target)` would succeed (no op it refuses on the way). */
+/** Whether `upgradeOpset(model, target)` would succeed (no op it refuses on the way, under the name it has then). */
 export function wouldUpgrade(model: Model, target: 10 | 11): boolean {
   const from = model.opset('') ?? 1;
   if (from < 9) return false;
-  for (let v = from + 1; v <= target; v++) {
-    // Upsample becomes Resize at 10, which 11 then refuses
-    const renamed = (n: Node) => v === 11 && from < 10 && n.opType === 'Upsample' && refusedAt(n, v, 'Resize');
-    if (model.graph.nodes.some((n) => (n.domain === '' || n.domain === 'ai.onnx') && (refusedAt(n, v) || renamed(n)))) return false;
+  for (const n of model.graph.nodes) {
+    if (!isDefaultDomain(n)) continue;
+    let opType = n.opType;
+    for (let v = from + 1; v <= target; v++) {
+      if (refusedAt(n, v, opType)) return false;
+      opType = signatureChangeAt(n.domain, opType, v)?.renamedTo ?? opType;
+    }
   }
   return true;
 }
 
-function attrToInput(g: Graph, n: Node, attr: string, tensor: (vals: number[]) => Tensor, index: number): void {
-  const a = n.attr(attr);
+/** Rewrites a node to the signature its op has from `change.at` (the registry's data, see SignatureChange). */
+function applySignatureChange(g: Graph, n: Node, change: SignatureChange): void {
+  for (const a of change.attrsToInputs ?? []) attrToInput(g, n, a);
+  if (change.renamedTo) n.opType = change.renamedTo;
+}
+
+function attrToInput(g: Graph, n: Node, to: AttrToInput): void {
+  const a = n.attr(to.attr);
   if (!a) return;
   const vals = a.type === 'ints' || a.type === 'floats' ? a.value : a.type === 'int' || a.type === 'float' ? [a.value] : [];
-  n.attrs.delete(attr);
-  while (n.inputs.length < index) n.addInput(null);
-  n.setInput(index, g.addInitializer(tensor(vals), g.uniqueName(`${n.name || n.opType}_${attr}`)));
+  n.attrs.delete(to.attr);
+  if (to.omitIf !== undefined && vals.length === 1 && vals[0] === to.omitIf) return;
+  if (to.shape === 'scalar' && vals.length !== 1) throw new InputError(`attribute ${to.attr} of ${n.opType} '${n.name}' holds ${vals.length} values, not one`);
+  while (n.inputs.length < to.input) n.addInput(null);
+  const dims = to.shape === 'scalar' ? [] : [vals.length];
+  n.setInput(to.input, g.addInitializer(Tensor.fromArray(to.dtype, dims, vals), g.uniqueName(`${n.name || n.opType}_${to.attr}`)));
 }
 
 /**
@@ -69,25 +83,4 @@ function boundsToInputs(g: Graph, n: Node): void {
   };
   put(1, r.min, 'min');
   put(2, r.max, 'max');
-}
-
-function toOpset10(g: Graph, n: Node): void {
-  if (n.opType === 'Slice') {
-    attrToInput(g, n, 'starts', (v) => Tensor.int64([v.length], v), 1);
-    attrToInput(g, n, 'ends', (v) => Tensor.int64([v.length], v), 2);
-    attrToInput(g, n, 'axes', (v) => Tensor.int64([v.length], v), 3);
-  } else if (n.opType === 'TopK') {
-    attrToInput(g, n, 'k', (v) => Tensor.int64([1], v), 1);
-  } else if (n.opType === 'Upsample') {
-    n.opType = 'Resize'; // Resize-10 is Upsample-9 under a new name: same inputs (X, scales) and mode
-  }
-}
-
-function toOpset11(g: Graph, n: Node): void {
-  if (n.opType === 'Pad') {
-    const value = n.attrFloat('value', 0);
-    attrToInput(g, n, 'pads', (v) => Tensor.int64([v.length], v), 1);
-    n.attrs.delete('value');
-    if (value !== 0) n.setInput(2, g.addInitializer(Tensor.scalar(DataType.FLOAT, value), g.uniqueName(`${n.name || 'Pad'}_value`)));
-  }
 }
