@@ -136,9 +136,9 @@ export interface TrainResult {
   averaged?: AveragedWeights;
 }
 
-/** `averageLast` checked: a fraction in (0, 1]. */
-export function checkAverageLast(f: number | undefined, flag = 'averageLast'): void {
-  if (f !== undefined && !(f > 0 && f <= 1)) throw new InputError(`${flag} must be a fraction in (0, 1], not '${f}'`);
+/** `averageLast` checked: a fraction in (0, 1]. `shown`: the value as the user wrote it (a flag's text), for the message. */
+export function checkAverageLast(f: number | undefined, flag = 'averageLast', shown = String(f)): void {
+  if (f !== undefined && !(f > 0 && f <= 1)) throw new InputError(`${flag} must be a fraction in (0, 1], not '${shown}'`);
 }
 
 /** Running sums of the trained tensors (float64) over a window of steps. */

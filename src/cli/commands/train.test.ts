@@ -73,7 +73,7 @@ describe('inferopt train', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--optimizer must be sgd or adamw/);
     // training flags are checked before the data is read: one line on stderr, no '# … samples' log line first
-    for (const [flag, value, message] of [['--average-last', '2', "--average-last must be a fraction in (0, 1], not '2'"], ['--epochs', '0', "--epochs must be an integer ≥ 1, not '0'"]]) {
+    for (const [flag, value, message] of [['--average-last', '2', "--average-last must be a fraction in (0, 1], not '2'"], ['--average-last', '1/2', "--average-last must be a fraction in (0, 1], not '1/2'"], ['--average-last', ' ', "--average-last must be a fraction in (0, 1], not ' '"], ['--epochs', '0', "--epochs must be an integer ≥ 1, not '0'"]]) {
       const r = await runCli('train', m, '--data', path.join(dir, 'data.json'), '-o', path.join(dir, 'y.onnx'), flag!, value!);
       expect(r.code).toBe(2);
       expect(r.stderr).toBe(`inferopt: ${message}\n`);

@@ -10,7 +10,7 @@ import { collectTensorData } from '../../train/data.js';
 import type { LossSpec } from '../../train/loss.js';
 import type { OptimizerSpec } from '../../train/optimizer.js';
 import { parseSchedule } from '../../train/schedule.js';
-import { train, type EpochStats, type Progress } from '../../train/trainer.js';
+import { checkAverageLast, train, type EpochStats, type Progress } from '../../train/trainer.js';
 import { collect, parseIntFlag, parseThreadsFlag, parsePositiveFlag } from '../flags.js';
 import { clearLine, liveLine, stderrIsTerminal } from '../terminal.js';
 
@@ -146,10 +146,10 @@ export function trainOptionsFrom(flags: TrainingFlags) {
   };
 }
 
-/** A fraction in (0, 1], or an InputError naming the flag. */
+/** A fraction in (0, 1] (the trainer's check), or an InputError naming the flag and the text as given. */
 function parseFractionFlag(flag: string, value: string): number {
   const n = value.trim() === '' ? NaN : Number(value);
-  if (!(n > 0 && n <= 1)) throw new InputError(`${flag} must be a fraction in (0, 1], not '${value}'`);
+  checkAverageLast(n, flag, value);
   return n;
 }
 
