@@ -500,7 +500,10 @@ class CropStage implements StageRunner {
     chunk.forEach((it, k) => {
       const { text, score } = ctcDecode(data, steps, classes, this.alphabet!, k * steps * classes);
       const kept = score >= (post.dropScore ?? 0.5) ? text : '';
-      if (it.track) recordRead(it.track, { text: kept, score }, it.box, frame, touchesEdge(it.box, frameWidth, frameHeight), this.spec.changeThreshold ?? 0.15, this.policy === 'on-change');
+      if (it.track) {
+        recordRead(it.track, { text: kept, score }, it.box, frame, touchesEdge(it.box, frameWidth, frameHeight), this.spec.changeThreshold ?? 0.15, this.policy === 'on-change');
+        if (score < (post.dropScore ?? 0.5)) doubtFlip(it.track);
+      }
       it.text = kept;
       it.textScore = score;
     });
@@ -545,6 +548,22 @@ const boxChange = (b: Rect, a: Rect) => {
 };
 
 /**
+ * After a read of a track's crop below the drop score: if the angle classifier had found the track upside down
+ * (and no flip of it was doubted before), the flip is undone and the track is left as never read, so the
+ * recogniser reads it the right way up next (as a first read). The classifier judges a track once, and a wrong
+ * flip then stood for the track's life: issue 14's diagnosis found a text judged upside down on its first crop
+ * (p 0.976), read as "oo pe", "", "r", … on every later read, 227 frames without its text (3.4% of the video's
+ * scored texts). Once per track: a text that reads no better either way is left as it is.
+ */
+export function doubtFlip(t: Pick<Track, 'flipped' | 'flipDoubted' | 'text' | 'textScore' | 'recognizedBox' | 'recognizedAt' | 'recognizedCut' | 'reads' | 'dueSince'>): boolean {
+  if (!t.flipped || t.flipDoubted) return false;
+  t.flipped = false;
+  t.flipDoubted = true;
+  for (const k of ['text', 'textScore', 'recognizedBox', 'recognizedAt', 'recognizedCut', 'reads', 'dueSince'] as const) delete t[k];
+  return true;
+}
+
+/**
  * Records a recogniser's read of a track (`cut`: its box touched the frame edge). With `bestOf` (on-change
  * recognisers, whose re-reads of an unchanged box are confirm or refresh reads), a second opinion on the box that
  * stands — not the first read, not a changed box, not a cut read now whole — keeps whichever read scored higher
@@ -566,10 +585,16 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
 /**
  * Which due regions a crop stage on tracks runs this frame (`due` in waiting order; `p` as `CropStage.due`
  * gives it; `fit(order)`: how many of `order`, taken from its start, the scheduler fits in the frame). A region
- * never read (p 0), or read while cut by the frame edge and whole now (p 1), has no right text yet: it
- * runs now, budget or not — except that with `newWait` > 0 such a region (never read, or whole again) that has
- * `waited` fewer frames than that is taken only when there is room, before any re-read (a text read while cut
- * mostly becomes whole on a detector frame, which has the least room). A re-read of a region whose box changed
+ * never read (p 0), or read while cut by the frame edge and whole now (p 1), has no right text yet, and goes
+ * before any re-read: with `newWait` > 0, one that has `waited` fewer frames than that is taken only when there
+ * is room (a text read while cut mostly becomes whole on a detector frame, which has the least room); after that
+ * it runs now — but of several such, only as many as `fitOverdue` fits (their mean cost against the whole room,
+ * no margin; in waiting order, each that fits beside those taken, so a text too wide for the room lets narrower
+ * ones by), and at least the longest-waiting one, budget or not. So a burst of new texts (the video's first frame:
+ * ten at once, 200 ms of reads on one frame in issue 14's diagnosis) drains over the next frames instead of
+ * overrunning one, and no text waits for ever. Regions without a track (`waited` undefined) have no later
+ * frame: they run now, budget or not. While a region without its text waits, no re-read runs (it would take the
+ * room first). A re-read of a region whose box changed
  * (zoom; 1 < p ≤ 2) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
  * as long as `fitOverdue` fits it (the stage passes its mean cost against the whole budget, no margin: forcing
  * it regardless put frames already late from their detector and first reads over the budget, 5 of 21 misses in
@@ -584,7 +609,15 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
  */
 export function pickWork<T extends { p: number; dueSince?: number; waited?: number }>(due: readonly T[], index: number, fit: (order: readonly T[]) => number, newWait = 0, fitSpare = fit, detectorFrame = false, fitOverdue: (order: readonly T[]) => number = (o) => o.length): T[] {
   const canWait = (d: T) => d.p <= 1 && (d.waited ?? 0) < newWait;
-  const mandatory = due.filter((d) => d.p <= 1 && !canWait(d));
+  const first = due.filter((d) => d.p <= 1 && !canWait(d));
+  // past newWait: untracked ones run now; tracked ones in waiting order, each that fits on its mean beside those
+  // taken (one too wide for the room lets narrower ones by), and at least the longest-waiting one
+  const firstTaken = first.filter((d) => d.waited === undefined);
+  const tracked = first.filter((d) => d.waited !== undefined);
+  for (const d of tracked) if (fitOverdue([...firstTaken, d]) > firstTaken.length) firstTaken.push(d);
+  if (tracked.length && !tracked.some((d) => firstTaken.includes(d))) firstTaken.push(tracked[0]!);
+  const mandatory = first.filter((d) => firstTaken.includes(d));
+  if (mandatory.length < first.length) return mandatory;
   const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1 && d.p <= 2)];
   const refresh = due.filter((d) => d.p > 2);
   const overdue = due.some((d) => d.p > 1 && d.p <= 2 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) && deferrable.length > 0 && fitOverdue([...mandatory, deferrable[0]!]) > mandatory.length ? 1 : 0;

@@ -6,7 +6,7 @@ import { boxIou, rectQuad, type Rect } from './geometry.js';
 import { scoreAccuracy } from './metrics.js';
 import type { FrameResult } from './runner.js';
 import { FrameScheduler } from './scheduler.js';
-import { cropDue, pickWork, recordRead, type Item } from './stages.js';
+import { cropDue, doubtFlip, pickWork, recordRead, type Item } from './stages.js';
 import { Tracker, type Track, type TrackerOptions } from './tracker.js';
 
 /** Three texts: one moving right, one moving left and down, one growing (a zoom). */
@@ -286,6 +286,40 @@ describe('crop work under a budget', () => {
     expect(pickWork(list, 12, () => 2, 1).map((d) => d.id)).toEqual([2, 1]);
   });
 
+  it('a burst of new texts drains over the next frames as far as their mean cost fits, at least one per frame', () => {
+    // ten texts found on frame 0; each later frame fits `fitsOnMean` of them on their mean cost (fitOverdue), none with margin (fit)
+    const drain = (newWait: number, fitsOnMean: (o: readonly { id: number }[]) => number) => {
+      let waiting = Array.from({ length: 10 }, (_, i) => due(0, 0, i));
+      const runs: number[][] = [];
+      for (let f = 0; waiting.length && f < 20; f++) {
+        const run = pickWork(waiting.map((d) => ({ ...d, waited: f })), f, () => 0, newWait, undefined, false, fitsOnMean);
+        runs.push(run.map((d) => d.id));
+        waiting = waiting.filter((d) => !run.some((r) => r.id === d.id));
+      }
+      return runs;
+    };
+    const upTo = (n: number) => (o: readonly unknown[]) => Math.min(o.length, n);
+    expect(drain(0, upTo(3)).map((r) => r.length)).toEqual([3, 3, 3, 1]);
+    expect(drain(1, upTo(3)).map((r) => r.length)).toEqual([0, 3, 3, 3, 1]);
+    // no room even on the mean: one per frame, the longest-waiting first
+    expect(drain(1, upTo(0))).toEqual([[], [0], [1], [2], [3], [4], [5], [6], [7], [8], [9]]);
+    // without a budget every fit takes everything: all on the frame they were found
+    expect(drain(0, (o) => o.length).map((r) => r.length)).toEqual([10]);
+    // a text too wide for the room (id 0, first in line) lets the narrower ones by, and runs alone when nothing else is left
+    const wide = (o: readonly { id: number }[]) => { let k = 0; for (const d of o) { if (d.id === 0 || k === 3) break; k++; } return k; };
+    expect(drain(0, wide).slice(0, 5)).toEqual([[1, 2, 3], [4, 5, 6], [7, 8, 9], [0]]);
+  });
+
+  it('a region without a track runs now whatever the room; while a new text waits, no re-read runs', () => {
+    const list = [due(1.5, 5, 1), { ...due(0, 12, 2) }, { ...due(0, 12, 3), waited: 0 }, { ...due(0, 12, 4), waited: 0 }];
+    // the untracked one (no waited) runs; of the tracked new texts only one fits beside it on the mean; the re-read waits too
+    expect(pickWork(list, 12, (o) => o.length, 0, undefined, false, (o) => Math.min(o.length, 2)).map((d) => d.id)).toEqual([2, 3]);
+    // no room at all: the untracked one and the longest-waiting new text
+    expect(pickWork(list, 12, () => 0, 0, undefined, false, () => 0).map((d) => d.id)).toEqual([2, 3]);
+    // all fit on their mean: all, then the re-read where planned room allows
+    expect(pickWork(list, 12, (o) => o.length, 0, undefined, false, (o) => o.length).map((d) => d.id)).toEqual([2, 3, 4, 1]);
+  });
+
   it('drains overdue re-reads one per frame, not as a burst', () => {
     let waiting = Array.from({ length: 6 }, (_, i) => due(1.5, 0, i));
     const perFrame: number[] = [];
@@ -353,6 +387,25 @@ describe('when a crop stage runs on a tracked region', () => {
     expect(cropDue(region(whole, {}), cls, 5, W, H)).toBe(0);
     expect(cropDue(region(whole, { flipped: false, classifiedCut: true }), cls, 5, W, H)).toBe(1);
     expect(cropDue(region(whole, { flipped: true, classifiedCut: false }), cls, 5, W, H)).toBeUndefined();
+  });
+
+  it('a failed read of a crop judged upside down undoes the flip once: the track is read again the right way up, the classifier does not rerun', () => {
+    const t = { id: 1, flipped: true, classifiedCut: false } as Track;
+    recordRead(t, { text: '', score: 0.29 }, whole, 7, false, 0.15, true);
+    expect(cropDue(region(whole, t), rec('on-change'), 8, W, H)).toBeUndefined(); // as it stood: never read again
+    expect(doubtFlip(t)).toBe(true);
+    expect(t.flipped).toBe(false);
+    expect(cropDue(region(whole, t), rec('on-change'), 8, W, H)).toBe(0); // a first read, next
+    expect(cropDue(region(whole, t), cls, 8, W, H)).toBeUndefined();
+    // read no better the right way up: left as it is (no second doubt, no flip back)
+    recordRead(t, { text: '', score: 0.2 }, whole, 8, false, 0.15, true);
+    expect(doubtFlip(t)).toBe(false);
+    expect(cropDue(region(whole, t), rec('on-change'), 9, W, H)).toBeUndefined();
+    // a track never judged upside down is not touched
+    const u = { id: 2, flipped: false } as Track;
+    recordRead(u, { text: '', score: 0.1 }, whole, 7, false, 0.15, true);
+    expect(doubtFlip(u)).toBe(false);
+    expect(u.recognizedAt).toBe(7);
   });
 
   it('on-change: a box 15% wider or taller is read again, the longest-waiting first', () => {

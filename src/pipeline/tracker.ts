@@ -114,6 +114,8 @@ export class Track {
   flipped?: boolean;
   /** Its box touched the frame edge when it was classified (the angle was judged on part of the text). */
   classifiedCut?: boolean;
+  /** A read of its crop turned upside down failed, and the flip was undone (see `doubtFlip`). */
+  flipDoubted?: boolean;
   /** Its boxes at the last frames, newest last (detections that arrive late are matched against these). */
   private readonly history: Rect[] = [];
 
