@@ -94,4 +94,4 @@ if (ratios.length) console.log(`\nactual / estimate of the admitted crop work ($
 const detMs = frames.map((f) => (det ? stageMs(f, det) : 0)).filter((x) => x > 0).sort((a, b) => a - b);
 if (detMs.length) console.log(`detector per run (pre + model + post): p50 ${detMs[Math.floor(detMs.length / 2)]!.toFixed(1)}, p90 ${detMs[Math.floor(0.9 * detMs.length)]!.toFixed(1)}, max ${detMs[detMs.length - 1]!.toFixed(1)} ms over ${detMs.length} runs`);
 const outFile = arg('out');
-if (outFile) writeFileSync(outFile, frames.map((f) => JSON.stringify({ index: f.index, latencyMs: f.latencyMs, spans: f.spans, plans: f.plans })).join('\n') + '\n');
+if (outFile) writeFileSync(outFile, frames.map((f) => JSON.stringify({ index: f.index, latencyMs: f.latencyMs, spans: f.spans, plans: f.plans, items: f.items.map((it) => ({ trackId: it.trackId, text: it.text, box: it.box.map((v) => Math.round(v)) })) })).join('\n') + '\n');

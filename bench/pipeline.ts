@@ -4,6 +4,7 @@
  *
  *   npx tsx bench/pipeline.ts --frames <dir> [--budget 50] [--search-frames 80] [--search-video <dir> --accuracy-frames 300] [--no-models]
  *   npx tsx bench/pipeline.ts --frames <dir> --budget 66 --against <spec>   (no search: that spec, side by side)
+ *   … [--trace <file.jsonl>]   (the optimized pipeline's frames: latency, spans, whether a block of 20 starts there)
  *
  * 1. optimize: the search times candidates on --search-frames frames (4 runs spread over the video; with
  *    --search-video, over that other video, so every frame of --frames is held out) and judges F1 on
@@ -15,6 +16,7 @@
  *    interval and the paired F1 change, CER, ID switches; the p99 ratio with a block-bootstrap interval.
  * 3. which decisions bought how much: the search's log (p99 after each change, F1 change with interval).
  */
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { bootstrap } from '../src/eval/bootstrap.js';
 import { loadFrameSet } from '../src/pipeline/run.js';
@@ -91,6 +93,9 @@ for (let b0 = 0; b0 < set.frames.length; b0 += BLOCK) {
 await pa.close();
 await pb.close();
 
+// --trace <file>: the optimized pipeline's frames (index, latency, spans), one JSON line each, for bench/pipeline-diag-style reading
+const trace = arg('trace');
+if (trace) writeFileSync(trace, rb.map((r) => JSON.stringify({ index: r.index, latencyMs: r.latencyMs, blockStart: r.index % BLOCK === 0, spans: r.spans })).join('\n') + '\n');
 const la = latencyReport(ra, wa, budget);
 const lb = latencyReport(rb, wb, budget);
 const aa = scoreAccuracy(ra, set.truth!);
