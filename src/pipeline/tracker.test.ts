@@ -6,7 +6,7 @@ import { boxIou, rectQuad, type Rect } from './geometry.js';
 import { scoreAccuracy } from './metrics.js';
 import type { FrameResult } from './runner.js';
 import { FrameScheduler } from './scheduler.js';
-import { cropDue, doubtFlip, pickWork, recordRead, type Item } from './stages.js';
+import { cropDue, doubtFlip, pickWork, recordRead, touchesEdge, type Item } from './stages.js';
 import { Tracker, type Track, type TrackerOptions } from './tracker.js';
 
 /** Three texts: one moving right, one moving left and down, one growing (a zoom). */
@@ -258,7 +258,7 @@ describe('frame scheduler', () => {
 
 describe('crop work under a budget', () => {
   const due = (p: number, dueSince: number, id: number) => ({ p, dueSince, id });
-  it('never defers a region without its text (new, or cut when read and whole now); defers re-reads until room', () => {
+  it('never defers a region without a track (it has no later frame), new or cut-then-whole; defers re-reads until room', () => {
     const list = [due(1.5, 10, 1), due(0, 12, 2), due(1, 12, 3), due(1.2, 12, 4)];
     // no room at all: the two without a right text still run, the re-reads wait
     expect(pickWork(list, 12, () => 0).map((d) => d.id)).toEqual([2, 3]);
@@ -270,12 +270,12 @@ describe('crop work under a budget', () => {
 
   it('with newWait, a region never read waits for room up to that many frames, before any re-read', () => {
     const list = [due(1.5, 10, 1), { ...due(0, 9, 2), waited: 0 }, { ...due(0, 12, 3), waited: 1 }, { ...due(1, 12, 4), waited: 1 }];
-    // no room: the ones that have waited their frame run (new, and cut-then-whole); the others wait
-    expect(pickWork(list, 12, () => 0, 1).map((d) => d.id)).toEqual([3, 4]);
-    // room for one more: the new one before the re-read
+    // no room: of those that have waited their frame (new, and cut-then-whole), the longest-waiting runs; the others wait
+    expect(pickWork(list, 12, () => 0, 1).map((d) => d.id)).toEqual([3]);
+    // room for three: those two, then the new one before the re-read
     expect(pickWork(list, 12, () => 3, 1).map((d) => d.id)).toEqual([3, 4, 2]);
-    // newWait 0 (the default): every region never read runs now
-    expect(pickWork(list, 12, () => 0).map((d) => d.id)).toEqual([2, 3, 4]);
+    // newWait 0 (the default): every region never read is past its wait; with no room the longest-waiting runs now
+    expect(pickWork(list, 12, () => 0).map((d) => d.id)).toEqual([2]);
   });
 
   it('with newWait, a region read while cut and whole now waits for room too, and runs once it has waited', () => {
@@ -286,13 +286,13 @@ describe('crop work under a budget', () => {
     expect(pickWork(list, 12, () => 2, 1).map((d) => d.id)).toEqual([2, 1]);
   });
 
-  it('a burst of new texts drains over the next frames as far as their mean cost fits, at least one per frame', () => {
-    // ten texts found on frame 0; each later frame fits `fitsOnMean` of them on their mean cost (fitOverdue), none with margin (fit)
-    const drain = (newWait: number, fitsOnMean: (o: readonly { id: number }[]) => number) => {
+  it('a burst of new texts drains over the next frames as far as they fit, at least one per frame', () => {
+    // ten texts found on frame 0; each frame fits `fits` of them
+    const drain = (newWait: number, fits: (o: readonly { id: number }[]) => number) => {
       let waiting = Array.from({ length: 10 }, (_, i) => due(0, 0, i));
       const runs: number[][] = [];
       for (let f = 0; waiting.length && f < 20; f++) {
-        const run = pickWork(waiting.map((d) => ({ ...d, waited: f })), f, () => 0, newWait, undefined, false, fitsOnMean);
+        const run = pickWork(waiting.map((d) => ({ ...d, waited: f })), f, fits, newWait);
         runs.push(run.map((d) => d.id));
         waiting = waiting.filter((d) => !run.some((r) => r.id === d.id));
       }
@@ -300,8 +300,9 @@ describe('crop work under a budget', () => {
     };
     const upTo = (n: number) => (o: readonly unknown[]) => Math.min(o.length, n);
     expect(drain(0, upTo(3)).map((r) => r.length)).toEqual([3, 3, 3, 1]);
-    expect(drain(1, upTo(3)).map((r) => r.length)).toEqual([0, 3, 3, 3, 1]);
-    // no room even on the mean: one per frame, the longest-waiting first
+    expect(drain(1, upTo(3)).map((r) => r.length)).toEqual([3, 3, 3, 1]);
+    // no room: one per frame, the longest-waiting first — from the frame they were found with newWait 0, the next with 1
+    expect(drain(0, upTo(0))).toEqual([[0], [1], [2], [3], [4], [5], [6], [7], [8], [9]]);
     expect(drain(1, upTo(0))).toEqual([[], [0], [1], [2], [3], [4], [5], [6], [7], [8], [9]]);
     // without a budget every fit takes everything: all on the frame they were found
     expect(drain(0, (o) => o.length).map((r) => r.length)).toEqual([10]);
@@ -312,12 +313,12 @@ describe('crop work under a budget', () => {
 
   it('a region without a track runs now whatever the room; while a new text waits, no re-read runs', () => {
     const list = [due(1.5, 5, 1), { ...due(0, 12, 2) }, { ...due(0, 12, 3), waited: 0 }, { ...due(0, 12, 4), waited: 0 }];
-    // the untracked one (no waited) runs; of the tracked new texts only one fits beside it on the mean; the re-read waits too
-    expect(pickWork(list, 12, (o) => o.length, 0, undefined, false, (o) => Math.min(o.length, 2)).map((d) => d.id)).toEqual([2, 3]);
+    // the untracked one (no waited) runs; of the tracked new texts only one fits beside it; the re-read waits too
+    expect(pickWork(list, 12, (o) => Math.min(o.length, 2)).map((d) => d.id)).toEqual([2, 3]);
     // no room at all: the untracked one and the longest-waiting new text
-    expect(pickWork(list, 12, () => 0, 0, undefined, false, () => 0).map((d) => d.id)).toEqual([2, 3]);
-    // all fit on their mean: all, then the re-read where planned room allows
-    expect(pickWork(list, 12, (o) => o.length, 0, undefined, false, (o) => o.length).map((d) => d.id)).toEqual([2, 3, 4, 1]);
+    expect(pickWork(list, 12, () => 0).map((d) => d.id)).toEqual([2, 3]);
+    // room for all: all, then the re-read
+    expect(pickWork(list, 12, (o) => o.length).map((d) => d.id)).toEqual([2, 3, 4, 1]);
   });
 
   it('drains overdue re-reads one per frame, not as a burst', () => {
@@ -375,6 +376,18 @@ describe('when a crop stage runs on a tracked region', () => {
   const cls = { policy: 'once', recognizes: false, changeThreshold: 0.15 };
   const whole: Rect = [100, 100, 300, 130];
   const cut: Rect = [0, 100, 150, 130];
+
+  it('a box that stops short of the frame edge by the detector\'s usual gap counts as cut (the text goes on outside)', () => {
+    // 640 wide: within 8 px of an edge is cut; 9 px in is whole
+    expect(touchesEdge([526, 111, 637.6, 138], W, H)).toBe(true); // "18/7/200": the date's last digit outside
+    expect(touchesEdge([8, 100, 200, 130], W, H)).toBe(true);
+    expect(touchesEdge([9, 100, 200, 130], W, H)).toBe(false);
+    expect(touchesEdge([100, 100, 631, 130], W, H)).toBe(false);
+    expect(touchesEdge([100, 9, 200, 351], W, H)).toBe(false);
+    expect(touchesEdge([100, 9, 200, 352], W, H)).toBe(true);
+    // small frames keep 2 px
+    expect(touchesEdge([3, 3, 60, 37], 64, 40)).toBe(false);
+  });
 
   it('never read: now; read while cut and whole now: again, whatever the policy; read whole: not again (once)', () => {
     expect(cropDue(region(cut, {}), rec('once'), 5, W, H)).toBe(0);
