@@ -589,7 +589,8 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
  * before any re-read: with `newWait` > 0, one that has `waited` fewer frames than that is taken only when there
  * is room (a text read while cut mostly becomes whole on a detector frame, which has the least room); after that
  * it runs now — but of several such, only as many as fit (in waiting order, each that fits beside those taken,
- * so a text too wide for the room lets narrower ones by), and at least the longest-waiting one, budget or not. So
+ * so a text too wide for the room lets narrower ones by), and at least the longest-waiting one, budget or not,
+ * unless this is a `detectorFrame` (the detector has taken its part of the frame; the next frame has none). So
  * a burst of new texts (the video's first frame: ten at once, 200 ms of reads on one frame in issue 14's
  * diagnosis) drains over the next frames instead of overrunning one, and no text waits for ever. (Fitting them
  * on their mean cost instead, as overdue re-reads are, admitted three new texts on a frame that then took
@@ -599,7 +600,8 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
  * (zoom; 1 < p ≤ 2) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
  * as long as `fitOverdue` fits it (the stage passes its mean cost against the whole budget, no margin: forcing
  * it regardless put frames already late from their detector and first reads over the budget, 5 of 21 misses in
- * issue 14's diagnosis; default: always), so a burst of re-reads (every box grew at once) drains without
+ * issue 14's diagnosis; default: always) and it is not a `detectorFrame` (forced re-reads that fit on their mean
+ * after a 38–42 ms detector ran 67–73 ms), so a burst of re-reads (every box grew at once) drains without
  * becoming a burst again. A refresh
  * (p > 2) runs only once every other due region is taken, and only as far as `fitSpare` (the same, planned to
  * a smaller part of the budget; default `fit`) fits; it is never forced, and never on a `detectorFrame` (the
@@ -616,12 +618,12 @@ export function pickWork<T extends { p: number; dueSince?: number; waited?: numb
   const firstTaken = first.filter((d) => d.waited === undefined);
   const tracked = first.filter((d) => d.waited !== undefined);
   for (const d of tracked) if (fit([...firstTaken, d]) > firstTaken.length) firstTaken.push(d);
-  if (tracked.length && !tracked.some((d) => firstTaken.includes(d))) firstTaken.push(tracked[0]!);
+  if (tracked.length && !detectorFrame && !tracked.some((d) => firstTaken.includes(d))) firstTaken.push(tracked[0]!);
   const mandatory = first.filter((d) => firstTaken.includes(d));
   if (mandatory.length < first.length) return mandatory;
   const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1 && d.p <= 2)];
   const refresh = due.filter((d) => d.p > 2);
-  const overdue = due.some((d) => d.p > 1 && d.p <= 2 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) && deferrable.length > 0 && fitOverdue([...mandatory, deferrable[0]!]) > mandatory.length ? 1 : 0;
+  const overdue = !detectorFrame && due.some((d) => d.p > 1 && d.p <= 2 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) && deferrable.length > 0 && fitOverdue([...mandatory, deferrable[0]!]) > mandatory.length ? 1 : 0;
   const extra = Math.max(overdue, fit([...mandatory, ...deferrable]) - mandatory.length);
   const taken = [...mandatory, ...deferrable.slice(0, extra)];
   if (extra < deferrable.length || !refresh.length || detectorFrame) return taken;

@@ -311,6 +311,19 @@ describe('crop work under a budget', () => {
     expect(drain(0, wide).slice(0, 5)).toEqual([[1, 2, 3], [4, 5, 6], [7, 8, 9], [0]]);
   });
 
+  it('on a frame where the detector ran (interval > 1), nothing is forced: no first read past newWait, no overdue re-read; the next frame forces them', () => {
+    const list = [{ ...due(0, 10, 1), waited: 2 }, due(1.5, 0, 2)];
+    const none = () => 0;
+    const all = (o: readonly unknown[]) => o.length;
+    expect(pickWork(list, 12, none, 1, none, true, all).map((d) => d.id)).toEqual([]);
+    expect(pickWork(list, 13, none, 1, none, false, all).map((d) => d.id)).toEqual([1, 2]);
+    // the overdue re-read alone: forced off the detector's frames only
+    expect(pickWork([due(1.5, 0, 2)], 12, none, 1, none, true, all)).toEqual([]);
+    expect(pickWork([due(1.5, 0, 2)], 13, none, 1, none, false, all).map((d) => d.id)).toEqual([2]);
+    // room is room: on the detector's frame what fits runs
+    expect(pickWork(list, 12, all, 1, all, true, all).map((d) => d.id)).toEqual([1, 2]);
+  });
+
   it('a region without a track runs now whatever the room; while a new text waits, no re-read runs', () => {
     const list = [due(1.5, 5, 1), { ...due(0, 12, 2) }, { ...due(0, 12, 3), waited: 0 }, { ...due(0, 12, 4), waited: 0 }];
     // the untracked one (no waited) runs; of the tracked new texts only one fits beside it; the re-read waits too
