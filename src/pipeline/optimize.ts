@@ -143,7 +143,7 @@ function pipelineChanges(budgetMs: number): Change[] {
     },
     {
       name: 'new texts may wait a frame',
-      detail: 'a text never read, or read while cut by the frame edge and whole now, may wait one frame for room under the budget (one found on a detector frame is read on the next frame; it has no text, or its cut read, on the frame it was found on)',
+      detail: 'a text never read, or read while cut by the frame edge and whole now, may wait one frame for room under the budget before the longest-waiting one is read regardless (it has no text, or its cut read, while it waits)',
       retryAfterF1: true,
       apply: edit((s) => {
         if (s.schedule?.budgetMs === undefined || (s.schedule.newWait ?? 0) >= 1) return false;

@@ -111,9 +111,9 @@ export interface PipelineSpec {
    * re-recognition that does not fit); `asyncDetector`: the detector of frame t runs on ORT's threads while
    * frames t+1… are tracked, its boxes join the tracker when ready (pipelined: lower latency per frame,
    * boxes one or more frames old); `newWait`: frames a region without its right text (never read, or read while
-   * cut by the frame edge and whole now) may wait for a frame with room under the budget (default 0: read on the
-   * frame it is due, budget or not) — a text found on a detector frame is then read on the next frame, and has
-   * no text (or its cut read) on the frame it was found on.
+   * cut by the frame edge and whole now) may wait for a frame with room under the budget before the longest-waiting
+   * of them is read regardless (default 0: on the frame it is due, unless that is a frame where a detector that
+   * skips frames ran; see `pickWork`) — it has no text (or its cut read) on the frames it waits.
    */
   schedule?: { budgetMs?: number; asyncDetector?: boolean; newWait?: number };
   /** Where relative paths resolve (the spec file's folder). */
