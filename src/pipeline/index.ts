@@ -4,7 +4,7 @@ export { dbPostprocess, DB_DEFAULTS, type DbOptions, type Region } from './db.js
 export { Tracker, Track, TRACKER_DEFAULTS, type TrackerOptions } from './tracker.js';
 export { FrameScheduler } from './scheduler.js';
 export { Pipeline, runFrames, type FrameResult, type OutputItem, type PipelineOptions as PipelineRunOptions, type RunResult } from './runner.js';
-export { nms, ctcDecode, type Item, type Span } from './stages.js';
+export { nms, ctcDecode, decodeLine, type Item, type Span } from './stages.js';
 export { resizeToTensor, cropToTensor, type Frame } from './image.js';
 export { minAreaRect, convexHull, boxIou, type Point, type Quad, type Rect, type RotatedRect } from './geometry.js';
 export { listFrames, decodeFrames, type FrameTruth, type TruthItem } from './frames.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dbPostprocess } from './db.js';
 import { minAreaRect, type Point } from './geometry.js';
 import { assign } from './hungarian.js';
-import { nms } from './stages.js';
+import { ctcDecode, decodeLine, nms } from './stages.js';
 import { rng } from '../util/random.js';
 
 /** A W×H map with value v in the axis-aligned pixel block [x0, x1) × [y0, y1). */
@@ -120,5 +120,22 @@ describe('NMS and assignment', () => {
       else for (const p of perms(m, n)) best = Math.min(best, p.reduce((s, i, j) => s + c[i]![j]!, 0));
       expect(cost(rows)).toBe(best);
     }
+  });
+});
+
+describe('CTC decoding of a text line', () => {
+  // classes: 0 blank, 1 ' ', 2 'a', 3 'b'; steps read: ' ', blank, 'a', 'a', blank, 'b', ' ' (probabilities 0.9 … 0.6)
+  const alphabet = ['', ' ', 'a', 'b'];
+  const best = [1, 0, 2, 2, 0, 3, 1];
+  const p = [0.9, 0.99, 0.8, 0.7, 0.99, 0.6, 0.5];
+  const probs = new Float32Array(best.length * 4);
+  best.forEach((c, t) => {
+    for (let k = 0; k < 4; k++) probs[t * 4 + k] = k === c ? p[t]! : (1 - p[t]!) / 3;
+  });
+  it('collapses repeats and blanks, scores by the kept characters (PaddleOCR), and drops spaces at either end of the line', () => {
+    const raw = ctcDecode(probs, best.length, 4, alphabet);
+    expect(raw.text).toBe(' ab ');
+    expect(raw.score).toBeCloseTo((0.9 + 0.8 + 0.6 + 0.5) / 4, 6);
+    expect(decodeLine(probs, best.length, 4, alphabet)).toEqual({ text: 'ab', score: raw.score });
   });
 });

@@ -498,7 +498,7 @@ class CropStage implements StageRunner {
     const [, steps, classes] = y.dims as [number, number, number];
     this.alphabet ??= ctcAlphabet(this.keysFile!, classes);
     chunk.forEach((it, k) => {
-      const { text, score } = ctcDecode(data, steps, classes, this.alphabet!, k * steps * classes);
+      const { text, score } = decodeLine(data, steps, classes, this.alphabet!, k * steps * classes);
       const kept = score >= (post.dropScore ?? 0.5) ? text : '';
       if (it.track) {
         recordRead(it.track, { text: kept, score }, it.box, frame, touchesEdge(it.box, frameWidth, frameHeight), this.spec.changeThreshold ?? 0.15, this.policy === 'on-change');
@@ -643,6 +643,16 @@ export const touchesEdge = (b: Rect, w: number, h: number) => {
 
 /** 1.25% of the frame's longer side (8 px at 640), at least 2 px: the p95 above, at the detector's scale. */
 export const edgeMargin = (w: number, h: number) => Math.max(2, 0.0125 * Math.max(w, h));
+
+/**
+ * A text line's read: `ctcDecode` without spaces at either end — those are the crop's margin read as a space, never
+ * part of the line (an on-change read "Open name " stood for 170 frames of tmp/video300 whose text is "Open name").
+ * The score stays PaddleOCR's, over every kept character.
+ */
+export function decodeLine(probs: Float32Array, steps: number, classes: number, alphabet: readonly string[], offset = 0): { text: string; score: number } {
+  const d = ctcDecode(probs, steps, classes, alphabet, offset);
+  return { text: d.text.trim(), score: d.score };
+}
 
 /** Greedy CTC decoding with PaddleOCR's score: the mean of the kept characters' probabilities. */
 export function ctcDecode(probs: Float32Array, steps: number, classes: number, alphabet: readonly string[], offset = 0): { text: string; score: number } {
