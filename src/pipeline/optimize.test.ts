@@ -49,8 +49,9 @@ describe('pipeline optimize: search frames', () => {
       expect(s.truth!.map((t) => t.frame)).toEqual(Array.from({ length: 20 }, (_, k) => s.first + k));
       expect((s.frames[0] as unknown as { index: number }).index).toBe(s.first);
     }
-    // each run but the first starts after the 8 frames before it (run untimed), so its first frame is not all-new
-    expect(segs.map((s) => s.leadIn.map((f) => (f as unknown as { index: number }).index))).toEqual([[], [85, 86, 87, 88, 89, 90, 91, 92], [179, 180, 181, 182, 183, 184, 185, 186], [272, 273, 274, 275, 276, 277, 278, 279]]);
+    // each run but the first starts after the 16 frames before it (run untimed), so its first frame is not all-new
+    const from = (a: number) => Array.from({ length: 16 }, (_, k) => a + k);
+    expect(segs.map((s) => s.leadIn.map((f) => (f as unknown as { index: number }).index))).toEqual([[], from(77), from(171), from(264)]);
     // never longer than the run itself
     expect(searchSegments(frameSet(300), 16).map((s) => s.leadIn.length)).toEqual([0, 4, 4, 4]);
   });

@@ -594,10 +594,9 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
  * a burst of new texts (the video's first frame: ten at once, 200 ms of reads on one frame in issue 14's
  * diagnosis) drains over the next frames instead of overrunning one, and no text waits for ever. (Fitting them
  * on their mean cost instead, as overdue re-reads are, admitted three new texts on a frame that then took
- * 68–85 ms, 3 of session 8's spec's 4 misses on tmp/video300.) Regions without a track (`waited` undefined) have no later
- * frame: they run now, budget or not. While a region without its text waits, no re-read runs (it would take the
- * room first). A re-read of a region whose box changed
- * (zoom; 1 < p ≤ 2) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
+ * 68–85 ms, 3 of session 8's spec's 4 misses on tmp/video300.) Regions without a track (`waited` undefined) have
+ * no later frame: they run now, budget or not. While a region without its text waits, no re-read runs (it would
+ * take the room first). A re-read of a region whose box changed (zoom; 1 < p ≤ 2) waits for a frame with room — but once one has waited MAX_WAIT frames, one runs per frame
  * as long as `fitOverdue` fits it (the stage passes its mean cost against the whole budget, no margin: forcing
  * it regardless put frames already late from their detector and first reads over the budget, 5 of 21 misses in
  * issue 14's diagnosis; default: always) and it is not a `detectorFrame` (forced re-reads that fit on their mean
