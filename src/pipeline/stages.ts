@@ -568,14 +568,23 @@ export function doubtFlip(t: Pick<Track, 'flipped' | 'flipDoubted' | 'text' | 't
  * recognisers, whose re-reads of an unchanged box are confirm or refresh reads), a second opinion on the box that
  * stands — not the first read, not a changed box, not a cut read now whole — keeps whichever read scored higher
  * (the CTC score: mean probability of the kept characters), so a worse read never replaces a better one of the
- * same text; any other read replaces the text (every-frame recognisers always: the text is this frame's read).
+ * same text, except that a read containing the other one whole (the other truncated by a box that lagged the
+ * text) stands whatever the scores; any other read replaces the text (every-frame recognisers always: the text is this frame's read).
  */
 export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox' | 'recognizedAt' | 'recognizedCut' | 'reads' | 'dueSince'>, read: { text: string; score: number }, box: Rect, frame: number, cut: boolean, changeThreshold: number, bestOf: boolean): void {
   const second = bestOf && t.recognizedAt !== undefined && t.recognizedBox !== undefined && !t.recognizedCut && !cut && boxChange(t.recognizedBox, box) < changeThreshold;
   t.recognizedAt = frame;
   t.dueSince = undefined;
   t.reads = second ? (t.reads ?? 1) + 1 : 1;
-  if (second && read.score <= (t.textScore ?? -Infinity)) return;
+  if (second) {
+    // a read that holds the other one whole is the more complete read of the box (the other one was cut short
+    // by a box that lagged the text): it stands, whatever the scores — "Park green Bosto" (a higher score)
+    // stood 17–25 frames over "Park green Boston" on tmp/vsearch; otherwise the better-scored read stands
+    const old = t.text ?? '';
+    const truncates = (a: string, b: string) => a !== '' && b.length > a.length && b.includes(a);
+    if (truncates(read.text, old)) return;
+    if (!truncates(old, read.text) && read.score <= (t.textScore ?? -Infinity)) return;
+  }
   t.text = read.text;
   t.textScore = read.score;
   t.recognizedBox = [...box];

@@ -486,6 +486,19 @@ describe('when a crop stage runs on a tracked region', () => {
     recordRead(c, { text: 'Par', score: 0.99 }, cut, 3, true, 0.15, true);
     recordRead(c, { text: 'Park', score: 0.8 }, [0, 100, 152, 130], 5, false, 0.15, true);
     expect([c.text, c.reads, c.recognizedCut]).toEqual(['Park', 1, false]);
+    // a second opinion that holds the standing read whole (that one truncated by a box lagging the text) stands
+    // though it scores lower; a truncation of the standing read never replaces it, though it scores higher
+    const g: Parameters<typeof recordRead>[0] = {};
+    recordRead(g, { text: 'Park green Bosto', score: 0.99 }, whole, 3, false, 0.15, true);
+    recordRead(g, { text: 'Park green Boston', score: 0.97 }, whole, 7, false, 0.15, true);
+    expect([g.text, g.textScore, g.reads]).toEqual(['Park green Boston', 0.97, 2]);
+    recordRead(g, { text: 'ark green Boston', score: 0.995 }, whole, 15, false, 0.15, true);
+    expect([g.text, g.reads]).toEqual(['Park green Boston', 3]);
+    // neither holds the other: the score decides, as before
+    recordRead(g, { text: 'Park green Bostor', score: 0.96 }, whole, 23, false, 0.15, true);
+    expect(g.text).toBe('Park green Boston');
+    recordRead(g, { text: 'Park green Bostor', score: 0.98 }, whole, 31, false, 0.15, true);
+    expect(g.text).toBe('Park green Bostor');
     // an every-frame recogniser (no best-of): each frame's read is the text, a worse one too
     const e: Parameters<typeof recordRead>[0] = {};
     recordRead(e, { text: 'Park city hotel', score: 0.95 }, whole, 3, false, 0.15, false);
