@@ -670,4 +670,28 @@ describe('candidates in flight (Evaluator.prefetch)', () => {
     // the session stage's hint lists the threads and level variations it then measures, in that order
     expect(hints[0]!.map((r) => recipeKey(r))).toEqual(res.candidates.slice(1, 3).map((c) => recipeKey(c.recipe)));
   });
+
+  it('the pruning stage hints the amounts it goes on to and the first amount of each later granularity; never a candidate that fine-tunes', async () => {
+    const entry = (granularity: string) => ({ pass: prune, kind: 'prune' as const, variant: granularity, params: { granularity }, buildCost: granularity === 'channel' ? 4 : 5, speedsUp: ['MatMul'], searchParams: ['sparsity'] });
+    const pruneSpace: SearchSpace = { ...space, passes: [...space.passes, entry('channel'), entry('head')] };
+    const at = (r: Recipe) => { const st = r.steps.find((x) => x.pass === 'fake-prune'); return st ? `${st.params.granularity}@${st.params.sparsity}` : undefined; };
+    const hints: string[][] = [];
+    const ev = new FakeEvaluator();
+    const spy: Evaluator = { evaluate: (r) => ev.evaluate(r), prefetch: (rs) => void hints.push(rs.map(at).filter((x): x is string => !!x)) };
+    const res = await runSearch(pruneSpace, spy, opts());
+    // every amount is accurate here: channel 0.25, 0.5, 0.75, then head's
+    const measured = res.candidates.filter((c) => c.stage === 'prune').map((c) => at(c.recipe));
+    expect(measured).toEqual(['channel@0.25', 'channel@0.5', 'channel@0.75', 'head@0.25', 'head@0.5', 'head@0.75']);
+    const pruneHints = hints.filter((h) => h.length);
+    expect(pruneHints.slice(0, 4)).toEqual([
+      ['channel@0.5', 'channel@0.75', 'head@0.25'], // asked with channel 0.25 in flight
+      ['channel@0.75', 'head@0.25'],
+      ['head@0.25'],
+      ['head@0.5', 'head@0.75'],
+    ]);
+    // with fine-tuning a prune candidate is minutes of training: nothing of the pruning stage ahead
+    hints.length = 0;
+    await runSearch(pruneSpace, spy, { ...opts(), pruneFinetune: { steps: 30, distill: 0.5 } });
+    expect(hints.filter((h) => h.length)).toEqual([]);
+  });
 });

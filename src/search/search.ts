@@ -401,6 +401,18 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
       return amounts.sort((a, b) => Number(Object.values(a)[0] ?? 0) - Number(Object.values(b)[0] ?? 0));
     };
     const amountText = (amount: Record<string, unknown>) => Object.entries(amount).map(([k, v]) => `${k} ${v}`).join(', ');
+    // Without fine-tuning a prune candidate is a cheap build: the amounts left of this granularity and the first
+    // amount of each later one are built and scored ahead on free workers (a candidate that fine-tunes is minutes
+    // of a worker's time, wasted when an amount before it breaks the bound: never ahead).
+    const prunable = pruners.filter((sp) => !(sp.needs?.includes('training') && !opts.pruneFinetune) && reachableShare(sp, opts.opShare) >= minShare);
+    const pruneAhead = (sp: SearchablePass, from: number) => {
+      if (opts.pruneFinetune && opts.pruneFinetune.steps > 0) return;
+      const later = prunable.slice(prunable.indexOf(sp) + 1);
+      prefetch([
+        ...amountsOf(sp).slice(from).map((amount) => withSteps(best.recipe, [stepOf(sp, { ...tune, ...amount }), ...graphSteps])),
+        ...later.map((l) => withSteps(best.recipe, [stepOf(l, { ...tune, ...amountsOf(l)[0]! }), ...graphSteps])),
+      ]);
+    };
     for (const sp of pruners) {
       if (sp.needs?.includes('training') && !opts.pruneFinetune) {
         skipped.push({ what: label(sp), reason: 'it trains (distillation from the model): it needs --train-data' });
@@ -427,6 +439,7 @@ export async function runSearch(space: SearchSpace, evaluator: Evaluator, opts: 
           deferred.push({ sp, amounts: amounts.slice(i), skip });
           break;
         }
+        pruneAhead(sp, i + 1);
         const c = await measure(withSteps(best.recipe, [stepOf(sp, { ...tune, ...amount }), ...graphSteps]), 'prune');
         if (!c.accurate) break; // or it failed: nothing of this granularity in the model (the error says why)
       }
