@@ -172,22 +172,28 @@ export class DeviceServer {
     this.port = (this.http.address() as AddressInfo).port;
     this.hosts = allowedHosts(this.host, this.port);
     const beat = this.opts.heartbeatMs ?? 20_000;
-    this.heartbeat = setInterval(() => {
-      for (const d of this.devices.values()) {
-        const queued = d.socket.bufferedAmount;
-        const draining = queued > 0 && queued < d.queued;
-        d.queued = queued;
-        if (!d.alive && !draining) {
-          this.log(`device ${d.name}: no answer to the heartbeat; dropped`);
-          d.socket.terminate();
-          continue;
-        }
-        d.alive = false;
-        d.socket.ping();
-      }
-    }, beat / 2);
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), beat / 2);
     this.heartbeat.unref();
     this.writeState();
+  }
+
+  /**
+   * One beat of the heartbeat (the timer's, every heartbeatMs / 2): a device that has not answered the ping of
+   * the beat before, nor taken in any of the bytes queued to it since, is dropped; every other one is pinged.
+   */
+  checkHeartbeats(): void {
+    for (const d of this.devices.values()) {
+      const queued = d.socket.bufferedAmount;
+      const draining = queued > 0 && queued < d.queued;
+      d.queued = queued;
+      if (!d.alive && !draining) {
+        this.log(`device ${d.name}: no answer to the heartbeat; dropped`);
+        d.socket.terminate();
+        continue;
+      }
+      d.alive = false;
+      d.socket.ping();
+    }
   }
 
   get url(): string {

@@ -17,6 +17,31 @@ function mlp(depth: number, width = 64) {
   return b.model({ opset: 17 });
 }
 
+/**
+ * A clock that only the models' runs move on: each run takes `msOf(its feeds)` (fake) ms, and performance.now()
+ * returns that sum, so what is timed does not hang on the machine's speed or load.
+ */
+async function withRunClock<T>(msOf: (feeds: Record<string, Tensor>) => number, fn: () => Promise<T>): Promise<T> {
+  let fake = 0;
+  const now = vi.spyOn(performance, 'now').mockImplementation(() => fake);
+  const prepareFeeds = Session.prototype.prepareFeeds;
+  const runs = vi.spyOn(Session.prototype, 'prepareFeeds').mockImplementation(function (this: Session, feeds) {
+    const run = prepareFeeds.call(this, feeds);
+    const ms = msOf(feeds);
+    return async () => {
+      const out = await run();
+      fake += ms;
+      return out;
+    };
+  });
+  try {
+    return await fn();
+  } finally {
+    now.mockRestore();
+    runs.mockRestore();
+  }
+}
+
 describe('benchmark', () => {
   it('returns sane fields for a tiny model', async () => {
     const progress: number[] = [];
@@ -47,10 +72,16 @@ describe('benchmark', () => {
 
   it('runs for a given time, uses given inputs, and refuses runs together with seconds', async () => {
     const feeds = { x: Tensor.float([2, 64], new Array(128).fill(0.25)) };
-    const r = await benchmark(mlp(1), { seconds: 0.2, warmup: 1, threads: 1, feeds });
-    expect(r.inputs[0]!.shape).toEqual([2, 64]);
-    expect(r.latencyMs.n).toBeGreaterThanOrEqual(2);
-    expect(r.timesMs.reduce((a, b) => a + b, 0)).toBeLessThan(2000);
+    // runs of 10 (fake) ms: 0.2 s is 20 of them, the last one reaching 0.2 s (the warm-up run is not timed);
+    // a batch of 3 takes 500 ms a run: still the two runs a latency needs
+    await withRunClock((f) => (f.x!.dims[0] === 3 ? 500 : 10), async () => {
+      const r = await benchmark(mlp(1), { seconds: 0.2, warmup: 1, threads: 1, feeds });
+      expect(r.inputs[0]!.shape).toEqual([2, 64]);
+      expect(r.timesMs).toEqual(new Array(20).fill(10));
+      // at least two runs, however long one takes
+      const slow = await benchmark(mlp(1), { seconds: 0.2, warmup: 1, threads: 1, feeds: { x: Tensor.float([3, 64], new Array(192).fill(0.25)) } });
+      expect(slow.timesMs).toEqual([500, 500]);
+    });
     await expect(benchmark(mlp(1), { runs: 3, seconds: 1 })).rejects.toThrow(/not both/);
   });
 
@@ -69,12 +100,17 @@ describe('benchmark', () => {
       [{ threads: 1.5 }, /^threads must be an integer ≥ 1, not '1.5'$/],
       [{ dims: { N: 1e9 } }, /input 'x' \[1000000000x64\] would take .* over the 2.15 GB limit for generated data/],
     ];
-    for (const [o, re] of cases) {
-      const t0 = performance.now();
-      const err = await benchmark(mlp(1), { dims: { N: 1 }, ...o }).then(() => undefined, (e: Error) => e);
-      expect(err?.name, JSON.stringify(o)).toBe('InputError');
-      expect(err?.message).toMatch(re);
-      expect(performance.now() - t0).toBeLessThan(1000);
+    const create = vi.spyOn(Session, 'create');
+    try {
+      for (const [o, re] of cases) {
+        const err = await benchmark(mlp(1), { dims: { N: 1 }, ...o }).then(() => undefined, (e: Error) => e);
+        expect(err?.name, JSON.stringify(o)).toBe('InputError');
+        expect(err?.message).toMatch(re);
+        // refused before any work: no session was made (so nothing was run, and no input data was generated)
+        expect(create, JSON.stringify(o)).not.toHaveBeenCalled();
+      }
+    } finally {
+      create.mockRestore();
     }
     // compare checks B's own settings too
     await expect(compare(mlp(1), mlp(1), { runs: 2, dims: { N: 1 } }, { threads: 5000 })).rejects.toThrow(/^threads 5000: at most 1024$/);
@@ -84,7 +120,8 @@ describe('benchmark', () => {
 describe('compare', () => {
   it('interleaves A and B in a seeded random order and reports B/A', async () => {
     const opts = { runs: 12, warmup: 1, threads: 1, dims: { N: 16 }, seed: 7 };
-    const c = await compare(mlp(1, 64), mlp(4, 512), opts);
+    // B (x[16,512], 256× the arithmetic of A) takes 4 (fake) ms a run, A 1 ms: the clock moves only with their runs
+    const c = await withRunClock((f) => (f.x!.dims[1] === 512 ? 4 : 1), () => compare(mlp(1, 64), mlp(4, 512), opts));
     expect(c.order).toHaveLength(24);
     // every round runs both, once each, and both orders occur
     const rounds = Array.from({ length: 12 }, (_, i) => c.order.slice(2 * i, 2 * i + 2).join(''));
@@ -97,8 +134,10 @@ describe('compare', () => {
     expect(c.ratio.low).toBeLessThanOrEqual(c.ratio.ratio);
     expect(c.ratio.high).toBeGreaterThanOrEqual(c.ratio.ratio);
     expect(c.ratio.confidence).toBe(0.95);
-    // B does 256× the arithmetic of A (16M vs 65k multiply-adds): it must come out slower even on a busy machine
-    expect(c.ratio.ratio).toBeGreaterThan(1.5);
+    // each side timed over its own runs only: B/A, not A/B, and nothing of the other side's runs in either
+    expect(c.a.timesMs).toEqual(new Array(12).fill(1));
+    expect(c.b.timesMs).toEqual(new Array(12).fill(4));
+    expect(c.ratio).toMatchObject({ ratio: 4, low: 4, high: 4 });
     // the order depends on the seed only
     const again = await compare(mlp(1, 64), mlp(1, 64), opts);
     expect(again.order).toEqual(c.order);

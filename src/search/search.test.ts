@@ -56,11 +56,13 @@ const prune = noop('fake-prune', {
   distill: { type: 'number', default: 0, doc: '' },
 });
 
-/** performance.now() that the test moves on by hand (`clock.fake += ms`): candidates that take minutes in no time. */
+/**
+ * performance.now() that only the test moves on (`clock.fake += ms`): candidates that take minutes in no time,
+ * and no real time in what the search sees (the "55 s left" of a verdict does not become "54 s" on a slow machine).
+ */
 function fakeClock() {
-  const now = performance.now.bind(performance);
   const clock = { fake: 0, restore: () => spy.mockRestore() };
-  const spy = vi.spyOn(performance, 'now').mockImplementation(() => now() + clock.fake);
+  const spy = vi.spyOn(performance, 'now').mockImplementation(() => clock.fake);
   return clock;
 }
 
@@ -295,31 +297,36 @@ describe('search with a fake-fast evaluator', () => {
     const ev = new FakeEvaluator();
     let polls = 0;
     let sawTimeUp = false;
-    const slowFallback: Evaluator = {
-      evaluate: (r) => ev.evaluate(r),
-      async fallback(r, _baseline, _bound, timeUp) {
-        // a fallback that would run for minutes: it polls the deadline between its steps (at most 10 s here)
-        const t0 = performance.now();
-        while (performance.now() - t0 < 10_000) {
-          polls++;
-          if (timeUp?.()) {
-            sawTimeUp = true;
-            break;
+    const clock = fakeClock();
+    try {
+      const slowFallback: Evaluator = {
+        evaluate: (r) => ev.evaluate(r),
+        async fallback(r, _baseline, _bound, timeUp) {
+          // a fallback that would run for minutes: it polls the deadline between its steps of 100 (fake) ms each,
+          // at most 10 s; the candidates before it take no time, so a budget of 1 s ends inside it, at its 11th poll
+          const t0 = performance.now();
+          while (performance.now() - t0 < 10_000) {
+            polls++;
+            if (timeUp?.()) {
+              sawTimeUp = true;
+              break;
+            }
+            await new Promise((go) => setImmediate(go));
+            clock.fake += 100;
           }
-          await new Promise((go) => setTimeout(go, 5));
-        }
-        return { recipe: { ...r, steps: [...r.steps.slice(0, -1), { pass: r.steps.at(-1)!.pass, params: { exclude: ['MatMul_3'] } }] }, note: 'accuracy-aware fallback: stopped' };
-      },
-    };
-    const noVariants: SearchSpace = { ...space, passes: space.passes.map((p) => (p.pass === quantA ? { ...p, searchParams: [] } : p)) };
-    // the fake candidates take no time: a budget of 1 s ends inside the fallback
-    const t0 = performance.now();
-    const res = await runSearch(noVariants, slowFallback, opts({}, parseBudget('1s')));
-    expect(sawTimeUp).toBe(true);
-    expect(polls).toBeGreaterThan(1);
-    expect(performance.now() - t0).toBeLessThan(6000);
-    expect(res.stopped).toMatch(/^the budget was spent/);
-    expect(res.candidates.some((c) => c.stage === 'fallback')).toBe(false); // not measured after the budget
+          return { recipe: { ...r, steps: [...r.steps.slice(0, -1), { pass: r.steps.at(-1)!.pass, params: { exclude: ['MatMul_3'] } }] }, note: 'accuracy-aware fallback: stopped' };
+        },
+      };
+      const noVariants: SearchSpace = { ...space, passes: space.passes.map((p) => (p.pass === quantA ? { ...p, searchParams: [] } : p)) };
+      const res = await runSearch(noVariants, slowFallback, opts({}, parseBudget('1s')));
+      expect(sawTimeUp).toBe(true);
+      expect(polls).toBe(11); // told at 1 s, not at the fallback's own 10 s
+      expect(performance.now()).toBe(1000);
+      expect(res.stopped).toMatch(/^the budget was spent/);
+      expect(res.candidates.some((c) => c.stage === 'fallback')).toBe(false); // not measured after the budget
+    } finally {
+      clock.restore();
+    }
   });
 
   it('tries quantization-aware training in place of a quantizer that missed the bound, when the evaluator can train', async () => {
