@@ -148,7 +148,11 @@ function clipRange(n: Node): ValueRange {
   };
   return { min: bound(1, 'min', -Infinity), max: bound(2, 'max', Infinity) };
 }
-defineTraits('', 'Clip', { outputRange: clipRange, boundsInputSince: 11 });
+defineTraits('', 'Clip', {
+  outputRange: clipRange,
+  // Clip-11: min and max are optional scalar inputs 1 and 2 of the data's type (an absent attribute: no input)
+  signatureChanges: [{ at: 11, attrsToInputs: [{ attr: 'min', input: 1, dtype: 'data', shape: 'scalar' }, { attr: 'max', input: 2, dtype: 'data', shape: 'scalar' }] }],
+});
 const fixedRange = (min: number, max: number) => (): ValueRange => ({ min, max });
 defineTraits('', 'Relu', { outputRange: fixedRange(0, Infinity) });
 defineTraits('', ['Sigmoid', 'HardSigmoid'], { outputRange: fixedRange(0, 1) });

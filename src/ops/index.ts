@@ -13,3 +13,4 @@ import './misc.js';
 export * from './registry.js';
 export * from './infer.js';
 export * from './cost.js';
+export * from './signature.js';

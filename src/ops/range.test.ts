@@ -4,7 +4,7 @@ import { attr, GraphBuilder, type AttrInput } from '../ir/builder.js';
 import type { Node, Value } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { Session } from '../runtime/session.js';
-import { opTraits, outputRange, type ValueRange } from './index.js';
+import { opTraits, outputRange, signatureChangeAt, type ValueRange } from './index.js';
 
 const F = DataType.FLOAT;
 
@@ -72,8 +72,8 @@ describe('op registry: outputRange (the bounded range of an activation, from its
     expect(outputRange(oneNode('Clip', 9, { max: attr.float(6) }).node)).toEqual({ min: -Infinity, max: 6 });
     expect(outputRange(oneNode('Clip', 9, { min: attr.float(-2.5) }).node)).toEqual({ min: -2.5, max: Infinity });
     expect(outputRange(oneNode('Clip', 6).node)).toEqual({ min: -Infinity, max: Infinity });
-    // Clip's attributes become inputs at 11 (upgrade-opset moves them), and Relu/Clip are what a Q absorbs
-    expect(opTraits('', 'Clip').boundsInputSince).toBe(11);
-    expect(opTraits('', 'Relu').boundsInputSince).toBeUndefined();
+    // Clip's attributes become inputs 1 and 2 at 11 (the opset upgrades move them: signatureChanges)
+    expect(signatureChangeAt('', 'Clip', 11)?.attrsToInputs?.map((a) => [a.attr, a.input])).toEqual([['min', 1], ['max', 2]]);
+    expect(opTraits('', 'Relu').signatureChanges).toBeUndefined();
   });
 });

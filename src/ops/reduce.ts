@@ -38,8 +38,9 @@ function readAllCost(ctx: InferContext, outputs: readonly (ValueType | undefined
 for (const opType of REDUCE) {
   registerOp({ domain: '', opType, infer: (ctx) => [like(ctx, 0, reduceShape(ctx))], cost: readAllCost });
 }
-defineTraits('', 'ReduceSum', { axesInputSince: 13 });
-defineTraits('', REDUCE.filter((op) => op !== 'ReduceSum'), { axesInputSince: 18 });
+// axes became an optional int64 input 1: ReduceSum-13, the others at 18
+defineTraits('', 'ReduceSum', { signatureChanges: [{ at: 13, attrsToInputs: [int64Input('axes', 1)] }] });
+defineTraits('', REDUCE.filter((op) => op !== 'ReduceSum'), { signatureChanges: [{ at: 18, attrsToInputs: [int64Input('axes', 1)] }] });
 
 function reduceOneAxis(x: Dim[] | undefined, axis: number, keep: boolean, replacement: Dim = 1): Dim[] | undefined {
   if (!x) return undefined;

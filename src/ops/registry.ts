@@ -87,8 +87,6 @@ export interface OpTraits {
   halfUnsafe?: string;
   /** Opsets at which its meaning or signature changed in a way inferopt's opset upgrades do not rewrite: an upgrade across one is refused. */
   breaksAt?: readonly number[];
-  /** Reduce ops: the opset from which `axes` is an input instead of an attribute (upgrade-opset rewrites it). */
-  axesInputSince?: number;
   /** For ops carrying a model's multiply-adds: the kernel family quantizing or pruning their weights speeds up. */
   kernel?: 'conv' | 'gemm';
   /** Structured pruning granularities whose cuts shrink its work (what the search expects a prune step to speed up). */
@@ -100,12 +98,11 @@ export interface OpTraits {
    * [0, ∞), Sigmoid [0, 1]…): what quantization reads instead of naming the op. Read with `outputRange`.
    */
   outputRange?: (node: Node) => ValueRange;
-  /** Its range bounds are attributes `min`/`max` before this opset and inputs 1 and 2 from it (Clip: 11): upgrade-opset moves them. */
-  boundsInputSince?: number;
   /**
-   * The opsets at which its signature changed in a way the quantizer's opset upgrade rewrites (Slice's and TopK's
-   * attributes became inputs at 10, Upsample became Resize at 10, Pad's at 11): data read by the one
-   * interpreter in src/quantize/opset-upgrade. Read with `signatureChangeAt`.
+   * The opsets at which its signature changed in a way inferopt's opset upgrades rewrite (Slice's and TopK's
+   * attributes became inputs at 10, Upsample became Resize at 10, Pad's and Clip's at 11, ReduceSum's axes at
+   * 13 and the other Reduce ops' at 18): data read by the one interpreter, src/ops/signature.ts, for the
+   * quantizer's upgrade to 10/11 and `--target std`'s to 20. Read with `signatureChangeAt`.
    */
   signatureChanges?: readonly SignatureChange[];
 }
@@ -125,11 +122,14 @@ export interface AttrToInput {
   attr: string;
   /** The input's index; the optional inputs before it stay empty where absent. */
   input: number;
-  /** Element type of the new input. */
-  dtype: DataType;
+  /**
+   * Element type of the new input: a fixed one, or 'data': the element type of the node's input 0 (Pad's value,
+   * Clip's bounds), from its declared type or else inference; where neither tells, the upgrade is refused.
+   */
+  dtype: DataType | 'data';
   /** 'vector': 1-D of the attribute's values (a single int or float gives shape [1]); 'scalar': 0-D (one value). */
   shape: 'vector' | 'scalar';
-  /** The input's default: an attribute holding it is dropped without adding an input (Pad's value 0). */
+  /** The input's default: an attribute holding it is dropped without adding an input (Pad's value 0). An absent attribute leaves the input absent. */
   omitIf?: number;
 }
 

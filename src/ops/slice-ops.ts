@@ -1,4 +1,3 @@
-import { DataType } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
 import type { Dim } from '../ir/types.js';
 import { defineTraits, registerOp, type InferContext } from './registry.js';
@@ -211,9 +210,9 @@ registerOp({
   opType: 'Pad',
   traits: {
     sizeInflating: true,
-    // Pad-11: pads is an int64 input 1, value the optional input 2 (constant_value, default 0; float here: Pad-2
-    // data is float and inferopt upgrades float models)
-    signatureChanges: [{ at: 11, attrsToInputs: [int64Input('pads', 1), { attr: 'value', input: 2, dtype: DataType.FLOAT, shape: 'scalar', omitIf: 0 }] }],
+    // Pad-11: pads is an int64 input 1, value the optional scalar input 2 (constant_value, default 0) of the data's
+    // type: a float value beside int64 data is a model ORT refuses
+    signatureChanges: [{ at: 11, attrsToInputs: [int64Input('pads', 1), { attr: 'value', input: 2, dtype: 'data', shape: 'scalar', omitIf: 0 }] }],
   },
   infer: (ctx) => {
     const x = shapeIn(ctx, 0);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder, attr } from '../ir/builder.js';
 import { DataType } from '../ir/dtype.js';
+import { InputError } from '../errors.js';
 import { loadModel, modelToBytes } from '../ir/io.js';
 import type { Model } from '../ir/graph.js';
 import { randomInputs } from '../runtime/inputs.js';
@@ -42,5 +43,22 @@ describe('opset upgrade for quantization', () => {
 
   it('refuses an op whose meaning changed in a way it does not rewrite', () => {
     expect(() => upgradeOpset(opset9(true), 11)).toThrow(/Resize .* changed meaning at opset 11/);
+  });
+
+  it('a refused upgrade leaves the model as it was (every node is checked before the first rewrite)', () => {
+    const m = opset9(true);
+    const before = modelToBytes(m);
+    expect(() => upgradeOpset(m, 11)).toThrow(InputError);
+    expect(modelToBytes(m)).toEqual(before);
+  });
+
+  it('a Pad value that cannot be written in the data\'s type is refused in one clear line, and keeps the model at 10', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.INT64, [2, 3]);
+    b.output(b.op('Pad', [b.op('Neg', [x])], { pads: [0, 1, 0, 1], value: attr.float(-1.5) }, { name: 'pad' }), 'y');
+    const m = b.model({ opset: 10 });
+    expect(wouldUpgrade(m, 11)).toBe(false);
+    expect(() => upgradeOpset(m, 11)).toThrow("cannot raise opset 10 → 11 for quantization: Pad 'pad': its attribute value becomes an input of type int64 at opset 11, and -1.5 is not representable as int64");
+    expect(m.opset('')).toBe(10);
   });
 });
