@@ -8,7 +8,7 @@
  *
  * 1. optimize: the search times candidates on --search-frames frames (4 runs spread over the video; with
  *    --search-video, over that other video, so every frame of --frames is held out) and judges F1 on
- *    --accuracy-frames frames (runs of 20; default: the timing frames); its own report goes to tmp/bench-pipeline/;
+ *    --accuracy-frames frames (runs of 20, or the whole video in one run when it covers it; default: the timing frames); its own report goes to tmp/bench-pipeline/;
  * 2. side by side: baseline and optimized pipelines, both loaded, every frame of --frames through both, in blocks
  *    of 20 frames in a seeded random order (interleaved: machine noise hits both alike), frames at the budget's
  *    pace; per-frame latency
@@ -36,7 +36,7 @@ if (!framesDir) throw new Error('--frames <dir> (render one: inferopt data rende
 const budget = Number(arg('budget', '50'));
 const searchFrames = Number(arg('search-frames', '80'));
 // --search-video: the search runs on another rendered video (held-out verdict on --frames); --accuracy-frames: F1 on
-// that many frames of it, as runs of 20 (many tracks)
+// that many frames of it, as runs of 20 (many tracks), or all of it as one continuous run when it covers the video
 const searchVideoDir = arg('search-video');
 const accuracyFrames = arg('accuracy-frames') !== undefined ? Number(arg('accuracy-frames')) : undefined;
 const models = !process.argv.includes('--no-models');
@@ -47,7 +47,7 @@ const t0 = performance.now();
 const set = await loadFrameSet(framesDir);
 const spec = loadPipelineSpec(specFile);
 const searchVideo = searchVideoDir ? await loadFrameSet(searchVideoDir) : undefined;
-console.log(`${set.frames.length} frames ${set.frames[0]!.width}×${set.frames[0]!.height} from ${framesDir}; budget ${budget} ms; search on ${searchFrames} frames spread over ${searchVideo ? `another video, ${searchVideoDir} (${searchVideo.frames.length} frames: ${framesDir} is held out)` : 'the video'}${accuracyFrames ? `, F1 on ${accuracyFrames} frames of it in runs of 20` : ''}`);
+console.log(`${set.frames.length} frames ${set.frames[0]!.width}×${set.frames[0]!.height} from ${framesDir}; budget ${budget} ms; search on ${searchFrames} frames spread over ${searchVideo ? `another video, ${searchVideoDir} (${searchVideo.frames.length} frames: ${framesDir} is held out)` : 'the video'}${accuracyFrames ? `, F1 on ${accuracyFrames >= (searchVideo ?? set).frames.length ? 'all of it in one run' : `${accuracyFrames} frames of it in runs of 20`}` : ''}`);
 
 // --against: a spec made elsewhere (by hand, or an earlier search), compared side by side without a search
 const against = arg('against');

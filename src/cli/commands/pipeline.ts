@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <dir>', 'output folder: pipeline.yaml, <stage>.optimized.onnx, results.json, report.html')
     .option('--search-frames <n>', 'frames each candidate is judged on (default: all)')
     .option('--search-video <dir>', 'another rendered video (with truth.jsonl) the search runs on, so the verdict on --frames is on held-out frames')
-    .option('--accuracy-frames <n>', 'frames F1 is judged on during the search, as runs of 20 spread over the search video (many tracks; default: the --search-frames ones)')
+    .option('--accuracy-frames <n>', 'frames F1 is judged on during the search, as runs of 20 spread over the search video (many tracks), or the whole video as one continuous run when n covers it (a deployment\'s state: no fresh starts); default: the --search-frames ones')
     .option('--limit <n>', 'first n frames only')
     .option('--no-models', 'skip per-stage int8 models (static and dynamic, calibrated on the inputs each stage received)')
     .option('--json', 'print results.json')
