@@ -583,7 +583,15 @@ export function recordRead(t: Pick<Track, 'text' | 'textScore' | 'recognizedBox'
     const old = t.text ?? '';
     const truncates = (a: string, b: string) => a !== '' && b.length > a.length && b.includes(a);
     if (truncates(read.text, old)) return;
-    if (!truncates(old, read.text) && read.score <= (t.textScore ?? -Infinity)) return;
+    // the same characters with a space more (or fewer): the read with more spaces stands, whatever the scores.
+    // PaddleOCR's recogniser drops the space between close words and does not put one in where there is none: on
+    // tmp/vsearch the baseline (every text read on every frame) read 84 texts with a space dropped and none with
+    // one added; a read policy that kept the better-scored read held "orMarch" over "or March" for 50 frames
+    const squeezed = (s: string) => s.replace(/\s+/g, '');
+    if (read.text !== old && squeezed(read.text) === squeezed(old)) {
+      const spaces = (s: string) => s.length - squeezed(s).length;
+      if (spaces(read.text) < spaces(old) || (spaces(read.text) === spaces(old) && read.score <= (t.textScore ?? -Infinity))) return;
+    } else if (!truncates(old, read.text) && read.score <= (t.textScore ?? -Infinity)) return;
   }
   t.text = read.text;
   t.textScore = read.score;

@@ -494,6 +494,19 @@ describe('when a crop stage runs on a tracked region', () => {
     expect([g.text, g.textScore, g.reads]).toEqual(['Park green Boston', 0.97, 2]);
     recordRead(g, { text: 'ark green Boston', score: 0.995 }, whole, 15, false, 0.15, true);
     expect([g.text, g.reads]).toEqual(['Park green Boston', 3]);
+    // the same characters with a space put back: it stands, though it scores lower; one that drops a space never
+    // replaces it, though it scores higher
+    const s: Parameters<typeof recordRead>[0] = {};
+    recordRead(s, { text: 'orMarch', score: 0.98 }, whole, 3, false, 0.15, true);
+    recordRead(s, { text: 'or March', score: 0.9 }, whole, 7, false, 0.15, true);
+    expect([s.text, s.textScore, s.reads]).toEqual(['or March', 0.9, 2]);
+    recordRead(s, { text: 'orMarch', score: 0.99 }, whole, 15, false, 0.15, true);
+    expect([s.text, s.reads]).toEqual(['or March', 3]);
+    // the space moved, not added: the score decides
+    recordRead(s, { text: 'orM arch', score: 0.85 }, whole, 23, false, 0.15, true);
+    expect(s.text).toBe('or March');
+    recordRead(s, { text: 'orM arch', score: 0.95 }, whole, 31, false, 0.15, true);
+    expect(s.text).toBe('orM arch');
     // neither holds the other: the score decides, as before
     recordRead(g, { text: 'Park green Bostor', score: 0.96 }, whole, 23, false, 0.15, true);
     expect(g.text).toBe('Park green Boston');
