@@ -368,6 +368,14 @@ describe('crop work under a budget', () => {
     expect(pickWork(list, 12, (o) => o.length, 0, () => 1).map((d) => d.id)).toEqual([2]);
   });
 
+  it('second opinions go before refreshes in the spare room, whatever their waiting order', () => {
+    // refreshes (2.5 < p ≤ 3) due for longer than a second opinion (2 < p ≤ 2.5)
+    const list = [due(2.6, 0, 1), due(2.55, 1, 2), due(2.1, 5, 3)];
+    const all = (o: readonly unknown[]) => o.length;
+    expect(pickWork(list, 12, all, 0, () => 1).map((d) => d.id)).toEqual([3]);
+    expect(pickWork(list, 12, all, 0, all).map((d) => d.id)).toEqual([3, 1, 2]);
+  });
+
   it('a second opinion or a refresh is never taken on the frame the detector\'s boxes arrive, room or not; the other reads are', () => {
     // due: a new text (p 0), a changed box (p 1.5), a confirm (p 2.2) and a refresh (p 2.1)
     const list = [due(0, 12, 1), due(1.5, 11, 2), due(2.2, 8, 3), due(2.1, 4, 4)];
@@ -507,7 +515,17 @@ describe('when a crop stage runs on a tracked region', () => {
     expect(s.text).toBe('or March');
     recordRead(s, { text: 'orM arch', score: 0.95 }, whole, 31, false, 0.15, true);
     expect(s.text).toBe('orM arch');
-    // neither holds the other: the score decides, as before
+    // a misread with a high score stands over one read of the right text, not over two
+    const v: Parameters<typeof recordRead>[0] = {};
+    recordRead(v, { text: 'Park areen Boston', score: 0.99 }, whole, 3, false, 0.15, true);
+    recordRead(v, { text: 'Park green Boston', score: 0.95 }, whole, 7, false, 0.15, true);
+    expect(v.text).toBe('Park areen Boston');
+    recordRead(v, { text: 'Park green Boston', score: 0.9 }, whole, 15, false, 0.15, true);
+    expect([v.text, v.textScore, v.votes]).toEqual(['Park green Boston', 0.9, { 'Park areen Boston': 1, 'Park green Boston': 2 }]);
+    // a changed box starts the count afresh
+    recordRead(v, { text: 'Park areen Bostons', score: 0.8 }, [100, 100, 362, 130], 20, false, 0.15, true);
+    expect([v.text, v.votes]).toEqual(['Park areen Bostons', { 'Park areen Bostons': 1 }]);
+    // neither holds the other, each read once: the score decides, as before
     recordRead(g, { text: 'Park green Bostor', score: 0.96 }, whole, 23, false, 0.15, true);
     expect(g.text).toBe('Park green Boston');
     recordRead(g, { text: 'Park green Bostor', score: 0.98 }, whole, 31, false, 0.15, true);

@@ -106,6 +106,8 @@ export class Track {
   recognizedAt?: number;
   /** Reads of the box that stands (1 after a first read or a read of a changed box; more after second opinions). */
   reads?: number;
+  /** How many times each text was read of the box that stands (reset with `reads`). */
+  votes?: Record<string, number>;
   /** The frame since which it has waited for recognition (the scheduler runs it after MAX_WAIT frames regardless). */
   dueSince?: number;
   /** Its box touched the frame edge when it was recognised (the text may have been cut). */
