@@ -120,7 +120,7 @@ function pipelineChanges(budgetMs: number): Change[] {
     },
     {
       name: 'recognise a track when its box changes',
-      detail: 'recogniser runs on a track\'s first crop and again when its width or height changed by 15% (text entering, zoom); each such read gets a second opinion 4 frames later, and a track read 8 frames ago is read again, both only off the detector\'s frames and, under a scheduler budget, where a frame has room (the better-scored read of a box stands)',
+      detail: 'recogniser runs on a track\'s first crop and again when its width or height changed by 15% (text entering, zoom); each such read gets a second opinion 4 frames later, and a track read 8 frames ago is read again, both only off the detector\'s frames and, under a scheduler budget, where a frame has room (of a box, the text read most often stands)',
       apply: edit((s) => crops(s).filter((c) => c.post.op === 'ctc' && tracked(s, c) && c.policy !== 'on-change').map((c) => ((c.policy = 'on-change'), (c.changeThreshold = 0.15), (c.confirm = 4), (c.refresh = 8))).length > 0),
     },
     {

@@ -70,8 +70,9 @@ export interface ModelStageSpec {
   refresh?: number;
   /**
    * on-change recognisers: a track's read (its first, and the first after each change of its box) gets a second
-   * opinion this many frames later, when the frame has room (never at the budget's cost), and the better-scored
-   * read stands: one read is then not all a track's life rests on. Costs one read per track and box change.
+   * opinion this many frames later, when the frame has room (never at the budget's cost; before any refresh), and
+   * the text read most often of the box stands, of those read as often the better-scored (see `recordRead`): one
+   * read is then not all a track's life rests on. Costs one read per track and box change.
    */
   confirm?: number;
   /** Crop stages: crops per model call. */
