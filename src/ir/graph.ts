@@ -365,6 +365,12 @@ export class Graph {
     }
   }
 
+  /** This graph and, recursively, every subgraph of its nodes. */
+  *allGraphs(): Generator<Graph> {
+    yield this;
+    for (const n of this.nodes) for (const g of n.subgraphs()) yield* g.allGraphs();
+  }
+
   /** True when `v` is a graph output. */
   isOutput(v: Value): boolean {
     return this.outputs.includes(v);

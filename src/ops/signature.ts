@@ -23,12 +23,8 @@ export interface OpsetUpgradeOptions {
 
 const isDefaultDomain = (n: Node) => n.domain === '' || n.domain === 'ai.onnx';
 
-function* nodesOf(g: Graph, opts: OpsetUpgradeOptions): Generator<Node> {
-  for (const n of g.nodes) {
-    yield n;
-    if (opts.subgraphs === 'rewrite') for (const s of n.subgraphs()) yield* nodesOf(s, opts);
-  }
-}
+const nodesOf = (g: Graph, opts: OpsetUpgradeOptions): Iterable<Node> => (opts.subgraphs === 'rewrite' ? g.allNodes() : g.nodes);
+const graphsOf = (g: Graph, opts: OpsetUpgradeOptions): Iterable<Graph> => (opts.subgraphs === 'rewrite' ? g.allGraphs() : [g]);
 
 export type ElemTypeOf = (v: Value) => DataType | undefined;
 
@@ -143,11 +139,6 @@ export function upgradeModelOpset(model: Model, to: number, opts: OpsetUpgradeOp
   for (const o of imports) o.version = to;
   if (!imports.length) model.opsetImports.push({ domain: '', version: to });
   return changed.size;
-}
-
-function* graphsOf(g: Graph, opts: OpsetUpgradeOptions): Generator<Graph> {
-  yield g;
-  if (opts.subgraphs === 'rewrite') for (const n of g.nodes) for (const s of n.subgraphs()) yield* graphsOf(s, opts);
 }
 
 /** Rewrites a node (of graph g) to the signature its op has from `change.at`; `signatureBlocker` said it can. */

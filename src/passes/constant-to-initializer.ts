@@ -3,7 +3,6 @@ import { Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { replaceValue } from '../rewrite/apply.js';
 import type { Pass, PassResult } from './pass.js';
-import { allGraphs } from './util.js';
 
 /** The tensor a Constant node produces, whichever attribute holds it (value, value_float, value_ints…). */
 export function constantNodeTensor(n: Node): Tensor | undefined {
@@ -36,7 +35,7 @@ export const constantToInitializer: Pass = {
   params: {},
   run(model): PassResult {
     let converted = 0;
-    for (const g of allGraphs(model.graph)) {
+    for (const g of model.graph.allGraphs()) {
       for (const n of [...g.nodes]) {
         if (n.opType !== 'Constant' || (n.domain !== '' && n.domain !== 'ai.onnx')) continue;
         const t = constantNodeTensor(n);

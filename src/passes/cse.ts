@@ -3,7 +3,7 @@ import type { Tensor } from '../ir/tensor.js';
 import { replaceValue } from '../rewrite/apply.js';
 import { bytesEqual, contentHash } from '../util/hash.js';
 import type { Pass, PassResult } from './pass.js';
-import { allGraphs, isNondeterministic } from './util.js';
+import { isNondeterministic } from './util.js';
 
 function tensorKey(t: Tensor): string {
   return contentHash([`${t.dtype}:${t.dims.join('x')}:`, ...(t.strings ?? [t.bytes])]);
@@ -109,7 +109,7 @@ export const cse: Pass = {
   params: {},
   run(model): PassResult {
     const r = { nodes: 0, initializers: 0 };
-    for (const g of [...allGraphs(model.graph)]) {
+    for (const g of [...model.graph.allGraphs()]) {
       const one = cseGraph(g);
       r.nodes += one.nodes;
       r.initializers += one.initializers;

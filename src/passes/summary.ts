@@ -1,7 +1,6 @@
 import type { Model } from '../ir/graph.js';
 import { encodeModel } from '../ir/proto/encode.js';
 import { constantNodeTensor } from './constant-to-initializer.js';
-import { allGraphs } from './util.js';
 
 /** What a model is made of: nodes by op, parameter count, serialized size. */
 export interface ModelSummary {
@@ -23,7 +22,7 @@ export function summarizeModel(model: Model): ModelSummary {
     if (n.opType === 'Constant') params += constantNodeTensor(n)?.size ?? 0;
   }
   // subgraphs (If/Loop/Scan bodies) hold initializers too: Silero VAD keeps nearly all its weights there
-  for (const g of allGraphs(model.graph)) for (const v of g.initializers.values()) params += v.initializer!.size;
+  for (const g of model.graph.allGraphs()) for (const v of g.initializers.values()) params += v.initializer!.size;
   const bytes = encodeModel(model).reduce((s, c) => s + c.length, 0);
   return { nodes, byOp, params, bytes };
 }

@@ -45,11 +45,6 @@ export function opsetOf(model: Model): number {
   return model.opset('') ?? 1;
 }
 
-/** Every graph of the model: the main graph and, recursively, subgraphs. */
-export function* allGraphs(g: Graph): Generator<Graph> {
-  yield g;
-  for (const n of g.nodes) for (const s of n.subgraphs()) yield* allGraphs(s);
-}
 
 /** True for ops whose result differs from run to run (never folded or merged). */
 export function isNondeterministic(n: Node): boolean {

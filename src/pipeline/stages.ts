@@ -288,18 +288,6 @@ class TrackerStage implements StageRunner {
 /** Frames a re-read may wait for a frame with room before it is processed regardless of the budget. */
 const MAX_WAIT = 3;
 
-/**
- * The part of the frame budget second opinions and refreshes (see `cropDue`) may fill, after all other work:
- * the whole of it (planned with the same margin). Session 7 planned them to half of it (a hand-made spec's median
- * went from 24 to 40 ms at a 66 ms budget, and more frames went over), under an older scheduler; with the planned
- * quantile, half starved them: on tmp/vsearch (600 frames, budget 66 ms, detector every 3 frames) 86 of 6,475 due
- * were taken, a read cut short at the frame edge ("Paris more Londo") stood 32 frames after the text was whole,
- * F1 95.69 against 97.45 without a budget; with the whole budget 97.00, misses 2/600 (6 with half; one run each).
- * Two later runs of that spec with the whole budget (and the ordering and voting below) gave 95.59 and 95.92, misses
- * 7 and 10: one track whose misread stands for tens of frames moves a 600-frame run's F1 by a point.
- */
-const SPARE_SHARE = 1;
-
 /** A model on crops of regions: the angle classifier (flips) or the CTC recogniser (texts). */
 class CropStage implements StageRunner {
   private alphabet?: string[];
@@ -355,7 +343,15 @@ class CropStage implements StageRunner {
       if (!this.firstDue.has(id)) this.firstDue.set(id, ctx.index);
       return ctx.index - this.firstDue.get(id)!;
     };
-    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p <= 1 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait, (order) => fit(order, SPARE_SHARE), ctx.detected === true, (order) => fit(order, 1, false))).map((d) => d.it);
+    // second opinions and refreshes fill the frame budget after all other work, as far as the same plan fits
+    // them (\`fit\`, with its margin). Session 7 planned them to half of it (a hand-made spec's median went from 24
+    // to 40 ms at a 66 ms budget, and more frames went over), under an older scheduler; with the planned quantile,
+    // half starved them: on tmp/vsearch (600 frames, budget 66 ms, detector every 3 frames) 86 of 6,475 due were
+    // taken, a read cut short at the frame edge ("Paris more Londo") stood 32 frames after the text was whole, F1
+    // 95.69 against 97.45 without a budget; with the whole budget 97.00, misses 2/600 (6 with half; one run each).
+    // Two later runs of that spec with the whole budget (and the ordering and voting of pickWork, recordRead) gave
+    // 95.59 and 95.92, misses 7 and 10: one track whose misread stands for tens of frames moves F1 by a point.
+    const work = (this.policy === 'every-frame' ? dueList : pickWork(dueList.map((d) => ({ ...d, dueSince: d.it.track?.dueSince, ...(d.p <= 1 && d.it.track ? { waited: waited(d.it) } : {}) })), ctx.index, fit, this.newWait, fit, ctx.detected === true, (order) => fit(order, 1, false))).map((d) => d.it);
     if (ctx.plans && this.policy !== 'every-frame') {
       const kind = (d: { it: Item; p: number }) => (d.p > 2 ? 'spare' : d.p <= 1 && !(d.it.track && (waited(d.it) < this.newWait)) ? 'mandatory' : 'deferrable');
       const count = (list: { it: Item; p: number }[]) => {

@@ -8,7 +8,6 @@ import { dropIfUnused, nodeSelected, replaceNode, type NodeFilter } from './sele
 import { quantizeTensor } from './weights.js';
 import { upgradeOpset } from './opset-upgrade.js';
 import { quantizeTables, splitAttentions, TABLE_OPS, WEIGHT_OPS } from './fused.js';
-import { allGraphs } from '../passes/util.js';
 
 /**
  * Dynamic quantization: MatMul/Gemm weights become int8 once, activations are quantized at run time.
@@ -62,7 +61,7 @@ export const dynamicQuantizePass: Pass<DynamicConfig> = {
     if (wants('Attention') && (config.attention === 'split' || ctx.target !== 'cpu' || config.weightType !== 'int8')) splitAttentions(model, config, explain);
     // the main graph and every If/Loop/Scan body in it, each with its own DynamicQuantizeLinear sharing (a
     // value quantized in one branch is not visible in the other)
-    for (const g of [...allGraphs(model.graph)]) {
+    for (const g of [...model.graph.allGraphs()]) {
       const sharedActivation = new Map<Value, Value[]>();
       for (const n of [...g.nodes]) {
         const convAsked = n.opType === 'Conv' && n.domain === '' && isIncluded(n, config);

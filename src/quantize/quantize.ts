@@ -11,7 +11,6 @@ import type { QType } from './qparams.js';
 import { staticQuantizePass } from './static.js';
 import type { CalibrationData } from './stream.js';
 import { weightOnlyQuantizePass } from './weight-only.js';
-import { allGraphs } from '../passes/util.js';
 import { opArithmetic } from '../ops/index.js';
 import { WEIGHT_OPS } from './fused.js';
 
@@ -133,7 +132,7 @@ export async function quantizeModel(input: Model, o: QuantizeOptions, where?: Pa
 /** Op types with their counts in the main graph and inside If/Loop/Scan bodies, and whether they carry multiply-adds. */
 function opCounts(model: Model): Map<string, { main: number; sub: number; compute: boolean }> {
   const out = new Map<string, { main: number; sub: number; compute: boolean }>();
-  for (const g of allGraphs(model.graph)) {
+  for (const g of model.graph.allGraphs()) {
     for (const n of g.nodes) {
       const c = out.get(n.opType) ?? { main: 0, sub: 0, compute: opArithmetic(n.domain, n.opType) === 'float' };
       if (g.parent) c.sub++;

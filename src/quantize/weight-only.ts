@@ -1,6 +1,5 @@
 import { InputError } from '../errors.js';
 import { Node, type Graph, type Value } from '../ir/graph.js';
-import { allGraphs } from '../passes/util.js';
 import { DataType } from '../ir/dtype.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Pass } from '../passes/pass.js';
@@ -58,7 +57,7 @@ export const weightOnlyQuantizePass: Pass<WeightOnlyConfig> = {
     const matches: WeightMatMul[] = [];
     let inSubgraphs = 0;
     // the main graph and every If/Loop/Scan body (GPTQ needs activations, which calibration sees in the main graph only)
-    for (const g of allGraphs(model.graph)) {
+    for (const g of model.graph.allGraphs()) {
       for (const n of g.nodes) {
         if ((n.opType !== 'MatMul' && n.opType !== 'Gemm') || !config.opTypes.includes(n.opType) || !nodeSelected(n, config)) continue;
         const m = matchWeightMatMul(n);
