@@ -14,14 +14,16 @@ import { loadPipelineSpec } from '../src/pipeline/spec.js';
 const args = process.argv.slice(2);
 const b = args.indexOf('--budget');
 const budget = b >= 0 ? Number(args.splice(b, 2)[1]) : 66;
+const pi = args.indexOf('--paced');
+const paced = pi >= 0 && !!args.splice(pi, 1).length;
 const [dir, n, ...specs] = args;
 if (!dir || !n || !specs.length) throw new Error('usage: pipeline-accuracy.ts <frames dir> <n frames> <spec.yaml> [...] [--budget 66]');
 const RUN = 20;
 const set = await loadFrameSet(dir);
 const segs = searchSegments(set, +n, Math.max(4, Math.round(+n / RUN)));
-console.log(`${dir}: ${segs.length} runs of ${segs[0]!.frames.length} frames, lead-in ${segs[1]?.leadIn.length ?? 0}; budget ${budget} ms`);
+console.log(`${dir}: ${segs.length} runs of ${segs[0]!.frames.length} frames, lead-in ${segs[1]?.leadIn.length ?? 0}; budget ${budget} ms; frames ${paced ? 'at the budget\'s pace' : 'back to back'}`);
 for (const f of specs) {
-  const r = await runSegments(loadPipelineSpec(f), segs, budget, undefined, { paced: false });
+  const r = await runSegments(loadPipelineSpec(f), segs, budget, undefined, { paced });
   const len = segs[0]!.frames.length;
   const pos = Array.from({ length: len }, () => ({ tp: 0, fp: 0, fn: 0 }));
   r.accuracy!.perFrame.forEach((c, i) => {

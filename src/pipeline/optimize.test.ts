@@ -251,4 +251,39 @@ describe('pipeline optimize: the scheduler is tried again once the detector is c
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+
+  it('in the second pass the scheduler is tried last, on top of a change dropped as not faster in the first and kept in the second', async () => {
+    // the budget defers a read that matters unless the detector input is smaller; the smaller input pays only once
+    // crops come 16 to a call (kept after it in the first pass)
+    const scaledRemote: PipelineRemote = {
+      async run(specs, segments, budgetMs) {
+        const truth = segments.flatMap((s) => s.truth!);
+        return specs.map((spec) => {
+          const budget = spec.schedule?.budgetMs !== undefined;
+          const det = spec.stages[0] as { interval?: number; pre: { scale?: number } };
+          const scaled = (det.pre.scale ?? 1) < 1;
+          const batched = ((spec.stages[2] as { batch?: number }).batch ?? 6) >= 16;
+          const ms = 100 - (budget ? 20 : 0) - ((det.interval ?? 1) >= 4 ? 30 : 0) - (batched ? 5 : 0) - (scaled && batched ? 10 : 0) - (budget && spec.schedule?.newWait ? 5 : 0);
+          const frames: FrameResult[] = truth.map((t, f) => ({ index: f, latencyMs: ms, spans: [], items: [{ box, text: budget && !scaled && f % 8 === 3 ? 'a' : 'ab', score: 1, trackId: t.items[0]!.id }] }));
+          return { spec, latency: latencyReport(frames, ms * frames.length, budgetMs), accuracy: scoreAccuracy(frames, truth), frames, shapes: {} };
+        });
+      },
+      summary: () => ({ results: {}, section: { title: 'Workers', html: '' } }),
+    };
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-plsched-'));
+    try {
+      const r = await optimizePipeline({ spec: tracked, frames: video, searchFrames: 32, budgetMs: 50, maxAccuracyDrop: 1, outDir: out, models: false, remote: scaledRemote });
+      const names = r.decisions.map((d) => `${d.kept ? '+' : '-'} ${d.name}`);
+      expect(names.indexOf('- detector input × 0.75')).toBeLessThan(names.indexOf('+ crop batches of 16'));
+      const second = names.filter((x) => x.endsWith('(second pass)'));
+      // the smaller input first, then the budget on top of it (before this order, the budget came first and was
+      // dropped on F1 again)
+      expect(second.indexOf('+ detector input × 0.75 (second pass)')).toBeGreaterThanOrEqual(0);
+      expect(second.indexOf('+ detector input × 0.75 (second pass)')).toBeLessThan(second.indexOf('+ scheduler budget 50 ms (second pass)'));
+      expect(second.slice(-2)).toEqual(['+ scheduler budget 50 ms (second pass)', '+ new texts may wait a frame (second pass)']);
+      expect(r.spec.schedule).toEqual({ budgetMs: 50, newWait: 1 });
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
 });
