@@ -523,8 +523,9 @@ class CropStage implements StageRunner {
  * Whether a region needs a crop stage now, and how urgently (lower first; undefined: not now). 0: never run
  * here; 1: run while cut by the frame edge and whole now (its text, or angle, was judged on part of it);
  * 1 < p ≤ 2: a recogniser's re-read of a box whose width or height changed by `changeThreshold` (on-change),
- * the longest-waiting first; 2 < p ≤ 3: with `refresh`, a re-read of a track last read `refresh` or more frames
- * ago (on-change; only when the frame has room, see `pickWork`). Untracked regions, and every-frame stages, run
+ * the longest-waiting first; 2 < p ≤ 3 (on-change; only when the frame has room, see `pickWork`): with `confirm`,
+ * a re-read of a read taken while cut, its box still at the edge, or a second opinion, `confirm` frames after the
+ * read; with `refresh`, a re-read of a track last read `refresh` or more frames ago. Untracked regions, and every-frame stages, run
  * every frame.
  */
 export function cropDue(it: Item, st: { policy: string; recognizes: boolean; changeThreshold: number; refresh?: number; confirm?: number }, frame: number, frameWidth: number, frameHeight: number): number | undefined {
@@ -536,8 +537,11 @@ export function cropDue(it: Item, st: { policy: string; recognizes: boolean; cha
   if (st.policy === 'once' || !st.recognizes) return undefined;
   const age = frame - t.recognizedAt!;
   if (boxChange(t.recognizedBox!, it.box) >= st.changeThreshold) return 1 + 1 / (1 + age);
-  // spare work: a second opinion (2 < p ≤ 2.5) before a refresh (2.5 < p ≤ 3), see `pickWork`
-  if (st.confirm !== undefined && (t.reads ?? 1) < 2 && age >= st.confirm) return 2 + 0.5 / (1 + age);
+  // spare work: a read taken while cut by the frame edge, its box still there (2 < p ≤ 2.25: the text may be whole
+  // now, though its box is within the edge margin), before a second opinion (2.25 < p ≤ 2.5), before a refresh
+  // (2.5 < p ≤ 3), see `pickWork`. A cut read is never confirmed (recordRead), so it is due every `confirm` frames
+  if (st.confirm !== undefined && t.recognizedCut && age >= st.confirm) return 2 + 0.25 / (1 + age);
+  if (st.confirm !== undefined && (t.reads ?? 1) < 2 && age >= st.confirm) return 2.25 + 0.25 / (1 + age);
   if (st.refresh !== undefined && age >= st.refresh) return 2.5 + 0.5 / (1 + age);
   return undefined;
 }
@@ -647,8 +651,12 @@ export function pickWork<T extends { p: number; dueSince?: number; waited?: numb
   const mandatory = first.filter((d) => firstTaken.includes(d));
   if (mandatory.length < first.length) return mandatory;
   const deferrable = [...due.filter(canWait), ...due.filter((d) => d.p > 1 && d.p <= 2)];
-  // a second opinion checks a read nothing has checked yet: it goes before the refreshes of reads made twice
-  const refresh = [...due.filter((d) => d.p > 2 && d.p <= 2.5), ...due.filter((d) => d.p > 2.5)];
+  // a second opinion checks a read nothing has checked yet: it goes before the refreshes of reads made twice; a
+  // read made while cut by the frame edge goes first (on tmp/vsearch under a 66 ms budget, reads such as "12/3/202"
+  // and "24/6/201" stood 7 frames after the text was whole, its box still within the edge margin, while the spare
+  // room went to second opinions due before them)
+  const band = (lo: number, hi: number) => due.filter((d) => d.p > lo && d.p <= hi);
+  const refresh = [...band(2, 2.25), ...band(2.25, 2.5), ...band(2.5, 3)];
   const overdue = !detectorFrame && due.some((d) => d.p > 1 && d.p <= 2 && d.dueSince !== undefined && index - d.dueSince >= MAX_WAIT) && deferrable.length > 0 && fitOverdue([...mandatory, deferrable[0]!]) > mandatory.length ? 1 : 0;
   const extra = Math.max(overdue, fit([...mandatory, ...deferrable]) - mandatory.length);
   const taken = [...mandatory, ...deferrable.slice(0, extra)];

@@ -376,6 +376,14 @@ describe('crop work under a budget', () => {
     expect(pickWork(list, 12, all, 0, all).map((d) => d.id)).toEqual([3, 1, 2]);
   });
 
+  it('a re-read of a read taken while cut goes first in the spare room, before second opinions due for longer', () => {
+    // a second opinion (2.25 < p ≤ 2.5) due since frame 2, a refresh since 1, the cut read's re-read (2 < p ≤ 2.25) since 9
+    const list = [due(2.4, 2, 1), due(2.6, 1, 2), due(2.2, 9, 3)];
+    const all = (o: readonly unknown[]) => o.length;
+    expect(pickWork(list, 12, all, 0, () => 1).map((d) => d.id)).toEqual([3]);
+    expect(pickWork(list, 12, all, 0, all).map((d) => d.id)).toEqual([3, 1, 2]);
+  });
+
   it('a second opinion or a refresh is never taken on the frame the detector\'s boxes arrive, room or not; the other reads are', () => {
     // due: a new text (p 0), a changed box (p 1.5), a confirm (p 2.2) and a refresh (p 2.1)
     const list = [due(0, 12, 1), due(1.5, 11, 2), due(2.2, 8, 3), due(2.1, 4, 4)];
@@ -474,6 +482,23 @@ describe('when a crop stage runs on a tracked region', () => {
     expect(cropDue(region(whole, { ...t, reads: 2 }), r, 30, W, H)).toBeUndefined();
     // a changed box is a change re-read, not a second opinion
     expect(cropDue(region([100, 100, 340, 130], t), r, 7, W, H)!).toBeLessThanOrEqual(2);
+  });
+
+  it('on-change with confirm: a read taken while cut, its box still at the edge, is due every `confirm` frames, ahead of second opinions', () => {
+    const r = { ...rec('on-change'), confirm: 4 };
+    const t = { recognizedAt: 3, recognizedBox: cut, recognizedCut: true, reads: 1 };
+    expect(cropDue(region(cut, t), r, 6, W, H)).toBeUndefined();
+    const cutP = cropDue(region(cut, t), r, 7, W, H)!;
+    expect(cutP).toBeGreaterThan(2);
+    expect(cutP).toBeLessThanOrEqual(2.25);
+    // after a read, again `confirm` frames later (a cut read is never confirmed): due at any count of reads
+    expect(cropDue(region(cut, { ...t, reads: 3 }), r, 30, W, H)!).toBeLessThanOrEqual(2.25);
+    // a whole read's second opinion comes after it
+    const second = cropDue(region(whole, { recognizedAt: 3, recognizedBox: whole, recognizedCut: false, reads: 1 }), r, 7, W, H)!;
+    expect(second).toBeGreaterThan(2.25);
+    expect(second).toBeLessThanOrEqual(2.5);
+    // without confirm, a cut read at the edge waits for its box to change or leave the edge (as before)
+    expect(cropDue(region(cut, t), rec('on-change'), 30, W, H)).toBeUndefined();
   });
 
   it('a second opinion keeps the better-scored read; a read of a changed box, or of a box read while cut, replaces it', () => {
