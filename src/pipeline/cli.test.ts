@@ -83,6 +83,9 @@ describe('inferopt data render-video + pipeline run (real PaddleOCR models)', ()
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(html).toContain('<svg');
     expect(html).toContain('budget 33 ms');
+    // no --fps: the frames came back to back, and the report says so
+    expect(html).toContain('frames processed back to back on this machine');
+    expect(html).toContain('throughput (frames back to back)');
   });
 
   it('a recogniser on 2 lanes reads the same texts as on one session', async () => {

@@ -53,7 +53,7 @@ export async function runPipelineCommand(o: { specFile: string; framesDir: strin
     if (out) {
       out.write('results.json', JSON.stringify(summary, null, 1) + '\n');
       out.write('frames.jsonl', run.frames.map((f) => JSON.stringify(f)).join('\n') + '\n');
-      out.write('report.html', await pipelineReport({ title: `inferopt pipeline run: ${o.specFile}`, runs: [{ label: spec.name ?? 'pipeline', run }], ...(o.budgetMs !== undefined ? { budgetMs: o.budgetMs } : {}), framesDir: o.framesDir }));
+      out.write('report.html', await pipelineReport({ title: `inferopt pipeline run: ${o.specFile}`, runs: [{ label: spec.name ?? 'pipeline', run }], ...(o.budgetMs !== undefined ? { budgetMs: o.budgetMs } : {}), ...(o.paceMs !== undefined ? { paceMs: o.paceMs } : {}), framesDir: o.framesDir }));
       out.commit();
       text += `report: ${join(o.outDir!, 'report.html')}\n`;
     }

@@ -437,6 +437,8 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       runs: [{ label: 'baseline', run: baseline }, { label: 'optimized', run: optimized }],
       budgetMs: o.budgetMs,
       framesDir: o.frames.dir,
+      // the final runs (runSegments, here or on a worker) take frames at the budget's pace
+      paceMs: o.budgetMs,
       sections: [{ title: 'Decisions', html: decisionsHtml(decisions, where, summary.p99Ratio, diff, failures, accSegments ? runsOf(accSegments) : undefined, o.searchVideo ? o.frames.frames.length : undefined) }, ...(o.remote ? [o.remote.summary().section] : [])],
     }));
     out.commit();

@@ -111,12 +111,12 @@ export interface ReportSection {
   html: string;
 }
 
-function runTables(r: PipelineRun): string {
+function runTables(r: PipelineRun, paceMs?: number): string {
   const l = r.latency;
   const rows: string[][] = [
     ['frames', String(l.frames)],
     ['latency p50 / p90 / p99 / max', `${ms(l.latency.p50)} / ${ms(l.latency.p90)} / ${ms(l.latency.p99)} / ${ms(l.latency.max)}`],
-    ['throughput (frames back to back)', `${l.throughput.toFixed(1)} frames/s`],
+    [paceMs ? `throughput (a frame offered every ${ms(paceMs)})` : 'throughput (frames back to back)', `${l.throughput.toFixed(1)} frames/s`],
   ];
   if (l.budgetMs !== undefined) rows.push([`deadline misses (> ${l.budgetMs} ms)`, `${l.deadlineMisses} (${pct(l.missRate!)})`]);
   const a = r.accuracy;
@@ -142,16 +142,18 @@ function trackTable(r: PipelineRun): string {
 }
 
 /** The HTML report of one run or of a baseline/optimized pair (self-contained; plots are inline SVG). */
-export async function pipelineReport(o: { title: string; runs: { label: string; run: PipelineRun }[]; budgetMs?: number; sections?: ReportSection[]; framesDir?: string }): Promise<string> {
+export async function pipelineReport(o: { title: string; runs: { label: string; run: PipelineRun }[]; budgetMs?: number; sections?: ReportSection[]; framesDir?: string; paceMs?: number }): Promise<string> {
   const parts: string[] = [`<h1>${esc(o.title)}</h1>`];
-  if (o.framesDir) parts.push(`<p>Frames: <code>${esc(o.framesDir)}</code>, decoded before timing; each frame's latency runs from its first stage to its result, frames processed back to back on this machine.</p>`);
+  // `paceMs`: the runs took their frames as a camera gives them, one every paceMs
+  const pace = o.paceMs ? `frames offered one every ${ms(o.paceMs)} (${(1000 / o.paceMs).toFixed(1)} frames/s, as a camera gives them: a pipeline that keeps up waits for its next frame, one that falls behind takes them back to back)` : 'frames processed back to back';
+  if (o.framesDir) parts.push(`<p>Frames: <code>${esc(o.framesDir)}</code>, decoded before timing; each frame's latency runs from its first stage to its result, ${pace} on this machine.</p>`);
   for (const { label, run } of o.runs) parts.push(`<p><strong>${esc(label)}</strong>: ${esc(runHeadline(run))}</p>`);
   for (const s of o.sections ?? []) parts.push(`<h2>${esc(s.title)}</h2>${s.html}`);
   parts.push('<h2>Latency per frame</h2>');
   parts.push(`<figure>${await renderSvg(latencySpec(o.runs, o.budgetMs))}</figure>`);
   for (const { label, run } of o.runs) {
     parts.push(`<h2>${esc(label)}</h2>`);
-    parts.push(runTables(run));
+    parts.push(runTables(run, o.paceMs));
     parts.push(`<h3>Waterfall</h3><p>Per-stage Gantt of the median, p90 and slowest frames: pre-processing, model call and post-processing of each stage on the frame's clock.</p><figure>${await renderSvg(waterfallSpec(run, label))}</figure>`);
     parts.push(`<h3>Stage time in every frame</h3><figure>${await renderSvg(perFrameSpec(run, o.budgetMs))}</figure>`);
     parts.push(trackTable(run));
