@@ -95,6 +95,7 @@ export class Pipeline {
     };
     this.scheduler.startFrame();
     for (const st of this.order) values.set(st.id, await this.runners.get(st.id)!.run(values.get(st.input), ctx));
+    this.scheduler.endFrame();
     const out = (values.get(outputStage(this.spec)) as StageOutput) ?? [];
     const latencyMs = performance.now() - ctx.t0;
     this.index++;

@@ -13,7 +13,8 @@
  * also learns, from its whole work on each frame (`observePlan`), a line from the per-call estimate to the time
  * the work really took, and the relative spread of the actual time about it; work is planned at that line plus
  * `SPREAD_K` spreads — a high quantile of its cost, not its mean. Until a stage has `MIN_PLANS` such
- * observations, its estimate is planned at 1/`safety` of itself (the fixed margin used before).
+ * observations, its estimate is planned at 1/`safety` of itself (the fixed margin used before). A frame after an
+ * idle pause (`IDLE_MS`) is planned at that line times what such frames took over it (learnt from them alone).
  */
 /** Each new call's weight against those before it: a call 14 calls back counts half. */
 const FORGET = 0.95;
@@ -26,6 +27,16 @@ const MIN_PLANS = 8;
  * near the room (mean > 30 ms) ran over this in 2 of about 100 frames; at 1.5 in 7–11, at 1 in 17–19.
  */
 export const SPREAD_K = 2;
+
+/**
+ * A frame that starts this long (ms) after the previous one ended follows an idle pause: caches and ORT's threads
+ * have gone cold, or other work took the cores. In the bench's side-by-side runs (blocks of 20 frames, ~5 s of the
+ * other pipeline between), the recogniser took 10–24% more per crop (median) on a block's first frame than on the
+ * rest. A camera stream's gaps are under one frame interval.
+ */
+export const IDLE_MS = 1000;
+/** Each frame after an idle pause weighs against those before it: 3 pauses back count half. */
+const FORGET_COLD = 0.8;
 
 type Line = { w: number; x: number; y: number; xx: number; xy: number };
 const addTo = (c: Line, x: number, y: number, forget: number) => {
@@ -42,6 +53,11 @@ export class FrameScheduler {
   private readonly costs = new Map<string, Line>();
   /** Per stage: per-call estimate of a frame's work → what it took (a line), with the relative spread about it. */
   private readonly plans = new Map<string, Line & { n: number; rr: number; rw: number }>();
+  /** Per stage: what its work took on frames after an idle pause, over its calibrated mean (weighted sums). */
+  private readonly cold = new Map<string, { r: number; w: number }>();
+  private lastEnd?: number;
+  /** This frame follows an idle pause (`IDLE_MS`). */
+  private afterIdle = false;
 
   constructor(
     /** Per-frame deadline (ms); undefined: no deadline, everything due runs. */
@@ -53,6 +69,12 @@ export class FrameScheduler {
 
   startFrame(): void {
     this.frameStart = this.now();
+    this.afterIdle = this.lastEnd !== undefined && this.frameStart - this.lastEnd > IDLE_MS;
+  }
+
+  /** The frame's work is done (the idle time before the next frame counts from here). */
+  endFrame(): void {
+    this.lastEnd = this.now();
   }
 
   elapsed(): number {
@@ -74,6 +96,16 @@ export class FrameScheduler {
   observePlan(stage: string, estimate: number, actualMs: number): void {
     if (!(estimate > 0)) return;
     const c = this.plans.get(stage) ?? { w: 0, x: 0, y: 0, xx: 0, xy: 0, n: 0, rr: 0, rw: 0 };
+    if (this.afterIdle) {
+      // after an idle pause: how much slower than the warm line, learnt apart (it is not the warm line's spread)
+      if (c.n >= MIN_PLANS) {
+        const k = this.cold.get(stage) ?? { r: 0, w: 0 };
+        k.r = k.r * FORGET_COLD + actualMs / this.calibrated(c, estimate);
+        k.w = k.w * FORGET_COLD + 1;
+        this.cold.set(stage, k);
+      }
+      return;
+    }
     // the spread is of the actual time about the line as it stood before this frame (what planning used), once
     // the line rests on a few frames (about the raw estimate, a biased one would count its bias as spread)
     if (c.n >= 3) {
@@ -109,7 +141,9 @@ export class FrameScheduler {
     if (estimate <= 0) return 0;
     const c = this.plans.get(stage);
     if (!c || c.n < MIN_PLANS) return estimate / this.safety;
-    const mean = this.calibrated(c, estimate);
+    const k = this.afterIdle ? this.cold.get(stage) : undefined;
+    // after an idle pause, at what such frames took over the warm line (never less than it)
+    const mean = this.calibrated(c, estimate) * (k ? Math.max(1, k.r / k.w) : 1);
     return margin ? mean * (1 + SPREAD_K * Math.sqrt(c.rr / c.rw)) : mean;
   }
 

@@ -187,14 +187,17 @@ describe('frame scheduler', () => {
    * come due (more than fit in a 40 ms budget), each call of n crops costing 1 + 3n ms by itself (batches of 4).
    * `calibrate`: the stage reports its frame's work to the scheduler (`observePlan`), as CropStage does.
    */
-  function frameWork(calibrate: boolean, bias: number, spread: number, frames = 300) {
+  function frameWork(calibrate: boolean, bias: number, spread: number, frames = 300, pause?: { ms: number; cold: number }) {
     let clock = 0;
     const noise = rng(7);
     const s = new FrameScheduler(40, 0.85, () => clock);
     const queue: number[] = [];
     const times: number[] = [];
     let done = 0;
+    // `pause`: frames in blocks of 20, `ms` between blocks, the work of a block's first frame taking `cold` ×
+    const firstOfBlock = (f: number) => pause !== undefined && f > 0 && f % 20 === 0;
     for (let f = 0; f < frames; f++) {
+      if (firstOfBlock(f)) clock += pause!.ms;
       s.startFrame();
       clock += 10;
       queue.push(...Array.from({ length: 8 }, () => f));
@@ -209,16 +212,20 @@ describe('frame scheduler', () => {
           s.observe('rec', n, 1 + 3 * n);
           calls += 1 + 3 * n;
         }
-        const wall = calls * bias * (1 + spread * (2 * noise() - 1));
+        const wall = calls * bias * (1 + spread * (2 * noise() - 1)) * (firstOfBlock(f) ? pause!.cold : 1);
         clock += wall;
         if (calibrate && e !== undefined) s.observePlan('rec', e, wall);
       }
       done += work.length;
       times.push(s.elapsed());
+      s.endFrame(); // as Pipeline does: the idle time before the next frame counts from here
       queue.splice(0, Math.max(0, queue.length - 16)); // re-reads dropped after 2 frames unread
     }
     const over = times.slice(20).filter((t) => t > 40).length;
-    return { over, done };
+    // from the 4th pause on (the first ones teach how much slower such a frame is)
+    const afterPause = times.map((t, f) => ({ t, f })).filter((x) => firstOfBlock(x.f)).slice(3);
+    const overElse = times.filter((t, f) => f >= 20 && !firstOfBlock(f) && t > 40).length;
+    return { over, done, overAfterPause: afterPause.filter((x) => x.t > 40).length, pausesScored: afterPause.length, overElse };
   }
 
   it('plans a frame\'s work at what such work really took, not at the calls\' own costs', () => {
@@ -236,6 +243,19 @@ describe('frame scheduler', () => {
     expect(frameWork(true, 1, 0.5).over).toBe(0);
     // a margin of spreads costs work done, but not most of it
     expect(frameWork(true, 1, 0.5).done).toBeGreaterThan(0.6 * frameWork(false, 1, 0.5).done);
+  });
+
+  it('plans a frame after an idle pause at what such frames took (learnt from them alone)', () => {
+    // blocks of 20 after 5 s pauses (the bench's interleaving), a block's first frame 1.3× slower: recognised as
+    // idle, and after the first few pauses no first frame of a block goes over
+    const idle = frameWork(true, 1, 0, 400, { ms: 5000, cold: 1.3 });
+    expect(idle.pausesScored).toBe(16);
+    expect(idle.overAfterPause).toBe(0);
+    expect(idle.overElse).toBe(0);
+    // the same slow frames after pauses the scheduler does not take as idle (0.5 s < IDLE_MS): most go over
+    const unseen = frameWork(true, 1, 0, 400, { ms: 500, cold: 1.3 });
+    expect(unseen.overAfterPause).toBeGreaterThan(10);
+    expect(unseen.overElse).toBe(0);
   });
 
   it('before a stage\'s work is calibrated, plans its estimate at 1/safety; a falling or flat line scales by the mean ratio', () => {
