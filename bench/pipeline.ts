@@ -56,7 +56,8 @@ if (opt) console.log(`search done in ${((performance.now() - t0) / 1000).toFixed
 
 const optimizedSpec = loadPipelineSpec(against ?? path.join(out, 'pipeline.yaml'));
 const pa = await Pipeline.create(spec);
-const pb = await Pipeline.create(optimizedSpec); // the scheduler budget only if the search kept it (schedule.budgetMs in the spec)
+// --trace: the optimized pipeline's crop stages' plans are traced too (what each frame admitted, planned and took)
+const pb = await Pipeline.create(optimizedSpec, arg('trace') ? { tracePlans: true } : {}); // the scheduler budget only if the search kept it (schedule.budgetMs in the spec)
 // warm-up: every stage run 3 times (as `runFrames` does)
 for (const p of [pa, pb]) {
   for (let i = 0; i < Math.min(p.defaultWarmup, set.frames.length); i++) await p.process(set.frames[i]!);
@@ -95,7 +96,7 @@ await pb.close();
 
 // --trace <file>: the optimized pipeline's frames (index, latency, spans), one JSON line each, for bench/pipeline-diag-style reading
 const trace = arg('trace');
-if (trace) writeFileSync(trace, rb.map((r) => JSON.stringify({ index: r.index, latencyMs: r.latencyMs, blockStart: r.index % BLOCK === 0, spans: r.spans })).join('\n') + '\n');
+if (trace) writeFileSync(trace, rb.map((r) => JSON.stringify({ index: r.index, latencyMs: r.latencyMs, blockStart: r.index % BLOCK === 0, spans: r.spans, ...(r.plans ? { plans: r.plans } : {}) })).join('\n') + '\n');
 const la = latencyReport(ra, wa, budget);
 const lb = latencyReport(rb, wb, budget);
 const aa = scoreAccuracy(ra, set.truth!);
