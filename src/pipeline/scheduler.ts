@@ -31,7 +31,7 @@ export const SPREAD_K = 2;
 /**
  * A frame that starts this long (ms) after the previous one ended follows an idle pause: caches and ORT's threads
  * have gone cold, or other work took the cores. In the bench's side-by-side runs (blocks of 20 frames, ~5 s of the
- * other pipeline between), the recogniser took 10–24% more per crop (median) on a block's first frame than on the
+ * other pipeline between), the recogniser took 10–21% more per crop (median) on a block's first frame than on the
  * rest. A camera stream's gaps are under one frame interval.
  */
 export const IDLE_MS = 1000;
