@@ -1,5 +1,5 @@
 import { DataType } from '../ir/dtype.js';
-import type { Graph, Model, Node, Value } from '../ir/graph.js';
+import type { Model, Node, Value } from '../ir/graph.js';
 import { isStaticShape, isTensorType, type Dim } from '../ir/types.js';
 import { opTraits } from '../ops/index.js';
 
@@ -44,7 +44,6 @@ export function scalarConst(v: Value | null | undefined): number | undefined {
 export function opsetOf(model: Model): number {
   return model.opset('') ?? 1;
 }
-
 
 /** True for ops whose result differs from run to run (never folded or merged). */
 export function isNondeterministic(n: Node): boolean {

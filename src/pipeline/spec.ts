@@ -72,7 +72,9 @@ export interface ModelStageSpec {
    * on-change recognisers: a track's read (its first, and the first after each change of its box) gets a second
    * opinion this many frames later, when the frame has room (never at the budget's cost; before any refresh), and
    * the text read most often of the box stands, of those read as often the better-scored (see `recordRead`): one
-   * read is then not all a track's life rests on. Costs one read per track and box change.
+   * read is then not all a track's life rests on. Costs one read per track and box change. A read taken while the
+   * box touched the frame edge is re-read every this many frames while the box stays there (first in the spare
+   * room: the text may be whole though its box is within the edge margin).
    */
   confirm?: number;
   /** Crop stages: crops per model call. */
