@@ -308,4 +308,44 @@ describe('pipeline optimize: the scheduler is tried again once the detector is c
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+  it('a budget that fits with no partner takes the place of the kept change that cost the most F1 while frames miss the budget', async () => {
+    // reading on change is faster (90 ms) and misreads one frame (−3.1 points on 32 frames), the budget alone is
+    // faster still (80 ms) and misreads another: each fits a 4-point bound, both do not; nothing else is faster
+    const policy = (spec: PipelineSpec) => (spec.stages[2] as { policy?: string }).policy !== undefined;
+    const misread = (spec: PipelineSpec, f: number) => (policy(spec) && f === 3) || (budgetOf(spec) && f === 5);
+    const swapRemote: PipelineRemote = {
+      async run(specs, segments, budgetMs) {
+        const truth = segments.flatMap((s) => s.truth!);
+        return specs.map((spec) => {
+          const t = 100 - (policy(spec) ? 10 : 0) - (budgetOf(spec) ? 20 : 0) - (budgetOf(spec) && spec.schedule?.newWait ? 5 : 0);
+          const frames: FrameResult[] = truth.map((x, f) => ({ index: f, latencyMs: t, spans: [], items: [{ box, text: misread(spec, f) ? 'a' : 'ab', score: 1, trackId: x.items[0]!.id }] }));
+          return { spec, latency: latencyReport(frames, t * frames.length, budgetMs), accuracy: scoreAccuracy(frames, truth), frames, shapes: {} };
+        });
+      },
+      summary: () => ({ results: {}, section: { title: 'Workers', html: '' } }),
+    };
+    const search = async (budgetMs: number) => {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-plswap-'));
+      try {
+        return await optimizePipeline({ spec: tracked, frames: video, searchFrames: 32, budgetMs, maxAccuracyDrop: 4, outDir: out, models: false, remote: swapRemote });
+      } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+      }
+    };
+    const r = await search(50);
+    const names = r.decisions.map((d) => `${d.kept ? '+' : '-'} ${d.name}`);
+    expect(names[1]).toBe('- recognise a track when its box changes');
+    expect(r.decisions[1]!.why).toMatch(/^undone for scheduler budget 50 ms, which the misses goal needs and which did not fit the F1 bound with it \(kept at: p99 100\.0 → 90\.0 ms/);
+    expect(names).toContain('- scheduler budget 50 ms (second pass)');
+    expect(names.slice(-2)).toEqual(['+ scheduler budget 50 ms instead of recognise a track when its box changes', '+ new texts may wait a frame (second pass)']);
+    expect(r.spec.schedule).toEqual({ budgetMs: 50, newWait: 1 });
+    expect((r.spec.stages[2] as { policy?: string }).policy).toBeUndefined();
+    // the verdict on every frame: one misread frame of 64
+    expect(r.met).toBe(false);
+    expect(r.failures).toEqual(['100.0% of frames over the 50 ms budget (goal ≤ 1%)']);
+    // with a budget every frame meets, the F1 is not given away: reading on change stands, the budget stays out
+    const easy = await search(120);
+    expect(easy.decisions.some((d) => d.name.includes(' instead of '))).toBe(false);
+    expect((easy.spec.stages[2] as { policy?: string }).policy).toBe('on-change');
+  });
 });
