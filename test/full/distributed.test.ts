@@ -80,7 +80,7 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
   afterEach(stopAll);
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  it('two local workers complete a search with the same choice as a local run; --resume reuses its results', async () => {
+  it('two local workers complete a search with the same choice as a local run (or one it timed as a near-tie); --resume reuses its results', async () => {
     const redis = await startRedis();
     const [w1, w2] = [worker(redis.url, 'w1'), worker(redis.url, 'w2')];
     await Promise.all([w1.until(/joined/), w2.until(/joined/)]);
@@ -90,7 +90,15 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
     const dist = await cli(...optimizeArgs(path.join(tmp, 'dist'), 8), '--workers', redis.url);
     expect(dist.rc, dist.stderr).toBe(0);
     const [l, d] = [results(path.join(tmp, 'local')), results(path.join(tmp, 'dist'))];
-    expect(d.chosen.recipe).toEqual(l.chosen.recipe);
+    // two independent timed searches: the same choice, or — a near-tie timed either way — one the local search
+    // measured within 10% of its own choice's p50
+    if (JSON.stringify(d.chosen.recipe) !== JSON.stringify(l.chosen.recipe)) {
+      const measured = (recipe: unknown) => l.candidates.find((c) => JSON.stringify(c.recipe) === JSON.stringify(recipe))?.measurement;
+      const [mine, theirs] = [measured(l.chosen.recipe), measured(d.chosen.recipe)];
+      expect(mine, `the local search chose ${l.chosen.label}, not among its measured candidates`).toBeDefined();
+      expect(theirs, `the workers chose ${d.chosen.label}, which the local search never measured`).toBeDefined();
+      expect(theirs!.latency.p50, `the workers chose ${d.chosen.label}, the local search ${l.chosen.label}`).toBeLessThanOrEqual(1.1 * mine!.latency.p50);
+    }
     expect(d.candidates.length).toBe(l.candidates.length);
     expect(d.candidates.every((c) => c.measurement && !c.error)).toBe(true);
     // the metric is the same computation, sharded: equal to the last digit
