@@ -7,7 +7,7 @@ import type { FrameTruth } from './frames.js';
 import type { Rect } from './geometry.js';
 import type { Frame } from './image.js';
 import { latencyReport, scoreAccuracy } from './metrics.js';
-import { isFaster, optimizePipeline, searchSegments, type PipelineRemote } from './optimize.js';
+import { costliestKept, isFaster, optimizePipeline, searchSegments, swapCandidates, type Decision, type KeptChange, type PipelineRemote } from './optimize.js';
 import type { PipelineRun } from './run.js';
 import type { FrameResult } from './runner.js';
 import type { PipelineSpec } from './spec.js';
@@ -308,6 +308,30 @@ describe('pipeline optimize: the scheduler is tried again once the detector is c
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
+  it('the budget is tried in place of the kept changes that cost the most F1, passing over one whose undoing changes nothing', () => {
+    const set = (f: (st: Record<string, unknown>[]) => boolean) => (s: PipelineSpec) => {
+      const c = JSON.parse(JSON.stringify(s)) as PipelineSpec;
+      return f(c.stages as unknown as Record<string, unknown>[]) ? c : undefined;
+    };
+    const every = (k: number) => set((st) => ((st[0]!.interval as number | undefined) ?? 1) < k && ((st[0]!.interval = k), true));
+    const kept: KeptChange[] = [
+      { name: 'detector every 2 frames', before: tracked, apply: every(2) },
+      { name: 'crop batches of 16', before: tracked, apply: set((st) => ((st[2]!.batch = 16), true)) },
+      { name: 'detector every 4 frames', before: tracked, apply: every(4) },
+    ];
+    // F1 changes as kept: −3, −4, −6 (costs 3, 1, 2); a dropped decision of the same name does not count
+    const decisions = ([['detector every 2 frames', -3], ['crop batches of 16', -4], ['detector every 4 frames', -7, false], ['detector every 4 frames', -6]] as const).map(([name, value, k]): Decision => ({ name, detail: '', kept: k ?? true, why: '', p99: 0, p50: 0, f1: 0, f1Change: { value, low: value, high: value } }));
+    expect(costliestKept(kept, decisions)).toEqual([0, 2, 1]);
+    const budget = { apply: (s: PipelineSpec) => ({ ...s, schedule: { budgetMs: 50 } }) };
+    const cur = kept.reduce((s, k) => k.apply(s)!, tracked);
+    const interval = (s: PipelineSpec) => (s.stages[0] as { interval?: number }).interval;
+    const batch = (s: PipelineSpec) => (s.stages[2] as { batch?: number }).batch;
+    // without "every 2" the spec still has the detector every 4 frames: passed over, not counted
+    const swaps = swapCandidates(tracked, kept, decisions, budget, cur);
+    expect(swaps.map((x) => [x.index, interval(x.spec), batch(x.spec), x.spec.schedule?.budgetMs])).toEqual([[2, 2, 16, 50], [1, 4, undefined, 50]]);
+    expect(swapCandidates(tracked, kept, decisions, budget, cur, 1).map((x) => x.index)).toEqual([2]);
+  });
+
   it('a budget that fits with no partner takes the place of the kept change that cost the most F1 while frames miss the budget', async () => {
     // reading on change is faster (90 ms) and misreads one frame (−3.1 points on 32 frames), the budget alone is
     // faster still (80 ms) and misreads another: each fits a 4-point bound, both do not; nothing else is faster

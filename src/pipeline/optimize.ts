@@ -89,6 +89,9 @@ export interface PipelineOptimizeResult {
  * `retryAfterF1`: tried again in the second pass when dropped on F1 too — the scheduler's changes, whose F1 cost
  * depends on how much work they must defer, which the changes kept after them (a cheaper detector) cut.
  */
+/** A change the search kept: the spec before it, and how to make it again on another spec. */
+export type KeptChange = { name: string; before: PipelineSpec; apply: (s: PipelineSpec) => PipelineSpec | undefined };
+
 type Change = { name: string; detail: string; apply: (s: PipelineSpec) => PipelineSpec | undefined; retryAfterF1?: boolean };
 
 const clone = (s: PipelineSpec): PipelineSpec => JSON.parse(JSON.stringify(s)) as PipelineSpec;
@@ -261,7 +264,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     let curAcc = baseAcc;
     // specs before each kept change, newest last (the final check undoes from the end), and how to make each change
     // again on another spec (the budget may take one's place, below)
-    const kept: { name: string; before: PipelineSpec; apply: (s: PipelineSpec) => PipelineSpec | undefined }[] = [];
+    const kept: KeptChange[] = [];
     // the spec as it stands, with its models where the runs find them (beside the output while it is written)
     let curRunnable = baseSpec;
     const consider = async (name: string, detail: string, cand: PipelineSpec, apply: (s: PipelineSpec) => PipelineSpec | undefined) => {
@@ -393,12 +396,8 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       // search 3 of session 11 spent the bound before the budget and dropped it at −1.54; search 6 of session 12
       // kept it with 0.07 points to spare
       if (partnered || (curRun.latency.deadlineMisses ?? 0) <= 0.01 * n) continue;
-      for (const i of costliestKept(kept, decisions).slice(0, 2)) {
+      for (const { index: i, spec: cand } of swapCandidates(baseSpec, kept, decisions, c, cur)) {
         const undone = kept[i]!;
-        const without = replay(baseSpec, kept.filter((_, j) => j !== i));
-        const cand = c.apply(without);
-        // undoing it changed nothing (a later change of the same kind covers it: detector every 3 under every 4)
-        if (!cand || JSON.stringify(cand) === JSON.stringify(c.apply(cur))) continue;
         if (await consider(`${c.name} instead of ${undone.name}`, `${c.detail}; in place of: ${decisions.find((d) => d.name === undone.name && d.kept)!.detail}`, withModelsAt(cand, (m) => out.path(m)), c.apply)) {
           const d = decisions.find((x) => x.name === undone.name && x.kept)!;
           d.kept = false;
@@ -519,7 +518,7 @@ export function sameReads(a: PipelineRun, b: PipelineRun): boolean {
 }
 
 /** A spec made from `base` by the kept changes in order (one that no longer applies is passed over). */
-function replay(base: PipelineSpec, changes: readonly { apply: (s: PipelineSpec) => PipelineSpec | undefined }[]): PipelineSpec {
+function replay(base: PipelineSpec, changes: readonly Pick<KeptChange, 'apply'>[]): PipelineSpec {
   return changes.reduce((s, k) => k.apply(s) ?? s, base);
 }
 
@@ -531,6 +530,22 @@ export function costliestKept(kept: readonly { name: string }[], decisions: read
   const change = kept.map((k) => decisions.find((d) => d.name === k.name && d.kept)?.f1Change.value ?? 0);
   const cost = change.map((v, i) => (i === 0 ? 0 : change[i - 1]!) - v);
   return cost.map((c, i) => [c, i] as const).filter(([c]) => c > 0).sort((a, b) => b[0] - a[0]).map(([, i]) => i);
+}
+
+/**
+ * The specs to try `change` on in place of a kept change (at most `max`, costliest first, see `costliestKept`): the
+ * kept changes replayed from `base` without it, then `change`. One whose undoing changes nothing (a later change of
+ * the same kind covers it: the detector every 2 frames under every 4) is passed over and not counted.
+ */
+export function swapCandidates(base: PipelineSpec, kept: readonly KeptChange[], decisions: readonly Decision[], change: { apply: (s: PipelineSpec) => PipelineSpec | undefined }, cur: PipelineSpec, max = 2): { index: number; spec: PipelineSpec }[] {
+  const same = JSON.stringify(change.apply(cur));
+  const out: { index: number; spec: PipelineSpec }[] = [];
+  for (const index of costliestKept(kept, decisions)) {
+    const spec = change.apply(replay(base, kept.filter((_, j) => j !== index)));
+    if (spec && JSON.stringify(spec) !== same) out.push({ index, spec });
+    if (out.length === max) break;
+  }
+  return out;
 }
 
 /** Written when the workers' Redis is lost mid-run (`pipeline optimize --workers`): the decisions made until then. */
