@@ -85,13 +85,13 @@ export interface PipelineOptimizeResult {
   outDir: string;
 }
 
+/** A change the search kept: the spec before it, and how to make it again on another spec. */
+export type KeptChange = { name: string; before: PipelineSpec; apply: (s: PipelineSpec) => PipelineSpec | undefined };
+
 /**
  * `retryAfterF1`: tried again in the second pass when dropped on F1 too — the scheduler's changes, whose F1 cost
  * depends on how much work they must defer, which the changes kept after them (a cheaper detector) cut.
  */
-/** A change the search kept: the spec before it, and how to make it again on another spec. */
-export type KeptChange = { name: string; before: PipelineSpec; apply: (s: PipelineSpec) => PipelineSpec | undefined };
-
 type Change = { name: string; detail: string; apply: (s: PipelineSpec) => PipelineSpec | undefined; retryAfterF1?: boolean };
 
 const clone = (s: PipelineSpec): PipelineSpec => JSON.parse(JSON.stringify(s)) as PipelineSpec;
