@@ -46,9 +46,9 @@ const optimizeArgs = (out: string, budget = 5) => ['optimize', MODEL, '--data', 
 
 /**
  * A detector → recogniser spec with every pipeline-level change but one already made: the search tries
- * "detector input × 0.5" (twice: it comes back in the second pass), which loses far more than 1 point of F1
- * on the 6-frame video of seed 5, so every run drops it whatever the timings were: 4 runs (the baseline, the
- * two tries, the final pair).
+ * "detector input × 0.5", which loses far more than 1 point of F1 on the 6-frame video of seed 5, so every run
+ * drops it whatever the timings were. Timing decides only whether it comes back: dropped as not faster, it is tried
+ * again in the second pass (4 runs: the baseline, the two tries, the final pair); dropped on F1, it is not (3 runs).
  */
 function detRecSpec(): string {
   const spec = path.join(tmp, 'det-rec.json');
@@ -171,11 +171,15 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
       distributed: { timingClass: { class: string }; pipelines: boolean; jobs: number; workers: { worker: string; jobs: number; kinds: Record<string, number> }[] };
     };
     const [l, d] = [JSON.parse(local.stdout) as PipelineResults, JSON.parse(dist.stdout) as PipelineResults];
-    expect(d.decisions.map((x) => x.name)).toEqual(['detector input × 0.5', 'detector input × 0.5 (second pass)']);
-    expect(d.decisions.map((x) => [x.name, x.kept])).toEqual(l.decisions.map((x) => [x.name, x.kept]));
-    expect(d.decisions.every((x) => /F1 drop|not faster/.test(x.why))).toBe(true);
-    // accuracy computed on the workers is the local computation, to the last digit
-    expect(d.decisions.map((x) => x.f1)).toEqual(l.decisions.map((x) => x.f1));
+    // both runs drop the change; whether it comes back in the second pass is timed (see detRecSpec), in each run apart
+    const once = ['detector input × 0.5'];
+    for (const r of [l, d]) {
+      expect([once, [...once, 'detector input × 0.5 (second pass)']]).toContainEqual(r.decisions.map((x) => x.name));
+      expect(r.decisions.every((x) => !x.kept && /^(F1 drop|not faster)/.test(x.why))).toBe(true);
+      expect(r.decisions[0]!.why.startsWith('not faster')).toBe(r.decisions.length === 2);
+    }
+    // accuracy computed on the workers is the local computation, to the last digit (the first try: both made it)
+    expect(d.decisions[0]!.f1).toBe(l.decisions[0]!.f1);
     expect(d.baseline.f1).toEqual(l.baseline.f1);
     expect(d.optimized.f1).toEqual(l.optimized.f1);
     expect(fs.readFileSync(path.join(tmp, 'pl-dist', 'pipeline.yaml'), 'utf8')).toBe(fs.readFileSync(path.join(tmp, 'pl-local', 'pipeline.yaml'), 'utf8'));
