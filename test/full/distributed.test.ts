@@ -216,14 +216,18 @@ describe.skipIf(!hasRedis)('optimize and eval on workers (BullMQ + Redis)', () =
     const resumed = await cli(...args(path.join(tmp, 'pl-resumed')), '--workers', redis.url, '--resume');
     expect([0, 3], resumed.stderr).toContain(resumed.rc);
     const r = JSON.parse(resumed.stdout) as { decisions: { name: string; kept: boolean; why: string }[]; distributed: { jobs: number } };
-    expect(r.decisions.map((d) => [d.name, d.kept])).toEqual([['detector input × 0.5', false], ['detector input × 0.5 (second pass)', false]]);
-    expect(r.decisions.every((d) => /F1 drop|not faster/.test(d.why))).toBe(true);
-    expect(r.distributed.jobs).toBe(4);
-    // the jobs the crashed run had finished (the baseline) or left running were not run again: 4 runs in all,
-    // each once, and fewer than 4 of them after the resume
+    // the second try comes only after a first one dropped as not faster (timed: see detRecSpec)
+    const once = [['detector input × 0.5', false]];
+    expect([once, [...once, ['detector input × 0.5 (second pass)', false]]]).toContainEqual(r.decisions.map((d) => [d.name, d.kept]));
+    expect(r.decisions.every((d) => /^(F1 drop|not faster)/.test(d.why))).toBe(true);
+    expect(r.decisions[0]!.why.startsWith('not faster')).toBe(r.decisions.length === 2);
+    const jobs = 2 + r.decisions.length;
+    expect(r.distributed.jobs).toBe(jobs);
+    // the jobs the crashed run had finished (the baseline) or left running were not run again: 3 or 4 runs in all,
+    // each once, and at most 2 of them after the resume
     const ids = (log: string) => [...log.matchAll(/pipeline \(job (\w+)\) started/g)].map((m) => m[1]!);
-    expect(ids(w.err()).length).toBe(4);
-    expect(new Set(ids(w.err())).size).toBe(4);
+    expect(ids(w.err()).length).toBe(jobs);
+    expect(new Set(ids(w.err())).size).toBe(jobs);
     expect(ids(w.err().slice(before)).length).toBeLessThanOrEqual(2);
   });
 
