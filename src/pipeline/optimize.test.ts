@@ -315,9 +315,9 @@ describe('pipeline optimize: the scheduler is tried again once the detector is c
     };
     const every = (k: number) => set((st) => ((st[0]!.interval as number | undefined) ?? 1) < k && ((st[0]!.interval = k), true));
     const kept: KeptChange[] = [
-      { name: 'detector every 2 frames', before: tracked, apply: every(2) },
-      { name: 'crop batches of 16', before: tracked, apply: set((st) => ((st[2]!.batch = 16), true)) },
-      { name: 'detector every 4 frames', before: tracked, apply: every(4) },
+      { name: 'detector every 2 frames', apply: every(2) },
+      { name: 'crop batches of 16', apply: set((st) => ((st[2]!.batch = 16), true)) },
+      { name: 'detector every 4 frames', apply: every(4) },
     ];
     // F1 changes as kept: −3, −4, −6 (costs 3, 1, 2); a dropped decision of the same name does not count
     const decisions = ([['detector every 2 frames', -3], ['crop batches of 16', -4], ['detector every 4 frames', -7, false], ['detector every 4 frames', -6]] as const).map(([name, value, k]): Decision => ({ name, detail: '', kept: k ?? true, why: '', p99: 0, p50: 0, f1: 0, f1Change: { value, low: value, high: value } }));
@@ -330,6 +330,37 @@ describe('pipeline optimize: the scheduler is tried again once the detector is c
     const swaps = swapCandidates(tracked, kept, decisions, budget, cur);
     expect(swaps.map((x) => [x.index, interval(x.spec), batch(x.spec), x.spec.schedule?.budgetMs])).toEqual([[2, 2, 16, 50], [1, 4, undefined, 50]]);
     expect(swapCandidates(tracked, kept, decisions, budget, cur, 1).map((x) => x.index)).toEqual([2]);
+  });
+
+  it('a change kept on the search frames whose F1 fails on every frame is undone, back to the spec before it', async () => {
+    // reading on change is faster (90 ms) and reads right on the search frames, but misreads frames 9–14, which
+    // only the final run on every frame sees; the crop batches kept after it are undone first (from the end)
+    const policy = (spec: PipelineSpec) => (spec.stages[2] as { policy?: string }).policy !== undefined;
+    const undoRemote: PipelineRemote = {
+      async run(specs, segments, budgetMs) {
+        const truth = segments.flatMap((s) => s.truth!);
+        return specs.map((spec) => {
+          const t = 100 - (policy(spec) ? 10 : 0) - (batched(spec) ? 5 : 0);
+          const frames: FrameResult[] = truth.map((x, f) => ({ index: f, latencyMs: t, spans: [], items: [{ box, text: policy(spec) && x.frame >= 9 && x.frame <= 14 ? 'a' : 'ab', score: 1, trackId: x.items[0]!.id }] }));
+          return { spec, latency: latencyReport(frames, t * frames.length, budgetMs), accuracy: scoreAccuracy(frames, truth), frames, shapes: {} };
+        });
+      },
+      summary: () => ({ results: {}, section: { title: 'Workers', html: '' } }),
+    };
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'inferopt-plundo-'));
+    try {
+      const r = await optimizePipeline({ spec: tracked, frames: video, searchFrames: 32, budgetMs: 50, maxAccuracyDrop: 1, outDir: out, models: false, remote: undoRemote });
+      const onChange = r.decisions.find((d) => d.name === 'recognise a track when its box changes')!;
+      expect(onChange.kept).toBe(false);
+      expect(onChange.why).toMatch(/^undone: on all 64 frames the F1 drop was 9\.38 points > 1 with it \(search frames: p99 100\.0 → 90\.0 ms/);
+      const batches = r.decisions.find((d) => d.name === 'crop batches of 16')!;
+      expect(batches.kept).toBe(false);
+      expect(batches.why).toMatch(/^undone: on all 64 frames the F1 drop was 9\.38 points > 1 with it \(search frames: p99 90\.0 → 85\.0 ms/);
+      expect((r.spec.stages[2] as { policy?: string }).policy).toBeUndefined();
+      expect(batched(r.spec)).toBe(false);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('a budget that fits with no partner takes the place of the kept change that cost the most F1 while frames miss the budget', async () => {

@@ -85,8 +85,8 @@ export interface PipelineOptimizeResult {
   outDir: string;
 }
 
-/** A change the search kept: the spec before it, and how to make it again on another spec. */
-export type KeptChange = { name: string; before: PipelineSpec; apply: (s: PipelineSpec) => PipelineSpec | undefined };
+/** A change the search kept, and how to make it again on another spec (the current spec is the kept changes replayed). */
+export type KeptChange = { name: string; apply: (s: PipelineSpec) => PipelineSpec | undefined };
 
 /**
  * `retryAfterF1`: tried again in the second pass when dropped on F1 too — the scheduler's changes, whose F1 cost
@@ -262,8 +262,8 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
     let curRun = base;
     // the current spec's run on the accuracy frames
     let curAcc = baseAcc;
-    // specs before each kept change, newest last (the final check undoes from the end), and how to make each change
-    // again on another spec (the budget may take one's place, below)
+    // the kept changes, newest last, each able to make itself again on another spec: the spec before any of them is
+    // the others replayed from the baseline (the final check undoes from the end; the budget may take one's place)
     const kept: KeptChange[] = [];
     // the spec as it stands, with its models where the runs find them (beside the output while it is written)
     let curRunnable = baseSpec;
@@ -303,7 +303,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       decisions.push({ name, detail, kept: keep, why, p99: r.latency.latency.p99, p50: r.latency.latency.p50, f1: judged.f1, f1Change: { value: d.value, low: d.low, high: d.high }, f1Frames: judged.frames });
       log(`${keep ? 'kept   ' : 'dropped'} ${name}: ${why}`);
       if (keep) {
-        kept.push({ name, before: cur, apply });
+        kept.push({ name, apply });
         cur = cand;
         curRun = r;
         curRunnable = cand;
@@ -398,16 +398,13 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       if (partnered || (curRun.latency.deadlineMisses ?? 0) <= 0.01 * n) continue;
       for (const { index: i, spec: cand } of swapCandidates(baseSpec, kept, decisions, c, cur)) {
         const undone = kept[i]!;
-        if (await consider(`${c.name} instead of ${undone.name}`, `${c.detail}; in place of: ${decisions.find((d) => d.name === undone.name && d.kept)!.detail}`, withModelsAt(cand, (m) => out.path(m)), c.apply)) {
-          const d = decisions.find((x) => x.name === undone.name && x.kept)!;
+        const d = decisions.find((x) => x.name === undone.name && x.kept)!;
+        if (await consider(`${c.name} instead of ${undone.name}`, `${c.detail}; in place of: ${d.detail}`, withModelsAt(cand, (m) => out.path(m)), c.apply)) {
           d.kept = false;
           d.why = `undone for ${c.name}, which the misses goal needs and which did not fit the F1 bound with it (kept at: ${d.why})`;
           log(`undone ${undone.name}: its F1 went to ${c.name}`);
-          // the kept list without it, the budget last; each entry's spec before it made again without the undone one
-          const swapped = kept.pop()!;
+          // the kept list without it, the budget (pushed by consider) last
           kept.splice(i, 1);
-          for (const [j, k] of kept.entries()) k.before = replay(baseSpec, kept.slice(0, j));
-          kept.push({ ...swapped, before: replay(baseSpec, kept) });
           cur = cand;
           break;
         }
@@ -428,7 +425,7 @@ export async function optimizePipeline(o: PipelineOptimizeOptions): Promise<Pipe
       d.kept = false;
       d.why = `undone: on all ${o.frames.frames.length} frames the F1 drop was ${(-diff.value).toFixed(2)} points > ${o.maxAccuracyDrop} with it (search frames: ${d.why})`;
       log(`undone ${undo.name}: F1 drop ${(-diff.value).toFixed(2)} points on all frames`);
-      cur = undo.before;
+      cur = replay(baseSpec, kept);
       [baseline, optimized] = o.remote ? await finalRuns() : [baseline, await runSegments(withModelsAt(cur, (m) => out.path(m)), [o.frames], o.budgetMs)];
       diff = f1Difference(baseline.accuracy!.perFrame, optimized.accuracy!.perFrame);
     }
@@ -518,7 +515,7 @@ export function sameReads(a: PipelineRun, b: PipelineRun): boolean {
 }
 
 /** A spec made from `base` by the kept changes in order (one that no longer applies is passed over). */
-function replay(base: PipelineSpec, changes: readonly Pick<KeptChange, 'apply'>[]): PipelineSpec {
+function replay(base: PipelineSpec, changes: readonly KeptChange[]): PipelineSpec {
   return changes.reduce((s, k) => k.apply(s) ?? s, base);
 }
 
